@@ -1,0 +1,68 @@
+#include "commandline.h"
+
+#include "config/configloader.h"
+
+namespace Ferry {
+
+CommandLine::CommandLine()
+{
+    m_parser.setApplicationDescription(QStringLiteral(
+        "Ferry: an operator console with an embedded multi-user job engine.\n\n"
+        "Commands:\n"
+        "  (none)                       open the console (headless when there is no display)\n"
+        "  user add NAME [--tier T] [--json]   create a user; prints its API token once\n"
+        "  user list [--json]           list users\n"
+        "  enqueue TYPE [--count N] [--user NAME] [--priority P] [--payload JSON]\n"
+        "                               queue jobs (types: noop, sleep)\n"
+        "  status [--json]              job counts by status\n"
+        "  pause | resume               stop or restart starting new jobs\n\n"
+        "Options also come from FERRY_* environment variables (FERRY_MAX_CONCURRENCY=4) and\n"
+        "from <data-dir>/ferry.conf (max-concurrency=4); the command line wins, then the\n"
+        "environment, then the file."));
+    m_parser.addHelpOption();
+    m_parser.addVersionOption();
+    m_parser.addOption({QStringLiteral("headless"),
+                        QStringLiteral("Run the engine without a window (server mode).")});
+    for (const ConfigLoader::Option &option : ConfigLoader::options()) {
+        m_parser.addOption({option.name,
+                            option.description + QStringLiteral(" [default: %1; env %2]")
+                                                     .arg(option.defaultText,
+                                                          option.environmentName()),
+                            option.valueName});
+    }
+    m_parser.addOption({QStringLiteral("json"), QStringLiteral("Machine-readable output.")});
+    m_parser.addOption({QStringLiteral("tier"), QStringLiteral("user add: free, standard or premium."),
+                        QStringLiteral("TIER"), QStringLiteral("standard")});
+    m_parser.addOption({QStringLiteral("count"), QStringLiteral("enqueue: how many jobs."),
+                        QStringLiteral("N"), QStringLiteral("1")});
+    m_parser.addOption({QStringLiteral("user"),
+                        QStringLiteral("enqueue: the owner (default: the operator user)."),
+                        QStringLiteral("NAME")});
+    m_parser.addOption({QStringLiteral("priority"),
+                        QStringLiteral("enqueue: -100 to 100, higher first."), QStringLiteral("P"),
+                        QStringLiteral("0")});
+    m_parser.addOption({QStringLiteral("payload"), QStringLiteral("enqueue: the job's JSON payload."),
+                        QStringLiteral("JSON"), QStringLiteral("{}")});
+}
+
+bool CommandLine::parse(const QStringList &arguments)
+{
+    return m_parser.parse(arguments);
+}
+
+QString CommandLine::helpText() const
+{
+    return m_parser.helpText();
+}
+
+QHash<QString, QString> CommandLine::configOptions() const
+{
+    QHash<QString, QString> options;
+    for (const ConfigLoader::Option &option : ConfigLoader::options()) {
+        if (m_parser.isSet(option.name))
+            options.insert(option.name, m_parser.value(option.name));
+    }
+    return options;
+}
+
+} // namespace Ferry

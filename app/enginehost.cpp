@@ -1,0 +1,80 @@
+#include "enginehost.h"
+
+#include "core/nodeid.h"
+#include "queue/builtinhandlers.h"
+#include "store/storefactory.h"
+
+#include <QLoggingCategory>
+
+namespace Ferry {
+
+Q_LOGGING_CATEGORY(lcHost, "ferry.engine")
+
+EngineHost::EngineHost(const FerryConfig &config)
+    : m_config(config)
+{}
+
+EngineHost::~EngineHost()
+{
+    stop();
+    m_dispatcher.reset();
+    m_queue.reset();
+    m_store.reset();
+}
+
+Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config, Role role)
+{
+    std::unique_ptr<EngineHost> host(new EngineHost(config));
+    const bool sqlite = config.database.backend == DatabaseConfig::Backend::Sqlite;
+    if (role == Role::Engine && sqlite) {
+        // One engine per SQLite store: its start-up rescue assumes no other engine is running.
+        host->m_engineLock = std::make_unique<QLockFile>(config.dataDir + QStringLiteral("/ferry.lock"));
+        host->m_engineLock->setStaleLockTime(0); // stale only when its process is gone
+        if (!host->m_engineLock->tryLock(0)) {
+            qint64 pid = 0;
+            QString hostname, app;
+            host->m_engineLock->getLockInfo(&pid, &hostname, &app);
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("Another Ferry engine (pid %1) is using %2.")
+                                 .arg(pid)
+                                 .arg(config.dataDir),
+                             QStringLiteral("Stop it first, or pass another --data-dir."));
+        }
+    }
+    auto store = openStore(config.database);
+    if (!store)
+        return store.error();
+    host->m_store = std::move(*store);
+    registerBuiltinHandlers(host->m_handlers);
+    QueueConfig queueConfig = config.queue;
+    queueConfig.exclusiveStore = sqlite;
+    host->m_queue = std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock,
+                                               queueConfig);
+    host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
+    if (role == Role::Engine) {
+        host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,
+                                                          host->m_clock, makeNodeId());
+    }
+    return host;
+}
+
+Result<void> EngineHost::start()
+{
+    if (!m_dispatcher)
+        return {};
+    if (auto started = m_dispatcher->start(); !started)
+        return started;
+    qCInfo(lcHost).noquote() << "engine started on" << m_config.database.describe() << "as node"
+                             << m_dispatcher->nodeId() << "- max concurrency"
+                             << m_dispatcher->maxConcurrency()
+                             << (m_queue->isPaused() ? "(queue paused)" : "");
+    return {};
+}
+
+void EngineHost::stop()
+{
+    if (m_dispatcher)
+        m_dispatcher->stop();
+}
+
+} // namespace Ferry

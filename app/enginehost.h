@@ -1,0 +1,53 @@
+#pragma once
+
+#include "config/ferryconfig.h"
+#include "core/clock.h"
+#include "queue/dispatcher.h"
+#include "queue/handlerregistry.h"
+#include "queue/jobqueue.h"
+#include "store/store.h"
+#include "users/userdirectory.h"
+
+#include <QLockFile>
+
+#include <memory>
+
+namespace Ferry {
+
+// Builds and owns the engine's objects for one process, in dependency order.
+class EngineHost final
+{
+public:
+    enum class Role {
+        Engine, // runs jobs: takes the data dir's engine lock, rescues, dispatches
+        Tool,   // a shell command: reads and writes the store, runs nothing
+    };
+
+    static Result<std::unique_ptr<EngineHost>> create(const FerryConfig &config, Role role);
+    ~EngineHost();
+    Q_DISABLE_COPY_MOVE(EngineHost)
+
+    Result<void> start(); // Engine role: starts dispatching
+    void stop();
+
+    const FerryConfig &config() const { return m_config; }
+    Store &store() { return *m_store; }
+    JobQueue &queue() { return *m_queue; }
+    UserDirectory &users() { return *m_users; }
+    Dispatcher *dispatcher() { return m_dispatcher.get(); }
+    const Clock &clock() const { return m_clock; }
+
+private:
+    explicit EngineHost(const FerryConfig &config);
+
+    FerryConfig m_config;
+    SystemClock m_clock;
+    std::unique_ptr<QLockFile> m_engineLock;
+    std::unique_ptr<Store> m_store;
+    HandlerRegistry m_handlers;
+    std::unique_ptr<JobQueue> m_queue;
+    std::unique_ptr<UserDirectory> m_users;
+    std::unique_ptr<Dispatcher> m_dispatcher;
+};
+
+} // namespace Ferry

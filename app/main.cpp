@@ -1,0 +1,111 @@
+// Ferry's entry point: parses the command line, picks console, headless or a shell command,
+// and wires the engine (and the window) together.
+#include "commandline.h"
+#include "commands.h"
+#include "config/configloader.h"
+#include "enginehost.h"
+#include "mainwindow.h"
+#include "signalwatcher.h"
+
+#include <QApplication>
+#include <QLoggingCategory>
+#include <QProcessEnvironment>
+
+#include <cstdio>
+#include <memory>
+
+using namespace Ferry;
+
+namespace {
+
+Q_LOGGING_CATEGORY(lcApp, "ferry.app")
+
+bool hasDisplay()
+{
+    const auto env = QProcessEnvironment::systemEnvironment();
+    return !env.value(QStringLiteral("DISPLAY")).isEmpty() ||
+           !env.value(QStringLiteral("WAYLAND_DISPLAY")).isEmpty() ||
+           !env.value(QStringLiteral("QT_QPA_PLATFORM")).isEmpty();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i)
+        arguments.append(QString::fromLocal8Bit(argv[i]));
+
+    CommandLine cli;
+    const bool parsed = cli.parse(arguments);
+    const bool command = parsed && !cli.positional().isEmpty();
+    bool headless = !parsed || command || cli.isSet(QStringLiteral("headless")) ||
+                    cli.isSet(QStringLiteral("help")) || cli.isSet(QStringLiteral("version"));
+    if (!headless && !hasDisplay()) {
+        std::fprintf(stderr, "ferry: no display found (DISPLAY, WAYLAND_DISPLAY and "
+                             "QT_QPA_PLATFORM are unset); running headless.\n");
+        headless = true;
+    }
+
+    std::unique_ptr<QCoreApplication> app(headless ? new QCoreApplication(argc, argv)
+                                                   : new QApplication(argc, argv));
+    QCoreApplication::setApplicationName(QStringLiteral("ferry"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(FERRY_VERSION));
+    qSetMessagePattern(QStringLiteral(
+        "%{time yyyy-MM-ddTHH:mm:ss.zzz} %{if-debug}debug%{endif}%{if-info}info%{endif}"
+        "%{if-warning}warning%{endif}%{if-critical}error%{endif}%{if-fatal}fatal%{endif} "
+        "%{category}: %{message}"));
+    QLoggingCategory::setFilterRules(QStringLiteral("ferry.*.info=true"));
+
+    if (!parsed) {
+        std::fprintf(stderr, "ferry: %s\nRun 'ferry --help' for usage.\n",
+                     qPrintable(cli.errorText()));
+        return ExitUsage;
+    }
+    if (cli.isSet(QStringLiteral("help"))) {
+        std::fputs(cli.helpText().toUtf8().constData(), stdout);
+        return ExitOk;
+    }
+    if (cli.isSet(QStringLiteral("version"))) {
+        std::printf("ferry %s\n", FERRY_VERSION);
+        return ExitOk;
+    }
+
+    auto config = ConfigLoader::load(cli.configOptions(), QProcessEnvironment::systemEnvironment());
+    if (!config) {
+        std::fprintf(stderr, "ferry: %s\n", qPrintable(config.error().toString()));
+        return ExitUsage;
+    }
+    if (command)
+        return runCommand(cli, *config);
+
+    auto host = EngineHost::create(*config, EngineHost::Role::Engine);
+    if (!host) {
+        std::fprintf(stderr, "ferry: %s\n", qPrintable(host.error().toString()));
+        return ExitFailure;
+    }
+    if (auto started = (*host)->start(); !started) {
+        std::fprintf(stderr, "ferry: %s\n", qPrintable(started.error().toString()));
+        return ExitFailure;
+    }
+
+    SignalWatcher signals;
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, app.get(), [](int signal) {
+        qCInfo(lcApp) << "signal" << signal << "received; shutting down";
+        QCoreApplication::quit();
+    });
+
+    std::unique_ptr<MainWindow> window;
+    if (!headless) {
+        window = std::make_unique<MainWindow>((*host)->queue(), *(*host)->dispatcher(),
+                                              (*host)->store());
+        window->show();
+    } else {
+        qCInfo(lcApp) << "running headless; SIGINT or SIGTERM stops it";
+    }
+    const int rc = app->exec();
+    window.reset();
+    (*host)->stop();
+    qCInfo(lcApp) << "stopped";
+    return rc;
+}

@@ -1,0 +1,241 @@
+#include "configloader.h"
+
+#include <QDir>
+#include <QFile>
+#include <QHostAddress>
+#include <QSettings>
+#include <QStandardPaths>
+
+#include <functional>
+
+namespace Ferry {
+
+namespace {
+
+struct Source
+{
+    QString value;
+    QString origin; // "--max-concurrency", "FERRY_MAX_CONCURRENCY", "ferry.conf"
+};
+
+Error badValue(const QString &name, const Source &source, const QString &expected)
+{
+    return makeError(ErrorCode::Config,
+                     QStringLiteral("Invalid %1 '%2' (from %3).").arg(name, source.value,
+                                                                      source.origin),
+                     QStringLiteral("Expected %1.").arg(expected));
+}
+
+Result<qint64> integerIn(const QString &name, const Source &source, qint64 min, qint64 max)
+{
+    bool ok = false;
+    const qint64 value = source.value.trimmed().toLongLong(&ok);
+    if (!ok || value < min || value > max)
+        return badValue(name, source, QStringLiteral("a whole number from %1 to %2").arg(min).arg(max));
+    return value;
+}
+
+using Apply = std::function<Result<void>(FerryConfig &, const QString &, const Source &)>;
+
+Apply integer(qint64 min, qint64 max, std::function<void(FerryConfig &, qint64)> set)
+{
+    return [=](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+        auto value = integerIn(name, source, min, max);
+        if (!value)
+            return value.error();
+        set(config, *value);
+        return {};
+    };
+}
+
+struct Definition
+{
+    ConfigLoader::Option option;
+    Apply apply;
+};
+
+const QList<Definition> &definitions()
+{
+    static const QList<Definition> all{
+        {{QStringLiteral("listen"), QStringLiteral("ADDR:PORT"),
+          QStringLiteral("HTTP address; port 0 picks a free one."), QStringLiteral("127.0.0.1:8080")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const int colon = source.value.lastIndexOf(u':');
+             QString host = source.value.left(colon);
+             if (host.startsWith(u'[') && host.endsWith(u']'))
+                 host = host.mid(1, host.size() - 2);
+             bool ok = false;
+             const int port = source.value.mid(colon + 1).toInt(&ok);
+             if (colon <= 0 || !ok || port < 0 || port > 65535 || QHostAddress(host).isNull())
+                 return badValue(name, source,
+                                 QStringLiteral("an IP address and port, e.g. 127.0.0.1:8080"));
+             config.listenHost = host;
+             config.listenPort = quint16(port);
+             return {};
+         }},
+        {{QStringLiteral("db"), QStringLiteral("URL"),
+          QStringLiteral("Database: a SQLite file or postgresql://user@host:port/db."),
+          QStringLiteral("<data-dir>/ferry.db")},
+         [](FerryConfig &config, const QString &, const Source &source) -> Result<void> {
+             auto db = DatabaseConfig::fromUrl(source.value);
+             if (!db)
+                 return db.error();
+             db->sqliteSync = config.database.sqliteSync;
+             config.database = *db;
+             return {};
+         }},
+        {{QStringLiteral("sqlite-synchronous"), QStringLiteral("normal|full"),
+          QStringLiteral("SQLite durability: full also survives power loss, at a cost."),
+          QStringLiteral("normal")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const QString value = source.value.trimmed().toLower();
+             if (value != u"normal" && value != u"full")
+                 return badValue(name, source, QStringLiteral("normal or full"));
+             config.database.sqliteSync = value == u"full" ? DatabaseConfig::SqliteSync::Full
+                                                           : DatabaseConfig::SqliteSync::Normal;
+             return {};
+         }},
+        {{QStringLiteral("max-concurrency"), QStringLiteral("N"),
+          QStringLiteral("Jobs run at once (1-64)."), QStringLiteral("3")},
+         integer(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency,
+                 [](FerryConfig &c, qint64 v) { c.queue.maxConcurrency = int(v); })},
+        {{QStringLiteral("lease-seconds"), QStringLiteral("S"),
+          QStringLiteral("A running job's lease; a crashed node's jobs return after it."),
+          QStringLiteral("30")},
+         integer(2, 3600, [](FerryConfig &c, qint64 v) { c.queue.leaseMs = v * 1000; })},
+        {{QStringLiteral("poll-interval-ms"), QStringLiteral("MS"),
+          QStringLiteral("Fallback poll for work enqueued by other processes."),
+          QStringLiteral("1000")},
+         integer(10, 60'000, [](FerryConfig &c, qint64 v) { c.queue.pollIntervalMs = v; })},
+        {{QStringLiteral("job-timeout-seconds"), QStringLiteral("S"),
+          QStringLiteral("Default timeout of one attempt; 0 for none."), QStringLiteral("900")},
+         integer(0, 7 * 86'400, [](FerryConfig &c, qint64 v) { c.queue.defaultTimeoutMs = v * 1000; })},
+        {{QStringLiteral("max-attempts"), QStringLiteral("N"),
+          QStringLiteral("Default attempts before a job is dead (1-100)."), QStringLiteral("5")},
+         integer(1, 100, [](FerryConfig &c, qint64 v) { c.queue.defaultMaxAttempts = int(v); })},
+        {{QStringLiteral("retry-base-ms"), QStringLiteral("MS"),
+          QStringLiteral("Backoff base: retry n waits up to base * 2^(n-1)."), QStringLiteral("1000")},
+         integer(0, 3'600'000, [](FerryConfig &c, qint64 v) { c.queue.backoffBaseMs = v; })},
+        {{QStringLiteral("retry-cap-ms"), QStringLiteral("MS"),
+          QStringLiteral("Backoff cap."), QStringLiteral("600000")},
+         integer(0, 86'400'000, [](FerryConfig &c, qint64 v) { c.queue.backoffCapMs = v; })},
+        {{QStringLiteral("retention-days"), QStringLiteral("D"),
+          QStringLiteral("Finished jobs older than this are pruned; 0 keeps them."),
+          QStringLiteral("7")},
+         integer(0, 3650, [](FerryConfig &c, qint64 v) { c.queue.retentionMs = v * 86'400'000; })},
+        {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),
+          QStringLiteral("How long running jobs get to stop at shutdown."), QStringLiteral("10")},
+         integer(0, 3600, [](FerryConfig &c, qint64 v) { c.queue.shutdownGraceMs = v * 1000; })},
+    };
+    return all;
+}
+
+} // namespace
+
+QString ConfigLoader::Option::environmentName() const
+{
+    return QStringLiteral("FERRY_") + QString(name).replace(u'-', u'_').toUpper();
+}
+
+const QList<ConfigLoader::Option> &ConfigLoader::options()
+{
+    static const QList<Option> all = [] {
+        QList<Option> list;
+        list.append({QStringLiteral("data-dir"), QStringLiteral("DIR"),
+                     QStringLiteral("Where the database, uploads and ferry.conf live."),
+                     defaultDataDir()});
+        for (const Definition &d : definitions())
+            list.append(d.option);
+        return list;
+    }();
+    return all;
+}
+
+QString ConfigLoader::defaultDataDir()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) +
+           QStringLiteral("/ferry");
+}
+
+Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLine,
+                                       const QProcessEnvironment &environment)
+{
+    FerryConfig config;
+    // The data dir comes first: the config file lives in it.
+    config.dataDir = commandLine.value(QStringLiteral("data-dir"),
+                                       environment.value(QStringLiteral("FERRY_DATA_DIR"),
+                                                         defaultDataDir()));
+    if (config.dataDir.trimmed().isEmpty()) {
+        return makeError(ErrorCode::Config, QStringLiteral("The data directory is empty."),
+                         QStringLiteral("Pass --data-dir DIR."));
+    }
+    config.dataDir = QDir(config.dataDir).absolutePath();
+    {
+        QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));
+        if (!QDir().mkpath(config.dataDir) || !probe.open(QIODevice::WriteOnly)) {
+            return makeError(ErrorCode::Config,
+                             QStringLiteral("The data directory %1 is not writable.")
+                                 .arg(config.dataDir),
+                             QStringLiteral("Pass --data-dir with a directory you can write, or "
+                                            "fix its permissions."));
+        }
+        probe.close();
+        probe.remove();
+    }
+    config.database.sqlitePath = config.dataDir + QStringLiteral("/ferry.db");
+
+    const QString filePath = config.dataDir + u'/' + configFileName();
+    QHash<QString, QString> file;
+    if (QFile::exists(filePath)) {
+        QSettings settings(filePath, QSettings::IniFormat);
+        if (settings.status() != QSettings::NoError) {
+            return makeError(ErrorCode::Config,
+                             QStringLiteral("Cannot read %1: it is not a valid INI file.")
+                                 .arg(filePath),
+                             QStringLiteral("Fix or remove it."));
+        }
+        for (const QString &key : settings.allKeys()) {
+            const bool known = std::any_of(definitions().cbegin(), definitions().cend(),
+                                           [&](const Definition &d) { return d.option.name == key; });
+            if (!known) {
+                return makeError(ErrorCode::Config,
+                                 QStringLiteral("Unknown setting '%1' in %2.").arg(key, filePath),
+                                 QStringLiteral("Known settings are the long options of "
+                                                "ferry --help, without the dashes."));
+            }
+            file.insert(key, settings.value(key).toString());
+        }
+    }
+
+    // sqlite-synchronous before db, so a db URL keeps the chosen mode.
+    QList<const Definition *> ordered;
+    for (const Definition &d : definitions())
+        ordered.append(&d);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Definition *a, const Definition *b) {
+        return a->option.name == u"sqlite-synchronous" && b->option.name != u"sqlite-synchronous";
+    });
+    for (const Definition *d : std::as_const(ordered)) {
+        const QString &name = d->option.name;
+        Source source;
+        if (commandLine.contains(name))
+            source = {commandLine.value(name), QStringLiteral("--") + name};
+        else if (environment.contains(d->option.environmentName()))
+            source = {environment.value(d->option.environmentName()), d->option.environmentName()};
+        else if (file.contains(name))
+            source = {file.value(name), filePath};
+        else
+            continue;
+        if (auto applied = d->apply(config, name, source); !applied)
+            return applied.error();
+    }
+    if (config.queue.backoffCapMs < config.queue.backoffBaseMs) {
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("retry-cap-ms (%1) is below retry-base-ms (%2).")
+                             .arg(config.queue.backoffCapMs)
+                             .arg(config.queue.backoffBaseMs),
+                         QStringLiteral("Raise the cap or lower the base."));
+    }
+    return config;
+}
+
+} // namespace Ferry

@@ -1,0 +1,21 @@
+#pragma once
+
+#include "queue/queueconfig.h"
+#include "store/databaseconfig.h"
+
+#include <QString>
+
+namespace Ferry {
+
+// Everything a Ferry process is configured with, after precedence is applied
+// (command line > FERRY_* environment > <data-dir>/ferry.conf > defaults).
+struct FerryConfig
+{
+    QString dataDir;
+    QString listenHost = QStringLiteral("127.0.0.1");
+    quint16 listenPort = 8080;
+    DatabaseConfig database;
+    QueueConfig queue;
+};
+
+} // namespace Ferry

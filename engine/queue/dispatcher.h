@@ -1,0 +1,59 @@
+#pragma once
+
+#include "core/clock.h"
+#include "queue/backoff.h"
+#include "queue/handlerregistry.h"
+#include "queue/jobqueue.h"
+#include "queue/queueconfig.h"
+
+#include <QObject>
+
+#include <memory>
+
+namespace Ferry {
+
+// Runs queued jobs on a QThreadPool. One dispatch thread owns all writes of the run cycle: it
+// settles finished attempts and claims new jobs in one transaction, renews leases, enforces
+// timeouts, rescues lost jobs and prunes old ones. Workers never touch the database themselves
+// for the cycle; they hand their outcome back to the dispatch thread.
+//
+// Signals are emitted on the dispatch thread; connect with Qt::QueuedConnection (the default
+// across threads).
+class Dispatcher final : public QObject, private QueueObserver
+{
+    Q_OBJECT
+public:
+    Dispatcher(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
+               QString nodeId, QObject *parent = nullptr);
+    ~Dispatcher() override; // stop()s if needed
+    Q_DISABLE_COPY_MOVE(Dispatcher)
+
+    // Rescues what a crashed predecessor left running, then starts dispatching.
+    Result<void> start();
+    // Stops claiming, asks running jobs to stop, waits up to the grace period, and releases
+    // the leases of jobs that did not finish so they restart promptly elsewhere or next time.
+    void stop();
+
+    Result<void> setMaxConcurrency(int limit);
+    int maxConcurrency() const;
+    int runningCount() const;
+    QString nodeId() const;
+
+    // Test and benchmark hook: the random source of the retry backoff.
+    void setBackoffRandom(std::function<double()> random);
+
+Q_SIGNALS:
+    void jobStarted(qint64 jobId);
+    void jobFinished(qint64 jobId, int status); // a JobStatus value
+    void storeError(const QString &message);
+
+private:
+    void jobsEnqueued(int count) override;
+    void cancelRequested(qint64 jobId) override;
+    void pausedChanged(bool paused) override;
+
+    std::unique_ptr<class DispatchLoop> m_loop;
+    JobQueue &m_queue;
+};
+
+} // namespace Ferry

@@ -1,0 +1,435 @@
+#include "dispatchloop.h"
+
+#include <QLoggingCategory>
+#include <QThread>
+#include <QThreadPool>
+
+namespace Ferry {
+
+Q_LOGGING_CATEGORY(lcDispatch, "ferry.dispatch")
+
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr auto MaintenanceInterval = 250ms;
+constexpr auto ProgressFlushInterval = 1s;
+constexpr auto PruneInterval = 1h;
+constexpr auto StoreErrorBackoff = 200ms;
+
+std::chrono::milliseconds ms(qint64 value)
+{
+    return std::chrono::milliseconds(value);
+}
+
+QJsonObject progressJson(const JobProgress &progress)
+{
+    QJsonObject json = progress.detail;
+    json.insert(QStringLiteral("done"), double(progress.done));
+    json.insert(QStringLiteral("total"), double(progress.total));
+    json.insert(QStringLiteral("unit"), progress.unit);
+    return json;
+}
+
+} // namespace
+
+DispatchLoop::DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
+                           QString nodeId, Callbacks callbacks)
+    : m_queue(queue)
+    , m_store(queue.store())
+    , m_handlers(handlers)
+    , m_clock(clock)
+    , m_config(queue.config())
+    , m_node(std::move(nodeId))
+    , m_callbacks(std::move(callbacks))
+    , m_backoff(m_config.backoffBaseMs, m_config.backoffCapMs)
+    , m_inbox(std::make_shared<Inbox>())
+    , m_workers(new QThreadPool)
+    , m_limit(qBound(QueueConfig::MinConcurrency, m_config.maxConcurrency,
+                     QueueConfig::MaxConcurrency))
+{
+    m_workers->setMaxThreadCount(QueueConfig::MaxConcurrency);
+    m_workers->setObjectName(QStringLiteral("ferry-workers"));
+}
+
+DispatchLoop::~DispatchLoop()
+{
+    stop();
+    if (m_workers->waitForDone(0)) {
+        delete m_workers;
+    } else {
+        qCWarning(lcDispatch) << "a job handler ignored shutdown; leaving its thread behind";
+    }
+}
+
+void DispatchLoop::setBackoffRandom(std::function<double()> random)
+{
+    m_backoff = Backoff(m_config.backoffBaseMs, m_config.backoffCapMs, std::move(random));
+}
+
+Result<void> DispatchLoop::start()
+{
+    if (m_thread.joinable())
+        return {};
+    const RescueScope scope = m_config.exclusiveStore ? RescueScope::AllButThisNode
+                                                      : RescueScope::ExpiredLeases;
+    auto rescued = m_store.rescueLeases(scope, m_node, m_clock.nowMs());
+    if (!rescued)
+        return rescued.error();
+    if (!rescued->isEmpty())
+        qCInfo(lcDispatch) << "rescued" << rescued->size() << "jobs left running by a crash";
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        m_inbox->stopping = false;
+    }
+    m_thread = std::thread([this] {
+        QThread::currentThread()->setObjectName(QStringLiteral("ferry-dispatch"));
+        run();
+    });
+    return {};
+}
+
+void DispatchLoop::stop()
+{
+    if (!m_thread.joinable())
+        return;
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        m_inbox->stopping = true;
+    }
+    {
+        QMutexLocker lock(&m_runningMutex);
+        for (auto &[id, running] : m_running)
+            running.state->cancel(CancelReason::Shutdown);
+    }
+    m_inbox->wakeUp.notify_one();
+    m_thread.join();
+}
+
+void DispatchLoop::wake()
+{
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        m_inbox->wakeRequested = true;
+    }
+    m_inbox->wakeUp.notify_one();
+}
+
+void DispatchLoop::cancelLocal(qint64 jobId, CancelReason reason)
+{
+    QMutexLocker lock(&m_runningMutex);
+    if (auto it = m_running.find(jobId); it != m_running.end())
+        it->second.state->cancel(reason);
+}
+
+void DispatchLoop::setLimit(int limit)
+{
+    m_limit.store(limit);
+    qCInfo(lcDispatch) << "max concurrency set to" << limit;
+    wake();
+}
+
+int DispatchLoop::runningCount() const
+{
+    QMutexLocker lock(&m_runningMutex);
+    return int(m_running.size());
+}
+
+void DispatchLoop::run()
+{
+    QList<SettledAttempt> unsettled; // finished attempts not yet written (kept across errors)
+    QList<std::pair<qint64, JobStatus>> finished;
+    std::vector<Completion> done;
+    SteadyTime graceDeadline = SteadyTime::max();
+    const auto poll = ms(qMax<qint64>(10, m_config.pollIntervalMs));
+
+    while (true) {
+        bool stopping = false;
+        {
+            std::unique_lock lock(m_inbox->mutex);
+            const int free = m_limit.load() - int(m_running.size());
+            const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
+                              m_inbox->wakeRequested ||
+                              (m_readyMaybe && free > 0 && !m_queue.isPaused());
+            if (!work && !m_inbox->stopping) {
+                const SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
+                m_inbox->wakeUp.wait_until(lock, deadline, [this] {
+                    return m_inbox->wakeRequested || m_inbox->stopping ||
+                           !m_inbox->completions.empty();
+                });
+            } else if (m_inbox->stopping && m_inbox->completions.empty() && unsettled.isEmpty()) {
+                m_inbox->wakeUp.wait_until(lock, std::min(graceDeadline, m_nextMaintenance),
+                                           [this] { return !m_inbox->completions.empty(); });
+            }
+            done.swap(m_inbox->completions);
+            if (m_inbox->wakeRequested)
+                m_readyMaybe = true;
+            m_inbox->wakeRequested = false;
+            stopping = m_inbox->stopping;
+        }
+        const SteadyTime steadyNow = SteadyClock::now();
+        const qint64 now = m_clock.nowMs();
+        if (stopping && graceDeadline == SteadyTime::max())
+            graceDeadline = steadyNow + ms(m_config.shutdownGraceMs);
+        if (steadyNow >= m_nextPoll) {
+            m_readyMaybe = true;
+            m_nextPoll = steadyNow + poll;
+            m_queue.reloadPaused();
+        }
+        if (now >= m_nextRetryAt) {
+            m_readyMaybe = true;
+            m_nextRetryAt = std::numeric_limits<qint64>::max();
+        }
+
+        if (!done.empty()) {
+            QMutexLocker lock(&m_runningMutex);
+            for (Completion &completion : done) {
+                auto it = m_running.find(completion.jobId);
+                if (it == m_running.end())
+                    continue;
+                unsettled.append(settle(it->second, completion.outcome, now));
+                m_running.erase(it);
+            }
+            done.clear();
+        }
+
+        const int free = (stopping || m_queue.isPaused() || !m_readyMaybe)
+                             ? 0
+                             : qMax(0, m_limit.load() - runningCount());
+        if (!unsettled.isEmpty() || free > 0) {
+            auto claimed = m_store.settleAndClaim(unsettled,
+                                                  {m_node, free, now, m_config.leaseMs});
+            if (!claimed) {
+                reportStoreError(claimed.error());
+                std::unique_lock lock(m_inbox->mutex);
+                m_inbox->wakeUp.wait_for(lock, StoreErrorBackoff,
+                                         [this] { return m_inbox->stopping; });
+                continue;
+            }
+            for (const SettledAttempt &s : std::as_const(unsettled))
+                finished.append({s.jobId, s.newStatus});
+            unsettled.clear();
+            if (free > 0 && claimed->size() < free)
+                m_readyMaybe = false; // nothing more is ready; wait for a wake or the poll
+            for (const ClaimedJob &job : std::as_const(*claimed))
+                launch(job);
+            if (m_callbacks.finished) {
+                for (const auto &[id, status] : std::as_const(finished))
+                    m_callbacks.finished(id, status);
+            }
+            finished.clear();
+        }
+
+        if (steadyNow >= m_nextMaintenance) {
+            maintain(now, steadyNow);
+            m_nextMaintenance = steadyNow + MaintenanceInterval;
+        }
+        if (stopping && (runningCount() == 0 || steadyNow >= graceDeadline))
+            break;
+    }
+    releaseRemaining(m_clock.nowMs());
+}
+
+void DispatchLoop::launch(const ClaimedJob &job)
+{
+    auto state = std::make_shared<RunState>();
+    {
+        QMutexLocker lock(&m_runningMutex);
+        m_running.emplace(job.id, Running{job, state});
+    }
+    m_workers->start([inbox = m_inbox, handler = m_handlers.find(job.type), job, state] {
+        JobOutcome outcome;
+        if (!handler) {
+            outcome = JobOutcome::permanentError(
+                QStringLiteral("No handler for job type '%1' on this node.").arg(job.type));
+        } else {
+            JobContext context(job, *state);
+            try {
+                outcome = handler->run(context);
+            } catch (const std::exception &e) {
+                outcome = JobOutcome::transientError(QStringLiteral("Handler threw: ") +
+                                                     QString::fromUtf8(e.what()));
+            } catch (...) {
+                outcome = JobOutcome::transientError(QStringLiteral("Handler threw."));
+            }
+        }
+        {
+            std::lock_guard lock(inbox->mutex);
+            inbox->completions.push_back({job.id, std::move(outcome)});
+        }
+        inbox->wakeUp.notify_one();
+    });
+    if (m_callbacks.started)
+        m_callbacks.started(job.id);
+}
+
+SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &outcome, qint64 now)
+{
+    const ClaimedJob &job = running.job;
+    SettledAttempt s;
+    s.jobId = job.id;
+    s.userId = job.userId;
+    s.leaseToken = job.leaseToken;
+    s.attempt = job.attempt;
+    s.startedAt = job.startedAt;
+    s.finishedAt = now;
+
+    auto retryOrDead = [&](const QString &error, const QString &attemptOutcome) {
+        s.error = error;
+        s.outcome = attemptOutcome;
+        if (job.attempt >= job.maxAttempts) {
+            s.newStatus = JobStatus::Dead;
+            s.error = QStringLiteral("%1 (gave up after %2 attempts)").arg(error).arg(job.attempt);
+            return;
+        }
+        s.newStatus = JobStatus::Pending;
+        s.retryAt = now + m_backoff.delayMs(job.attempt);
+        m_nextRetryAt = qMin(m_nextRetryAt, s.retryAt);
+    };
+    auto release = [&] {
+        s.newStatus = JobStatus::Pending;
+        s.retryAt = now;
+        s.releaseAttempt = true;
+        s.outcome = QStringLiteral("released");
+        s.error = QStringLiteral("Interrupted by shutdown; it runs again from the queue.");
+    };
+    auto cancelled = [&] {
+        s.newStatus = JobStatus::Cancelled;
+        s.outcome = QStringLiteral("cancelled");
+        s.error = QStringLiteral("Cancelled while running.");
+    };
+
+    const CancelReason reason = running.state->cancelReason();
+    switch (outcome.kind) {
+    case JobOutcome::Kind::Completed:
+        s.newStatus = JobStatus::Completed;
+        s.outcome = QStringLiteral("completed");
+        s.result = outcome.result;
+        break;
+    case JobOutcome::Kind::PermanentError:
+        s.newStatus = JobStatus::Failed;
+        s.outcome = QStringLiteral("failed");
+        s.error = outcome.error;
+        break;
+    case JobOutcome::Kind::TransientError:
+        if (reason == CancelReason::Requested)
+            cancelled();
+        else if (reason == CancelReason::Shutdown)
+            release();
+        else
+            retryOrDead(outcome.error, QStringLiteral("error"));
+        break;
+    case JobOutcome::Kind::Cancelled:
+        if (reason == CancelReason::Timeout)
+            retryOrDead(QStringLiteral("Timed out: the attempt ran longer than its %1 ms timeout.")
+                            .arg(job.timeoutMs),
+                        QStringLiteral("timeout"));
+        else if (reason == CancelReason::Shutdown)
+            release();
+        else
+            cancelled();
+        break;
+    }
+    return s;
+}
+
+void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
+{
+    QList<std::pair<qint64, QJsonObject>> progress;
+    const bool flushProgress = steadyNow >= m_nextProgressFlush;
+    {
+        QMutexLocker lock(&m_runningMutex);
+        for (auto &[id, running] : m_running) {
+            const qint64 timeout = running.job.timeoutMs;
+            if (timeout > 0 && now - running.job.startedAt >= timeout &&
+                running.state->cancelReason() == CancelReason::None) {
+                qCInfo(lcDispatch) << "job" << id << "timed out after" << timeout << "ms";
+                running.state->cancel(CancelReason::Timeout);
+            }
+            if (flushProgress) {
+                if (auto p = running.state->takeProgress())
+                    progress.append({id, progressJson(*p)});
+            }
+        }
+    }
+    if (flushProgress)
+        m_nextProgressFlush = steadyNow + ProgressFlushInterval;
+    for (const auto &[id, json] : std::as_const(progress)) {
+        if (auto saved = m_store.saveProgress(id, json); !saved)
+            reportStoreError(saved.error());
+    }
+
+    if (runningCount() > 0) {
+        if (auto ids = m_store.cancelRequested(m_node); ids) {
+            for (qint64 id : std::as_const(*ids))
+                cancelLocal(id, CancelReason::Requested);
+        } else {
+            reportStoreError(ids.error());
+        }
+        if (steadyNow >= m_nextRenewal) {
+            if (auto renewed = m_store.renewLeases(m_node, now + m_config.leaseMs); !renewed)
+                reportStoreError(renewed.error());
+            m_nextRenewal = steadyNow + ms(qMax<qint64>(1, m_config.leaseMs / 3));
+        }
+    }
+    if (steadyNow >= m_nextRescue) {
+        m_nextRescue = steadyNow + ms(m_config.rescueIntervalMs);
+        auto rescued = m_store.rescueLeases(RescueScope::ExpiredLeases, m_node, now);
+        if (!rescued) {
+            reportStoreError(rescued.error());
+        } else if (!rescued->isEmpty()) {
+            qCInfo(lcDispatch) << "rescued" << rescued->size() << "jobs whose lease expired";
+            m_readyMaybe = true;
+        }
+    }
+    if (m_config.retentionMs > 0 && steadyNow >= m_nextPrune) {
+        m_nextPrune = steadyNow + PruneInterval;
+        int total = 0;
+        while (true) {
+            auto pruned = m_store.pruneFinished(now - m_config.retentionMs, m_config.pruneBatch);
+            if (!pruned) {
+                reportStoreError(pruned.error());
+                break;
+            }
+            total += *pruned;
+            if (*pruned < m_config.pruneBatch)
+                break;
+        }
+        if (total > 0)
+            qCInfo(lcDispatch) << "pruned" << total << "finished jobs";
+    }
+}
+
+void DispatchLoop::releaseRemaining(qint64 now)
+{
+    QList<SettledAttempt> released;
+    {
+        QMutexLocker lock(&m_runningMutex);
+        for (auto &[id, running] : m_running) {
+            SettledAttempt s = settle(running, JobOutcome::cancelled(), now);
+            if (s.releaseAttempt)
+                released.append(s);
+        }
+        m_running.clear();
+    }
+    if (released.isEmpty())
+        return;
+    qCWarning(lcDispatch) << released.size()
+                          << "jobs did not stop within the grace period; released their leases";
+    if (auto written = m_store.settleAndClaim(released, {m_node, 0, now, 0}); !written)
+        reportStoreError(written.error());
+}
+
+void DispatchLoop::reportStoreError(const Error &error)
+{
+    const SteadyTime now = SteadyClock::now();
+    if (now < m_nextErrorReport)
+        return;
+    m_nextErrorReport = now + 5s;
+    qCWarning(lcDispatch) << error.toString();
+    if (m_callbacks.storeError)
+        m_callbacks.storeError(error.toString());
+}
+
+} // namespace Ferry

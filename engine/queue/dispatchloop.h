@@ -1,0 +1,107 @@
+#pragma once
+
+#include "core/clock.h"
+#include "queue/backoff.h"
+#include "queue/handlerregistry.h"
+#include "queue/jobqueue.h"
+
+#include <QMutex>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+class QThreadPool;
+
+namespace Ferry {
+
+// The dispatch thread behind Dispatcher (see dispatcher.h for the contract).
+class DispatchLoop final
+{
+public:
+    struct Callbacks
+    {
+        std::function<void(qint64)> started;
+        std::function<void(qint64, JobStatus)> finished;
+        std::function<void(const QString &)> storeError;
+    };
+
+    DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
+                 QString nodeId, Callbacks callbacks);
+    ~DispatchLoop();
+    Q_DISABLE_COPY_MOVE(DispatchLoop)
+
+    Result<void> start();
+    void stop();
+    void wake();
+    void cancelLocal(qint64 jobId, CancelReason reason);
+    void setLimit(int limit);
+    int limit() const { return m_limit.load(); }
+    int runningCount() const;
+    QString nodeId() const { return m_node; }
+    void setBackoffRandom(std::function<double()> random);
+
+private:
+    using SteadyTime = std::chrono::steady_clock::time_point;
+
+    struct Completion
+    {
+        qint64 jobId = 0;
+        JobOutcome outcome;
+    };
+    // Shared with workers: a worker stuck past shutdown may outlive the loop.
+    struct Inbox
+    {
+        std::mutex mutex;
+        std::condition_variable wakeUp;
+        std::vector<Completion> completions;
+        bool wakeRequested = false;
+        bool stopping = false;
+    };
+    struct Running
+    {
+        ClaimedJob job;
+        std::shared_ptr<RunState> state;
+    };
+
+    void run();
+    void launch(const ClaimedJob &job);
+    SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);
+    void maintain(qint64 now, SteadyTime steadyNow);
+    void releaseRemaining(qint64 now);
+    void reportStoreError(const Error &error);
+
+    JobQueue &m_queue;
+    Store &m_store;
+    const HandlerRegistry &m_handlers;
+    const Clock &m_clock;
+    const QueueConfig m_config;
+    const QString m_node;
+    Callbacks m_callbacks;
+    Backoff m_backoff;
+
+    std::shared_ptr<Inbox> m_inbox;
+    QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown
+    std::thread m_thread;
+    std::atomic<int> m_limit;
+
+    mutable QMutex m_runningMutex;
+    std::unordered_map<qint64, Running> m_running; // written on the dispatch thread only
+
+    // Dispatch-thread state.
+    bool m_readyMaybe = true;
+    qint64 m_nextRetryAt = std::numeric_limits<qint64>::max();
+    SteadyTime m_nextPoll{};
+    SteadyTime m_nextMaintenance{};
+    SteadyTime m_nextProgressFlush{};
+    SteadyTime m_nextRenewal{};
+    SteadyTime m_nextRescue{};
+    SteadyTime m_nextPrune{};
+    SteadyTime m_nextErrorReport{};
+};
+
+} // namespace Ferry

@@ -1,0 +1,168 @@
+#include "jobqueue.h"
+
+#include <QLoggingCategory>
+
+namespace Ferry {
+
+Q_LOGGING_CATEGORY(lcQueue, "ferry.queue")
+
+namespace {
+const QString s_pausedKey = QStringLiteral("queue.paused");
+constexpr int MaxAttemptsLimit = 100;
+} // namespace
+
+JobQueue::JobQueue(Store &store, const HandlerRegistry &handlers, const Clock &clock,
+                   QueueConfig config, QObject *parent)
+    : QObject(parent)
+    , m_store(store)
+    , m_handlers(handlers)
+    , m_clock(clock)
+    , m_config(config)
+{
+    reloadPaused();
+}
+
+JobQueue::~JobQueue() = default;
+
+Result<void> JobQueue::validatePriority(int priority)
+{
+    if (priority < MinPriority || priority > MaxPriority) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("Priority %1 is out of range.").arg(priority),
+                         QStringLiteral("Use a whole number from %1 to %2 (higher runs first).")
+                             .arg(MinPriority)
+                             .arg(MaxPriority));
+    }
+    return {};
+}
+
+Result<void> JobQueue::prepare(NewJob &job) const
+{
+    const auto handler = m_handlers.find(job.type);
+    if (!handler) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("Unknown job type '%1'.").arg(job.type),
+                         QStringLiteral("Known types: %1.").arg(m_handlers.types().join(u", ")));
+    }
+    if (auto valid = handler->validatePayload(job.payload); !valid)
+        return valid;
+    if (auto valid = validatePriority(job.priority); !valid)
+        return valid;
+    if (job.userId <= 0) {
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("A job needs a user."),
+                         QStringLiteral("Pass the id of an existing user."));
+    }
+    if (job.maxAttempts == 0)
+        job.maxAttempts = m_config.defaultMaxAttempts;
+    if (job.maxAttempts < 1 || job.maxAttempts > MaxAttemptsLimit) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("maxAttempts %1 is out of range.").arg(job.maxAttempts),
+                         QStringLiteral("Use 1 to %1.").arg(MaxAttemptsLimit));
+    }
+    if (job.timeoutMs < 0)
+        job.timeoutMs = m_config.defaultTimeoutMs;
+    if (job.uniqueKey.size() > 256) {
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The unique key is too long."),
+                         QStringLiteral("Use at most 256 characters."));
+    }
+    return {};
+}
+
+Result<EnqueuedJob> JobQueue::enqueue(NewJob job)
+{
+    auto result = enqueueBatch({std::move(job)});
+    if (!result)
+        return result.error();
+    return result->first();
+}
+
+Result<QList<EnqueuedJob>> JobQueue::enqueueBatch(QList<NewJob> jobs)
+{
+    for (NewJob &job : jobs) {
+        if (auto valid = prepare(job); !valid)
+            return valid.error();
+    }
+    auto result = m_store.enqueue(jobs, m_clock.nowMs());
+    if (!result)
+        return result;
+    const int added = int(std::count_if(result->cbegin(), result->cend(),
+                                        [](const EnqueuedJob &j) { return !j.deduplicated; }));
+    if (added > 0) {
+        notify([added](QueueObserver *o) { o->jobsEnqueued(added); });
+        Q_EMIT jobsEnqueued(added);
+    }
+    return result;
+}
+
+Result<JobStatus> JobQueue::cancel(qint64 jobId, std::optional<qint64> userId)
+{
+    auto status = m_store.cancelJob(jobId, userId, m_clock.nowMs());
+    if (status && *status == JobStatus::Running)
+        notify([jobId](QueueObserver *o) { o->cancelRequested(jobId); });
+    return status;
+}
+
+Result<void> JobQueue::retry(qint64 jobId, std::optional<qint64> userId)
+{
+    auto result = m_store.retryJob(jobId, userId, m_clock.nowMs());
+    if (result)
+        notify([](QueueObserver *o) { o->jobsEnqueued(1); });
+    return result;
+}
+
+Result<void> JobQueue::setPriority(qint64 jobId, int priority, std::optional<qint64> userId)
+{
+    if (auto valid = validatePriority(priority); !valid)
+        return valid;
+    return m_store.setPriority(jobId, userId, priority);
+}
+
+Result<void> JobQueue::setPaused(bool paused)
+{
+    if (auto saved = m_store.setSetting(s_pausedKey, paused ? QStringLiteral("1")
+                                                            : QStringLiteral("0"));
+        !saved)
+        return saved;
+    if (m_paused.exchange(paused) != paused) {
+        qCInfo(lcQueue) << (paused ? "queue paused" : "queue resumed");
+        notify([paused](QueueObserver *o) { o->pausedChanged(paused); });
+        Q_EMIT pausedChanged(paused);
+    }
+    return {};
+}
+
+void JobQueue::reloadPaused()
+{
+    auto value = m_store.setting(s_pausedKey);
+    if (!value) {
+        qCWarning(lcQueue) << "cannot read the paused flag:" << value.error().toString();
+        return;
+    }
+    const bool paused = value->value_or(QStringLiteral("0")) == u"1";
+    if (m_paused.exchange(paused) != paused) {
+        notify([paused](QueueObserver *o) { o->pausedChanged(paused); });
+        Q_EMIT pausedChanged(paused);
+    }
+}
+
+void JobQueue::addObserver(QueueObserver *observer)
+{
+    QMutexLocker lock(&m_observersMutex);
+    m_observers.append(observer);
+}
+
+void JobQueue::removeObserver(QueueObserver *observer)
+{
+    QMutexLocker lock(&m_observersMutex);
+    m_observers.removeAll(observer);
+}
+
+template<typename F>
+void JobQueue::notify(F &&f)
+{
+    QMutexLocker lock(&m_observersMutex);
+    for (QueueObserver *observer : std::as_const(m_observers))
+        f(observer);
+}
+
+} // namespace Ferry

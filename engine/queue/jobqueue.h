@@ -1,0 +1,79 @@
+#pragma once
+
+#include "core/clock.h"
+#include "queue/handlerregistry.h"
+#include "queue/queueconfig.h"
+#include "store/store.h"
+
+#include <QMutex>
+#include <QObject>
+
+#include <atomic>
+
+namespace Ferry {
+
+// Told synchronously, on the caller's thread, when the queue changes; the dispatcher uses it to
+// wake at once instead of polling.
+class QueueObserver
+{
+public:
+    virtual ~QueueObserver() = default;
+    virtual void jobsEnqueued(int count) = 0;
+    virtual void cancelRequested(qint64 jobId) = 0;
+    virtual void pausedChanged(bool paused) = 0;
+};
+
+// The durable job queue's public face: validates requests, fills defaults, writes through the
+// store and wakes the dispatcher. Thread-safe: call it from any thread (HTTP, GUI, pool).
+class JobQueue final : public QObject
+{
+    Q_OBJECT
+public:
+    JobQueue(Store &store, const HandlerRegistry &handlers, const Clock &clock, QueueConfig config,
+             QObject *parent = nullptr);
+    ~JobQueue() override;
+    Q_DISABLE_COPY_MOVE(JobQueue)
+
+    Result<EnqueuedJob> enqueue(NewJob job);
+    // All or nothing, in one transaction.
+    Result<QList<EnqueuedJob>> enqueueBatch(QList<NewJob> jobs);
+
+    // userId empty: operator access to every user's jobs.
+    Result<JobStatus> cancel(qint64 jobId, std::optional<qint64> userId = std::nullopt);
+    Result<void> retry(qint64 jobId, std::optional<qint64> userId = std::nullopt);
+    Result<void> setPriority(qint64 jobId, int priority,
+                             std::optional<qint64> userId = std::nullopt);
+
+    // Paused: running jobs finish, nothing new starts. Persisted across restarts.
+    Result<void> setPaused(bool paused);
+    bool isPaused() const { return m_paused.load(); }
+    // Re-reads the persisted flag (another process may have changed it).
+    void reloadPaused();
+
+    const QueueConfig &config() const { return m_config; }
+    Store &store() { return m_store; }
+
+    void addObserver(QueueObserver *observer);
+    void removeObserver(QueueObserver *observer);
+
+    static Result<void> validatePriority(int priority);
+
+Q_SIGNALS:
+    void jobsEnqueued(int count);
+    void pausedChanged(bool paused);
+
+private:
+    Result<void> prepare(NewJob &job) const;
+    template<typename F>
+    void notify(F &&f);
+
+    Store &m_store;
+    const HandlerRegistry &m_handlers;
+    const Clock &m_clock;
+    QueueConfig m_config;
+    std::atomic<bool> m_paused{false};
+    QMutex m_observersMutex;
+    QList<QueueObserver *> m_observers;
+};
+
+} // namespace Ferry

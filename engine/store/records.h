@@ -1,0 +1,161 @@
+#pragma once
+
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <QtGlobal>
+
+#include <optional>
+
+namespace Ferry {
+
+// Plain values the store reads and writes. Every row that belongs to a user carries userId.
+
+enum class JobStatus { Pending, Running, Completed, Failed, Cancelled, Dead };
+
+QString jobStatusName(JobStatus status);
+std::optional<JobStatus> jobStatusFromName(const QString &name);
+bool isTerminal(JobStatus status);
+
+// Priorities run from lowest to highest; higher runs first.
+inline constexpr int MinPriority = -100;
+inline constexpr int MaxPriority = 100;
+
+struct User
+{
+    qint64 id = 0;
+    QString name;
+    QString tier;
+    bool disabled = false;
+    qint64 createdAt = 0;
+};
+
+// What a caller asks to enqueue. Zero or negative fields mean "the queue's default".
+struct NewJob
+{
+    qint64 userId = 0;
+    QString sessionId; // empty: no upload session
+    QString type;
+    QJsonObject payload;
+    int priority = 0;
+    qint64 runAt = 0;      // ms since epoch; 0 = now
+    int maxAttempts = 0;   // 0 = default
+    qint64 timeoutMs = -1; // -1 = default, 0 = no timeout
+    QString uniqueKey;     // empty: no deduplication
+};
+
+struct EnqueuedJob
+{
+    qint64 id = 0;
+    bool deduplicated = false; // an equal unique key was already pending or running
+};
+
+struct JobProgress
+{
+    qint64 done = 0;
+    qint64 total = 0; // 0 = unknown
+    QString unit;     // "bytes", "rows", "ms", ...
+    QJsonObject detail;
+};
+
+struct Job
+{
+    qint64 id = 0;
+    qint64 userId = 0;
+    QString sessionId;
+    QString type;
+    QJsonObject payload;
+    JobStatus status = JobStatus::Pending;
+    int priority = 0;
+    int attempts = 0;
+    int maxAttempts = 0;
+    qint64 runAt = 0;
+    qint64 timeoutMs = 0;
+    QString uniqueKey;
+    QString leaseOwner;
+    qint64 leaseExpiresAt = 0;
+    bool cancelRequested = false;
+    QJsonObject progress;
+    QString error;
+    QJsonObject result;
+    qint64 createdAt = 0;
+    qint64 startedAt = 0;
+    qint64 finishedAt = 0;
+};
+
+// A job handed to this node to run; leaseToken fences its completion.
+struct ClaimedJob
+{
+    qint64 id = 0;
+    qint64 userId = 0;
+    QString sessionId;
+    QString type;
+    QJsonObject payload;
+    int priority = 0;
+    int attempt = 0; // 1 for the first run
+    int maxAttempts = 0;
+    qint64 timeoutMs = 0;
+    qint64 leaseToken = 0;
+    qint64 createdAt = 0;
+    qint64 startedAt = 0;
+};
+
+struct ClaimRequest
+{
+    QString node;
+    int limit = 0;
+    qint64 now = 0;
+    qint64 leaseMs = 0;
+};
+
+// The end of one attempt, written back in a batch. newStatus is Pending for a retry (runAt set)
+// or for a lease released at shutdown (releaseAttempt: the attempt is not counted).
+struct SettledAttempt
+{
+    qint64 jobId = 0;
+    qint64 userId = 0;
+    qint64 leaseToken = 0;
+    int attempt = 0;
+    qint64 startedAt = 0;
+    qint64 finishedAt = 0;
+    JobStatus newStatus = JobStatus::Completed;
+    QString outcome; // attempt history: completed, failed, error, timeout, cancelled, released
+    QString error;
+    QJsonObject result;
+    qint64 retryAt = 0;
+    bool releaseAttempt = false;
+};
+
+struct JobAttempt
+{
+    qint64 jobId = 0;
+    int attempt = 0;
+    QString node;
+    qint64 startedAt = 0;
+    qint64 finishedAt = 0;
+    QString outcome;
+    QString error;
+};
+
+struct RescuedJob
+{
+    qint64 id = 0;
+    JobStatus newStatus = JobStatus::Pending;
+};
+
+struct JobFilter
+{
+    std::optional<qint64> userId;
+    std::optional<JobStatus> status;
+    qint64 afterId = 0;       // cursor: jobs with a larger id (oldest first)
+    bool newestFirst = false; // then afterId is ignored and beforeId pages backwards
+    qint64 beforeId = 0;
+    int limit = 100;
+};
+
+enum class RescueScope {
+    ExpiredLeases,    // leases whose expiry has passed (their node stopped renewing)
+    AllButThisNode,   // every running job not leased by this node (single-node start-up)
+};
+
+} // namespace Ferry

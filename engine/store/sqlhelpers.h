@@ -1,0 +1,32 @@
+#pragma once
+
+#include "core/error.h"
+
+#include <QSqlDatabase>
+#include <QSqlQuery>
+
+namespace Ferry {
+
+// A storage Error from a failed query, naming what Ferry was doing.
+Error sqlError(const QSqlQuery &query, const QString &doing);
+Error sqlError(const QSqlDatabase &db, const QString &doing);
+
+// A write transaction that rolls back unless committed. On SQLite it begins IMMEDIATE so that
+// concurrent writers queue on the busy timeout instead of failing on lock upgrade.
+class SqlTransaction final
+{
+public:
+    explicit SqlTransaction(QSqlDatabase db);
+    ~SqlTransaction();
+    Q_DISABLE_COPY_MOVE(SqlTransaction)
+
+    Result<void> begin();
+    Result<void> commit();
+    void rollback();
+
+private:
+    QSqlDatabase m_db;
+    bool m_open = false;
+};
+
+} // namespace Ferry

@@ -1,0 +1,244 @@
+// SqliteStore: reading jobs and changing them on request (cancel, retry, priority, prune).
+#include "sqlitestore.h"
+
+#include "store/sqlhelpers.h"
+#include "store/sqlitejobrows.h"
+#include "store/sqlvalues.h"
+
+#include <QSqlQuery>
+
+namespace Ferry {
+
+Result<std::optional<JobStatus>> SqliteStore::statusOf(qint64 jobId, std::optional<qint64> userId)
+{
+    auto q = prepared(QStringLiteral("SELECT status, user_id FROM jobs WHERE id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
+    std::optional<JobStatus> status;
+    if (query.next() && (!userId || query.value(1).toLongLong() == *userId))
+        status = jobStatusFromName(query.value(0).toString());
+    query.finish();
+    return status;
+}
+
+Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto status = statusOf(jobId, userId);
+    if (!status)
+        return status.error();
+    if (!status->has_value())
+        return notFound(jobId);
+    QSqlQuery q(*db);
+    JobStatus result = JobStatus::Cancelled;
+    if (**status == JobStatus::Pending) {
+        q.prepare(QStringLiteral("UPDATE jobs SET status = 'cancelled', finished_at = ?, "
+                                 "error = 'Cancelled before it started.' WHERE id = ?"));
+        q.addBindValue(now);
+    } else if (**status == JobStatus::Running) {
+        q.prepare(QStringLiteral("UPDATE jobs SET cancel_requested = 1 WHERE id = ?"));
+        result = JobStatus::Running;
+    } else {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 already finished (%2).")
+                             .arg(jobId)
+                             .arg(jobStatusName(**status)),
+                         QStringLiteral("Only pending or running jobs can be cancelled."));
+    }
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
+Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto status = statusOf(jobId, userId);
+    if (!status)
+        return status.error();
+    if (!status->has_value())
+        return notFound(jobId);
+    const JobStatus current = **status;
+    if (current != JobStatus::Failed && current != JobStatus::Dead &&
+        current != JobStatus::Cancelled) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 is %2.").arg(jobId).arg(jobStatusName(current)),
+                         QStringLiteral("Only failed, dead or cancelled jobs can be retried."));
+    }
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT user_id, priority FROM jobs WHERE id = ?"));
+    q.addBindValue(jobId);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("retrying job %1").arg(jobId));
+    auto rank = nextFairRank(q.value(0).toLongLong(), q.value(1).toInt());
+    if (!rank)
+        return rank.error();
+    q.prepare(QStringLiteral(
+        "UPDATE jobs SET status = 'pending', attempts = 0, run_at = ?, fair_rank = ?, "
+        "error = NULL, result = NULL, progress = NULL, finished_at = NULL, cancel_requested = 0 "
+        "WHERE id = ?"));
+    q.addBindValue(now);
+    q.addBindValue(*rank);
+    q.addBindValue(jobId);
+    if (!q.exec()) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 cannot be retried: %2")
+                             .arg(jobId)
+                             .arg(sqlError(q, QStringLiteral("retrying")).message),
+                         QStringLiteral("Another job with the same unique key is queued."));
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return {};
+}
+
+Result<void> SqliteStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
+{
+    auto q = prepared(QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? "
+                                     "AND (? IS NULL OR user_id = ?)"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    const QVariant user = userId ? QVariant(*userId) : QVariant(QMetaType(QMetaType::LongLong));
+    query.bindValue(0, priority);
+    query.bindValue(1, jobId);
+    query.bindValue(2, user);
+    query.bindValue(3, user);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("setting the priority of job %1").arg(jobId));
+    if (query.numRowsAffected() == 0)
+        return notFound(jobId);
+    return {};
+}
+
+Result<std::optional<Job>> SqliteStore::job(qint64 jobId, std::optional<qint64> userId)
+{
+    auto q = prepared(QStringLiteral("SELECT ") + s_jobColumns +
+                      QStringLiteral(" FROM jobs WHERE id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
+    std::optional<Job> result;
+    if (query.next()) {
+        Job job = jobFrom(query);
+        if (!userId || job.userId == *userId)
+            result = std::move(job);
+    }
+    query.finish();
+    return result;
+}
+
+Result<QList<Job>> SqliteStore::jobs(const JobFilter &filter)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QString sql = QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE ");
+    sql += filter.newestFirst ? QStringLiteral("(? = 0 OR id < ?)") : QStringLiteral("id > ?");
+    if (filter.userId)
+        sql += QStringLiteral(" AND user_id = ?");
+    if (filter.status)
+        sql += QStringLiteral(" AND status = ?");
+    sql += filter.newestFirst ? QStringLiteral(" ORDER BY id DESC LIMIT ?")
+                              : QStringLiteral(" ORDER BY id LIMIT ?");
+    QSqlQuery q(*db);
+    q.setForwardOnly(true);
+    q.prepare(sql);
+    if (filter.newestFirst) {
+        q.addBindValue(filter.beforeId);
+        q.addBindValue(filter.beforeId);
+    } else {
+        q.addBindValue(filter.afterId);
+    }
+    if (filter.userId)
+        q.addBindValue(*filter.userId);
+    if (filter.status)
+        q.addBindValue(jobStatusName(*filter.status));
+    q.addBindValue(filter.limit);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("listing jobs"));
+    QList<Job> result;
+    while (q.next())
+        result.append(jobFrom(q));
+    return result;
+}
+
+Result<QList<JobAttempt>> SqliteStore::attempts(qint64 jobId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT job_id, attempt, node, started_at, finished_at, outcome, "
+                             "error FROM job_attempts WHERE job_id = ? ORDER BY lease_token"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading attempts of job %1").arg(jobId));
+    QList<JobAttempt> result;
+    while (q.next()) {
+        result.append({q.value(0).toLongLong(), q.value(1).toInt(), q.value(2).toString(),
+                       q.value(3).toLongLong(), q.value(4).toLongLong(), q.value(5).toString(),
+                       q.value(6).toString()});
+    }
+    return result;
+}
+
+Result<QHash<JobStatus, qint64>> SqliteStore::countByStatus()
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    if (!q.exec(QStringLiteral("SELECT status, count(*) FROM jobs GROUP BY status")))
+        return sqlError(q, QStringLiteral("counting jobs"));
+    QHash<JobStatus, qint64> result;
+    while (q.next()) {
+        if (auto status = jobStatusFromName(q.value(0).toString()))
+            result.insert(*status, q.value(1).toLongLong());
+    }
+    return result;
+}
+
+Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs "
+                             "WHERE finished_at < ? AND status IN ('completed', 'failed', "
+                             "'cancelled', 'dead') LIMIT ?)"));
+    q.addBindValue(finishedBefore);
+    q.addBindValue(batchSize);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("pruning finished jobs"));
+    const int deleted = q.numRowsAffected();
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return deleted;
+}
+
+} // namespace Ferry

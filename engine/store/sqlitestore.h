@@ -1,0 +1,61 @@
+#pragma once
+
+#include "store/connectionpool.h"
+#include "store/store.h"
+
+#include <memory>
+
+namespace Ferry {
+
+// The embedded default store: one SQLite file in WAL mode, a connection per thread.
+class SqliteStore final : public Store
+{
+public:
+    // Opens (creating if needed) and migrates to targetSchemaVersion (default: newest).
+    static Result<std::unique_ptr<SqliteStore>> open(const DatabaseConfig &config,
+                                                     int targetSchemaVersion = -1);
+    ~SqliteStore() override;
+
+    QString backendName() const override { return QStringLiteral("sqlite"); }
+    int schemaVersion() override;
+
+    Result<User> createUser(const QString &name, const QString &tier, const QByteArray &tokenHash,
+                            qint64 now) override;
+    Result<std::optional<User>> userByName(const QString &name) override;
+    Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
+    Result<QList<User>> users() override;
+
+    Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
+    Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
+                                             const ClaimRequest &request) override;
+    Result<int> renewLeases(const QString &node, qint64 expiresAt) override;
+    Result<QList<qint64>> cancelRequested(const QString &node) override;
+    Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
+    Result<QList<RescuedJob>> rescueLeases(RescueScope scope, const QString &node,
+                                           qint64 now) override;
+    Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
+    Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
+    Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;
+
+    Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
+    Result<QList<Job>> jobs(const JobFilter &filter) override;
+    Result<QList<JobAttempt>> attempts(qint64 jobId) override;
+    Result<QHash<JobStatus, qint64>> countByStatus() override;
+    Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
+
+    Result<std::optional<QString>> setting(const QString &key) override;
+    Result<void> setSetting(const QString &key, const QString &value) override;
+
+private:
+    explicit SqliteStore(const DatabaseConfig &config);
+    Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
+    Result<QSqlDatabase> db() { return m_pool.connection(); }
+    // Fair rank for a user's next job at a priority (see fair_clock in the schema).
+    Result<qint64> nextFairRank(qint64 userId, int priority);
+    Result<void> advanceFairClock(const QHash<int, qint64> &highest);
+    Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
+
+    ConnectionPool m_pool;
+};
+
+} // namespace Ferry

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QString>
+#include <QVariant>
+
+namespace Ferry {
+
+// Conversions between Ferry values and SQL parameters/columns.
+
+inline QVariant nullIfEmpty(const QString &text)
+{
+    return text.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(text);
+}
+
+inline QVariant jsonText(const QJsonObject &object)
+{
+    if (object.isEmpty())
+        return QVariant(QMetaType(QMetaType::QString));
+    return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+inline QJsonObject jsonObject(const QVariant &value)
+{
+    if (value.isNull())
+        return {};
+    return QJsonDocument::fromJson(value.toString().toUtf8()).object();
+}
+
+} // namespace Ferry

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "core/error.h"
+#include "store/records.h"
+
+#include <QHash>
+
+namespace Ferry {
+
+// Ferry's storage seam. SqliteStore is the embedded default; a PostgreSQL implementation fills the
+// same interface for clusters. Every method is thread-safe: each calling thread uses its own
+// connection. Multi-row writes are one transaction: they happen whole or not at all.
+class Store
+{
+public:
+    virtual ~Store() = default;
+
+    virtual QString backendName() const = 0;
+    virtual int schemaVersion() = 0;
+
+    // Users.
+    virtual Result<User> createUser(const QString &name, const QString &tier,
+                                    const QByteArray &tokenHash, qint64 now) = 0;
+    virtual Result<std::optional<User>> userByName(const QString &name) = 0;
+    virtual Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) = 0;
+    virtual Result<QList<User>> users() = 0;
+
+    // Jobs. enqueue() writes all or nothing; an equal unique key already pending or running
+    // returns that job, flagged as deduplicated.
+    virtual Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) = 0;
+    // Writes back finished attempts (fenced by lease token), then claims up to request.limit
+    // ready jobs by priority, fair rank between users, and age. One transaction.
+    virtual Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
+                                                     const ClaimRequest &request) = 0;
+    // Extends every lease this node holds; returns how many.
+    virtual Result<int> renewLeases(const QString &node, qint64 expiresAt) = 0;
+    // Running jobs of this node whose cancellation was requested (by any process).
+    virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
+    virtual Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) = 0;
+    virtual Result<QList<RescuedJob>> rescueLeases(RescueScope scope, const QString &node,
+                                                   qint64 now) = 0;
+    // Pending: cancelled now. Running: marked; the running node observes it. Returns the new
+    // status (Cancelled or Running). NotFound when the job is not the user's; Conflict when
+    // it already finished. userId empty: operator access to every user's jobs.
+    virtual Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId,
+                                        qint64 now) = 0;
+    virtual Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) = 0;
+    virtual Result<void> setPriority(qint64 jobId, std::optional<qint64> userId,
+                                     int priority) = 0;
+
+    virtual Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) = 0;
+    virtual Result<QList<Job>> jobs(const JobFilter &filter) = 0;
+    virtual Result<QList<JobAttempt>> attempts(qint64 jobId) = 0;
+    virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;
+    // Deletes up to batchSize finished jobs (and their attempts) finished before the cut-off.
+    virtual Result<int> pruneFinished(qint64 finishedBefore, int batchSize) = 0;
+
+    // Small persisted settings (queue paused, ...).
+    virtual Result<std::optional<QString>> setting(const QString &key) = 0;
+    virtual Result<void> setSetting(const QString &key, const QString &value) = 0;
+};
+
+} // namespace Ferry

@@ -1,0 +1,13 @@
+#pragma once
+
+#include "store/store.h"
+#include "store/databaseconfig.h"
+
+#include <memory>
+
+namespace Ferry {
+
+// Opens and migrates the store the configuration names.
+Result<std::unique_ptr<Store>> openStore(const DatabaseConfig &config);
+
+} // namespace Ferry

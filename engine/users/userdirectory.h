@@ -1,0 +1,37 @@
+#pragma once
+
+#include "core/clock.h"
+#include "store/store.h"
+
+namespace Ferry {
+
+// Users and their API tokens. A token is shown once at creation; only its SHA-256 is stored.
+class UserDirectory final
+{
+public:
+    UserDirectory(Store &store, const Clock &clock);
+
+    struct NewUser
+    {
+        User user;
+        QString token; // the only time it exists in clear
+    };
+
+    static QStringList tiers();
+    static Result<void> validateName(const QString &name);
+    Result<NewUser> addUser(const QString &name, const QString &tier = QStringLiteral("standard"));
+    Result<User> findByName(const QString &name);
+    // The user a bearer token belongs to; NotFound for an unknown token.
+    Result<User> authenticate(const QString &token);
+    // The user the console and shell commands act as when no user is named.
+    Result<User> operatorUser();
+
+    static QString generateToken();
+    static QByteArray hashToken(const QString &token);
+
+private:
+    Store &m_store;
+    const Clock &m_clock;
+};
+
+} // namespace Ferry

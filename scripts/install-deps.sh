@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Ferry needs to build, run and test, and only the missing ones.
+# Runs apt-get directly as root, through sudo otherwise. Safe to run again: it does nothing when
+# everything is present.
+set -euo pipefail
+
+packages=(
+    g++ cmake make pkgconf
+    qt6-base-dev libqt6opengl6-dev qt6-charts-dev
+    libqt6sql6-sqlite libqt6sql6-psql libsqlite3-dev
+    qcoro-qt6-dev libxkbcommon-dev
+    node-llhttp
+    xvfb xauth fonts-dejavu-core
+    postgresql
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "ferry: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+else
+    echo "ferry: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+fi
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
