@@ -51,6 +51,8 @@ DispatchLoop::DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, con
 {
     m_workers->setMaxThreadCount(QueueConfig::MaxConcurrency);
     m_workers->setObjectName(QStringLiteral("ferry-workers"));
+    m_inbox->limit = m_limit.load();
+    m_inbox->started = m_callbacks.started;
 }
 
 DispatchLoop::~DispatchLoop()
@@ -126,11 +128,22 @@ void DispatchLoop::cancelLocal(qint64 jobId, CancelReason reason)
 void DispatchLoop::setLimit(int limit)
 {
     m_limit.store(limit);
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        m_inbox->limit = limit;
+    }
     qCInfo(lcDispatch) << "max concurrency set to" << limit;
     wake();
 }
 
 int DispatchLoop::runningCount() const
+{
+    QMutexLocker lock(&m_runningMutex);
+    std::lock_guard inboxLock(m_inbox->mutex);
+    return int(m_running.size() - m_inbox->ready.size());
+}
+
+int DispatchLoop::ownedCount() const
 {
     QMutexLocker lock(&m_runningMutex);
     return int(m_running.size());
@@ -146,12 +159,15 @@ void DispatchLoop::run()
 
     while (true) {
         bool stopping = false;
+        const bool paused = m_queue.isPaused();
         {
             std::unique_lock lock(m_inbox->mutex);
-            const int free = m_limit.load() - int(m_running.size());
+            m_inbox->paused = paused;
+            const int capacity = m_limit.load() + prefetch() - int(m_running.size());
             const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
                               m_inbox->wakeRequested ||
-                              (m_readyMaybe && free > 0 && !m_queue.isPaused());
+                              (m_readyMaybe && capacity > 0 && !paused) ||
+                              (paused && !m_inbox->ready.empty());
             if (!work && !m_inbox->stopping) {
                 const SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
                 m_inbox->wakeUp.wait_until(lock, deadline, [this] {
@@ -190,16 +206,22 @@ void DispatchLoop::run()
                     continue;
                 unsettled.append(settle(it->second, completion.outcome, now));
                 m_running.erase(it);
+                m_averageJobMs = 0.9 * m_averageJobMs + 0.1 * double(completion.durationNs) / 1e6;
             }
             done.clear();
         }
+        // Paused or stopping: claimed jobs that have not started go back, uncounted.
+        if (stopping || m_queue.isPaused())
+            unsettled.append(takeBackReady(now));
 
-        const int free = (stopping || m_queue.isPaused() || !m_readyMaybe)
-                             ? 0
-                             : qMax(0, m_limit.load() - runningCount());
-        if (!unsettled.isEmpty() || free > 0) {
+        int capacity = 0;
+        if (!stopping && !m_queue.isPaused() && m_readyMaybe) {
+            QMutexLocker lock(&m_runningMutex);
+            capacity = qMax(0, m_limit.load() + prefetch() - int(m_running.size()));
+        }
+        if (!unsettled.isEmpty() || capacity > 0) {
             auto claimed = m_store.settleAndClaim(unsettled,
-                                                  {m_node, free, now, m_config.leaseMs});
+                                                  {m_node, capacity, now, m_config.leaseMs});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);
@@ -210,10 +232,9 @@ void DispatchLoop::run()
             for (const SettledAttempt &s : std::as_const(unsettled))
                 finished.append({s.jobId, s.newStatus});
             unsettled.clear();
-            if (free > 0 && claimed->size() < free)
+            if (capacity > 0 && claimed->size() < capacity)
                 m_readyMaybe = false; // nothing more is ready; wait for a wake or the poll
-            for (const ClaimedJob &job : std::as_const(*claimed))
-                launch(job);
+            hand(*claimed);
             if (m_callbacks.finished) {
                 for (const auto &[id, status] : std::as_const(finished))
                     m_callbacks.finished(id, status);
@@ -225,28 +246,87 @@ void DispatchLoop::run()
             maintain(now, steadyNow);
             m_nextMaintenance = steadyNow + MaintenanceInterval;
         }
-        if (stopping && (runningCount() == 0 || steadyNow >= graceDeadline))
+        if (stopping && (ownedCount() == 0 || steadyNow >= graceDeadline))
             break;
     }
     releaseRemaining(m_clock.nowMs());
 }
 
-void DispatchLoop::launch(const ClaimedJob &job)
+int DispatchLoop::prefetch() const
 {
-    auto state = std::make_shared<RunState>();
+    // Short jobs: claim up to 4x the slots ahead so workers go from one job to the next without
+    // waiting for this thread, but only as many as run in about 2 ms. A newly queued job from
+    // another user then waits at most ~2 ms behind the prefetched ones, well inside the
+    // fairness bound of one job's run time. Long jobs get no prefetch at all.
+    const int limit = m_limit.load();
+    const double budget = 2.0 * limit / qMax(m_averageJobMs, 0.0001);
+    return int(qMin<double>(4.0 * limit, budget));
+}
+
+void DispatchLoop::hand(const QList<ClaimedJob> &claimed)
+{
+    if (claimed.isEmpty())
+        return;
+    int toStart = 0;
     {
-        QMutexLocker lock(&m_runningMutex);
-        m_running.emplace(job.id, Running{job, state});
+        QMutexLocker runningLock(&m_runningMutex);
+        std::lock_guard lock(m_inbox->mutex);
+        for (const ClaimedJob &job : claimed) {
+            auto state = std::make_shared<RunState>();
+            m_running.emplace(job.id, Running{job, state});
+            m_inbox->ready.push_back({job, state, m_handlers.find(job.type)});
+        }
+        toStart = qMin(int(m_inbox->ready.size()), m_inbox->limit - m_inbox->activeWorkers);
+        m_inbox->activeWorkers += qMax(0, toStart);
     }
-    m_workers->start([inbox = m_inbox, handler = m_handlers.find(job.type), job, state] {
+    for (int i = 0; i < toStart; ++i)
+        m_workers->start([inbox = m_inbox] { workerLoop(inbox); });
+}
+
+void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
+{
+    Completion completion;
+    bool haveCompletion = false;
+    while (true) {
+        Task task;
+        std::function<void(qint64)> started;
+        {
+            std::unique_lock lock(inbox->mutex);
+            if (haveCompletion) {
+                inbox->completions.push_back(std::move(completion));
+                haveCompletion = false;
+            }
+            const bool exit = inbox->ready.empty() || inbox->stopping || inbox->paused ||
+                              inbox->activeWorkers > inbox->limit;
+            if (exit) {
+                --inbox->activeWorkers;
+                lock.unlock();
+                inbox->wakeUp.notify_one();
+                return;
+            }
+            task = std::move(inbox->ready.front());
+            inbox->ready.pop_front();
+            // Wake the dispatcher when the queue of claimed jobs runs low, or a batch of
+            // results is waiting; otherwise keep going without a thread switch.
+            if (int(inbox->ready.size()) < inbox->limit || inbox->completions.size() >= 64) {
+                lock.unlock();
+                inbox->wakeUp.notify_one();
+            }
+            started = inbox->started;
+        }
+        const auto begin = SteadyClock::now();
+        if (started)
+            started(task.job.id);
         JobOutcome outcome;
-        if (!handler) {
+        if (task.state->cancelReason() != CancelReason::None) {
+            outcome = JobOutcome::cancelled(); // cancelled before it started
+        } else if (!task.handler) {
             outcome = JobOutcome::permanentError(
-                QStringLiteral("No handler for job type '%1' on this node.").arg(job.type));
+                QStringLiteral("No handler for job type '%1' on this node.").arg(task.job.type));
         } else {
-            JobContext context(job, *state);
+            JobContext context(task.job, *task.state);
             try {
-                outcome = handler->run(context);
+                outcome = task.handler->run(context);
             } catch (const std::exception &e) {
                 outcome = JobOutcome::transientError(QStringLiteral("Handler threw: ") +
                                                      QString::fromUtf8(e.what()));
@@ -254,14 +334,36 @@ void DispatchLoop::launch(const ClaimedJob &job)
                 outcome = JobOutcome::transientError(QStringLiteral("Handler threw."));
             }
         }
-        {
-            std::lock_guard lock(inbox->mutex);
-            inbox->completions.push_back({job.id, std::move(outcome)});
-        }
-        inbox->wakeUp.notify_one();
-    });
-    if (m_callbacks.started)
-        m_callbacks.started(job.id);
+        completion = {task.job.id, std::move(outcome),
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - begin)
+                          .count()};
+        haveCompletion = true;
+    }
+}
+
+QList<SettledAttempt> DispatchLoop::takeBackReady(qint64 now)
+{
+    std::deque<Task> ready;
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        ready.swap(m_inbox->ready);
+    }
+    QList<SettledAttempt> released;
+    if (ready.empty())
+        return released;
+    QMutexLocker lock(&m_runningMutex);
+    for (const Task &task : ready) {
+        auto it = m_running.find(task.job.id);
+        if (it == m_running.end())
+            continue;
+        it->second.state->cancel(CancelReason::Shutdown);
+        SettledAttempt s = settle(it->second, JobOutcome::cancelled(), now);
+        s.outcome.clear(); // it never started: no attempt to record
+        s.error.clear();
+        released.append(s);
+        m_running.erase(it);
+    }
+    return released;
 }
 
 SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &outcome, qint64 now)
@@ -360,7 +462,7 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
             reportStoreError(saved.error());
     }
 
-    if (runningCount() > 0) {
+    if (ownedCount() > 0) {
         if (auto ids = m_store.cancelRequested(m_node); ids) {
             for (qint64 id : std::as_const(*ids))
                 cancelLocal(id, CancelReason::Requested);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -41,7 +42,7 @@ public:
     void cancelLocal(qint64 jobId, CancelReason reason);
     void setLimit(int limit);
     int limit() const { return m_limit.load(); }
-    int runningCount() const;
+    int runningCount() const; // executing now (not the claimed ones waiting for a worker)
     QString nodeId() const { return m_node; }
     void setBackoffRandom(std::function<double()> random);
 
@@ -52,15 +53,27 @@ private:
     {
         qint64 jobId = 0;
         JobOutcome outcome;
+        qint64 durationNs = 0;
+    };
+    struct Task
+    {
+        ClaimedJob job;
+        std::shared_ptr<RunState> state;
+        std::shared_ptr<JobHandler> handler;
     };
     // Shared with workers: a worker stuck past shutdown may outlive the loop.
     struct Inbox
     {
         std::mutex mutex;
         std::condition_variable wakeUp;
-        std::vector<Completion> completions;
+        std::deque<Task> ready;               // claimed, waiting for a worker
+        std::vector<Completion> completions;  // finished, waiting to be written
+        int activeWorkers = 0;                // worker loops on the pool
+        int limit = 0;                        // how many may run at once
         bool wakeRequested = false;
         bool stopping = false;
+        bool paused = false;
+        std::function<void(qint64)> started;
     };
     struct Running
     {
@@ -69,7 +82,11 @@ private:
     };
 
     void run();
-    void launch(const ClaimedJob &job);
+    int ownedCount() const; // claimed by this node and not yet settled
+    static void workerLoop(const std::shared_ptr<Inbox> &inbox);
+    void hand(const QList<ClaimedJob> &claimed);
+    int prefetch() const;
+    QList<SettledAttempt> takeBackReady(qint64 now);
     SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);
     void maintain(qint64 now, SteadyTime steadyNow);
     void releaseRemaining(qint64 now);
@@ -93,6 +110,7 @@ private:
     std::unordered_map<qint64, Running> m_running; // written on the dispatch thread only
 
     // Dispatch-thread state.
+    double m_averageJobMs = 1000.0; // moving average of handler run time; drives prefetch
     bool m_readyMaybe = true;
     qint64 m_nextRetryAt = std::numeric_limits<qint64>::max();
     SteadyTime m_nextPoll{};

@@ -46,6 +46,7 @@ struct ThreadConnections
         std::weak_ptr<ConnectionPool::State> pool;
         QString name;
         QHash<QString, QSqlQuery> statements; // prepared once per thread and SQL text
+        std::shared_ptr<void> attachment;     // the store's native per-connection state
     };
     std::vector<Entry> entries;
 
@@ -53,6 +54,7 @@ struct ThreadConnections
     {
         for (Entry &entry : entries) {
             entry.statements.clear();
+            entry.attachment.reset();
             if (auto pool = entry.pool.lock())
                 pool->remove(entry.name);
         }
@@ -82,6 +84,7 @@ struct ThreadConnections
             if (locked && locked.get() != pool)
                 return false;
             e.statements.clear();
+            e.attachment.reset();
             if (locked)
                 name = e.name;
             return true;
@@ -169,7 +172,7 @@ Result<QSqlDatabase> ConnectionPool::connection()
             return init.error();
         }
     }
-    t_connections.entries.push_back({m_state, name, {}});
+    t_connections.entries.push_back({m_state, name, {}, {}});
     return db;
 }
 
@@ -192,6 +195,16 @@ Result<QSqlQuery *> ConnectionPool::statement(const QString &sql)
         it = entry->statements.insert(sql, std::move(query));
     }
     return &*it;
+}
+
+Result<std::shared_ptr<void> *> ConnectionPool::attachment()
+{
+    if (auto *entry = t_connections.find(m_state.get()))
+        return &entry->attachment;
+    auto db = connection();
+    if (!db)
+        return db.error();
+    return &t_connections.find(m_state.get())->attachment;
 }
 
 void ConnectionPool::releaseThisThread()

@@ -30,6 +30,9 @@ public:
     // A statement prepared once on this thread's connection and kept for reuse (hot paths).
     // The pointer stays valid until the thread ends or releaseThisThread() is called.
     Result<QSqlQuery *> statement(const QString &sql);
+    // A slot for state tied to this thread's connection (native statement caches). It is
+    // destroyed before the connection closes.
+    Result<std::shared_ptr<void> *> attachment();
     // Closes and forgets this thread's connection now (before the thread ends).
     void releaseThisThread();
 

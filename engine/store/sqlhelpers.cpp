@@ -1,5 +1,7 @@
 #include "sqlhelpers.h"
 
+#include "store/connectionpool.h"
+
 #include <QSqlDriver>
 #include <QSqlError>
 
@@ -32,8 +34,9 @@ Error sqlError(const QSqlDatabase &db, const QString &doing)
     return storageError(db.lastError(), doing);
 }
 
-SqlTransaction::SqlTransaction(QSqlDatabase db)
+SqlTransaction::SqlTransaction(QSqlDatabase db, ConnectionPool *pool)
     : m_db(std::move(db))
+    , m_pool(pool)
 {}
 
 SqlTransaction::~SqlTransaction()
@@ -41,23 +44,48 @@ SqlTransaction::~SqlTransaction()
     rollback();
 }
 
+bool SqlTransaction::exec(const QString &sql, QString *error)
+{
+    if (m_pool) {
+        auto statement = m_pool->statement(sql);
+        if (!statement) {
+            *error = statement.error().message;
+            return false;
+        }
+        if (!(*statement)->exec()) {
+            *error = (*statement)->lastError().text();
+            return false;
+        }
+        return true;
+    }
+    QSqlQuery query(m_db);
+    if (!query.exec(sql)) {
+        *error = query.lastError().text();
+        return false;
+    }
+    return true;
+}
+
 Result<void> SqlTransaction::begin()
 {
     const bool sqlite = m_db.driverName() == u"QSQLITE";
-    QSqlQuery query(m_db);
-    if (!query.exec(sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN")))
-        return sqlError(query, QStringLiteral("starting a transaction"));
+    QString error;
+    if (!exec(sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN"), &error))
+        return makeError(ErrorCode::Storage,
+                         QStringLiteral("Database error while starting a transaction: ") + error,
+                         QStringLiteral("Another process may hold the database; try again."));
     m_open = true;
     return {};
 }
 
 Result<void> SqlTransaction::commit()
 {
-    QSqlQuery query(m_db);
-    if (!query.exec(QStringLiteral("COMMIT"))) {
-        Error error = sqlError(query, QStringLiteral("committing"));
+    QString error;
+    if (!exec(QStringLiteral("COMMIT"), &error)) {
         rollback();
-        return error;
+        return makeError(ErrorCode::Storage,
+                         QStringLiteral("Database error while committing: ") + error,
+                         QStringLiteral("Check the disk; nothing of this change was kept."));
     }
     m_open = false;
     return {};
@@ -68,8 +96,8 @@ void SqlTransaction::rollback()
     if (!m_open)
         return;
     m_open = false;
-    QSqlQuery query(m_db);
-    query.exec(QStringLiteral("ROLLBACK"));
+    QString error;
+    exec(QStringLiteral("ROLLBACK"), &error);
 }
 
 } // namespace Ferry

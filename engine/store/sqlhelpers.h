@@ -13,10 +13,13 @@ Error sqlError(const QSqlDatabase &db, const QString &doing);
 
 // A write transaction that rolls back unless committed. On SQLite it begins IMMEDIATE so that
 // concurrent writers queue on the busy timeout instead of failing on lock upgrade.
+class ConnectionPool;
+
 class SqlTransaction final
 {
 public:
-    explicit SqlTransaction(QSqlDatabase db);
+    // With a pool, BEGIN/COMMIT/ROLLBACK are statements prepared once per thread (hot paths).
+    explicit SqlTransaction(QSqlDatabase db, ConnectionPool *pool = nullptr);
     ~SqlTransaction();
     Q_DISABLE_COPY_MOVE(SqlTransaction)
 
@@ -25,7 +28,10 @@ public:
     void rollback();
 
 private:
+    bool exec(const QString &sql, QString *error);
+
     QSqlDatabase m_db;
+    ConnectionPool *m_pool;
     bool m_open = false;
 };
 

@@ -27,6 +27,7 @@ Result<std::optional<JobStatus>> SqliteStore::statusOf(qint64 jobId, std::option
 
 Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -64,6 +65,7 @@ Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> use
 
 Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -111,6 +113,7 @@ Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, q
 
 Result<void> SqliteStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? "
                                      "AND (? IS NULL OR user_id = ?)"));
     if (!q)
@@ -221,6 +224,7 @@ Result<QHash<JobStatus, qint64>> SqliteStore::countByStatus()
 
 Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();

@@ -3,86 +3,91 @@
 
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h"
+#include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
 
 #include <QSqlQuery>
+
+#include <sqlite3.h>
 
 namespace Ferry {
 
 
 Result<qint64> SqliteStore::nextFairRank(qint64 userId, int priority)
 {
-    auto q = prepared(QStringLiteral(
-        "SELECT max(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ? AND priority = ? "
-        "AND status = 'pending'), 0), coalesce((SELECT v FROM fair_clock WHERE priority = ?), 0))"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, userId);
-    query.bindValue(1, priority);
-    query.bindValue(2, priority);
-    if (!query.exec() || !query.next())
-        return sqlError(query, QStringLiteral("ranking a job"));
-    const qint64 rank = query.value(0).toLongLong() + 1;
-    query.finish();
-    return rank;
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    auto prepared = (*native)->prepare(QStringLiteral(
+        "SELECT max(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ?1 "
+        "AND priority = ?2 AND status = 'pending'), 0), "
+        "coalesce((SELECT v FROM fair_clock WHERE priority = ?2), 0))"));
+    if (!prepared)
+        return prepared.error();
+    NativeStatement q(*prepared);
+    q.bind(1, userId).bind(2, qint64(priority));
+    if (!q.step())
+        return q.error(QStringLiteral("ranking a job"));
+    return q.int64(0) + 1;
 }
 
 Result<void> SqliteStore::advanceFairClock(const QHash<int, qint64> &highest)
 {
     if (highest.isEmpty())
         return {};
-    auto q = prepared(QStringLiteral("INSERT INTO fair_clock (priority, v) VALUES (?, ?) "
-                                     "ON CONFLICT (priority) DO UPDATE SET v = max(v, excluded.v)"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    auto prepared = (*native)->prepare(
+        QStringLiteral("INSERT INTO fair_clock (priority, v) VALUES (?1, ?2) "
+                       "ON CONFLICT (priority) DO UPDATE SET v = max(v, excluded.v)"));
+    if (!prepared)
+        return prepared.error();
     for (auto it = highest.cbegin(); it != highest.cend(); ++it) {
-        query.bindValue(0, it.key());
-        query.bindValue(1, it.value());
-        if (!query.exec())
-            return sqlError(query, QStringLiteral("advancing the fair-queuing clock"));
+        NativeStatement q(*prepared);
+        q.bind(1, qint64(it.key())).bind(2, it.value()).step();
+        if (q.failed())
+            return q.error(QStringLiteral("advancing the fair-queuing clock"));
     }
     return {};
 }
 
 Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint64 now)
 {
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    auto insert = prepared(QStringLiteral(
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    NativeConnection &db = **native;
+    auto insert = db.prepare(QStringLiteral(
         "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
         "max_attempts, run_at, timeout_ms, unique_key, created_at) "
-        "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)"));
+        "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     if (!insert)
         return insert.error();
-    auto duplicate = prepared(QStringLiteral(
-        "SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
+    auto duplicate = db.prepare(QStringLiteral(
+        "SELECT id FROM jobs WHERE user_id = ?1 AND unique_key = ?2 "
         "AND status IN ('pending', 'running')"));
     if (!duplicate)
         return duplicate.error();
 
-    SqlTransaction transaction(*db);
+    NativeTransaction transaction(db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
     QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    const QString emptyPayload = QStringLiteral("{}");
     for (const NewJob &job : jobs) {
         if (!job.uniqueKey.isEmpty()) {
-            QSqlQuery &dup = **duplicate;
-            dup.bindValue(0, job.userId);
-            dup.bindValue(1, job.uniqueKey);
-            if (!dup.exec())
-                return sqlError(dup, QStringLiteral("checking a unique key"));
-            const bool found = dup.next();
-            const qint64 existing = found ? dup.value(0).toLongLong() : 0;
-            dup.finish();
-            if (found) {
-                result.append({existing, true});
+            NativeStatement dup(*duplicate);
+            dup.bind(1, job.userId).bind(2, job.uniqueKey);
+            if (dup.step()) {
+                result.append({dup.int64(0), true});
                 continue;
             }
+            if (dup.failed())
+                return dup.error(QStringLiteral("checking a unique key"));
         }
         const auto rankKey = qMakePair(job.userId, job.priority);
         qint64 rank = 0;
@@ -95,21 +100,22 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
             rank = *next;
             ranks.insert(rankKey, rank);
         }
-        QSqlQuery &q = **insert;
-        q.bindValue(0, job.userId);
-        q.bindValue(1, nullIfEmpty(job.sessionId));
-        q.bindValue(2, job.type);
-        q.bindValue(3, job.payload.isEmpty() ? QStringLiteral("{}") : jsonText(job.payload));
-        q.bindValue(4, job.priority);
-        q.bindValue(5, rank);
-        q.bindValue(6, job.maxAttempts);
-        q.bindValue(7, job.runAt > 0 ? job.runAt : now);
-        q.bindValue(8, job.timeoutMs);
-        q.bindValue(9, nullIfEmpty(job.uniqueKey));
-        q.bindValue(10, now);
-        if (!q.exec())
-            return sqlError(q, QStringLiteral("enqueueing a job"));
-        result.append({q.lastInsertId().toLongLong(), false});
+        NativeStatement q(*insert);
+        q.bind(1, job.userId)
+            .bind(2, job.sessionId.isEmpty() ? QString() : job.sessionId)
+            .bind(3, job.type)
+            .bind(4, job.payload.isEmpty() ? emptyPayload : jsonString(job.payload))
+            .bind(5, qint64(job.priority))
+            .bind(6, rank)
+            .bind(7, qint64(job.maxAttempts))
+            .bind(8, job.runAt > 0 ? job.runAt : now)
+            .bind(9, job.timeoutMs)
+            .bind(10, job.uniqueKey.isEmpty() ? QString() : job.uniqueKey)
+            .bind(11, now)
+            .step();
+        if (q.failed())
+            return q.error(QStringLiteral("enqueueing a job"));
+        result.append({sqlite3_last_insert_rowid(db.handle()), false});
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
@@ -119,96 +125,105 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
 Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt> &settled,
                                                       const ClaimRequest &request)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     if (settled.isEmpty() && request.limit <= 0)
         return QList<ClaimedJob>{};
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    auto settle = prepared(QStringLiteral(
-        "UPDATE jobs SET status = ?, result = ?, error = ?, run_at = ?, attempts = attempts - ?, "
-        "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-        "WHERE id = ? AND status = 'running' AND lease_token = ?"));
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    NativeConnection &db = **native;
+    auto settle = db.prepare(QStringLiteral(
+        "UPDATE jobs SET status = ?1, result = ?2, error = ?3, run_at = ?4, "
+        "attempts = attempts - ?5, finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
+        "WHERE id = ?7 AND status = 'running' AND lease_token = ?8"));
     if (!settle)
         return settle.error();
-    auto history = prepared(QStringLiteral(
+    auto history = db.prepare(QStringLiteral(
         "INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, started_at, "
-        "finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "finished_at, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     if (!history)
         return history.error();
-    auto claim = prepared(QStringLiteral(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
-        "lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, "
+    auto claim = db.prepare(QStringLiteral(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
+        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3, "
         "cancel_requested = 0 "
-        "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? "
-        "ORDER BY priority DESC, fair_rank, id LIMIT ?) "
+        "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?3 "
+        "ORDER BY priority DESC, fair_rank, id LIMIT ?4) "
         "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
         "max_attempts, timeout_ms, lease_token, created_at"));
     if (!claim)
         return claim.error();
 
-    SqlTransaction transaction(*db);
+    NativeTransaction transaction(db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     for (const SettledAttempt &s : settled) {
-        QSqlQuery &q = **settle;
         const bool terminal = isTerminal(s.newStatus);
-        q.bindValue(0, jobStatusName(s.newStatus));
-        q.bindValue(1, jsonText(s.result));
-        q.bindValue(2, nullIfEmpty(s.error));
-        q.bindValue(3, terminal ? s.finishedAt : s.retryAt);
-        q.bindValue(4, s.releaseAttempt ? 1 : 0);
-        q.bindValue(5, terminal ? QVariant(s.finishedAt) : QVariant(QMetaType(QMetaType::LongLong)));
-        q.bindValue(6, s.jobId);
-        q.bindValue(7, s.leaseToken);
-        if (!q.exec())
-            return sqlError(q, QStringLiteral("finishing job %1").arg(s.jobId));
-        if (q.numRowsAffected() != 1)
-            continue; // fenced: the lease was lost (rescued elsewhere); the newer holder decides
-        QSqlQuery &h = **history;
-        h.bindValue(0, s.jobId);
-        h.bindValue(1, s.leaseToken);
-        h.bindValue(2, s.attempt);
-        h.bindValue(3, s.userId);
-        h.bindValue(4, request.node);
-        h.bindValue(5, s.startedAt);
-        h.bindValue(6, s.finishedAt);
-        h.bindValue(7, s.outcome);
-        h.bindValue(8, nullIfEmpty(s.error));
-        if (!h.exec())
-            return sqlError(h, QStringLiteral("recording an attempt of job %1").arg(s.jobId));
+        {
+            NativeStatement q(*settle);
+            q.bind(1, jobStatusName(s.newStatus))
+                .bind(2, jsonString(s.result))
+                .bind(3, s.error.isEmpty() ? QString() : s.error)
+                .bind(4, terminal ? s.finishedAt : s.retryAt)
+                .bind(5, qint64(s.releaseAttempt ? 1 : 0))
+                .bind(7, s.jobId)
+                .bind(8, s.leaseToken);
+            if (terminal)
+                q.bind(6, s.finishedAt);
+            else
+                q.bindNull(6);
+            q.step();
+            if (q.failed())
+                return q.error(QStringLiteral("finishing job %1").arg(s.jobId));
+            if (q.changes() != 1)
+                continue; // fenced: the lease was lost (rescued elsewhere); the holder decides
+        }
+        if (s.outcome.isEmpty())
+            continue; // handed back before it started: no attempt to record
+        NativeStatement h(*history);
+        h.bind(1, s.jobId)
+            .bind(2, s.leaseToken)
+            .bind(3, qint64(s.attempt))
+            .bind(4, s.userId)
+            .bind(5, request.node)
+            .bind(6, s.startedAt)
+            .bind(7, s.finishedAt)
+            .bind(8, s.outcome)
+            .bind(9, s.error.isEmpty() ? QString() : s.error)
+            .step();
+        if (h.failed())
+            return h.error(QStringLiteral("recording an attempt of job %1").arg(s.jobId));
     }
 
     QList<ClaimedJob> claimed;
     if (request.limit > 0) {
-        QSqlQuery &q = **claim;
-        q.bindValue(0, request.node);
-        q.bindValue(1, request.now + request.leaseMs);
-        q.bindValue(2, request.now);
-        q.bindValue(3, request.now);
-        q.bindValue(4, request.limit);
-        if (!q.exec())
-            return sqlError(q, QStringLiteral("claiming jobs"));
         QHash<int, qint64> highestRank;
-        while (q.next()) {
+        NativeStatement q(*claim);
+        q.bind(1, request.node)
+            .bind(2, request.now + request.leaseMs)
+            .bind(3, request.now)
+            .bind(4, qint64(request.limit));
+        while (q.step()) {
             ClaimedJob job;
-            job.id = q.value(0).toLongLong();
-            job.userId = q.value(1).toLongLong();
-            job.sessionId = q.value(2).toString();
-            job.type = q.value(3).toString();
-            job.payload = jsonObject(q.value(4));
-            job.priority = q.value(5).toInt();
-            const qint64 rank = q.value(6).toLongLong();
-            job.attempt = q.value(7).toInt();
-            job.maxAttempts = q.value(8).toInt();
-            job.timeoutMs = q.value(9).toLongLong();
-            job.leaseToken = q.value(10).toLongLong();
-            job.createdAt = q.value(11).toLongLong();
+            job.id = q.int64(0);
+            job.userId = q.int64(1);
+            job.sessionId = q.text(2);
+            job.type = q.text(3);
+            job.payload = jsonObject(q.text(4));
+            job.priority = int(q.int64(5));
+            const qint64 rank = q.int64(6);
+            job.attempt = int(q.int64(7));
+            job.maxAttempts = int(q.int64(8));
+            job.timeoutMs = q.int64(9);
+            job.leaseToken = q.int64(10);
+            job.createdAt = q.int64(11);
             job.startedAt = request.now;
             qint64 &highest = highestRank[job.priority];
             highest = qMax(highest, rank);
             claimed.append(std::move(job));
         }
-        q.finish();
+        if (q.failed())
+            return q.error(QStringLiteral("claiming jobs"));
         if (auto advanced = advanceFairClock(highestRank); !advanced)
             return advanced.error();
     }
@@ -223,6 +238,7 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
 
 Result<int> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
                                      "WHERE lease_owner = ? AND status = 'running'"));
     if (!q)
@@ -254,6 +270,7 @@ Result<QList<qint64>> SqliteStore::cancelRequested(const QString &node)
 
 Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(
         QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'"));
     if (!q)
@@ -269,10 +286,11 @@ Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress
 Result<QList<RescuedJob>> SqliteStore::rescueLeases(RescueScope scope, const QString &node,
                                                     qint64 now)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
-    SqlTransaction transaction(*db);
+    SqlTransaction transaction(*db, &m_pool);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery select(*db);

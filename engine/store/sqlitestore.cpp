@@ -2,12 +2,15 @@
 
 #include "store/migrator.h"
 #include "store/sqlhelpers.h"
+#include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QSqlError>
 #include <QSqlQuery>
+
+#include <sqlite3.h>
 
 namespace Ferry {
 
@@ -33,6 +36,8 @@ Result<void> initializeConnection(QSqlDatabase &db, const DatabaseConfig &config
         QStringLiteral("PRAGMA foreign_keys=ON"),
         QStringLiteral("PRAGMA temp_store=MEMORY"),
         QStringLiteral("PRAGMA cache_size=-8000"),
+        QStringLiteral("PRAGMA wal_autocheckpoint=0"), // the store's checkpointer does it
+        QStringLiteral("PRAGMA journal_size_limit=67108864"),
         QStringLiteral("PRAGMA busy_timeout=%1").arg(config.busyTimeoutMs),
     };
     for (const QString &pragma : pragmas) {
@@ -56,7 +61,48 @@ SqliteStore::SqliteStore(const DatabaseConfig &config)
     : m_pool(config, [config](QSqlDatabase &db) { return initializeConnection(db, config); })
 {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore()
+{
+    {
+        std::lock_guard lock(m_checkpointMutex);
+        m_closing = true;
+    }
+    m_checkpointWake.notify_one();
+    if (m_checkpointer.joinable())
+        m_checkpointer.join();
+}
+
+void SqliteStore::checkpointLoop()
+{
+    using namespace std::chrono_literals;
+    // A checkpoint in the background cannot finish while writers keep appending, and the WAL
+    // only restarts from its beginning once a checkpoint has finished, so: copy in the
+    // background (PASSIVE never blocks anyone), and when the log has grown past a few MB,
+    // finish the last few frames while holding the in-process write lock.
+    constexpr int RestartFrames = 2000;
+    std::unique_lock lock(m_checkpointMutex);
+    while (!m_closing) {
+        m_checkpointWake.wait_for(lock, 50ms, [this] { return m_closing; });
+        if (m_closing)
+            break;
+        lock.unlock();
+        if (auto native = NativeConnection::of(m_pool); native) {
+            sqlite3 *db = (*native)->handle();
+            int logFrames = 0, copied = 0;
+            sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied);
+            if (logFrames > RestartFrames) {
+                const std::lock_guard writer(m_writeMutex);
+                sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                          &copied);
+            }
+        }
+        lock.lock();
+    }
+    lock.unlock();
+    if (auto native = NativeConnection::of(m_pool); native)
+        (void)(*native)->exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
+    m_pool.releaseThisThread();
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &config,
                                                        int targetSchemaVersion)
@@ -80,6 +126,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &con
     Migrator migrator(*db, QStringLiteral("sqlite"));
     if (auto migrated = migrator.migrate(targetSchemaVersion); !migrated)
         return migrated.error();
+    store->m_checkpointer = std::thread([raw = store.get()] { raw->checkpointLoop(); });
     return store;
 }
 
@@ -95,6 +142,7 @@ int SqliteStore::schemaVersion()
 Result<User> SqliteStore::createUser(const QString &name, const QString &tier,
                                      const QByteArray &tokenHash, qint64 now)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -191,6 +239,7 @@ Result<std::optional<QString>> SqliteStore::setting(const QString &key)
 
 Result<void> SqliteStore::setSetting(const QString &key, const QString &value)
 {
+    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("INSERT INTO settings (key, value) VALUES (?, ?) "
                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
     if (!q)

@@ -3,7 +3,10 @@
 #include "store/connectionpool.h"
 #include "store/store.h"
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 namespace Ferry {
 
@@ -55,7 +58,19 @@ private:
     Result<void> advanceFairClock(const QHash<int, qint64> &highest);
     Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
 
+    void checkpointLoop();
+
     ConnectionPool m_pool;
+    // SQLite has one writer at a time; a waiter in its busy handler sleeps 1 ms or more, so
+    // this process's writers take turns on a mutex instead (other processes still use the
+    // busy timeout).
+    std::mutex m_writeMutex;
+    // WAL checkpoints run here, off the writers' path (wal_autocheckpoint is off on every
+    // connection), so no commit ever pays for copying the log back into the database.
+    std::mutex m_checkpointMutex;
+    std::condition_variable m_checkpointWake;
+    bool m_closing = false;
+    std::thread m_checkpointer;
 };
 
 } // namespace Ferry

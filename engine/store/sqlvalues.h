@@ -21,6 +21,21 @@ inline QVariant jsonText(const QJsonObject &object)
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
 }
 
+// Compact JSON text; a null QString (SQL NULL) for an empty object.
+inline QString jsonString(const QJsonObject &object)
+{
+    if (object.isEmpty())
+        return {};
+    return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+inline QJsonObject jsonObject(const QString &text)
+{
+    if (text.isEmpty())
+        return {};
+    return QJsonDocument::fromJson(text.toUtf8()).object();
+}
+
 inline QJsonObject jsonObject(const QVariant &value)
 {
     if (value.isNull())

@@ -1,0 +1,200 @@
+// bench/queue: the durable queue's throughput and latency on the embedded SQLite store.
+//
+//   build/bench/queue [--jobs N] [--single N] [--latency N] [--workers W] [--rounds R]
+//                     [--dir DIR] [--sync normal|full]
+//
+// Per round, on a fresh database file: bulk enqueue of N no-op jobs (one transaction), single
+// enqueue of --single jobs (one transaction each), processing of the N jobs with W workers, and
+// enqueue-to-start latency over --latency jobs enqueued one at a time while workers wait.
+// Prints one JSON line per round and a final line with the medians.
+#include "core/clock.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "queue/jobqueue.h"
+#include "store/sqlitestore.h"
+#include "users/userdirectory.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+using namespace Ferry;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// Records when each job's handler started, to measure enqueue-to-start latency.
+class ProbeHandler final : public JobHandler
+{
+public:
+    JobOutcome run(JobContext &) override
+    {
+        startedNs.store(SteadyClock::now().time_since_epoch().count());
+        started.fetch_add(1);
+        return JobOutcome::completed();
+    }
+    std::atomic<qint64> startedNs{0};
+    std::atomic<int> started{0};
+};
+
+double median(QList<double> values)
+{
+    std::sort(values.begin(), values.end());
+    const auto n = values.size();
+    return n == 0 ? 0 : (n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2);
+}
+
+double percentile(QList<double> values, double p)
+{
+    std::sort(values.begin(), values.end());
+    if (values.isEmpty())
+        return 0;
+    return values[qMin(values.size() - 1, qsizetype(p * double(values.size())))];
+}
+
+void fail(const Error &error)
+{
+    std::fprintf(stderr, "bench/queue: %s\n", qPrintable(error.toString()));
+    std::exit(1);
+}
+
+QJsonObject runRound(const QString &dir, int jobs, int singles, int latencyJobs, int workers,
+                     DatabaseConfig::SqliteSync sync)
+{
+    DatabaseConfig db;
+    db.sqlitePath = dir + QStringLiteral("/bench.db");
+    db.sqliteSync = sync;
+    auto opened = SqliteStore::open(db);
+    if (!opened)
+        fail(opened.error());
+    Store &store = **opened;
+    SystemClock clock;
+    HandlerRegistry handlers;
+    registerBuiltinHandlers(handlers);
+    auto probe = std::make_shared<ProbeHandler>();
+    handlers.add(QStringLiteral("probe"), probe);
+    QueueConfig config;
+    config.maxConcurrency = workers;
+    config.retentionMs = 0;
+    JobQueue queue(store, handlers, clock, config);
+    UserDirectory users(store, clock);
+    auto user = users.addUser(QStringLiteral("bench"));
+    if (!user)
+        fail(user.error());
+    NewJob noop;
+    noop.userId = user->user.id;
+    noop.type = QStringLiteral("noop");
+
+    QJsonObject result;
+    // Bulk enqueue: N jobs, one transaction.
+    QElapsedTimer timer;
+    timer.start();
+    if (auto r = queue.enqueueBatch(QList<NewJob>(jobs, noop)); !r)
+        fail(r.error());
+    result.insert(QStringLiteral("bulkEnqueuePerSec"), jobs / (double(timer.nsecsElapsed()) / 1e9));
+
+    // Processing: the N jobs with W workers.
+    Dispatcher dispatcher(queue, handlers, clock, QStringLiteral("bench"));
+    std::atomic<int> finished{0};
+    QObject::connect(&dispatcher, &Dispatcher::jobFinished, &dispatcher,
+                     [&finished](qint64, int) { finished.fetch_add(1); }, Qt::DirectConnection);
+    timer.restart();
+    if (auto r = dispatcher.start(); !r)
+        fail(r.error());
+    while (finished.load() < jobs)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    result.insert(QStringLiteral("processPerSec"), jobs / (double(timer.nsecsElapsed()) / 1e9));
+
+    // Latency: one job at a time while the workers wait.
+    NewJob probeJob = noop;
+    probeJob.type = QStringLiteral("probe");
+    QList<double> latenciesMs;
+    for (int i = 0; i < latencyJobs; ++i) {
+        const int before = probe->started.load();
+        const auto t0 = SteadyClock::now();
+        if (auto r = queue.enqueue(probeJob); !r)
+            fail(r.error());
+        while (probe->started.load() == before)
+            std::this_thread::yield();
+        latenciesMs.append(double(probe->startedNs.load() - t0.time_since_epoch().count()) / 1e6);
+        std::this_thread::sleep_for(std::chrono::microseconds(500)); // let it settle; idle again
+    }
+    result.insert(QStringLiteral("latencyP50Ms"), percentile(latenciesMs, 0.50));
+    result.insert(QStringLiteral("latencyP99Ms"), percentile(latenciesMs, 0.99));
+    dispatcher.stop();
+
+    // Single enqueue: one transaction each, while the engine is idle.
+    timer.restart();
+    for (int i = 0; i < singles; ++i) {
+        if (auto r = queue.enqueue(noop); !r)
+            fail(r.error());
+    }
+    result.insert(QStringLiteral("singleEnqueuePerSec"), singles / (double(timer.nsecsElapsed()) / 1e9));
+    return result;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser parser;
+    parser.addHelpOption();
+    parser.addOptions({{QStringLiteral("jobs"), QStringLiteral("No-op jobs to process."),
+                        QStringLiteral("N"), QStringLiteral("100000")},
+                       {QStringLiteral("single"), QStringLiteral("Single enqueues."),
+                        QStringLiteral("N"), QStringLiteral("20000")},
+                       {QStringLiteral("latency"), QStringLiteral("Latency samples."),
+                        QStringLiteral("N"), QStringLiteral("1000")},
+                       {QStringLiteral("workers"), QStringLiteral("Concurrency."),
+                        QStringLiteral("W"), QStringLiteral("8")},
+                       {QStringLiteral("rounds"), QStringLiteral("Rounds (medians reported)."),
+                        QStringLiteral("R"), QStringLiteral("3")},
+                       {QStringLiteral("dir"), QStringLiteral("Where the database goes."),
+                        QStringLiteral("DIR")},
+                       {QStringLiteral("sync"), QStringLiteral("normal or full."),
+                        QStringLiteral("MODE"), QStringLiteral("normal")}});
+    parser.process(app);
+    const int jobs = parser.value(QStringLiteral("jobs")).toInt();
+    const int singles = parser.value(QStringLiteral("single")).toInt();
+    const int latency = parser.value(QStringLiteral("latency")).toInt();
+    const int workers = parser.value(QStringLiteral("workers")).toInt();
+    const int rounds = qMax(1, parser.value(QStringLiteral("rounds")).toInt());
+    const auto sync = parser.value(QStringLiteral("sync")) == u"full"
+                          ? DatabaseConfig::SqliteSync::Full
+                          : DatabaseConfig::SqliteSync::Normal;
+
+    QHash<QString, QList<double>> samples;
+    for (int round = 0; round < rounds; ++round) {
+        QTemporaryDir temp(parser.isSet(QStringLiteral("dir"))
+                               ? parser.value(QStringLiteral("dir")) + QStringLiteral("/benchXXXXXX")
+                               : QString());
+        const QJsonObject result = runRound(temp.path(), jobs, singles, latency, workers, sync);
+        for (auto it = result.begin(); it != result.end(); ++it)
+            samples[it.key()].append(it.value().toDouble());
+        QJsonObject line = result;
+        line.insert(QStringLiteral("round"), round + 1);
+        std::printf("%s\n", QJsonDocument(line).toJson(QJsonDocument::Compact).constData());
+        std::fflush(stdout);
+    }
+    QJsonObject summary{{QStringLiteral("bench"), QStringLiteral("queue")},
+                        {QStringLiteral("store"), QStringLiteral("sqlite-wal")},
+                        {QStringLiteral("synchronous"), parser.value(QStringLiteral("sync"))},
+                        {QStringLiteral("jobs"), jobs},
+                        {QStringLiteral("workers"), workers},
+                        {QStringLiteral("rounds"), rounds}};
+    for (auto it = samples.cbegin(); it != samples.cend(); ++it)
+        summary.insert(QStringLiteral("median_") + it.key(), median(it.value()));
+    std::printf("%s\n", QJsonDocument(summary).toJson(QJsonDocument::Compact).constData());
+    return 0;
+}
