@@ -179,6 +179,7 @@ void DispatchLoop::run()
                                            [this] { return !m_inbox->completions.empty(); });
             }
             done.swap(m_inbox->completions);
+            m_inbox->paused = m_queue.isPaused();
             if (m_inbox->wakeRequested)
                 m_readyMaybe = true;
             m_inbox->wakeRequested = false;
@@ -242,6 +243,8 @@ void DispatchLoop::run()
             finished.clear();
         }
 
+        startWorkers(); // after every change of ready jobs, limit or pause
+
         if (steadyNow >= m_nextMaintenance) {
             maintain(now, steadyNow);
             m_nextMaintenance = steadyNow + MaintenanceInterval;
@@ -267,17 +270,26 @@ void DispatchLoop::hand(const QList<ClaimedJob> &claimed)
 {
     if (claimed.isEmpty())
         return;
+    QMutexLocker runningLock(&m_runningMutex);
+    std::lock_guard lock(m_inbox->mutex);
+    for (const ClaimedJob &job : claimed) {
+        auto state = std::make_shared<RunState>();
+        m_running.emplace(job.id, Running{job, state});
+        m_inbox->ready.push_back({job, state, m_handlers.find(job.type)});
+    }
+}
+
+void DispatchLoop::startWorkers()
+{
     int toStart = 0;
     {
-        QMutexLocker runningLock(&m_runningMutex);
         std::lock_guard lock(m_inbox->mutex);
-        for (const ClaimedJob &job : claimed) {
-            auto state = std::make_shared<RunState>();
-            m_running.emplace(job.id, Running{job, state});
-            m_inbox->ready.push_back({job, state, m_handlers.find(job.type)});
-        }
+        if (m_inbox->paused || m_inbox->stopping)
+            return;
         toStart = qMin(int(m_inbox->ready.size()), m_inbox->limit - m_inbox->activeWorkers);
-        m_inbox->activeWorkers += qMax(0, toStart);
+        if (toStart <= 0)
+            return;
+        m_inbox->activeWorkers += toStart;
     }
     for (int i = 0; i < toStart; ++i)
         m_workers->start([inbox = m_inbox] { workerLoop(inbox); });
@@ -376,6 +388,8 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
     s.attempt = job.attempt;
     s.startedAt = job.startedAt;
     s.finishedAt = now;
+    if (auto progress = running.state->takeProgress())
+        s.progress = progressJson(*progress);
 
     auto retryOrDead = [&](const QString &error, const QString &attemptOutcome) {
         s.error = error;

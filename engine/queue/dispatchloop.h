@@ -84,7 +84,8 @@ private:
     void run();
     int ownedCount() const; // claimed by this node and not yet settled
     static void workerLoop(const std::shared_ptr<Inbox> &inbox);
-    void hand(const QList<ClaimedJob> &claimed);
+    void hand(const QList<ClaimedJob> &claimed); // claimed jobs join the ready queue
+    void startWorkers();                          // one worker loop per free slot
     int prefetch() const;
     QList<SettledAttempt> takeBackReady(qint64 now);
     SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);

@@ -119,6 +119,7 @@ Result<void> JobQueue::setPriority(qint64 jobId, int priority, std::optional<qin
 
 Result<void> JobQueue::setPaused(bool paused)
 {
+    const QMutexLocker lock(&m_pausedMutex); // a concurrent reload must not undo this change
     if (auto saved = m_store.setSetting(s_pausedKey, paused ? QStringLiteral("1")
                                                             : QStringLiteral("0"));
         !saved)
@@ -133,6 +134,7 @@ Result<void> JobQueue::setPaused(bool paused)
 
 void JobQueue::reloadPaused()
 {
+    const QMutexLocker lock(&m_pausedMutex);
     auto value = m_store.setting(s_pausedKey);
     if (!value) {
         qCWarning(lcQueue) << "cannot read the paused flag:" << value.error().toString();

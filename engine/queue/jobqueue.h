@@ -71,6 +71,7 @@ private:
     const HandlerRegistry &m_handlers;
     const Clock &m_clock;
     QueueConfig m_config;
+    QMutex m_pausedMutex; // orders writes and reloads of the persisted flag
     std::atomic<bool> m_paused{false};
     QMutex m_observersMutex;
     QList<QueueObserver *> m_observers;

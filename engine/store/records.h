@@ -122,6 +122,7 @@ struct SettledAttempt
     QString outcome; // attempt history: completed, failed, error, timeout, cancelled, released
     QString error;
     QJsonObject result;
+    QJsonObject progress; // the last progress reported, if it changed since the last flush
     qint64 retryAt = 0;
     bool releaseAttempt = false;
 };

@@ -134,7 +134,8 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     NativeConnection &db = **native;
     auto settle = db.prepare(QStringLiteral(
         "UPDATE jobs SET status = ?1, result = ?2, error = ?3, run_at = ?4, "
-        "attempts = attempts - ?5, finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
+        "attempts = attempts - ?5, finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL, "
+        "progress = coalesce(?9, progress) "
         "WHERE id = ?7 AND status = 'running' AND lease_token = ?8"));
     if (!settle)
         return settle.error();
@@ -167,7 +168,8 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
                 .bind(4, terminal ? s.finishedAt : s.retryAt)
                 .bind(5, qint64(s.releaseAttempt ? 1 : 0))
                 .bind(7, s.jobId)
-                .bind(8, s.leaseToken);
+                .bind(8, s.leaseToken)
+                .bind(9, jsonString(s.progress));
             if (terminal)
                 q.bind(6, s.finishedAt);
             else
