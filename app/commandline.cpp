@@ -24,14 +24,15 @@ CommandLine::CommandLine()
     m_parser.addOption({QStringLiteral("headless"),
                         QStringLiteral("Run the engine without a window (server mode).")});
     for (const ConfigLoader::Option &option : ConfigLoader::options()) {
-        m_parser.addOption({option.name,
-                            option.description + QStringLiteral(" [default: %1; env %2]")
-                                                     .arg(option.defaultText,
-                                                          option.environmentName()),
-                            option.valueName});
+        m_parser.addOption(
+            {option.name,
+             option.description + QStringLiteral(" [default: %1; env %2]")
+                                      .arg(option.defaultText, option.environmentName()),
+             option.valueName});
     }
     m_parser.addOption({QStringLiteral("json"), QStringLiteral("Machine-readable output.")});
-    m_parser.addOption({QStringLiteral("tier"), QStringLiteral("user add: free, standard or premium."),
+    m_parser.addOption({QStringLiteral("tier"),
+                        QStringLiteral("user add: free, standard or premium."),
                         QStringLiteral("TIER"), QStringLiteral("standard")});
     m_parser.addOption({QStringLiteral("count"), QStringLiteral("enqueue: how many jobs."),
                         QStringLiteral("N"), QStringLiteral("1")});
@@ -41,8 +42,9 @@ CommandLine::CommandLine()
     m_parser.addOption({QStringLiteral("priority"),
                         QStringLiteral("enqueue: -100 to 100, higher first."), QStringLiteral("P"),
                         QStringLiteral("0")});
-    m_parser.addOption({QStringLiteral("payload"), QStringLiteral("enqueue: the job's JSON payload."),
-                        QStringLiteral("JSON"), QStringLiteral("{}")});
+    m_parser.addOption({QStringLiteral("payload"),
+                        QStringLiteral("enqueue: the job's JSON payload."), QStringLiteral("JSON"),
+                        QStringLiteral("{}")});
 }
 
 bool CommandLine::parse(const QStringList &arguments)

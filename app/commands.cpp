@@ -61,8 +61,8 @@ int userCommand(const CommandLine &cli, EngineHost &host)
             object.insert(QStringLiteral("token"), created->token);
             printJson(object);
         } else {
-            print(QStringLiteral("Created user %1 (tier %2).").arg(created->user.name,
-                                                                   created->user.tier));
+            print(QStringLiteral("Created user %1 (tier %2).")
+                      .arg(created->user.name, created->user.tier));
             print(QStringLiteral("API token (shown once, store it now):"));
             print(created->token);
         }
@@ -77,9 +77,9 @@ int userCommand(const CommandLine &cli, EngineHost &host)
             if (json)
                 array.append(userJson(user));
             else
-                print(QStringLiteral("%1\t%2%3").arg(user.name, user.tier,
-                                                     user.disabled ? QStringLiteral("\tdisabled")
-                                                                   : QString()));
+                print(QStringLiteral("%1\t%2%3")
+                          .arg(user.name, user.tier,
+                               user.disabled ? QStringLiteral("\tdisabled") : QString()));
         }
         if (json)
             printJson({{QStringLiteral("users"), array}});
@@ -134,8 +134,11 @@ int enqueueCommand(const CommandLine &cli, EngineHost &host)
                    {QStringLiteral("firstId"), double(first)},
                    {QStringLiteral("lastId"), double(last)}});
     else
-        print(QStringLiteral("Enqueued %1 %2 job(s): ids %3..%4.").arg(count).arg(job.type)
-                  .arg(first).arg(last));
+        print(QStringLiteral("Enqueued %1 %2 job(s): ids %3..%4.")
+                  .arg(count)
+                  .arg(job.type)
+                  .arg(first)
+                  .arg(last));
     return ExitOk;
 }
 

@@ -10,9 +10,7 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcHost, "ferry.engine")
 
-EngineHost::EngineHost(const FerryConfig &config)
-    : m_config(config)
-{}
+EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 
 EngineHost::~EngineHost()
 {
@@ -28,7 +26,8 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     const bool sqlite = config.database.backend == DatabaseConfig::Backend::Sqlite;
     if (role == Role::Engine && sqlite) {
         // One engine per SQLite store: its start-up rescue assumes no other engine is running.
-        host->m_engineLock = std::make_unique<QLockFile>(config.dataDir + QStringLiteral("/ferry.lock"));
+        host->m_engineLock =
+            std::make_unique<QLockFile>(config.dataDir + QStringLiteral("/ferry.lock"));
         host->m_engineLock->setStaleLockTime(0); // stale only when its process is gone
         if (!host->m_engineLock->tryLock(0)) {
             qint64 pid = 0;
@@ -48,8 +47,8 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     registerBuiltinHandlers(host->m_handlers);
     QueueConfig queueConfig = config.queue;
     queueConfig.exclusiveStore = sqlite;
-    host->m_queue = std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock,
-                                               queueConfig);
+    host->m_queue =
+        std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock, queueConfig);
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
     if (role == Role::Engine) {
         host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,

@@ -68,7 +68,11 @@ void fail(const Error &error)
     std::exit(1);
 }
 
-QJsonObject runRound(const QString &dir, int jobs, int singles, int latencyJobs, int workers,
+QJsonObject runRound(const QString &dir,
+                     int jobs,
+                     int singles,
+                     int latencyJobs,
+                     int workers,
                      DatabaseConfig::SqliteSync sync)
 {
     DatabaseConfig db;
@@ -106,8 +110,9 @@ QJsonObject runRound(const QString &dir, int jobs, int singles, int latencyJobs,
     // Processing: the N jobs with W workers.
     Dispatcher dispatcher(queue, handlers, clock, QStringLiteral("bench"));
     std::atomic<int> finished{0};
-    QObject::connect(&dispatcher, &Dispatcher::jobFinished, &dispatcher,
-                     [&finished](qint64, int) { finished.fetch_add(1); }, Qt::DirectConnection);
+    QObject::connect(
+        &dispatcher, &Dispatcher::jobFinished, &dispatcher,
+        [&finished](qint64, int) { finished.fetch_add(1); }, Qt::DirectConnection);
     timer.restart();
     if (auto r = dispatcher.start(); !r)
         fail(r.error());
@@ -139,7 +144,8 @@ QJsonObject runRound(const QString &dir, int jobs, int singles, int latencyJobs,
         if (auto r = queue.enqueue(noop); !r)
             fail(r.error());
     }
-    result.insert(QStringLiteral("singleEnqueuePerSec"), singles / (double(timer.nsecsElapsed()) / 1e9));
+    result.insert(QStringLiteral("singleEnqueuePerSec"),
+                  singles / (double(timer.nsecsElapsed()) / 1e9));
     return result;
 }
 
@@ -150,20 +156,20 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     QCommandLineParser parser;
     parser.addHelpOption();
-    parser.addOptions({{QStringLiteral("jobs"), QStringLiteral("No-op jobs to process."),
-                        QStringLiteral("N"), QStringLiteral("100000")},
-                       {QStringLiteral("single"), QStringLiteral("Single enqueues."),
-                        QStringLiteral("N"), QStringLiteral("20000")},
-                       {QStringLiteral("latency"), QStringLiteral("Latency samples."),
-                        QStringLiteral("N"), QStringLiteral("1000")},
-                       {QStringLiteral("workers"), QStringLiteral("Concurrency."),
-                        QStringLiteral("W"), QStringLiteral("8")},
-                       {QStringLiteral("rounds"), QStringLiteral("Rounds (medians reported)."),
-                        QStringLiteral("R"), QStringLiteral("3")},
-                       {QStringLiteral("dir"), QStringLiteral("Where the database goes."),
-                        QStringLiteral("DIR")},
-                       {QStringLiteral("sync"), QStringLiteral("normal or full."),
-                        QStringLiteral("MODE"), QStringLiteral("normal")}});
+    parser.addOptions(
+        {{QStringLiteral("jobs"), QStringLiteral("No-op jobs to process."), QStringLiteral("N"),
+          QStringLiteral("100000")},
+         {QStringLiteral("single"), QStringLiteral("Single enqueues."), QStringLiteral("N"),
+          QStringLiteral("20000")},
+         {QStringLiteral("latency"), QStringLiteral("Latency samples."), QStringLiteral("N"),
+          QStringLiteral("1000")},
+         {QStringLiteral("workers"), QStringLiteral("Concurrency."), QStringLiteral("W"),
+          QStringLiteral("8")},
+         {QStringLiteral("rounds"), QStringLiteral("Rounds (medians reported)."),
+          QStringLiteral("R"), QStringLiteral("3")},
+         {QStringLiteral("dir"), QStringLiteral("Where the database goes."), QStringLiteral("DIR")},
+         {QStringLiteral("sync"), QStringLiteral("normal or full."), QStringLiteral("MODE"),
+          QStringLiteral("normal")}});
     parser.process(app);
     const int jobs = parser.value(QStringLiteral("jobs")).toInt();
     const int singles = parser.value(QStringLiteral("single")).toInt();
@@ -177,7 +183,8 @@ int main(int argc, char **argv)
     QHash<QString, QList<double>> samples;
     for (int round = 0; round < rounds; ++round) {
         QTemporaryDir temp(parser.isSet(QStringLiteral("dir"))
-                               ? parser.value(QStringLiteral("dir")) + QStringLiteral("/benchXXXXXX")
+                               ? parser.value(QStringLiteral("dir")) +
+                                     QStringLiteral("/benchXXXXXX")
                                : QString());
         const QJsonObject result = runRound(temp.path(), jobs, singles, latency, workers, sync);
         for (auto it = result.begin(); it != result.end(); ++it)

@@ -11,7 +11,6 @@ packages=(
     qcoro-qt6-dev libxkbcommon-dev
     node-llhttp
     xvfb xauth fonts-dejavu-core
-    postgresql
 )
 
 missing=()

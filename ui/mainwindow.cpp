@@ -27,6 +27,7 @@ struct MainWindow::Snapshot
 {
     QHash<JobStatus, qint64> counts;
     QList<Job> latest;
+    QHash<qint64, QString> userNames;
     QString error;
 };
 
@@ -35,8 +36,9 @@ constexpr int LatestJobs = 200;
 
 QString formatTime(qint64 ms)
 {
-    return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
-                  : QString();
+    return ms > 0
+               ? QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
+               : QString();
 }
 } // namespace
 
@@ -54,11 +56,13 @@ MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QW
     auto *toolbar = addToolBar(QStringLiteral("Queue"));
     toolbar->setMovable(false);
     m_pauseButton = new QPushButton(this);
+    m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
     connect(m_pauseButton, &QPushButton::clicked, this, &MainWindow::togglePaused);
     toolbar->addWidget(m_pauseButton);
     toolbar->addSeparator();
     toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
     m_concurrency = new QSpinBox(this);
+    m_concurrency->setObjectName(QStringLiteral("concurrency"));
     m_concurrency->setRange(1, 64);
     m_concurrency->setValue(m_dispatcher.maxConcurrency());
     m_concurrency->setToolTip(QStringLiteral("Applied at once; running jobs are not interrupted."));
@@ -69,10 +73,12 @@ MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QW
     auto *central = new QWidget(this);
     auto *layout = new QVBoxLayout(central);
     m_summary = new QLabel(this);
+    m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setTextFormat(Qt::RichText);
     layout->addWidget(m_summary);
 
     m_body = new QStackedWidget(this);
+    m_body->setObjectName(QStringLiteral("body"));
     auto *empty = new QLabel(
         QStringLiteral("<h3>No jobs yet</h3>"
                        "<p>Create a user and queue some work from a shell:</p>"
@@ -85,12 +91,16 @@ MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QW
     m_body->addWidget(empty);
 
     m_table = new QTableWidget(0, 8, this);
+    m_table->setObjectName(QStringLiteral("jobsTable"));
     m_table->setHorizontalHeaderLabels({QStringLiteral("Id"), QStringLiteral("User"),
                                         QStringLiteral("Type"), QStringLiteral("Status"),
                                         QStringLiteral("Priority"), QStringLiteral("Attempts"),
                                         QStringLiteral("Created"), QStringLiteral("Error")});
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->verticalHeader()->hide();
+    m_table->setWordWrap(false);
+    m_table->setAlternatingRowColors(true);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_body->addWidget(m_table);
@@ -98,6 +108,7 @@ MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QW
     setCentralWidget(central);
 
     m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("statusText"));
     statusBar()->addWidget(m_status);
 
     connect(&m_queue, &JobQueue::pausedChanged, this, [this] { refresh(); });
@@ -132,11 +143,17 @@ void MainWindow::refresh()
         filter.newestFirst = true;
         filter.limit = LatestJobs;
         auto latest = store->jobs(filter);
-        if (!counts || !latest)
-            snapshot.error = (!counts ? counts.error() : latest.error()).toString();
-        else {
+        auto users = store->users();
+        if (!counts || !latest || !users) {
+            snapshot.error = (!counts   ? counts.error()
+                              : !latest ? latest.error()
+                                        : users.error())
+                                 .toString();
+        } else {
             snapshot.counts = *counts;
             snapshot.latest = *latest;
+            for (const User &user : std::as_const(*users))
+                snapshot.userNames.insert(user.id, user.name);
         }
         return snapshot;
     }));
@@ -165,10 +182,14 @@ void MainWindow::apply(const Snapshot &snapshot)
     m_table->setRowCount(int(snapshot.latest.size()));
     for (int row = 0; row < snapshot.latest.size(); ++row) {
         const Job &job = snapshot.latest.at(row);
-        const QStringList cells{QString::number(job.id), QString::number(job.userId), job.type,
-                                jobStatusName(job.status), QString::number(job.priority),
+        const QStringList cells{QString::number(job.id),
+                                snapshot.userNames.value(job.userId, QString::number(job.userId)),
+                                job.type,
+                                jobStatusName(job.status),
+                                QString::number(job.priority),
                                 QStringLiteral("%1/%2").arg(job.attempts).arg(job.maxAttempts),
-                                formatTime(job.createdAt), job.error};
+                                formatTime(job.createdAt),
+                                job.error};
         for (int column = 0; column < cells.size(); ++column) {
             auto *item = m_table->item(row, column);
             if (!item) {

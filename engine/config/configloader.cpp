@@ -20,10 +20,10 @@ struct Source
 
 Error badValue(const QString &name, const Source &source, const QString &expected)
 {
-    return makeError(ErrorCode::Config,
-                     QStringLiteral("Invalid %1 '%2' (from %3).").arg(name, source.value,
-                                                                      source.origin),
-                     QStringLiteral("Expected %1.").arg(expected));
+    return makeError(
+        ErrorCode::Config,
+        QStringLiteral("Invalid %1 '%2' (from %3).").arg(name, source.value, source.origin),
+        QStringLiteral("Expected %1.").arg(expected));
 }
 
 Result<qint64> integerIn(const QString &name, const Source &source, qint64 min, qint64 max)
@@ -31,7 +31,8 @@ Result<qint64> integerIn(const QString &name, const Source &source, qint64 min, 
     bool ok = false;
     const qint64 value = source.value.trimmed().toLongLong(&ok);
     if (!ok || value < min || value > max)
-        return badValue(name, source, QStringLiteral("a whole number from %1 to %2").arg(min).arg(max));
+        return badValue(name, source,
+                        QStringLiteral("a whole number from %1 to %2").arg(min).arg(max));
     return value;
 }
 
@@ -58,7 +59,8 @@ const QList<Definition> &definitions()
 {
     static const QList<Definition> all{
         {{QStringLiteral("listen"), QStringLiteral("ADDR:PORT"),
-          QStringLiteral("HTTP address; port 0 picks a free one."), QStringLiteral("127.0.0.1:8080")},
+          QStringLiteral("HTTP address; port 0 picks a free one."),
+          QStringLiteral("127.0.0.1:8080")},
          [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
              const int colon = source.value.lastIndexOf(u':');
              QString host = source.value.left(colon);
@@ -109,15 +111,17 @@ const QList<Definition> &definitions()
          integer(10, 60'000, [](FerryConfig &c, qint64 v) { c.queue.pollIntervalMs = v; })},
         {{QStringLiteral("job-timeout-seconds"), QStringLiteral("S"),
           QStringLiteral("Default timeout of one attempt; 0 for none."), QStringLiteral("900")},
-         integer(0, 7 * 86'400, [](FerryConfig &c, qint64 v) { c.queue.defaultTimeoutMs = v * 1000; })},
+         integer(0, 7 * 86'400,
+                 [](FerryConfig &c, qint64 v) { c.queue.defaultTimeoutMs = v * 1000; })},
         {{QStringLiteral("max-attempts"), QStringLiteral("N"),
           QStringLiteral("Default attempts before a job is dead (1-100)."), QStringLiteral("5")},
          integer(1, 100, [](FerryConfig &c, qint64 v) { c.queue.defaultMaxAttempts = int(v); })},
         {{QStringLiteral("retry-base-ms"), QStringLiteral("MS"),
-          QStringLiteral("Backoff base: retry n waits up to base * 2^(n-1)."), QStringLiteral("1000")},
+          QStringLiteral("Backoff base: retry n waits up to base * 2^(n-1)."),
+          QStringLiteral("1000")},
          integer(0, 3'600'000, [](FerryConfig &c, qint64 v) { c.queue.backoffBaseMs = v; })},
-        {{QStringLiteral("retry-cap-ms"), QStringLiteral("MS"),
-          QStringLiteral("Backoff cap."), QStringLiteral("600000")},
+        {{QStringLiteral("retry-cap-ms"), QStringLiteral("MS"), QStringLiteral("Backoff cap."),
+          QStringLiteral("600000")},
          integer(0, 86'400'000, [](FerryConfig &c, qint64 v) { c.queue.backoffCapMs = v; })},
         {{QStringLiteral("retention-days"), QStringLiteral("D"),
           QStringLiteral("Finished jobs older than this are pruned; 0 keeps them."),
@@ -162,9 +166,9 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
 {
     FerryConfig config;
     // The data dir comes first: the config file lives in it.
-    config.dataDir = commandLine.value(QStringLiteral("data-dir"),
-                                       environment.value(QStringLiteral("FERRY_DATA_DIR"),
-                                                         defaultDataDir()));
+    config.dataDir =
+        commandLine.value(QStringLiteral("data-dir"),
+                          environment.value(QStringLiteral("FERRY_DATA_DIR"), defaultDataDir()));
     if (config.dataDir.trimmed().isEmpty()) {
         return makeError(ErrorCode::Config, QStringLiteral("The data directory is empty."),
                          QStringLiteral("Pass --data-dir DIR."));
@@ -173,11 +177,11 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
     {
         QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));
         if (!QDir().mkpath(config.dataDir) || !probe.open(QIODevice::WriteOnly)) {
-            return makeError(ErrorCode::Config,
-                             QStringLiteral("The data directory %1 is not writable.")
-                                 .arg(config.dataDir),
-                             QStringLiteral("Pass --data-dir with a directory you can write, or "
-                                            "fix its permissions."));
+            return makeError(
+                ErrorCode::Config,
+                QStringLiteral("The data directory %1 is not writable.").arg(config.dataDir),
+                QStringLiteral("Pass --data-dir with a directory you can write, or "
+                               "fix its permissions."));
         }
         probe.close();
         probe.remove();
@@ -189,14 +193,15 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
     if (QFile::exists(filePath)) {
         QSettings settings(filePath, QSettings::IniFormat);
         if (settings.status() != QSettings::NoError) {
-            return makeError(ErrorCode::Config,
-                             QStringLiteral("Cannot read %1: it is not a valid INI file.")
-                                 .arg(filePath),
-                             QStringLiteral("Fix or remove it."));
+            return makeError(
+                ErrorCode::Config,
+                QStringLiteral("Cannot read %1: it is not a valid INI file.").arg(filePath),
+                QStringLiteral("Fix or remove it."));
         }
         for (const QString &key : settings.allKeys()) {
-            const bool known = std::any_of(definitions().cbegin(), definitions().cend(),
-                                           [&](const Definition &d) { return d.option.name == key; });
+            const bool known =
+                std::any_of(definitions().cbegin(), definitions().cend(),
+                            [&](const Definition &d) { return d.option.name == key; });
             if (!known) {
                 return makeError(ErrorCode::Config,
                                  QStringLiteral("Unknown setting '%1' in %2.").arg(key, filePath),

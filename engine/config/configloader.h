@@ -15,8 +15,8 @@ class ConfigLoader final
 public:
     struct Option
     {
-        QString name;        // command-line name and config-file key: "max-concurrency"
-        QString valueName;   // for --help
+        QString name;      // command-line name and config-file key: "max-concurrency"
+        QString valueName; // for --help
         QString description;
         QString defaultText;
         QString environmentName() const; // FERRY_MAX_CONCURRENCY

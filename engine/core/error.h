@@ -43,12 +43,8 @@ template<typename T>
 class [[nodiscard]] Result
 {
 public:
-    Result(T value)
-        : m_data(std::in_place_index<0>, std::move(value))
-    {}
-    Result(Error error)
-        : m_data(std::in_place_index<1>, std::move(error))
-    {}
+    Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}
+    Result(Error error) : m_data(std::in_place_index<1>, std::move(error)) {}
 
     bool ok() const { return m_data.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -72,9 +68,7 @@ class [[nodiscard]] Result<void>
 {
 public:
     Result() = default;
-    Result(Error error)
-        : m_error(std::move(error))
-    {}
+    Result(Error error) : m_error(std::move(error)) {}
 
     bool ok() const { return !m_error.has_value(); }
     explicit operator bool() const { return ok(); }

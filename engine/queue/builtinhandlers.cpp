@@ -20,10 +20,10 @@ Result<void> SleepHandler::validatePayload(const QJsonObject &payload) const
 {
     const QJsonValue ms = payload.value(u"ms");
     if (!ms.isUndefined() && (!ms.isDouble() || ms.toDouble() < 0 || ms.toDouble() > MaxSleepMs)) {
-        return makeError(ErrorCode::InvalidArgument,
-                         QStringLiteral("The sleep job's \"ms\" must be a number from 0 to %1.")
-                             .arg(MaxSleepMs),
-                         QStringLiteral("Send a payload like {\"ms\": 500}."));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The sleep job's \"ms\" must be a number from 0 to %1.").arg(MaxSleepMs),
+            QStringLiteral("Send a payload like {\"ms\": 500}."));
     }
     return {};
 }

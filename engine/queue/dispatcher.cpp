@@ -6,14 +6,18 @@
 
 namespace Ferry {
 
-Dispatcher::Dispatcher(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
-                       QString nodeId, QObject *parent)
-    : QObject(parent)
-    , m_queue(queue)
+Dispatcher::Dispatcher(JobQueue &queue,
+                       const HandlerRegistry &handlers,
+                       const Clock &clock,
+                       QString nodeId,
+                       QObject *parent)
+    : QObject(parent), m_queue(queue)
 {
     DispatchLoop::Callbacks callbacks;
     callbacks.started = [this](qint64 id) { Q_EMIT jobStarted(id); };
-    callbacks.finished = [this](qint64 id, JobStatus status) { Q_EMIT jobFinished(id, int(status)); };
+    callbacks.finished = [this](qint64 id, JobStatus status) {
+        Q_EMIT jobFinished(id, int(status));
+    };
     callbacks.storeError = [this](const QString &message) { Q_EMIT storeError(message); };
     m_loop = std::make_unique<DispatchLoop>(queue, handlers, clock, std::move(nodeId),
                                             std::move(callbacks));

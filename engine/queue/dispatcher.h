@@ -23,8 +23,11 @@ class Dispatcher final : public QObject, private QueueObserver
 {
     Q_OBJECT
 public:
-    Dispatcher(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
-               QString nodeId, QObject *parent = nullptr);
+    Dispatcher(JobQueue &queue,
+               const HandlerRegistry &handlers,
+               const Clock &clock,
+               QString nodeId,
+               QObject *parent = nullptr);
     ~Dispatcher() override; // stop()s if needed
     Q_DISABLE_COPY_MOVE(Dispatcher)
 

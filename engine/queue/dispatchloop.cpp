@@ -34,8 +34,11 @@ QJsonObject progressJson(const JobProgress &progress)
 
 } // namespace
 
-DispatchLoop::DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
-                           QString nodeId, Callbacks callbacks)
+DispatchLoop::DispatchLoop(JobQueue &queue,
+                           const HandlerRegistry &handlers,
+                           const Clock &clock,
+                           QString nodeId,
+                           Callbacks callbacks)
     : m_queue(queue)
     , m_store(queue.store())
     , m_handlers(handlers)
@@ -46,8 +49,8 @@ DispatchLoop::DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, con
     , m_backoff(m_config.backoffBaseMs, m_config.backoffCapMs)
     , m_inbox(std::make_shared<Inbox>())
     , m_workers(new QThreadPool)
-    , m_limit(qBound(QueueConfig::MinConcurrency, m_config.maxConcurrency,
-                     QueueConfig::MaxConcurrency))
+    , m_limit(
+          qBound(QueueConfig::MinConcurrency, m_config.maxConcurrency, QueueConfig::MaxConcurrency))
 {
     m_workers->setMaxThreadCount(QueueConfig::MaxConcurrency);
     m_workers->setObjectName(QStringLiteral("ferry-workers"));
@@ -74,8 +77,8 @@ Result<void> DispatchLoop::start()
 {
     if (m_thread.joinable())
         return {};
-    const RescueScope scope = m_config.exclusiveStore ? RescueScope::AllButThisNode
-                                                      : RescueScope::ExpiredLeases;
+    const RescueScope scope =
+        m_config.exclusiveStore ? RescueScope::AllButThisNode : RescueScope::ExpiredLeases;
     auto rescued = m_store.rescueLeases(scope, m_node, m_clock.nowMs());
     if (!rescued)
         return rescued.error();
@@ -165,8 +168,7 @@ void DispatchLoop::run()
             m_inbox->paused = paused;
             const int capacity = m_limit.load() + prefetch() - int(m_running.size());
             const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
-                              m_inbox->wakeRequested ||
-                              (m_readyMaybe && capacity > 0 && !paused) ||
+                              m_inbox->wakeRequested || (m_readyMaybe && capacity > 0 && !paused) ||
                               (paused && !m_inbox->ready.empty());
             if (!work && !m_inbox->stopping) {
                 const SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
@@ -221,8 +223,8 @@ void DispatchLoop::run()
             capacity = qMax(0, m_limit.load() + prefetch() - int(m_running.size()));
         }
         if (!unsettled.isEmpty() || capacity > 0) {
-            auto claimed = m_store.settleAndClaim(unsettled,
-                                                  {m_node, capacity, now, m_config.leaseMs});
+            auto claimed =
+                m_store.settleAndClaim(unsettled, {m_node, capacity, now, m_config.leaseMs});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);
@@ -346,9 +348,10 @@ void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
                 outcome = JobOutcome::transientError(QStringLiteral("Handler threw."));
             }
         }
-        completion = {task.job.id, std::move(outcome),
-                      std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - begin)
-                          .count()};
+        completion = {
+            task.job.id, std::move(outcome),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - begin)
+                .count()};
         haveCompletion = true;
     }
 }

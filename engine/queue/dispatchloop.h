@@ -31,8 +31,11 @@ public:
         std::function<void(const QString &)> storeError;
     };
 
-    DispatchLoop(JobQueue &queue, const HandlerRegistry &handlers, const Clock &clock,
-                 QString nodeId, Callbacks callbacks);
+    DispatchLoop(JobQueue &queue,
+                 const HandlerRegistry &handlers,
+                 const Clock &clock,
+                 QString nodeId,
+                 Callbacks callbacks);
     ~DispatchLoop();
     Q_DISABLE_COPY_MOVE(DispatchLoop)
 
@@ -66,10 +69,10 @@ private:
     {
         std::mutex mutex;
         std::condition_variable wakeUp;
-        std::deque<Task> ready;               // claimed, waiting for a worker
-        std::vector<Completion> completions;  // finished, waiting to be written
-        int activeWorkers = 0;                // worker loops on the pool
-        int limit = 0;                        // how many may run at once
+        std::deque<Task> ready;              // claimed, waiting for a worker
+        std::vector<Completion> completions; // finished, waiting to be written
+        int activeWorkers = 0;               // worker loops on the pool
+        int limit = 0;                       // how many may run at once
         bool wakeRequested = false;
         bool stopping = false;
         bool paused = false;
@@ -85,7 +88,7 @@ private:
     int ownedCount() const; // claimed by this node and not yet settled
     static void workerLoop(const std::shared_ptr<Inbox> &inbox);
     void hand(const QList<ClaimedJob> &claimed); // claimed jobs join the ready queue
-    void startWorkers();                          // one worker loop per free slot
+    void startWorkers();                         // one worker loop per free slot
     int prefetch() const;
     QList<SettledAttempt> takeBackReady(qint64 now);
     SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);

@@ -56,10 +56,7 @@ private:
 class JobContext final
 {
 public:
-    JobContext(const ClaimedJob &job, RunState &state)
-        : m_job(job)
-        , m_state(state)
-    {}
+    JobContext(const ClaimedJob &job, RunState &state) : m_job(job), m_state(state) {}
 
     const ClaimedJob &job() const { return m_job; }
     const QJsonObject &payload() const { return m_job.payload; }
@@ -83,11 +80,20 @@ struct JobOutcome
     QJsonObject result;
     QString error;
 
-    static JobOutcome completed(QJsonObject result = {}) { return {Kind::Completed, std::move(result), {}}; }
+    static JobOutcome completed(QJsonObject result = {})
+    {
+        return {Kind::Completed, std::move(result), {}};
+    }
     // Worth retrying: the same attempt may succeed later (a busy resource, a timeout).
-    static JobOutcome transientError(QString message) { return {Kind::TransientError, {}, std::move(message)}; }
+    static JobOutcome transientError(QString message)
+    {
+        return {Kind::TransientError, {}, std::move(message)};
+    }
     // Retrying cannot help (bad input): the job fails now.
-    static JobOutcome permanentError(QString message) { return {Kind::PermanentError, {}, std::move(message)}; }
+    static JobOutcome permanentError(QString message)
+    {
+        return {Kind::PermanentError, {}, std::move(message)};
+    }
     static JobOutcome cancelled() { return {Kind::Cancelled, {}, {}}; }
 };
 

@@ -11,13 +11,12 @@ const QString s_pausedKey = QStringLiteral("queue.paused");
 constexpr int MaxAttemptsLimit = 100;
 } // namespace
 
-JobQueue::JobQueue(Store &store, const HandlerRegistry &handlers, const Clock &clock,
-                   QueueConfig config, QObject *parent)
-    : QObject(parent)
-    , m_store(store)
-    , m_handlers(handlers)
-    , m_clock(clock)
-    , m_config(config)
+JobQueue::JobQueue(Store &store,
+                   const HandlerRegistry &handlers,
+                   const Clock &clock,
+                   QueueConfig config,
+                   QObject *parent)
+    : QObject(parent), m_store(store), m_handlers(handlers), m_clock(clock), m_config(config)
 {
     reloadPaused();
 }
@@ -120,8 +119,8 @@ Result<void> JobQueue::setPriority(qint64 jobId, int priority, std::optional<qin
 Result<void> JobQueue::setPaused(bool paused)
 {
     const QMutexLocker lock(&m_pausedMutex); // a concurrent reload must not undo this change
-    if (auto saved = m_store.setSetting(s_pausedKey, paused ? QStringLiteral("1")
-                                                            : QStringLiteral("0"));
+    if (auto saved =
+            m_store.setSetting(s_pausedKey, paused ? QStringLiteral("1") : QStringLiteral("0"));
         !saved)
         return saved;
     if (m_paused.exchange(paused) != paused) {

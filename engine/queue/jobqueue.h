@@ -29,7 +29,10 @@ class JobQueue final : public QObject
 {
     Q_OBJECT
 public:
-    JobQueue(Store &store, const HandlerRegistry &handlers, const Clock &clock, QueueConfig config,
+    JobQueue(Store &store,
+             const HandlerRegistry &handlers,
+             const Clock &clock,
+             QueueConfig config,
              QObject *parent = nullptr);
     ~JobQueue() override;
     Q_DISABLE_COPY_MOVE(JobQueue)
@@ -41,8 +44,8 @@ public:
     // userId empty: operator access to every user's jobs.
     Result<JobStatus> cancel(qint64 jobId, std::optional<qint64> userId = std::nullopt);
     Result<void> retry(qint64 jobId, std::optional<qint64> userId = std::nullopt);
-    Result<void> setPriority(qint64 jobId, int priority,
-                             std::optional<qint64> userId = std::nullopt);
+    Result<void>
+    setPriority(qint64 jobId, int priority, std::optional<qint64> userId = std::nullopt);
 
     // Paused: running jobs finish, nothing new starts. Persisted across restarts.
     Result<void> setPaused(bool paused);

@@ -10,13 +10,13 @@ struct QueueConfig
     static constexpr int MinConcurrency = 1;
     static constexpr int MaxConcurrency = 64;
 
-    int maxConcurrency = 3;                  // seed item 2
-    qint64 leaseMs = 30'000;                 // a crashed node's jobs return within this
-    qint64 pollIntervalMs = 1'000;           // fallback when no in-process wake arrives
-    qint64 rescueIntervalMs = 5'000;         // how often expired leases are looked for
-    qint64 defaultTimeoutMs = 15 * 60'000;   // per attempt; 0 = none
+    int maxConcurrency = 3;                // seed item 2
+    qint64 leaseMs = 30'000;               // a crashed node's jobs return within this
+    qint64 pollIntervalMs = 1'000;         // fallback when no in-process wake arrives
+    qint64 rescueIntervalMs = 5'000;       // how often expired leases are looked for
+    qint64 defaultTimeoutMs = 15 * 60'000; // per attempt; 0 = none
     int defaultMaxAttempts = 5;
-    qint64 backoffBaseMs = 1'000;            // retry n waits random(0, min(cap, base * 2^(n-1)))
+    qint64 backoffBaseMs = 1'000; // retry n waits random(0, min(cap, base * 2^(n-1)))
     qint64 backoffCapMs = 10 * 60'000;
     qint64 retentionMs = 7 * 24 * 3'600'000LL; // finished jobs older than this are pruned; 0 = keep
     int pruneBatch = 1'000;

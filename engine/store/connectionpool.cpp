@@ -1,9 +1,9 @@
 #include "connectionpool.h"
 
+#include <QHash>
 #include <QMutex>
 #include <QSemaphore>
 #include <QSet>
-#include <QHash>
 #include <QSqlError>
 #include <QSqlQuery>
 
@@ -125,10 +125,10 @@ Result<QSqlDatabase> ConnectionPool::connection()
 
     const DatabaseConfig &config = m_state->config;
     if (!m_state->slots.tryAcquire(1, config.busyTimeoutMs)) {
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("All %1 database connections are in use.")
-                             .arg(config.maxConnections),
-                         QStringLiteral("Lower the job concurrency or raise the connection limit."));
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("All %1 database connections are in use.").arg(config.maxConnections),
+            QStringLiteral("Lower the job concurrency or raise the connection limit."));
     }
 
     const QString name = m_state->prefix + QString::number(m_state->sequence.fetch_add(1));
@@ -141,9 +141,8 @@ Result<QSqlDatabase> ConnectionPool::connection()
         m_state->names.insert(name);
     }
     const bool sqlite = config.backend == DatabaseConfig::Backend::Sqlite;
-    QSqlDatabase db = QSqlDatabase::addDatabase(sqlite ? QStringLiteral("QSQLITE")
-                                                       : QStringLiteral("QPSQL"),
-                                                name);
+    QSqlDatabase db = QSqlDatabase::addDatabase(
+        sqlite ? QStringLiteral("QSQLITE") : QStringLiteral("QPSQL"), name);
     if (sqlite) {
         db.setDatabaseName(config.sqlitePath);
         db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(config.busyTimeoutMs));
@@ -157,11 +156,11 @@ Result<QSqlDatabase> ConnectionPool::connection()
     auto fail = [&](const QString &message) -> Error {
         db = QSqlDatabase();
         m_state->remove(name);
-        return makeError(ErrorCode::Storage,
-                         QStringLiteral("Cannot open the database (%1): %2")
-                             .arg(config.describe(), message),
-                         QStringLiteral("Check that the path or server is reachable and "
-                                        "writable."));
+        return makeError(
+            ErrorCode::Storage,
+            QStringLiteral("Cannot open the database (%1): %2").arg(config.describe(), message),
+            QStringLiteral("Check that the path or server is reachable and "
+                           "writable."));
     };
     if (!db.open())
         return fail(db.lastError().text());

@@ -11,8 +11,7 @@
 namespace Ferry {
 
 Migrator::Migrator(QSqlDatabase db, QString dialect)
-    : m_db(std::move(db))
-    , m_dialect(std::move(dialect))
+    : m_db(std::move(db)), m_dialect(std::move(dialect))
 {}
 
 QList<Migrator::Migration> Migrator::available() const
@@ -52,10 +51,10 @@ Result<int> Migrator::migrate(int targetVersion)
     const QList<Migration> all = available();
     const int latest = latestVersion();
     if (latest == 0) {
-        return makeError(ErrorCode::Internal,
-                         QStringLiteral("This build carries no schema migrations for %1.")
-                             .arg(m_dialect),
-                         QStringLiteral("Rebuild Ferry; the resources were not linked in."));
+        return makeError(
+            ErrorCode::Internal,
+            QStringLiteral("This build carries no schema migrations for %1.").arg(m_dialect),
+            QStringLiteral("Rebuild Ferry; the resources were not linked in."));
     }
     if (targetVersion < 0)
         targetVersion = latest;
@@ -82,7 +81,8 @@ Result<int> Migrator::migrate(int targetVersion)
             continue;
         QFile file(migration.path);
         if (!file.open(QIODevice::ReadOnly))
-            return makeError(ErrorCode::Internal, QStringLiteral("Missing migration ") + migration.path);
+            return makeError(ErrorCode::Internal,
+                             QStringLiteral("Missing migration ") + migration.path);
         QSqlQuery query(m_db);
         for (const QString &statement : splitSqlStatements(QString::fromUtf8(file.readAll()))) {
             if (!query.exec(statement)) {

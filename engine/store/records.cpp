@@ -5,7 +5,7 @@
 namespace Ferry {
 
 namespace {
-constexpr std::array s_statusNames{u"pending", u"running", u"completed",
+constexpr std::array s_statusNames{u"pending", u"running",   u"completed",
                                    u"failed",  u"cancelled", u"dead"};
 }
 

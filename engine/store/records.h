@@ -155,8 +155,8 @@ struct JobFilter
 };
 
 enum class RescueScope {
-    ExpiredLeases,    // leases whose expiry has passed (their node stopped renewing)
-    AllButThisNode,   // every running job not leased by this node (single-node start-up)
+    ExpiredLeases,  // leases whose expiry has passed (their node stopped renewing)
+    AllButThisNode, // every running job not leased by this node (single-node start-up)
 };
 
 } // namespace Ferry

@@ -35,8 +35,7 @@ Error sqlError(const QSqlDatabase &db, const QString &doing)
 }
 
 SqlTransaction::SqlTransaction(QSqlDatabase db, ConnectionPool *pool)
-    : m_db(std::move(db))
-    , m_pool(pool)
+    : m_db(std::move(db)), m_pool(pool)
 {}
 
 SqlTransaction::~SqlTransaction()

@@ -27,7 +27,8 @@ Result<std::optional<JobStatus>> SqliteStore::statusOf(qint64 jobId, std::option
 
 Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -49,11 +50,10 @@ Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> use
         q.prepare(QStringLiteral("UPDATE jobs SET cancel_requested = 1 WHERE id = ?"));
         result = JobStatus::Running;
     } else {
-        return makeError(ErrorCode::Conflict,
-                         QStringLiteral("Job %1 already finished (%2).")
-                             .arg(jobId)
-                             .arg(jobStatusName(**status)),
-                         QStringLiteral("Only pending or running jobs can be cancelled."));
+        return makeError(
+            ErrorCode::Conflict,
+            QStringLiteral("Job %1 already finished (%2).").arg(jobId).arg(jobStatusName(**status)),
+            QStringLiteral("Only pending or running jobs can be cancelled."));
     }
     q.addBindValue(jobId);
     if (!q.exec())
@@ -65,7 +65,8 @@ Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> use
 
 Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -113,7 +114,8 @@ Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, q
 
 Result<void> SqliteStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? "
                                      "AND (? IS NULL OR user_id = ?)"));
     if (!q)
@@ -224,7 +226,8 @@ Result<QHash<JobStatus, qint64>> SqliteStore::countByStatus()
 
 Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();

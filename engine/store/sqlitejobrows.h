@@ -47,5 +47,4 @@ inline Error notFound(qint64 jobId)
                      QStringLiteral("Check the job id."));
 }
 
-
 } // namespace Ferry

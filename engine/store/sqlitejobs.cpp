@@ -12,16 +12,15 @@
 
 namespace Ferry {
 
-
 Result<qint64> SqliteStore::nextFairRank(qint64 userId, int priority)
 {
     auto native = NativeConnection::of(m_pool);
     if (!native)
         return native.error();
-    auto prepared = (*native)->prepare(QStringLiteral(
-        "SELECT max(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ?1 "
-        "AND priority = ?2 AND status = 'pending'), 0), "
-        "coalesce((SELECT v FROM fair_clock WHERE priority = ?2), 0))"));
+    auto prepared = (*native)->prepare(
+        QStringLiteral("SELECT max(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ?1 "
+                       "AND priority = ?2 AND status = 'pending'), 0), "
+                       "coalesce((SELECT v FROM fair_clock WHERE priority = ?2), 0))"));
     if (!prepared)
         return prepared.error();
     NativeStatement q(*prepared);
@@ -54,7 +53,8 @@ Result<void> SqliteStore::advanceFairClock(const QHash<int, qint64> &highest)
 
 Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint64 now)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto native = NativeConnection::of(m_pool);
     if (!native)
         return native.error();
@@ -65,9 +65,9 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
         "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     if (!insert)
         return insert.error();
-    auto duplicate = db.prepare(QStringLiteral(
-        "SELECT id FROM jobs WHERE user_id = ?1 AND unique_key = ?2 "
-        "AND status IN ('pending', 'running')"));
+    auto duplicate =
+        db.prepare(QStringLiteral("SELECT id FROM jobs WHERE user_id = ?1 AND unique_key = ?2 "
+                                  "AND status IN ('pending', 'running')"));
     if (!duplicate)
         return duplicate.error();
 
@@ -125,7 +125,8 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
 Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt> &settled,
                                                       const ClaimRequest &request)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     if (settled.isEmpty() && request.limit <= 0)
         return QList<ClaimedJob>{};
     auto native = NativeConnection::of(m_pool);
@@ -240,7 +241,8 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
 
 Result<int> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
                                      "WHERE lease_owner = ? AND status = 'running'"));
     if (!q)
@@ -272,7 +274,8 @@ Result<QList<qint64>> SqliteStore::cancelRequested(const QString &node)
 
 Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(
         QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'"));
     if (!q)
@@ -285,10 +288,11 @@ Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress
     return {};
 }
 
-Result<QList<RescuedJob>> SqliteStore::rescueLeases(RescueScope scope, const QString &node,
-                                                    qint64 now)
+Result<QList<RescuedJob>>
+SqliteStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -324,7 +328,8 @@ Result<QList<RescuedJob>> SqliteStore::rescueLeases(RescueScope scope, const QSt
     }
     select.finish();
 
-    const QString error = QStringLiteral("The worker running this attempt stopped (lease expired).");
+    const QString error =
+        QStringLiteral("The worker running this attempt stopped (lease expired).");
     QSqlQuery update(*db);
     update.prepare(QStringLiteral(
         "UPDATE jobs SET status = ?, run_at = ?, error = ?, finished_at = ?, lease_owner = NULL, "
@@ -335,9 +340,9 @@ Result<QList<RescuedJob>> SqliteStore::rescueLeases(RescueScope scope, const QSt
         "finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, 'lost', ?)"));
     QList<RescuedJob> rescued;
     for (const Lost &job : std::as_const(lost)) {
-        const JobStatus status = job.cancel                           ? JobStatus::Cancelled
+        const JobStatus status = job.cancel                        ? JobStatus::Cancelled
                                  : job.attempts >= job.maxAttempts ? JobStatus::Dead
-                                                                      : JobStatus::Pending;
+                                                                   : JobStatus::Pending;
         update.bindValue(0, jobStatusName(status));
         update.bindValue(1, now);
         update.bindValue(2, error);

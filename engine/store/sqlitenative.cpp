@@ -66,10 +66,11 @@ QString NativeStatement::text(int column) const
 
 Error NativeStatement::error(const QString &doing) const
 {
-    return makeError(ErrorCode::Storage,
-                     QStringLiteral("Database error while %1: %2")
-                         .arg(doing, QString::fromUtf8(sqlite3_errmsg(sqlite3_db_handle(m_statement)))),
-                     QStringLiteral("Check the database file and the disk."));
+    return makeError(
+        ErrorCode::Storage,
+        QStringLiteral("Database error while %1: %2")
+            .arg(doing, QString::fromUtf8(sqlite3_errmsg(sqlite3_db_handle(m_statement)))),
+        QStringLiteral("Check the database file and the disk."));
 }
 
 NativeConnection::~NativeConnection()

@@ -17,9 +17,7 @@ class ConnectionPool;
 class NativeStatement final
 {
 public:
-    explicit NativeStatement(sqlite3_stmt *statement)
-        : m_statement(statement)
-    {}
+    explicit NativeStatement(sqlite3_stmt *statement) : m_statement(statement) {}
     ~NativeStatement(); // resets, so the statement holds no lock once out of scope
     Q_DISABLE_COPY_MOVE(NativeStatement)
 
@@ -43,9 +41,7 @@ private:
 class NativeConnection final
 {
 public:
-    explicit NativeConnection(sqlite3 *db)
-        : m_db(db)
-    {}
+    explicit NativeConnection(sqlite3 *db) : m_db(db) {}
     ~NativeConnection();
     Q_DISABLE_COPY_MOVE(NativeConnection)
 
@@ -63,9 +59,7 @@ private:
 class NativeTransaction final
 {
 public:
-    explicit NativeTransaction(NativeConnection &connection)
-        : m_connection(connection)
-    {}
+    explicit NativeTransaction(NativeConnection &connection) : m_connection(connection) {}
     ~NativeTransaction();
     Q_DISABLE_COPY_MOVE(NativeTransaction)
     Result<void> begin();

@@ -114,10 +114,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &con
                          QStringLiteral("Choose a writable --data-dir."));
     }
     if (file.exists() && !file.isWritable()) {
-        return makeError(ErrorCode::Storage,
-                         QStringLiteral("The database file %1 is not writable.")
-                             .arg(file.absoluteFilePath()),
-                         QStringLiteral("Fix its permissions or choose another --data-dir."));
+        return makeError(
+            ErrorCode::Storage,
+            QStringLiteral("The database file %1 is not writable.").arg(file.absoluteFilePath()),
+            QStringLiteral("Fix its permissions or choose another --data-dir."));
     }
     std::unique_ptr<SqliteStore> store(new SqliteStore(config));
     auto db = store->db();
@@ -139,10 +139,13 @@ int SqliteStore::schemaVersion()
     return version ? *version : -1;
 }
 
-Result<User> SqliteStore::createUser(const QString &name, const QString &tier,
-                                     const QByteArray &tokenHash, qint64 now)
+Result<User> SqliteStore::createUser(const QString &name,
+                                     const QString &tier,
+                                     const QByteArray &tokenHash,
+                                     qint64 now)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto db = this->db();
     if (!db)
         return db.error();
@@ -239,7 +242,8 @@ Result<std::optional<QString>> SqliteStore::setting(const QString &key)
 
 Result<void> SqliteStore::setSetting(const QString &key, const QString &value)
 {
-    const std::lock_guard writer(m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    const std::lock_guard writer(
+        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
     auto q = prepared(QStringLiteral("INSERT INTO settings (key, value) VALUES (?, ?) "
                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
     if (!q)

@@ -22,7 +22,9 @@ public:
     QString backendName() const override { return QStringLiteral("sqlite"); }
     int schemaVersion() override;
 
-    Result<User> createUser(const QString &name, const QString &tier, const QByteArray &tokenHash,
+    Result<User> createUser(const QString &name,
+                            const QString &tier,
+                            const QByteArray &tokenHash,
                             qint64 now) override;
     Result<std::optional<User>> userByName(const QString &name) override;
     Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
@@ -34,8 +36,8 @@ public:
     Result<int> renewLeases(const QString &node, qint64 expiresAt) override;
     Result<QList<qint64>> cancelRequested(const QString &node) override;
     Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
-    Result<QList<RescuedJob>> rescueLeases(RescueScope scope, const QString &node,
-                                           qint64 now) override;
+    Result<QList<RescuedJob>>
+    rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
     Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
     Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
     Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;

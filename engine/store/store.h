@@ -19,8 +19,10 @@ public:
     virtual int schemaVersion() = 0;
 
     // Users.
-    virtual Result<User> createUser(const QString &name, const QString &tier,
-                                    const QByteArray &tokenHash, qint64 now) = 0;
+    virtual Result<User> createUser(const QString &name,
+                                    const QString &tier,
+                                    const QByteArray &tokenHash,
+                                    qint64 now) = 0;
     virtual Result<std::optional<User>> userByName(const QString &name) = 0;
     virtual Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) = 0;
     virtual Result<QList<User>> users() = 0;
@@ -37,16 +39,14 @@ public:
     // Running jobs of this node whose cancellation was requested (by any process).
     virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
     virtual Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) = 0;
-    virtual Result<QList<RescuedJob>> rescueLeases(RescueScope scope, const QString &node,
-                                                   qint64 now) = 0;
+    virtual Result<QList<RescuedJob>>
+    rescueLeases(RescueScope scope, const QString &node, qint64 now) = 0;
     // Pending: cancelled now. Running: marked; the running node observes it. Returns the new
     // status (Cancelled or Running). NotFound when the job is not the user's; Conflict when
     // it already finished. userId empty: operator access to every user's jobs.
-    virtual Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId,
-                                        qint64 now) = 0;
+    virtual Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) = 0;
     virtual Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) = 0;
-    virtual Result<void> setPriority(qint64 jobId, std::optional<qint64> userId,
-                                     int priority) = 0;
+    virtual Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) = 0;
 
     virtual Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) = 0;
     virtual Result<QList<Job>> jobs(const JobFilter &filter) = 0;

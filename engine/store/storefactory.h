@@ -1,7 +1,7 @@
 #pragma once
 
-#include "store/store.h"
 #include "store/databaseconfig.h"
+#include "store/store.h"
 
 #include <memory>
 

@@ -10,10 +10,7 @@ namespace {
 const QString s_operatorName = QStringLiteral("operator");
 }
 
-UserDirectory::UserDirectory(Store &store, const Clock &clock)
-    : m_store(store)
-    , m_clock(clock)
-{}
+UserDirectory::UserDirectory(Store &store, const Clock &clock) : m_store(store), m_clock(clock) {}
 
 QStringList UserDirectory::tiers()
 {
@@ -37,8 +34,8 @@ QString UserDirectory::generateToken()
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()),
                                           bytes.size() / 4);
     return QStringLiteral("fy_") +
-           QString::fromLatin1(bytes.toBase64(QByteArray::Base64UrlEncoding |
-                                              QByteArray::OmitTrailingEquals));
+           QString::fromLatin1(
+               bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
 }
 
 QByteArray UserDirectory::hashToken(const QString &token)

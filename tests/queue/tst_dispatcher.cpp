@@ -1,0 +1,356 @@
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "testhandlers.h"
+#include "testsupport.h"
+
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+namespace {
+
+// A store, a queue and a dispatcher wired as app/ wires them, on a manual clock.
+struct Harness
+{
+    explicit Harness(QueueConfig queueConfig = defaults()) : config(queueConfig)
+    {
+        registerBuiltinHandlers(handlers);
+        handlers.add(QStringLiteral("record"), recorder);
+        handlers.add(QStringLiteral("fail"), failer);
+        handlers.add(QStringLiteral("block"), blocker);
+        alice = t.addUser(QStringLiteral("alice"));
+        bob = t.addUser(QStringLiteral("bob"));
+        queue = std::make_unique<JobQueue>(*t.store, handlers, t.clock, config);
+        dispatcher =
+            std::make_unique<Dispatcher>(*queue, handlers, t.clock, QStringLiteral("node-a"));
+    }
+    ~Harness()
+    {
+        blocker->release = true;
+        dispatcher.reset();
+    }
+    static QueueConfig defaults()
+    {
+        QueueConfig c;
+        c.maxConcurrency = 2;
+        c.pollIntervalMs = 20;
+        c.rescueIntervalMs = 50;
+        c.defaultTimeoutMs = 0;
+        c.shutdownGraceMs = 5000;
+        c.retentionMs = 0;
+        return c;
+    }
+    NewJob job(qint64 user, const QString &type, QJsonObject payload = {}, int priority = 0) const
+    {
+        NewJob j;
+        j.userId = user;
+        j.type = type;
+        j.payload = std::move(payload);
+        j.priority = priority;
+        return j;
+    }
+    qint64 enqueue(const NewJob &j)
+    {
+        auto r = queue->enqueue(j);
+        if (!r)
+            qFatal("enqueue: %s", qPrintable(r.error().toString()));
+        return r->id;
+    }
+    Job get(qint64 id) { return **t.store->job(id, std::nullopt); }
+    JobStatus status(qint64 id) { return get(id).status; }
+    bool waitStatus(qint64 id, JobStatus wanted, int timeoutMs = 30'000)
+    {
+        return waitFor([&] { return status(id) == wanted; }, timeoutMs);
+    }
+
+    TempStore t;
+    QueueConfig config;
+    HandlerRegistry handlers;
+    std::shared_ptr<RecordingHandler> recorder = std::make_shared<RecordingHandler>();
+    std::shared_ptr<FailingHandler> failer = std::make_shared<FailingHandler>();
+    std::shared_ptr<BlockingHandler> blocker = std::make_shared<BlockingHandler>();
+    std::unique_ptr<JobQueue> queue;
+    std::unique_ptr<Dispatcher> dispatcher;
+    qint64 alice = 0;
+    qint64 bob = 0;
+};
+
+} // namespace
+
+class tst_Dispatcher : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void runsJobsAndSignals()
+    {
+        Harness h;
+        QSignalSpy started(h.dispatcher.get(), &Dispatcher::jobStarted);
+        QSignalSpy finished(h.dispatcher.get(), &Dispatcher::jobFinished);
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 id =
+            h.enqueue(h.job(h.alice, QStringLiteral("sleep"), {{QStringLiteral("ms"), 20}}));
+        QVERIFY(h.waitStatus(id, JobStatus::Completed));
+        QTRY_COMPARE(finished.count(), 1);
+        QCOMPARE(started.count(), 1);
+        QCOMPARE(finished.first().at(0).toLongLong(), id);
+        QCOMPARE(finished.first().at(1).toInt(), int(JobStatus::Completed));
+        const Job job = h.get(id);
+        QCOMPARE(job.result.value(u"sleptMs").toInt(), 20);
+        QCOMPARE(job.progress.value(u"unit").toString(), QStringLiteral("ms"));
+        QCOMPARE(h.t.store->attempts(id)->size(), 1);
+    }
+
+    void priorityOrder()
+    {
+        QueueConfig config = Harness::defaults();
+        config.maxConcurrency = 1;
+        Harness h(config);
+        QVERIFY(h.queue->setPaused(true).ok());
+        QVERIFY(h.dispatcher->start().ok());
+        QList<qint64> ids;
+        for (int priority : {0, 5, -3, 10, 5})
+            ids.append(h.enqueue(h.job(h.alice, QStringLiteral("record"), {}, priority)));
+        QVERIFY(h.queue->setPaused(false).ok());
+        QVERIFY(waitFor([&] { return h.recorder->started().size() == 5; }));
+        QList<qint64> order;
+        for (const auto &[job, user] : h.recorder->started())
+            order.append(job);
+        QCOMPARE(order, (QList<qint64>{ids[3], ids[1], ids[4], ids[0], ids[2]}));
+    }
+
+    // One user's 1,000 queued jobs do not hold back another user's single job by more than one
+    // job's run time: at most one job per slot starts between its enqueue and its start.
+    void fairBetweenUsers()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        QList<NewJob> flood(1000,
+                            h.job(h.alice, QStringLiteral("record"), {{QStringLiteral("ms"), 5}}));
+        QVERIFY(h.queue->enqueueBatch(flood).ok());
+        QVERIFY(waitFor([&] { return h.recorder->started().size() >= 20; }));
+        const int before = int(h.recorder->started().size());
+        const qint64 bobs = h.enqueue(h.job(h.bob, QStringLiteral("record")));
+        QVERIFY(waitFor([&] {
+            const auto started = h.recorder->started();
+            return std::any_of(started.cbegin(), started.cend(),
+                               [&](const auto &s) { return s.first == bobs; });
+        }));
+        const auto started = h.recorder->started();
+        int position = 0;
+        while (started.at(position).first != bobs)
+            ++position;
+        const int aliceJobsInBetween = position - before;
+        QVERIFY2(
+            aliceJobsInBetween <= h.config.maxConcurrency,
+            qPrintable(QStringLiteral("%1 of alice's jobs started first").arg(aliceJobsInBetween)));
+        QVERIFY(h.queue->setPaused(true).ok());
+    }
+
+    void loneUserUsesEverySlot()
+    {
+        QueueConfig config = Harness::defaults();
+        config.maxConcurrency = 4;
+        Harness h(config);
+        QVERIFY(h.dispatcher->start().ok());
+        QList<NewJob> jobs(12,
+                           h.job(h.alice, QStringLiteral("record"), {{QStringLiteral("ms"), 50}}));
+        QVERIFY(h.queue->enqueueBatch(jobs).ok());
+        QVERIFY(
+            waitFor([&] { return h.t.store->countByStatus()->value(JobStatus::Completed) == 12; }));
+        QCOMPARE(h.recorder->maxActive(), 4);
+    }
+
+    void transientFailuresBackOffThenDie()
+    {
+        QueueConfig config = Harness::defaults();
+        config.backoffBaseMs = 1000;
+        config.backoffCapMs = 3000;
+        Harness h(config);
+        h.dispatcher->setBackoffRandom([] { return 0.5; });
+        QVERIFY(h.dispatcher->start().ok());
+        NewJob flaky = h.job(h.alice, QStringLiteral("fail"),
+                             {{QStringLiteral("kind"), QStringLiteral("transient")}});
+        flaky.maxAttempts = 4;
+        const qint64 id = h.enqueue(flaky);
+        // Expected waits: half of 1000, 2000, then the 3000 cap.
+        for (const qint64 wait : {500, 1000, 1500}) {
+            const int attempt = h.get(id).attempts + 1;
+            QVERIFY(waitFor([&] {
+                return h.get(id).attempts == attempt && h.status(id) == JobStatus::Pending;
+            }));
+            const qint64 failedAt = h.t.clock.nowMs();
+            QCOMPARE(h.get(id).runAt, failedAt + wait);
+            QCOMPARE(h.get(id).error, QStringLiteral("try later"));
+            h.t.clock.advance(wait - 1);
+            QTest::qWait(100); // a few polls: still too early
+            QCOMPARE(h.get(id).attempts, attempt);
+            h.t.clock.advance(1);
+        }
+        QVERIFY(h.waitStatus(id, JobStatus::Dead));
+        QCOMPARE(h.get(id).attempts, 4);
+        QVERIFY(h.get(id).error.contains(u"gave up after 4 attempts"));
+        const auto attempts = *h.t.store->attempts(id);
+        QCOMPARE(attempts.size(), 4);
+        for (const JobAttempt &a : attempts)
+            QCOMPARE(a.outcome, QStringLiteral("error"));
+    }
+
+    void permanentFailureAndThrowingHandler()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 bad =
+            h.enqueue(h.job(h.alice, QStringLiteral("fail"),
+                            {{QStringLiteral("kind"), QStringLiteral("permanent")}}));
+        QVERIFY(h.waitStatus(bad, JobStatus::Failed));
+        QCOMPARE(h.get(bad).attempts, 1);
+        QCOMPARE(h.get(bad).error, QStringLiteral("bad input"));
+        NewJob thrower = h.job(h.alice, QStringLiteral("fail"),
+                               {{QStringLiteral("kind"), QStringLiteral("throw")}});
+        thrower.maxAttempts = 1;
+        const qint64 threw = h.enqueue(thrower);
+        QVERIFY(h.waitStatus(threw, JobStatus::Dead));
+        QVERIFY(h.get(threw).error.contains(u"boom"));
+    }
+
+    void timeoutCancelsAndRetriesByPolicy()
+    {
+        Harness h;
+        h.dispatcher->setBackoffRandom([] { return 0.0; });
+        QVERIFY(h.dispatcher->start().ok());
+        NewJob slow = h.job(h.alice, QStringLiteral("block"));
+        slow.timeoutMs = 10'000;
+        slow.maxAttempts = 2;
+        const qint64 id = h.enqueue(slow);
+        QVERIFY(h.waitStatus(id, JobStatus::Running));
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+        h.t.clock.advance(10'000);
+        // Retried at once (backoff pinned to 0), timed out again, then dead.
+        QVERIFY(waitFor([&] { return h.get(id).attempts == 2 && h.blocker->running.load() == 1; }));
+        h.t.clock.advance(10'000);
+        QVERIFY(h.waitStatus(id, JobStatus::Dead));
+        const auto attempts = *h.t.store->attempts(id);
+        QCOMPARE(attempts.size(), 2);
+        QCOMPARE(attempts.at(0).outcome, QStringLiteral("timeout"));
+        QVERIFY(h.get(id).error.contains(u"Timed out"));
+    }
+
+    void cancelRunningJob()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 id = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QVERIFY(h.waitStatus(id, JobStatus::Running));
+        QCOMPARE(*h.queue->cancel(id), JobStatus::Running);
+        QVERIFY(h.waitStatus(id, JobStatus::Cancelled));
+        QCOMPARE(h.t.store->attempts(id)->first().outcome, QStringLiteral("cancelled"));
+        QCOMPARE(h.queue->cancel(id).error().code, ErrorCode::Conflict);
+    }
+
+    void cancelFromAnotherProcessIsObserved()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 id = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QVERIFY(h.waitStatus(id, JobStatus::Running));
+        // Straight to the store, as `ferry` in another process would: no in-process wake-up.
+        QCOMPARE(*h.t.store->cancelJob(id, h.alice, h.t.clock.nowMs()), JobStatus::Running);
+        QVERIFY(h.waitStatus(id, JobStatus::Cancelled));
+    }
+
+    void expiredLeaseIsRescued()
+    {
+        QueueConfig config = Harness::defaults();
+        config.exclusiveStore = false; // another node might be alive: wait for its lease
+        Harness h(config);
+        const qint64 id = h.enqueue(h.job(h.alice, QStringLiteral("noop")));
+        // A node that dies right after claiming.
+        QVERIFY(
+            h.t.store->settleAndClaim({}, {QStringLiteral("ghost"), 1, h.t.clock.nowMs(), 30'000})
+                .ok());
+        QVERIFY(h.dispatcher->start().ok());
+        QTest::qWait(150); // several rescue rounds: the lease still holds
+        QCOMPARE(h.status(id), JobStatus::Running);
+        h.t.clock.advance(30'001);
+        QVERIFY(h.waitStatus(id, JobStatus::Completed));
+        const auto attempts = *h.t.store->attempts(id);
+        QCOMPARE(attempts.size(), 2);
+        QCOMPARE(attempts.at(0).outcome, QStringLiteral("lost"));
+        QCOMPARE(attempts.at(0).node, QStringLiteral("ghost"));
+        QCOMPARE(attempts.at(1).node, QStringLiteral("node-a"));
+        QCOMPARE(h.get(id).attempts, 2);
+    }
+
+    void singleNodeStartRescuesAtOnce()
+    {
+        Harness h; // exclusiveStore: this engine is the only one on the file
+        const qint64 id = h.enqueue(h.job(h.alice, QStringLiteral("noop")));
+        QVERIFY(
+            h.t.store->settleAndClaim({}, {QStringLiteral("crashed"), 1, h.t.clock.nowMs(), 30'000})
+                .ok());
+        QVERIFY(h.dispatcher->start().ok()); // no clock advance needed
+        QVERIFY(h.waitStatus(id, JobStatus::Completed));
+    }
+
+    void pauseAndResume()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 running = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QVERIFY(h.waitStatus(running, JobStatus::Running));
+        QVERIFY(h.queue->setPaused(true).ok());
+        const qint64 waiting = h.enqueue(h.job(h.alice, QStringLiteral("noop")));
+        QTest::qWait(200);
+        QCOMPARE(h.status(waiting), JobStatus::Pending); // nothing new starts
+        h.blocker->release = true;
+        QVERIFY(h.waitStatus(running, JobStatus::Completed)); // running ones finish
+        QCOMPARE(h.status(waiting), JobStatus::Pending);
+        QVERIFY(h.queue->setPaused(false).ok());
+        QVERIFY(h.waitStatus(waiting, JobStatus::Completed));
+    }
+
+    void concurrencyLimitAppliesLive()
+    {
+        QueueConfig config = Harness::defaults();
+        config.maxConcurrency = 1;
+        Harness h(config);
+        QCOMPARE(h.dispatcher->setMaxConcurrency(0).error().code, ErrorCode::InvalidArgument);
+        QCOMPARE(h.dispatcher->setMaxConcurrency(65).error().code, ErrorCode::InvalidArgument);
+        QVERIFY(h.dispatcher->start().ok());
+        QVERIFY(
+            h.queue->enqueueBatch(QList<NewJob>(5, h.job(h.alice, QStringLiteral("block")))).ok());
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+        QTest::qWait(100);
+        QCOMPARE(h.blocker->running.load(), 1);
+        QVERIFY(h.dispatcher->setMaxConcurrency(3).ok());
+        QTRY_COMPARE(h.blocker->running.load(), 3);
+        QCOMPARE(h.dispatcher->runningCount(), 3);
+    }
+
+    void shutdownReleasesWhatDidNotFinish()
+    {
+        QueueConfig config = Harness::defaults();
+        config.shutdownGraceMs = 200;
+        Harness h(config);
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 polite = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        const qint64 stubborn = h.enqueue(
+            h.job(h.alice, QStringLiteral("block"), {{QStringLiteral("ignoreCancel"), 1500}}));
+        QTRY_COMPARE(h.blocker->running.load(), 2);
+        h.dispatcher->stop();
+        for (const qint64 id : {polite, stubborn}) {
+            const Job job = h.get(id);
+            QCOMPARE(job.status, JobStatus::Pending); // back in the queue, not lost
+            QCOMPARE(job.attempts, 0);                // a shutdown does not use up an attempt
+            QVERIFY(job.leaseOwner.isEmpty());
+            QCOMPARE(h.t.store->attempts(id)->first().outcome, QStringLiteral("released"));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(h.blocker->running.load(), 0, 5000); // let the stubborn one end
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Dispatcher)
+#include "tst_dispatcher.moc"

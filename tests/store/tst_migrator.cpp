@@ -1,0 +1,142 @@
+#include "store/migrator.h"
+#include "testsupport.h"
+
+#include <QFile>
+#include <QSqlQuery>
+#include <QTest>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+class tst_Migrator : public QObject
+{
+    Q_OBJECT
+
+private:
+    static QStringList tables(const QString &path)
+    {
+        const QString name = QStringLiteral("inspect-") + path;
+        QStringList result;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+            db.setDatabaseName(path);
+            db.open();
+            QSqlQuery q(db);
+            q.exec(QStringLiteral(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
+            while (q.next())
+                result.append(q.value(0).toString());
+        }
+        QSqlDatabase::removeDatabase(name);
+        return result;
+    }
+
+private Q_SLOTS:
+    void freshDatabaseGetsEverySchemaVersion()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.path() + QStringLiteral("/f.db");
+        auto store = openStore(path);
+        QVERIFY(store->schemaVersion() >= 2);
+        const QStringList names = tables(path);
+        for (const char *table : {"users", "upload_sessions", "jobs", "job_attempts", "quota_usage",
+                                  "settings", "fair_clock", "schema_migrations"})
+            QVERIFY2(names.contains(QLatin1String(table)), table);
+    }
+
+    void oldSchemaIsMigratedAndKeepsItsData()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.path() + QStringLiteral("/old.db");
+        qint64 jobId = 0;
+        {
+            // A database as the first release left it: schema version 1 only.
+            auto old = openStore(path, 1);
+            QCOMPARE(old->schemaVersion(), 1);
+            QVERIFY(!tables(path).contains(QStringLiteral("settings")));
+            ManualClock clock;
+            UserDirectory users(*old, clock);
+            auto user = users.addUser(QStringLiteral("alice"));
+            QVERIFY(user.ok());
+            // v1 has no fair_clock table, so enqueue through plain SQL as v1 code would.
+            QSqlDatabase db =
+                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("v1"));
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(
+                QStringLiteral(
+                    "INSERT INTO jobs (user_id, type, status, max_attempts, run_at, timeout_ms, "
+                    "created_at) VALUES (%1, 'noop', 'pending', 5, 0, 0, 0)")
+                    .arg(user->user.id)));
+            jobId = q.lastInsertId().toLongLong();
+            q = QSqlQuery();
+            db = QSqlDatabase();
+            QSqlDatabase::removeDatabase(QStringLiteral("v1"));
+        }
+        auto store = openStore(path);
+        QVERIFY(store->schemaVersion() >= 2);
+        QVERIFY(tables(path).contains(QStringLiteral("settings")));
+        auto user = store->userByName(QStringLiteral("alice"));
+        QVERIFY(user.ok() && user->has_value());
+        auto job = store->job(jobId, std::nullopt);
+        QVERIFY(job.ok() && job->has_value());
+        QCOMPARE((*job)->status, JobStatus::Pending);
+        // And the new tables work.
+        QVERIFY(store->setSetting(QStringLiteral("k"), QStringLiteral("v")).ok());
+    }
+
+    void newerSchemaIsRefused()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.path() + QStringLiteral("/new.db");
+        openStore(path).reset();
+        {
+            QSqlDatabase db =
+                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("bump"));
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(QStringLiteral("INSERT INTO schema_migrations (version, name, "
+                                          "applied_at) VALUES (999, 'future', 0)")));
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("bump"));
+        DatabaseConfig config;
+        config.sqlitePath = path;
+        auto store = SqliteStore::open(config);
+        QVERIFY(!store.ok());
+        QCOMPARE(store.error().code, ErrorCode::SchemaTooNew);
+        QVERIFY(store.error().message.contains(u"999"));
+        QVERIFY(!store.error().hint.isEmpty());
+    }
+
+    void corruptFileIsRefusedAndLeftAlone()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.path() + QStringLiteral("/corrupt.db");
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        const QByteArray garbage(8192, 'x');
+        file.write(garbage);
+        file.close();
+        DatabaseConfig config;
+        config.sqlitePath = path;
+        auto store = SqliteStore::open(config);
+        QVERIFY(!store.ok());
+        QCOMPARE(store.error().code, ErrorCode::Storage);
+        QVERIFY2(store.error().hint.contains(u"damaged"), qPrintable(store.error().toString()));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), garbage); // nothing written half-way
+    }
+
+    void splitsStatements()
+    {
+        const QStringList statements = splitSqlStatements(QStringLiteral(
+            "-- comment\nCREATE TABLE a (x INTEGER);\n\nCREATE INDEX i ON a(x)\n  WHERE x > 0;\n"));
+        QCOMPARE(statements.size(), 2);
+        QVERIFY(statements.at(1).endsWith(u"WHERE x > 0;"));
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Migrator)
+#include "tst_migrator.moc"
