@@ -26,8 +26,9 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     const bool sqlite = config.database.backend == DatabaseConfig::Backend::Sqlite;
     if (role == Role::Engine && sqlite) {
         // One engine per SQLite store: its start-up rescue assumes no other engine is running.
+        // The lock sits beside the database file, wherever --db puts it.
         host->m_engineLock =
-            std::make_unique<QLockFile>(config.dataDir + QStringLiteral("/ferry.lock"));
+            std::make_unique<QLockFile>(config.database.sqlitePath + QStringLiteral(".lock"));
         host->m_engineLock->setStaleLockTime(0); // stale only when its process is gone
         if (!host->m_engineLock->tryLock(0)) {
             qint64 pid = 0;
@@ -36,8 +37,8 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
             return makeError(ErrorCode::Unavailable,
                              QStringLiteral("Another Ferry engine (pid %1) is using %2.")
                                  .arg(pid)
-                                 .arg(config.dataDir),
-                             QStringLiteral("Stop it first, or pass another --data-dir."));
+                                 .arg(config.database.sqlitePath),
+                             QStringLiteral("Stop it first, or use another --data-dir or --db."));
         }
     }
     auto store = openStore(config.database);

@@ -5,6 +5,7 @@
 #include <QHostAddress>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QUrl>
 
 #include <functional>
 
@@ -78,10 +79,18 @@ const QList<Definition> &definitions()
         {{QStringLiteral("db"), QStringLiteral("URL"),
           QStringLiteral("Database: a SQLite file or postgresql://user@host:port/db."),
           QStringLiteral("<data-dir>/ferry.db")},
-         [](FerryConfig &config, const QString &, const Source &source) -> Result<void> {
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
              auto db = DatabaseConfig::fromUrl(source.value);
-             if (!db)
-                 return db.error();
+             if (!db) {
+                 return badValue(
+                     name,
+                     QUrl(source.value).toDisplayString(QUrl::RemovePassword).isEmpty()
+                         ? source
+                         : Source{QUrl(source.value).toDisplayString(QUrl::RemovePassword),
+                                  source.origin},
+                     QStringLiteral("a SQLite file path or "
+                                    "postgresql://user:password@host:port/database"));
+             }
              db->sqliteSync = config.database.sqliteSync;
              config.database = *db;
              return {};
@@ -174,18 +183,6 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
                          QStringLiteral("Pass --data-dir DIR."));
     }
     config.dataDir = QDir(config.dataDir).absolutePath();
-    {
-        QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));
-        if (!QDir().mkpath(config.dataDir) || !probe.open(QIODevice::WriteOnly)) {
-            return makeError(
-                ErrorCode::Config,
-                QStringLiteral("The data directory %1 is not writable.").arg(config.dataDir),
-                QStringLiteral("Pass --data-dir with a directory you can write, or "
-                               "fix its permissions."));
-        }
-        probe.close();
-        probe.remove();
-    }
     config.database.sqlitePath = config.dataDir + QStringLiteral("/ferry.db");
 
     const QString filePath = config.dataDir + u'/' + configFileName();
@@ -232,6 +229,19 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
             continue;
         if (auto applied = d->apply(config, name, source); !applied)
             return applied.error();
+    }
+    // Only now, with every value valid, is anything created on disk.
+    {
+        QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));
+        if (!QDir().mkpath(config.dataDir) || !probe.open(QIODevice::WriteOnly)) {
+            return makeError(
+                ErrorCode::Config,
+                QStringLiteral("The data directory %1 is not writable.").arg(config.dataDir),
+                QStringLiteral("Pass --data-dir with a directory you can write, or "
+                               "fix its permissions."));
+        }
+        probe.close();
+        probe.remove();
     }
     if (config.queue.backoffCapMs < config.queue.backoffBaseMs) {
         return makeError(ErrorCode::Config,

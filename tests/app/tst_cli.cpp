@@ -1,0 +1,390 @@
+// The ferry shell commands, run as the real binary against a temporary data dir: exit codes,
+// messages, JSON output, and what they leave in the SQLite file.
+#include "config/configloader.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QDirIterator>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+using namespace Ferry;
+
+namespace {
+
+constexpr int ProcessTimeoutMs = 30'000;
+
+struct Run
+{
+    int exitCode = -1; // -1: crashed or timed out
+    QByteArray out;
+    QByteArray err;
+
+    QString describe() const
+    {
+        return QStringLiteral("exit %1\nstdout: %2\nstderr: %3")
+            .arg(exitCode)
+            .arg(QString::fromUtf8(out), QString::fromUtf8(err));
+    }
+};
+
+// One read-only query through a connection of its own, removed afterwards. An empty error
+// means success.
+QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
+{
+    static int serial = 0;
+    const QString name = QStringLiteral("tst_cli-%1").arg(++serial);
+    QList<QVariantList> rows;
+    error->clear();
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+        db.setDatabaseName(path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000"));
+        if (!db.open()) {
+            *error = QStringLiteral("cannot open %1: %2").arg(path, db.lastError().text());
+        } else {
+            QSqlQuery query(db);
+            if (!query.exec(sql)) {
+                *error = QStringLiteral("%1: %2").arg(sql, query.lastError().text());
+            } else {
+                while (query.next()) {
+                    QVariantList row;
+                    for (int i = 0; i < query.record().count(); ++i)
+                        row.append(query.value(i));
+                    rows.append(row);
+                }
+            }
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(name);
+    return rows;
+}
+
+} // namespace
+
+class tst_Cli : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void userAddPrintsToken();
+    void tokenIsStoredOnlyAsHash();
+    void duplicateUserFails();
+    void invalidUserNameIsUsageError();
+    void rejectedEnqueueStoresNothing_data();
+    void rejectedEnqueueStoresNothing();
+    void invalidConfigIsUsageError_data();
+    void invalidConfigIsUsageError();
+    void globalOptionsAfterSubcommand();
+    void enqueueCountShowsInStatus();
+    void pauseAndResume();
+    void helpListsEveryOption();
+
+private:
+    QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
+    QString databasePath() const { return dataDir() + QStringLiteral("/ferry.db"); }
+    Run ferry(const QStringList &arguments, const QHash<QString, QString> &environment = {}) const;
+    Run ferryInDataDir(const QStringList &arguments) const
+    {
+        return ferry(QStringList{QStringLiteral("--data-dir"), dataDir()} + arguments);
+    }
+    // ferry status --json, parsed; an empty object when it failed.
+    QJsonObject status() const;
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+};
+
+void tst_Cli::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    QVERIFY(QDir(m_dir->path()).mkpath(QStringLiteral("runtime")));
+    QVERIFY(QFile::setPermissions(m_dir->path() + QStringLiteral("/runtime"),
+                                  QFileDevice::ReadOwner | QFileDevice::WriteOwner |
+                                      QFileDevice::ExeOwner));
+}
+
+void tst_Cli::cleanup()
+{
+    m_dir.reset();
+}
+
+Run tst_Cli::ferry(const QStringList &arguments, const QHash<QString, QString> &environment) const
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    env.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir->path() + QStringLiteral("/runtime"));
+    // Commands without --data-dir use the default one: keep it inside the temporary dir.
+    env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir->path() + QStringLiteral("/xdg-data"));
+    for (auto it = environment.cbegin(); it != environment.cend(); ++it)
+        env.insert(it.key(), it.value());
+
+    QProcess process;
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(FERRY_BINARY), arguments);
+    Run run;
+    if (!process.waitForFinished(ProcessTimeoutMs)) {
+        process.kill();
+        process.waitForFinished(ProcessTimeoutMs);
+        run.err = "ferry did not finish: " + process.errorString().toUtf8() + '\n';
+    } else if (process.exitStatus() == QProcess::NormalExit) {
+        run.exitCode = process.exitCode();
+    }
+    run.out = process.readAllStandardOutput();
+    run.err += process.readAllStandardError();
+    return run;
+}
+
+QJsonObject tst_Cli::status() const
+{
+    const Run run = ferryInDataDir({QStringLiteral("status"), QStringLiteral("--json")});
+    if (run.exitCode != 0) {
+        qWarning("ferry status failed: %s", qPrintable(run.describe()));
+        return {};
+    }
+    return QJsonDocument::fromJson(run.out).object();
+}
+
+void tst_Cli::userAddPrintsToken()
+{
+    const Run run = ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"),
+                                    QStringLiteral("alice"), QStringLiteral("--json")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    QJsonParseError parseError;
+    const QJsonDocument json = QJsonDocument::fromJson(run.out, &parseError);
+    QVERIFY2(json.isObject(), qPrintable(parseError.errorString() + u'\n' + run.describe()));
+    QCOMPARE(json[u"name"].toString(), QStringLiteral("alice"));
+    const QString token = json[u"token"].toString();
+    QVERIFY2(token.startsWith(u"fy_"), qPrintable(token));
+    QVERIFY2(token.size() > 3 + 32, qPrintable(token)); // more than a prefix: real entropy
+}
+
+void tst_Cli::tokenIsStoredOnlyAsHash()
+{
+    const Run run = ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"),
+                                    QStringLiteral("alice"), QStringLiteral("--json")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    const QString token = QJsonDocument::fromJson(run.out)[u"token"].toString();
+    QVERIFY2(token.startsWith(u"fy_"), qPrintable(run.describe()));
+
+    QString error;
+    const auto rows =
+        readRows(databasePath(),
+                 QStringLiteral("SELECT token_hash FROM users WHERE name = 'alice'"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows.first().first().toByteArray(),
+             QCryptographicHash::hash(token.toUtf8(), QCryptographicHash::Sha256));
+
+    // Nowhere in clear: not in the database, its WAL, or anything else in the data dir.
+    const QByteArray secret = token.mid(3).toUtf8();
+    QStringList checked;
+    QDirIterator files(dataDir(), QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (files.hasNext()) {
+        const QString path = files.next();
+        QFile file(path);
+        QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(path));
+        const QByteArray bytes = file.readAll();
+        QVERIFY2(!bytes.contains(secret), qPrintable(path + QStringLiteral(" holds the token")));
+        checked.append(files.fileName());
+    }
+    QVERIFY2(checked.contains(QStringLiteral("ferry.db")), qPrintable(checked.join(u", ")));
+}
+
+void tst_Cli::duplicateUserFails()
+{
+    const QStringList add{QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("alice"),
+                          QStringLiteral("--json")};
+    const Run first = ferryInDataDir(add);
+    QVERIFY2(first.exitCode == 0, qPrintable(first.describe()));
+    const QString token = QJsonDocument::fromJson(first.out)[u"token"].toString();
+
+    const Run second = ferryInDataDir(add);
+    QVERIFY2(second.exitCode == 1, qPrintable(second.describe()));
+    QVERIFY2(second.err.contains("alice"), qPrintable(second.describe()));
+    QVERIFY2(!second.out.contains("fy_"), qPrintable(second.describe()));
+
+    // The first user and its token are untouched.
+    QString error;
+    const auto rows =
+        readRows(databasePath(),
+                 QStringLiteral("SELECT token_hash FROM users WHERE name = 'alice'"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows.first().first().toByteArray(),
+             QCryptographicHash::hash(token.toUtf8(), QCryptographicHash::Sha256));
+}
+
+void tst_Cli::invalidUserNameIsUsageError()
+{
+    const Run run = ferryInDataDir(
+        {QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("bad name!")});
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("bad name!"), qPrintable(run.describe()));
+    QVERIFY2(!run.out.contains("fy_"), qPrintable(run.describe()));
+    if (QFile::exists(databasePath())) {
+        QString error;
+        const auto rows = readRows(
+            databasePath(), QStringLiteral("SELECT 1 FROM users WHERE name = 'bad name!'"), &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(rows.size(), 0);
+    }
+}
+
+void tst_Cli::rejectedEnqueueStoresNothing_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QByteArrayList>("mentions"); // what the error message must name
+
+    QTest::newRow("unknown type") << QStringList{QStringLiteral("bogus")}
+                                  << QByteArrayList{"bogus", "noop", "sleep"};
+    QTest::newRow("priority 500") << QStringList{QStringLiteral("noop"),
+                                                 QStringLiteral("--priority"),
+                                                 QStringLiteral("500")}
+                                  << QByteArrayList{"500"};
+    QTest::newRow("priority 500, three jobs")
+        << QStringList{QStringLiteral("noop"), QStringLiteral("--count"), QStringLiteral("3"),
+                       QStringLiteral("--priority"), QStringLiteral("500")}
+        << QByteArrayList{"500"};
+    QTest::newRow("payload not an object")
+        << QStringList{QStringLiteral("sleep"), QStringLiteral("--payload"), QStringLiteral("[1]")}
+        << QByteArrayList{"payload"};
+    QTest::newRow("sleep ms negative")
+        << QStringList{QStringLiteral("sleep"), QStringLiteral("--payload"),
+                       QStringLiteral("{\"ms\":-5}")}
+        << QByteArrayList{"\"ms\""};
+}
+
+void tst_Cli::rejectedEnqueueStoresNothing()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QByteArrayList, mentions);
+
+    const Run run = ferryInDataDir(QStringList{QStringLiteral("enqueue")} + arguments);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    for (const QByteArray &mention : std::as_const(mentions))
+        QVERIFY2(run.err.contains(mention), qPrintable(run.describe()));
+    if (QFile::exists(databasePath())) {
+        QString error;
+        const auto rows =
+            readRows(databasePath(), QStringLiteral("SELECT count(*) FROM jobs"), &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(rows.value(0).value(0).toInt(), 0);
+    }
+}
+
+void tst_Cli::invalidConfigIsUsageError_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("variable");
+    QTest::addColumn<QByteArray>("source");
+
+    QTest::newRow("option before the command")
+        << QStringList{QStringLiteral("--max-concurrency"), QStringLiteral("0"),
+                       QStringLiteral("status")}
+        << QString() << QByteArray("--max-concurrency");
+    QTest::newRow("option after the command")
+        << QStringList{QStringLiteral("status"), QStringLiteral("--max-concurrency"),
+                       QStringLiteral("0")}
+        << QString() << QByteArray("--max-concurrency");
+    QTest::newRow("environment") << QStringList{QStringLiteral("status")}
+                                 << QStringLiteral("FERRY_MAX_CONCURRENCY")
+                                 << QByteArray("FERRY_MAX_CONCURRENCY");
+}
+
+void tst_Cli::invalidConfigIsUsageError()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, variable);
+    QFETCH(QByteArray, source);
+
+    QHash<QString, QString> environment;
+    if (!variable.isEmpty())
+        environment.insert(variable, QStringLiteral("0"));
+    const Run run = ferry(arguments, environment);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("max-concurrency"), qPrintable(run.describe()));
+    QVERIFY2(run.err.contains(source), qPrintable(run.describe()));
+    QVERIFY2(run.out.isEmpty(), qPrintable(run.describe()));
+}
+
+void tst_Cli::globalOptionsAfterSubcommand()
+{
+    const Run enqueued = ferryInDataDir({QStringLiteral("enqueue"), QStringLiteral("noop")});
+    QVERIFY2(enqueued.exitCode == 0, qPrintable(enqueued.describe()));
+
+    // The job is only visible if --data-dir after the command is honoured; --json likewise.
+    const Run run = ferry({QStringLiteral("status"), QStringLiteral("--data-dir"), dataDir(),
+                           QStringLiteral("--json")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    const QJsonDocument json = QJsonDocument::fromJson(run.out);
+    QVERIFY2(json.isObject(), qPrintable(run.describe()));
+    QCOMPARE(json[u"pending"].toInt(-1), 1);
+}
+
+void tst_Cli::enqueueCountShowsInStatus()
+{
+    const Run run =
+        ferryInDataDir({QStringLiteral("enqueue"), QStringLiteral("noop"),
+                        QStringLiteral("--count"), QStringLiteral("3"), QStringLiteral("--json")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    const QJsonDocument json = QJsonDocument::fromJson(run.out);
+    QVERIFY2(json.isObject(), qPrintable(run.describe()));
+    QCOMPARE(json[u"enqueued"].toInt(), 3);
+    QCOMPARE(json[u"lastId"].toInteger() - json[u"firstId"].toInteger(), 2);
+
+    const QJsonObject counts = status();
+    QVERIFY(!counts.isEmpty());
+    QCOMPARE(counts[u"pending"].toInt(-1), 3);
+    QCOMPARE(counts[u"running"].toInt(-1), 0);
+    QCOMPARE(counts[u"completed"].toInt(-1), 0);
+}
+
+void tst_Cli::pauseAndResume()
+{
+    QCOMPARE(status()[u"paused"], QJsonValue(false));
+
+    Run run = ferryInDataDir({QStringLiteral("pause")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    QCOMPARE(status()[u"paused"], QJsonValue(true));
+
+    run = ferryInDataDir({QStringLiteral("resume")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    QCOMPARE(status()[u"paused"], QJsonValue(false));
+}
+
+void tst_Cli::helpListsEveryOption()
+{
+    const Run run = ferry({QStringLiteral("--help")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    QStringList expected{QStringLiteral("max-concurrency"), QStringLiteral("data-dir"),
+                         QStringLiteral("listen"),          QStringLiteral("db"),
+                         QStringLiteral("headless"),        QStringLiteral("json")};
+    for (const ConfigLoader::Option &option : ConfigLoader::options())
+        expected.append(option.name);
+    const QString help = QString::fromUtf8(run.out);
+    for (const QString &name : std::as_const(expected)) {
+        // A whole flag: "--db" must not pass on the strength of "--db-something".
+        const QRegularExpression flag(
+            QStringLiteral("(^|\\s)--%1(\\s|$)").arg(QRegularExpression::escape(name)));
+        QVERIFY2(help.contains(flag),
+                 qPrintable(QStringLiteral("--help lacks --%1:\n%2").arg(name, help)));
+    }
+}
+
+QTEST_GUILESS_MAIN(tst_Cli)
+#include "tst_cli.moc"
