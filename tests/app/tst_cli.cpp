@@ -2,6 +2,8 @@
 // messages, JSON output, and what they leave in the SQLite file.
 #include "config/configloader.h"
 
+#include "testsupport.h"
+
 #include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
@@ -20,6 +22,8 @@
 
 using namespace Ferry;
 
+using Ferry::Test::readRows;
+
 namespace {
 
 constexpr int ProcessTimeoutMs = 30'000;
@@ -37,39 +41,6 @@ struct Run
             .arg(QString::fromUtf8(out), QString::fromUtf8(err));
     }
 };
-
-// One read-only query through a connection of its own, removed afterwards. An empty error
-// means success.
-QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
-{
-    static int serial = 0;
-    const QString name = QStringLiteral("tst_cli-%1").arg(++serial);
-    QList<QVariantList> rows;
-    error->clear();
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000"));
-        if (!db.open()) {
-            *error = QStringLiteral("cannot open %1: %2").arg(path, db.lastError().text());
-        } else {
-            QSqlQuery query(db);
-            if (!query.exec(sql)) {
-                *error = QStringLiteral("%1: %2").arg(sql, query.lastError().text());
-            } else {
-                while (query.next()) {
-                    QVariantList row;
-                    for (int i = 0; i < query.record().count(); ++i)
-                        row.append(query.value(i));
-                    rows.append(row);
-                }
-            }
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(name);
-    return rows;
-}
 
 } // namespace
 

@@ -1,6 +1,8 @@
 // The crash acceptance test: an engine killed with SIGKILL mid-work loses no job. The restarted
 // engine rescues what the dead one left running at once, records each interrupted attempt as
 // 'lost', and runs every job to completion exactly once more.
+#include "testsupport.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -17,45 +19,14 @@
 #include <limits>
 #include <memory>
 
+using Ferry::Test::readRows;
+
 namespace {
 
 constexpr int JobCount = 40;
 constexpr int ProcessTimeoutMs = 30'000;
 constexpr int SettleTimeoutMs = 60'000;
 constexpr qint64 PromptRescueMs = 30'000;
-
-// One read-only query through a connection of its own, removed afterwards, so no connection
-// stays open on the file between polls. An empty error means success.
-QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
-{
-    static int serial = 0;
-    const QString name = QStringLiteral("tst_crashrecovery-%1").arg(++serial);
-    QList<QVariantList> rows;
-    error->clear();
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000"));
-        if (!db.open()) {
-            *error = QStringLiteral("cannot open %1: %2").arg(path, db.lastError().text());
-        } else {
-            QSqlQuery query(db);
-            if (!query.exec(sql)) {
-                *error = QStringLiteral("%1: %2").arg(sql, query.lastError().text());
-            } else {
-                while (query.next()) {
-                    QVariantList row;
-                    for (int i = 0; i < query.record().count(); ++i)
-                        row.append(query.value(i));
-                    rows.append(row);
-                }
-            }
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(name);
-    return rows;
-}
 
 struct Attempt
 {

@@ -1,6 +1,11 @@
 #include "testsupport.h"
 
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
 #include <QTest>
+
+#include <atomic>
 
 namespace Ferry::Test {
 
@@ -28,6 +33,37 @@ qint64 TempStore::addUser(const QString &name)
     if (!user)
         qFatal("cannot add user: %s", qPrintable(user.error().toString()));
     return user->user.id;
+}
+
+QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
+{
+    static std::atomic<int> serial{0};
+    const QString name = QStringLiteral("ferry-test-read-%1").arg(++serial);
+    QList<QVariantList> rows;
+    error->clear();
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+        db.setDatabaseName(path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000"));
+        if (!db.open()) {
+            *error = QStringLiteral("cannot open %1: %2").arg(path, db.lastError().text());
+        } else {
+            QSqlQuery query(db);
+            if (!query.exec(sql)) {
+                *error = QStringLiteral("%1: %2").arg(sql, query.lastError().text());
+            } else {
+                while (query.next()) {
+                    QVariantList row;
+                    for (int i = 0; i < query.record().count(); ++i)
+                        row.append(query.value(i));
+                    rows.append(row);
+                }
+            }
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(name);
+    return rows;
 }
 
 bool waitFor(const std::function<bool()> &condition, int timeoutMs)
