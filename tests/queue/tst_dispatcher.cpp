@@ -3,7 +3,6 @@
 #include "testhandlers.h"
 #include "testsupport.h"
 
-#include <QSignalSpy>
 #include <QTest>
 
 using namespace Ferry;
@@ -87,16 +86,25 @@ private Q_SLOTS:
     void runsJobsAndSignals()
     {
         Harness h;
-        QSignalSpy started(h.dispatcher.get(), &Dispatcher::jobStarted);
-        QSignalSpy finished(h.dispatcher.get(), &Dispatcher::jobFinished);
+        // The signals come from the dispatch thread; count them here, queued to this thread
+        // (a QSignalSpy would append from the dispatch thread while the test reads it).
+        QObject receiver;
+        QList<qint64> started;
+        QList<std::pair<qint64, int>> finished;
+        connect(h.dispatcher.get(), &Dispatcher::jobStarted, &receiver,
+                [&](qint64 id) { started.append(id); });
+        connect(h.dispatcher.get(), &Dispatcher::jobFinished, &receiver,
+                [&](qint64 id, int status) {
+                    finished.append({id, status});
+                });
         QVERIFY(h.dispatcher->start().ok());
         const qint64 id =
             h.enqueue(h.job(h.alice, QStringLiteral("sleep"), {{QStringLiteral("ms"), 20}}));
         QVERIFY(h.waitStatus(id, JobStatus::Completed));
-        QTRY_COMPARE(finished.count(), 1);
-        QCOMPARE(started.count(), 1);
-        QCOMPARE(finished.first().at(0).toLongLong(), id);
-        QCOMPARE(finished.first().at(1).toInt(), int(JobStatus::Completed));
+        QTRY_COMPARE(finished.size(), 1);
+        QCOMPARE(started, QList<qint64>{id});
+        QCOMPARE(finished.first().first, id);
+        QCOMPARE(finished.first().second, int(JobStatus::Completed));
         const Job job = h.get(id);
         QCOMPARE(job.result.value(u"sleptMs").toInt(), 20);
         QCOMPARE(job.progress.value(u"unit").toString(), QStringLiteral("ms"));

@@ -32,6 +32,6 @@ std::unique_ptr<SqliteStore> openStore(const QString &path, int schemaVersion = 
 QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error);
 
 // Polls the condition while spinning the event loop, up to timeoutMs.
-bool waitFor(const std::function<bool()> &condition, int timeoutMs = 10'000);
+bool waitFor(const std::function<bool()> &condition, int timeoutMs = 30'000);
 
 } // namespace Ferry::Test
