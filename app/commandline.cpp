@@ -14,6 +14,11 @@ CommandLine::CommandLine()
         "  user list [--json]           list users\n"
         "  enqueue TYPE [--count N] [--user NAME] [--priority P] [--payload JSON]\n"
         "                               queue jobs (types: noop, sleep)\n"
+        "  import FILE --dataset NAME [--user NAME] [--format F] [--mapping JSON|@FILE]\n"
+        "         [--key FIELD] [--no-header] [--delimiter C] [--priority P] [--json]\n"
+        "                               store a file and queue its migration into a dataset\n"
+        "  export DATASET [--user NAME] [--format ndjson|csv]   write a dataset to stdout\n"
+        "  job ID [--json]              a job's state, attempts and rejected rows\n"
         "  status [--json]              job counts by status\n"
         "  pause | resume               stop or restart starting new jobs\n\n"
         "Options also come from FERRY_* environment variables (FERRY_MAX_CONCURRENCY=4) and\n"
@@ -42,6 +47,21 @@ CommandLine::CommandLine()
     m_parser.addOption({QStringLiteral("priority"),
                         QStringLiteral("enqueue: -100 to 100, higher first."), QStringLiteral("P"),
                         QStringLiteral("0")});
+    m_parser.addOption({QStringLiteral("dataset"), QStringLiteral("import: the target dataset."),
+                        QStringLiteral("NAME")});
+    m_parser.addOption({QStringLiteral("format"),
+                        QStringLiteral("import: csv, tsv, ndjson or json (default: detected); "
+                                       "export: ndjson or csv."),
+                        QStringLiteral("F")});
+    m_parser.addOption({QStringLiteral("mapping"),
+                        QStringLiteral("import: the mapping as JSON, or @file."),
+                        QStringLiteral("JSON")});
+    m_parser.addOption({QStringLiteral("key"), QStringLiteral("import: the upsert key field."),
+                        QStringLiteral("FIELD")});
+    m_parser.addOption({QStringLiteral("no-header"),
+                        QStringLiteral("import: the CSV/TSV file has no header row.")});
+    m_parser.addOption({QStringLiteral("delimiter"), QStringLiteral("import: the CSV delimiter."),
+                        QStringLiteral("C")});
     m_parser.addOption({QStringLiteral("payload"),
                         QStringLiteral("enqueue: the job's JSON payload."), QStringLiteral("JSON"),
                         QStringLiteral("{}")});

@@ -45,7 +45,12 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (!store)
         return store.error();
     host->m_store = std::move(*store);
+    host->m_blobs = std::make_unique<FileBlobStore>(config.dataDir + QStringLiteral("/blobs"),
+                                                    config.minFreeDiskBytes);
     registerBuiltinHandlers(host->m_handlers);
+    host->m_handlers.add(QStringLiteral("migrate"),
+                         std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
+                                                          host->m_clock, config.migrate));
     QueueConfig queueConfig = config.queue;
     queueConfig.exclusiveStore = sqlite;
     host->m_queue =

@@ -2,9 +2,11 @@
 
 #include "config/ferryconfig.h"
 #include "core/clock.h"
+#include "migrate/migratehandler.h"
 #include "queue/dispatcher.h"
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
+#include "storage/fileblobstore.h"
 #include "store/store.h"
 #include "users/userdirectory.h"
 
@@ -35,6 +37,7 @@ public:
     JobQueue &queue() { return *m_queue; }
     UserDirectory &users() { return *m_users; }
     Dispatcher *dispatcher() { return m_dispatcher.get(); }
+    BlobStore &blobs() { return *m_blobs; }
     const Clock &clock() const { return m_clock; }
 
 private:
@@ -44,6 +47,7 @@ private:
     SystemClock m_clock;
     std::unique_ptr<QLockFile> m_engineLock;
     std::unique_ptr<Store> m_store;
+    std::unique_ptr<FileBlobStore> m_blobs;
     HandlerRegistry m_handlers;
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "migrate/migratehandler.h"
 #include "queue/queueconfig.h"
 #include "store/databaseconfig.h"
 
@@ -16,6 +17,8 @@ struct FerryConfig
     quint16 listenPort = 8080;
     DatabaseConfig database;
     QueueConfig queue;
+    MigrateConfig migrate;
+    qint64 minFreeDiskBytes = qint64(256) << 20; // uploads are refused below this
 };
 
 } // namespace Ferry

@@ -38,6 +38,12 @@ inline Error makeError(ErrorCode code, QString message, QString hint = {})
     return Error{code, std::move(message), std::move(hint)};
 }
 
+inline const Error &noError()
+{
+    static const Error none{ErrorCode::Internal, QStringLiteral("(no error)"), {}};
+    return none;
+}
+
 // A minimal std::expected (C++23) for C++20: either a value or an Error.
 template<typename T>
 class [[nodiscard]] Result
@@ -57,7 +63,8 @@ public:
     T &operator*() & { return value(); }
     const T &operator*() const & { return value(); }
 
-    const Error &error() const { return std::get<1>(m_data); }
+    // On success, a placeholder (so diagnostics built eagerly, as QVERIFY2's are, stay safe).
+    const Error &error() const { return ok() ? noError() : std::get<1>(m_data); }
 
 private:
     std::variant<T, Error> m_data;
@@ -72,7 +79,7 @@ public:
 
     bool ok() const { return !m_error.has_value(); }
     explicit operator bool() const { return ok(); }
-    const Error &error() const { return *m_error; }
+    const Error &error() const { return m_error ? *m_error : noError(); }
 
 private:
     std::optional<Error> m_error;

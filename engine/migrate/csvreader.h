@@ -17,7 +17,7 @@ public:
     struct Options
     {
         char delimiter = ',';
-        char quote = '"';     // '\0': no quoting at all (plain TSV)
+        char quote = '"';                    // '\0': no quoting at all (plain TSV)
         qsizetype maxRecordBytes = 64 << 20; // a longer record is a file-level error
     };
 
@@ -27,6 +27,9 @@ public:
         std::vector<std::string_view> fields;
         qint64 line = 0;      // 1-based physical line where the record starts
         qint64 endOffset = 0; // byte offset just past the record's line end: a resume point
+        // The line endOffset starts on (line + the physical lines the record spans): pass it
+        // with endOffset to resumeAt(). A record with quoted newlines spans several.
+        qint64 endLine = 0;
         // Row-level problem (the row is still returned, whole): "invalid UTF-8 in field 3".
         // Empty when the row is fine.
         std::string problem;

@@ -25,7 +25,10 @@ public:
     {
         std::string_view text; // one complete JSON value; valid until the next call of next()
         qint64 line = 0;       // 1-based line where the value starts
-        qint64 endOffset = 0;  // resume point just after this value (and its separator)
+        // Resume point: NDJSON, just past the line end; array, just after the value (a resumed
+        // reader expects the ',' or ']' that follows it).
+        qint64 endOffset = 0;
+        qint64 endLine = 0; // the line endOffset is on: resumeAt(endOffset, endLine)
         // NDJSON only: a line that is not valid JSON is a row-level problem ("line 12: ...");
         // the rest of the file is still read. Empty when the document is fine.
         std::string problem;
@@ -53,9 +56,9 @@ bool isValidUtf8(std::string_view bytes);
 // extension (".csv", ".tsv", ".ndjson"/".jsonl", ".json", each optionally + ".gz"), else by
 // sniffing the first bytes. Empty when nothing decides (the caller refuses the upload).
 enum class DataFormat { Unknown, Csv, Tsv, Ndjson, Json };
-DataFormat formatFromName(const QString &name);          // "csv", "tsv", "ndjson", "json"
-DataFormat detectFormat(const QString &contentType, const QString &fileName,
-                        std::string_view firstBytes);
+DataFormat formatFromName(const QString &name); // "csv", "tsv", "ndjson", "json"
+DataFormat
+detectFormat(const QString &contentType, const QString &fileName, std::string_view firstBytes);
 QString formatName(DataFormat format);
 
 } // namespace Ferry

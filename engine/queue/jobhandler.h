@@ -62,6 +62,9 @@ public:
     const QJsonObject &payload() const { return m_job.payload; }
     // Handlers call this at checkpoints (between batches) and return JobOutcome::cancelled().
     bool isCancelled() const { return m_state.cancelReason() != CancelReason::None; }
+    // Why: a handler that keeps partial work can tell "undo" (Requested) from "resume later"
+    // (Timeout, Shutdown).
+    CancelReason cancelReason() const { return m_state.cancelReason(); }
     void reportProgress(qint64 done, qint64 total, const QString &unit, QJsonObject detail = {})
     {
         m_state.setProgress({done, total, unit, std::move(detail)});

@@ -30,6 +30,17 @@ struct User
     qint64 createdAt = 0;
 };
 
+struct UploadSession
+{
+    QString id; // unique per upload (a UUID)
+    qint64 userId = 0;
+    QString fileName;
+    QString contentType;
+    qint64 sizeBytes = 0;
+    QString blobId; // SHA-256 of the stored content
+    qint64 createdAt = 0;
+};
+
 // What a caller asks to enqueue. Zero or negative fields mean "the queue's default".
 struct NewJob
 {
@@ -42,6 +53,8 @@ struct NewJob
     int maxAttempts = 0;   // 0 = default
     qint64 timeoutMs = -1; // -1 = default, 0 = no timeout
     QString uniqueKey;     // empty: no deduplication
+    // An upload session opened in the same transaction as the job (sessionId is then its id).
+    std::optional<UploadSession> session;
 };
 
 struct EnqueuedJob

@@ -27,8 +27,8 @@ Result<std::optional<JobStatus>> SqliteStore::statusOf(qint64 jobId, std::option
 
 Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();
@@ -65,8 +65,8 @@ Result<JobStatus> SqliteStore::cancelJob(qint64 jobId, std::optional<qint64> use
 
 Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();
@@ -114,8 +114,8 @@ Result<void> SqliteStore::retryJob(qint64 jobId, std::optional<qint64> userId, q
 
 Result<void> SqliteStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto q = prepared(QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? "
                                      "AND (? IS NULL OR user_id = ?)"));
     if (!q)
@@ -226,8 +226,8 @@ Result<QHash<JobStatus, qint64>> SqliteStore::countByStatus()
 
 Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();
@@ -246,6 +246,41 @@ Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return deleted;
+}
+
+Result<std::optional<UploadSession>> SqliteStore::session(const QString &id,
+                                                          std::optional<qint64> userId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT id, user_id, file_name, content_type, size_bytes, sha256, "
+                             "created_at FROM upload_sessions WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading an upload session"));
+    std::optional<UploadSession> result;
+    if (q.next() && (!userId || q.value(1).toLongLong() == *userId)) {
+        result =
+            UploadSession{q.value(0).toString(),  q.value(1).toLongLong(), q.value(2).toString(),
+                          q.value(3).toString(),  q.value(4).toLongLong(), q.value(5).toString(),
+                          q.value(6).toLongLong()};
+    }
+    return result;
+}
+
+Result<bool> SqliteStore::blobReferenced(const QString &blobId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT EXISTS (SELECT 1 FROM upload_sessions WHERE sha256 = ?)"));
+    q.addBindValue(blobId);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("checking an upload's references"));
+    return q.value(0).toBool();
 }
 
 } // namespace Ferry

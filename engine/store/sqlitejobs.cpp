@@ -53,8 +53,8 @@ Result<void> SqliteStore::advanceFairClock(const QHash<int, qint64> &highest)
 
 Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint64 now)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto native = NativeConnection::of(m_pool);
     if (!native)
         return native.error();
@@ -65,6 +65,11 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
         "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     if (!insert)
         return insert.error();
+    auto insertSession = db.prepare(QStringLiteral(
+        "INSERT INTO upload_sessions (id, user_id, file_name, content_type, size_bytes, sha256, "
+        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    if (!insertSession)
+        return insertSession.error();
     auto duplicate =
         db.prepare(QStringLiteral("SELECT id FROM jobs WHERE user_id = ?1 AND unique_key = ?2 "
                                   "AND status IN ('pending', 'running')"));
@@ -89,6 +94,20 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
             if (dup.failed())
                 return dup.error(QStringLiteral("checking a unique key"));
         }
+        if (job.session) {
+            const UploadSession &u = *job.session;
+            NativeStatement q(*insertSession);
+            q.bind(1, u.id)
+                .bind(2, u.userId)
+                .bind(3, u.fileName)
+                .bind(4, u.contentType)
+                .bind(5, u.sizeBytes)
+                .bind(6, u.blobId)
+                .bind(7, u.createdAt)
+                .step();
+            if (q.failed())
+                return q.error(QStringLiteral("opening an upload session"));
+        }
         const auto rankKey = qMakePair(job.userId, job.priority);
         qint64 rank = 0;
         if (auto it = ranks.find(rankKey); it != ranks.end()) {
@@ -102,7 +121,9 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
         }
         NativeStatement q(*insert);
         q.bind(1, job.userId)
-            .bind(2, job.sessionId.isEmpty() ? QString() : job.sessionId)
+            .bind(2, job.session               ? job.session->id
+                     : job.sessionId.isEmpty() ? QString()
+                                               : job.sessionId)
             .bind(3, job.type)
             .bind(4, job.payload.isEmpty() ? emptyPayload : jsonString(job.payload))
             .bind(5, qint64(job.priority))
@@ -125,8 +146,8 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
 Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt> &settled,
                                                       const ClaimRequest &request)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     if (settled.isEmpty() && request.limit <= 0)
         return QList<ClaimedJob>{};
     auto native = NativeConnection::of(m_pool);
@@ -241,8 +262,8 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
 
 Result<int> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
                                      "WHERE lease_owner = ? AND status = 'running'"));
     if (!q)
@@ -274,8 +295,8 @@ Result<QList<qint64>> SqliteStore::cancelRequested(const QString &node)
 
 Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto q = prepared(
         QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'"));
     if (!q)
@@ -291,8 +312,8 @@ Result<void> SqliteStore::saveProgress(qint64 jobId, const QJsonObject &progress
 Result<QList<RescuedJob>>
 SqliteStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();

@@ -30,6 +30,20 @@ NativeStatement &NativeStatement::bind(int index, const QString &text)
     return *this;
 }
 
+NativeStatement &NativeStatement::bindUtf8(int index, std::string_view text)
+{
+    sqlite3_bind_text(m_statement, index, text.data(), int(text.size()), SQLITE_STATIC);
+    return *this;
+}
+
+std::string_view NativeStatement::utf8(int column) const
+{
+    const auto *data = reinterpret_cast<const char *>(sqlite3_column_text(m_statement, column));
+    if (!data)
+        return {};
+    return {data, size_t(sqlite3_column_bytes(m_statement, column))};
+}
+
 NativeStatement &NativeStatement::bindNull(int index)
 {
     sqlite3_bind_null(m_statement, index);

@@ -5,6 +5,8 @@
 #include <QHash>
 #include <QString>
 
+#include <string_view>
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -24,12 +26,15 @@ public:
     NativeStatement &bind(int index, qint64 value);
     NativeStatement &bind(int index, const QString &text); // a null QString binds NULL
     NativeStatement &bindNull(int index);
+    NativeStatement &bindUtf8(int index, std::string_view text); // not copied: keep it alive
+
     // Runs to the next row (true) or to the end (false); errors land in error().
     bool step();
     bool failed() const { return m_failed; }
     int changes() const;
     qint64 int64(int column) const;
     QString text(int column) const;
+    std::string_view utf8(int column) const; // valid until the next step or reset
     Error error(const QString &doing) const;
 
 private:

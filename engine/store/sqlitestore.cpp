@@ -144,8 +144,8 @@ Result<User> SqliteStore::createUser(const QString &name,
                                      const QByteArray &tokenHash,
                                      qint64 now)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();
@@ -242,8 +242,8 @@ Result<std::optional<QString>> SqliteStore::setting(const QString &key)
 
 Result<void> SqliteStore::setSetting(const QString &key, const QString &value)
 {
-    const std::lock_guard writer(
-        m_writeMutex); // in-process writers queue here, not in SQLite's busy sleep
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
     auto q = prepared(QStringLiteral("INSERT INTO settings (key, value) VALUES (?, ?) "
                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
     if (!q)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "datasets/datasetstore.h"
 #include "store/connectionpool.h"
 #include "store/store.h"
 
@@ -11,7 +12,7 @@
 namespace Ferry {
 
 // The embedded default store: one SQLite file in WAL mode, a connection per thread.
-class SqliteStore final : public Store
+class SqliteStore final : public Store, public DatasetStore
 {
 public:
     // Opens (creating if needed) and migrates to targetSchemaVersion (default: newest).
@@ -50,6 +51,24 @@ public:
 
     Result<std::optional<QString>> setting(const QString &key) override;
     Result<void> setSetting(const QString &key, const QString &value) override;
+
+    Result<std::optional<UploadSession>> session(const QString &id,
+                                                 std::optional<qint64> userId) override;
+    Result<bool> blobReferenced(const QString &blobId) override;
+    DatasetStore &datasets() override { return *this; }
+
+    // DatasetStore (sqlitedatasets.cpp).
+    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
+    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    Result<void> commitBatch(const ImportBatch &batch) override;
+    Result<qint64> undoJob(qint64 jobId, qint64 datasetId) override;
+    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
+    Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
+    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
+    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
+    Result<void> forEachRecord(qint64 datasetId,
+                               const std::function<bool(std::string_view doc)> &sink) override;
+    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
 
 private:
     explicit SqliteStore(const DatabaseConfig &config);

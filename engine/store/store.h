@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "datasets/datasetstore.h"
 #include "store/records.h"
 
 #include <QHash>
@@ -54,6 +55,14 @@ public:
     virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;
     // Deletes up to batchSize finished jobs (and their attempts) finished before the cut-off.
     virtual Result<int> pruneFinished(qint64 finishedBefore, int batchSize) = 0;
+
+    virtual Result<std::optional<UploadSession>> session(const QString &id,
+                                                         std::optional<qint64> userId) = 0;
+    // Whether any upload session still refers to the blob (it may be deleted when not).
+    virtual Result<bool> blobReferenced(const QString &blobId) = 0;
+
+    // The user's datasets, on the same database.
+    virtual DatasetStore &datasets() = 0;
 
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;

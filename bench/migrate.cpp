@@ -1,0 +1,240 @@
+// bench/migrate: rows/s of a typed migration into SQLite against the sqlite3 shell's .import of
+// the same file, and the peak RSS of a migration of a large file.
+//
+//   build/bench/migrate [--rows N] [--rounds R] [--rss-gib G] [--dir DIR]
+//
+// Generates a CSV of N rows x 8 mixed columns (about 100 bytes a row), then per round, on fresh
+// databases: `sqlite3 db ".import --csv file t"` (raw text into a table, no checking) and a
+// Ferry `migrate` job with an 8-field typed mapping (parsing, UTF-8 and type validation, JSON
+// documents, batched transactions with checkpoints). Then, with --rss-gib, a child process
+// migrates a G GiB file and reports its peak RSS (VmHWM). One JSON line per round, then medians.
+#include "migrate/migratehandler.h"
+#include "migrate/migrationrequest.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "storage/fileblobstore.h"
+#include "store/sqlitestore.h"
+#include "users/userdirectory.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <cstdio>
+#include <random>
+
+using namespace Ferry;
+
+namespace {
+
+const char *s_mapping = "{\"fields\": ["
+                        "{\"name\": \"id\", \"type\": \"integer\", \"required\": true},"
+                        "{\"name\": \"email\", \"type\": \"string\", \"required\": true},"
+                        "{\"name\": \"name\", \"type\": \"string\"},"
+                        "{\"name\": \"age\", \"type\": \"integer\"},"
+                        "{\"name\": \"score\", \"type\": \"number\"},"
+                        "{\"name\": \"active\", \"type\": \"boolean\"},"
+                        "{\"name\": \"joined\", \"type\": \"date\"},"
+                        "{\"name\": \"note\", \"type\": \"string\"}]}";
+
+[[noreturn]] void fail(const QString &message)
+{
+    std::fprintf(stderr, "bench/migrate: %s\n", qPrintable(message));
+    std::exit(1);
+}
+
+// Writes rows until the file holds `rows` rows (rows > 0) or `bytes` bytes.
+void generate(const QString &path, qint64 rows, qint64 bytes)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        fail(QStringLiteral("cannot write ") + path);
+    std::mt19937_64 random(42);
+    QByteArray chunk = "id,email,name,age,score,active,joined,note\n";
+    char line[256];
+    qint64 written = 0;
+    for (qint64 i = 1; rows > 0 ? i <= rows : written < bytes; ++i) {
+        const auto r = random();
+        const int n = std::snprintf(line, sizeof line,
+                                    "%lld,user%lld@example.com,\"Name %llu, "
+                                    "Jr.\",%d,%d.%02d,%s,20%02d-%02d-%02d,note %llu\n",
+                                    static_cast<long long>(i), static_cast<long long>(i),
+                                    static_cast<unsigned long long>(r % 100000), int(r % 90) + 10,
+                                    int(r % 1000), int(r % 97), (r & 1) ? "true" : "false",
+                                    int(r % 25), int(r % 12) + 1, int(r % 28) + 1,
+                                    static_cast<unsigned long long>(r % 1000000));
+        chunk.append(line, n);
+        if (chunk.size() > (1 << 20)) {
+            file.write(chunk);
+            written += chunk.size();
+            chunk.clear();
+        }
+    }
+    file.write(chunk);
+}
+
+// A Ferry engine on a fresh data dir that imports the file once; returns the job's result.
+QJsonObject ferryImport(const QString &dataDir, const QString &csv)
+{
+    DatabaseConfig db;
+    db.sqlitePath = dataDir + QStringLiteral("/ferry.db");
+    auto store = SqliteStore::open(db);
+    if (!store)
+        fail(store.error().toString());
+    SystemClock clock;
+    FileBlobStore blobs(dataDir + QStringLiteral("/blobs"), 0);
+    HandlerRegistry handlers;
+    registerBuiltinHandlers(handlers);
+    handlers.add(QStringLiteral("migrate"),
+                 std::make_shared<MigrateHandler>((*store)->datasets(), blobs, clock));
+    QueueConfig config;
+    config.maxConcurrency = 1;
+    config.defaultTimeoutMs = 0;
+    JobQueue queue(**store, handlers, clock, config);
+    UserDirectory users(**store, clock);
+    auto user = users.addUser(QStringLiteral("bench"));
+    if (!user)
+        fail(user.error().toString());
+    QFile file(csv);
+    if (!file.open(QIODevice::ReadOnly))
+        fail(QStringLiteral("cannot read ") + csv);
+    MigrationRequest request;
+    request.userId = user->user.id;
+    request.dataset = QStringLiteral("people");
+    request.fileName = QStringLiteral("people.csv");
+    request.mapping = QJsonDocument::fromJson(s_mapping).object();
+    auto submitted = submitMigration(queue, blobs, clock, request, file, file.size());
+    if (!submitted)
+        fail(submitted.error().toString());
+    Dispatcher dispatcher(queue, handlers, clock, QStringLiteral("bench"));
+    if (auto started = dispatcher.start(); !started)
+        fail(started.error().toString());
+    while (true) {
+        auto job = (*store)->job(submitted->jobId, std::nullopt);
+        if (job && job->has_value() && isTerminal((*job)->status)) {
+            if ((*job)->status != JobStatus::Completed)
+                fail(QStringLiteral("the migration failed: ") + (*job)->error);
+            return (*job)->result;
+        }
+        QThread::msleep(20);
+    }
+}
+
+qint64 peakRssKiB()
+{
+    QFile status(QStringLiteral("/proc/self/status"));
+    status.open(QIODevice::ReadOnly);
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    }
+    return 0;
+}
+
+double median(QList<double> values)
+{
+    std::sort(values.begin(), values.end());
+    const auto n = values.size();
+    return n == 0 ? 0 : (n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser parser;
+    parser.addHelpOption();
+    parser.addOptions(
+        {{QStringLiteral("rows"), QStringLiteral("Rows in the CSV."), QStringLiteral("N"),
+          QStringLiteral("1000000")},
+         {QStringLiteral("rounds"), QStringLiteral("Rounds."), QStringLiteral("R"),
+          QStringLiteral("3")},
+         {QStringLiteral("rss-gib"), QStringLiteral("Size of the RSS run (0: skip)."),
+          QStringLiteral("G"), QStringLiteral("1")},
+         {QStringLiteral("dir"), QStringLiteral("Scratch directory."), QStringLiteral("DIR")},
+         {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
+          QStringLiteral("FILE")}});
+    parser.process(app);
+    QTemporaryDir scratch(parser.isSet(QStringLiteral("dir"))
+                              ? parser.value(QStringLiteral("dir")) +
+                                    QStringLiteral("/migrateXXXXXX")
+                              : QString());
+    if (parser.isSet(QStringLiteral("child-import"))) {
+        const QJsonObject result =
+            ferryImport(scratch.path(), parser.value(QStringLiteral("child-import")));
+        std::printf("%lld %d\n", peakRssKiB(), result.value(u"rowsImported").toInt());
+        return 0;
+    }
+
+    const qint64 rows = parser.value(QStringLiteral("rows")).toLongLong();
+    const QString csv = scratch.path() + QStringLiteral("/people.csv");
+    generate(csv, rows, 0);
+    const qint64 csvBytes = QFileInfo(csv).size();
+    QHash<QString, QList<double>> samples;
+    for (int round = 1; round <= parser.value(QStringLiteral("rounds")).toInt(); ++round) {
+        const QString shellDb = scratch.path() + QStringLiteral("/shell-%1.db").arg(round);
+        QElapsedTimer timer;
+        timer.start();
+        QProcess shell;
+        shell.start(QStringLiteral("sqlite3"),
+                    {shellDb, QStringLiteral(".import --csv %1 people").arg(csv)});
+        if (!shell.waitForFinished(-1) || shell.exitCode() != 0)
+            fail(QStringLiteral("sqlite3 .import failed (is the sqlite3 package installed?): ") +
+                 QString::fromUtf8(shell.readAllStandardError()));
+        const double shellSeconds = double(timer.nsecsElapsed()) / 1e9;
+        QFile::remove(shellDb);
+
+        const QString dataDir = scratch.path() + QStringLiteral("/ferry-%1").arg(round);
+        const QJsonObject result = ferryImport(dataDir, csv);
+        const double ferrySeconds = result.value(u"durationMs").toDouble() / 1000.0;
+        if (result.value(u"rowsImported").toInt() != rows)
+            fail(QStringLiteral("Ferry imported %1 rows of %2")
+                     .arg(result.value(u"rowsImported").toInt())
+                     .arg(rows));
+        QDir(dataDir).removeRecursively();
+
+        const QJsonObject line{
+            {QStringLiteral("round"), round},
+            {QStringLiteral("sqliteImportRowsPerSec"), double(rows) / shellSeconds},
+            {QStringLiteral("ferryRowsPerSec"), double(rows) / ferrySeconds},
+            {QStringLiteral("ratio"), shellSeconds / ferrySeconds}};
+        for (auto it = line.begin(); it != line.end(); ++it)
+            samples[it.key()].append(it.value().toDouble());
+        std::printf("%s\n", QJsonDocument(line).toJson(QJsonDocument::Compact).constData());
+        std::fflush(stdout);
+    }
+    QJsonObject summary{{QStringLiteral("bench"), QStringLiteral("migrate")},
+                        {QStringLiteral("rows"), double(rows)},
+                        {QStringLiteral("csvBytes"), double(csvBytes)},
+                        {QStringLiteral("columns"), 8}};
+    for (const QString &key : {QStringLiteral("sqliteImportRowsPerSec"),
+                               QStringLiteral("ferryRowsPerSec"), QStringLiteral("ratio")})
+        summary.insert(QStringLiteral("median_") + key, median(samples.value(key)));
+
+    const double gib = parser.value(QStringLiteral("rss-gib")).toDouble();
+    if (gib > 0) {
+        QFile::remove(csv);
+        const QString big = scratch.path() + QStringLiteral("/big.csv");
+        generate(big, 0, qint64(gib * double(qint64(1) << 30)));
+        QProcess child;
+        child.start(
+            QCoreApplication::applicationFilePath(),
+            {QStringLiteral("--child-import"), big, QStringLiteral("--dir"), scratch.path()});
+        if (!child.waitForFinished(-1) || child.exitCode() != 0)
+            fail(QStringLiteral("the RSS run failed: ") +
+                 QString::fromUtf8(child.readAllStandardError()));
+        const QList<QByteArray> out = child.readAllStandardOutput().trimmed().split(' ');
+        summary.insert(QStringLiteral("rssFileBytes"), double(QFileInfo(big).size()));
+        summary.insert(QStringLiteral("rssRows"), out.value(1).toDouble());
+        summary.insert(QStringLiteral("peakRssMiB"), out.value(0).toDouble() / 1024.0);
+    }
+    std::printf("%s\n", QJsonDocument(summary).toJson(QJsonDocument::Compact).constData());
+    return 0;
+}

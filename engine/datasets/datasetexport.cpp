@@ -1,0 +1,121 @@
+#include "datasetexport.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <string>
+
+namespace Ferry {
+
+namespace {
+
+void appendCsvField(std::string &out, std::string_view text)
+{
+    const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos ||
+                       (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+    if (!quote) {
+        out.append(text);
+        return;
+    }
+    out.push_back('"');
+    for (char c : text) {
+        if (c == '"')
+            out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
+std::string cellText(const QJsonValue &value)
+{
+    switch (value.type()) {
+    case QJsonValue::String:
+        return value.toString().toStdString();
+    case QJsonValue::Double: {
+        const QByteArray json = QJsonDocument(QJsonArray{value}).toJson(QJsonDocument::Compact);
+        return std::string(json.constData() + 1, size_t(json.size() - 2));
+    }
+    case QJsonValue::Bool:
+        return value.toBool() ? "true" : "false";
+    case QJsonValue::Array:
+        return QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact).toStdString();
+    case QJsonValue::Object:
+        return QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact).toStdString();
+    case QJsonValue::Null:
+    case QJsonValue::Undefined:
+        break;
+    }
+    return {};
+}
+
+} // namespace
+
+Result<void> exportDataset(DatasetStore &store,
+                           const DatasetInfo &dataset,
+                           ExportFormat format,
+                           const std::function<bool(QByteArrayView)> &write)
+{
+    std::string out;
+    bool stopped = false;
+    // Buffers ~64 KiB per write; stops reading as soon as the writer gives up.
+    auto flushOut = [&](bool force) {
+        if (stopped || out.empty() || (!force && out.size() < (1 << 16)))
+            return !stopped;
+        stopped = !write(QByteArrayView(out.data(), qsizetype(out.size())));
+        out.clear();
+        return !stopped;
+    };
+    if (format == ExportFormat::Ndjson) {
+        auto exported = store.forEachRecord(dataset.id, [&](std::string_view doc) {
+            out.append(doc);
+            out.push_back('\n');
+            return flushOut(false);
+        });
+        if (!exported)
+            return exported;
+        flushOut(true);
+        return {};
+    }
+
+    QStringList columns;
+    for (const QJsonValue &c : dataset.columns)
+        columns.append(c.toString());
+    if (columns.isEmpty()) {
+        // Documents imported as they were: their keys, in first-seen order.
+        int seen = 0;
+        auto scanned = store.forEachRecord(dataset.id, [&](std::string_view doc) {
+            const QJsonObject object =
+                QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
+            for (auto it = object.begin(); it != object.end(); ++it) {
+                if (!columns.contains(it.key()))
+                    columns.append(it.key());
+            }
+            return ++seen < 1000;
+        });
+        if (!scanned)
+            return scanned;
+    }
+    for (qsizetype i = 0; i < columns.size(); ++i) {
+        if (i)
+            out.push_back(',');
+        appendCsvField(out, columns.at(i).toStdString());
+    }
+    out.append("\r\n");
+    auto exported = store.forEachRecord(dataset.id, [&](std::string_view doc) {
+        const QJsonObject object =
+            QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
+        for (qsizetype i = 0; i < columns.size(); ++i) {
+            if (i)
+                out.push_back(',');
+            appendCsvField(out, cellText(object.value(columns.at(i))));
+        }
+        out.append("\r\n");
+        return flushOut(false);
+    });
+    if (!exported)
+        return exported;
+    flushOut(true);
+    return {};
+}
+
+} // namespace Ferry

@@ -1,0 +1,92 @@
+#pragma once
+
+#include "core/error.h"
+
+#include <QJsonArray>
+#include <QList>
+#include <QString>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace Ferry {
+
+struct DatasetInfo
+{
+    qint64 id = 0;
+    QString name;
+    QJsonArray columns;
+    qint64 records = 0;
+    qint64 createdAt = 0;
+    qint64 updatedAt = 0;
+};
+
+// Where a migration job stands: written with every batch, in the same transaction.
+struct MigrationCheckpoint
+{
+    qint64 datasetId = 0;
+    qint64 byteOffset = 0;
+    qint64 line = 0;
+    qint64 rowsRead = 0;
+    qint64 rowsImported = 0;
+    qint64 rowsRejected = 0;
+    QByteArray state; // JSON the reader needs to resume (the header row)
+};
+
+struct RowError
+{
+    qint64 line = 0;
+    QString field;
+    QString reason;
+};
+
+struct RecordWrite
+{
+    std::string key; // empty: no key (plain insert)
+    std::string doc; // UTF-8 JSON text
+};
+
+struct ImportBatch
+{
+    qint64 jobId = 0;
+    qint64 leaseToken = 0; // fencing: refused unless the job still holds this lease
+    std::vector<RecordWrite> records;
+    MigrationCheckpoint checkpoint;
+    QList<RowError> errors; // appended to the job's stored row errors
+    qint64 firstErrorSeq = 0;
+};
+
+// Users' datasets and the migration jobs' writes into them. Every call is scoped by user where a
+// user can reach it. Implemented by SqliteStore (and a PostgreSQL store later).
+class DatasetStore
+{
+public:
+    virtual ~DatasetStore() = default;
+
+    // The dataset's id, creating it if needed.
+    virtual Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) = 0;
+    virtual Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) = 0;
+    // One transaction: the records (upserted by key where they have one), the checkpoint, the
+    // row errors. Conflict when the job no longer holds leaseToken (rescued elsewhere).
+    virtual Result<void> commitBatch(const ImportBatch &batch) = 0;
+    // Undoes everything the job wrote: its inserts deleted, its overwrites restored.
+    virtual Result<qint64> undoJob(qint64 jobId, qint64 datasetId) = 0;
+    // After the job succeeded: drops the undo copies its overwrites kept.
+    virtual Result<void> forgetUndo(qint64 jobId, qint64 datasetId) = 0;
+    virtual Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) = 0;
+
+    virtual Result<QList<DatasetInfo>> datasets(qint64 userId) = 0;
+    virtual Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) = 0;
+    // Streams the records in insertion order; return false from the callback to stop.
+    virtual Result<void> forEachRecord(qint64 datasetId,
+                                       const std::function<bool(std::string_view doc)> &sink) = 0;
+    virtual Result<QList<RowError>> rowErrors(qint64 jobId, int limit) = 0;
+};
+
+// [A-Za-z0-9_-]{1,64}: names reach URLs and file names, never SQL text.
+Result<void> validateDatasetName(const QString &name);
+
+} // namespace Ferry

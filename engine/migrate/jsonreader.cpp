@@ -1,0 +1,819 @@
+#include "migrate/jsonreader.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace Ferry {
+
+namespace {
+
+// Position of the first byte that breaks UTF-8 (overlongs, surrogates and code points past
+// U+10FFFF included), or -1. With allowTruncatedEnd a sequence cut off by the end of the bytes
+// is accepted (a sniffed prefix of a file).
+qsizetype utf8ErrorOffset(std::string_view bytes, bool allowTruncatedEnd = false)
+{
+    const auto *const start = reinterpret_cast<const unsigned char *>(bytes.data());
+    const unsigned char *p = start;
+    const unsigned char *const e = p + bytes.size();
+    while (p < e) {
+        // ASCII runs eight bytes at a time.
+        while (e - p >= 8) {
+            quint64 word;
+            std::memcpy(&word, p, 8);
+            if (word & 0x8080808080808080ULL)
+                break;
+            p += 8;
+        }
+        if (p == e)
+            break;
+        const unsigned c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        int length = 0;
+        unsigned low = 0x80, high = 0xBF; // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) {
+            length = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            length = 3;
+            if (c == 0xE0)
+                low = 0xA0; // overlong
+            else if (c == 0xED)
+                high = 0x9F; // surrogates
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            length = 4;
+            if (c == 0xF0)
+                low = 0x90; // overlong
+            else if (c == 0xF4)
+                high = 0x8F; // past U+10FFFF
+        } else {
+            return p - start;
+        }
+        for (int i = 1; i < length; ++i) {
+            if (p + i == e)
+                return allowTruncatedEnd ? -1 : p - start;
+            const unsigned next = p[i];
+            if (i == 1 ? (next < low || next > high) : (next < 0x80 || next > 0xBF))
+                return p - start;
+        }
+        p += length;
+    }
+    return -1;
+}
+
+constexpr int kMaxDepth = 512;
+
+struct SyntaxError
+{
+    qsizetype pos = -1; // -1: the text is one valid JSON value
+    const char *reason = nullptr;
+};
+
+bool isJsonSpace(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool isDigit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool hex4(std::string_view s, size_t at, unsigned *value)
+{
+    if (at + 4 > s.size())
+        return false;
+    unsigned v = 0;
+    for (size_t i = at; i < at + 4; ++i) {
+        const char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= unsigned(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= unsigned(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= unsigned(c - 'A' + 10);
+        else
+            return false;
+    }
+    *value = v;
+    return true;
+}
+
+// Checks that text is exactly one JSON value (RFC 8259), iteratively with a depth cap, without
+// building anything: numbers are checked for their grammar only, so 1e999 or 2^64 cannot
+// overflow here. Lone \u surrogates are refused: nothing downstream could store them.
+// The text must already be valid UTF-8.
+SyntaxError checkJson(std::string_view s)
+{
+    const size_t n = s.size();
+    size_t p = 0;
+    char stack[kMaxDepth];
+    int depth = 0;
+    const auto fail = [&](const char *reason) { return SyntaxError{qsizetype(p), reason}; };
+    const auto skipSpace = [&] {
+        while (p < n && isJsonSpace(s[p]))
+            ++p;
+    };
+    enum class Want { Value, Key, After } want = Want::Value;
+    skipSpace();
+    for (;;) {
+        if (want == Want::Key || (want == Want::Value && p < n && s[p] == '"')) {
+            // A string: a key or a value.
+            if (p >= n || s[p] != '"')
+                return fail("expected a string as the object key");
+            ++p;
+            for (;;) {
+                if (p >= n)
+                    return fail("unterminated string");
+                const auto c = static_cast<unsigned char>(s[p]);
+                if (c == '"')
+                    break;
+                if (c < 0x20)
+                    return fail("control character in a string (it must be escaped)");
+                if (c != '\\') {
+                    ++p;
+                    continue;
+                }
+                ++p;
+                if (p >= n)
+                    return fail("unterminated string");
+                const char escape = s[p];
+                if (std::strchr("\"\\/bfnrt", escape) && escape != '\0') {
+                    ++p;
+                    continue;
+                }
+                if (escape != 'u')
+                    return fail("invalid escape sequence in a string");
+                unsigned unit = 0;
+                if (!hex4(s, p + 1, &unit))
+                    return fail("invalid \\u escape (four hex digits expected)");
+                if (unit >= 0xDC00 && unit <= 0xDFFF)
+                    return fail("unpaired UTF-16 surrogate in a \\u escape");
+                p += 5;
+                if (unit >= 0xD800 && unit <= 0xDBFF) {
+                    unsigned low = 0;
+                    if (p + 1 >= n || s[p] != '\\' || s[p + 1] != 'u' || !hex4(s, p + 2, &low) ||
+                        low < 0xDC00 || low > 0xDFFF)
+                        return fail("unpaired UTF-16 surrogate in a \\u escape");
+                    p += 6;
+                }
+            }
+            ++p;
+            if (want == Want::Key) {
+                skipSpace();
+                if (p >= n || s[p] != ':')
+                    return fail("expected ':' after the object key");
+                ++p;
+                skipSpace();
+                want = Want::Value;
+                continue;
+            }
+            want = Want::After;
+        }
+        if (want == Want::Value) {
+            if (p >= n)
+                return fail("unexpected end: a value was expected");
+            const char c = s[p];
+            if (c == '{' || c == '[') {
+                if (depth == kMaxDepth)
+                    return fail("nested deeper than 512 levels");
+                stack[depth++] = c;
+                ++p;
+                skipSpace();
+                const char close = c == '{' ? '}' : ']';
+                if (p < n && s[p] == close) {
+                    ++p;
+                    --depth;
+                    want = Want::After;
+                } else {
+                    want = c == '{' ? Want::Key : Want::Value;
+                }
+                continue;
+            }
+            if (c == '-' || isDigit(c)) {
+                if (c == '-')
+                    ++p;
+                if (p >= n || !isDigit(s[p]))
+                    return fail("invalid number");
+                if (s[p] == '0') {
+                    ++p;
+                } else {
+                    while (p < n && isDigit(s[p]))
+                        ++p;
+                }
+                if (p < n && s[p] == '.') {
+                    ++p;
+                    if (p >= n || !isDigit(s[p]))
+                        return fail("invalid number: digits expected after '.'");
+                    while (p < n && isDigit(s[p]))
+                        ++p;
+                }
+                if (p < n && (s[p] == 'e' || s[p] == 'E')) {
+                    ++p;
+                    if (p < n && (s[p] == '+' || s[p] == '-'))
+                        ++p;
+                    if (p >= n || !isDigit(s[p]))
+                        return fail("invalid number: digits expected in the exponent");
+                    while (p < n && isDigit(s[p]))
+                        ++p;
+                }
+            } else {
+                bool matched = false;
+                for (const std::string_view literal : {"true", "false", "null"}) {
+                    if (s.substr(p, literal.size()) == literal) {
+                        p += literal.size();
+                        matched = true;
+                        break;
+                    }
+                }
+                if (!matched)
+                    return fail("unexpected character: a value was expected");
+            }
+            want = Want::After;
+        }
+        // After a value: the end, or a separator or closing bracket of the enclosing container.
+        skipSpace();
+        if (depth == 0)
+            break;
+        const char open = stack[depth - 1];
+        const char close = open == '{' ? '}' : ']';
+        if (p < n && s[p] == ',') {
+            ++p;
+            skipSpace();
+            want = open == '{' ? Want::Key : Want::Value;
+        } else if (p < n && s[p] == close) {
+            ++p;
+            --depth;
+        } else {
+            return fail(open == '{' ? "expected ',' or '}' in the object"
+                                    : "expected ',' or ']' in the array");
+        }
+    }
+    if (p != n)
+        return fail("unexpected text after the JSON value");
+    return {};
+}
+
+// Finds the first problem in a document: invalid UTF-8 or a syntax error.
+SyntaxError checkDocument(std::string_view text)
+{
+    const qsizetype bad = utf8ErrorOffset(text);
+    if (bad >= 0)
+        return {bad, "invalid UTF-8"};
+    return checkJson(text);
+}
+
+// Line (from firstLine) and 1-based byte column of pos inside text.
+std::pair<qint64, qint64> lineAndColumn(std::string_view text, qsizetype pos, qint64 firstLine)
+{
+    qint64 line = firstLine;
+    qsizetype lineStart = 0;
+    for (qsizetype i = 0; i < pos; ++i) {
+        if (text[size_t(i)] == '\n') {
+            ++line;
+            lineStart = i + 1;
+        }
+    }
+    return {line, pos - lineStart + 1};
+}
+
+// The reader's window on the stream: [begin, end) survives refills (the document being read),
+// and a '\n' sentinel sits at end.
+struct Window
+{
+    static constexpr size_t kMinRead = 64 * 1024;
+    static constexpr size_t kInitial = 512 * 1024;
+
+    std::unique_ptr<char[]> data;
+    size_t capacity = 0;
+    size_t begin = 0; // start of the document being read
+    size_t pos = 0;   // where scanning continues
+    size_t end = 0;   // end of the bytes read
+    qint64 base = 0;  // stream offset of data[0]
+    bool eof = false;
+
+    // Reads more, moving [begin, end) to the front or growing when room runs short. Returns how
+    // far positions moved back (callers shift their own), or -1 on a source error.
+    qint64 refill(ByteSource &source)
+    {
+        size_t shift = 0;
+        if (capacity - end < kMinRead) {
+            if (begin > 0) {
+                shift = begin;
+                std::memmove(data.get(), data.get() + begin, end - begin);
+                base += qint64(begin);
+                pos -= begin;
+                end -= begin;
+                begin = 0;
+            }
+            if (capacity - end < kMinRead) {
+                const size_t grown = std::max({capacity * 2, end + kMinRead, kInitial});
+                auto bigger = std::make_unique_for_overwrite<char[]>(grown + 1);
+                if (end > 0)
+                    std::memcpy(bigger.get(), data.get(), end);
+                data = std::move(bigger);
+                capacity = grown;
+            }
+        }
+        const std::string_view chunk = source.read(qsizetype(capacity - end));
+        if (chunk.empty()) {
+            if (source.error())
+                return -1;
+            eof = true;
+        } else {
+            std::memcpy(data.get() + end, chunk.data(), chunk.size());
+            end += chunk.size();
+        }
+        data[end] = '\n';
+        return qint64(shift);
+    }
+
+    std::string_view view(size_t from, size_t to) const { return {data.get() + from, to - from}; }
+};
+
+} // namespace
+
+bool isValidUtf8(std::string_view bytes)
+{
+    return utf8ErrorOffset(bytes) < 0;
+}
+
+struct JsonReader::Impl
+{
+    enum class State { Start, First, AfterComma, Resumed, Element, AfterElement, Closed };
+
+    Impl(ByteSource &s, Options o) : source(s), options(o) { window.base = source.offset(); }
+
+    Status fail(QString text)
+    {
+        error = std::move(text);
+        failed = true;
+        return Status::Error;
+    }
+    bool refill();
+    void skipBom();
+    Status nextLine(Document &document);
+    Status nextElement(Document &document);
+    // Skips JSON whitespace from window.pos: 1 at a non-space byte, 0 when more data is
+    // needed, -1 at the end of the file.
+    int skipSpace();
+    // Scans the element from window.pos: true once it has ended (at elementEnd).
+    bool scanElement();
+    QString truncated() const;
+    QString tooLarge() const
+    {
+        return QStringLiteral("the array element starting at line %1 is larger than %2 bytes")
+            .arg(elementLine)
+            .arg(options.maxDocumentBytes);
+    }
+    // "line 3, column 7" for the byte at window.pos.
+    QString here() const
+    {
+        return QStringLiteral("line %1, column %2")
+            .arg(line)
+            .arg(window.base + qint64(window.pos) - lineStart + 1);
+    }
+
+    ByteSource &source;
+    Options options;
+    Window window;
+    qint64 line = 1;
+    qint64 lineStart = 0; // stream offset where the line starts (array layout)
+    bool started = false;
+    bool failed = false;
+    bool done = false;
+    QString error;
+
+    // Array layout.
+    State state = State::Start;
+    qint64 elementLine = 0;
+    qint64 elementColumn = 1;
+    qint64 elementEndLine = 0;
+    size_t elementEnd = 0;
+    int depth = 0;
+    bool inString = false;
+    bool escaped = false;
+    bool scalar = false;
+};
+
+bool JsonReader::Impl::refill()
+{
+    const qint64 shift = window.refill(source);
+    if (shift < 0) {
+        fail(source.error()->toString());
+        return false;
+    }
+    elementEnd -= size_t(shift);
+    return true;
+}
+
+void JsonReader::Impl::skipBom()
+{
+    if (window.base != 0)
+        return;
+    while (window.end - window.pos < 3 && !window.eof) {
+        if (!refill())
+            return;
+    }
+    if (window.view(window.pos, window.end).starts_with("\xEF\xBB\xBF"))
+        window.begin = window.pos = window.pos + 3;
+}
+
+JsonReader::Status JsonReader::Impl::nextLine(Document &document)
+{
+    Window &w = window;
+    for (;;) {
+        const void *newline =
+            w.pos < w.end ? std::memchr(w.data.get() + w.pos, '\n', w.end - w.pos) : nullptr;
+        size_t lineEnd = 0;
+        if (newline) {
+            lineEnd = size_t(static_cast<const char *>(newline) - w.data.get());
+        } else if (!w.eof) {
+            w.pos = w.end;
+            if (qint64(w.end - w.begin) > options.maxDocumentBytes + 1) {
+                return fail(QStringLiteral("line %1 is longer than %2 bytes")
+                                .arg(line)
+                                .arg(options.maxDocumentBytes));
+            }
+            if (!refill())
+                return Status::Error;
+            continue;
+        } else if (w.begin == w.end) {
+            done = true;
+            return Status::End;
+        } else {
+            lineEnd = w.end; // the last line, without a line end
+        }
+        const size_t next = newline ? lineEnd + 1 : lineEnd;
+        const size_t lineBegin = w.begin;
+        const qint64 documentLine = line;
+        if (newline)
+            ++line;
+        w.begin = w.pos = next;
+
+        std::string_view text = w.view(lineBegin, lineEnd);
+        const size_t lead = std::min(text.find_first_not_of(" \t\r"), text.size());
+        text.remove_prefix(lead);
+        while (!text.empty() && isJsonSpace(text.back()))
+            text.remove_suffix(1);
+        if (text.empty())
+            continue; // blank lines separate nothing
+        if (qint64(lineEnd - lineBegin) > options.maxDocumentBytes) {
+            return fail(QStringLiteral("line %1 is longer than %2 bytes")
+                            .arg(documentLine)
+                            .arg(options.maxDocumentBytes));
+        }
+        document.text = text;
+        document.line = documentLine;
+        document.endOffset = w.base + qint64(next);
+        document.endLine = line;
+        document.problem.clear();
+        const SyntaxError problem = checkDocument(text);
+        if (problem.pos >= 0) {
+            document.problem = "line " + std::to_string(documentLine) + ", column " +
+                               std::to_string(qint64(lead) + problem.pos + 1) + ": " +
+                               problem.reason;
+        }
+        return Status::Document;
+    }
+}
+
+int JsonReader::Impl::skipSpace()
+{
+    Window &w = window;
+    while (w.pos < w.end) {
+        const char c = w.data[w.pos];
+        if (c == '\n') {
+            ++line;
+            lineStart = w.base + qint64(w.pos) + 1;
+        } else if (c != ' ' && c != '\t' && c != '\r') {
+            return 1;
+        }
+        ++w.pos;
+    }
+    return w.eof ? -1 : 0;
+}
+
+bool JsonReader::Impl::scanElement()
+{
+    Window &w = window;
+    const char *const data = w.data.get();
+    size_t p = w.pos;
+    const size_t e = w.end;
+    for (; p < e; ++p) {
+        const char c = data[p];
+        if (scalar) {
+            // A number or literal ends at the first byte that cannot continue it; the syntax
+            // check decides whether what came before is valid.
+            if (isJsonSpace(c) || (c != '\0' && std::strchr(",]}[{\":", c))) {
+                w.pos = elementEnd = p;
+                return true;
+            }
+            continue;
+        }
+        if (c == '\n') {
+            ++line;
+            lineStart = w.base + qint64(p) + 1;
+        }
+        if (inString) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"') {
+                inString = false;
+                if (depth == 0) {
+                    w.pos = elementEnd = p + 1;
+                    return true;
+                }
+            }
+        } else if (c == '"') {
+            inString = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) {
+                w.pos = elementEnd = p + 1;
+                return true;
+            }
+        }
+    }
+    w.pos = p;
+    return false;
+}
+
+QString JsonReader::Impl::truncated() const
+{
+    return QStringLiteral("truncated JSON array at line %1: the file ends before the ']' that "
+                          "closes the array")
+        .arg(line);
+}
+
+JsonReader::Status JsonReader::Impl::nextElement(Document &document)
+{
+    Window &w = window;
+    for (;;) {
+        if (state != State::Element && state != State::AfterElement)
+            w.begin = w.pos; // between elements nothing needs keeping
+        int found = 0;
+        switch (state) {
+        case State::Start:
+            found = skipSpace();
+            if (found < 0)
+                return fail(QStringLiteral("expected '[' at line %1: the file holds no JSON "
+                                           "array (it is empty)")
+                                .arg(line));
+            if (found == 0)
+                break;
+            if (w.data[w.pos] != '[') {
+                return fail(QStringLiteral("expected '[' at %1: a JSON upload must be one array "
+                                           "of values (or NDJSON, one value per line)")
+                                .arg(here()));
+            }
+            ++w.pos;
+            state = State::First;
+            continue;
+        case State::First:
+        case State::AfterComma:
+        case State::Resumed: {
+            found = skipSpace();
+            if (found < 0)
+                return fail(truncated());
+            if (found == 0)
+                break;
+            const char c = w.data[w.pos];
+            if (state == State::Resumed) {
+                // Resume points sit just after an element: what follows is a separator.
+                if (c != ',' && c != ']') {
+                    return fail(QStringLiteral("expected ',' or ']' at %1").arg(here()));
+                }
+                ++w.pos;
+                state = c == ',' ? State::AfterComma : State::Closed;
+                continue;
+            }
+            if (c == ']' && state == State::First) {
+                ++w.pos;
+                state = State::Closed;
+                continue;
+            }
+            if (c == ']' || c == ',') {
+                return fail(QStringLiteral("expected a value at %1, found '%2'")
+                                .arg(here())
+                                .arg(QLatin1Char(c)));
+            }
+            w.begin = w.pos;
+            elementLine = line;
+            elementColumn = w.base + qint64(w.pos) - lineStart + 1;
+            depth = (c == '{' || c == '[') ? 1 : 0;
+            inString = c == '"';
+            escaped = false;
+            scalar = depth == 0 && !inString;
+            if (!scalar)
+                ++w.pos; // the opening byte is accounted for
+            state = State::Element;
+            continue;
+        }
+        case State::Element:
+            if (scanElement() || (w.eof && scalar)) {
+                elementEnd = w.pos; // a number or literal may end with the file
+                elementEndLine = line;
+                state = State::AfterElement;
+                continue;
+            }
+            if (w.eof)
+                return fail(truncated());
+            break;
+        case State::AfterElement: {
+            found = skipSpace();
+            if (found < 0)
+                return fail(truncated());
+            if (found == 0)
+                break;
+            const char c = w.data[w.pos];
+            if (c != ',' && c != ']') {
+                return fail(QStringLiteral("expected ',' or ']' at %1 after the array element "
+                                           "that starts at line %2")
+                                .arg(here())
+                                .arg(elementLine));
+            }
+            if (qint64(elementEnd - w.begin) > options.maxDocumentBytes)
+                return fail(tooLarge());
+            const std::string_view text = w.view(w.begin, elementEnd);
+            const SyntaxError problem = checkDocument(text);
+            if (problem.pos >= 0) {
+                auto [at, column] = lineAndColumn(text, problem.pos, elementLine);
+                if (at == elementLine)
+                    column += elementColumn - 1;
+                return fail(QStringLiteral("invalid JSON at line %1, column %2: %3")
+                                .arg(at)
+                                .arg(column)
+                                .arg(QLatin1String(problem.reason)));
+            }
+            // The resume point is just after the value, where a resumed reader expects the
+            // separator this one has just seen.
+            document.text = text;
+            document.line = elementLine;
+            document.endOffset = w.base + qint64(elementEnd);
+            document.endLine = elementEndLine;
+            document.problem.clear();
+            ++w.pos;
+            state = c == ',' ? State::AfterComma : State::Closed;
+            return Status::Document;
+        }
+        case State::Closed:
+            found = skipSpace();
+            if (found < 0) {
+                done = true;
+                return Status::End;
+            }
+            if (found == 0)
+                break;
+            return fail(QStringLiteral("unexpected text at %1 after the end of the JSON array")
+                            .arg(here()));
+        }
+        // More data is needed.
+        if (qint64(w.end - w.begin) > options.maxDocumentBytes)
+            return fail(tooLarge());
+        if (!refill())
+            return Status::Error;
+    }
+}
+
+JsonReader::JsonReader(ByteSource &source, Options options)
+    : d(std::make_shared<Impl>(source, options))
+{}
+
+Result<void> JsonReader::resumeAt(qint64 offset, qint64 line)
+{
+    if (d->started)
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("resumeAt() must come before the first document"));
+    const Result<void> skipped = d->source.skipTo(offset);
+    if (!skipped)
+        return skipped;
+    d->window.base = d->source.offset();
+    d->line = line;
+    d->lineStart = d->window.base;
+    if (offset > 0)
+        d->state = Impl::State::Resumed;
+    return {};
+}
+
+JsonReader::Status JsonReader::next(Document &document)
+{
+    if (d->failed)
+        return Status::Error;
+    if (d->done)
+        return Status::End;
+    if (!d->started) {
+        d->started = true;
+        d->skipBom();
+        if (d->failed)
+            return Status::Error;
+    }
+    return d->options.layout == Layout::Ndjson ? d->nextLine(document) : d->nextElement(document);
+}
+
+QString JsonReader::errorText() const
+{
+    return d->error;
+}
+
+namespace {
+
+// Sniffs the first bytes of a file: binary data is Unknown, JSON is told apart from NDJSON by
+// its first byte and first line, TSV from CSV by a tab and no comma in the first line.
+DataFormat sniffFormat(std::string_view bytes)
+{
+    if (bytes.starts_with("\xEF\xBB\xBF"))
+        bytes.remove_prefix(3);
+    for (const char c : bytes) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') || u == 0x7F)
+            return DataFormat::Unknown; // NUL and other control bytes: not text
+    }
+    if (utf8ErrorOffset(bytes, true) >= 0)
+        return DataFormat::Unknown;
+    const size_t first = bytes.find_first_not_of(" \t\r\n\f");
+    if (first == std::string_view::npos)
+        return DataFormat::Unknown; // nothing to go by
+    if (bytes[first] == '[')
+        return DataFormat::Json;
+    const std::string_view firstLine = bytes.substr(first, bytes.find('\n', first) - first);
+    if (bytes[first] == '{') {
+        // One complete object on the first line is NDJSON; an object spread over several lines
+        // is a JSON document (which the array reader then refuses with a clear message).
+        return checkJson(firstLine).pos < 0 ? DataFormat::Ndjson : DataFormat::Json;
+    }
+    if (firstLine.find('\t') != std::string_view::npos &&
+        firstLine.find(',') == std::string_view::npos)
+        return DataFormat::Tsv;
+    return DataFormat::Csv;
+}
+
+} // namespace
+
+DataFormat formatFromName(const QString &name)
+{
+    const QString lower = name.trimmed().toLower();
+    if (lower == u"csv")
+        return DataFormat::Csv;
+    if (lower == u"tsv")
+        return DataFormat::Tsv;
+    if (lower == u"ndjson" || lower == u"jsonl")
+        return DataFormat::Ndjson;
+    if (lower == u"json")
+        return DataFormat::Json;
+    return DataFormat::Unknown;
+}
+
+DataFormat
+detectFormat(const QString &contentType, const QString &fileName, std::string_view firstBytes)
+{
+    // "text/csv; charset=utf-8" and "Text/CSV" are both text/csv.
+    const QString type = contentType.section(u';', 0, 0).trimmed().toLower();
+    if (type == u"text/csv")
+        return DataFormat::Csv;
+    if (type == u"text/tab-separated-values")
+        return DataFormat::Tsv;
+    if (type == u"application/x-ndjson" || type == u"application/ndjson" ||
+        type == u"application/jsonl" || type == u"application/x-jsonlines")
+        return DataFormat::Ndjson;
+    if (type == u"application/json")
+        return DataFormat::Json;
+
+    QString name = fileName.trimmed().toLower();
+    if (name.endsWith(u".gz"))
+        name.chop(3);
+    if (name.endsWith(u".csv"))
+        return DataFormat::Csv;
+    if (name.endsWith(u".tsv"))
+        return DataFormat::Tsv;
+    if (name.endsWith(u".ndjson") || name.endsWith(u".jsonl"))
+        return DataFormat::Ndjson;
+    if (name.endsWith(u".json"))
+        return DataFormat::Json;
+
+    return sniffFormat(firstBytes);
+}
+
+QString formatName(DataFormat format)
+{
+    switch (format) {
+    case DataFormat::Csv:
+        return QStringLiteral("csv");
+    case DataFormat::Tsv:
+        return QStringLiteral("tsv");
+    case DataFormat::Ndjson:
+        return QStringLiteral("ndjson");
+    case DataFormat::Json:
+        return QStringLiteral("json");
+    case DataFormat::Unknown:
+        break;
+    }
+    return QStringLiteral("unknown");
+}
+
+} // namespace Ferry

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "core/clock.h"
+#include "datasets/datasetstore.h"
+#include "queue/jobhandler.h"
+#include "storage/blobstore.h"
+
+namespace Ferry {
+
+struct MigrateConfig
+{
+    int batchRows = 5'000;          // rows per transaction (with their checkpoint)
+    int errorReportRows = 100;      // rejected rows kept in full; the count is always kept
+    qint64 maxRejectedRows = 1'000; // more rejected rows than this fails the job
+    qint64 maxDecompressedBytes = qint64(16) << 30; // gzip bombs stop here
+};
+
+// The "migrate" job: streams an uploaded CSV, TSV, NDJSON or JSON file into the user's dataset.
+//
+// Payload: {"blob": "<sha256>", "format": "csv|tsv|ndjson|json", "dataset": "name",
+//           "mapping": {...}?, "key": "field"?, "header": true?, "delimiter": ","?,
+//           "quote": "\""?, "maxRejectedRows": N?}
+//
+// Batches of rows are written together with a checkpoint (byte offset, line, counts) in one
+// transaction, so a retry or a rescue after a crash resumes after the last committed batch and
+// every row lands exactly once. A job that fails for good (a broken file, too many rejected
+// rows, its last attempt) or is cancelled undoes what it wrote.
+class MigrateHandler final : public JobHandler
+{
+public:
+    MigrateHandler(DatasetStore &datasets,
+                   BlobStore &blobs,
+                   const Clock &clock,
+                   MigrateConfig config = {});
+
+    Result<void> validatePayload(const QJsonObject &payload) const override;
+    JobOutcome run(JobContext &context) override;
+
+private:
+    DatasetStore &m_datasets;
+    BlobStore &m_blobs;
+    const Clock &m_clock;
+    MigrateConfig m_config;
+};
+
+} // namespace Ferry

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "core/clock.h"
+#include "queue/jobqueue.h"
+#include "storage/blobstore.h"
+
+#include <QIODevice>
+#include <QJsonValue>
+
+namespace Ferry {
+
+// An upload to import: stored as a blob, opened as an upload session, queued as a migrate job.
+struct MigrationRequest
+{
+    qint64 userId = 0;
+    QString fileName;
+    QString contentType;
+    QString format; // csv, tsv, ndjson, json; empty: from the content type, name, or content
+    QString dataset;
+    QJsonValue mapping; // undefined or null: none
+    QString key;
+    std::optional<bool> header;
+    QString delimiter;
+    int priority = 0;
+};
+
+struct SubmittedMigration
+{
+    QString sessionId;
+    qint64 jobId = 0;
+    BlobInfo blob;
+    QString format;
+};
+
+// Streams content into the blob store (bounded memory), detects the format, and opens the
+// session and its job in one transaction. A refused request leaves no session, job or blob.
+Result<SubmittedMigration> submitMigration(JobQueue &queue,
+                                           BlobStore &blobs,
+                                           const Clock &clock,
+                                           const MigrationRequest &request,
+                                           QIODevice &content,
+                                           qint64 expectedSize = -1);
+
+} // namespace Ferry

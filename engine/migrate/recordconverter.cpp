@@ -1,0 +1,273 @@
+#include "recordconverter.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace Ferry {
+
+namespace {
+
+std::string toStd(const QString &text)
+{
+    return text.toStdString();
+}
+
+Error converterError(const QString &message, const QString &hint)
+{
+    return makeError(ErrorCode::InvalidArgument, message, hint);
+}
+
+// A value at a dotted path ("address.city") in a JSON object.
+QJsonValue valueAt(const QJsonObject &object, const QString &path)
+{
+    if (!path.contains(u'.'))
+        return object.value(path);
+    QJsonValue current = object;
+    for (const QString &part : path.split(u'.')) {
+        if (!current.isObject())
+            return QJsonValue(QJsonValue::Undefined);
+        current = current.toObject().value(part);
+    }
+    return current;
+}
+
+} // namespace
+
+Result<RecordConverter> RecordConverter::forTable(std::optional<Mapping> mapping,
+                                                  const QString &keyField,
+                                                  const std::vector<std::string> &header)
+{
+    RecordConverter c;
+    c.m_columnCount = header.size();
+    if (mapping) {
+        for (const FieldSpec &field : mapping->fields) {
+            const std::string source = toStd(field.source);
+            const auto it = std::find(header.begin(), header.end(), source);
+            if (it == header.end()) {
+                return converterError(
+                    QStringLiteral("The mapping names a column the file does not have: \"%1\".")
+                        .arg(field.source),
+                    QStringLiteral("The file's columns are: %1.").arg(QString::fromStdString([&] {
+                        std::string all;
+                        for (const std::string &h : header) {
+                            if (!all.empty())
+                                all.append(", ");
+                            all.append(h);
+                        }
+                        return all;
+                    }())));
+            }
+            c.m_sourceColumn.push_back(int(it - header.begin()));
+        }
+    } else {
+        for (size_t i = 0; i < header.size(); ++i) {
+            if (std::count(header.begin(), header.end(), header[i]) > 1) {
+                return converterError(
+                    QStringLiteral("The column \"%1\" appears twice in the header.")
+                        .arg(QString::fromStdString(header[i])),
+                    QStringLiteral("Rename one, or give a mapping that picks the columns."));
+            }
+            c.m_columns.append(QString::fromStdString(header[i]));
+        }
+        if (!keyField.isEmpty()) {
+            const auto it = std::find(header.begin(), header.end(), toStd(keyField));
+            if (it == header.end()) {
+                return converterError(
+                    QStringLiteral("The key column \"%1\" is not in the file.").arg(keyField),
+                    QStringLiteral("Name one of the header's columns as the key."));
+            }
+            c.m_keyIndex = int(it - header.begin());
+        }
+        for (size_t i = 0; i < header.size(); ++i) {
+            std::string prefix;
+            if (i > 0)
+                prefix.push_back(',');
+            appendJsonString(prefix, header[i]);
+            prefix.push_back(':');
+            c.m_keyPrefix.push_back(std::move(prefix));
+        }
+    }
+    auto base = forDocuments(std::move(mapping), keyField);
+    if (!base)
+        return base.error();
+    if (base->m_mapping) {
+        base->m_sourceColumn = c.m_sourceColumn;
+        base->m_columnCount = c.m_columnCount;
+        return std::move(*base);
+    }
+    c.m_keyField = keyField;
+    return c;
+}
+
+Result<RecordConverter> RecordConverter::forDocuments(std::optional<Mapping> mapping,
+                                                      const QString &keyField)
+{
+    RecordConverter c;
+    c.m_keyField = keyField;
+    if (!mapping)
+        return c;
+    if (!keyField.isEmpty() && !mapping->key.isEmpty() && keyField != mapping->key) {
+        return converterError(QStringLiteral("Two different keys: \"%1\" and the mapping's \"%2\".")
+                                  .arg(keyField, mapping->key),
+                              QStringLiteral("Give the key once."));
+    }
+    const QString key = mapping->key.isEmpty() ? keyField : mapping->key;
+    for (size_t i = 0; i < mapping->fields.size(); ++i) {
+        const FieldSpec &field = mapping->fields[i];
+        std::string prefix;
+        if (i > 0)
+            prefix.push_back(',');
+        appendJsonString(prefix, toStd(field.name));
+        prefix.push_back(':');
+        c.m_keyPrefix.push_back(std::move(prefix));
+        std::string def, reason;
+        if (field.defaultValue && !field.defaultValue->isNull())
+            convertJson(field.type, *field.defaultValue, def, reason);
+        c.m_defaults.push_back(def);
+        if (field.name == key)
+            c.m_keyIndex = int(i);
+    }
+    if (!key.isEmpty() && c.m_keyIndex < 0) {
+        return converterError(
+            QStringLiteral("The key \"%1\" is not one of the mapped fields.").arg(key),
+            QStringLiteral("Name a field of the mapping as the key."));
+    }
+    c.m_columns = mapping->columns();
+    c.m_mapping = std::move(mapping);
+    return c;
+}
+
+bool RecordConverter::convertMapped(
+    const std::function<bool(size_t, std::string &, std::string &)> &valueOf,
+    RecordWrite &out,
+    RowError &error)
+{
+    // valueOf(i, out, reason): appends field i's JSON text; false with an empty reason means
+    // "missing" (empty cell, absent key, null), false with a reason means "does not convert".
+    out.doc.clear();
+    out.doc.push_back('{');
+    out.key.clear();
+    for (size_t i = 0; i < m_mapping->fields.size(); ++i) {
+        const FieldSpec &field = m_mapping->fields[i];
+        out.doc.append(m_keyPrefix[i]);
+        const size_t start = out.doc.size();
+        std::string reason;
+        if (!valueOf(i, out.doc, reason)) {
+            out.doc.resize(start);
+            if (!reason.empty()) {
+                error.field = field.name;
+                error.reason = QString::fromStdString(reason);
+                return false;
+            }
+            if (!m_defaults[i].empty()) {
+                out.doc.append(m_defaults[i]);
+            } else if (field.required) {
+                error.field = field.name;
+                error.reason = QStringLiteral("a value is required");
+                return false;
+            } else {
+                out.doc.append("null");
+            }
+        }
+        if (int(i) == m_keyIndex) {
+            out.key.assign(out.doc, start, out.doc.size() - start);
+            if (out.key == "null") {
+                error.field = field.name;
+                error.reason = QStringLiteral("the key field is empty");
+                return false;
+            }
+        }
+    }
+    out.doc.push_back('}');
+    return true;
+}
+
+bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
+                                 RecordWrite &out,
+                                 RowError &error)
+{
+    if (fields.size() != m_columnCount) {
+        error.field.clear();
+        error.reason =
+            QStringLiteral("expected %1 fields, found %2").arg(m_columnCount).arg(fields.size());
+        return false;
+    }
+    if (m_mapping) {
+        return convertMapped(
+            [&](size_t i, std::string &doc, std::string &reason) {
+                const std::string_view text = fields[size_t(m_sourceColumn[i])];
+                if (text.empty())
+                    return false;
+                return convertText(m_mapping->fields[i].type, text, doc, reason);
+            },
+            out, error);
+    }
+    out.doc.clear();
+    out.doc.push_back('{');
+    for (size_t i = 0; i < fields.size(); ++i) {
+        out.doc.append(m_keyPrefix[i]);
+        appendJsonString(out.doc, fields[i]);
+    }
+    out.doc.push_back('}');
+    out.key.clear();
+    if (m_keyIndex >= 0) {
+        if (fields[size_t(m_keyIndex)].empty()) {
+            error.field = m_columns.at(m_keyIndex).toString();
+            error.reason = QStringLiteral("the key field is empty");
+            return false;
+        }
+        appendJsonString(out.key, fields[size_t(m_keyIndex)]);
+    }
+    return true;
+}
+
+bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, RowError &error)
+{
+    if (!m_mapping && m_keyField.isEmpty()) {
+        out.doc.assign(json);
+        out.key.clear();
+        return true;
+    }
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(
+        QByteArray::fromRawData(json.data(), qsizetype(json.size())), &parseError);
+    if (parseError.error != QJsonParseError::NoError) {
+        error.field.clear();
+        error.reason =
+            QStringLiteral("the document cannot be read: %1").arg(parseError.errorString());
+        return false;
+    }
+    if (!document.isObject()) {
+        error.field.clear();
+        error.reason = QStringLiteral("expected a JSON object");
+        return false;
+    }
+    const QJsonObject object = document.object();
+    if (m_mapping) {
+        return convertMapped(
+            [&](size_t i, std::string &doc, std::string &reason) {
+                const FieldSpec &field = m_mapping->fields[i];
+                const QJsonValue value = valueAt(object, field.source);
+                if (value.isUndefined() || value.isNull() ||
+                    (value.isString() && value.toString().isEmpty() &&
+                     field.type != FieldType::String))
+                    return false;
+                return convertJson(field.type, value, doc, reason);
+            },
+            out, error);
+    }
+    out.doc.assign(json);
+    const QJsonValue key = valueAt(object, m_keyField);
+    out.key.clear();
+    std::string reason;
+    const bool converted = key.isString() ? convertJson(FieldType::String, key, out.key, reason)
+                                          : convertJson(FieldType::Json, key, out.key, reason);
+    if (key.isUndefined() || key.isNull() || !converted) {
+        error.field = m_keyField;
+        error.reason = QStringLiteral("the key field is missing");
+        return false;
+    }
+    return true;
+}
+
+} // namespace Ferry

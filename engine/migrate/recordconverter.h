@@ -1,0 +1,48 @@
+#pragma once
+
+#include "datasets/datasetstore.h"
+#include "migrate/mapping.h"
+
+#include <QJsonArray>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace Ferry {
+
+// Turns source rows (CSV/TSV fields, or JSON documents) into the stored JSON documents and their
+// upsert keys, applying the mapping. A row that does not convert is rejected with the field and
+// the reason; it never aborts the file.
+class RecordConverter final
+{
+public:
+    // keyField: without a mapping, the column or top-level key whose value is the record key.
+    static Result<RecordConverter> forTable(std::optional<Mapping> mapping,
+                                            const QString &keyField,
+                                            const std::vector<std::string> &header);
+    static Result<RecordConverter> forDocuments(std::optional<Mapping> mapping,
+                                                const QString &keyField);
+
+    QJsonArray columns() const { return m_columns; }
+    bool convertRow(const std::vector<std::string_view> &fields, RecordWrite &out, RowError &error);
+    bool convertDocument(std::string_view json, RecordWrite &out, RowError &error);
+
+private:
+    bool convertMapped(const std::function<bool(size_t, std::string &, std::string &)> &valueOf,
+                       RecordWrite &out,
+                       RowError &error);
+
+    std::optional<Mapping> m_mapping;
+    QString m_keyField;
+    QJsonArray m_columns;
+    std::vector<std::string> m_keyPrefix; // per output field: "\"name\":" (with a leading comma)
+    std::vector<int> m_sourceColumn;      // tabular + mapping: column of each field
+    std::vector<std::string> m_defaults;  // JSON text of each field's default, or empty
+    int m_keyIndex = -1;                  // field (mapping) or column (no mapping) of the key
+    size_t m_columnCount = 0;
+    std::string m_scratch;
+};
+
+} // namespace Ferry

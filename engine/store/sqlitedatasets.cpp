@@ -1,0 +1,364 @@
+// SqliteStore: datasets, their records, and migration checkpoints.
+#include "sqlitestore.h"
+
+#include "store/sqlhelpers.h"
+#include "store/sqlitenative.h"
+
+#include <QJsonDocument>
+#include <QSqlQuery>
+
+#include <sqlite3.h>
+
+namespace Ferry {
+
+namespace {
+
+// A dataset's records live in [first, last] of the rowid space (see the schema).
+constexpr int DatasetShift = 40;
+qint64 firstRecordId(qint64 datasetId)
+{
+    return datasetId << DatasetShift;
+}
+qint64 lastRecordId(qint64 datasetId)
+{
+    return ((datasetId + 1) << DatasetShift) - 1;
+}
+
+NativeStatement &bindUtf8(NativeStatement &statement, int index, std::string_view text)
+{
+    return statement.bindUtf8(index, text);
+}
+
+DatasetInfo datasetFrom(const QSqlQuery &q)
+{
+    DatasetInfo info;
+    info.id = q.value(0).toLongLong();
+    info.name = q.value(1).toString();
+    info.columns = QJsonDocument::fromJson(q.value(2).toString().toUtf8()).array();
+    info.createdAt = q.value(3).toLongLong();
+    info.updatedAt = q.value(4).toLongLong();
+    info.records = q.value(5).toLongLong();
+    return info;
+}
+
+const QString s_datasetColumns = QStringLiteral(
+    "d.id, d.name, d.columns, d.created_at, d.updated_at, "
+    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1)");
+
+} // namespace
+
+Result<qint64> SqliteStore::ensureDataset(qint64 userId, const QString &name, qint64 now)
+{
+    if (auto valid = validateDatasetName(name); !valid)
+        return valid.error();
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("INSERT INTO datasets (user_id, name, created_at, updated_at) "
+                             "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    q.addBindValue(now);
+    q.addBindValue(now);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("creating dataset %1").arg(name));
+    q.prepare(QStringLiteral("SELECT id FROM datasets WHERE user_id = ? AND name = ?"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
+    return q.value(0).toLongLong();
+}
+
+Result<std::optional<MigrationCheckpoint>> SqliteStore::checkpoint(qint64 jobId)
+{
+    auto q = prepared(QStringLiteral(
+        "SELECT dataset_id, byte_offset, line, rows_read, rows_imported, rows_rejected, state "
+        "FROM migration_checkpoints WHERE job_id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading the checkpoint of job %1").arg(jobId));
+    std::optional<MigrationCheckpoint> result;
+    if (query.next()) {
+        result = MigrationCheckpoint{query.value(0).toLongLong(),       query.value(1).toLongLong(),
+                                     query.value(2).toLongLong(),       query.value(3).toLongLong(),
+                                     query.value(4).toLongLong(),       query.value(5).toLongLong(),
+                                     query.value(6).toString().toUtf8()};
+    }
+    query.finish();
+    return result;
+}
+
+Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    NativeConnection &db = **native;
+    auto fence = db.prepare(QStringLiteral(
+        "SELECT 1 FROM jobs WHERE id = ?1 AND status = 'running' AND lease_token = ?2"));
+    auto insert = db.prepare(QStringLiteral(
+        "INSERT INTO records (id, dataset_id, doc, job_id) VALUES (?4, ?1, ?2, ?3)"));
+    auto lastId = db.prepare(
+        QStringLiteral("SELECT coalesce(max(id), ?1) FROM records WHERE id BETWEEN ?1 AND ?2"));
+    // An overwrite keeps what it replaced (once per job) so a failed job can be undone.
+    auto upsert = db.prepare(QStringLiteral(
+        "INSERT INTO records (id, dataset_id, key, doc, job_id) VALUES (?5, ?1, ?2, ?3, ?4) "
+        "ON CONFLICT (dataset_id, key) WHERE key IS NOT NULL DO UPDATE SET "
+        "prev_doc = CASE WHEN records.job_id IS excluded.job_id THEN records.prev_doc "
+        "ELSE records.doc END, "
+        "prev_job = CASE WHEN records.job_id IS excluded.job_id THEN records.prev_job "
+        "ELSE records.job_id END, "
+        "doc = excluded.doc, job_id = excluded.job_id"));
+    auto checkpoint = db.prepare(QStringLiteral(
+        "INSERT INTO migration_checkpoints (job_id, dataset_id, byte_offset, line, rows_read, "
+        "rows_imported, rows_rejected, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT (job_id) DO UPDATE SET dataset_id = excluded.dataset_id, "
+        "byte_offset = excluded.byte_offset, line = excluded.line, rows_read = excluded.rows_read, "
+        "rows_imported = excluded.rows_imported, rows_rejected = excluded.rows_rejected, "
+        "state = excluded.state"));
+    auto error = db.prepare(QStringLiteral("INSERT OR REPLACE INTO job_row_errors (job_id, seq, "
+                                           "line, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const auto *statement : {&fence, &insert, &lastId, &upsert, &checkpoint, &error}) {
+        if (!*statement)
+            return statement->error();
+    }
+
+    NativeTransaction transaction(db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun;
+    {
+        NativeStatement q(*fence);
+        q.bind(1, batch.jobId).bind(2, batch.leaseToken);
+        if (!q.step()) {
+            if (q.failed())
+                return q.error(QStringLiteral("checking the lease of job %1").arg(batch.jobId));
+            return makeError(ErrorCode::Conflict,
+                             QStringLiteral("Job %1 no longer holds its lease; its batch was not "
+                                            "written.")
+                                 .arg(batch.jobId),
+                             QStringLiteral("The job was rescued and runs elsewhere."));
+        }
+    }
+    const qint64 datasetId = batch.checkpoint.datasetId;
+    qint64 nextId = 0;
+    {
+        NativeStatement q(*lastId);
+        q.bind(1, firstRecordId(datasetId)).bind(2, lastRecordId(datasetId));
+        if (!q.step())
+            return q.error(QStringLiteral("numbering records"));
+        nextId = q.int64(0) + 1;
+    }
+    if (nextId + qint64(batch.records.size()) > lastRecordId(datasetId)) {
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("The dataset is full (2^40 records)."),
+                         QStringLiteral("Import into a new dataset."));
+    }
+    for (const RecordWrite &record : batch.records) {
+        if (record.key.empty()) {
+            NativeStatement q(*insert);
+            q.bind(1, datasetId).bind(3, batch.jobId).bind(4, nextId++);
+            bindUtf8(q, 2, record.doc).step();
+            if (q.failed())
+                return q.error(QStringLiteral("importing a record"));
+        } else {
+            NativeStatement q(*upsert);
+            q.bind(1, datasetId).bind(4, batch.jobId).bind(5, nextId++);
+            bindUtf8(q, 2, record.key);
+            bindUtf8(q, 3, record.doc).step();
+            if (q.failed())
+                return q.error(QStringLiteral("importing a record"));
+        }
+    }
+    {
+        const MigrationCheckpoint &c = batch.checkpoint;
+        NativeStatement q(*checkpoint);
+        q.bind(1, batch.jobId)
+            .bind(2, datasetId)
+            .bind(3, c.byteOffset)
+            .bind(4, c.line)
+            .bind(5, c.rowsRead)
+            .bind(6, c.rowsImported)
+            .bind(7, c.rowsRejected);
+        bindUtf8(q, 8, std::string_view(c.state.constData(), size_t(c.state.size()))).step();
+        if (q.failed())
+            return q.error(QStringLiteral("writing the checkpoint of job %1").arg(batch.jobId));
+    }
+    qint64 seq = batch.firstErrorSeq;
+    for (const RowError &rowError : batch.errors) {
+        NativeStatement q(*error);
+        q.bind(1, batch.jobId)
+            .bind(2, seq++)
+            .bind(3, rowError.line)
+            .bind(4, rowError.field)
+            .bind(5, rowError.reason)
+            .step();
+        if (q.failed())
+            return q.error(QStringLiteral("recording a rejected row"));
+    }
+    return transaction.commit();
+}
+
+Result<qint64> SqliteStore::undoJob(qint64 jobId, qint64 datasetId)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM records WHERE id BETWEEN ? AND ? AND job_id = ? "
+                             "AND prev_doc IS NULL"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    qint64 undone = q.numRowsAffected();
+    q.prepare(QStringLiteral("UPDATE records SET doc = prev_doc, job_id = prev_job, "
+                             "prev_doc = NULL, prev_job = NULL "
+                             "WHERE id BETWEEN ? AND ? AND job_id = ?"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    undone += q.numRowsAffected();
+    q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return undone;
+}
+
+Result<void> SqliteStore::forgetUndo(qint64 jobId, qint64 datasetId)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE records SET prev_doc = NULL, prev_job = NULL "
+                             "WHERE id BETWEEN ? AND ? AND job_id = ? AND prev_doc IS NOT NULL"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("finishing job %1").arg(jobId));
+    return {};
+}
+
+Result<void> SqliteStore::setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
+    q.addBindValue(QString::fromUtf8(QJsonDocument(columns).toJson(QJsonDocument::Compact)));
+    q.addBindValue(now);
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
+    return {};
+}
+
+Result<QList<DatasetInfo>> SqliteStore::datasets(qint64 userId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT ") + s_datasetColumns +
+              QStringLiteral(" FROM datasets d WHERE d.user_id = ? ORDER BY d.name"));
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("listing datasets"));
+    QList<DatasetInfo> result;
+    while (q.next())
+        result.append(datasetFrom(q));
+    return result;
+}
+
+Result<std::optional<DatasetInfo>> SqliteStore::dataset(qint64 userId, const QString &name)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT ") + s_datasetColumns +
+              QStringLiteral(" FROM datasets d WHERE d.user_id = ? AND d.name = ?"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
+    std::optional<DatasetInfo> result;
+    if (q.next())
+        result = datasetFrom(q);
+    return result;
+}
+
+Result<void> SqliteStore::forEachRecord(qint64 datasetId,
+                                        const std::function<bool(std::string_view doc)> &sink)
+{
+    // Pages by id, so no read transaction stays open while the sink writes to a slow client.
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    auto page = (*native)->prepare(QStringLiteral(
+        "SELECT id, doc FROM records WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT 1000"));
+    if (!page)
+        return page.error();
+    qint64 after = firstRecordId(datasetId);
+    std::vector<std::string> docs;
+    while (true) {
+        docs.clear();
+        {
+            NativeStatement q(*page);
+            q.bind(1, after).bind(2, lastRecordId(datasetId));
+            while (q.step()) {
+                after = q.int64(0);
+                docs.emplace_back(q.utf8(1));
+            }
+            if (q.failed())
+                return q.error(QStringLiteral("exporting a dataset"));
+        }
+        if (docs.empty())
+            return {};
+        for (const std::string &doc : docs) {
+            if (!sink(doc))
+                return {};
+        }
+    }
+}
+
+Result<QList<RowError>> SqliteStore::rowErrors(qint64 jobId, int limit)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT line, field, reason FROM job_row_errors WHERE job_id = ? "
+                             "ORDER BY seq LIMIT ?"));
+    q.addBindValue(jobId);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the row errors of job %1").arg(jobId));
+    QList<RowError> result;
+    while (q.next())
+        result.append({q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString()});
+    return result;
+}
+
+} // namespace Ferry

@@ -1,0 +1,405 @@
+#include "datasets/datasetexport.h"
+#include "migrate/migratehandler.h"
+#include "migrate/migrationrequest.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "storage/fileblobstore.h"
+#include "testsupport.h"
+
+#include <QBuffer>
+#include <QDir>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSet>
+#include <QTest>
+
+#include <zlib.h>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+namespace {
+
+QByteArray gzip(const QByteArray &data)
+{
+    z_stream stream{};
+    deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    QByteArray out(qsizetype(deflateBound(&stream, uLong(data.size()))) + 64, Qt::Uninitialized);
+    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
+    stream.avail_in = uInt(data.size());
+    stream.next_out = reinterpret_cast<Bytef *>(out.data());
+    stream.avail_out = uInt(out.size());
+    deflate(&stream, Z_FINISH);
+    out.resize(qsizetype(stream.total_out));
+    deflateEnd(&stream);
+    return out;
+}
+
+QByteArray csvRows(int from, int to)
+{
+    QByteArray csv;
+    for (int i = from; i <= to; ++i)
+        csv += QByteArray::number(i) + ",name " + QByteArray::number(i) + "," +
+               QByteArray::number(i % 2) + "\n";
+    return csv;
+}
+
+const char *s_mapping = "{\"fields\": [\n"
+                        "    {\"name\": \"id\", \"type\": \"integer\", \"required\": true},\n"
+                        "    {\"name\": \"name\"},\n"
+                        "    {\"name\": \"active\", \"type\": \"boolean\"}], \"key\": \"id\"}";
+
+// The engine as app/ wires it, with small batches so files span many transactions.
+struct Engine
+{
+    explicit Engine(MigrateConfig migrate = smallBatches())
+        : blobs(t.dir.path() + QStringLiteral("/blobs"), 0)
+    {
+        registerBuiltinHandlers(handlers);
+        handlers.add(QStringLiteral("migrate"),
+                     std::make_shared<MigrateHandler>(t.store->datasets(), blobs, clock, migrate));
+        QueueConfig config;
+        config.pollIntervalMs = 20;
+        config.backoffBaseMs = 10;
+        config.maxConcurrency = 2;
+        queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
+        dispatcher = std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("test"));
+        user = t.addUser(QStringLiteral("alice"));
+    }
+    static MigrateConfig smallBatches()
+    {
+        MigrateConfig c;
+        c.batchRows = 10;
+        return c;
+    }
+    Result<SubmittedMigration> submit(const QByteArray &content,
+                                      const QString &dataset,
+                                      const char *mapping = nullptr,
+                                      const QString &format = {},
+                                      const QString &fileName = QStringLiteral("data.csv"))
+    {
+        MigrationRequest request;
+        request.userId = user;
+        request.dataset = dataset;
+        request.format = format;
+        request.fileName = fileName;
+        if (mapping)
+            request.mapping = QJsonDocument::fromJson(mapping).object();
+        QBuffer buffer;
+        buffer.setData(content);
+        buffer.open(QIODevice::ReadOnly);
+        return submitMigration(*queue, blobs, clock, request, buffer, content.size());
+    }
+    Job job(qint64 id) { return **t.store->job(id, std::nullopt); }
+    qint64 checkpointRows(qint64 id)
+    {
+        auto saved = t.store->datasets().checkpoint(id);
+        return saved.ok() && saved->has_value() ? (*saved)->rowsRead : 0;
+    }
+    bool finished(qint64 id, int timeoutMs = 30'000)
+    {
+        return waitFor([&] { return isTerminal(job(id).status); }, timeoutMs);
+    }
+    QList<QJsonObject> records(const QString &dataset)
+    {
+        QList<QJsonObject> result;
+        auto info = t.store->datasets().dataset(user, dataset);
+        if (!info || !info->has_value())
+            return result;
+        QByteArray out;
+        (void)exportDataset(t.store->datasets(), **info, ExportFormat::Ndjson,
+                            [&](QByteArrayView bytes) {
+                                out.append(bytes);
+                                return true;
+                            });
+        for (const QByteArray &line : out.split('\n')) {
+            if (!line.isEmpty())
+                result.append(QJsonDocument::fromJson(line).object());
+        }
+        return result;
+    }
+
+    TempStore t;
+    SystemClock clock;
+    FileBlobStore blobs;
+    HandlerRegistry handlers;
+    std::unique_ptr<JobQueue> queue;
+    std::unique_ptr<Dispatcher> dispatcher;
+    qint64 user = 0;
+};
+
+} // namespace
+
+class tst_MigrateHandler : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void csvWithMappingImportsAndReportsRejectedRows()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv = "id,name,active\n" + csvRows(1, 30) + "x,bad id,1\n" +
+                               csvRows(31, 40) + "41,\"ragged\"\n" + "42,\"multi\nline\",yes\n";
+        auto submitted = e.submit(csv, QStringLiteral("people"), s_mapping);
+        QVERIFY2(submitted.ok(), qPrintable(submitted.error().toString()));
+        QCOMPARE(submitted->format, QStringLiteral("csv"));
+        QVERIFY(e.finished(submitted->jobId));
+        const Job job = e.job(submitted->jobId);
+        QCOMPARE(job.status, JobStatus::Completed);
+        QCOMPARE(job.result.value(u"rowsRead").toInt(), 43);
+        QCOMPARE(job.result.value(u"rowsImported").toInt(), 41);
+        QCOMPARE(job.result.value(u"rowsRejected").toInt(), 2);
+        QCOMPARE(job.sessionId, submitted->sessionId);
+        const auto errors = *e.t.store->datasets().rowErrors(submitted->jobId, 10);
+        QCOMPARE(errors.size(), 2);
+        QCOMPARE(errors.at(0).line, 32);
+        QCOMPARE(errors.at(0).field, QStringLiteral("id"));
+        QVERIFY(errors.at(0).reason.contains(u"'x' is not an integer"));
+        QCOMPARE(errors.at(1).line, 43);
+        QVERIFY(errors.at(1).reason.contains(u"expected 3 fields, found 2"));
+        const auto records = e.records(QStringLiteral("people"));
+        QCOMPARE(records.size(), 41);
+        QCOMPARE(records.first(), (QJsonObject{{QStringLiteral("id"), 1},
+                                               {QStringLiteral("name"), QStringLiteral("name 1")},
+                                               {QStringLiteral("active"), true}}));
+        QCOMPARE(records.last().value(u"name").toString(), QStringLiteral("multi\nline"));
+        auto session = e.t.store->session(submitted->sessionId, e.user);
+        QVERIFY(session.ok() && session->has_value());
+        QCOMPARE((*session)->sizeBytes, csv.size());
+        QVERIFY(!e.t.store->session(submitted->sessionId, e.user + 1)
+                     ->has_value()); // not another user's
+    }
+
+    void upsertIsIdempotent()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv = "id,name,active\n" + csvRows(1, 55);
+        for (int run = 0; run < 2; ++run) {
+            auto submitted = e.submit(csv, QStringLiteral("people"), s_mapping);
+            QVERIFY(submitted.ok());
+            QVERIFY(e.finished(submitted->jobId));
+            QCOMPARE(e.job(submitted->jobId).status, JobStatus::Completed);
+            QCOMPARE(e.records(QStringLiteral("people")).size(), 55);
+        }
+        // A changed row replaces its record.
+        auto changed =
+            e.submit("id,name,active\n7,Seven,no\n", QStringLiteral("people"), s_mapping);
+        QVERIFY(e.finished(changed->jobId));
+        const auto records = e.records(QStringLiteral("people"));
+        QCOMPARE(records.size(), 55);
+        const auto seven = std::find_if(records.begin(), records.end(), [](const QJsonObject &r) {
+            return r.value(u"id").toInt() == 7;
+        });
+        QCOMPARE(seven->value(u"name").toString(), QStringLiteral("Seven"));
+    }
+
+    void tooManyRejectedRowsFailsAndUndoes()
+    {
+        MigrateConfig config = Engine::smallBatches();
+        config.maxRejectedRows = 2;
+        Engine e(config);
+        QVERIFY(e.dispatcher->start().ok());
+        auto first =
+            e.submit("id,name,active\n" + csvRows(1, 20), QStringLiteral("people"), s_mapping);
+        QVERIFY(e.finished(first->jobId));
+        // Overwrites rows 1-20 and adds 21-60 over several batches, then fails.
+        const QByteArray second = "id,name,active\n" + csvRows(1, 60).replace("name", "renamed") +
+                                  "a,x,1\nb,x,1\nc,x,1\n";
+        auto failing = e.submit(second, QStringLiteral("people"), s_mapping);
+        QVERIFY(e.finished(failing->jobId));
+        const Job job = e.job(failing->jobId);
+        QCOMPARE(job.status, JobStatus::Failed);
+        QCOMPARE(job.attempts, 1); // permanent: not retried
+        QVERIFY2(job.error.contains(u"3 rows were rejected, more than the limit of 2"),
+                 qPrintable(job.error));
+        const auto records = e.records(QStringLiteral("people"));
+        QCOMPARE(records.size(), 20); // its inserts gone
+        for (const QJsonObject &r : records)
+            QVERIFY2(r.value(u"name").toString().startsWith(u"name "),
+                     "an overwrite was not restored");
+    }
+
+    void fileLevelErrorFailsAtOnceAndLeavesNothing()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv =
+            "id,name,active\n" + csvRows(1, 35) + "36,\"never closed,1\n37,x,1\n";
+        auto submitted = e.submit(csv, QStringLiteral("broken"), s_mapping);
+        QVERIFY(e.finished(submitted->jobId));
+        const Job job = e.job(submitted->jobId);
+        QCOMPARE(job.status, JobStatus::Failed);
+        QCOMPARE(job.attempts, 1);
+        QVERIFY2(job.error.contains(u"37"), qPrintable(job.error)); // names where the quote opened
+        QVERIFY(e.records(QStringLiteral("broken")).isEmpty());
+    }
+
+    void declaredFormatThatDoesNotMatchFails()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        auto submitted =
+            e.submit("id,name\n1,a\n", QStringLiteral("d"), nullptr, QStringLiteral("json"));
+        QVERIFY(submitted.ok());
+        QVERIFY(e.finished(submitted->jobId));
+        QCOMPARE(e.job(submitted->jobId).status, JobStatus::Failed);
+        QVERIFY(!e.job(submitted->jobId).error.isEmpty());
+        QVERIFY(e.records(QStringLiteral("d")).isEmpty());
+    }
+
+    void mappingNamingMissingColumnsFails()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        auto submitted = e.submit("ident,name\n1,a\n", QStringLiteral("d"), s_mapping);
+        QVERIFY(e.finished(submitted->jobId));
+        const Job job = e.job(submitted->jobId);
+        QCOMPARE(job.status, JobStatus::Failed);
+        QVERIFY2(job.error.contains(u"\"id\""), qPrintable(job.error));
+        QVERIFY2(job.error.contains(u"ident, name"), qPrintable(job.error));
+    }
+
+    void badRequestsAreRefusedAndLeaveNothing_data()
+    {
+        QTest::addColumn<QString>("dataset");
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("mentions");
+        QTest::newRow("path") << "../etc" << QByteArray("a\n1\n") << ""
+                              << "not a valid dataset name";
+        QTest::newRow("quote") << "a'b" << QByteArray("a\n1\n") << ""
+                               << "not a valid dataset name";
+        QTest::newRow("sql") << "x;DROP TABLE jobs" << QByteArray("a\n1\n") << ""
+                             << "not a valid dataset name";
+        QTest::newRow("control") << "a\x01"
+                                    "b"
+                                 << QByteArray("a\n1\n") << ""
+                                 << "not a valid dataset name";
+        QTest::newRow("too long") << QString(65, u'a') << QByteArray("a\n1\n") << ""
+                                  << "1 to 64";
+        QTest::newRow("empty upload") << "ok" << QByteArray() << ""
+                                      << "The upload is empty";
+        QTest::newRow("binary") << "ok" << QByteArray("\x00\x01\x02\xff\xfe", 5) << ""
+                                << "Cannot tell the format";
+        QTest::newRow("unknown format") << "ok" << QByteArray("a\n1\n") << "xml"
+                                        << "Unknown format 'xml'";
+    }
+    void badRequestsAreRefusedAndLeaveNothing()
+    {
+        QFETCH(QString, dataset);
+        QFETCH(QByteArray, content);
+        QFETCH(QString, format);
+        QFETCH(QString, mentions);
+        Engine e;
+        auto submitted = e.submit(content, dataset, nullptr, format, QStringLiteral("upload"));
+        QVERIFY(!submitted.ok());
+        QCOMPARE(submitted.error().code, ErrorCode::InvalidArgument);
+        QVERIFY2(submitted.error().toString().contains(mentions),
+                 qPrintable(submitted.error().toString()));
+        QVERIFY(e.t.store->countByStatus()->isEmpty());
+        QDir blobs(e.blobs.root());
+        const QStringList left = blobs.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        for (const QString &sub : left)
+            QVERIFY2(QDir(blobs.filePath(sub)).isEmpty(),
+                     qPrintable(sub + QStringLiteral(" is not empty")));
+    }
+
+    void documentsAndExports()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        auto ndjson = e.submit("{\"a\": 1, \"b\": [1,2]}\n\n{\"a\": 2, \"b\": \"x,y\"}\nnot json\n",
+                               QStringLiteral("docs"), nullptr, {}, QStringLiteral("d.ndjson"));
+        QVERIFY(ndjson.ok());
+        QCOMPARE(ndjson->format, QStringLiteral("ndjson"));
+        QVERIFY(e.finished(ndjson->jobId));
+        QCOMPARE(e.job(ndjson->jobId).result.value(u"rowsRejected").toInt(), 1);
+        auto array = e.submit("[{\"a\": 3}, {\"a\": 4, \"c\": null}]", QStringLiteral("docs"),
+                              nullptr, {}, QStringLiteral("d.json"));
+        QVERIFY(e.finished(array->jobId));
+        QCOMPARE(e.job(array->jobId).status, JobStatus::Completed);
+        QCOMPARE(e.records(QStringLiteral("docs")).size(), 4);
+
+        auto info = e.t.store->datasets().dataset(e.user, QStringLiteral("docs"));
+        QByteArray csv;
+        QVERIFY(
+            exportDataset(e.t.store->datasets(), **info, ExportFormat::Csv, [&](QByteArrayView b) {
+                csv.append(b);
+                return true;
+            }).ok());
+        QCOMPARE(csv, QByteArray("a,b,c\r\n1,\"[1,2]\",\r\n2,\"x,y\",\r\n3,,\r\n4,,\r\n"));
+    }
+
+    void gzipUploadsAndBombs()
+    {
+        MigrateConfig config = Engine::smallBatches();
+        config.maxDecompressedBytes = 1 << 20;
+        Engine e(config);
+        QVERIFY(e.dispatcher->start().ok());
+        auto zipped = e.submit(gzip("id,name,active\n" + csvRows(1, 25)), QStringLiteral("z"),
+                               s_mapping, {}, QStringLiteral("people.csv.gz"));
+        QVERIFY2(zipped.ok(), qPrintable(zipped.error().toString()));
+        QCOMPARE(zipped->format, QStringLiteral("csv"));
+        QVERIFY(e.finished(zipped->jobId));
+        QCOMPARE(e.records(QStringLiteral("z")).size(), 25);
+
+        const QByteArray bomb = gzip("id,name,active\n" + QByteArray(8 << 20, 'a'));
+        QVERIFY(bomb.size() < 100'000);
+        auto exploded = e.submit(bomb, QStringLiteral("bomb"), nullptr, QStringLiteral("csv"));
+        QVERIFY(exploded.ok());
+        QVERIFY(e.finished(exploded->jobId));
+        const Job job = e.job(exploded->jobId);
+        QCOMPARE(job.status, JobStatus::Failed);
+        QVERIFY2(job.error.contains(u"gzip bomb"), qPrintable(job.error));
+    }
+
+    void cancelMidFileUndoes()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv = "id,name,active\n" + csvRows(1, 200'000);
+        auto submitted = e.submit(csv, QStringLiteral("big"), s_mapping);
+        QVERIFY(waitFor([&] { return e.checkpointRows(submitted->jobId) > 0; }));
+        QCOMPARE(*e.queue->cancel(submitted->jobId), JobStatus::Running);
+        QVERIFY(e.finished(submitted->jobId));
+        QCOMPARE(e.job(submitted->jobId).status, JobStatus::Cancelled);
+        QVERIFY(e.records(QStringLiteral("big")).isEmpty());
+    }
+
+    // A stop mid-file (as at shutdown or a crash) resumes from the checkpoint: every row once.
+    void resumesFromItsCheckpoint()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        constexpr int Rows = 300'000;
+        const QByteArray csv = "id,name,active\n" + csvRows(1, Rows);
+        auto submitted = e.submit(csv, QStringLiteral("big"), nullptr);
+        QVERIFY(waitFor([&] { return e.checkpointRows(submitted->jobId) > 1000; }, 60'000));
+        e.dispatcher->stop(); // the job is released with its checkpoint
+        const Job stopped = e.job(submitted->jobId);
+        if (stopped.status == JobStatus::Completed)
+            QSKIP("the machine finished the file before the stop; nothing to resume");
+        QCOMPARE(stopped.status, JobStatus::Pending);
+        auto saved = e.t.store->datasets().checkpoint(submitted->jobId);
+        QVERIFY(saved.ok() && saved->has_value());
+        QVERIFY((*saved)->rowsRead > 0 && (*saved)->rowsRead < Rows);
+
+        e.dispatcher =
+            std::make_unique<Dispatcher>(*e.queue, e.handlers, e.clock, QStringLiteral("again"));
+        QVERIFY(e.dispatcher->start().ok());
+        QVERIFY(e.finished(submitted->jobId, 60'000));
+        QCOMPARE(e.job(submitted->jobId).status, JobStatus::Completed);
+        QCOMPARE(e.job(submitted->jobId).result.value(u"rowsImported").toInt(), Rows);
+        const auto records = e.records(QStringLiteral("big"));
+        QCOMPARE(records.size(), Rows);
+        QSet<QString> ids;
+        for (const QJsonObject &r : records)
+            ids.insert(r.value(u"id").toString());
+        QCOMPARE(ids.size(), Rows);
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_MigrateHandler)
+#include "tst_migratehandler.moc"
