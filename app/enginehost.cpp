@@ -59,6 +59,21 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (role == Role::Engine) {
         host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,
                                                           host->m_clock, makeNodeId());
+        // Sessions outlive their pruned jobs only until the next pruning; then their files go.
+        host->m_dispatcher->setRetentionHook(
+            [store = host->m_store.get(), blobs = host->m_blobs.get()](qint64 cutoff) {
+                while (true) {
+                    auto unreferenced = store->pruneSessions(cutoff, 1000);
+                    if (!unreferenced) {
+                        qCWarning(lcHost) << unreferenced.error().toString();
+                        return;
+                    }
+                    for (const QString &blob : std::as_const(*unreferenced))
+                        (void)blobs->remove(blob);
+                    if (unreferenced->isEmpty())
+                        return;
+                }
+            });
     }
     return host;
 }

@@ -68,6 +68,11 @@ QString Dispatcher::nodeId() const
     return m_loop->nodeId();
 }
 
+void Dispatcher::setRetentionHook(std::function<void(qint64)> hook)
+{
+    m_loop->setRetentionHook(std::move(hook));
+}
+
 void Dispatcher::setBackoffRandom(std::function<double()> random)
 {
     m_loop->setBackoffRandom(std::move(random));

@@ -42,6 +42,11 @@ public:
     int runningCount() const;
     QString nodeId() const;
 
+    // Runs on the dispatch thread after each hourly pruning of finished jobs, with the cut-off
+    // (for what hangs off pruned jobs, such as upload sessions and their files). Set before
+    // start().
+    void setRetentionHook(std::function<void(qint64 cutoffMs)> hook);
+
     // Test and benchmark hook: the random source of the retry backoff.
     void setBackoffRandom(std::function<double()> random);
 

@@ -517,6 +517,8 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
         }
         if (total > 0)
             qCInfo(lcDispatch) << "pruned" << total << "finished jobs";
+        if (m_retentionHook)
+            m_retentionHook(now - m_config.retentionMs);
     }
 }
 

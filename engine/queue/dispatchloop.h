@@ -48,6 +48,7 @@ public:
     int runningCount() const; // executing now (not the claimed ones waiting for a worker)
     QString nodeId() const { return m_node; }
     void setBackoffRandom(std::function<double()> random);
+    void setRetentionHook(std::function<void(qint64)> hook) { m_retentionHook = std::move(hook); }
 
 private:
     using SteadyTime = std::chrono::steady_clock::time_point;
@@ -104,6 +105,7 @@ private:
     const QString m_node;
     Callbacks m_callbacks;
     Backoff m_backoff;
+    std::function<void(qint64)> m_retentionHook;
 
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown

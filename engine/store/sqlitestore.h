@@ -55,6 +55,7 @@ public:
     Result<std::optional<UploadSession>> session(const QString &id,
                                                  std::optional<qint64> userId) override;
     Result<bool> blobReferenced(const QString &blobId) override;
+    Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
     DatasetStore &datasets() override { return *this; }
 
     // DatasetStore (sqlitedatasets.cpp).

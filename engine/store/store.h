@@ -58,6 +58,9 @@ public:
 
     virtual Result<std::optional<UploadSession>> session(const QString &id,
                                                          std::optional<qint64> userId) = 0;
+    // Deletes up to batchSize sessions created before the cut-off that no job refers to any
+    // more; returns the blobs that no session refers to now (the caller deletes them).
+    virtual Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) = 0;
     // Whether any upload session still refers to the blob (it may be deleted when not).
     virtual Result<bool> blobReferenced(const QString &blobId) = 0;
 

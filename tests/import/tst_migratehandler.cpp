@@ -171,6 +171,28 @@ private Q_SLOTS:
                      ->has_value()); // not another user's
     }
 
+    void prunedJobsTakeTheirSessionsAndFilesWithThem()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv = "id,name,active\n" + csvRows(1, 5);
+        auto first = e.submit(csv, QStringLiteral("a"), s_mapping);
+        auto second = e.submit(csv, QStringLiteral("b"), s_mapping); // the same file: one blob
+        QCOMPARE(first->blob.id, second->blob.id);
+        QVERIFY(e.finished(first->jobId) && e.finished(second->jobId));
+        const qint64 later = e.clock.nowMs() + 1000;
+        // Sessions of live jobs stay.
+        QVERIFY(e.t.store->pruneSessions(later, 100)->isEmpty());
+        QVERIFY(e.t.store->session(first->sessionId, std::nullopt)->has_value());
+        QCOMPARE(*e.t.store->pruneFinished(later, 100), 2);
+        const QStringList orphans = *e.t.store->pruneSessions(later, 100);
+        QCOMPARE(orphans, QStringList{first->blob.id});
+        QVERIFY(!e.t.store->session(first->sessionId, std::nullopt)->has_value());
+        QVERIFY(!*e.t.store->blobReferenced(first->blob.id));
+        // The datasets themselves stay.
+        QCOMPARE(e.records(QStringLiteral("a")).size(), 5);
+    }
+
     void upsertIsIdempotent()
     {
         Engine e;

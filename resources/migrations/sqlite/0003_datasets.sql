@@ -49,3 +49,5 @@ CREATE TABLE job_row_errors (
 
 -- Blobs are removed once no upload session refers to them.
 CREATE INDEX upload_sessions_blob ON upload_sessions(sha256);
+-- Sessions whose jobs were all pruned are pruned too (then their blobs).
+CREATE INDEX jobs_session ON jobs(session_id) WHERE session_id IS NOT NULL;
