@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Runs Ferry's benchmarks (make bench). Each prints one JSON line per round and a line of medians.
+# Runs Ferry's benchmarks (make bench), and in the same run the baselines the issues name, so
+# the ratios compare figures taken on the same machine minutes apart. Every benchmark prints one
+# JSON line per round and a line of medians; docs/benchmarks.md records them.
 set -euo pipefail
 build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+"$here/install-deps.sh" bench
+
 echo "== bench/queue: durable SQLite queue (WAL, synchronous=NORMAL), 100,000 no-op jobs, 8 workers"
 "$build/bench/queue" --jobs 100000 --single 20000 --latency 1000 --workers 8 --rounds 5
 echo "== bench/queue: the same with synchronous=FULL (survives power loss)"
 "$build/bench/queue" --jobs 100000 --single 5000 --latency 1000 --workers 8 --rounds 3 --sync full
+echo "== baselines: graphile-worker (PostgreSQL) and BullMQ (Redis), same measures"
+"$here/bench-peers.sh" --rounds 3
+echo "== bench/migrate: 1,000,000-row CSV, typed 8-field mapping, against sqlite3 .import; 1 GiB RSS"
+"$build/bench/migrate" --rows 1000000 --rounds 3 --rss-gib 1

@@ -14,6 +14,13 @@ packages=(
     xvfb xauth fonts-dejavu-core
 )
 
+# `install-deps.sh bench` adds what the benchmarks' baselines need.
+if [ "${1:-}" = "bench" ]; then
+    packages+=(sqlite3 postgresql redis-server)
+    # Node.js may come from elsewhere (NodeSource); only install Debian's when there is none.
+    command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,5 +1,6 @@
 #include "migratehandler.h"
 
+#include "migrate/batchcommitter.h"
 #include "migrate/csvreader.h"
 #include "migrate/jsonreader.h"
 #include "migrate/recordconverter.h"
@@ -8,10 +9,6 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QLoggingCategory>
-
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 namespace Ferry {
 
@@ -101,76 +98,6 @@ Result<Payload> parsePayload(const QJsonObject &json)
     }
     return p;
 }
-
-// Writes batches on a thread of its own, in order, so reading and converting the next batch
-// overlaps with writing the last (two cores: about 1.6x the rows/s). At most one batch waits
-// while one is written, so memory stays at three batches. The first error stops it; every
-// later call returns that error.
-class BatchCommitter
-{
-public:
-    explicit BatchCommitter(DatasetStore &datasets)
-        : m_datasets(datasets), m_thread([this] { loop(); })
-    {}
-    ~BatchCommitter() { (void)close(); }
-    Q_DISABLE_COPY_MOVE(BatchCommitter)
-
-    Result<void> submit(ImportBatch batch)
-    {
-        std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [this] { return !m_pending || m_error; });
-        if (m_error)
-            return *m_error;
-        m_pending = std::move(batch);
-        m_changed.notify_all();
-        return {};
-    }
-
-    // Waits until everything submitted is written; the first error, if any.
-    Result<void> close()
-    {
-        {
-            std::lock_guard lock(m_mutex);
-            m_closing = true;
-        }
-        m_changed.notify_all();
-        if (m_thread.joinable())
-            m_thread.join();
-        if (m_error)
-            return *m_error;
-        return {};
-    }
-
-private:
-    void loop()
-    {
-        std::unique_lock lock(m_mutex);
-        while (true) {
-            m_changed.wait(lock, [this] { return m_pending || m_closing; });
-            if (!m_pending)
-                break;
-            ImportBatch batch = std::move(*m_pending);
-            m_pending.reset();
-            m_changed.notify_all();
-            if (m_error)
-                continue; // drop: an earlier batch failed
-            lock.unlock();
-            auto written = m_datasets.commitBatch(batch);
-            lock.lock();
-            if (!written && !m_error)
-                m_error = written.error();
-            m_changed.notify_all();
-        }
-    }
-
-    DatasetStore &m_datasets;
-    std::mutex m_mutex;
-    std::condition_variable m_changed;
-    std::optional<ImportBatch> m_pending;
-    std::optional<Error> m_error;
-    bool m_closing = false;
-    std::thread m_thread;
-};
 
 // One run of one attempt: reads from the checkpoint on, writes batches with their checkpoint.
 class Import

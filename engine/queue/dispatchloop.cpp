@@ -259,13 +259,13 @@ void DispatchLoop::run()
 
 int DispatchLoop::prefetch() const
 {
-    // Short jobs: claim up to 4x the slots ahead so workers go from one job to the next without
+    // Short jobs: claim up to 16x the slots ahead so workers go from one job to the next without
     // waiting for this thread, but only as many as run in about 2 ms. A newly queued job from
     // another user then waits at most ~2 ms behind the prefetched ones, well inside the
     // fairness bound of one job's run time. Long jobs get no prefetch at all.
     const int limit = m_limit.load();
     const double budget = 2.0 * limit / qMax(m_averageJobMs, 0.0001);
-    return int(qMin<double>(4.0 * limit, budget));
+    return int(qMin<double>(16.0 * limit, budget));
 }
 
 void DispatchLoop::hand(const QList<ClaimedJob> &claimed)
