@@ -1,4 +1,5 @@
 #include "migrate/csvreader.h"
+#include "migrate/readwindow.h"
 
 #include "migrate/jsonreader.h" // isValidUtf8
 
@@ -18,58 +19,6 @@
 namespace Ferry {
 
 namespace {
-
-// The reader's window on the stream: [begin, end) survives refills (the record being read), and
-// a '\n' sentinel sits at end so the scanning loops need no bounds check.
-struct Window
-{
-    static constexpr size_t kMinRead = 64 * 1024;
-    static constexpr size_t kInitial = 512 * 1024;
-
-    std::unique_ptr<char[]> data;
-    size_t capacity = 0;
-    size_t begin = 0; // start of the record being read
-    size_t pos = 0;   // where scanning continues
-    size_t end = 0;   // end of the bytes read
-    qint64 base = 0;  // stream offset of data[0]
-    bool eof = false;
-
-    // Reads more, moving [begin, end) to the front or growing when room runs short. Returns how
-    // far positions moved back (callers shift their own), or -1 on a source error.
-    qint64 refill(ByteSource &source)
-    {
-        size_t shift = 0;
-        if (capacity - end < kMinRead) {
-            if (begin > 0) {
-                shift = begin;
-                std::memmove(data.get(), data.get() + begin, end - begin);
-                base += qint64(begin);
-                pos -= begin;
-                end -= begin;
-                begin = 0;
-            }
-            if (capacity - end < kMinRead) {
-                const size_t grown = std::max({capacity * 2, end + kMinRead, kInitial});
-                auto bigger = std::make_unique_for_overwrite<char[]>(grown + 1);
-                if (end > 0)
-                    std::memcpy(bigger.get(), data.get(), end);
-                data = std::move(bigger);
-                capacity = grown;
-            }
-        }
-        const std::string_view chunk = source.read(qsizetype(capacity - end));
-        if (chunk.empty()) {
-            if (source.error())
-                return -1;
-            eof = true;
-        } else {
-            std::memcpy(data.get() + end, chunk.data(), chunk.size());
-            end += chunk.size();
-        }
-        data[end] = '\n';
-        return qint64(shift);
-    }
-};
 
 // A field of the record being read: in the window (relative to the record's start, which
 // moves on refills) or, when it had doubled quotes or trailing text, in the scratch buffer.
@@ -129,7 +78,7 @@ struct CsvReader::Impl
 
     ByteSource &source;
     Options options;
-    Window window;
+    ReadWindow window;
     std::array<bool, 256> stops;       // end an unquoted field
     std::array<bool, 256> quotedStops; // interrupt a quoted one
     bool started = false;

@@ -1,69 +1,14 @@
 #include "migrate/jsonreader.h"
 
 #include "migrate/jsonsyntax.h"
+#include "migrate/readwindow.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace Ferry {
 
-namespace {
-
-// The reader's window on the stream: [begin, end) survives refills (the document being read),
-// and a '\n' sentinel sits at end.
-struct Window
-{
-    static constexpr size_t kMinRead = 64 * 1024;
-    static constexpr size_t kInitial = 512 * 1024;
-
-    std::unique_ptr<char[]> data;
-    size_t capacity = 0;
-    size_t begin = 0; // start of the document being read
-    size_t pos = 0;   // where scanning continues
-    size_t end = 0;   // end of the bytes read
-    qint64 base = 0;  // stream offset of data[0]
-    bool eof = false;
-
-    // Reads more, moving [begin, end) to the front or growing when room runs short. Returns how
-    // far positions moved back (callers shift their own), or -1 on a source error.
-    qint64 refill(ByteSource &source)
-    {
-        size_t shift = 0;
-        if (capacity - end < kMinRead) {
-            if (begin > 0) {
-                shift = begin;
-                std::memmove(data.get(), data.get() + begin, end - begin);
-                base += qint64(begin);
-                pos -= begin;
-                end -= begin;
-                begin = 0;
-            }
-            if (capacity - end < kMinRead) {
-                const size_t grown = std::max({capacity * 2, end + kMinRead, kInitial});
-                auto bigger = std::make_unique_for_overwrite<char[]>(grown + 1);
-                if (end > 0)
-                    std::memcpy(bigger.get(), data.get(), end);
-                data = std::move(bigger);
-                capacity = grown;
-            }
-        }
-        const std::string_view chunk = source.read(qsizetype(capacity - end));
-        if (chunk.empty()) {
-            if (source.error())
-                return -1;
-            eof = true;
-        } else {
-            std::memcpy(data.get() + end, chunk.data(), chunk.size());
-            end += chunk.size();
-        }
-        data[end] = '\n';
-        return qint64(shift);
-    }
-
-    std::string_view view(size_t from, size_t to) const { return {data.get() + from, to - from}; }
-};
-
-} // namespace
+namespace {} // namespace
 
 struct JsonReader::Impl
 {
@@ -103,7 +48,7 @@ struct JsonReader::Impl
 
     ByteSource &source;
     Options options;
-    Window window;
+    ReadWindow window;
     qint64 line = 1;
     qint64 lineStart = 0; // stream offset where the line starts (array layout)
     bool started = false;
@@ -148,7 +93,7 @@ void JsonReader::Impl::skipBom()
 
 JsonReader::Status JsonReader::Impl::nextLine(Document &document)
 {
-    Window &w = window;
+    ReadWindow &w = window;
     for (;;) {
         const void *newline =
             w.pos < w.end ? std::memchr(w.data.get() + w.pos, '\n', w.end - w.pos) : nullptr;
@@ -207,7 +152,7 @@ JsonReader::Status JsonReader::Impl::nextLine(Document &document)
 
 int JsonReader::Impl::skipSpace()
 {
-    Window &w = window;
+    ReadWindow &w = window;
     while (w.pos < w.end) {
         const char c = w.data[w.pos];
         if (c == '\n') {
@@ -223,7 +168,7 @@ int JsonReader::Impl::skipSpace()
 
 bool JsonReader::Impl::scanElement()
 {
-    Window &w = window;
+    ReadWindow &w = window;
     const char *const data = w.data.get();
     size_t p = w.pos;
     const size_t e = w.end;
@@ -278,7 +223,7 @@ QString JsonReader::Impl::truncated() const
 
 JsonReader::Status JsonReader::Impl::nextElement(Document &document)
 {
-    Window &w = window;
+    ReadWindow &w = window;
     for (;;) {
         if (state != State::Element && state != State::AfterElement)
             w.begin = w.pos; // between elements nothing needs keeping
