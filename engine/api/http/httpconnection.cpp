@@ -1,0 +1,489 @@
+#include "http/httpconnection.h"
+
+#include <QTcpSocket>
+#include <QThread>
+
+#include <algorithm>
+#include <chrono>
+
+namespace Ferry::Http {
+
+namespace {
+
+constexpr qint64 ReadChunk = 64 * 1024;
+
+HttpConnection *self(llhttp_t *parser)
+{
+    return static_cast<HttpConnection *>(parser->data);
+}
+
+} // namespace
+
+qint64 steadyNowMs()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+bool isToken(QByteArrayView value, QByteArrayView token)
+{
+    return value.trimmed().compare(token, Qt::CaseInsensitive) == 0;
+}
+
+Response layerError(int status, const char *title, const QString &message, const char *code)
+{
+    return Response::error(status, QString::fromLatin1(title), message, QString::fromLatin1(code));
+}
+
+const llhttp_settings_t &HttpConnection::parserSettings()
+{
+    static const llhttp_settings_t settings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = &HttpConnection::onMessageBegin;
+        s.on_url = &HttpConnection::onUrl;
+        s.on_header_field = &HttpConnection::onHeaderField;
+        s.on_header_value = &HttpConnection::onHeaderValue;
+        s.on_header_value_complete = &HttpConnection::onHeaderValueComplete;
+        s.on_headers_complete = &HttpConnection::onHeadersComplete;
+        s.on_body = &HttpConnection::onBody;
+        s.on_message_complete = &HttpConnection::onMessageComplete;
+        return s;
+    }();
+    return settings;
+}
+
+HttpConnection::HttpConnection(QTcpSocket *socket,
+                               Handler &handler,
+                               const HttpLimits &limits,
+                               QObject *parent)
+    : QObject(parent)
+    , m_socket(socket)
+    , m_handler(handler)
+    , m_limits(limits)
+    , m_link(std::make_shared<ConnectionLink>())
+{
+    m_link->connection = this;
+    llhttp_init(&m_parser, HTTP_REQUEST, &parserSettings());
+    m_parser.data = this;
+    m_peerAddress = socket->peerAddress();
+    m_peerPort = socket->peerPort();
+    // Bounded: while we do not read (paused, rejected), TCP pushes back on the client.
+    socket->setReadBufferSize(ReadChunk);
+    socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    m_timer.setSingleShot(true);
+    connect(&m_timer, &QTimer::timeout, this, &HttpConnection::onTimer);
+    connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::onReadyRead);
+    connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::onBytesWritten);
+    connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
+    armDeadline(m_limits.headerTimeoutMs); // a connection that never sends counts as slow headers
+    if (socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, &HttpConnection::onReadyRead, Qt::QueuedConnection);
+}
+
+HttpConnection::~HttpConnection()
+{
+    {
+        QMutexLocker lock(&m_link->mutex);
+        m_link->connection = nullptr;
+    }
+    abortConsumer();
+    m_socket->disconnect(this);
+    m_socket->abort();
+    delete m_socket;
+}
+
+void HttpConnection::refuse(Response response)
+{
+    m_stopReading = true;
+    Slot slot;
+    slot.sequence = m_nextSequence++;
+    slot.response = std::move(response);
+    slot.closeAfter = true;
+    m_pending.push_back(std::move(slot));
+    flush();
+}
+
+void HttpConnection::abortNow()
+{
+    abortConsumer();
+    m_socket->abort();
+}
+
+// ---- parsing ---------------------------------------------------------------------------------
+
+int HttpConnection::onMessageBegin(llhttp_t *parser)
+{
+    HttpConnection *c = self(parser);
+    c->m_phase = Phase::Headers;
+    c->m_request = Request{};
+    c->m_request.peerAddress = c->m_peerAddress;
+    c->m_request.peerPort = c->m_peerPort;
+    c->m_headerBytes = 0;
+    c->m_headerCount = 0;
+    c->m_bodyBytes = 0;
+    c->m_currentRejected = false;
+    c->armDeadline(c->m_limits.headerTimeoutMs);
+    return 0;
+}
+
+bool HttpConnection::countHeaderBytes(size_t length)
+{
+    m_headerBytes += qint64(length);
+    return m_headerBytes <= m_limits.maxHeaderBytes;
+}
+
+int HttpConnection::headersTooLarge()
+{
+    return failRequest(layerError(
+        431, "Request headers too large",
+        QStringLiteral("The request line and headers exceed %1 bytes. Send a shorter URL or fewer "
+                       "headers.")
+            .arg(m_limits.maxHeaderBytes),
+        "headers_too_large"));
+}
+
+int HttpConnection::onUrl(llhttp_t *parser, const char *at, size_t length)
+{
+    HttpConnection *c = self(parser);
+    if (!c->countHeaderBytes(length))
+        return c->headersTooLarge();
+    c->m_request.target.append(at, qsizetype(length));
+    return 0;
+}
+
+int HttpConnection::onHeaderField(llhttp_t *parser, const char *at, size_t length)
+{
+    HttpConnection *c = self(parser);
+    if (!c->countHeaderBytes(length + 4)) // ": " and CRLF
+        return c->headersTooLarge();
+    c->m_headerField.append(at, qsizetype(length));
+    return 0;
+}
+
+int HttpConnection::onHeaderValue(llhttp_t *parser, const char *at, size_t length)
+{
+    HttpConnection *c = self(parser);
+    if (!c->countHeaderBytes(length))
+        return c->headersTooLarge();
+    c->m_headerValue.append(at, qsizetype(length));
+    return 0;
+}
+
+int HttpConnection::onHeaderValueComplete(llhttp_t *parser)
+{
+    HttpConnection *c = self(parser);
+    if (++c->m_headerCount > c->m_limits.maxHeaderCount) {
+        return c->failRequest(layerError(
+            431, "Too many request headers",
+            QStringLiteral("The request has more than %1 header fields. Send fewer headers.")
+                .arg(c->m_limits.maxHeaderCount),
+            "too_many_headers"));
+    }
+    QByteArray &value = c->m_headerValue; // llhttp skips leading whitespace, not trailing
+    while (!value.isEmpty() && (value.back() == ' ' || value.back() == '\t'))
+        value.chop(1);
+    QByteArray name = std::move(c->m_headerField);
+    for (char &ch : name) {
+        if (ch >= 'A' && ch <= 'Z')
+            ch = char(ch - 'A' + 'a');
+    }
+    c->m_request.headers.append({std::move(name), std::move(c->m_headerValue)});
+    c->m_headerField = QByteArray();
+    c->m_headerValue = QByteArray();
+    return 0;
+}
+
+int HttpConnection::onHeadersComplete(llhttp_t *parser)
+{
+    return self(parser)->headersComplete();
+}
+
+int HttpConnection::headersComplete()
+{
+    Request &r = m_request;
+    r.method = QByteArray::fromRawData(
+        llhttp_method_name(llhttp_method_t(m_parser.method)),
+        qsizetype(qstrlen(llhttp_method_name(llhttp_method_t(m_parser.method)))));
+    r.httpMinor = m_parser.http_major == 1 ? m_parser.http_minor : 0;
+    const qsizetype question = r.target.indexOf('?');
+    r.path = question < 0 ? r.target : r.target.left(question);
+    if (question >= 0)
+        r.query = r.target.mid(question + 1);
+    r.chunked = (m_parser.flags & F_CHUNKED) != 0;
+    r.contentLength = (m_parser.flags & F_CONTENT_LENGTH) ? qint64(m_parser.content_length) : -1;
+    r.keepAlive = llhttp_should_keep_alive(&m_parser) != 0;
+    r.expectContinue = r.httpMinor >= 1 && isToken(r.header("expect"), "100-continue");
+
+    Slot slot;
+    slot.sequence = m_currentSequence = m_nextSequence++;
+    slot.head = m_parser.method == HTTP_HEAD;
+    slot.http10 = r.httpMinor == 0;
+    slot.closeAfter = !r.keepAlive;
+    m_pending.push_back(std::move(slot));
+
+    m_phase = r.hasBody() ? Phase::Body : Phase::Idle;
+    HeaderDecision decision = m_handler.headersReceived(r);
+    const qint64 limit = decision.maxBodyBytes >= 0 ? decision.maxBodyBytes : m_limits.maxBodyBytes;
+    if (!decision.reject && r.contentLength > limit) {
+        decision.reject = layerError(
+            413, "Request body too large",
+            QStringLiteral("The body announces %1 bytes; this server accepts at most %2. Send a "
+                           "smaller body.")
+                .arg(r.contentLength)
+                .arg(limit),
+            "body_too_large");
+    }
+    if (decision.reject) {
+        if (r.hasBody()) // the body stays unread: nothing more can be parsed on this connection
+            return failRequest(std::move(*decision.reject));
+        m_currentRejected = true;
+        m_pending.back().response = std::move(decision.reject);
+        return 0;
+    }
+    m_consumer = std::move(decision.consumer);
+    m_bodyLimit = limit;
+    if (r.hasBody()) {
+        m_pending.back().needsContinue = r.expectContinue;
+        armDeadline(m_limits.bodyStallTimeoutMs);
+        flush(); // sends "100 Continue" now if this request is first in line
+    }
+    return 0;
+}
+
+int HttpConnection::onBody(llhttp_t *parser, const char *at, size_t length)
+{
+    HttpConnection *c = self(parser);
+    c->m_bodyBytes += qint64(length);
+    if (c->m_bodyBytes > c->m_bodyLimit) {
+        return c->failRequest(layerError(
+            413, "Request body too large",
+            QStringLiteral("The body exceeds %1 bytes. Send a smaller body.").arg(c->m_bodyLimit),
+            "body_too_large"));
+    }
+    c->armDeadline(c->m_limits.bodyStallTimeoutMs);
+    if (c->m_consumer) {
+        if (!c->m_consumer->write(QByteArrayView(at, qsizetype(length)))) {
+            return c->failRequest(layerError(
+                500, "Body not stored",
+                QStringLiteral("The server could not store the request body. Try again later."),
+                "body_not_stored"));
+        }
+    } else {
+        c->m_request.body.append(at, qsizetype(length));
+    }
+    return 0;
+}
+
+int HttpConnection::onMessageComplete(llhttp_t *parser)
+{
+    return self(parser)->messageComplete();
+}
+
+int HttpConnection::messageComplete()
+{
+    m_phase = Phase::Idle;
+    disarmDeadline();
+    const quint64 sequence = m_currentSequence;
+    if (!m_currentRejected) {
+        if (m_consumer && !m_consumer->finish()) {
+            m_consumer.reset();
+            return failRequest(layerError(
+                500, "Body not stored",
+                QStringLiteral("The server could not store the request body. Try again later."),
+                "body_not_stored"));
+        }
+        m_handler.handle(std::move(m_request), std::move(m_consumer), Responder(m_link, sequence));
+    }
+    m_currentRejected = false;
+    if (Slot *slot = slotFor(sequence); slot && slot->closeAfter)
+        m_stopReading = true;
+    if (m_stopReading || m_closing)
+        return HPE_PAUSED;
+    if (m_pending.size() >= size_t(m_limits.maxPipelinedRequests)) {
+        m_parsePaused = true;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+int HttpConnection::failRequest(Response response)
+{
+    abortConsumer();
+    Slot *slot = m_phase == Phase::Body || m_currentRejected ? slotFor(m_currentSequence) : nullptr;
+    if (!slot) {
+        Slot fresh;
+        fresh.sequence = m_nextSequence++;
+        m_pending.push_back(std::move(fresh));
+        slot = &m_pending.back();
+    }
+    slot->response = std::move(response);
+    slot->closeAfter = true;
+    slot->needsContinue = false;
+    m_stopReading = true;
+    m_currentRejected = false;
+    m_phase = Phase::Idle;
+    disarmDeadline();
+    flush();
+    return HPE_USER;
+}
+
+void HttpConnection::feed(const char *data, qint64 length)
+{
+    const llhttp_errno_t error = llhttp_execute(&m_parser, data, size_t(length));
+    if (error == HPE_OK || error == HPE_USER)
+        return;
+    if (error == HPE_PAUSED) {
+        if (!m_stopReading) { // paused for pipelining: keep the unparsed rest for later
+            const char *position = llhttp_get_error_pos(&m_parser);
+            m_leftover = QByteArray(position, qsizetype(data + length - position));
+            llhttp_resume(&m_parser);
+        }
+        return;
+    }
+    if (error == HPE_PAUSED_UPGRADE) { // no protocol switching: answer, then close
+        m_stopReading = true;
+        if (Slot *slot = slotFor(m_currentSequence))
+            slot->closeAfter = true;
+        else
+            beginClose();
+        return;
+    }
+    const QString reason = QString::fromLatin1(llhttp_get_error_reason(&m_parser));
+    failRequest(layerError(
+        400, "Bad request",
+        QStringLiteral("The request is not valid HTTP/1.1 (%1: %2). Fix the client's request.")
+            .arg(QString::fromLatin1(llhttp_errno_name(error)), reason),
+        "bad_request"));
+}
+
+// ---- socket events ---------------------------------------------------------------------------
+
+void HttpConnection::onReadyRead()
+{
+    if (m_dead)
+        return;
+    if (m_lingering) {
+        m_socket->skip(m_socket->bytesAvailable());
+        return;
+    }
+    if (m_stopReading || m_parsePaused || m_inParse)
+        return;
+    thread_local char buffer[ReadChunk];
+    m_inParse = true;
+    if (!m_leftover.isEmpty()) {
+        const QByteArray pending = std::exchange(m_leftover, QByteArray());
+        feed(pending.constData(), pending.size());
+    }
+    while (!m_stopReading && !m_parsePaused && !m_dead) {
+        const qint64 n = m_socket->read(buffer, ReadChunk);
+        if (n <= 0)
+            break;
+        feed(buffer, n);
+    }
+    m_inParse = false;
+    if (!m_dead)
+        flush();
+}
+
+void HttpConnection::onBytesWritten()
+{
+    if (m_dead)
+        return;
+    if (m_streaming)
+        flush();
+    if (m_closing && !m_lingering && m_socket->bytesToWrite() == 0)
+        halfClose();
+}
+
+void HttpConnection::onDisconnected()
+{
+    if (m_dead)
+        return;
+    m_dead = true;
+    m_stopReading = true;
+    disarmDeadline();
+    m_timer.stop();
+    abortConsumer();
+    {
+        QMutexLocker lock(&m_link->mutex);
+        m_link->connection = nullptr;
+    }
+    m_pending.clear(); // drops stream producers too
+    deleteLater();
+}
+
+void HttpConnection::armDeadline(int ms)
+{
+    const qint64 now = steadyNowMs();
+    m_deadline = now + ms;
+    // The timer never waits longer than the shortest timeout, so a new deadline is never earlier
+    // than a running timer: requests just move m_deadline, and the timer is rarely re-armed.
+    if (!m_timer.isActive() || m_timerDue > m_deadline) {
+        const int wait = std::min(ms, shortestTimeout());
+        m_timer.start(wait);
+        m_timerDue = now + wait;
+    }
+}
+
+int HttpConnection::shortestTimeout() const
+{
+    return std::min({m_limits.headerTimeoutMs, m_limits.bodyStallTimeoutMs, m_limits.idleTimeoutMs,
+                     m_limits.lingerMs});
+}
+
+void HttpConnection::onTimer()
+{
+    if (m_dead || m_deadline == 0)
+        return;
+    const qint64 now = steadyNowMs();
+    if (now < m_deadline) {
+        const int wait = int(std::min<qint64>(m_deadline - now, shortestTimeout()));
+        m_timer.start(wait);
+        m_timerDue = now + wait;
+        return;
+    }
+    m_deadline = 0;
+    if (m_lingering) {
+        m_socket->abort();
+        return;
+    }
+    switch (m_phase) {
+    case Phase::Headers:
+        failRequest(layerError(408, "Request timeout",
+                               QStringLiteral("The request headers did not arrive within %1 ms. "
+                                              "Send the whole request without pauses.")
+                                   .arg(m_limits.headerTimeoutMs),
+                               "request_timeout"));
+        break;
+    case Phase::Body:
+        failRequest(layerError(408, "Request timeout",
+                               QStringLiteral("The request body stalled for %1 ms. Send the body "
+                                              "without pauses.")
+                                   .arg(m_limits.bodyStallTimeoutMs),
+                               "body_timeout"));
+        break;
+    case Phase::Idle:
+        if (m_pending.empty()) { // idle keep-alive, or a connection that never sent anything
+            m_stopReading = true;
+            beginClose();
+        }
+        break;
+    }
+}
+
+void HttpConnection::abortConsumer()
+{
+    if (auto consumer = std::move(m_consumer))
+        consumer->abort();
+}
+
+HttpConnection::Slot *HttpConnection::slotFor(quint64 sequence)
+{
+    if (m_pending.empty() || sequence < m_pending.front().sequence)
+        return nullptr;
+    const quint64 index = sequence - m_pending.front().sequence;
+    return index < m_pending.size() ? &m_pending[size_t(index)] : nullptr;
+}
+
+} // namespace Ferry::Http

@@ -1,0 +1,143 @@
+#pragma once
+
+#include "http/httphandler.h"
+#include "http/httplimits.h"
+#include "http/httptypes.h"
+
+#include <QMutex>
+#include <QObject>
+#include <QTimer>
+
+#include <llhttp.h>
+
+#include <deque>
+#include <memory>
+
+class QTcpSocket;
+
+namespace Ferry::Http {
+
+// Helpers shared by the two halves of HttpConnection (parsing, writing).
+bool isToken(QByteArrayView value, QByteArrayView token);
+Response layerError(int status, const char *title, const QString &message, const char *code);
+qint64 steadyNowMs();
+
+// Lets a Responder reach its connection from any thread, or learn that it is gone. The
+// connection clears the pointer, under the mutex, before it dies.
+struct ConnectionLink
+{
+    QMutex mutex;
+    HttpConnection *connection = nullptr;
+};
+
+// One client socket on the network thread: parses requests with llhttp straight from the
+// socket's buffer, asks the Handler, and writes the answers strictly in request order. Deletes
+// itself (deleteLater) once the socket is closed.
+class HttpConnection final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HttpConnection)
+
+public:
+    // Takes ownership of socket, which must live on the current thread.
+    HttpConnection(QTcpSocket *socket,
+                   Handler &handler,
+                   const HttpLimits &limits,
+                   QObject *parent = nullptr);
+    ~HttpConnection() override;
+
+    // Answers the first request with response without reading anything, then closes (used when
+    // a connection cap is reached).
+    void refuse(Response response);
+    // Network thread only: the answer for request number sequence (Responder calls this).
+    void deliver(quint64 sequence, Response &&response);
+    // Drops the connection now (server shutdown).
+    void abortNow();
+
+private:
+    enum class Phase { Idle, Headers, Body };
+
+    struct Slot
+    {
+        quint64 sequence = 0;
+        std::optional<Response> response;
+        bool head = false;
+        bool http10 = false;
+        bool closeAfter = false;
+        bool needsContinue = false;
+        bool continueSent = false;
+    };
+
+    static int onMessageBegin(llhttp_t *parser);
+    static int onUrl(llhttp_t *parser, const char *at, size_t length);
+    static int onHeaderField(llhttp_t *parser, const char *at, size_t length);
+    static int onHeaderValue(llhttp_t *parser, const char *at, size_t length);
+    static int onHeaderValueComplete(llhttp_t *parser);
+    static int onHeadersComplete(llhttp_t *parser);
+    static int onBody(llhttp_t *parser, const char *at, size_t length);
+    static int onMessageComplete(llhttp_t *parser);
+    static const llhttp_settings_t &parserSettings();
+
+    int headersComplete();
+    int messageComplete();
+    bool countHeaderBytes(size_t length);
+    int headersTooLarge();
+    int failRequest(Response response); // answers the request being read, then closes
+
+    void onReadyRead();
+    void onBytesWritten();
+    void onDisconnected();
+    void onTimer();
+    void feed(const char *data, qint64 length);
+    void flush();
+    bool pumpStream(Slot &slot);
+    void writeHead(const Slot &slot, const Response &response, bool close);
+    void beginClose();
+    void halfClose();
+    void armDeadline(int ms);
+    void disarmDeadline() { m_deadline = 0; }
+    int shortestTimeout() const;
+    void abortConsumer();
+    Slot *slotFor(quint64 sequence);
+
+    QTcpSocket *m_socket;
+    Handler &m_handler;
+    const HttpLimits &m_limits;
+    std::shared_ptr<ConnectionLink> m_link;
+    llhttp_t m_parser;
+    QTimer m_timer;
+    qint64 m_deadline = 0; // steady-clock ms; 0: none
+    qint64 m_timerDue = 0;
+
+    QHostAddress m_peerAddress;
+    quint16 m_peerPort = 0;
+
+    // The request being read.
+    Phase m_phase = Phase::Idle;
+    Request m_request;
+    QByteArray m_headerField;
+    QByteArray m_headerValue;
+    qint64 m_headerBytes = 0;
+    int m_headerCount = 0;
+    qint64 m_bodyBytes = 0;
+    qint64 m_bodyLimit = 0;
+    quint64 m_currentSequence = 0;
+    bool m_currentRejected = false;
+    std::unique_ptr<BodyConsumer> m_consumer;
+
+    // Requests read and not yet answered on the wire, oldest first.
+    std::deque<Slot> m_pending;
+    quint64 m_nextSequence = 1;
+    bool m_streaming = false; // the front slot's stream is being sent
+
+    QByteArray m_leftover; // bytes read but not parsed while parsing is paused
+    QByteArray m_out;      // scratch for response heads
+    bool m_inParse = false;
+    bool m_parsePaused = false; // too many requests in flight; resumes as answers go out
+    bool m_stopReading = false; // no further request will be read on this connection
+    bool m_closing = false;     // close once the write buffer drained
+    bool m_lingering = false;   // write side shut; draining what the client still sends
+    bool m_dead = false;        // socket gone; deleteLater() pending
+};
+
+} // namespace Ferry::Http

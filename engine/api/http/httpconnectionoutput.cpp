@@ -1,0 +1,214 @@
+// The writing half of HttpConnection: answers in request order, streams, graceful close.
+#include "http/httpconnection.h"
+
+#include <QTcpSocket>
+
+#include <sys/socket.h>
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+namespace Ferry::Http {
+
+namespace {
+
+constexpr qint64 StreamHighWater = 256 * 1024; // pull the producer while less than this is queued
+constexpr qsizetype InlineBodyMax = 16 * 1024; // smaller bodies share one write with the head
+
+// The IMF-fixdate of now, recomputed once a second. Not strftime: its names follow the locale.
+QByteArrayView httpDate()
+{
+    thread_local std::time_t cachedSecond = -1;
+    thread_local char text[32];
+    const std::time_t now = std::time(nullptr);
+    if (now != cachedSecond) {
+        static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                      tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec);
+        cachedSecond = now;
+    }
+    return QByteArrayView(text, 29);
+}
+
+void appendNumber(QByteArray &out, qint64 value, int base = 10)
+{
+    char digits[24];
+    const auto result = std::to_chars(digits, digits + sizeof digits, value, base);
+    out.append(digits, result.ptr - digits);
+}
+
+bool isReserved(const QByteArray &name)
+{
+    // The layer owns framing and these: a handler's copy would contradict what is on the wire.
+    for (QByteArrayView reserved :
+         {QByteArrayView("content-length"), QByteArrayView("transfer-encoding"),
+          QByteArrayView("date"), QByteArrayView("connection")}) {
+        if (name.size() == reserved.size() && name.compare(reserved, Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+void HttpConnection::deliver(quint64 sequence, Response &&response)
+{
+    if (m_dead)
+        return;
+    Slot *slot = slotFor(sequence);
+    if (!slot || slot->response)
+        return;
+    slot->response = std::move(response);
+    flush();
+}
+
+void HttpConnection::flush()
+{
+    while (!m_pending.empty() && !m_closing && !m_dead) {
+        Slot &slot = m_pending.front();
+        if (m_streaming) {
+            if (!pumpStream(slot))
+                return; // resumes on bytesWritten
+            continue;
+        }
+        if (!slot.response) {
+            if (slot.needsContinue && !slot.continueSent) {
+                slot.continueSent = true;
+                m_socket->write("HTTP/1.1 100 Continue\r\n\r\n", 25);
+            }
+            break;
+        }
+        const Response &response = *slot.response;
+        slot.closeAfter = slot.closeAfter || isToken(response.header("connection"), "close") ||
+                          (response.stream && slot.http10); // 1.0: no chunks, EOF ends it
+        writeHead(slot, response, slot.closeAfter);
+        if (response.stream && !slot.head) {
+            m_streaming = true;
+            continue;
+        }
+        const bool close = slot.closeAfter;
+        m_pending.pop_front();
+        if (close) {
+            beginClose();
+            return;
+        }
+    }
+    if (m_dead || m_closing)
+        return;
+    if (m_pending.empty() && m_phase == Phase::Idle && !m_stopReading)
+        armDeadline(m_limits.idleTimeoutMs);
+    if (m_parsePaused && !m_inParse && m_pending.size() < size_t(m_limits.maxPipelinedRequests)) {
+        m_parsePaused = false;
+        QMetaObject::invokeMethod(this, &HttpConnection::onReadyRead, Qt::QueuedConnection);
+    }
+}
+
+bool HttpConnection::pumpStream(Slot &slot)
+{
+    auto &producer = slot.response->stream;
+    while (m_socket->bytesToWrite() < StreamHighWater) {
+        std::optional<QByteArray> chunk = producer();
+        if (m_dead)
+            return false;
+        if (!chunk) {
+            if (!slot.http10)
+                m_socket->write("0\r\n\r\n", 5);
+            m_streaming = false;
+            const bool close = slot.closeAfter;
+            m_pending.pop_front();
+            if (close)
+                beginClose();
+            return true;
+        }
+        if (chunk->isEmpty())
+            continue;
+        if (!slot.http10) {
+            m_out.resize(0);
+            appendNumber(m_out, chunk->size(), 16);
+            m_out.append("\r\n", 2);
+            m_socket->write(m_out.constData(), m_out.size());
+        }
+        m_socket->write(*chunk);
+        if (!slot.http10)
+            m_socket->write("\r\n", 2);
+    }
+    return false;
+}
+
+void HttpConnection::writeHead(const Slot &slot, const Response &response, bool close)
+{
+    const int status = response.status;
+    m_out.resize(0);
+    m_out.append("HTTP/1.1 ", 9);
+    appendNumber(m_out, status);
+    m_out.append(' ');
+    m_out.append(reasonPhrase(status));
+    m_out.append("\r\n", 2);
+    for (const auto &[name, value] : response.headers) {
+        if (isReserved(name))
+            continue;
+        m_out.append(name);
+        m_out.append(": ", 2);
+        m_out.append(value);
+        m_out.append("\r\n", 2);
+    }
+    m_out.append("Date: ", 6);
+    m_out.append(httpDate());
+    m_out.append("\r\n", 2);
+    const bool bodyAllowed = status >= 200 && status != 204 && status != 304;
+    if (response.stream) {
+        if (!slot.http10)
+            m_out.append("Transfer-Encoding: chunked\r\n", 28);
+    } else if (bodyAllowed) {
+        m_out.append("Content-Length: ", 16);
+        appendNumber(m_out, response.body.size());
+        m_out.append("\r\n", 2);
+    }
+    if (close)
+        m_out.append("Connection: close\r\n", 19);
+    else if (slot.http10)
+        m_out.append("Connection: keep-alive\r\n", 24);
+    m_out.append("\r\n", 2);
+    const bool sendBody = !response.stream && bodyAllowed && !slot.head && !response.body.isEmpty();
+    if (sendBody && response.body.size() <= InlineBodyMax) {
+        m_out.append(response.body);
+        m_socket->write(m_out.constData(), m_out.size());
+        return;
+    }
+    m_socket->write(m_out.constData(), m_out.size());
+    if (sendBody)
+        m_socket->write(response.body); // shares the buffer, no copy
+}
+
+void HttpConnection::beginClose()
+{
+    if (m_closing || m_dead)
+        return;
+    m_closing = true;
+    m_stopReading = true;
+    disarmDeadline();
+    abortConsumer();
+    if (m_socket->bytesToWrite() == 0)
+        halfClose();
+}
+
+// Shut only our sending side, then drain what the client still sends until it closes (or the
+// linger time ends): closing with unread input would send a RST that can destroy the response
+// in the client's buffers before it reads it.
+void HttpConnection::halfClose()
+{
+    if (m_lingering)
+        return;
+    m_lingering = true;
+    ::shutdown(int(m_socket->socketDescriptor()), SHUT_WR);
+    m_socket->skip(m_socket->bytesAvailable());
+    armDeadline(m_limits.lingerMs);
+}
+
+} // namespace Ferry::Http

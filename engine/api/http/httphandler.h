@@ -1,0 +1,84 @@
+#pragma once
+
+#include "http/httptypes.h"
+
+#include <QByteArrayView>
+
+#include <memory>
+#include <optional>
+
+namespace Ferry::Http {
+
+class HttpConnection;
+struct ConnectionLink;
+
+// Receives a request body piece by piece, on the network thread, so memory stays bounded
+// whatever the size (e.g. writes to a temporary file). The server calls finish() once the whole
+// body arrived, then hands the consumer to Handler::handle(); it calls abort() instead (and never
+// handle()) when the body cannot complete: client gone, stalled, over the limit, malformed.
+class BodyConsumer
+{
+public:
+    virtual ~BodyConsumer() = default;
+    // false refuses the body (e.g. disk full): the client gets 500 and the connection closes.
+    virtual bool write(QByteArrayView data) = 0;
+    virtual bool finish() = 0;
+    virtual void abort() = 0;
+};
+
+// What Handler::headersReceived() decides once the headers are parsed, before any body byte is
+// read. A rejection is sent as is (without "100 Continue"), and the body is never read.
+struct HeaderDecision
+{
+    std::optional<Response> reject;
+    std::unique_ptr<BodyConsumer> consumer; // null: the body is buffered into Request::body
+    qint64 maxBodyBytes = -1;               // -1: HttpLimits::maxBodyBytes
+
+    static HeaderDecision accept() { return {}; }
+    static HeaderDecision streamInto(std::unique_ptr<BodyConsumer> consumer,
+                                     qint64 maxBodyBytes = -1)
+    {
+        HeaderDecision decision;
+        decision.consumer = std::move(consumer);
+        decision.maxBodyBytes = maxBodyBytes;
+        return decision;
+    }
+    static HeaderDecision refuse(Response response)
+    {
+        HeaderDecision decision;
+        decision.reject = std::move(response);
+        return decision;
+    }
+};
+
+// Answers one request. Copyable; callable from any thread, once: later calls are ignored. After
+// the client disconnected it does nothing. When the last copy dies uncalled the client gets 500,
+// so a handler that forgets a request cannot wedge a keep-alive connection.
+class Responder final
+{
+public:
+    Responder(std::shared_ptr<ConnectionLink> link, quint64 sequence);
+    void operator()(Response response) const;
+    bool answered() const;
+
+private:
+    struct State;
+    std::shared_ptr<State> m_state;
+};
+
+// The application side of the server layer (routes, auth, rate limits live behind it).
+class Handler
+{
+public:
+    virtual ~Handler() = default;
+    // Network thread, as soon as the headers are parsed. Must not block.
+    virtual HeaderDecision headersReceived(const Request &request)
+    {
+        Q_UNUSED(request);
+        return HeaderDecision::accept();
+    }
+    // Network thread, once the whole body arrived. May answer now or later, from any thread.
+    virtual void handle(Request request, std::unique_ptr<BodyConsumer> body, Responder respond) = 0;
+};
+
+} // namespace Ferry::Http

@@ -1,0 +1,121 @@
+#pragma once
+
+#include "core/clock.h"
+#include "core/error.h"
+
+#include <QByteArray>
+#include <QHashFunctions>
+#include <QJsonObject>
+#include <QMutex>
+#include <QString>
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+namespace Ferry {
+
+// `limit` requests per `window` for each key (client address), at most `maxKeys` keys tracked.
+struct RateLimitPolicy
+{
+    static constexpr qint64 MaxLimit = 1'000'000'000;
+    static constexpr std::chrono::seconds MaxWindow{31LL * 24 * 3600};
+
+    QString name = QStringLiteral("default"); // the policy's name in the RateLimit headers
+    qint64 limit = 50;
+    std::chrono::seconds window{15 * 60};
+    qint64 maxKeys = 100'000;
+
+    Result<void> validate() const;
+};
+
+// The answer to one request. remaining and resetSeconds feed the RateLimit header;
+// retryAfterSeconds (>= 1) is set only when the request is refused.
+struct RateLimitDecision
+{
+    bool allowed = false;
+    qint64 remaining = 0;         // requests that would still pass right now
+    qint64 resetSeconds = 0;      // until the full quota is back, rounded up
+    qint64 retryAfterSeconds = 0; // until the next request passes, rounded up; 0 when allowed
+};
+
+// Per-key GCRA (generic cell rate algorithm, as in ATM networks and redis-cell): each key keeps one
+// "theoretical arrival time" (TAT). A request passes when TAT - window + window/limit <= now,
+// and then moves TAT on by window/limit. That is a sliding window: a burst of `limit` requests,
+// then one more every window/limit, with no fixed window edge to double a burst at.
+//
+// Thread-safe. Memory is bounded by policy.maxKeys: a new key beyond it evicts the key with the
+// smallest TAT, i.e. first one whose quota is already fully back (forgetting it changes nothing),
+// else the one closest to being fully back (least state lost; an attacker flooding fresh addresses
+// evicts its own fresh keys before the state of a client that is actually being limited).
+class RateLimiter final
+{
+public:
+    static Result<std::unique_ptr<RateLimiter>> create(const RateLimitPolicy &policy,
+                                                       const Clock &clock);
+    Q_DISABLE_COPY_MOVE(RateLimiter)
+
+    RateLimitDecision check(const QString &key);
+    RateLimitDecision check(const QString &key, qint64 nowMs);
+
+    // Forgets the keys whose quota is fully back by nowMs; returns how many. Optional housekeeping:
+    // correctness and the memory bound never depend on it.
+    qint64 purgeReset(qint64 nowMs);
+
+    qint64 trackedKeys() const;
+    const RateLimitPolicy &policy() const { return m_policy; }
+
+    // IETF draft-ietf-httpapi-ratelimit-headers: `"default";q=50;w=900`.
+    QByteArray policyHeaderValue() const;
+    // `"default";r=<remaining>;t=<seconds>`.
+    QByteArray headerValue(const RateLimitDecision &decision) const;
+    static QByteArray retryAfterHeaderValue(const RateLimitDecision &decision);
+    // The 429 body: {"success": false, "error": "Too many requests", "message": "Rate limit
+    // exceeded. Please try again later.", "code": "rate_limited"}.
+    static QJsonObject tooManyRequestsBody();
+
+    static constexpr char PolicyHeaderName[] = "RateLimit-Policy";
+    static constexpr char HeaderName[] = "RateLimit";
+    static constexpr char RetryAfterHeaderName[] = "Retry-After";
+
+private:
+    // A time in ms plus frac/limit ms: window/limit rarely divides evenly, and rounding it would
+    // let limit+1 through or only limit-1.
+    struct Tat
+    {
+        qint64 ms = 0;
+        qint64 frac = 0; // in [0, limit)
+
+        friend auto operator<=>(const Tat &, const Tat &) = default;
+    };
+    struct Slot
+    {
+        Tat tat;
+        const QString *key = nullptr; // the map's own key, stable while the entry lives
+        bool operator<(const Slot &other) const { return tat < other.tat; }
+    };
+    // A multiset inserts after equal elements, so keys with equal TATs leave oldest first.
+    using Order = std::multiset<Slot>;
+    // Seeded per process: clients choose their addresses, so they must not choose hash collisions.
+    struct KeyHash
+    {
+        size_t operator()(const QString &key) const { return qHash(key, QHashSeed::globalSeed()); }
+    };
+    using Entries = std::unordered_map<QString, Order::iterator, KeyHash>;
+
+    RateLimiter(const RateLimitPolicy &policy, const Clock &clock);
+    Tat plusInterval(Tat tat) const;
+    void store(Entries::iterator entry, const QString &key, Tat tat);
+
+    const RateLimitPolicy m_policy;
+    const Clock &m_clock;
+    const qint64 m_windowMs;
+    const qint64 m_intervalMs;   // window/limit, whole ms
+    const qint64 m_intervalFrac; // and the remainder, in 1/limit ms
+    mutable QMutex m_mutex;
+    Entries m_entries;
+    Order m_order;
+};
+
+} // namespace Ferry
