@@ -15,6 +15,8 @@ EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 EngineHost::~EngineHost()
 {
     stop();
+    m_http.reset();
+    m_api.reset();
     m_dispatcher.reset();
     m_queue.reset();
     m_store.reset();
@@ -84,6 +86,36 @@ Result<void> EngineHost::start()
         return {};
     if (auto started = m_dispatcher->start(); !started)
         return started;
+    RateLimitPolicy policy;
+    policy.limit = m_config.rateLimit;
+    policy.window = std::chrono::seconds(m_config.rateWindowSeconds);
+    auto limiter = RateLimiter::create(policy, m_clock);
+    if (!limiter)
+        return limiter.error();
+    m_limiter = std::move(*limiter);
+    auto clients = ClientAddress::fromTrustedProxies(m_config.trustedProxies);
+    if (!clients)
+        return clients.error();
+    ApiHandler::Options options;
+    options.version = QByteArrayLiteral(FERRY_VERSION_STRING);
+    m_api = std::make_unique<ApiHandler>(*m_store, *m_users, *m_queue, m_dispatcher.get(),
+                                         *m_limiter, *clients, options);
+    m_http = std::make_unique<Http::HttpServer>(*m_api);
+    const QHostAddress address(m_config.listenHost);
+    auto port = m_http->listen(address, m_config.listenPort);
+    if (!port)
+        return port.error();
+    m_httpPort = *port;
+    if (!address.isLoopback()) {
+        qCWarning(lcHost).noquote()
+            << "the HTTP endpoint listens on" << m_config.listenHost
+            << "- reachable from other machines (every request still needs a token)";
+    }
+    qCInfo(lcHost).noquote() << QStringLiteral("HTTP endpoint on http://%1:%2/api/v1/")
+                                    .arg(address.protocol() == QAbstractSocket::IPv6Protocol
+                                             ? u'[' + m_config.listenHost + u']'
+                                             : m_config.listenHost)
+                                    .arg(m_httpPort);
     qCInfo(lcHost).noquote() << "engine started on" << m_config.database.describe() << "as node"
                              << m_dispatcher->nodeId() << "- max concurrency"
                              << m_dispatcher->maxConcurrency()
@@ -93,6 +125,8 @@ Result<void> EngineHost::start()
 
 void EngineHost::stop()
 {
+    if (m_http)
+        m_http->close();
     if (m_dispatcher)
         m_dispatcher->stop();
 }

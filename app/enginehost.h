@@ -1,7 +1,9 @@
 #pragma once
 
+#include "api/apihandler.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
+#include "http/httpserver.h"
 #include "migrate/migratehandler.h"
 #include "queue/dispatcher.h"
 #include "queue/handlerregistry.h"
@@ -38,6 +40,8 @@ public:
     UserDirectory &users() { return *m_users; }
     Dispatcher *dispatcher() { return m_dispatcher.get(); }
     BlobStore &blobs() { return *m_blobs; }
+    // The HTTP endpoint's port once start() listened (0 before).
+    quint16 httpPort() const { return m_httpPort; }
     const Clock &clock() const { return m_clock; }
 
 private:
@@ -52,6 +56,10 @@ private:
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
     std::unique_ptr<Dispatcher> m_dispatcher;
+    std::unique_ptr<RateLimiter> m_limiter;
+    std::unique_ptr<ApiHandler> m_api;
+    std::unique_ptr<Http::HttpServer> m_http;
+    quint16 m_httpPort = 0;
 };
 
 } // namespace Ferry

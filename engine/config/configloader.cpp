@@ -1,5 +1,7 @@
 #include "configloader.h"
 
+#include "ratelimit/clientaddress.h"
+
 #include <QDir>
 #include <QFile>
 #include <QHostAddress>
@@ -145,6 +147,21 @@ const QList<Definition> &definitions()
           QStringLiteral("1000")},
          integer(0, qint64(1) << 40,
                  [](FerryConfig &c, qint64 v) { c.migrate.maxRejectedRows = v; })},
+        {{QStringLiteral("rate-limit"), QStringLiteral("N"),
+          QStringLiteral("API requests per client address per window."), QStringLiteral("50")},
+         integer(1, 1'000'000'000, [](FerryConfig &c, qint64 v) { c.rateLimit = v; })},
+        {{QStringLiteral("rate-window-seconds"), QStringLiteral("S"),
+          QStringLiteral("The rate limit's sliding window."), QStringLiteral("900")},
+         integer(1, 31 * 86'400, [](FerryConfig &c, qint64 v) { c.rateWindowSeconds = v; })},
+        {{QStringLiteral("trust-proxy"), QStringLiteral("LIST"),
+          QStringLiteral("Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges)."),
+          QStringLiteral("none")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             if (auto parsed = ClientAddress::fromTrustedProxies(source.value); !parsed)
+                 return badValue(name, source, parsed.error().toString());
+             config.trustedProxies = source.value;
+             return {};
+         }},
         {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),
           QStringLiteral("How long running jobs get to stop at shutdown."), QStringLiteral("10")},
          integer(0, 3600, [](FerryConfig &c, qint64 v) { c.queue.shutdownGraceMs = v * 1000; })},

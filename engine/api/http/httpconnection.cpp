@@ -242,6 +242,7 @@ int HttpConnection::headersComplete()
         return 0;
     }
     m_consumer = std::move(decision.consumer);
+    r.context = std::move(decision.context);
     m_bodyLimit = limit;
     if (r.hasBody()) {
         m_pending.back().needsContinue = r.expectContinue;

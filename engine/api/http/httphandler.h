@@ -33,6 +33,9 @@ struct HeaderDecision
     std::optional<Response> reject;
     std::unique_ptr<BodyConsumer> consumer; // null: the body is buffered into Request::body
     qint64 maxBodyBytes = -1;               // -1: HttpLimits::maxBodyBytes
+    // What the handler learned from the headers (the user, a rate-limit decision), handed back
+    // with the request to handle() as Request::context.
+    std::shared_ptr<void> context;
 
     static HeaderDecision accept() { return {}; }
     static HeaderDecision streamInto(std::unique_ptr<BodyConsumer> consumer,

@@ -7,6 +7,7 @@
 #include <QString>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -29,7 +30,8 @@ struct Request
     bool chunked = false;
     bool keepAlive = true; // the connection may carry another request after this one
     bool expectContinue = false;
-    QByteArray body; // the buffered body, when no BodyConsumer took it
+    QByteArray body;               // the buffered body, when no BodyConsumer took it
+    std::shared_ptr<void> context; // HeaderDecision::context of this request
 
     // The first value of a header (name in any case), or a null QByteArray.
     QByteArray header(QByteArrayView name) const;

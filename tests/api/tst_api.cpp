@@ -1,0 +1,226 @@
+// The API over real HTTP on loopback: routes, authentication, isolation, rate limits, metrics.
+#include "api/apihandler.h"
+#include "http/httpserver.h"
+#include "queue/builtinhandlers.h"
+#include "testsupport.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QTest>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+namespace {
+
+struct Reply
+{
+    int status = 0;
+    QByteArray body;
+    QJsonObject json;
+    QHash<QByteArray, QByteArray> headers;
+};
+
+struct Api
+{
+    explicit Api(qint64 limit = 1000)
+    {
+        registerBuiltinHandlers(handlers);
+        queue = std::make_unique<JobQueue>(*t.store, handlers, t.clock, QueueConfig{});
+        users = std::make_unique<UserDirectory>(*t.store, t.clock);
+        auto a = users->addUser(QStringLiteral("alice"));
+        auto b = users->addUser(QStringLiteral("bob"));
+        alice = a->user;
+        bob = b->user;
+        aliceToken = a->token.toUtf8();
+        bobToken = b->token.toUtf8();
+        RateLimitPolicy policy;
+        policy.limit = limit;
+        policy.window = std::chrono::seconds(60);
+        auto created = RateLimiter::create(policy, t.clock);
+        limiter = std::move(created.value());
+        handler = std::make_unique<ApiHandler>(*t.store, *users, *queue, nullptr, *limiter,
+                                               ClientAddress(), ApiHandler::Options{true, "test"});
+        server = std::make_unique<Http::HttpServer>(*handler);
+        port = *server->listen(QHostAddress::LocalHost, 0);
+    }
+    ~Api() { server.reset(); }
+
+    Reply call(const QByteArray &method,
+               const QString &path,
+               const QByteArray &token = {},
+               QList<std::pair<QByteArray, QByteArray>> extra = {})
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        if (!token.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + token);
+        for (const auto &[name, value] : extra)
+            request.setRawHeader(name, value);
+        QNetworkReply *reply =
+            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
+        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
+            qFatal("no answer");
+        Reply result;
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+        result.json = QJsonDocument::fromJson(result.body).object();
+        for (const auto &[name, value] : reply->rawHeaderPairs())
+            result.headers.insert(name.toLower(), value);
+        reply->deleteLater();
+        return result;
+    }
+
+    TempStore t;
+    HandlerRegistry handlers;
+    std::unique_ptr<JobQueue> queue;
+    std::unique_ptr<UserDirectory> users;
+    std::unique_ptr<RateLimiter> limiter;
+    std::unique_ptr<ApiHandler> handler;
+    std::unique_ptr<Http::HttpServer> server;
+    QNetworkAccessManager network;
+    quint16 port = 0;
+    User alice, bob;
+    QByteArray aliceToken, bobToken;
+};
+
+} // namespace
+
+class tst_Api : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void routes_data()
+    {
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<bool>("withToken");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("code");
+        QTest::newRow("health") << QByteArray("GET") << "/api/v1/health" << false << 200 << "";
+        QTest::newRow("health head")
+            << QByteArray("HEAD") << "/api/v1/health" << false << 200 << "";
+        QTest::newRow("unknown api route")
+            << QByteArray("GET") << "/api/v1/nothing" << true << 404 << "not_found";
+        QTest::newRow("outside api")
+            << QByteArray("GET") << "/index.html" << false << 404 << "not_found";
+        QTest::newRow("wrong method")
+            << QByteArray("DELETE") << "/api/v1/health" << false << 405 << "method_not_allowed";
+        QTest::newRow("job without token")
+            << QByteArray("GET") << "/api/v1/jobs/1" << false << 401 << "unauthorized";
+        QTest::newRow("job not a number")
+            << QByteArray("GET") << "/api/v1/jobs/abc" << true << 404 << "not_found";
+        QTest::newRow("job missing")
+            << QByteArray("GET") << "/api/v1/jobs/999" << true << 404 << "not_found";
+    }
+    void routes()
+    {
+        QFETCH(QByteArray, method);
+        QFETCH(QString, path);
+        QFETCH(bool, withToken);
+        QFETCH(int, status);
+        QFETCH(QString, code);
+        Api api;
+        const Reply reply = api.call(method, path, withToken ? api.aliceToken : QByteArray());
+        QCOMPARE(reply.status, status);
+        if (method == "HEAD") {
+            QVERIFY(reply.body.isEmpty());
+            return;
+        }
+        QCOMPARE(reply.headers.value("content-type").left(16), QByteArray("application/json"));
+        QCOMPARE(reply.json.value(u"success").toBool(), status < 400);
+        if (!code.isEmpty()) {
+            QCOMPARE(reply.json.value(u"code").toString(), code);
+            QVERIFY(!reply.json.value(u"error").toString().isEmpty());
+            QVERIFY(!reply.json.value(u"message").toString().isEmpty());
+        }
+        if (status == 405)
+            QCOMPARE(reply.headers.value("allow"), QByteArray("GET, HEAD"));
+        if (status == 401)
+            QCOMPARE(reply.headers.value("www-authenticate"), QByteArray("Bearer"));
+    }
+
+    void healthSaysOk()
+    {
+        Api api;
+        const Reply reply = api.call("GET", QStringLiteral("/api/v1/health"));
+        QCOMPARE(reply.json.value(u"status").toString(), QStringLiteral("ok"));
+        QCOMPARE(reply.json.value(u"version").toString(), QStringLiteral("test"));
+        QVERIFY(!reply.headers.contains("ratelimit")); // exempt
+    }
+
+    void authenticationAndIsolation()
+    {
+        Api api;
+        NewJob job;
+        job.userId = api.alice.id;
+        job.type = QStringLiteral("noop");
+        const qint64 id = api.queue->enqueue(job)->id;
+        const QString path = QStringLiteral("/api/v1/jobs/%1").arg(id);
+        const Reply mine = api.call("GET", path, api.aliceToken);
+        QCOMPARE(mine.status, 200);
+        QCOMPARE(mine.json.value(u"job").toObject().value(u"id").toString(), QString::number(id));
+        QCOMPARE(mine.json.value(u"job").toObject().value(u"status").toString(),
+                 QStringLiteral("pending"));
+        // Another user's job does not exist for them: 404, not 403.
+        const Reply theirs = api.call("GET", path, api.bobToken);
+        QCOMPARE(theirs.status, 404);
+        QCOMPARE(api.call("GET", path, "fy_not-a-token").status, 401);
+        QCOMPARE(api.call("GET", path, {}, {{"Authorization", "Basic YWxpY2U6eA=="}}).status, 401);
+    }
+
+    // 50 pass and the 51st is refused with the exact body and headers; the client recovers as
+    // the window slides. Here: 5 per minute, so one more every 12 s.
+    void rateLimitBoundaryAndRecovery()
+    {
+        Api api(5);
+        const QString path = QStringLiteral("/api/v1/jobs/1");
+        for (int i = 0; i < 5; ++i) {
+            const Reply reply = api.call("GET", path, api.aliceToken);
+            QCOMPARE(reply.status, 404);
+            QCOMPARE(reply.headers.value("ratelimit-policy"), QByteArray("\"default\";q=5;w=60"));
+            const QByteArray expected = "\"default\";r=" + QByteArray::number(4 - i) + ";t=";
+            QVERIFY2(reply.headers.value("ratelimit").startsWith(expected),
+                     reply.headers.value("ratelimit").constData());
+        }
+        const Reply refused = api.call("GET", path, api.aliceToken);
+        QCOMPARE(refused.status, 429);
+        QCOMPARE(refused.json.value(u"success"), QJsonValue(false));
+        QCOMPARE(refused.json.value(u"error").toString(), QStringLiteral("Too many requests"));
+        QCOMPARE(refused.json.value(u"message").toString(),
+                 QStringLiteral("Rate limit exceeded. Please try again later."));
+        QCOMPARE(refused.headers.value("retry-after"), QByteArray("12"));
+        QVERIFY(refused.headers.value("ratelimit").startsWith("\"default\";r=0;"));
+        // Unknown routes, wrong tokens and forged X-Forwarded-For count against the same address.
+        QCOMPARE(api.call("GET", QStringLiteral("/api/v1/other")).status, 429);
+        QCOMPARE(api.call("GET", path, api.aliceToken, {{"X-Forwarded-For", "203.0.113.9"}}).status,
+                 429);
+        // Health is exempt.
+        QCOMPARE(api.call("GET", QStringLiteral("/api/v1/health")).status, 200);
+        api.t.clock.advance(12'000);
+        QCOMPARE(api.call("GET", path, api.aliceToken).status, 404);
+        QCOMPARE(api.call("GET", path, api.aliceToken).status, 429);
+    }
+
+    void metricsCountRequests()
+    {
+        Api api;
+        QCOMPARE(api.call("GET", QStringLiteral("/api/v1/health")).status, 200);
+        QCOMPARE(api.call("GET", QStringLiteral("/api/v1/jobs/1")).status, 401);
+        const Reply metrics = api.call("GET", QStringLiteral("/metrics"));
+        QCOMPARE(metrics.status, 200);
+        QVERIFY(metrics.headers.value("content-type").startsWith("text/plain; version=0.0.4"));
+        QVERIFY(metrics.body.contains(
+            "ferry_http_requests_total{route=\"/api/v1/health\",status=\"200\"} 1"));
+        QVERIFY(metrics.body.contains(
+            "ferry_http_requests_total{route=\"/api/v1/jobs/{id}\",status=\"401\"} 1"));
+        QVERIFY(metrics.body.contains("ferry_http_request_duration_seconds_count"));
+        QVERIFY(metrics.body.contains("ferry_jobs{state=\"pending\"} 0"));
+        QVERIFY(metrics.body.contains("process_resident_memory_bytes"));
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Api)
+#include "tst_api.moc"
