@@ -111,7 +111,8 @@ std::unique_ptr<QProcess> tst_CrashRecovery::startEngine(const QString &dir,
     process->setProcessEnvironment(childEnvironment());
     process->setProcessChannelMode(QProcess::MergedChannels);
     process->start(QStringLiteral(FERRY_BINARY),
-                   QStringList{QStringLiteral("--headless"), QStringLiteral("--data-dir"), dir,
+                   QStringList{QStringLiteral("--headless"), QStringLiteral("--listen"),
+                               QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dir,
                                QStringLiteral("--max-concurrency"), QStringLiteral("4"),
                                QStringLiteral("--poll-interval-ms"), QStringLiteral("50")} +
                        extra);

@@ -49,7 +49,8 @@ private:
         engine->setProcessEnvironment(environment());
         engine->setProcessChannelMode(QProcess::MergedChannels);
         engine->start(QStringLiteral(FERRY_BINARY),
-                      {QStringLiteral("--headless"), QStringLiteral("--data-dir"), dataDir(),
+                      {QStringLiteral("--headless"), QStringLiteral("--listen"),
+                       QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir(),
                        QStringLiteral("--poll-interval-ms"), QStringLiteral("50")});
         return engine;
     }
