@@ -16,7 +16,7 @@ packages=(
 
 # `install-deps.sh bench` adds what the benchmarks' baselines need.
 if [ "${1:-}" = "bench" ]; then
-    packages+=(sqlite3 postgresql redis-server)
+    packages+=(sqlite3 postgresql redis-server wrk)
     # Node.js may come from elsewhere (NodeSource); only install Debian's when there is none.
     command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi

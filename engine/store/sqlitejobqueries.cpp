@@ -3,6 +3,7 @@
 
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h"
+#include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
 
 #include <QSqlQuery>
@@ -135,21 +136,23 @@ Result<void> SqliteStore::setPriority(qint64 jobId, std::optional<qint64> userId
 
 Result<std::optional<Job>> SqliteStore::job(qint64 jobId, std::optional<qint64> userId)
 {
-    auto q = prepared(QStringLiteral("SELECT ") + s_jobColumns +
-                      QStringLiteral(" FROM jobs WHERE id = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, jobId);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    auto prepared = (*native)->prepare(QStringLiteral("SELECT ") + s_jobColumns +
+                                       QStringLiteral(" FROM jobs WHERE id = ?1"));
+    if (!prepared)
+        return prepared.error();
+    NativeStatement q(*prepared);
+    q.bind(1, jobId);
     std::optional<Job> result;
-    if (query.next()) {
-        Job job = jobFrom(query);
+    if (q.step()) {
+        Job job = jobFromNative(q);
         if (!userId || job.userId == *userId)
             result = std::move(job);
+    } else if (q.failed()) {
+        return q.error(QStringLiteral("reading job %1").arg(jobId));
     }
-    query.finish();
     return result;
 }
 

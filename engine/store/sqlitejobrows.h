@@ -14,6 +14,35 @@ inline const QString s_jobColumns = QStringLiteral(
     "timeout_ms, unique_key, lease_owner, lease_expires_at, cancel_requested, progress, error, "
     "result, created_at, started_at, finished_at");
 
+// The same decoder over SQLite's C API (hot reads: the API's GET of one job).
+template<typename Row>
+Job jobFromNative(const Row &q)
+{
+    Job job;
+    job.id = q.int64(0);
+    job.userId = q.int64(1);
+    job.sessionId = q.text(2);
+    job.type = q.text(3);
+    job.payload = jsonObject(q.text(4));
+    job.status = jobStatusFromName(q.text(5)).value_or(JobStatus::Pending);
+    job.priority = int(q.int64(6));
+    job.attempts = int(q.int64(7));
+    job.maxAttempts = int(q.int64(8));
+    job.runAt = q.int64(9);
+    job.timeoutMs = q.int64(10);
+    job.uniqueKey = q.text(11);
+    job.leaseOwner = q.text(12);
+    job.leaseExpiresAt = q.int64(13);
+    job.cancelRequested = q.int64(14) != 0;
+    job.progress = jsonObject(q.text(15));
+    job.error = q.text(16);
+    job.result = jsonObject(q.text(17));
+    job.createdAt = q.int64(18);
+    job.startedAt = q.int64(19);
+    job.finishedAt = q.int64(20);
+    return job;
+}
+
 inline Job jobFrom(const QSqlQuery &q)
 {
     Job job;
