@@ -2,8 +2,13 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
+
+#include "core/jsontext.h"
+
+#include <string>
 
 namespace Ferry {
 
@@ -20,24 +25,57 @@ errorResponse(int status, const char *title, const QString &message, const char 
                                  QString::fromLatin1(code));
 }
 
-QJsonObject jobJson(const Job &job)
+// {"success": true, "job": {...}} written directly: this is the API's hottest answer.
+QByteArray jobBody(const Job &job)
 {
-    auto time = [](qint64 ms) { return ms > 0 ? QJsonValue(double(ms)) : QJsonValue(); };
-    return {
-        {QStringLiteral("id"), QString::number(job.id)},
-        {QStringLiteral("type"), job.type},
-        {QStringLiteral("status"), jobStatusName(job.status)},
-        {QStringLiteral("priority"), job.priority},
-        {QStringLiteral("attempts"), job.attempts},
-        {QStringLiteral("maxAttempts"), job.maxAttempts},
-        {QStringLiteral("sessionId"),
-         job.sessionId.isEmpty() ? QJsonValue() : QJsonValue(job.sessionId)},
-        {QStringLiteral("progress"), job.progress},
-        {QStringLiteral("error"), job.error.isEmpty() ? QJsonValue() : QJsonValue(job.error)},
-        {QStringLiteral("result"), job.result.isEmpty() ? QJsonValue() : QJsonValue(job.result)},
-        {QStringLiteral("createdAt"), time(job.createdAt)},
-        {QStringLiteral("startedAt"), time(job.startedAt)},
-        {QStringLiteral("finishedAt"), time(job.finishedAt)}};
+    std::string out;
+    out.reserve(384);
+    bool first = true;
+    auto key = [&](const char *name) {
+        if (!first)
+            out.push_back(',');
+        first = false;
+        out.push_back('"');
+        out.append(name);
+        out.append("\":");
+    };
+    auto text = [&](const char *name, const QString &value, bool nullIfEmpty) {
+        key(name);
+        if (nullIfEmpty && value.isEmpty())
+            out.append("null");
+        else
+            appendJsonString(out, value.toStdString());
+    };
+    auto number = [&](const char *name, qint64 value, bool nullIfZero) {
+        key(name);
+        if (nullIfZero && value <= 0)
+            out.append("null");
+        else
+            out.append(std::to_string(value));
+    };
+    auto object = [&](const char *name, const QJsonObject &value, bool nullIfEmpty) {
+        key(name);
+        if (nullIfEmpty && value.isEmpty())
+            out.append("null");
+        else
+            out.append(QJsonDocument(value).toJson(QJsonDocument::Compact).toStdString());
+    };
+    out.append("{\"success\":true,\"job\":{");
+    text("id", QString::number(job.id), false);
+    text("type", job.type, false);
+    text("status", jobStatusName(job.status), false);
+    number("priority", job.priority, false);
+    number("attempts", job.attempts, false);
+    number("maxAttempts", job.maxAttempts, false);
+    text("sessionId", job.sessionId, true);
+    object("progress", job.progress, false);
+    text("error", job.error, true);
+    object("result", job.result, true);
+    number("createdAt", job.createdAt, true);
+    number("startedAt", job.startedAt, true);
+    number("finishedAt", job.finishedAt, true);
+    out.append("}}");
+    return QByteArray(out.data(), qsizetype(out.size()));
 }
 
 qint64 processRssBytes()
@@ -342,8 +380,10 @@ Http::Response ApiHandler::getJob(const Context &context)
     }
     if (!job->has_value())
         return notFound();
-    return Http::Response::json(
-        200, {{QStringLiteral("success"), true}, {QStringLiteral("job"), jobJson(**job)}});
+    Http::Response response;
+    response.body = jobBody(**job);
+    response.setHeader("Content-Type", "application/json; charset=utf-8");
+    return response;
 }
 
 } // namespace Ferry

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "core/jsontext.h"
 
 #include <QJsonArray>
 #include <QJsonValue>
@@ -39,9 +40,6 @@ struct Mapping
 };
 
 QString fieldTypeName(FieldType type);
-
-// The text of a JSON string literal (quotes included) for UTF-8 text, appended to out.
-void appendJsonString(std::string &out, std::string_view utf8);
 
 // Converts one source value to the JSON text of the target type, appended to out. On failure
 // returns false and sets reason ("'abc' is not an integer").
