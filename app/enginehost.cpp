@@ -17,6 +17,8 @@ EngineHost::~EngineHost()
     stop();
     m_http.reset();
     m_api.reset();
+    m_accessLogFlush.reset();
+    m_accessLog.reset();
     m_dispatcher.reset();
     m_queue.reset();
     m_store.reset();
@@ -98,8 +100,17 @@ Result<void> EngineHost::start()
         return clients.error();
     ApiHandler::Options options;
     options.version = QByteArrayLiteral(FERRY_VERSION_STRING);
+    m_accessLog =
+        std::make_unique<AccessLog>(m_config.accessLog == u"json"  ? AccessLog::Format::Json
+                                    : m_config.accessLog == u"off" ? AccessLog::Format::Off
+                                                                   : AccessLog::Format::Text);
+    m_accessLogFlush = std::make_unique<QTimer>();
+    m_accessLogFlush->setInterval(250);
+    QObject::connect(m_accessLogFlush.get(), &QTimer::timeout,
+                     [log = m_accessLog.get()] { log->flush(); });
+    m_accessLogFlush->start();
     m_api = std::make_unique<ApiHandler>(*m_store, *m_users, *m_queue, m_dispatcher.get(),
-                                         *m_limiter, *clients, options);
+                                         *m_limiter, *clients, m_accessLog.get(), options);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -13,6 +13,7 @@
 #include "users/userdirectory.h"
 
 #include <QLockFile>
+#include <QTimer>
 
 #include <memory>
 
@@ -57,6 +58,8 @@ private:
     std::unique_ptr<UserDirectory> m_users;
     std::unique_ptr<Dispatcher> m_dispatcher;
     std::unique_ptr<RateLimiter> m_limiter;
+    std::unique_ptr<AccessLog> m_accessLog;
+    std::unique_ptr<QTimer> m_accessLogFlush;
     std::unique_ptr<ApiHandler> m_api;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;

@@ -12,8 +12,6 @@
 
 namespace Ferry {
 
-Q_LOGGING_CATEGORY(lcAccess, "ferry.http.access")
-
 namespace {
 
 constexpr qint64 AuthCacheMs = 5'000;
@@ -106,6 +104,9 @@ struct ApiHandler::Context
     User user;
     std::optional<RateLimitDecision> limit;
     QByteArray clientKey;
+    QByteArray method;
+    QByteArray path;
+    QHostAddress peer;
     QElapsedTimer timer;
     const Http::Request *request = nullptr;
 };
@@ -116,6 +117,7 @@ ApiHandler::ApiHandler(Store &store,
                        Dispatcher *dispatcher,
                        RateLimiter &limiter,
                        ClientAddress clients,
+                       AccessLog *accessLog,
                        Options options)
     : m_store(store)
     , m_users(users)
@@ -124,6 +126,7 @@ ApiHandler::ApiHandler(Store &store,
     , m_limiter(limiter)
     , m_clients(std::move(clients))
     , m_options(std::move(options))
+    , m_accessLog(accessLog)
 {
     auto route = [](const char *method, const char *path, bool authenticated, bool limited,
                     Http::Response (ApiHandler::*handler)(const Context &)) {
@@ -206,6 +209,16 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
 {
     auto context = std::make_shared<Context>();
     context->timer.start();
+    context->method = request.method;
+    context->path = request.path;
+    // The client: the peer, or what trusted proxies say it forwarded (--trust-proxy).
+    QList<QByteArray> forwarded;
+    for (const auto &[name, value] : request.headers) {
+        if (name == "x-forwarded-for")
+            forwarded.append(value);
+    }
+    context->peer = forwarded.isEmpty() ? request.peerAddress
+                                        : m_clients.client(request.peerAddress, forwarded);
     QByteArray allow;
     context->route = match(request.method, request.path, &context->params, &allow);
     const bool api = request.path.startsWith("/api/");
@@ -216,12 +229,7 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
 
     // Every /api/ request counts against its client's limit, known route or not; health does not.
     if (api && (!context->route || context->route->rateLimited)) {
-        QList<QByteArray> forwarded;
-        for (const auto &[name, value] : request.headers) {
-            if (name == "x-forwarded-for")
-                forwarded.append(value);
-        }
-        const QString key = m_clients.key(request.peerAddress, forwarded);
+        const QString key = ClientAddress::keyOf(context->peer);
         context->clientKey = key.toUtf8();
         context->limit = m_limiter.check(key);
         if (!context->limit->allowed) {
@@ -300,8 +308,11 @@ void ApiHandler::finish(const Context &context, Http::Response &response) const
     const qint64 micros = context.timer.nsecsElapsed() / 1000;
     const_cast<ApiMetrics &>(m_metrics).record(
         context.route ? context.route->name : QByteArray("unmatched"), response.status, micros);
-    qCDebug(lcAccess).noquote() << response.status << (context.route ? context.route->name : "-")
-                                << context.clientKey << micros << "us";
+    if (m_accessLog) {
+        m_accessLog->record(context.method, context.path, response.status,
+                            response.stream ? -1 : response.body.size(), micros,
+                            context.peer.toString().toUtf8());
+    }
 }
 
 // GET /api/v1/health (no auth, not rate limited)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "api/accesslog.h"
 #include "api/apimetrics.h"
 #include "http/httphandler.h"
 #include "queue/dispatcher.h"
@@ -34,6 +35,7 @@ public:
                Dispatcher *dispatcher,
                RateLimiter &limiter,
                ClientAddress clients,
+               AccessLog *accessLog,
                Options options);
     ~ApiHandler() override;
     Q_DISABLE_COPY_MOVE(ApiHandler)
@@ -68,6 +70,7 @@ private:
     ClientAddress m_clients;
     Options m_options;
     std::vector<Route> m_routes;
+    AccessLog *m_accessLog; // may be null
     ApiMetrics m_metrics;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)

@@ -162,6 +162,15 @@ const QList<Definition> &definitions()
              config.trustedProxies = source.value;
              return {};
          }},
+        {{QStringLiteral("access-log"), QStringLiteral("off|text|json"),
+          QStringLiteral("One line per HTTP request on standard error."), QStringLiteral("text")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const QString value = source.value.trimmed().toLower();
+             if (value != u"off" && value != u"text" && value != u"json")
+                 return badValue(name, source, QStringLiteral("off, text or json"));
+             config.accessLog = value;
+             return {};
+         }},
         {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),
           QStringLiteral("How long running jobs get to stop at shutdown."), QStringLiteral("10")},
          integer(0, 3600, [](FerryConfig &c, qint64 v) { c.queue.shutdownGraceMs = v * 1000; })},

@@ -22,6 +22,7 @@ struct FerryConfig
     qint64 rateLimit = 50;                       // requests per client per window, /api/ routes
     qint64 rateWindowSeconds = 15 * 60;
     QString trustedProxies; // --trust-proxy: addresses or CIDR ranges
+    QString accessLog = QStringLiteral("text"); // off, text or json
 };
 
 } // namespace Ferry

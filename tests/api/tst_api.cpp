@@ -41,8 +41,9 @@ struct Api
         policy.window = std::chrono::seconds(60);
         auto created = RateLimiter::create(policy, t.clock);
         limiter = std::move(created.value());
-        handler = std::make_unique<ApiHandler>(*t.store, *users, *queue, nullptr, *limiter,
-                                               ClientAddress(), ApiHandler::Options{true, "test"});
+        handler =
+            std::make_unique<ApiHandler>(*t.store, *users, *queue, nullptr, *limiter,
+                                         ClientAddress(), &log, ApiHandler::Options{true, "test"});
         server = std::make_unique<Http::HttpServer>(*handler);
         port = *server->listen(QHostAddress::LocalHost, 0);
     }
@@ -77,6 +78,7 @@ struct Api
     std::unique_ptr<JobQueue> queue;
     std::unique_ptr<UserDirectory> users;
     std::unique_ptr<RateLimiter> limiter;
+    AccessLog log{AccessLog::Format::Off};
     std::unique_ptr<ApiHandler> handler;
     std::unique_ptr<Http::HttpServer> server;
     QNetworkAccessManager network;
