@@ -21,7 +21,7 @@ struct FerryConfig
     qint64 minFreeDiskBytes = qint64(256) << 20; // uploads are refused below this
     qint64 rateLimit = 50;                       // requests per client per window, /api/ routes
     qint64 rateWindowSeconds = 15 * 60;
-    QString trustedProxies; // --trust-proxy: addresses or CIDR ranges
+    QString trustedProxies;                     // --trust-proxy: addresses or CIDR ranges
     QString accessLog = QStringLiteral("text"); // off, text or json
 };
 
