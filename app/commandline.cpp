@@ -12,6 +12,7 @@ CommandLine::CommandLine()
         "  (none)                       open the console (headless when there is no display)\n"
         "  user add NAME [--tier T] [--json]   create a user; prints its API token once\n"
         "  user list [--json]           list users\n"
+        "  user disable|enable NAME     refuse or accept a user's token\n"
         "  enqueue TYPE [--count N] [--user NAME] [--priority P] [--payload JSON]\n"
         "                               queue jobs (types: noop, sleep)\n"
         "  import FILE --dataset NAME [--user NAME] [--format F] [--mapping JSON|@FILE]\n"

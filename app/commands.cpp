@@ -97,7 +97,22 @@ int userCommand(const CommandLine &cli, EngineHost &host)
             printJson({{QStringLiteral("users"), array}});
         return ExitOk;
     }
-    return usage(QStringLiteral("unknown user action '%1' (use add or list).").arg(action));
+    if (action == u"disable" || action == u"enable") {
+        if (args.size() != 3)
+            return usage(QStringLiteral("user %1 takes one NAME.").arg(action));
+        auto user = host.users().findByName(args.at(2));
+        if (!user)
+            return fail(user.error());
+        if (auto changed = host.store().setUserDisabled(user->id, action == u"disable"); !changed)
+            return fail(changed.error());
+        print(QStringLiteral("User %1 %2.")
+                  .arg(user->name, action == u"disable"
+                                       ? QStringLiteral("disabled: its token is refused (403)")
+                                       : QStringLiteral("enabled")));
+        return ExitOk;
+    }
+    return usage(
+        QStringLiteral("unknown user action '%1' (use add, list, disable or enable).").arg(action));
 }
 
 int enqueueCommand(const CommandLine &cli, EngineHost &host)

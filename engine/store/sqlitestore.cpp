@@ -224,6 +224,24 @@ Result<QList<User>> SqliteStore::users()
     return result;
 }
 
+Result<void> SqliteStore::setUserDisabled(qint64 userId, bool disabled)
+{
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE users SET disabled = ? WHERE id = ?"));
+    q.addBindValue(disabled ? 1 : 0);
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("changing a user"));
+    if (q.numRowsAffected() == 0)
+        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
+    return {};
+}
+
 Result<std::optional<QString>> SqliteStore::setting(const QString &key)
 {
     auto q = prepared(QStringLiteral("SELECT value FROM settings WHERE key = ?"));

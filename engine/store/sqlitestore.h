@@ -30,6 +30,7 @@ public:
     Result<std::optional<User>> userByName(const QString &name) override;
     Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
     Result<QList<User>> users() override;
+    Result<void> setUserDisabled(qint64 userId, bool disabled) override;
 
     Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
     Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,

@@ -27,6 +27,7 @@ public:
     virtual Result<std::optional<User>> userByName(const QString &name) = 0;
     virtual Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) = 0;
     virtual Result<QList<User>> users() = 0;
+    virtual Result<void> setUserDisabled(qint64 userId, bool disabled) = 0;
 
     // Jobs. enqueue() writes all or nothing; an equal unique key already pending or running
     // returns that job, flagged as deduplicated.

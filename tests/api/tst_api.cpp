@@ -170,6 +170,13 @@ private Q_SLOTS:
         const Reply theirs = api.call("GET", path, api.bobToken);
         QCOMPARE(theirs.status, 404);
         QCOMPARE(api.call("GET", path, "fy_not-a-token").status, 401);
+        // A disabled user's token: 403 (once its cached authentication expires, within 5 s).
+        QVERIFY(api.t.store->setUserDisabled(api.bob.id, true).ok());
+        Api fresh; // a new handler, no cache
+        QVERIFY(fresh.t.store->setUserDisabled(fresh.bob.id, true).ok());
+        const Reply disabled = fresh.call("GET", path, fresh.bobToken);
+        QCOMPARE(disabled.status, 403);
+        QCOMPARE(disabled.json.value(u"code").toString(), QStringLiteral("user_disabled"));
         QCOMPARE(api.call("GET", path, {}, {{"Authorization", "Basic YWxpY2U6eA=="}}).status, 401);
     }
 
