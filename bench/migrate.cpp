@@ -16,6 +16,8 @@
 #include "store/sqlitestore.h"
 #include "users/userdirectory.h"
 
+#include "benchstats.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -30,6 +32,7 @@
 #include <random>
 
 using namespace Ferry;
+using Ferry::Bench::median;
 
 namespace {
 
@@ -135,13 +138,6 @@ qint64 peakRssKiB()
             return line.mid(6).trimmed().split(' ').first().toLongLong();
     }
     return 0;
-}
-
-double median(QList<double> values)
-{
-    std::sort(values.begin(), values.end());
-    const auto n = values.size();
-    return n == 0 ? 0 : (n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2);
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 #include "store/sqlitestore.h"
 #include "users/userdirectory.h"
 
+#include "benchstats.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -29,6 +31,8 @@
 #include <thread>
 
 using namespace Ferry;
+using Ferry::Bench::median;
+using Ferry::Bench::percentile;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
@@ -46,21 +50,6 @@ public:
     std::atomic<qint64> startedNs{0};
     std::atomic<int> started{0};
 };
-
-double median(QList<double> values)
-{
-    std::sort(values.begin(), values.end());
-    const auto n = values.size();
-    return n == 0 ? 0 : (n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2);
-}
-
-double percentile(QList<double> values, double p)
-{
-    std::sort(values.begin(), values.end());
-    if (values.isEmpty())
-        return 0;
-    return values[qMin(values.size() - 1, qsizetype(p * double(values.size())))];
-}
 
 void fail(const Error &error)
 {

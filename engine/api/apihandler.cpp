@@ -306,8 +306,8 @@ void ApiHandler::finish(const Context &context, Http::Response &response) const
         response.setHeader(RateLimiter::HeaderName, m_limiter.headerValue(*context.limit));
     }
     const qint64 micros = context.timer.nsecsElapsed() / 1000;
-    const_cast<ApiMetrics &>(m_metrics).record(
-        context.route ? context.route->name : QByteArray("unmatched"), response.status, micros);
+    m_metrics.record(context.route ? context.route->name : QByteArray("unmatched"), response.status,
+                     micros);
     if (m_accessLog) {
         m_accessLog->record(context.method, context.path, response.status,
                             response.stream ? -1 : response.body.size(), micros,

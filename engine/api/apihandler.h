@@ -70,8 +70,8 @@ private:
     ClientAddress m_clients;
     Options m_options;
     std::vector<Route> m_routes;
-    AccessLog *m_accessLog; // may be null
-    ApiMetrics m_metrics;
+    AccessLog *m_accessLog;       // may be null
+    mutable ApiMetrics m_metrics; // counting is not a change of the handler's state
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)
 };

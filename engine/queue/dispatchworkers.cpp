@@ -1,0 +1,136 @@
+// DispatchLoop: handing claimed jobs to the worker loops on the pool, and taking them back.
+#include "dispatchloop.h"
+
+#include <QThreadPool>
+
+namespace Ferry {
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+} // namespace
+
+int DispatchLoop::prefetch() const
+{
+    // Short jobs: claim up to 16x the slots ahead so workers go from one job to the next without
+    // waiting for this thread, but only as many as run in about 2 ms. A newly queued job from
+    // another user then waits at most ~2 ms behind the prefetched ones, well inside the
+    // fairness bound of one job's run time. Long jobs get no prefetch at all.
+    const int limit = m_limit.load();
+    const double budget = 2.0 * limit / qMax(m_averageJobMs, 0.0001);
+    return int(qMin<double>(16.0 * limit, budget));
+}
+
+void DispatchLoop::hand(const QList<ClaimedJob> &claimed)
+{
+    if (claimed.isEmpty())
+        return;
+    QMutexLocker runningLock(&m_runningMutex);
+    std::lock_guard lock(m_inbox->mutex);
+    for (const ClaimedJob &job : claimed) {
+        auto state = std::make_shared<RunState>();
+        m_running.emplace(job.id, Running{job, state});
+        m_inbox->ready.push_back({job, state, m_handlers.find(job.type)});
+    }
+}
+
+void DispatchLoop::startWorkers()
+{
+    int toStart = 0;
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        if (m_inbox->paused || m_inbox->stopping)
+            return;
+        toStart = qMin(int(m_inbox->ready.size()), m_inbox->limit - m_inbox->activeWorkers);
+        if (toStart <= 0)
+            return;
+        m_inbox->activeWorkers += toStart;
+    }
+    for (int i = 0; i < toStart; ++i)
+        m_workers->start([inbox = m_inbox] { workerLoop(inbox); });
+}
+
+void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
+{
+    Completion completion;
+    bool haveCompletion = false;
+    while (true) {
+        Task task;
+        std::function<void(qint64)> started;
+        {
+            std::unique_lock lock(inbox->mutex);
+            if (haveCompletion) {
+                inbox->completions.push_back(std::move(completion));
+                haveCompletion = false;
+            }
+            const bool exit = inbox->ready.empty() || inbox->stopping || inbox->paused ||
+                              inbox->activeWorkers > inbox->limit;
+            if (exit) {
+                --inbox->activeWorkers;
+                lock.unlock();
+                inbox->wakeUp.notify_one();
+                return;
+            }
+            task = std::move(inbox->ready.front());
+            inbox->ready.pop_front();
+            // Wake the dispatcher when the queue of claimed jobs runs low, or a batch of
+            // results is waiting; otherwise keep going without a thread switch.
+            if (int(inbox->ready.size()) < inbox->limit || inbox->completions.size() >= 64) {
+                lock.unlock();
+                inbox->wakeUp.notify_one();
+            }
+            started = inbox->started;
+        }
+        const auto begin = SteadyClock::now();
+        if (started)
+            started(task.job.id);
+        JobOutcome outcome;
+        if (task.state->cancelReason() != CancelReason::None) {
+            outcome = JobOutcome::cancelled(); // cancelled before it started
+        } else if (!task.handler) {
+            outcome = JobOutcome::permanentError(
+                QStringLiteral("No handler for job type '%1' on this node.").arg(task.job.type));
+        } else {
+            JobContext context(task.job, *task.state);
+            try {
+                outcome = task.handler->run(context);
+            } catch (const std::exception &e) {
+                outcome = JobOutcome::transientError(QStringLiteral("Handler threw: ") +
+                                                     QString::fromUtf8(e.what()));
+            } catch (...) {
+                outcome = JobOutcome::transientError(QStringLiteral("Handler threw."));
+            }
+        }
+        completion = {
+            task.job.id, std::move(outcome),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - begin)
+                .count()};
+        haveCompletion = true;
+    }
+}
+
+QList<SettledAttempt> DispatchLoop::takeBackReady(qint64 now)
+{
+    std::deque<Task> ready;
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        ready.swap(m_inbox->ready);
+    }
+    QList<SettledAttempt> released;
+    if (ready.empty())
+        return released;
+    QMutexLocker lock(&m_runningMutex);
+    for (const Task &task : ready) {
+        auto it = m_running.find(task.job.id);
+        if (it == m_running.end())
+            continue;
+        it->second.state->cancel(CancelReason::Shutdown);
+        SettledAttempt s = settle(it->second, JobOutcome::cancelled(), now);
+        s.outcome.clear(); // it never started: no attempt to record
+        s.error.clear();
+        released.append(s);
+        m_running.erase(it);
+    }
+    return released;
+}
+
+} // namespace Ferry
