@@ -17,6 +17,8 @@ EngineHost::~EngineHost()
     stop();
     m_http.reset();
     m_api.reset();
+    m_jobRoutes.reset();
+    m_systemRoutes.reset();
     m_accessLogFlush.reset();
     m_accessLog.reset();
     m_dispatcher.reset();
@@ -98,8 +100,6 @@ Result<void> EngineHost::start()
     auto clients = ClientAddress::fromTrustedProxies(m_config.trustedProxies);
     if (!clients)
         return clients.error();
-    ApiHandler::Options options;
-    options.version = QByteArrayLiteral(FERRY_VERSION_STRING);
     m_accessLog =
         std::make_unique<AccessLog>(m_config.accessLog == u"json"  ? AccessLog::Format::Json
                                     : m_config.accessLog == u"off" ? AccessLog::Format::Off
@@ -109,8 +109,14 @@ Result<void> EngineHost::start()
     QObject::connect(m_accessLogFlush.get(), &QTimer::timeout,
                      [log = m_accessLog.get()] { log->flush(); });
     m_accessLogFlush->start();
-    m_api = std::make_unique<ApiHandler>(*m_store, *m_users, *m_queue, m_dispatcher.get(),
-                                         *m_limiter, *clients, m_accessLog.get(), options);
+    m_api = std::make_unique<ApiHandler>(*m_users, *m_limiter, *clients, m_accessLog.get());
+    SystemRoutes::Options system;
+    system.version = QByteArrayLiteral(FERRY_VERSION_STRING);
+    m_systemRoutes =
+        std::make_unique<SystemRoutes>(*m_store, m_api->metrics(), m_dispatcher.get(), system);
+    m_jobRoutes = std::make_unique<JobRoutes>(*m_store, *m_queue);
+    m_api->addRoutes(*m_systemRoutes);
+    m_api->addRoutes(*m_jobRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "api/apihandler.h"
+#include "api/jobroutes.h"
+#include "api/systemroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -61,6 +63,8 @@ private:
     std::unique_ptr<AccessLog> m_accessLog;
     std::unique_ptr<QTimer> m_accessLogFlush;
     std::unique_ptr<ApiHandler> m_api;
+    std::unique_ptr<SystemRoutes> m_systemRoutes;
+    std::unique_ptr<JobRoutes> m_jobRoutes;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };

@@ -1,93 +1,11 @@
 // The API over real HTTP on loopback: routes, authentication, isolation, rate limits, metrics.
-#include "api/apihandler.h"
-#include "http/httpserver.h"
-#include "queue/builtinhandlers.h"
-#include "testsupport.h"
+#include "apitestsupport.h"
 
-#include <QJsonDocument>
-#include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QTest>
 
 using namespace Ferry;
 using namespace Ferry::Test;
 
-namespace {
-
-struct Reply
-{
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-    QHash<QByteArray, QByteArray> headers;
-};
-
-struct Api
-{
-    explicit Api(qint64 limit = 1000)
-    {
-        registerBuiltinHandlers(handlers);
-        queue = std::make_unique<JobQueue>(*t.store, handlers, t.clock, QueueConfig{});
-        users = std::make_unique<UserDirectory>(*t.store, t.clock);
-        auto a = users->addUser(QStringLiteral("alice"));
-        auto b = users->addUser(QStringLiteral("bob"));
-        alice = a->user;
-        bob = b->user;
-        aliceToken = a->token.toUtf8();
-        bobToken = b->token.toUtf8();
-        RateLimitPolicy policy;
-        policy.limit = limit;
-        policy.window = std::chrono::seconds(60);
-        auto created = RateLimiter::create(policy, t.clock);
-        limiter = std::move(created.value());
-        handler =
-            std::make_unique<ApiHandler>(*t.store, *users, *queue, nullptr, *limiter,
-                                         ClientAddress(), &log, ApiHandler::Options{true, "test"});
-        server = std::make_unique<Http::HttpServer>(*handler);
-        port = *server->listen(QHostAddress::LocalHost, 0);
-    }
-    ~Api() { server.reset(); }
-
-    Reply call(const QByteArray &method,
-               const QString &path,
-               const QByteArray &token = {},
-               QList<std::pair<QByteArray, QByteArray>> extra = {})
-    {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
-        if (!token.isEmpty())
-            request.setRawHeader("Authorization", "Bearer " + token);
-        for (const auto &[name, value] : extra)
-            request.setRawHeader(name, value);
-        QNetworkReply *reply =
-            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
-        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
-            qFatal("no answer");
-        Reply result;
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.body = reply->readAll();
-        result.json = QJsonDocument::fromJson(result.body).object();
-        for (const auto &[name, value] : reply->rawHeaderPairs())
-            result.headers.insert(name.toLower(), value);
-        reply->deleteLater();
-        return result;
-    }
-
-    TempStore t;
-    HandlerRegistry handlers;
-    std::unique_ptr<JobQueue> queue;
-    std::unique_ptr<UserDirectory> users;
-    std::unique_ptr<RateLimiter> limiter;
-    AccessLog log{AccessLog::Format::Off};
-    std::unique_ptr<ApiHandler> handler;
-    std::unique_ptr<Http::HttpServer> server;
-    QNetworkAccessManager network;
-    quint16 port = 0;
-    User alice, bob;
-    QByteArray aliceToken, bobToken;
-};
-
-} // namespace
 
 class tst_Api : public QObject
 {
@@ -124,7 +42,7 @@ private Q_SLOTS:
         QFETCH(bool, withToken);
         QFETCH(int, status);
         QFETCH(QString, code);
-        Api api;
+        ApiFixture api;
         const Reply reply = api.call(method, path, withToken ? api.aliceToken : QByteArray());
         QCOMPARE(reply.status, status);
         if (method == "HEAD") {
@@ -146,7 +64,7 @@ private Q_SLOTS:
 
     void healthSaysOk()
     {
-        Api api;
+        ApiFixture api;
         const Reply reply = api.call("GET", QStringLiteral("/api/v1/health"));
         QCOMPARE(reply.json.value(u"status").toString(), QStringLiteral("ok"));
         QCOMPARE(reply.json.value(u"version").toString(), QStringLiteral("test"));
@@ -155,7 +73,7 @@ private Q_SLOTS:
 
     void authenticationAndIsolation()
     {
-        Api api;
+        ApiFixture api;
         NewJob job;
         job.userId = api.alice.id;
         job.type = QStringLiteral("noop");
@@ -172,7 +90,7 @@ private Q_SLOTS:
         QCOMPARE(api.call("GET", path, "fy_not-a-token").status, 401);
         // A disabled user's token: 403 (once its cached authentication expires, within 5 s).
         QVERIFY(api.t.store->setUserDisabled(api.bob.id, true).ok());
-        Api fresh; // a new handler, no cache
+        ApiFixture fresh; // a new handler, no cache
         QVERIFY(fresh.t.store->setUserDisabled(fresh.bob.id, true).ok());
         const Reply disabled = fresh.call("GET", path, fresh.bobToken);
         QCOMPARE(disabled.status, 403);
@@ -184,7 +102,7 @@ private Q_SLOTS:
     // the window slides. Here: 5 per minute, so one more every 12 s.
     void rateLimitBoundaryAndRecovery()
     {
-        Api api(5);
+        ApiFixture api(5);
         const QString path = QStringLiteral("/api/v1/jobs/1");
         for (int i = 0; i < 5; ++i) {
             const Reply reply = api.call("GET", path, api.aliceToken);
@@ -215,7 +133,7 @@ private Q_SLOTS:
 
     void metricsCountRequests()
     {
-        Api api;
+        ApiFixture api;
         QCOMPARE(api.call("GET", QStringLiteral("/api/v1/health")).status, 200);
         QCOMPARE(api.call("GET", QStringLiteral("/api/v1/jobs/1")).status, 401);
         const Reply metrics = api.call("GET", QStringLiteral("/metrics"));

@@ -1,0 +1,136 @@
+#include "api/apiroute.h"
+
+#include "api/apicallstate.h"
+#include "api/apihandler.h"
+
+#include <QJsonDocument>
+#include <QUrlQuery>
+
+namespace Ferry {
+
+namespace {
+
+QUrlQuery parseQuery(const QByteArray &query)
+{
+    QByteArray spaced = query;
+    spaced.replace('+', "%20"); // application/x-www-form-urlencoded: '+' is a space
+    return QUrlQuery(QString::fromLatin1(spaced));
+}
+
+} // namespace
+
+ApiCall::ApiCall(std::shared_ptr<ApiCallState> state) : m_state(std::move(state)) {}
+
+const Http::Request &ApiCall::request() const
+{
+    return *m_state->request;
+}
+
+QByteArray ApiCall::param(qsizetype n) const
+{
+    return m_state->params.value(n);
+}
+
+QString ApiCall::query(const QString &name) const
+{
+    const QUrlQuery query = parseQuery(m_state->request->query);
+    if (!query.hasQueryItem(name))
+        return {};
+    return query.queryItemValue(name, QUrl::FullyDecoded);
+}
+
+bool ApiCall::hasQuery(const QString &name) const
+{
+    return parseQuery(m_state->request->query).hasQueryItem(name);
+}
+
+const User &ApiCall::user() const
+{
+    return m_state->user;
+}
+
+const QHostAddress &ApiCall::client() const
+{
+    return m_state->client;
+}
+
+Http::BodyConsumer *ApiCall::body() const
+{
+    return m_state->body.get();
+}
+
+std::unique_ptr<Http::BodyConsumer> ApiCall::takeBody() const
+{
+    return std::move(m_state->body);
+}
+
+void ApiCall::setRouteState(std::shared_ptr<void> state) const
+{
+    m_state->routeState = std::move(state);
+}
+
+void *ApiCall::rawRouteState() const
+{
+    return m_state->routeState.get();
+}
+
+void ApiCall::respond(Http::Response response) const
+{
+    if (m_state->answered.exchange(true))
+        return;
+    m_state->handler->finish(*m_state, response);
+    if (m_state->responder)
+        (*m_state->responder)(std::move(response));
+}
+
+bool ApiCall::answered() const
+{
+    return m_state->answered.load();
+}
+
+namespace Api {
+
+Http::Response error(int status, const char *title, const QString &message, const char *code)
+{
+    return Http::Response::error(status, QString::fromLatin1(title), message,
+                                 QString::fromLatin1(code));
+}
+
+Http::Response fromError(const Error &e)
+{
+    switch (e.code) {
+    case ErrorCode::InvalidArgument:
+        return error(400, "Bad request", e.toString(), "invalid_argument");
+    case ErrorCode::NotFound:
+        return error(404, "Not found", e.toString(), "not_found");
+    case ErrorCode::Conflict:
+        return error(409, "Conflict", e.toString(), "conflict");
+    case ErrorCode::Unavailable:
+    case ErrorCode::Storage:
+        return error(503, "Unavailable", e.toString(), "unavailable");
+    case ErrorCode::Config:
+    case ErrorCode::SchemaTooNew:
+    case ErrorCode::Internal:
+        break;
+    }
+    return error(500, "Internal error", e.toString(), "internal_error");
+}
+
+Http::Response json(int status, const QJsonObject &object)
+{
+    return Http::Response::json(status, object);
+}
+
+Http::Response jsonText(int status, QByteArray body)
+{
+    Http::Response response;
+    response.status = status;
+    response.body = std::move(body);
+    response.headers.append(
+        {QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json; charset=utf-8")});
+    return response;
+}
+
+} // namespace Api
+
+} // namespace Ferry

@@ -1,0 +1,98 @@
+#include "api/systemroutes.h"
+
+#include <QFile>
+
+namespace Ferry {
+
+namespace {
+
+qint64 processRssBytes()
+{
+    QFile status(QStringLiteral("/proc/self/statm"));
+    if (!status.open(QIODevice::ReadOnly))
+        return 0;
+    return status.readAll().split(' ').value(1).toLongLong() * 4096;
+}
+
+} // namespace
+
+SystemRoutes::SystemRoutes(Store &store,
+                           ApiMetrics &metrics,
+                           Dispatcher *dispatcher,
+                           Options options)
+    : m_store(store), m_metrics(metrics), m_dispatcher(dispatcher), m_options(std::move(options))
+{
+}
+
+QList<ApiRoute> SystemRoutes::routes()
+{
+    ApiRoute health;
+    health.method = "GET";
+    health.path = "/api/v1/health";
+    health.authenticated = false;
+    health.rateLimited = false;
+    health.handle = [this](const ApiCall &call) { this->health(call); };
+    ApiRoute metrics;
+    metrics.method = "GET";
+    metrics.path = "/metrics";
+    metrics.authenticated = false;
+    metrics.rateLimited = false;
+    metrics.handle = [this](const ApiCall &call) { metricsText(call); };
+    return {health, metrics};
+}
+
+// GET /api/v1/health (no auth, not rate limited)
+//   200 {"success": true, "status": "ok", "version": "..."}; 503 when the store does not answer.
+void SystemRoutes::health(const ApiCall &call)
+{
+    if (auto paused = m_store.setting(QStringLiteral("queue.paused")); !paused) {
+        call.respond(Api::error(
+            503, "Unavailable",
+            QStringLiteral("The store does not answer: %1").arg(paused.error().message),
+            "store_unavailable"));
+        return;
+    }
+    call.respond(Api::json(200, {{QStringLiteral("success"), true},
+                                 {QStringLiteral("status"), QStringLiteral("ok")},
+                                 {QStringLiteral("version"), QString::fromUtf8(m_options.version)}}));
+}
+
+// GET /metrics (Prometheus text 0.0.4; loopback clients only unless configured otherwise)
+//   200 text/plain; 403 from other addresses.
+void SystemRoutes::metricsText(const ApiCall &call)
+{
+    if (m_options.metricsLoopbackOnly && !call.request().peerAddress.isLoopback()) {
+        call.respond(Api::error(403, "Forbidden",
+                                QStringLiteral("Metrics are served to loopback clients only."),
+                                "metrics_loopback_only"));
+        return;
+    }
+    QByteArray text = m_metrics.text();
+    if (auto counts = m_store.countByStatus(); counts) {
+        text += "# HELP ferry_jobs Jobs by state.\n# TYPE ferry_jobs gauge\n";
+        for (int s = int(JobStatus::Pending); s <= int(JobStatus::Dead); ++s) {
+            text += "ferry_jobs{state=\"" + jobStatusName(JobStatus(s)).toUtf8() + "\"} " +
+                    QByteArray::number(counts->value(JobStatus(s))) + '\n';
+        }
+        text += "# HELP ferry_queue_depth Pending jobs.\n# TYPE ferry_queue_depth gauge\n"
+                "ferry_queue_depth " +
+                QByteArray::number(counts->value(JobStatus::Pending)) + '\n';
+    }
+    if (m_dispatcher) {
+        text += "# HELP ferry_active_jobs Jobs running now.\n# TYPE ferry_active_jobs gauge\n"
+                "ferry_active_jobs " +
+                QByteArray::number(m_dispatcher->runningCount()) + '\n';
+        text += "# HELP ferry_max_concurrency The concurrency limit.\n"
+                "# TYPE ferry_max_concurrency gauge\nferry_max_concurrency " +
+                QByteArray::number(m_dispatcher->maxConcurrency()) + '\n';
+    }
+    text += "# HELP process_resident_memory_bytes Resident memory.\n"
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes " +
+            QByteArray::number(processRssBytes()) + '\n';
+    Http::Response response;
+    response.body = text;
+    response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    call.respond(std::move(response));
+}
+
+} // namespace Ferry

@@ -1,0 +1,99 @@
+#pragma once
+
+// A real API server on loopback over a temporary SQLite store, and a real HTTP client
+// (QNetworkAccessManager), for the API tests. Route groups are added by each test as needed.
+#include "api/apihandler.h"
+#include "api/jobroutes.h"
+#include "api/systemroutes.h"
+#include "http/httpserver.h"
+#include "queue/builtinhandlers.h"
+#include "testsupport.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QTest>
+
+namespace Ferry::Test {
+
+
+struct Reply
+{
+    int status = 0;
+    QByteArray body;
+    QJsonObject json;
+    QHash<QByteArray, QByteArray> headers;
+};
+
+struct ApiFixture
+{
+    explicit ApiFixture(qint64 limit = 1000)
+    {
+        registerBuiltinHandlers(handlers);
+        queue = std::make_unique<JobQueue>(*t.store, handlers, t.clock, QueueConfig{});
+        users = std::make_unique<UserDirectory>(*t.store, t.clock);
+        auto a = users->addUser(QStringLiteral("alice"));
+        auto b = users->addUser(QStringLiteral("bob"));
+        alice = a->user;
+        bob = b->user;
+        aliceToken = a->token.toUtf8();
+        bobToken = b->token.toUtf8();
+        RateLimitPolicy policy;
+        policy.limit = limit;
+        policy.window = std::chrono::seconds(60);
+        auto created = RateLimiter::create(policy, t.clock);
+        limiter = std::move(created.value());
+        handler = std::make_unique<ApiHandler>(*users, *limiter, ClientAddress(), &log);
+        system = std::make_unique<SystemRoutes>(*t.store, handler->metrics(), nullptr,
+                                                SystemRoutes::Options{true, "test"});
+        jobs = std::make_unique<JobRoutes>(*t.store, *queue);
+        handler->addRoutes(*system);
+        handler->addRoutes(*jobs);
+        server = std::make_unique<Http::HttpServer>(*handler);
+        port = *server->listen(QHostAddress::LocalHost, 0);
+    }
+    ~ApiFixture() { server.reset(); }
+
+    Reply call(const QByteArray &method,
+               const QString &path,
+               const QByteArray &token = {},
+               QList<std::pair<QByteArray, QByteArray>> extra = {})
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        if (!token.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + token);
+        for (const auto &[name, value] : extra)
+            request.setRawHeader(name, value);
+        QNetworkReply *reply =
+            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
+        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
+            qFatal("no answer");
+        Reply result;
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+        result.json = QJsonDocument::fromJson(result.body).object();
+        for (const auto &[name, value] : reply->rawHeaderPairs())
+            result.headers.insert(name.toLower(), value);
+        reply->deleteLater();
+        return result;
+    }
+
+    TempStore t;
+    HandlerRegistry handlers;
+    std::unique_ptr<JobQueue> queue;
+    std::unique_ptr<UserDirectory> users;
+    std::unique_ptr<RateLimiter> limiter;
+    AccessLog log{AccessLog::Format::Off};
+    std::unique_ptr<SystemRoutes> system; // outlive the handler: it calls them
+    std::unique_ptr<JobRoutes> jobs;
+    std::unique_ptr<ApiHandler> handler;
+    std::unique_ptr<Http::HttpServer> server;
+    QNetworkAccessManager network;
+    quint16 port = 0;
+    User alice, bob;
+    QByteArray aliceToken, bobToken;
+};
+
+
+} // namespace Ferry::Test
