@@ -21,8 +21,7 @@ SystemRoutes::SystemRoutes(Store &store,
                            Dispatcher *dispatcher,
                            Options options)
     : m_store(store), m_metrics(metrics), m_dispatcher(dispatcher), m_options(std::move(options))
-{
-}
+{}
 
 QList<ApiRoute> SystemRoutes::routes()
 {
@@ -46,15 +45,16 @@ QList<ApiRoute> SystemRoutes::routes()
 void SystemRoutes::health(const ApiCall &call)
 {
     if (auto paused = m_store.setting(QStringLiteral("queue.paused")); !paused) {
-        call.respond(Api::error(
-            503, "Unavailable",
-            QStringLiteral("The store does not answer: %1").arg(paused.error().message),
-            "store_unavailable"));
+        call.respond(
+            Api::error(503, "Unavailable",
+                       QStringLiteral("The store does not answer: %1").arg(paused.error().message),
+                       "store_unavailable"));
         return;
     }
-    call.respond(Api::json(200, {{QStringLiteral("success"), true},
-                                 {QStringLiteral("status"), QStringLiteral("ok")},
-                                 {QStringLiteral("version"), QString::fromUtf8(m_options.version)}}));
+    call.respond(
+        Api::json(200, {{QStringLiteral("success"), true},
+                        {QStringLiteral("status"), QStringLiteral("ok")},
+                        {QStringLiteral("version"), QString::fromUtf8(m_options.version)}}));
 }
 
 // GET /metrics (Prometheus text 0.0.4; loopback clients only unless configured otherwise)

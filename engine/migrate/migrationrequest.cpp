@@ -77,17 +77,38 @@ Result<SubmittedMigration> submitMigration(JobQueue &queue,
     auto blob = storeContent(blobs, content, expectedSize);
     if (!blob)
         return blob.error();
-    auto discard = [&] {
+    auto submitted = submitStoredMigration(queue, blobs, clock, request, *blob);
+    if (!submitted) {
         // Shared blobs (the same content uploaded before) stay for their other sessions.
         if (auto referenced = queue.store().blobReferenced(blob->id); referenced && !*referenced)
             (void)blobs.remove(blob->id);
-    };
+    }
+    return submitted;
+}
+
+Result<SubmittedMigration> submitStoredMigration(JobQueue &queue,
+                                                 BlobStore &blobs,
+                                                 const Clock &clock,
+                                                 const MigrationRequest &request,
+                                                 const BlobInfo &stored)
+{
+    if (auto valid = validateDatasetName(request.dataset); !valid)
+        return valid.error();
+    DataFormat format = DataFormat::Unknown;
+    if (!request.format.isEmpty()) {
+        format = formatFromName(request.format);
+        if (format == DataFormat::Unknown) {
+            return makeError(ErrorCode::InvalidArgument,
+                             QStringLiteral("Unknown format '%1'.").arg(request.format.left(40)),
+                             QStringLiteral("Use csv, tsv, ndjson or json."));
+        }
+    }
+    const BlobInfo *blob = &stored;
     if (format == DataFormat::Unknown) {
         const QByteArray head = firstBytes(blobs, blob->id);
         format = detectFormat(request.contentType, request.fileName,
                               std::string_view(head.constData(), size_t(head.size())));
         if (format == DataFormat::Unknown) {
-            discard();
             return makeError(ErrorCode::InvalidArgument,
                              QStringLiteral("Cannot tell the format of '%1': it does not look like "
                                             "CSV, TSV, NDJSON or JSON text.")
@@ -125,10 +146,8 @@ Result<SubmittedMigration> submitMigration(JobQueue &queue,
     job.priority = request.priority;
     job.session = session;
     auto enqueued = queue.enqueue(job);
-    if (!enqueued) {
-        discard();
+    if (!enqueued)
         return enqueued.error();
-    }
     return SubmittedMigration{session.id, enqueued->id, *blob, formatName(format)};
 }
 

@@ -41,4 +41,13 @@ Result<SubmittedMigration> submitMigration(JobQueue &queue,
                                            QIODevice &content,
                                            qint64 expectedSize = -1);
 
+// The same for content already in the blob store (a streamed HTTP upload): validates the request,
+// detects the format, opens the session and its job in one transaction. On failure the blob is
+// left as it is: the caller removes it when nothing else refers to it.
+Result<SubmittedMigration> submitStoredMigration(JobQueue &queue,
+                                                 BlobStore &blobs,
+                                                 const Clock &clock,
+                                                 const MigrationRequest &request,
+                                                 const BlobInfo &blob);
+
 } // namespace Ferry

@@ -17,7 +17,6 @@
 
 namespace Ferry::Test {
 
-
 struct Reply
 {
     int status = 0;
@@ -94,6 +93,5 @@ struct ApiFixture
     User alice, bob;
     QByteArray aliceToken, bobToken;
 };
-
 
 } // namespace Ferry::Test

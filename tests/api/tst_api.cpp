@@ -6,7 +6,6 @@
 using namespace Ferry;
 using namespace Ferry::Test;
 
-
 class tst_Api : public QObject
 {
     Q_OBJECT
