@@ -13,6 +13,11 @@ CommandLine::CommandLine()
         "  user add NAME [--tier T] [--json]   create a user; prints its API token once\n"
         "  user list [--json]           list users\n"
         "  user disable|enable NAME     refuse or accept a user's token\n"
+        "  user token --rotate NAME [--json]   a new API token, printed once; the old one stops\n"
+        "  quota set NAME [--uploads N] [--bytes B]   monthly limits (a number, 'unlimited' or\n"
+        "                               'default' for the tier's; bytes take K/M/G/T suffixes)\n"
+        "  quota show NAME | quota list [--json]   usage this month, limits, reset date\n"
+        "  quota reset NAME             forget this month's usage\n"
         "  enqueue TYPE [--count N] [--user NAME] [--priority P] [--payload JSON]\n"
         "                               queue jobs (types: noop, sleep)\n"
         "  import FILE --dataset NAME [--user NAME] [--format F] [--mapping JSON|@FILE]\n"
@@ -40,6 +45,15 @@ CommandLine::CommandLine()
     m_parser.addOption({QStringLiteral("tier"),
                         QStringLiteral("user add: free, standard or premium."),
                         QStringLiteral("TIER"), QStringLiteral("standard")});
+    m_parser.addOption(
+        {QStringLiteral("rotate"), QStringLiteral("user token: replace the user's API token.")});
+    m_parser.addOption({QStringLiteral("uploads"),
+                        QStringLiteral("quota set: monthly uploads (N, unlimited or default)."),
+                        QStringLiteral("N")});
+    m_parser.addOption({QStringLiteral("bytes"),
+                        QStringLiteral("quota set: monthly bytes (B[K|M|G|T], unlimited or "
+                                       "default)."),
+                        QStringLiteral("B")});
     m_parser.addOption({QStringLiteral("count"), QStringLiteral("enqueue: how many jobs."),
                         QStringLiteral("N"), QStringLiteral("1")});
     m_parser.addOption({QStringLiteral("user"),

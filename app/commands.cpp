@@ -1,5 +1,8 @@
 #include "commands.h"
 
+#include "commandoutput.h"
+#include "usercommands.h"
+
 #include "datasets/datasetexport.h"
 #include "enginehost.h"
 #include "migrate/migrationrequest.h"
@@ -17,102 +20,11 @@ namespace Ferry {
 
 namespace {
 
-void print(const QString &text)
-{
-    std::fputs(text.toUtf8().constData(), stdout);
-    std::fputc('\n', stdout);
-}
-
-int fail(const Error &error, int code = ExitFailure)
-{
-    std::fprintf(stderr, "ferry: %s\n", qPrintable(error.toString()));
-    return code;
-}
-
-int usage(const QString &message)
-{
-    std::fprintf(stderr, "ferry: %s\nRun 'ferry --help' for usage.\n", qPrintable(message));
-    return ExitUsage;
-}
-
-void printJson(const QJsonObject &object)
-{
-    print(QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact)));
-}
-
-QJsonObject userJson(const User &user)
-{
-    return {{QStringLiteral("id"), double(user.id)},
-            {QStringLiteral("name"), user.name},
-            {QStringLiteral("tier"), user.tier},
-            {QStringLiteral("disabled"), user.disabled}};
-}
-
 Result<User> commandUser(const CommandLine &cli, EngineHost &host)
 {
     return cli.isSet(QStringLiteral("user"))
                ? host.users().findByName(cli.value(QStringLiteral("user")))
                : host.users().operatorUser();
-}
-
-int userCommand(const CommandLine &cli, EngineHost &host)
-{
-    const QStringList args = cli.positional();
-    const QString action = args.value(1);
-    const bool json = cli.isSet(QStringLiteral("json"));
-    if (action == u"add") {
-        if (args.size() != 3)
-            return usage(QStringLiteral("user add takes one NAME."));
-        auto created = host.users().addUser(args.at(2), cli.value(QStringLiteral("tier")));
-        if (!created)
-            return fail(created.error(), created.error().code == ErrorCode::InvalidArgument
-                                             ? ExitUsage
-                                             : ExitFailure);
-        if (json) {
-            QJsonObject object = userJson(created->user);
-            object.insert(QStringLiteral("token"), created->token);
-            printJson(object);
-        } else {
-            print(QStringLiteral("Created user %1 (tier %2).")
-                      .arg(created->user.name, created->user.tier));
-            print(QStringLiteral("API token (shown once, store it now):"));
-            print(created->token);
-        }
-        return ExitOk;
-    }
-    if (action == u"list") {
-        auto users = host.store().users();
-        if (!users)
-            return fail(users.error());
-        QJsonArray array;
-        for (const User &user : std::as_const(*users)) {
-            if (json)
-                array.append(userJson(user));
-            else
-                print(QStringLiteral("%1\t%2%3")
-                          .arg(user.name, user.tier,
-                               user.disabled ? QStringLiteral("\tdisabled") : QString()));
-        }
-        if (json)
-            printJson({{QStringLiteral("users"), array}});
-        return ExitOk;
-    }
-    if (action == u"disable" || action == u"enable") {
-        if (args.size() != 3)
-            return usage(QStringLiteral("user %1 takes one NAME.").arg(action));
-        auto user = host.users().findByName(args.at(2));
-        if (!user)
-            return fail(user.error());
-        if (auto changed = host.store().setUserDisabled(user->id, action == u"disable"); !changed)
-            return fail(changed.error());
-        print(QStringLiteral("User %1 %2.")
-                  .arg(user->name, action == u"disable"
-                                       ? QStringLiteral("disabled: its token is refused (403)")
-                                       : QStringLiteral("enabled")));
-        return ExitOk;
-    }
-    return usage(
-        QStringLiteral("unknown user action '%1' (use add, list, disable or enable).").arg(action));
 }
 
 int enqueueCommand(const CommandLine &cli, EngineHost &host)
@@ -349,10 +261,10 @@ int statusCommand(const CommandLine &cli, EngineHost &host)
 int runCommand(const CommandLine &cli, const FerryConfig &config)
 {
     const QString command = cli.positional().value(0);
-    static const QStringList known{QStringLiteral("user"),   QStringLiteral("enqueue"),
-                                   QStringLiteral("import"), QStringLiteral("export"),
-                                   QStringLiteral("job"),    QStringLiteral("status"),
-                                   QStringLiteral("pause"),  QStringLiteral("resume")};
+    static const QStringList known{
+        QStringLiteral("user"),   QStringLiteral("quota"),  QStringLiteral("enqueue"),
+        QStringLiteral("import"), QStringLiteral("export"), QStringLiteral("job"),
+        QStringLiteral("status"), QStringLiteral("pause"),  QStringLiteral("resume")};
     if (!known.contains(command))
         return usage(QStringLiteral("unknown command '%1'.").arg(command));
     auto host = EngineHost::create(config, EngineHost::Role::Tool);
@@ -360,6 +272,8 @@ int runCommand(const CommandLine &cli, const FerryConfig &config)
         return fail(host.error());
     if (command == u"user")
         return userCommand(cli, **host);
+    if (command == u"quota")
+        return quotaCommand(cli, **host);
     if (command == u"enqueue")
         return enqueueCommand(cli, **host);
     if (command == u"status")

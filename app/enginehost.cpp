@@ -18,6 +18,7 @@ EngineHost::~EngineHost()
     m_http.reset();
     m_api.reset();
     m_jobRoutes.reset();
+    m_quotaRoutes.reset();
     m_systemRoutes.reset();
     m_accessLogFlush.reset();
     m_accessLog.reset();
@@ -62,6 +63,14 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     host->m_queue =
         std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock, queueConfig);
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
+    host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock);
+    if (role == Role::Engine && sqlite) {
+        // Uploads in flight when the last engine stopped will never finish: free their quota.
+        if (auto released = host->m_store->releaseAllQuotaReservations(); !released)
+            return released.error();
+        else if (*released > 0)
+            qCInfo(lcHost) << "released" << *released << "quota reservations of unfinished uploads";
+    }
     if (role == Role::Engine) {
         host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,
                                                           host->m_clock, makeNodeId());
@@ -117,6 +126,8 @@ Result<void> EngineHost::start()
     m_jobRoutes = std::make_unique<JobRoutes>(*m_store, *m_queue);
     m_api->addRoutes(*m_systemRoutes);
     m_api->addRoutes(*m_jobRoutes);
+    m_quotaRoutes = std::make_unique<QuotaRoutes>(*m_quotas);
+    m_api->addRoutes(*m_quotaRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

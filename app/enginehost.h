@@ -2,6 +2,7 @@
 
 #include "api/apihandler.h"
 #include "api/jobroutes.h"
+#include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
@@ -10,6 +11,7 @@
 #include "queue/dispatcher.h"
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
+#include "quota/quotaledger.h"
 #include "storage/fileblobstore.h"
 #include "store/store.h"
 #include "users/userdirectory.h"
@@ -41,6 +43,7 @@ public:
     Store &store() { return *m_store; }
     JobQueue &queue() { return *m_queue; }
     UserDirectory &users() { return *m_users; }
+    QuotaLedger &quotas() { return *m_quotas; }
     Dispatcher *dispatcher() { return m_dispatcher.get(); }
     BlobStore &blobs() { return *m_blobs; }
     // The HTTP endpoint's port once start() listened (0 before).
@@ -58,6 +61,7 @@ private:
     HandlerRegistry m_handlers;
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
+    std::unique_ptr<QuotaLedger> m_quotas;
     std::unique_ptr<Dispatcher> m_dispatcher;
     std::unique_ptr<RateLimiter> m_limiter;
     std::unique_ptr<AccessLog> m_accessLog;
@@ -65,6 +69,7 @@ private:
     std::unique_ptr<ApiHandler> m_api;
     std::unique_ptr<SystemRoutes> m_systemRoutes;
     std::unique_ptr<JobRoutes> m_jobRoutes;
+    std::unique_ptr<QuotaRoutes> m_quotaRoutes;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };

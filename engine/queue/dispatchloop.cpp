@@ -16,6 +16,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto MaintenanceInterval = 250ms;
 constexpr auto ProgressFlushInterval = 1s;
 constexpr auto PruneInterval = 1h;
+constexpr int AgingBatch = 10'000;
 constexpr auto StoreErrorBackoff = 200ms;
 
 std::chrono::milliseconds ms(qint64 value)
@@ -377,6 +378,14 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
             qCInfo(lcDispatch) << "rescued" << rescued->size() << "jobs whose lease expired";
             m_readyMaybe = true;
         }
+    }
+    if (m_config.agingIntervalMs > 0 && steadyNow >= m_nextAging) {
+        m_nextAging = steadyNow + ms(m_config.agingIntervalMs);
+        auto aged = m_store.agePendingJobs(now - m_config.agingIntervalMs, AgingBatch);
+        if (!aged)
+            reportStoreError(aged.error());
+        else if (*aged > 0)
+            qCDebug(lcDispatch) << "aged" << *aged << "waiting jobs by one priority step";
     }
     if (m_config.retentionMs > 0 && steadyNow >= m_nextPrune) {
         m_nextPrune = steadyNow + PruneInterval;

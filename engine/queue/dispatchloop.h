@@ -125,6 +125,7 @@ private:
     SteadyTime m_nextRenewal{};
     SteadyTime m_nextRescue{};
     SteadyTime m_nextPrune{};
+    SteadyTime m_nextAging{};
     SteadyTime m_nextErrorReport{};
 };
 

@@ -20,6 +20,9 @@ struct QueueConfig
     qint64 backoffCapMs = 10 * 60'000;
     qint64 retentionMs = 7 * 24 * 3'600'000LL; // finished jobs older than this are pruned; 0 = keep
     int pruneBatch = 1'000;
+    // Ageing: a job ready for longer than this gains one priority step per interval (up to
+    // MaxPriority), so low-priority work cannot starve behind a stream of higher; 0 = off.
+    qint64 agingIntervalMs = 60'000;
     qint64 shutdownGraceMs = 10'000;
     // SQLite: this process is the only engine on the store (a lock file proves it), so at start
     // every running job is a leftover of a crash and is rescued at once, not after its lease.

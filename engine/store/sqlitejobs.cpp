@@ -390,4 +390,22 @@ SqliteStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
     return rescued;
 }
 
+Result<int> SqliteStore::agePendingJobs(qint64 readyBefore, int limit)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "UPDATE jobs SET priority = priority + 1 WHERE id IN (SELECT id FROM jobs "
+        "WHERE status = 'pending' AND priority < ? AND run_at <= ? ORDER BY run_at LIMIT ?)"));
+    q.addBindValue(MaxPriority);
+    q.addBindValue(readyBefore);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("ageing waiting jobs"));
+    return q.numRowsAffected();
+}
+
 } // namespace Ferry

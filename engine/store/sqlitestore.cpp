@@ -192,6 +192,23 @@ Result<std::optional<User>> SqliteStore::userByName(const QString &name)
     return user;
 }
 
+Result<std::optional<User>> SqliteStore::userById(qint64 userId)
+{
+    auto q = prepared(QStringLiteral("SELECT ") + s_userColumns +
+                      QStringLiteral(" FROM users WHERE id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, userId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("looking up a user"));
+    std::optional<User> user;
+    if (query.next())
+        user = userFrom(query);
+    query.finish();
+    return user;
+}
+
 Result<std::optional<User>> SqliteStore::userByTokenHash(const QByteArray &tokenHash)
 {
     auto q = prepared(QStringLiteral("SELECT ") + s_userColumns +

@@ -49,6 +49,7 @@ public:
     Result<QList<JobAttempt>> attempts(qint64 jobId) override;
     Result<QHash<JobStatus, qint64>> countByStatus() override;
     Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
+    Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
 
     Result<std::optional<QString>> setting(const QString &key) override;
     Result<void> setSetting(const QString &key, const QString &value) override;
@@ -58,6 +59,24 @@ public:
     Result<bool> blobReferenced(const QString &blobId) override;
     Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
     DatasetStore &datasets() override { return *this; }
+
+    // Quotas (sqlitequotas.cpp).
+    Result<std::optional<User>> userById(qint64 userId) override;
+    Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
+    Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
+    Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
+    Result<QuotaReserveResult> reserveQuota(qint64 userId,
+                                            const QString &period,
+                                            qint64 bytes,
+                                            qint64 uploadsLimit,
+                                            qint64 bytesLimit,
+                                            qint64 now) override;
+    Result<QuotaOutcome>
+    settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) override;
+    Result<void> releaseQuota(qint64 reservationId) override;
+    Result<int> releaseAllQuotaReservations() override;
+    Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
+    Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
 
     // DatasetStore (sqlitedatasets.cpp).
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "datasets/datasetstore.h"
+#include "store/quotarecords.h"
 #include "store/records.h"
 
 #include <QHash>
@@ -56,6 +57,9 @@ public:
     virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;
     // Deletes up to batchSize finished jobs (and their attempts) finished before the cut-off.
     virtual Result<int> pruneFinished(qint64 finishedBefore, int batchSize) = 0;
+    // Ageing: pending jobs ready since readyBefore (run_at) gain one priority step, up to
+    // MaxPriority; at most `limit` jobs, those waiting longest first. Returns how many.
+    virtual Result<int> agePendingJobs(qint64 readyBefore, int limit) = 0;
 
     virtual Result<std::optional<UploadSession>> session(const QString &id,
                                                          std::optional<qint64> userId) = 0;
@@ -67,6 +71,30 @@ public:
 
     // The user's datasets, on the same database.
     virtual DatasetStore &datasets() = 0;
+
+    // Monthly upload quotas (engine/quota/quotaledger.h). Limits of -1 mean unlimited.
+    virtual Result<std::optional<User>> userById(qint64 userId) = 0;
+    virtual Result<QuotaLimitOverrides> quotaLimits(qint64 userId) = 0;
+    virtual Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) = 0;
+    virtual Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) = 0;
+    // Atomically: refused when one more upload, or `bytes` more, would pass a limit; otherwise
+    // a reservation is recorded (counted as used until settled or released).
+    virtual Result<QuotaReserveResult> reserveQuota(qint64 userId,
+                                                    const QString &period,
+                                                    qint64 bytes,
+                                                    qint64 uploadsLimit,
+                                                    qint64 bytesLimit,
+                                                    qint64 now) = 0;
+    // The upload was stored with `bytes`: the reservation becomes usage. Refused (nothing
+    // counted, the reservation released) when more bytes than reserved would pass bytesLimit.
+    virtual Result<QuotaOutcome>
+    settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) = 0;
+    virtual Result<void> releaseQuota(qint64 reservationId) = 0;
+    // Every reservation (engine start on an exclusive store: they are leftovers of a crash).
+    virtual Result<int> releaseAllQuotaReservations() = 0;
+    virtual Result<void> resetQuotaUsage(qint64 userId, const QString &period) = 0;
+    // A new token for the user (its hash); the old one stops working.
+    virtual Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) = 0;
 
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;

@@ -1,5 +1,7 @@
 #include "userdirectory.h"
 
+#include "quota/tierpolicy.h"
+
 #include <QCryptographicHash>
 #include <QRandomGenerator>
 #include <QRegularExpression>
@@ -14,7 +16,7 @@ UserDirectory::UserDirectory(Store &store, const Clock &clock) : m_store(store),
 
 QStringList UserDirectory::tiers()
 {
-    return {QStringLiteral("free"), QStringLiteral("standard"), QStringLiteral("premium")};
+    return tierNames();
 }
 
 Result<void> UserDirectory::validateName(const QString &name)
@@ -95,6 +97,14 @@ Result<User> UserDirectory::operatorUser()
         return created.error();
     }
     return created->user;
+}
+
+Result<QString> UserDirectory::rotateToken(qint64 userId)
+{
+    const QString token = generateToken();
+    if (auto set = m_store.setUserTokenHash(userId, hashToken(token)); !set)
+        return set.error();
+    return token;
 }
 
 } // namespace Ferry

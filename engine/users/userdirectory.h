@@ -23,6 +23,8 @@ public:
     Result<User> findByName(const QString &name);
     // The user a bearer token belongs to; NotFound for an unknown token.
     Result<User> authenticate(const QString &token);
+    // A new token for the user (shown once); the old one stops working.
+    Result<QString> rotateToken(qint64 userId);
     // The user the console and shell commands act as when no user is named.
     Result<User> operatorUser();
 

@@ -4,6 +4,7 @@
 // (QNetworkAccessManager), for the API tests. Route groups are added by each test as needed.
 #include "api/apihandler.h"
 #include "api/jobroutes.h"
+#include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "http/httpserver.h"
 #include "queue/builtinhandlers.h"
@@ -49,6 +50,9 @@ struct ApiFixture
         jobs = std::make_unique<JobRoutes>(*t.store, *queue);
         handler->addRoutes(*system);
         handler->addRoutes(*jobs);
+        quotas = std::make_unique<QuotaLedger>(*t.store, t.clock);
+        quotaRoutes = std::make_unique<QuotaRoutes>(*quotas);
+        handler->addRoutes(*quotaRoutes);
         server = std::make_unique<Http::HttpServer>(*handler);
         port = *server->listen(QHostAddress::LocalHost, 0);
     }
@@ -86,6 +90,8 @@ struct ApiFixture
     AccessLog log{AccessLog::Format::Off};
     std::unique_ptr<SystemRoutes> system; // outlive the handler: it calls them
     std::unique_ptr<JobRoutes> jobs;
+    std::unique_ptr<QuotaLedger> quotas;
+    std::unique_ptr<QuotaRoutes> quotaRoutes;
     std::unique_ptr<ApiHandler> handler;
     std::unique_ptr<Http::HttpServer> server;
     QNetworkAccessManager network;

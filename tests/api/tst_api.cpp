@@ -130,6 +130,36 @@ private Q_SLOTS:
         QCOMPARE(api.call("GET", path, api.aliceToken).status, 429);
     }
 
+    void quotaShowsTheCallersMonth()
+    {
+        ApiFixture api;
+        api.t.clock.set(QDateTime(QDate(2026, 11, 29), QTime(12, 0), Qt::UTC).toMSecsSinceEpoch());
+        QVERIFY(api.quotas->setLimits(api.alice.id, 10, -1).ok());
+        auto held = api.quotas->reserve(api.alice.id, 1234);
+        QVERIFY(held->granted);
+        QVERIFY(api.quotas->settle(held->reservation, 1234)->granted);
+        const Reply mine = api.call("GET", QStringLiteral("/api/v1/quota"), api.aliceToken);
+        QCOMPARE(mine.status, 200);
+        const QJsonObject quota = mine.json.value(u"quota").toObject();
+        QCOMPARE(quota.value(u"period").toString(), QStringLiteral("2026-11"));
+        QCOMPARE(quota.value(u"resetsAt").toInteger(),
+                 QDateTime(QDate(2026, 12, 1), QTime(0, 0), Qt::UTC).toMSecsSinceEpoch());
+        QCOMPARE(quota.value(u"uploads").toObject().value(u"used").toInteger(), 1);
+        QCOMPARE(quota.value(u"uploads").toObject().value(u"limit").toInteger(), 10);
+        QCOMPARE(quota.value(u"bytes").toObject().value(u"used").toInteger(), 1234);
+        QVERIFY(quota.value(u"bytes").toObject().value(u"limit").isNull()); // unlimited
+        // Bob sees his own month, untouched by Alice's upload.
+        const Reply his = api.call("GET", QStringLiteral("/api/v1/quota"), api.bobToken);
+        QCOMPARE(his.json.value(u"quota")
+                     .toObject()
+                     .value(u"uploads")
+                     .toObject()
+                     .value(u"used")
+                     .toInteger(),
+                 0);
+        QCOMPARE(api.call("GET", QStringLiteral("/api/v1/quota")).status, 401);
+    }
+
     void metricsCountRequests()
     {
         ApiFixture api;

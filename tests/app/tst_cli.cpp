@@ -64,6 +64,10 @@ private Q_SLOTS:
     void enqueueCountShowsInStatus();
     void pauseAndResume();
     void helpListsEveryOption();
+    void quotaSetShowAndReset();
+    void quotaSetRefusesBadValues_data();
+    void quotaSetRefusesBadValues();
+    void tokenRotation();
 
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
@@ -359,3 +363,97 @@ void tst_Cli::helpListsEveryOption()
 
 QTEST_GUILESS_MAIN(tst_Cli)
 #include "tst_cli.moc"
+
+void tst_Cli::quotaSetShowAndReset()
+{
+    QCOMPARE(ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("bob"),
+                             QStringLiteral("--tier"), QStringLiteral("free")})
+                 .exitCode,
+             0);
+    // Options before or after the subcommand alike; bytes take suffixes.
+    const Run set =
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("set"), QStringLiteral("bob"),
+                        QStringLiteral("--uploads"), QStringLiteral("25"),
+                        QStringLiteral("--bytes"), QStringLiteral("2G"), QStringLiteral("--json")});
+    QVERIFY2(set.exitCode == 0, qPrintable(set.describe()));
+    const QJsonObject shown = QJsonDocument::fromJson(set.out).object();
+    QCOMPARE(shown[u"user"].toString(), QStringLiteral("bob"));
+    QCOMPARE(shown[u"tier"].toString(), QStringLiteral("free"));
+    QCOMPARE(shown[u"uploads"][u"limit"].toInteger(), 25);
+    QCOMPARE(shown[u"bytes"][u"limit"].toInteger(), qint64(2) << 30);
+    QCOMPARE(shown[u"uploads"][u"used"].toInteger(), 0);
+    // Only --bytes: the uploads limit stays; "unlimited" is a null limit in JSON.
+    const Run unlimited = ferryInDataDir({QStringLiteral("quota"), QStringLiteral("set"),
+                                          QStringLiteral("bob"), QStringLiteral("--bytes"),
+                                          QStringLiteral("unlimited"), QStringLiteral("--json")});
+    QVERIFY2(unlimited.exitCode == 0, qPrintable(unlimited.describe()));
+    const QJsonObject after = QJsonDocument::fromJson(unlimited.out).object();
+    QCOMPARE(after[u"uploads"][u"limit"].toInteger(), 25);
+    QVERIFY(after[u"bytes"][u"limit"].isNull());
+    const Run text =
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("show"), QStringLiteral("bob")});
+    QVERIFY2(text.exitCode == 0 && text.out.contains("uploads 0/25"), qPrintable(text.describe()));
+    const Run list = ferryInDataDir({QStringLiteral("quota"), QStringLiteral("list")});
+    QVERIFY2(list.exitCode == 0 && list.out.contains("bob\tfree"), qPrintable(list.describe()));
+    QCOMPARE(
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("reset"), QStringLiteral("bob")})
+            .exitCode,
+        0);
+    QCOMPARE(
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("show"), QStringLiteral("nobody")})
+            .exitCode,
+        1);
+}
+
+void tst_Cli::quotaSetRefusesBadValues_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("negative") << QStringList{QStringLiteral("--uploads"), QStringLiteral("-3")};
+    QTest::newRow("not a number") << QStringList{QStringLiteral("--uploads"),
+                                                 QStringLiteral("many")};
+    QTest::newRow("bad suffix") << QStringList{QStringLiteral("--bytes"), QStringLiteral("5X")};
+    QTest::newRow("nothing to set") << QStringList{};
+}
+
+void tst_Cli::quotaSetRefusesBadValues()
+{
+    QFETCH(QStringList, arguments);
+    QCOMPARE(ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("bob")})
+                 .exitCode,
+             0);
+    const Run run = ferryInDataDir(
+        QStringList{QStringLiteral("quota"), QStringLiteral("set"), QStringLiteral("bob")} +
+        arguments);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.startsWith("ferry: "), qPrintable(run.describe()));
+    const Run show = ferryInDataDir({QStringLiteral("quota"), QStringLiteral("show"),
+                                     QStringLiteral("bob"), QStringLiteral("--json")});
+    const QJsonObject shown = QJsonDocument::fromJson(show.out).object();
+    QCOMPARE(shown[u"uploads"][u"limit"].toInteger(), 1000); // the tier default is untouched
+}
+
+void tst_Cli::tokenRotation()
+{
+    const Run added = ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"),
+                                      QStringLiteral("carol"), QStringLiteral("--json")});
+    QVERIFY2(added.exitCode == 0, qPrintable(added.describe()));
+    const QString oldToken = QJsonDocument::fromJson(added.out)[u"token"].toString();
+    const Run rotated =
+        ferryInDataDir({QStringLiteral("user"), QStringLiteral("token"), QStringLiteral("--rotate"),
+                        QStringLiteral("carol"), QStringLiteral("--json")});
+    QVERIFY2(rotated.exitCode == 0, qPrintable(rotated.describe()));
+    const QString newToken = QJsonDocument::fromJson(rotated.out)[u"token"].toString();
+    QVERIFY(newToken.startsWith(u"fy_"));
+    QVERIFY(newToken != oldToken);
+    QString error;
+    const QList<QVariantList> rows =
+        readRows(databasePath(),
+                 QStringLiteral("SELECT token_hash FROM users WHERE name = 'carol'"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows.first().first().toByteArray(), UserDirectory::hashToken(newToken));
+    QCOMPARE(
+        ferryInDataDir({QStringLiteral("user"), QStringLiteral("token"), QStringLiteral("carol")})
+            .exitCode,
+        2); // --rotate is required: nothing happens by accident
+}

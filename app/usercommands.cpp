@@ -1,0 +1,230 @@
+#include "usercommands.h"
+
+#include "api/quotaroutes.h"
+#include "commandoutput.h"
+#include "enginehost.h"
+#include "quota/quotaledger.h"
+
+#include <QJsonArray>
+#include <QLocale>
+
+namespace Ferry {
+
+namespace {
+
+QJsonObject userJson(const User &user)
+{
+    return {{QStringLiteral("id"), double(user.id)},
+            {QStringLiteral("name"), user.name},
+            {QStringLiteral("tier"), user.tier},
+            {QStringLiteral("disabled"), user.disabled}};
+}
+
+// "1000", "unlimited" (-1), "default" (the tier's: nullopt); bytes also take K, M, G, T suffixes
+// (powers of 1024).
+Result<std::optional<qint64>> parseLimit(const QString &option, QString text, bool bytes)
+{
+    text = text.trimmed();
+    if (text == u"default")
+        return std::optional<qint64>();
+    if (text == u"unlimited")
+        return std::optional<qint64>(-1);
+    qint64 unit = 1;
+    if (bytes && !text.isEmpty()) {
+        const QChar suffix = text.back().toUpper();
+        const QString units = QStringLiteral("KMGT");
+        if (const qsizetype index = units.indexOf(suffix); index >= 0) {
+            unit = qint64(1) << (10 * (index + 1));
+            text.chop(1);
+        }
+    }
+    bool ok = false;
+    const qint64 value = text.toLongLong(&ok);
+    if (!ok || value < 0 || value > std::numeric_limits<qint64>::max() / unit) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("--%1 '%2' is not a limit.").arg(option, text),
+                         bytes ? QStringLiteral("Use a whole number of bytes (suffixes K, M, G, T "
+                                                "allowed), 'unlimited' or 'default'.")
+                               : QStringLiteral("Use a whole number, 'unlimited' or 'default'."));
+    }
+    return std::optional<qint64>(value * unit);
+}
+
+QString limitText(qint64 limit, bool isDefault)
+{
+    const QString value = limit < 0 ? QStringLiteral("unlimited") : QString::number(limit);
+    return isDefault ? value + QStringLiteral(" (tier)") : value;
+}
+
+QString resetDate(qint64 ms)
+{
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODate);
+}
+
+} // namespace
+
+int userCommand(const CommandLine &cli, EngineHost &host)
+{
+    const QStringList args = cli.positional();
+    const QString action = args.value(1);
+    const bool json = cli.isSet(QStringLiteral("json"));
+    if (action == u"add") {
+        if (args.size() != 3)
+            return usage(QStringLiteral("user add takes one NAME."));
+        auto created = host.users().addUser(args.at(2), cli.value(QStringLiteral("tier")));
+        if (!created)
+            return fail(created.error(), created.error().code == ErrorCode::InvalidArgument
+                                             ? ExitUsage
+                                             : ExitFailure);
+        if (json) {
+            QJsonObject object = userJson(created->user);
+            object.insert(QStringLiteral("token"), created->token);
+            printJson(object);
+        } else {
+            print(QStringLiteral("Created user %1 (tier %2).")
+                      .arg(created->user.name, created->user.tier));
+            print(QStringLiteral("API token (shown once, store it now):"));
+            print(created->token);
+        }
+        return ExitOk;
+    }
+    if (action == u"list") {
+        auto users = host.store().users();
+        if (!users)
+            return fail(users.error());
+        QJsonArray array;
+        for (const User &user : std::as_const(*users)) {
+            if (json)
+                array.append(userJson(user));
+            else
+                print(QStringLiteral("%1\t%2%3")
+                          .arg(user.name, user.tier,
+                               user.disabled ? QStringLiteral("\tdisabled") : QString()));
+        }
+        if (json)
+            printJson({{QStringLiteral("users"), array}});
+        return ExitOk;
+    }
+    if (action == u"disable" || action == u"enable") {
+        if (args.size() != 3)
+            return usage(QStringLiteral("user %1 takes one NAME.").arg(action));
+        auto user = host.users().findByName(args.at(2));
+        if (!user)
+            return fail(user.error());
+        if (auto changed = host.store().setUserDisabled(user->id, action == u"disable"); !changed)
+            return fail(changed.error());
+        print(QStringLiteral("User %1 %2.")
+                  .arg(user->name, action == u"disable"
+                                       ? QStringLiteral("disabled: its token is refused (403)")
+                                       : QStringLiteral("enabled")));
+        return ExitOk;
+    }
+    if (action == u"token") {
+        if (args.size() != 3 || !cli.isSet(QStringLiteral("rotate")))
+            return usage(QStringLiteral("user token takes --rotate and one NAME."));
+        auto user = host.users().findByName(args.at(2));
+        if (!user)
+            return fail(user.error());
+        auto token = host.users().rotateToken(user->id);
+        if (!token)
+            return fail(token.error());
+        if (json) {
+            QJsonObject object = userJson(*user);
+            object.insert(QStringLiteral("token"), *token);
+            printJson(object);
+        } else {
+            print(QStringLiteral("New API token for %1 (shown once; the old one no longer works "
+                                 "once running engines' 5 s authentication cache expires):")
+                      .arg(user->name));
+            print(*token);
+        }
+        return ExitOk;
+    }
+    return usage(QStringLiteral("unknown user action '%1' (use add, list, disable, enable or "
+                                "token --rotate).")
+                     .arg(action));
+}
+
+int quotaCommand(const CommandLine &cli, EngineHost &host)
+{
+    const QStringList args = cli.positional();
+    const QString action = args.value(1);
+    const bool json = cli.isSet(QStringLiteral("json"));
+    QuotaLedger ledger(host.store(), host.clock());
+    auto show = [&](const User &user) -> int {
+        auto status = ledger.status(user);
+        if (!status)
+            return fail(status.error());
+        if (json) {
+            QJsonObject object = QuotaRoutes::toJson(user, *status);
+            object.insert(QStringLiteral("user"), user.name);
+            printJson(object);
+        } else {
+            print(QStringLiteral("%1\t%2\t%3\tuploads %4/%5\tbytes %6/%7\tresets %8")
+                      .arg(user.name, user.tier, status->period)
+                      .arg(status->uploadsUsed)
+                      .arg(limitText(status->uploadsLimit, status->uploadsLimitIsDefault))
+                      .arg(status->bytesUsed)
+                      .arg(limitText(status->bytesLimit, status->bytesLimitIsDefault))
+                      .arg(resetDate(status->resetsAtMs)));
+        }
+        return ExitOk;
+    };
+    if (action == u"list") {
+        auto users = host.store().users();
+        if (!users)
+            return fail(users.error());
+        for (const User &user : std::as_const(*users)) {
+            if (int code = show(user); code != ExitOk)
+                return code;
+        }
+        return ExitOk;
+    }
+    if (args.size() != 3) {
+        return usage(QStringLiteral("quota %1 takes one NAME (actions: set, show, list, reset).")
+                         .arg(action));
+    }
+    auto user = host.users().findByName(args.at(2));
+    if (!user)
+        return fail(user.error());
+    if (action == u"show")
+        return show(*user);
+    if (action == u"reset") {
+        if (auto reset = ledger.resetUsage(user->id); !reset)
+            return fail(reset.error());
+        print(QStringLiteral("Usage of %1 for this month reset.").arg(user->name));
+        return ExitOk;
+    }
+    if (action == u"set") {
+        const bool uploadsSet = cli.isSet(QStringLiteral("uploads"));
+        const bool bytesSet = cli.isSet(QStringLiteral("bytes"));
+        if (!uploadsSet && !bytesSet)
+            return usage(QStringLiteral("quota set needs --uploads N and/or --bytes B."));
+        auto current = host.store().quotaLimits(user->id);
+        if (!current)
+            return fail(current.error());
+        std::optional<qint64> uploads = current->uploads;
+        std::optional<qint64> bytes = current->bytes;
+        if (uploadsSet) {
+            auto parsed =
+                parseLimit(QStringLiteral("uploads"), cli.value(QStringLiteral("uploads")), false);
+            if (!parsed)
+                return fail(parsed.error(), ExitUsage);
+            uploads = *parsed;
+        }
+        if (bytesSet) {
+            auto parsed =
+                parseLimit(QStringLiteral("bytes"), cli.value(QStringLiteral("bytes")), true);
+            if (!parsed)
+                return fail(parsed.error(), ExitUsage);
+            bytes = *parsed;
+        }
+        if (auto set = ledger.setLimits(user->id, uploads, bytes); !set)
+            return fail(set.error(), ExitUsage);
+        return show(*user);
+    }
+    return usage(
+        QStringLiteral("unknown quota action '%1' (use set, show, list or reset).").arg(action));
+}
+
+} // namespace Ferry

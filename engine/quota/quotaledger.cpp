@@ -1,0 +1,146 @@
+#include "quota/quotaledger.h"
+
+#include "quota/tierpolicy.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+
+namespace Ferry {
+
+Q_LOGGING_CATEGORY(lcQuota, "ferry.quota")
+
+QuotaLedger::QuotaLedger(Store &store, const Clock &clock) : m_store(store), m_clock(clock) {}
+
+QString QuotaLedger::periodOf(qint64 ms)
+{
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(u"yyyy-MM");
+}
+
+qint64 QuotaLedger::nextPeriodStartMs(qint64 ms)
+{
+    const QDate date = QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).date();
+    const QDate next = QDate(date.year(), date.month(), 1).addMonths(1);
+    return QDateTime(next, QTime(0, 0), Qt::UTC).toMSecsSinceEpoch();
+}
+
+Result<User> QuotaLedger::userById(qint64 userId)
+{
+    auto user = m_store.userById(userId);
+    if (!user)
+        return user.error();
+    if (!user->has_value())
+        return makeError(ErrorCode::NotFound, QStringLiteral("No user %1.").arg(userId));
+    return **user;
+}
+
+QuotaDecision QuotaLedger::refusal(QuotaOutcome outcome, qint64 now) const
+{
+    QuotaDecision decision;
+    decision.granted = false;
+    decision.resetsAtMs = nextPeriodStartMs(now);
+    decision.message = outcome == QuotaOutcome::UploadsExceeded
+                           ? QStringLiteral("Monthly upload limit exceeded")
+                           : QStringLiteral("Monthly upload byte limit exceeded");
+    return decision;
+}
+
+Result<QuotaDecision> QuotaLedger::reserve(qint64 userId, qint64 bytes)
+{
+    auto user = userById(userId);
+    if (!user)
+        return user.error();
+    auto status = this->status(*user);
+    if (!status)
+        return status.error();
+    const qint64 now = m_clock.nowMs();
+    auto reserved = m_store.reserveQuota(userId, status->period, qMax<qint64>(bytes, 0),
+                                         status->uploadsLimit, status->bytesLimit, now);
+    if (!reserved)
+        return reserved.error();
+    if (reserved->outcome != QuotaOutcome::Granted)
+        return refusal(reserved->outcome, now);
+    QuotaDecision decision;
+    decision.granted = true;
+    decision.resetsAtMs = status->resetsAtMs;
+    decision.reservation =
+        QuotaReservation{userId, status->period, qMax<qint64>(bytes, 0), reserved->reservationId};
+    return decision;
+}
+
+Result<QuotaDecision> QuotaLedger::settle(const QuotaReservation &reservation, qint64 actualBytes)
+{
+    auto user = userById(reservation.userId);
+    if (!user)
+        return user.error();
+    auto status = this->status(*user);
+    if (!status)
+        return status.error();
+    auto settled = m_store.settleQuota(reservation.id, actualBytes, status->bytesLimit);
+    if (!settled)
+        return settled.error();
+    if (*settled != QuotaOutcome::Granted)
+        return refusal(*settled, m_clock.nowMs());
+    QuotaDecision decision;
+    decision.granted = true;
+    decision.reservation = reservation;
+    decision.reservation.bytes = actualBytes;
+    decision.resetsAtMs = status->resetsAtMs;
+    return decision;
+}
+
+void QuotaLedger::release(const QuotaReservation &reservation)
+{
+    if (reservation.id == 0)
+        return;
+    if (auto released = m_store.releaseQuota(reservation.id); !released) {
+        // The reservation stays counted until the next engine start clears leftovers.
+        qCWarning(lcQuota).noquote()
+            << "releasing a quota reservation failed:" << released.error().toString();
+    }
+}
+
+Result<QuotaStatus> QuotaLedger::status(const User &user)
+{
+    const qint64 now = m_clock.nowMs();
+    QuotaStatus status;
+    status.period = periodOf(now);
+    status.resetsAtMs = nextPeriodStartMs(now);
+    const QDate today = QDateTime::fromMSecsSinceEpoch(now, Qt::UTC).date();
+    status.periodStartMs =
+        QDateTime(QDate(today.year(), today.month(), 1), QTime(0, 0), Qt::UTC).toMSecsSinceEpoch();
+    auto overrides = m_store.quotaLimits(user.id);
+    if (!overrides)
+        return overrides.error();
+    const TierPolicy policy = tierPolicy(user.tier);
+    status.uploadsLimitIsDefault = !overrides->uploads.has_value();
+    status.bytesLimitIsDefault = !overrides->bytes.has_value();
+    status.uploadsLimit = overrides->uploads.value_or(policy.monthlyUploads);
+    status.bytesLimit = overrides->bytes.value_or(policy.monthlyBytes);
+    auto usage = m_store.quotaUsage(user.id, status.period);
+    if (!usage)
+        return usage.error();
+    status.uploadsUsed = usage->uploads;
+    status.bytesUsed = usage->bytes;
+    return status;
+}
+
+Result<void>
+QuotaLedger::setLimits(qint64 userId, std::optional<qint64> uploads, std::optional<qint64> bytes)
+{
+    for (const auto &[name, value] : {std::pair{"uploads", uploads}, std::pair{"bytes", bytes}}) {
+        if (value && *value < -1) {
+            return makeError(
+                ErrorCode::InvalidArgument,
+                QStringLiteral("The %1 limit %2 is negative.").arg(QLatin1String(name)).arg(*value),
+                QStringLiteral("Use 0 or more, -1 for unlimited, or 'default' for the tier's."));
+        }
+    }
+    return m_store.setQuotaLimits(userId, QuotaLimitOverrides{uploads, bytes});
+}
+
+Result<void> QuotaLedger::resetUsage(qint64 userId)
+{
+    return m_store.resetQuotaUsage(userId, periodOf(m_clock.nowMs()));
+}
+
+} // namespace Ferry

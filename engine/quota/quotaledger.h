@@ -1,0 +1,54 @@
+#pragma once
+
+#include "core/clock.h"
+#include "quota/uploadquota.h"
+#include "store/store.h"
+
+namespace Ferry {
+
+// Where a user stands this month.
+struct QuotaStatus
+{
+    QString period; // "YYYY-MM" (UTC)
+    qint64 periodStartMs = 0;
+    qint64 resetsAtMs = 0;  // start of the next month
+    qint64 uploadsUsed = 0; // uploads being received count as used
+    qint64 bytesUsed = 0;
+    qint64 uploadsLimit = 0; // -1: unlimited
+    qint64 bytesLimit = 0;
+    bool uploadsLimitIsDefault = true; // from the tier, not set for this user
+    bool bytesLimitIsDefault = true;
+};
+
+// Monthly per-user upload quotas over the store: limits per user (or the tier's defaults),
+// usage per calendar month in UTC, taken from the clock at each call, so the month rolls over
+// with no scheduled task. Thread-safe; every check-and-count is one store transaction.
+class QuotaLedger final : public UploadQuota
+{
+public:
+    QuotaLedger(Store &store, const Clock &clock);
+
+    Result<QuotaDecision> reserve(qint64 userId, qint64 bytes) override;
+    Result<QuotaDecision> settle(const QuotaReservation &reservation, qint64 actualBytes) override;
+    void release(const QuotaReservation &reservation) override;
+
+    Result<QuotaStatus> status(const User &user);
+    // -1: unlimited; std::nullopt: back to the tier's default. Negative values other than -1
+    // are refused.
+    Result<void>
+    setLimits(qint64 userId, std::optional<qint64> uploads, std::optional<qint64> bytes);
+    // Forgets this month's usage (reservations of uploads in flight stay).
+    Result<void> resetUsage(qint64 userId);
+
+    static QString periodOf(qint64 ms);
+    static qint64 nextPeriodStartMs(qint64 ms);
+
+private:
+    Result<User> userById(qint64 userId);
+    QuotaDecision refusal(QuotaOutcome outcome, qint64 now) const;
+
+    Store &m_store;
+    const Clock &m_clock;
+};
+
+} // namespace Ferry
