@@ -3,6 +3,7 @@
 #include "api/apihandler.h"
 #include "api/jobroutes.h"
 #include "api/systemroutes.h"
+#include "api/tusroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -65,6 +66,10 @@ private:
     std::unique_ptr<ApiHandler> m_api;
     std::unique_ptr<SystemRoutes> m_systemRoutes;
     std::unique_ptr<JobRoutes> m_jobRoutes;
+    // Resumable (tus) uploads: their state, routes, and the timer that expires stale ones.
+    std::unique_ptr<TusUploads> m_tusUploads;
+    std::unique_ptr<TusRoutes> m_tusRoutes;
+    std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };
