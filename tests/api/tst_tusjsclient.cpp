@@ -2,7 +2,10 @@
 // Ferry API server from Node; the test checks the job it created and the content it stored.
 #include "tusfixture.h"
 
+#include <QCryptographicHash>
+#include <QDir>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
@@ -118,6 +121,99 @@ private Q_SLOTS:
         QCOMPARE(job.sessionId, sessionId);
         QCOMPARE(f.blobContent(sessionId), csv);
         QCOMPARE(f.recordCount(f.alice.id, QStringLiteral("people")), 3000);
+    }
+
+    // The same client against a real `ferry --headless` process: the routes as EngineHost wires
+    // them.
+    void stockClientUploadsToFerryHeadless()
+    {
+        QTemporaryDir dir;
+        const QString dataDir = dir.filePath(QStringLiteral("data"));
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        env.insert(QStringLiteral("XDG_RUNTIME_DIR"), dir.path());
+        env.insert(QStringLiteral("QT_LOGGING_RULES"), QStringLiteral("ferry.*.info=true")); // port
+        QProcess add;
+        add.setProcessEnvironment(env);
+        add.start(QStringLiteral(FERRY_BINARY),
+                  {QStringLiteral("--data-dir"), dataDir, QStringLiteral("user"),
+                   QStringLiteral("add"), QStringLiteral("alice"), QStringLiteral("--json")});
+        QVERIFY(add.waitForFinished(60'000) && add.exitCode() == 0);
+        const QString token = QJsonDocument::fromJson(add.readAllStandardOutput())
+                                  .object()
+                                  .value(u"token")
+                                  .toString();
+        QVERIFY(!token.isEmpty());
+
+        QProcess engine;
+        engine.setProcessEnvironment(env);
+        engine.setProcessChannelMode(QProcess::MergedChannels);
+        engine.start(QStringLiteral(FERRY_BINARY),
+                     {QStringLiteral("--headless"), QStringLiteral("--listen"),
+                      QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir,
+                      QStringLiteral("--poll-interval-ms"), QStringLiteral("50")});
+        QVERIFY(engine.waitForStarted());
+        QByteArray log;
+        static const QRegularExpression endpoint(
+            QStringLiteral("HTTP endpoint on (http://127\\.0\\.0\\.1:\\d+)/api/v1/"));
+        QString base;
+        QVERIFY(waitFor([&] {
+            log += engine.readAll();
+            base = endpoint.match(QString::fromUtf8(log)).captured(1);
+            return !base.isEmpty() || engine.state() == QProcess::NotRunning;
+        }));
+        QVERIFY2(!base.isEmpty(), log.constData());
+
+        const QByteArray csv = csvRows(1, 3000);
+        const QString file = dir.filePath(QStringLiteral("people.csv"));
+        {
+            QFile out(file);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(csv);
+        }
+        const Run upload =
+            run(m_node,
+                {s_clientDir + QStringLiteral("/upload.mjs"), base + QStringLiteral("/api/v1/tus"),
+                 token, file, QStringLiteral("people"), QStringLiteral("16384")},
+                120'000);
+        if (upload.exitCode != 0)
+            log += engine.readAll();
+        const QByteArray failure = upload.err + "\n" + log;
+        QVERIFY2(upload.exitCode == 0, failure.constData());
+        const QJsonObject result = QJsonDocument::fromJson(upload.out.trimmed()).object();
+        const qint64 jobId = result.value(u"jobId").toInteger();
+        QVERIFY2(jobId > 0, upload.out.constData());
+
+        // The job runs in the engine; its session's blob is the file (content-addressed).
+        const QString db = dataDir + QStringLiteral("/ferry.db");
+        auto value = [&](const QString &sql) {
+            QString error;
+            const auto rows = readRows(db, sql, &error);
+            return error.isEmpty() && !rows.isEmpty() ? rows.first().first() : QVariant();
+        };
+        QVERIFY(waitFor([&] {
+            return value(QStringLiteral("SELECT status FROM jobs WHERE id = %1").arg(jobId)) ==
+                   QVariant(QStringLiteral("completed"));
+        }));
+        const QString blob = value(QStringLiteral("SELECT s.sha256 FROM jobs j JOIN "
+                                                  "upload_sessions s ON s.id = j.session_id "
+                                                  "WHERE j.id = %1")
+                                       .arg(jobId))
+                                 .toString();
+        QCOMPARE(blob, QString::fromLatin1(
+                           QCryptographicHash::hash(csv, QCryptographicHash::Sha256).toHex()));
+        QFile stored(dataDir + QStringLiteral("/blobs/") + blob.left(2) + u'/' + blob);
+        QVERIFY(stored.open(QIODevice::ReadOnly));
+        QCOMPARE(stored.readAll(), csv);
+        QCOMPARE(value(QStringLiteral("SELECT json_extract(result, '$.rowsImported') FROM jobs "
+                                      "WHERE id = %1")
+                           .arg(jobId))
+                     .toLongLong(),
+                 3000);
+        QVERIFY(QDir(dataDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
+        engine.terminate();
+        QVERIFY(engine.waitForFinished(60'000));
+        QCOMPARE(engine.exitCode(), 0);
     }
 
 private:
