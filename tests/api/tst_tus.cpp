@@ -362,6 +362,24 @@ private Q_SLOTS:
         QCOMPARE(f.recordCount(f.alice.id, QStringLiteral("people")), 2000);
     }
 
+    void bytesPastTheRecordedOffsetAreDropped()
+    {
+        // As after a crash between a write and its record: the store's offset is the truth.
+        TusFixture f;
+        const QString id = f.create(10, peopleMetadata(), f.aliceToken);
+        QCOMPARE(f.patch(id, 0, "id,na", f.aliceToken).status, 204);
+        {
+            QFile part(f.partPath(id));
+            QVERIFY(part.open(QIODevice::Append));
+            part.write("XXX");
+        }
+        QCOMPARE(f.head(id, f.aliceToken).header("upload-offset"), QByteArray("5"));
+        const TusReply rest = f.patch(id, 5, "me\n1,", f.aliceToken);
+        QCOMPARE(rest.status, 204);
+        QCOMPARE(f.blobContent(QString::fromLatin1(rest.header("ferry-session-id"))),
+                 QByteArray("id,name\n1,"));
+    }
+
     void unimportableContentIsRefusedAndRemoved()
     {
         TusFixture f;

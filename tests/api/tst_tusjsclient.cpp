@@ -87,7 +87,7 @@ private Q_SLOTS:
                              .arg(s_clientDir, QString::fromUtf8(install.err))));
     }
 
-    void stockClientUploadsInPiecesAndTheImportRuns()
+    void stockClientUploadsInPiecesResumesAndTheImportRuns()
     {
         TusFixture f(1 << 20);
         QVERIFY(f.dispatcher->start().ok());
@@ -110,6 +110,7 @@ private Q_SLOTS:
         QVERIFY2(!result.isEmpty(), upload.out.constData());
         QVERIFY(result.value(u"url").toString().startsWith(f.url(QStringLiteral("/api/v1/tus/"))));
         QVERIFY(result.value(u"patches").toInt() >= 3);
+        QVERIFY(result.value(u"heads").toInt() >= 1); // the second Upload resumed via HEAD
         const qint64 jobId = result.value(u"jobId").toInteger();
         QVERIFY2(jobId > 0, upload.out.constData());
         const QString sessionId = result.value(u"sessionId").toString();
