@@ -16,7 +16,10 @@ EngineHost::~EngineHost()
 {
     stop();
     m_http.reset();
+    m_tusPrune.reset();
     m_api.reset();
+    m_tusRoutes.reset();
+    m_tusUploads.reset();
     m_jobRoutes.reset();
     m_quotaRoutes.reset();
     m_systemRoutes.reset();
@@ -128,6 +131,24 @@ Result<void> EngineHost::start()
     m_api->addRoutes(*m_jobRoutes);
     m_quotaRoutes = std::make_unique<QuotaRoutes>(*m_quotas);
     m_api->addRoutes(*m_quotaRoutes);
+    // Resumable (tus) uploads, counted against the same monthly quotas.
+    TusOptions tus;
+    tus.directory = m_config.dataDir + QStringLiteral("/tus");
+    m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock, nullptr,
+                                                std::move(tus));
+    m_tusRoutes = std::make_unique<TusRoutes>(*m_tusUploads);
+    m_api->addRoutes(*m_tusRoutes);
+    m_tusPrune = std::make_unique<QTimer>();
+    m_tusPrune->setInterval(10 * 60'000);
+    auto pruneTus = [uploads = m_tusUploads.get(), workers = &m_api->workers()] {
+        workers->start([uploads] {
+            if (auto pruned = uploads->pruneExpired(); !pruned)
+                qCWarning(lcHost) << pruned.error().toString();
+        });
+    };
+    QObject::connect(m_tusPrune.get(), &QTimer::timeout, pruneTus);
+    m_tusPrune->start();
+    pruneTus();
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -4,6 +4,7 @@
 #include "api/jobroutes.h"
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
+#include "api/tusroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -70,6 +71,10 @@ private:
     std::unique_ptr<SystemRoutes> m_systemRoutes;
     std::unique_ptr<JobRoutes> m_jobRoutes;
     std::unique_ptr<QuotaRoutes> m_quotaRoutes;
+    // Resumable (tus) uploads: their state, routes, and the timer that expires stale ones.
+    std::unique_ptr<TusUploads> m_tusUploads;
+    std::unique_ptr<TusRoutes> m_tusRoutes;
+    std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };

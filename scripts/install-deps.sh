@@ -14,11 +14,13 @@ packages=(
     xvfb xauth fonts-dejavu-core
 )
 
+# Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from
+# elsewhere (NodeSource); only install Debian's when there is none.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 # `install-deps.sh bench` adds what the benchmarks' baselines need.
 if [ "${1:-}" = "bench" ]; then
     packages+=(sqlite3 postgresql redis-server wrk)
-    # Node.js may come from elsewhere (NodeSource); only install Debian's when there is none.
-    command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()

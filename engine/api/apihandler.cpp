@@ -49,8 +49,10 @@ const ApiRoute *ApiHandler::match(const QByteArray &method,
                                   QByteArray *allow) const
 {
     const QList<QByteArray> segments = path.split('/');
-    const QByteArray wanted = method == "HEAD" ? QByteArray("GET") : method;
     const ApiRoute *found = nullptr;
+    // HEAD is served by the GET route unless a route takes HEAD itself (tus): that one wins.
+    const ApiRoute *implicitHead = nullptr;
+    QList<QByteArray> implicitHeadParams;
     for (const CompiledRoute &compiled : m_routes) {
         if (compiled.segments.size() != segments.size())
             continue;
@@ -65,15 +67,24 @@ const ApiRoute *ApiHandler::match(const QByteArray &method,
         if (!same)
             continue;
         const QByteArray &routeMethod = compiled.route.method;
-        if (routeMethod == wanted) {
+        if (routeMethod == method) {
             if (!found) {
                 *params = values;
                 found = &compiled.route;
+            }
+        } else if (method == "HEAD" && routeMethod == "GET") {
+            if (!implicitHead) {
+                implicitHeadParams = values;
+                implicitHead = &compiled.route;
             }
         } else if (!allow->contains(routeMethod)) {
             *allow += (allow->isEmpty() ? "" : ", ") + routeMethod +
                       (routeMethod == "GET" ? ", HEAD" : "");
         }
+    }
+    if (!found && implicitHead) {
+        *params = implicitHeadParams;
+        found = implicitHead;
     }
     return found;
 }

@@ -91,6 +91,18 @@ public:
                                const std::function<bool(std::string_view doc)> &sink) override;
     Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
 
+    // --- Resumable (tus) uploads (sqlitetus.cpp). ---
+    Result<void> insertTusUpload(const TusUploadRecord &upload) override;
+    Result<std::optional<TusUploadRecord>> tusUpload(const QString &id,
+                                                     std::optional<qint64> userId) override;
+    Result<void> setTusOffset(const QString &id, qint64 offset, qint64 now) override;
+    Result<void> completeTusUpload(const QString &id,
+                                   const QString &sessionId,
+                                   qint64 jobId,
+                                   qint64 now) override;
+    Result<void> deleteTusUpload(const QString &id) override;
+    Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) override;
+
 private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }

@@ -4,6 +4,7 @@
 #include "datasets/datasetstore.h"
 #include "store/quotarecords.h"
 #include "store/records.h"
+#include "uploads/tusuploadrecord.h"
 
 #include <QHash>
 
@@ -99,6 +100,19 @@ public:
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;
     virtual Result<void> setSetting(const QString &key, const QString &value) = 0;
+
+    // --- Resumable (tus) uploads: engine/uploads/tusuploads.h; SQLite in sqlitetus.cpp. ---
+    virtual Result<void> insertTusUpload(const TusUploadRecord &upload) = 0;
+    // userId empty: any user's (pruning).
+    virtual Result<std::optional<TusUploadRecord>> tusUpload(const QString &id,
+                                                             std::optional<qint64> userId) = 0;
+    virtual Result<void> setTusOffset(const QString &id, qint64 offset, qint64 now) = 0;
+    // Records what the completed upload became; the quota reservation is no longer held.
+    virtual Result<void>
+    completeTusUpload(const QString &id, const QString &sessionId, qint64 jobId, qint64 now) = 0;
+    virtual Result<void> deleteTusUpload(const QString &id) = 0;
+    // Up to limit uploads (complete or not) last touched before the cut-off.
+    virtual Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) = 0;
 };
 
 } // namespace Ferry
