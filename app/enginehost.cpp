@@ -134,8 +134,8 @@ Result<void> EngineHost::start()
     // Resumable (tus) uploads, counted against the same monthly quotas.
     TusOptions tus;
     tus.directory = m_config.dataDir + QStringLiteral("/tus");
-    m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock, nullptr,
-                                                std::move(tus));
+    m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock,
+                                                m_quotas.get(), std::move(tus));
     m_tusRoutes = std::make_unique<TusRoutes>(*m_tusUploads);
     m_api->addRoutes(*m_tusRoutes);
     m_tusPrune = std::make_unique<QTimer>();
