@@ -72,6 +72,15 @@ public:
                                const std::function<bool(std::string_view doc)> &sink) override;
     Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
 
+    // --- Resource monitor (sqlitemetrics.cpp) ---
+    Result<void> saveMetricSamples(MetricResolution resolution,
+                                   const QList<ResourceSample> &samples,
+                                   qint64 pruneBefore) override;
+    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution,
+                                                qint64 since) override;
+    Result<qint64> pendingJobCount() override;
+    // --- end resource monitor ---
+
 private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "datasets/datasetstore.h"
+#include "monitor/resourcesample.h"
 #include "store/records.h"
 
 #include <QHash>
@@ -71,6 +72,20 @@ public:
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;
     virtual Result<void> setSetting(const QString &key, const QString &value) = 0;
+
+    // --- Resource monitor (engine/monitor/; SQLite: engine/store/sqlitemetrics.cpp) ---
+    // Downsampled history, so the console's charts survive a restart. saveMetricSamples writes
+    // (or replaces, by timestamp) the samples of one resolution and deletes that resolution's
+    // rows older than pruneBefore, in one transaction.
+    virtual Result<void> saveMetricSamples(MetricResolution resolution,
+                                           const QList<ResourceSample> &samples,
+                                           qint64 pruneBefore) = 0;
+    // Samples of one resolution with timestamp >= since, oldest first.
+    virtual Result<QList<ResourceSample>> metricSamples(MetricResolution resolution,
+                                                        qint64 since) = 0;
+    // Pending jobs, counted on an index (the monitor asks every second).
+    virtual Result<qint64> pendingJobCount() = 0;
+    // --- end resource monitor ---
 };
 
 } // namespace Ferry
