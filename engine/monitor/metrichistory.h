@@ -57,7 +57,8 @@ public:
     // minute row are folded again, so the minute in progress at shutdown completes after a
     // restart instead of being lost or written twice. Returns the minutes completed that way
     // (whole minutes of seconds without a row), for the caller to persist.
-    QList<ResourceSample> restore(const QList<ResourceSample> &seconds, const QList<ResourceSample> &minutes);
+    QList<ResourceSample> restore(const QList<ResourceSample> &seconds,
+                                  const QList<ResourceSample> &minutes);
 
     const SampleRing &seconds() const { return m_seconds; }
     const SampleRing &minutes() const { return m_minutes; }

@@ -46,10 +46,10 @@ Result<QByteArray> ProcProbe::read(const QString &relativePath) const
     // /proc files report size 0: read until the end, not by size.
     QFile file(m_procRoot + u'/' + relativePath);
     if (!file.open(QIODevice::ReadOnly)) {
-        return makeError(ErrorCode::Internal,
-                         QStringLiteral("Cannot open %1: %2.").arg(file.fileName(),
-                                                                  file.errorString()),
-                         QStringLiteral("The resource monitor skips this value."));
+        return makeError(
+            ErrorCode::Internal,
+            QStringLiteral("Cannot open %1: %2.").arg(file.fileName(), file.errorString()),
+            QStringLiteral("The resource monitor skips this value."));
     }
     return file.readAll();
 }

@@ -178,16 +178,17 @@ void ResourceMonitor::govern(ResourceSample &sample)
         return;
     const int configured = m_dispatcher->maxConcurrency();
     if (m_options.governorEnabled) {
-        const auto decision =
-            m_governor.update({sample.timestampMs, sample.rssBytes, sample.freeDiskBytes, configured});
-        m_dispatcher->setResourceLimit(decision.throttled ? decision.effectiveLimit : 0);
+        const auto decision = m_governor.update(
+            {sample.timestampMs, sample.rssBytes, sample.freeDiskBytes, configured});
+        const int cap = decision.throttled ? decision.effectiveLimit : 0;
+        if (m_dispatcher->resourceLimit() != cap)
+            m_dispatcher->setResourceLimit(cap);
         if (decision.claimingChanged)
             m_dispatcher->setClaimingPaused(decision.claimingPaused);
         if (decision.limitChanged || decision.claimingChanged) {
-            qCInfo(lcMonitor).noquote() << "concurrency" << decision.effectiveLimit << "of"
-                                        << configured
-                                        << (decision.claimingPaused ? "(claiming paused)" : "")
-                                        << "-" << decision.reason;
+            qCInfo(lcMonitor).noquote()
+                << "concurrency" << decision.effectiveLimit << "of" << configured
+                << (decision.claimingPaused ? "(claiming paused)" : "") << "-" << decision.reason;
             {
                 QMutexLocker lock(&m_mutex);
                 m_events.push_back({sample.timestampMs, decision.effectiveLimit, configured,
@@ -262,7 +263,8 @@ Result<void> ResourceMonitor::loadHistory()
         completed = m_history.restore(*seconds, *minutes);
     }
     if (!completed.isEmpty())
-        return m_store->saveMetricSamples(MetricResolution::Minute, completed, now - MinuteWindowMs);
+        return m_store->saveMetricSamples(MetricResolution::Minute, completed,
+                                          now - MinuteWindowMs);
     return {};
 }
 

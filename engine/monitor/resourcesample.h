@@ -32,9 +32,9 @@ enum class MetricResolution {
 
 // What a chart asks for; each range answers from the resolution that covers it.
 enum class MetricRange {
-    LastMinute,     // 60 one-second samples
-    Last15Minutes,  // 900 one-second samples
-    Last24Hours,    // 1440 one-minute rows
+    LastMinute,    // 60 one-second samples
+    Last15Minutes, // 900 one-second samples
+    Last24Hours,   // 1440 one-minute rows
 };
 
 } // namespace Ferry

@@ -44,7 +44,7 @@ public:
     // min(maxConcurrency(), cap) jobs run. 0 removes the cap. Running jobs are never stopped;
     // workers above the new limit exit after their current job. Thread-safe.
     void setResourceLimit(int cap);
-    int resourceLimit() const;     // 0 = none
+    int resourceLimit() const; // 0 = none
     int effectiveConcurrency() const;
     // While paused (free disk below the floor) nothing new is claimed; what runs finishes and
     // is settled. Separate from the queue's operator pause. Thread-safe.

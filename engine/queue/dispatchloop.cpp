@@ -189,9 +189,8 @@ void DispatchLoop::run()
         {
             std::unique_lock lock(m_inbox->mutex);
             m_inbox->paused = paused;
-            const int capacity = m_claimingPaused.load()
-                                     ? 0
-                                     : effectiveLimit() + prefetch() - int(m_running.size());
+            const int capacity =
+                m_claimingPaused.load() ? 0 : effectiveLimit() + prefetch() - int(m_running.size());
             const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
                               m_inbox->wakeRequested || (m_readyMaybe && capacity > 0 && !paused) ||
                               (paused && !m_inbox->ready.empty());

@@ -116,8 +116,8 @@ private:
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown
     std::thread m_thread;
-    std::atomic<int> m_limit;             // the operator's maximum
-    std::atomic<int> m_resourceLimit{0};  // the governor's cap; 0 = none
+    std::atomic<int> m_limit;            // the operator's maximum
+    std::atomic<int> m_resourceLimit{0}; // the governor's cap; 0 = none
     std::atomic<bool> m_claimingPaused{false};
 
     mutable QMutex m_runningMutex;

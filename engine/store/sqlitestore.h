@@ -76,8 +76,7 @@ public:
     Result<void> saveMetricSamples(MetricResolution resolution,
                                    const QList<ResourceSample> &samples,
                                    qint64 pruneBefore) override;
-    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution,
-                                                qint64 since) override;
+    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
     Result<qint64> pendingJobCount() override;
     // --- end resource monitor ---
 
