@@ -14,12 +14,12 @@ QString ConcurrencyGovernor::megabytes(qint64 bytes)
 ConcurrencyGovernor::Decision ConcurrencyGovernor::update(const Reading &reading)
 {
     const int configured = qMax(1, reading.configuredMax);
+    if (m_limit < 0)
+        m_limit = configured; // the first reading starts from the operator's maximum
     const int before = m_limit;
     const bool pausedBefore = m_claimingPaused;
     QStringList reasons;
 
-    if (m_limit < 0)
-        m_limit = configured;
     if (m_throttled && m_limit >= configured) {
         m_throttled = false;
         reasons << QStringLiteral("the configured maximum %1 is at or below the throttled limit "
@@ -28,7 +28,7 @@ ConcurrencyGovernor::Decision ConcurrencyGovernor::update(const Reading &reading
                        .arg(m_limit);
     }
     if (!m_throttled) {
-        if (before >= 0 && m_limit != configured && reasons.isEmpty())
+        if (m_limit != configured && reasons.isEmpty())
             reasons << QStringLiteral("the configured maximum changed to %1").arg(configured);
         m_limit = configured;
     }
@@ -91,7 +91,7 @@ ConcurrencyGovernor::Decision ConcurrencyGovernor::update(const Reading &reading
     decision.effectiveLimit = m_limit;
     decision.throttled = m_throttled;
     decision.claimingPaused = m_claimingPaused;
-    decision.limitChanged = before >= 0 && before != m_limit;
+    decision.limitChanged = before != m_limit;
     decision.claimingChanged = pausedBefore != m_claimingPaused;
     if (decision.limitChanged || decision.claimingChanged)
         decision.reason = reasons.join(QStringLiteral("; "));

@@ -187,8 +187,12 @@ void ResourceMonitor::govern(ResourceSample &sample)
             m_dispatcher->setClaimingPaused(decision.claimingPaused);
         if (decision.limitChanged || decision.claimingChanged) {
             qCInfo(lcMonitor).noquote()
-                << "concurrency" << decision.effectiveLimit << "of" << configured
-                << (decision.claimingPaused ? "(claiming paused)" : "") << "-" << decision.reason;
+                << QStringLiteral("concurrency %1 of %2%3 - %4")
+                       .arg(decision.effectiveLimit)
+                       .arg(configured)
+                       .arg(decision.claimingPaused ? QStringLiteral(", claiming paused")
+                                                    : QString())
+                       .arg(decision.reason);
             {
                 QMutexLocker lock(&m_mutex);
                 m_events.push_back({sample.timestampMs, decision.effectiveLimit, configured,

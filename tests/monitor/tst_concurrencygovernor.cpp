@@ -41,6 +41,15 @@ private Q_SLOTS:
         QVERIFY(!d.claimingPaused);
     }
 
+    void firstReadingAboveHighWaterIsAChange()
+    {
+        Feed feed(4);
+        const auto d = feed.tick(600);
+        QCOMPARE(d.effectiveLimit, 3);
+        QVERIFY(d.limitChanged);
+        QVERIFY(!d.reason.isEmpty());
+    }
+
     void highWaterStepsDownEachTickToOne()
     {
         Feed feed(4);
