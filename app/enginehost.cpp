@@ -92,7 +92,11 @@ void EngineHost::createMonitor()
     m_probe = std::make_unique<ProcProbe>(m_config.dataDir);
     QObject::connect(
         m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
-        [this](qint64, int) { m_jobsFinished.fetch_add(1, std::memory_order_relaxed); },
+        [this](qint64, int status) {
+            // Throughput counts jobs done, not attempts that will be retried or failed.
+            if (JobStatus(status) == JobStatus::Completed)
+                m_jobsFinished.fetch_add(1, std::memory_order_relaxed);
+        },
         Qt::DirectConnection);
     MonitorSources sources;
     sources.activeJobs = [dispatcher = m_dispatcher.get()] { return dispatcher->runningCount(); };

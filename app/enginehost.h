@@ -76,7 +76,7 @@ private:
     // Resource monitor (Engine role).
     std::unique_ptr<ProcProbe> m_probe;
     std::unique_ptr<ResourceMonitor> m_monitor;
-    std::atomic<qint64> m_jobsFinished{0};
+    std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
 };
 
 } // namespace Ferry

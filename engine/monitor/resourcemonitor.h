@@ -28,7 +28,7 @@ struct MonitorSources
 {
     std::function<int()> activeJobs;
     std::function<qint64()> queueDepth;        // may run SQL: called on the monitor's thread
-    std::function<qint64()> completedTotal;    // jobs finished since the process started
+    std::function<qint64()> completedTotal;    // jobs completed since the process started
     std::function<qint64()> httpRequestsTotal; // requests answered since the process started
     std::function<qint64()> http429Total;      // of which rate-limited
 };
