@@ -53,6 +53,8 @@ struct Harness
         sources.activeJobs = [d = dispatcher.get()] { return d->runningCount(); };
         sources.queueDepth = [s = t.store.get()]() -> qint64 { return *s->pendingJobCount(); };
         sources.completedTotal = [this]() -> qint64 { return completed.load(); };
+        sources.httpRequestsTotal = [this]() -> qint64 { return requests.load(); };
+        sources.http429Total = [this]() -> qint64 { return limited.load(); };
         return std::make_unique<ResourceMonitor>(probe, t.clock, sources, options, t.store.get(),
                                                  dispatcher.get());
     }
@@ -68,6 +70,8 @@ struct Harness
     FakeProbe probe;
     qint64 user = 0;
     std::atomic<qint64> completed{0};
+    std::atomic<qint64> requests{0};
+    std::atomic<qint64> limited{0};
     std::unique_ptr<JobQueue> queue;
     std::unique_ptr<Dispatcher> dispatcher;
 };
@@ -92,6 +96,8 @@ private Q_SLOTS:
         h.tick(*monitor);
         h.probe.cpuMs += 250; // a quarter of a core over the next second
         h.completed += 5;
+        h.requests += 40;
+        h.limited += 8;
         h.tick(*monitor);
         const auto sample = monitor->latest();
         QVERIFY(sample);
@@ -104,6 +110,14 @@ private Q_SLOTS:
         QCOMPARE(sample->concurrencyLimit, 4);
         QCOMPARE(sample->configuredMax, 4);
         QCOMPARE(sample->jobsCompletedPerMin, 300.0); // 5 in one second
+        QCOMPARE(sample->httpRequestsPerSec, 40.0);
+        QCOMPARE(sample->http429PerSec, 8.0);
+        // The throughput is over the last minute: 5 more in the next 59 s makes 10 a minute.
+        h.completed += 5;
+        for (int i = 0; i < 59; ++i)
+            h.tick(*monitor);
+        QCOMPARE(monitor->latest()->jobsCompletedPerMin, 10.0);
+        QCOMPARE(monitor->latest()->httpRequestsPerSec, 0.0);
     }
 
     void rssSpikeLowersTheDispatchersLimit()
