@@ -15,6 +15,7 @@ EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 EngineHost::~EngineHost()
 {
     stop();
+    m_monitor.reset();
     m_http.reset();
     m_tusPrune.reset();
     m_api.reset();
@@ -92,9 +93,46 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
                         return;
                 }
             });
+        host->createMonitor();
     }
     return host;
 }
+
+// --- Resource monitor: sampling, history and adaptive concurrency (engine/monitor/) ---
+void EngineHost::createMonitor()
+{
+    m_probe = std::make_unique<ProcProbe>(m_config.dataDir);
+    QObject::connect(
+        m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
+        [this](qint64, int status) {
+            // Throughput counts jobs done, not attempts that will be retried or failed.
+            if (JobStatus(status) == JobStatus::Completed)
+                m_jobsFinished.fetch_add(1, std::memory_order_relaxed);
+        },
+        Qt::DirectConnection);
+    MonitorSources sources;
+    sources.activeJobs = [dispatcher = m_dispatcher.get()] { return dispatcher->runningCount(); };
+    sources.queueDepth = [store = m_store.get()]() -> qint64 {
+        auto pending = store->pendingJobCount();
+        return pending ? *pending : 0;
+    };
+    sources.completedTotal = [this] { return m_jobsFinished.load(std::memory_order_relaxed); };
+    // m_api exists from start() on, and the monitor runs only between start() and stop().
+    sources.httpRequestsTotal = [this]() -> qint64 {
+        return m_api ? m_api->metrics().requestCount() : 0;
+    };
+    sources.http429Total = [this]() -> qint64 {
+        return m_api ? m_api->metrics().tooManyRequestsCount() : 0;
+    };
+    ResourceMonitor::Options options;
+    options.governor.highWaterBytes = m_config.memoryHighBytes;
+    options.governor.lowWaterBytes = m_config.memoryLowBytes;
+    options.governor.holdMs = m_config.memoryHoldSeconds * 1000;
+    options.governor.minFreeDiskBytes = m_config.minFreeDiskBytes;
+    m_monitor = std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
+                                                  m_store.get(), m_dispatcher.get());
+}
+// --- end resource monitor ---
 
 Result<void> EngineHost::start()
 {
@@ -169,11 +207,14 @@ Result<void> EngineHost::start()
                              << m_dispatcher->nodeId() << "- max concurrency"
                              << m_dispatcher->maxConcurrency()
                              << (m_queue->isPaused() ? "(queue paused)" : "");
+    m_monitor->start(); // resource monitor: last, once everything it samples exists
     return {};
 }
 
 void EngineHost::stop()
 {
+    if (m_monitor)
+        m_monitor->stop(); // resource monitor: first, before what it samples goes away
     if (m_http)
         m_http->close();
     if (m_dispatcher)

@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
+#include "monitor/procprobe.h"
+#include "monitor/resourcemonitor.h"
 #include "queue/dispatcher.h"
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
@@ -50,9 +52,13 @@ public:
     // The HTTP endpoint's port once start() listened (0 before).
     quint16 httpPort() const { return m_httpPort; }
     const Clock &clock() const { return m_clock; }
+    // Engine role: the resource monitor (samples, history, adaptive concurrency); null otherwise.
+    // Its signals come from its own thread.
+    ResourceMonitor *monitor() { return m_monitor.get(); }
 
 private:
     explicit EngineHost(const FerryConfig &config);
+    void createMonitor();
 
     FerryConfig m_config;
     SystemClock m_clock;
@@ -77,6 +83,10 @@ private:
     std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
+    // Resource monitor (Engine role).
+    std::unique_ptr<ProcProbe> m_probe;
+    std::unique_ptr<ResourceMonitor> m_monitor;
+    std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
 };
 
 } // namespace Ferry

@@ -12,7 +12,21 @@ void ApiMetrics::record(const QByteArray &route, int status, qint64 micros)
         ++bucket;
     ++m_buckets[bucket];
     ++m_count;
+    if (status == 429)
+        ++m_tooMany;
     m_sumSeconds += ms / 1000.0;
+}
+
+qint64 ApiMetrics::requestCount() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_count;
+}
+
+qint64 ApiMetrics::tooManyRequestsCount() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_tooMany;
 }
 
 QByteArray ApiMetrics::text() const

@@ -19,12 +19,16 @@ public:
     void record(const QByteArray &route, int status, qint64 micros);
     // Prometheus text format 0.0.4 of everything counted so far.
     QByteArray text() const;
+    // Totals since start, for the resource monitor's rates.
+    qint64 requestCount() const;
+    qint64 tooManyRequestsCount() const;
 
 private:
     mutable QMutex m_mutex;
     QHash<QPair<QByteArray, int>, qint64> m_requests;
     std::array<qint64, BucketsMs.size() + 1> m_buckets{};
     qint64 m_count = 0;
+    qint64 m_tooMany = 0; // 429 answers
     double m_sumSeconds = 0;
 };
 

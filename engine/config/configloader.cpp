@@ -171,6 +171,20 @@ const QList<Definition> &definitions()
              config.accessLog = value;
              return {};
          }},
+        // Resource monitor: adaptive concurrency.
+        {{QStringLiteral("memory-high-mb"), QStringLiteral("MB"),
+          QStringLiteral("Above this RSS the engine runs fewer jobs, one step a second, down to "
+                         "1."),
+          QStringLiteral("500")},
+         integer(1, 1 << 30, [](FerryConfig &c, qint64 v) { c.memoryHighBytes = v << 20; })},
+        {{QStringLiteral("memory-low-mb"), QStringLiteral("MB"),
+          QStringLiteral("Below this RSS for the hold time, concurrency steps back up."),
+          QStringLiteral("400")},
+         integer(1, 1 << 30, [](FerryConfig &c, qint64 v) { c.memoryLowBytes = v << 20; })},
+        {{QStringLiteral("memory-hold-seconds"), QStringLiteral("S"),
+          QStringLiteral("How long RSS stays below the low mark before each step up."),
+          QStringLiteral("30")},
+         integer(1, 3600, [](FerryConfig &c, qint64 v) { c.memoryHoldSeconds = v; })},
         {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),
           QStringLiteral("How long running jobs get to stop at shutdown."), QStringLiteral("10")},
          integer(0, 3600, [](FerryConfig &c, qint64 v) { c.queue.shutdownGraceMs = v * 1000; })},
@@ -284,6 +298,14 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
                              .arg(config.queue.backoffCapMs)
                              .arg(config.queue.backoffBaseMs),
                          QStringLiteral("Raise the cap or lower the base."));
+    }
+    if (config.memoryLowBytes >= config.memoryHighBytes) {
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("memory-low-mb (%1) is not below memory-high-mb (%2).")
+                             .arg(config.memoryLowBytes >> 20)
+                             .arg(config.memoryHighBytes >> 20),
+                         QStringLiteral("The low-water mark must be below the high-water mark "
+                                        "(the gap keeps concurrency from flapping)."));
     }
     return config;
 }

@@ -58,6 +58,31 @@ int Dispatcher::maxConcurrency() const
     return m_loop->limit();
 }
 
+void Dispatcher::setResourceLimit(int cap)
+{
+    m_loop->setResourceLimit(qBound(0, cap, QueueConfig::MaxConcurrency));
+}
+
+int Dispatcher::resourceLimit() const
+{
+    return m_loop->resourceLimit();
+}
+
+int Dispatcher::effectiveConcurrency() const
+{
+    return m_loop->effectiveLimit();
+}
+
+void Dispatcher::setClaimingPaused(bool paused)
+{
+    m_loop->setClaimingPaused(paused);
+}
+
+bool Dispatcher::claimingPaused() const
+{
+    return m_loop->claimingPaused();
+}
+
 int Dispatcher::runningCount() const
 {
     return m_loop->runningCount();

@@ -37,8 +37,19 @@ public:
     // the leases of jobs that did not finish so they restart promptly elsewhere or next time.
     void stop();
 
+    // The operator's maximum (--max-concurrency, the console).
     Result<void> setMaxConcurrency(int limit);
     int maxConcurrency() const;
+    // The resource governor's cap, kept apart from the operator's maximum: at most
+    // min(maxConcurrency(), cap) jobs run. 0 removes the cap. Running jobs are never stopped;
+    // workers above the new limit exit after their current job. Thread-safe.
+    void setResourceLimit(int cap);
+    int resourceLimit() const; // 0 = none
+    int effectiveConcurrency() const;
+    // While paused (free disk below the floor) nothing new is claimed; what runs finishes and
+    // is settled. Separate from the queue's operator pause. Thread-safe.
+    void setClaimingPaused(bool paused);
+    bool claimingPaused() const;
     int runningCount() const;
     QString nodeId() const;
 

@@ -55,7 +55,7 @@ DispatchLoop::DispatchLoop(JobQueue &queue,
 {
     m_workers->setMaxThreadCount(QueueConfig::MaxConcurrency);
     m_workers->setObjectName(QStringLiteral("ferry-workers"));
-    m_inbox->limit = m_limit.load();
+    m_inbox->limit = effectiveLimit();
     m_inbox->started = m_callbacks.started;
 }
 
@@ -134,9 +134,32 @@ void DispatchLoop::setLimit(int limit)
     m_limit.store(limit);
     {
         std::lock_guard lock(m_inbox->mutex);
-        m_inbox->limit = limit;
+        m_inbox->limit = effectiveLimit();
     }
     qCInfo(lcDispatch) << "max concurrency set to" << limit;
+    wake();
+}
+
+void DispatchLoop::setResourceLimit(int cap)
+{
+    m_resourceLimit.store(qMax(0, cap));
+    {
+        std::lock_guard lock(m_inbox->mutex);
+        m_inbox->limit = effectiveLimit();
+    }
+    wake();
+}
+
+int DispatchLoop::effectiveLimit() const
+{
+    const int limit = m_limit.load();
+    const int cap = m_resourceLimit.load();
+    return cap > 0 ? qMin(limit, cap) : limit;
+}
+
+void DispatchLoop::setClaimingPaused(bool paused)
+{
+    m_claimingPaused.store(paused);
     wake();
 }
 
@@ -167,7 +190,8 @@ void DispatchLoop::run()
         {
             std::unique_lock lock(m_inbox->mutex);
             m_inbox->paused = paused;
-            const int capacity = m_limit.load() + prefetch() - int(m_running.size());
+            const int capacity =
+                m_claimingPaused.load() ? 0 : effectiveLimit() + prefetch() - int(m_running.size());
             const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
                               m_inbox->wakeRequested || (m_readyMaybe && capacity > 0 && !paused) ||
                               (paused && !m_inbox->ready.empty());
@@ -219,9 +243,9 @@ void DispatchLoop::run()
             unsettled.append(takeBackReady(now));
 
         int capacity = 0;
-        if (!stopping && !m_queue.isPaused() && m_readyMaybe) {
+        if (!stopping && !m_queue.isPaused() && !m_claimingPaused.load() && m_readyMaybe) {
             QMutexLocker lock(&m_runningMutex);
-            capacity = qMax(0, m_limit.load() + prefetch() - int(m_running.size()));
+            capacity = qMax(0, effectiveLimit() + prefetch() - int(m_running.size()));
         }
         if (!unsettled.isEmpty() || capacity > 0) {
             auto claimed =

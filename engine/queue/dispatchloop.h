@@ -45,6 +45,12 @@ public:
     void cancelLocal(qint64 jobId, CancelReason reason);
     void setLimit(int limit);
     int limit() const { return m_limit.load(); }
+    // The resource governor's side (see Dispatcher::setResourceLimit).
+    void setResourceLimit(int cap);
+    int resourceLimit() const { return m_resourceLimit.load(); }
+    int effectiveLimit() const;
+    void setClaimingPaused(bool paused);
+    bool claimingPaused() const { return m_claimingPaused.load(); }
     int runningCount() const; // executing now (not the claimed ones waiting for a worker)
     QString nodeId() const { return m_node; }
     void setBackoffRandom(std::function<double()> random);
@@ -110,7 +116,9 @@ private:
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown
     std::thread m_thread;
-    std::atomic<int> m_limit;
+    std::atomic<int> m_limit;            // the operator's maximum
+    std::atomic<int> m_resourceLimit{0}; // the governor's cap; 0 = none
+    std::atomic<bool> m_claimingPaused{false};
 
     mutable QMutex m_runningMutex;
     std::unordered_map<qint64, Running> m_running; // written on the dispatch thread only

@@ -15,7 +15,7 @@ int DispatchLoop::prefetch() const
     // waiting for this thread, but only as many as run in about 2 ms. A newly queued job from
     // another user then waits at most ~2 ms behind the prefetched ones, well inside the
     // fairness bound of one job's run time. Long jobs get no prefetch at all.
-    const int limit = m_limit.load();
+    const int limit = effectiveLimit();
     const double budget = 2.0 * limit / qMax(m_averageJobMs, 0.0001);
     return int(qMin<double>(16.0 * limit, budget));
 }

@@ -102,6 +102,13 @@ public:
                                    qint64 now) override;
     Result<void> deleteTusUpload(const QString &id) override;
     Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) override;
+    // --- Resource monitor (sqlitemetrics.cpp) ---
+    Result<void> saveMetricSamples(MetricResolution resolution,
+                                   const QList<ResourceSample> &samples,
+                                   qint64 pruneBefore) override;
+    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
+    Result<qint64> pendingJobCount() override;
+    // --- end resource monitor ---
 
 private:
     explicit SqliteStore(const DatabaseConfig &config);

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "datasets/datasetstore.h"
 #include "store/quotarecords.h"
+#include "monitor/resourcesample.h"
 #include "store/records.h"
 #include "uploads/tusuploadrecord.h"
 
@@ -113,6 +114,19 @@ public:
     virtual Result<void> deleteTusUpload(const QString &id) = 0;
     // Up to limit uploads (complete or not) last touched before the cut-off.
     virtual Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) = 0;
+    // --- Resource monitor (engine/monitor/; SQLite: engine/store/sqlitemetrics.cpp) ---
+    // Downsampled history, so the console's charts survive a restart. saveMetricSamples writes
+    // (or replaces, by timestamp) the samples of one resolution and deletes that resolution's
+    // rows older than pruneBefore, in one transaction.
+    virtual Result<void> saveMetricSamples(MetricResolution resolution,
+                                           const QList<ResourceSample> &samples,
+                                           qint64 pruneBefore) = 0;
+    // Samples of one resolution with timestamp >= since, oldest first.
+    virtual Result<QList<ResourceSample>> metricSamples(MetricResolution resolution,
+                                                        qint64 since) = 0;
+    // Pending jobs, counted on an index (the monitor asks every second).
+    virtual Result<qint64> pendingJobCount() = 0;
+    // --- end resource monitor ---
 };
 
 } // namespace Ferry

@@ -88,6 +88,7 @@ private Q_SLOTS:
     void unknownFileKeyRefused();
     void retryCapAgainstBase_data();
     void retryCapAgainstBase();
+    void memoryMarks();
 
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
@@ -409,6 +410,35 @@ void tst_ConfigLoader::retryCapAgainstBase()
              qPrintable(config.error().message));
     QVERIFY2(config.error().message.contains(QStringLiteral("retry-base-ms")),
              qPrintable(config.error().message));
+}
+
+// Resource monitor: the adaptive-concurrency marks, their defaults, and low below high.
+void tst_ConfigLoader::memoryMarks()
+{
+    constexpr qint64 MB = qint64(1) << 20;
+    auto defaults = ConfigLoader::load(commandLine(), QProcessEnvironment());
+    QVERIFY2(defaults.ok(), qPrintable(defaults ? QString() : defaults.error().toString()));
+    QCOMPARE(defaults->memoryHighBytes, 500 * MB);
+    QCOMPARE(defaults->memoryLowBytes, 400 * MB);
+    QCOMPARE(defaults->memoryHoldSeconds, qint64(30));
+
+    Values cli = commandLine();
+    cli.insert(QStringLiteral("memory-high-mb"), QStringLiteral("800"));
+    cli.insert(QStringLiteral("memory-low-mb"), QStringLiteral("600"));
+    auto set = ConfigLoader::load(
+        cli, environmentOf({{QStringLiteral("FERRY_MEMORY_HOLD_SECONDS"), QStringLiteral("10")}}));
+    QVERIFY2(set.ok(), qPrintable(set ? QString() : set.error().toString()));
+    QCOMPARE(set->memoryHighBytes, 800 * MB);
+    QCOMPARE(set->memoryLowBytes, 600 * MB);
+    QCOMPARE(set->memoryHoldSeconds, qint64(10));
+
+    cli.insert(QStringLiteral("memory-low-mb"), QStringLiteral("800"));
+    auto refused = ConfigLoader::load(cli, QProcessEnvironment());
+    QVERIFY2(!refused.ok(), "a low-water mark equal to the high-water mark was accepted");
+    QCOMPARE(refused.error().code, ErrorCode::Config);
+    QVERIFY2(refused.error().message.contains(QStringLiteral("memory-low-mb")) &&
+                 refused.error().message.contains(QStringLiteral("memory-high-mb")),
+             qPrintable(refused.error().message));
 }
 
 QTEST_GUILESS_MAIN(tst_ConfigLoader)

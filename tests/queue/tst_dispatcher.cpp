@@ -358,6 +358,51 @@ private Q_SLOTS:
         }
         QTRY_COMPARE_WITH_TIMEOUT(h.blocker->running.load(), 0, 5000); // let the stubborn one end
     }
+
+    // --- Resource monitor: the governor's cap and claiming pause, apart from the operator's ---
+    void resourceLimitCapsBelowTheMaximum()
+    {
+        QueueConfig config = Harness::defaults();
+        config.maxConcurrency = 4;
+        Harness h(config);
+        h.dispatcher->setResourceLimit(2);
+        QCOMPARE(h.dispatcher->effectiveConcurrency(), 2);
+        QCOMPARE(h.dispatcher->maxConcurrency(), 4); // the operator's maximum is kept
+        QVERIFY(h.dispatcher->start().ok());
+        QVERIFY(
+            h.queue->enqueueBatch(QList<NewJob>(6, h.job(h.alice, QStringLiteral("block")))).ok());
+        QTRY_COMPARE(h.blocker->running.load(), 2);
+        QTest::qWait(100);
+        QCOMPARE(h.blocker->running.load(), 2);
+        QVERIFY(h.dispatcher->setMaxConcurrency(1).ok()); // the lower of the two applies
+        QCOMPARE(h.dispatcher->effectiveConcurrency(), 1);
+        QVERIFY(h.dispatcher->setMaxConcurrency(4).ok());
+        QCOMPARE(h.dispatcher->effectiveConcurrency(), 2);
+        h.dispatcher->setResourceLimit(0); // cap lifted: the operator's maximum again
+        QTRY_COMPARE(h.blocker->running.load(), 4);
+        QCOMPARE(h.dispatcher->effectiveConcurrency(), 4);
+        QCOMPARE(h.dispatcher->resourceLimit(), 0);
+    }
+
+    void claimingPauseStopsOnlyNewClaims()
+    {
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 running = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+        h.dispatcher->setClaimingPaused(true);
+        QVERIFY(h.dispatcher->claimingPaused());
+        const qint64 waiting = h.enqueue(h.job(h.alice, QStringLiteral("record")));
+        QTest::qWait(200); // ten poll intervals
+        QCOMPARE(h.status(waiting), JobStatus::Pending);
+        h.blocker->release = true;
+        QVERIFY(h.waitStatus(running, JobStatus::Completed)); // what runs finishes and settles
+        QCOMPARE(h.status(waiting), JobStatus::Pending);
+        QVERIFY(!h.queue->isPaused()); // not the operator's pause
+        h.dispatcher->setClaimingPaused(false);
+        QVERIFY(h.waitStatus(waiting, JobStatus::Completed));
+    }
+    // --- end resource monitor ---
 };
 
 QTEST_GUILESS_MAIN(tst_Dispatcher)

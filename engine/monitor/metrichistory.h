@@ -1,0 +1,89 @@
+#pragma once
+
+#include "monitor/resourcesample.h"
+
+#include <QList>
+
+#include <optional>
+#include <vector>
+
+namespace Ferry {
+
+// A fixed-capacity ring of samples, oldest first when read.
+class SampleRing final
+{
+public:
+    explicit SampleRing(int capacity);
+
+    void append(const ResourceSample &sample);
+    int size() const { return m_size; }
+    int capacity() const { return int(m_slots.size()); }
+    const ResourceSample &at(int index) const; // 0 = oldest
+    // Samples with timestampMs >= sinceMs, oldest first.
+    QList<ResourceSample> since(qint64 sinceMs) const;
+    void clear();
+
+private:
+    std::vector<ResourceSample> m_slots;
+    int m_head = 0; // where the next sample goes
+    int m_size = 0;
+};
+
+// The monitor's history in bounded memory: one-second samples for the last 15 minutes (900) and
+// one-minute rows for the last 24 hours (1440). Every second sample is folded into the minute it
+// falls in; when a sample of a later minute arrives, that minute is complete, joins the minute
+// ring and is returned so the caller can persist it.
+//
+// How a minute is folded: rssBytes is the minute's peak (a chart must not hide a spike that
+// throttled the engine); system memory available, free disk and the concurrency limit are the
+// minute's lowest (the tightest moment); the configured maximum is the last; CPU, active jobs,
+// queue depth and the rates are averages.
+//
+// Not thread-safe: ResourceMonitor guards it.
+class MetricHistory final
+{
+public:
+    static constexpr int SecondCapacity = 15 * 60;
+    static constexpr int MinuteCapacity = 24 * 60;
+    static constexpr qint64 MinuteMs = 60'000;
+
+    MetricHistory();
+
+    // Samples must come in time order; one older than the newest is ignored.
+    std::optional<ResourceSample> add(const ResourceSample &sample);
+    // Samples of the range ending at nowMs, at the range's resolution, oldest first.
+    QList<ResourceSample> query(MetricRange range, qint64 nowMs) const;
+    // Replaces the history with what the store kept (oldest first). Seconds newer than the last
+    // minute row are folded again, so the minute in progress at shutdown completes after a
+    // restart instead of being lost or written twice. Returns the minutes completed that way
+    // (whole minutes of seconds without a row), for the caller to persist.
+    QList<ResourceSample> restore(const QList<ResourceSample> &seconds,
+                                  const QList<ResourceSample> &minutes);
+
+    const SampleRing &seconds() const { return m_seconds; }
+    const SampleRing &minutes() const { return m_minutes; }
+    // The minute being folded (empty when none).
+    std::optional<ResourceSample> partialMinute() const;
+
+    static qint64 minuteOf(qint64 timestampMs) { return timestampMs - timestampMs % MinuteMs; }
+
+private:
+    struct Fold
+    {
+        qint64 minuteMs = -1;
+        int count = 0;
+        int cpuCount = 0;
+        ResourceSample folded;
+        double cpuSum = 0, activeSum = 0, queueSum = 0, throughputSum = 0, httpSum = 0,
+               http429Sum = 0;
+    };
+    void fold(const ResourceSample &sample);
+    ResourceSample finish() const;
+
+    SampleRing m_seconds;
+    SampleRing m_minutes;
+    Fold m_fold;
+    qint64 m_newestMs = -1;
+};
+
+} // namespace Ferry
