@@ -18,6 +18,7 @@ EngineHost::~EngineHost()
     m_http.reset();
     m_api.reset();
     m_jobRoutes.reset();
+    m_datasetRoutes.reset();
     m_systemRoutes.reset();
     m_accessLogFlush.reset();
     m_accessLog.reset();
@@ -117,6 +118,9 @@ Result<void> EngineHost::start()
     m_jobRoutes = std::make_unique<JobRoutes>(*m_store, *m_queue);
     m_api->addRoutes(*m_systemRoutes);
     m_api->addRoutes(*m_jobRoutes);
+    // Upload and job API: datasets and their exports.
+    m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
+    m_api->addRoutes(*m_datasetRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "api/apihandler.h"
+#include "api/datasetroutes.h"
 #include "api/jobroutes.h"
 #include "api/systemroutes.h"
 #include "config/ferryconfig.h"
@@ -65,6 +66,7 @@ private:
     std::unique_ptr<ApiHandler> m_api;
     std::unique_ptr<SystemRoutes> m_systemRoutes;
     std::unique_ptr<JobRoutes> m_jobRoutes;
+    std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };

@@ -72,6 +72,10 @@ public:
                                const std::function<bool(std::string_view doc)> &sink) override;
     Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
 
+    // Upload and job API (sqlitejobsapi.cpp).
+    Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
+    Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
+
 private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }

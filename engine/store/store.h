@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "datasets/datasetstore.h"
+#include "store/jobsapirecords.h"
 #include "store/records.h"
 
 #include <QHash>
@@ -71,6 +72,16 @@ public:
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;
     virtual Result<void> setSetting(const QString &key, const QString &value) = 0;
+
+    // ---- Upload and job API (GET /sessions, /datasets/{name}/records); sqlitejobsapi.cpp ----
+    // The newest job reading the session's file, if any. Not scoped: read session(id, user)
+    // first.
+    virtual Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) = 0;
+    // Up to limit records of the dataset with an id above afterId (0: from the first), oldest
+    // first. One short statement, no transaction left open between pages: exports page with it
+    // while the client drains. Not scoped: read dataset(user, name) first.
+    virtual Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) = 0;
+    // ---- end of the upload and job API block ----
 };
 
 } // namespace Ferry
