@@ -241,12 +241,18 @@ void JobRoutes::retryJob(const ApiCall &call)
     if (!retried) {
         const Error &e = retried.error();
         if (e.code == ErrorCode::Conflict) {
+            const QString what =
+                job->status == JobStatus::Completed
+                    ? QStringLiteral("A completed job is not run again: submit the work anew.")
+                : isTerminal(job->status)
+                    ? e.hint // another job with the same unique key is queued
+                    : QStringLiteral("Wait for it to finish (GET /api/v1/jobs/%1?wait=60) or "
+                                     "cancel it first.")
+                          .arg(job->id);
             return call.respond(Api::error(
                 409, "Conflict",
-                QStringLiteral("%1 Only failed, dead or cancelled jobs can be retried: wait for "
-                               "it to finish (GET /api/v1/jobs/%2?wait=60) or cancel it first.")
-                    .arg(e.message)
-                    .arg(job->id),
+                QStringLiteral("%1 Only failed, dead or cancelled jobs can be retried. %2")
+                    .arg(e.message, what),
                 "job_not_retryable"));
         }
         return call.respond(e.code == ErrorCode::NotFound ? notFound(call.param(0))
