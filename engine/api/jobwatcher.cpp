@@ -39,11 +39,15 @@ public:
             m_timer.start();
     }
 
-    // Shutdown: nobody will re-read these jobs; tell the clients to ask again.
+    // Shutdown: nobody will re-read these jobs; tell the clients still there to ask again. Once
+    // the server is gone (the usual order) every client is: nothing is answered, and nothing
+    // touches the ApiHandler, which may be gone too.
     void releaseAll()
     {
         m_timer.stop();
         for (Wait &wait : m_waits) {
+            if (wait.call.clientGone())
+                continue;
             wait.call.respond(Api::error(
                 503, "Unavailable",
                 QStringLiteral("The server is stopping. Ask again for job %1.").arg(wait.jobId),

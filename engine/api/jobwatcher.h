@@ -26,7 +26,9 @@ class JobWatcher final
 public:
     explicit JobWatcher(Store &store,
                         std::chrono::milliseconds interval = std::chrono::milliseconds(200));
-    // Answers every parked call with 503 (the server is stopping) and stops the thread.
+    // Answers parked calls whose client is still connected with 503 (the server is stopping)
+    // and stops the thread. Destroy it after the HTTP server (then no client is left), and
+    // before the store.
     ~JobWatcher();
     Q_DISABLE_COPY_MOVE(JobWatcher)
 

@@ -338,6 +338,23 @@ private Q_SLOTS:
         QCOMPARE(api.get(QStringLiteral("/api/v1/jobs/%1").arg(id), api.aliceToken).status, 200);
     }
 
+    void shutdownWithAParkedLongPoll()
+    {
+        auto api = std::make_unique<JobsApiFixture>();
+        const qint64 id = api->enqueue(api->alice.id);
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, api->port);
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write("GET /api/v1/jobs/" + QByteArray::number(id) +
+                     "?wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + api->aliceToken +
+                     "\r\n\r\n");
+        QVERIFY(socket.waitForBytesWritten(5000));
+        QTRY_COMPARE(api->jobs->watcher().parked(), 1);
+        // Server, handler, routes, store go in the engine's order, the wait still parked.
+        api.reset();
+        QTRY_VERIFY(socket.state() == QAbstractSocket::UnconnectedState);
+    }
+
     void cancelAndRetry()
     {
         JobsApiFixture api;
