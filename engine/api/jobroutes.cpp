@@ -1,11 +1,10 @@
 #include "api/jobroutes.h"
 
 #include "api/jobjson.h"
-#include "core/jsontext.h"
 
 #include <QJsonArray>
-#include <QJsonDocument>
 
+#include <limits>
 #include <string>
 
 namespace Ferry {

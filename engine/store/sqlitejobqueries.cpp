@@ -173,7 +173,8 @@ Result<QList<Job>> SqliteStore::jobs(const JobFilter &filter)
     if (filter.status)
         sql += QStringLiteral(" AND status = ?");
     if (filter.dataset)
-        sql += QStringLiteral(" AND json_extract(payload, '$.dataset') = ?");
+        sql += QStringLiteral(" AND CASE WHEN json_valid(payload) "
+                              "THEN json_extract(payload, '$.dataset') END = ?");
     sql += filter.newestFirst ? QStringLiteral(" ORDER BY id DESC LIMIT ?")
                               : QStringLiteral(" ORDER BY id LIMIT ?");
     QSqlQuery q(*db);
