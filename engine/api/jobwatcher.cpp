@@ -133,7 +133,8 @@ void JobWatcher::watch(const ApiCall &call, const Job &seen, std::chrono::millis
                                 seen.attempts, seen.progress, QDeadlineTimer(wait)};
     ++m_parked;
     QMetaObject::invokeMethod(
-        m_side, [side = m_side, parked = std::move(parked)]() mutable { side->add(parked); },
+        m_side,
+        [side = m_side, parked = std::move(parked)]() mutable { side->add(std::move(parked)); },
         Qt::QueuedConnection);
 }
 
