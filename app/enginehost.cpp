@@ -23,6 +23,7 @@ EngineHost::~EngineHost()
     m_tusUploads.reset();
     m_jobRoutes.reset();
     m_quotaRoutes.reset();
+    m_datasetRoutes.reset();
     m_systemRoutes.reset();
     m_accessLogFlush.reset();
     m_accessLog.reset();
@@ -187,6 +188,9 @@ Result<void> EngineHost::start()
     QObject::connect(m_tusPrune.get(), &QTimer::timeout, pruneTus);
     m_tusPrune->start();
     pruneTus();
+    // Upload and job API: datasets and their exports.
+    m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
+    m_api->addRoutes(*m_datasetRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "api/apihandler.h"
+#include "api/datasetroutes.h"
 #include "api/jobroutes.h"
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
@@ -81,6 +82,7 @@ private:
     std::unique_ptr<TusUploads> m_tusUploads;
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
+    std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).

@@ -88,6 +88,11 @@ bool ApiCall::answered() const
     return m_state->answered.load();
 }
 
+bool ApiCall::clientGone() const
+{
+    return m_state->responder && !m_state->responder->connected();
+}
+
 namespace Api {
 
 Http::Response error(int status, const char *title, const QString &message, const char *code)

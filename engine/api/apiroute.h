@@ -49,6 +49,8 @@ public:
 
     void respond(Http::Response response) const;
     bool answered() const;
+    // The client closed its connection: nobody will read an answer (long-polls stop waiting).
+    bool clientGone() const;
 
 private:
     void *rawRouteState() const;

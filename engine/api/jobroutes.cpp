@@ -1,67 +1,15 @@
 #include "api/jobroutes.h"
 
-#include "core/jsontext.h"
+#include "api/jobjson.h"
 
-#include <QJsonDocument>
+#include <QJsonArray>
 
+#include <limits>
 #include <string>
 
 namespace Ferry {
 
 namespace {
-
-// {"success": true, "job": {...}} written directly: this is the API's hottest answer.
-QByteArray jobBody(const Job &job)
-{
-    std::string out;
-    out.reserve(384);
-    bool first = true;
-    auto key = [&](const char *name) {
-        if (!first)
-            out.push_back(',');
-        first = false;
-        out.push_back('"');
-        out.append(name);
-        out.append("\":");
-    };
-    auto text = [&](const char *name, const QString &value, bool nullIfEmpty) {
-        key(name);
-        if (nullIfEmpty && value.isEmpty())
-            out.append("null");
-        else
-            appendJsonString(out, value.toStdString());
-    };
-    auto number = [&](const char *name, qint64 value, bool nullIfZero) {
-        key(name);
-        if (nullIfZero && value <= 0)
-            out.append("null");
-        else
-            out.append(std::to_string(value));
-    };
-    auto object = [&](const char *name, const QJsonObject &value, bool nullIfEmpty) {
-        key(name);
-        if (nullIfEmpty && value.isEmpty())
-            out.append("null");
-        else
-            out.append(QJsonDocument(value).toJson(QJsonDocument::Compact).toStdString());
-    };
-    out.append("{\"success\":true,\"job\":{");
-    text("id", QString::number(job.id), false);
-    text("type", job.type, false);
-    text("status", jobStatusName(job.status), false);
-    number("priority", job.priority, false);
-    number("attempts", job.attempts, false);
-    number("maxAttempts", job.maxAttempts, false);
-    text("sessionId", job.sessionId, true);
-    object("progress", job.progress, false);
-    text("error", job.error, true);
-    object("result", job.result, true);
-    number("createdAt", job.createdAt, true);
-    number("startedAt", job.startedAt, true);
-    number("finishedAt", job.finishedAt, true);
-    out.append("}}");
-    return QByteArray(out.data(), qsizetype(out.size()));
-}
 
 Http::Response notFound(const QByteArray &id)
 {
@@ -70,33 +18,314 @@ Http::Response notFound(const QByteArray &id)
                       "not_found");
 }
 
+Http::Response badParameter(const QString &message)
+{
+    return Api::error(400, "Bad request", message, "invalid_parameter");
+}
+
+QString statusNames()
+{
+    QStringList names;
+    for (int s = int(JobStatus::Pending); s <= int(JobStatus::Dead); ++s)
+        names.append(jobStatusName(JobStatus(s)));
+    return names.join(QStringLiteral(", "));
+}
+
+// A whole number in [min, max] (digits only: no sign, no spaces), or nullopt.
+std::optional<qint64> boundedNumber(const QString &text, qint64 min, qint64 max)
+{
+    if (text.isEmpty() || text.size() > 18)
+        return std::nullopt;
+    for (QChar c : text) {
+        if (!c.isDigit() || c.unicode() > 127)
+            return std::nullopt;
+    }
+    const qint64 value = text.toLongLong();
+    if (value < min || value > max)
+        return std::nullopt;
+    return value;
+}
+
+ApiRoute route(const char *method, const char *path, bool offload, auto handle)
+{
+    ApiRoute r;
+    r.method = method;
+    r.path = path;
+    r.offload = offload;
+    r.handle = std::move(handle);
+    return r;
+}
+
 } // namespace
 
-JobRoutes::JobRoutes(Store &store, JobQueue &queue) : m_store(store), m_queue(queue) {}
+JobRoutes::JobRoutes(Store &store, JobQueue &queue)
+    : m_store(store), m_queue(queue), m_watcher(std::make_unique<JobWatcher>(store))
+{}
 
 QList<ApiRoute> JobRoutes::routes()
 {
-    ApiRoute get;
-    get.method = "GET";
-    get.path = "/api/v1/jobs/{id}";
-    get.handle = [this](const ApiCall &call) { getJob(call); };
-    return {get};
+    // GET of one job stays on the network thread (one indexed read: the API's hot path); its
+    // long-poll is parked on the JobWatcher. Lists, writes and reports run on the API's workers.
+    return {
+        route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); }),
+        route("GET", "/api/v1/jobs/{id}", false, [this](const ApiCall &call) { getJob(call); }),
+        route("POST", "/api/v1/jobs/{id}/cancel", true,
+              [this](const ApiCall &call) { cancelJob(call); }),
+        route("POST", "/api/v1/jobs/{id}/retry", true,
+              [this](const ApiCall &call) { retryJob(call); }),
+        route("GET", "/api/v1/jobs/{id}/report", true,
+              [this](const ApiCall &call) { jobReport(call); }),
+        route("GET", "/api/v1/sessions/{id}", false,
+              [this](const ApiCall &call) { getSession(call); }),
+    };
 }
 
-// GET /api/v1/jobs/{id} (auth)
-//   200 {"success": true, "job": {...}}; 404 when it is not the caller's job (or does not exist).
-void JobRoutes::getJob(const ApiCall &call)
+std::optional<Job> JobRoutes::callersJob(const ApiCall &call)
 {
     bool ok = false;
     const qint64 id = call.param(0).toLongLong(&ok);
-    if (!ok || id <= 0)
-        return call.respond(notFound(call.param(0)));
+    if (!ok || id <= 0) {
+        call.respond(notFound(call.param(0)));
+        return std::nullopt;
+    }
     auto job = m_store.job(id, call.user().id);
+    if (!job) {
+        call.respond(Api::fromError(job.error()));
+        return std::nullopt;
+    }
+    if (!job->has_value()) {
+        call.respond(notFound(call.param(0)));
+        return std::nullopt;
+    }
+    return std::move(**job);
+}
+
+// GET /api/v1/jobs?status=S&dataset=D&limit=N&after=CURSOR (auth)
+//   The caller's jobs, newest first. status: pending, running, completed, failed, cancelled,
+//   dead; dataset: jobs whose payload names it; limit 1-500 (default 100); after: the "next"
+//   cursor of the previous page.
+//   200 {"success": true, "jobs": [{...}], "next": "<cursor>" | null}; 400 on a bad parameter.
+void JobRoutes::listJobs(const ApiCall &call)
+{
+    JobFilter filter;
+    filter.userId = call.user().id;
+    filter.newestFirst = true;
+    int limit = DefaultPageSize;
+    if (call.hasQuery(QStringLiteral("limit"))) {
+        const auto value = boundedNumber(call.query(QStringLiteral("limit")), 1, MaxPageSize);
+        if (!value) {
+            return call.respond(badParameter(
+                QStringLiteral("limit must be a whole number from 1 to %1.").arg(MaxPageSize)));
+        }
+        limit = int(*value);
+    }
+    if (call.hasQuery(QStringLiteral("after"))) {
+        const auto value = boundedNumber(call.query(QStringLiteral("after")), 1,
+                                         std::numeric_limits<qint64>::max());
+        if (!value) {
+            return call.respond(badParameter(
+                QStringLiteral("after must be the \"next\" cursor of the previous page, as "
+                               "returned. Leave it out for the first page.")));
+        }
+        filter.beforeId = *value;
+    }
+    if (call.hasQuery(QStringLiteral("status"))) {
+        const auto status = jobStatusFromName(call.query(QStringLiteral("status")));
+        if (!status) {
+            return call.respond(
+                badParameter(QStringLiteral("status must be one of %1.").arg(statusNames())));
+        }
+        filter.status = *status;
+    }
+    if (call.hasQuery(QStringLiteral("dataset"))) {
+        const QString dataset = call.query(QStringLiteral("dataset"));
+        if (auto valid = validateDatasetName(dataset); !valid) {
+            return call.respond(badParameter(
+                QStringLiteral("dataset must be a dataset name: 1 to 64 letters, digits, '_' or "
+                               "'-'.")));
+        }
+        filter.dataset = dataset;
+    }
+    filter.limit = limit + 1; // one more tells whether another page follows
+    auto jobs = m_store.jobs(filter);
+    if (!jobs)
+        return call.respond(Api::fromError(jobs.error()));
+    const bool more = jobs->size() > limit;
+    if (more)
+        jobs->resize(limit);
+    std::string out;
+    out.reserve(64 + size_t(jobs->size()) * 320);
+    out.append("{\"success\":true,\"jobs\":[");
+    for (qsizetype i = 0; i < jobs->size(); ++i) {
+        if (i)
+            out.push_back(',');
+        appendJobJson(out, jobs->at(i));
+    }
+    out.append("],\"next\":");
+    if (more) {
+        out.push_back('"');
+        out.append(std::to_string(jobs->back().id));
+        out.push_back('"');
+    } else {
+        out.append("null");
+    }
+    out.push_back('}');
+    call.respond(Api::jsonText(200, QByteArray(out.data(), qsizetype(out.size()))));
+}
+
+// GET /api/v1/jobs/{id}[?wait=N] (auth)
+//   200 {"success": true, "job": {...}}; 404 when it is not the caller's job (or does not exist).
+//   wait=N (0-60 s) long-polls: answers as soon as the job's status, attempts or progress change,
+//   else after N seconds with the job as it is then; a finished job answers at once. 400 on a
+//   bad wait.
+void JobRoutes::getJob(const ApiCall &call)
+{
+    // The plain GET is the API's hottest route: no query, no parsing.
+    std::optional<qint64> wait;
+    if (!call.request().query.isEmpty() && call.hasQuery(QStringLiteral("wait"))) {
+        wait = boundedNumber(call.query(QStringLiteral("wait")), 0, MaxWaitSeconds);
+        if (!wait) {
+            return call.respond(
+                badParameter(QStringLiteral("wait must be a whole number of seconds from 0 to %1.")
+                                 .arg(MaxWaitSeconds)));
+        }
+    }
+    std::optional<Job> job = callersJob(call);
+    if (!job)
+        return;
+    if (wait && *wait > 0 && !isTerminal(job->status)) {
+        m_watcher->watch(call, *job, std::chrono::seconds(*wait));
+        return;
+    }
+    call.respond(Api::jsonText(200, jobBody(*job)));
+}
+
+// POST /api/v1/jobs/{id}/cancel (auth)
+//   200 {"success": true, "job": {...}}: a pending job is cancelled at once; a running one is
+//   asked to stop (its status turns "cancelled" when its handler next checks). 404 when not the
+//   caller's; 409 "job_finished" when it already finished.
+void JobRoutes::cancelJob(const ApiCall &call)
+{
+    std::optional<Job> job = callersJob(call);
+    if (!job)
+        return;
+    auto cancelled = m_queue.cancel(job->id, call.user().id);
+    if (!cancelled) {
+        const Error &e = cancelled.error();
+        if (e.code == ErrorCode::Conflict) {
+            return call.respond(Api::error(
+                409, "Conflict",
+                QStringLiteral("Job %1 already finished; there is nothing to cancel. A failed, "
+                               "dead or cancelled job can be run again with POST "
+                               "/api/v1/jobs/%1/retry.")
+                    .arg(job->id),
+                "job_finished"));
+        }
+        return call.respond(e.code == ErrorCode::NotFound ? notFound(call.param(0))
+                                                          : Api::fromError(e));
+    }
+    if (std::optional<Job> now = callersJob(call))
+        call.respond(Api::jsonText(200, jobBody(*now)));
+}
+
+// POST /api/v1/jobs/{id}/retry (auth)
+//   200 {"success": true, "job": {...}} with the job pending again, attempts reset. 404 when not
+//   the caller's; 409 "job_not_retryable" unless it is failed, dead or cancelled.
+void JobRoutes::retryJob(const ApiCall &call)
+{
+    std::optional<Job> job = callersJob(call);
+    if (!job)
+        return;
+    auto retried = m_queue.retry(job->id, call.user().id);
+    if (!retried) {
+        const Error &e = retried.error();
+        if (e.code == ErrorCode::Conflict) {
+            const QString what =
+                job->status == JobStatus::Completed
+                    ? QStringLiteral("A completed job is not run again: submit the work anew.")
+                : isTerminal(job->status)
+                    ? e.hint // another job with the same unique key is queued
+                    : QStringLiteral("Wait for it to finish (GET /api/v1/jobs/%1?wait=60) or "
+                                     "cancel it first.")
+                          .arg(job->id);
+            return call.respond(Api::error(
+                409, "Conflict",
+                QStringLiteral("%1 Only failed, dead or cancelled jobs can be retried. %2")
+                    .arg(e.message, what),
+                "job_not_retryable"));
+        }
+        return call.respond(e.code == ErrorCode::NotFound ? notFound(call.param(0))
+                                                          : Api::fromError(e));
+    }
+    if (std::optional<Job> now = callersJob(call))
+        call.respond(Api::jsonText(200, jobBody(*now)));
+}
+
+// GET /api/v1/jobs/{id}/report (auth)
+//   200 {"success": true, "errors": [{"line", "field", "reason"}], "rowsRejected": N}: the rows a
+//   migration rejected (the first 100 are kept, the count always). 404 when not the caller's.
+void JobRoutes::jobReport(const ApiCall &call)
+{
+    std::optional<Job> job = callersJob(call);
+    if (!job)
+        return;
+    auto errors = m_store.datasets().rowErrors(job->id, 1000);
+    if (!errors)
+        return call.respond(Api::fromError(errors.error()));
+    qint64 rejected = errors->size();
+    if (job->result.contains(QStringLiteral("rowsRejected"))) {
+        rejected = job->result.value(QStringLiteral("rowsRejected")).toInteger();
+    } else if (auto checkpoint = m_store.datasets().checkpoint(job->id);
+               checkpoint && checkpoint->has_value()) {
+        rejected = std::max(rejected, (*checkpoint)->rowsRejected);
+    }
+    QJsonArray list;
+    for (const RowError &e : *errors) {
+        list.append(QJsonObject{
+            {QStringLiteral("line"), e.line},
+            {QStringLiteral("field"), e.field.isEmpty() ? QJsonValue() : QJsonValue(e.field)},
+            {QStringLiteral("reason"), e.reason}});
+    }
+    call.respond(Api::json(200, {{QStringLiteral("success"), true},
+                                 {QStringLiteral("errors"), list},
+                                 {QStringLiteral("rowsRejected"), rejected}}));
+}
+
+// GET /api/v1/sessions/{id} (auth)
+//   200 {"success": true, "session": {"id", "fileName", "contentType", "sizeBytes", "createdAt",
+//   "jobId", "jobStatus"}} (jobId/jobStatus null when no job reads it); 404 when not the caller's.
+void JobRoutes::getSession(const ApiCall &call)
+{
+    const QString id = QString::fromUtf8(call.param(0));
+    auto missing = [&] {
+        call.respond(Api::error(404, "Not found",
+                                QStringLiteral("You have no upload session %1.").arg(id.left(80)),
+                                "not_found"));
+    };
+    if (id.isEmpty() || id.size() > 128)
+        return missing();
+    auto session = m_store.session(id, call.user().id);
+    if (!session)
+        return call.respond(Api::fromError(session.error()));
+    if (!session->has_value())
+        return missing();
+    auto job = m_store.sessionJob(id);
     if (!job)
         return call.respond(Api::fromError(job.error()));
-    if (!job->has_value())
-        return call.respond(notFound(call.param(0)));
-    call.respond(Api::jsonText(200, jobBody(**job)));
+    const UploadSession &s = **session;
+    QJsonObject body{
+        {QStringLiteral("id"), s.id},
+        {QStringLiteral("fileName"), s.fileName.isEmpty() ? QJsonValue() : QJsonValue(s.fileName)},
+        {QStringLiteral("contentType"),
+         s.contentType.isEmpty() ? QJsonValue() : QJsonValue(s.contentType)},
+        {QStringLiteral("sizeBytes"), s.sizeBytes},
+        {QStringLiteral("createdAt"), s.createdAt},
+        {QStringLiteral("jobId"),
+         job->has_value() ? QJsonValue(QString::number((*job)->jobId)) : QJsonValue()},
+        {QStringLiteral("jobStatus"),
+         job->has_value() ? QJsonValue(jobStatusName((*job)->status)) : QJsonValue()}};
+    call.respond(
+        Api::json(200, {{QStringLiteral("success"), true}, {QStringLiteral("session"), body}}));
 }
 
 } // namespace Ferry

@@ -50,6 +50,38 @@ std::string cellText(const QJsonValue &value)
 
 } // namespace
 
+void collectCsvColumns(QStringList &columns, std::string_view doc)
+{
+    const QJsonObject object =
+        QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (!columns.contains(it.key()))
+            columns.append(it.key());
+    }
+}
+
+void appendCsvHeader(std::string &out, const QStringList &columns)
+{
+    for (qsizetype i = 0; i < columns.size(); ++i) {
+        if (i)
+            out.push_back(',');
+        appendCsvField(out, columns.at(i).toStdString());
+    }
+    out.append("\r\n");
+}
+
+void appendCsvRecord(std::string &out, const QStringList &columns, std::string_view doc)
+{
+    const QJsonObject object =
+        QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
+    for (qsizetype i = 0; i < columns.size(); ++i) {
+        if (i)
+            out.push_back(',');
+        appendCsvField(out, cellText(object.value(columns.at(i))));
+    }
+    out.append("\r\n");
+}
+
 Result<void> exportDataset(DatasetStore &store,
                            const DatasetInfo &dataset,
                            ExportFormat format,
@@ -84,32 +116,15 @@ Result<void> exportDataset(DatasetStore &store,
         // Documents imported as they were: their keys, in first-seen order.
         int seen = 0;
         auto scanned = store.forEachRecord(dataset.id, [&](std::string_view doc) {
-            const QJsonObject object =
-                QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
-            for (auto it = object.begin(); it != object.end(); ++it) {
-                if (!columns.contains(it.key()))
-                    columns.append(it.key());
-            }
+            collectCsvColumns(columns, doc);
             return ++seen < 1000;
         });
         if (!scanned)
             return scanned;
     }
-    for (qsizetype i = 0; i < columns.size(); ++i) {
-        if (i)
-            out.push_back(',');
-        appendCsvField(out, columns.at(i).toStdString());
-    }
-    out.append("\r\n");
+    appendCsvHeader(out, columns);
     auto exported = store.forEachRecord(dataset.id, [&](std::string_view doc) {
-        const QJsonObject object =
-            QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
-        for (qsizetype i = 0; i < columns.size(); ++i) {
-            if (i)
-                out.push_back(',');
-            appendCsvField(out, cellText(object.value(columns.at(i))));
-        }
-        out.append("\r\n");
+        appendCsvRecord(out, columns, doc);
         return flushOut(false);
     });
     if (!exported)

@@ -4,7 +4,11 @@
 
 #include <QByteArrayView>
 
+#include <QStringList>
+
 #include <functional>
+#include <string>
+#include <string_view>
 
 namespace Ferry {
 
@@ -17,5 +21,13 @@ Result<void> exportDataset(DatasetStore &store,
                            const DatasetInfo &dataset,
                            ExportFormat format,
                            const std::function<bool(QByteArrayView)> &write);
+
+// The CSV pieces, shared with the pull-style DatasetExportStream (the HTTP export).
+// Adds the document's top-level keys not yet in columns, in their order.
+void collectCsvColumns(QStringList &columns, std::string_view doc);
+// The header line (CRLF-terminated).
+void appendCsvHeader(std::string &out, const QStringList &columns);
+// One record's line (CRLF-terminated): its values under columns, nested values as JSON text.
+void appendCsvRecord(std::string &out, const QStringList &columns, std::string_view doc);
 
 } // namespace Ferry

@@ -161,9 +161,11 @@ struct JobFilter
 {
     std::optional<qint64> userId;
     std::optional<JobStatus> status;
+    // Jobs whose payload names this dataset ("dataset": migrations into it).
+    std::optional<QString> dataset;
     qint64 afterId = 0;       // cursor: jobs with a larger id (oldest first)
     bool newestFirst = false; // then afterId is ignored and beforeId pages backwards
-    qint64 beforeId = 0;
+    qint64 beforeId = 0;      // 0: from the newest
     int limit = 100;
 };
 

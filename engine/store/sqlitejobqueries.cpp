@@ -161,27 +161,33 @@ Result<QList<Job>> SqliteStore::jobs(const JobFilter &filter)
     auto db = this->db();
     if (!db)
         return db.error();
-    QString sql = QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE ");
-    sql += filter.newestFirst ? QStringLiteral("(? = 0 OR id < ?)") : QStringLiteral("id > ?");
+    // A user's jobs walk the jobs_user index (user_id, id) in id order from the cursor; status
+    // and dataset are checked on those rows. The cursor is a plain range ("id < ?", not
+    // "? = 0 OR id < ?"), so a deep page starts at its place in the index instead of scanning.
+    QString sql = QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE 1");
+    const qint64 cursor = filter.newestFirst ? filter.beforeId : filter.afterId;
+    if (cursor > 0)
+        sql += filter.newestFirst ? QStringLiteral(" AND id < ?") : QStringLiteral(" AND id > ?");
     if (filter.userId)
         sql += QStringLiteral(" AND user_id = ?");
     if (filter.status)
         sql += QStringLiteral(" AND status = ?");
+    if (filter.dataset)
+        sql += QStringLiteral(" AND CASE WHEN json_valid(payload) "
+                              "THEN json_extract(payload, '$.dataset') END = ?");
     sql += filter.newestFirst ? QStringLiteral(" ORDER BY id DESC LIMIT ?")
                               : QStringLiteral(" ORDER BY id LIMIT ?");
     QSqlQuery q(*db);
     q.setForwardOnly(true);
     q.prepare(sql);
-    if (filter.newestFirst) {
-        q.addBindValue(filter.beforeId);
-        q.addBindValue(filter.beforeId);
-    } else {
-        q.addBindValue(filter.afterId);
-    }
+    if (cursor > 0)
+        q.addBindValue(cursor);
     if (filter.userId)
         q.addBindValue(*filter.userId);
     if (filter.status)
         q.addBindValue(jobStatusName(*filter.status));
+    if (filter.dataset)
+        q.addBindValue(*filter.dataset);
     q.addBindValue(filter.limit);
     if (!q.exec())
         return sqlError(q, QStringLiteral("listing jobs"));

@@ -109,6 +109,9 @@ public:
     Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
     Result<qint64> pendingJobCount() override;
     // --- end resource monitor ---
+    // Upload and job API (sqlitejobsapi.cpp).
+    Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
+    Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
 
 private:
     explicit SqliteStore(const DatabaseConfig &config);

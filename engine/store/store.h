@@ -4,6 +4,7 @@
 #include "datasets/datasetstore.h"
 #include "store/quotarecords.h"
 #include "monitor/resourcesample.h"
+#include "store/jobsapirecords.h"
 #include "store/records.h"
 #include "uploads/tusuploadrecord.h"
 
@@ -127,6 +128,15 @@ public:
     // Pending jobs, counted on an index (the monitor asks every second).
     virtual Result<qint64> pendingJobCount() = 0;
     // --- end resource monitor ---
+    // ---- Upload and job API (GET /sessions, /datasets/{name}/records); sqlitejobsapi.cpp ----
+    // The newest job reading the session's file, if any. Not scoped: read session(id, user)
+    // first.
+    virtual Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) = 0;
+    // Up to limit records of the dataset with an id above afterId (0: from the first), oldest
+    // first. One short statement, no transaction left open between pages: exports page with it
+    // while the client drains. Not scoped: read dataset(user, name) first.
+    virtual Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) = 0;
+    // ---- end of the upload and job API block ----
 };
 
 } // namespace Ferry

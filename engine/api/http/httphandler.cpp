@@ -69,4 +69,10 @@ bool Responder::answered() const
     return m_state->answered.load();
 }
 
+bool Responder::connected() const
+{
+    QMutexLocker lock(&m_state->link->mutex);
+    return m_state->link->connection != nullptr;
+}
+
 } // namespace Ferry::Http

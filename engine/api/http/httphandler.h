@@ -63,6 +63,9 @@ public:
     Responder(std::shared_ptr<ConnectionLink> link, quint64 sequence);
     void operator()(Response response) const;
     bool answered() const;
+    // false once the client's connection is gone (an answer would be dropped): long waits use
+    // it to give up early. Any thread.
+    bool connected() const;
 
 private:
     struct State;

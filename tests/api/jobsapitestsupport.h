@@ -1,0 +1,165 @@
+#pragma once
+
+// The upload and job API's test fixture: a copy of apitestsupport.h's ApiFixture (which others
+// use unchanged) with every route group of the API, a real migrate handler over a blob store,
+// and a dispatcher started on demand. groups() is the one list of the API's route groups: the
+// isolation walk and the OpenAPI test iterate it, so a new group is one line here.
+#include "api/apihandler.h"
+#include "api/datasetroutes.h"
+#include "api/jobroutes.h"
+#include "api/systemroutes.h"
+#include "http/httpserver.h"
+#include "migrate/migratehandler.h"
+#include "migrate/migrationrequest.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "storage/fileblobstore.h"
+#include "testsupport.h"
+
+#include <QBuffer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QTest>
+
+namespace Ferry::Test {
+
+struct JobsReply
+{
+    int status = 0;
+    QByteArray body;
+    QJsonObject json;
+    QHash<QByteArray, QByteArray> headers;
+};
+
+struct JobsApiFixture
+{
+    JobsApiFixture() : blobs(t.dir.path() + QStringLiteral("/blobs"), 0)
+    {
+        registerBuiltinHandlers(handlers);
+        handlers.add(
+            QStringLiteral("migrate"),
+            std::make_shared<MigrateHandler>(t.store->datasets(), blobs, clock, MigrateConfig{}));
+        QueueConfig config;
+        config.pollIntervalMs = 20;
+        config.backoffBaseMs = 10;
+        queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
+        users = std::make_unique<UserDirectory>(*t.store, clock);
+        auto a = users->addUser(QStringLiteral("alice"));
+        auto b = users->addUser(QStringLiteral("bob"));
+        alice = a->user;
+        bob = b->user;
+        aliceToken = a->token.toUtf8();
+        bobToken = b->token.toUtf8();
+        RateLimitPolicy policy;
+        policy.limit = 100'000;
+        policy.window = std::chrono::seconds(60);
+        limiter = std::move(RateLimiter::create(policy, t.clock).value());
+        handler = std::make_unique<ApiHandler>(*users, *limiter, ClientAddress(), &log);
+        system = std::make_unique<SystemRoutes>(*t.store, handler->metrics(), nullptr,
+                                                SystemRoutes::Options{true, "test"});
+        jobs = std::make_unique<JobRoutes>(*t.store, *queue);
+        datasets = std::make_unique<DatasetRoutes>(*t.store);
+        for (ApiRouteGroup *group : groups())
+            handler->addRoutes(*group);
+        server = std::make_unique<Http::HttpServer>(*handler);
+        port = *server->listen(QHostAddress::LocalHost, 0);
+    }
+    ~JobsApiFixture()
+    {
+        server.reset();
+        dispatcher.reset();
+    }
+
+    // Every route group the API registers. The lead adds the upload, tus and quota groups here
+    // when their branches are merged (one line each).
+    QList<ApiRouteGroup *> groups() { return {system.get(), jobs.get(), datasets.get()}; }
+
+    JobsReply call(const QByteArray &method, const QString &path, const QByteArray &token = {})
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        if (!token.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + token);
+        QNetworkReply *reply =
+            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
+        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 90'000))
+            qFatal("no answer");
+        JobsReply result;
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+        result.json = QJsonDocument::fromJson(result.body).object();
+        for (const auto &[name, value] : reply->rawHeaderPairs())
+            result.headers.insert(name.toLower(), value);
+        reply->deleteLater();
+        return result;
+    }
+    JobsReply get(const QString &path, const QByteArray &token) { return call("GET", path, token); }
+
+    qint64 enqueue(qint64 user, const QString &dataset = {}, const QString &type = {})
+    {
+        NewJob job;
+        job.userId = user;
+        job.type = type.isEmpty() ? QStringLiteral("noop") : type;
+        if (!dataset.isEmpty())
+            job.payload.insert(QStringLiteral("dataset"), dataset);
+        return queue->enqueue(job)->id;
+    }
+
+    void startDispatcher()
+    {
+        if (dispatcher)
+            return;
+        dispatcher = std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("test"));
+        QVERIFY(dispatcher->start().ok());
+    }
+
+    // A migration of content into the user's dataset, run to its end by the dispatcher.
+    SubmittedMigration migrate(qint64 user,
+                               const QString &dataset,
+                               const QByteArray &content,
+                               const QJsonObject &mapping = {},
+                               const QString &fileName = QStringLiteral("data.csv"))
+    {
+        MigrationRequest request;
+        request.userId = user;
+        request.dataset = dataset;
+        request.fileName = fileName;
+        request.contentType = QStringLiteral("text/csv");
+        if (!mapping.isEmpty())
+            request.mapping = mapping;
+        QBuffer buffer;
+        buffer.setData(content);
+        buffer.open(QIODevice::ReadOnly);
+        auto submitted = submitMigration(*queue, blobs, clock, request, buffer, content.size());
+        if (!submitted)
+            qFatal("submitMigration: %s", qPrintable(submitted.error().toString()));
+        startDispatcher();
+        const qint64 id = submitted->jobId;
+        if (!waitFor([&] { return isTerminal((*t.store->job(id, std::nullopt))->status); }))
+            qFatal("migration %lld did not finish", id);
+        return *submitted;
+    }
+
+    TempStore t;
+    SystemClock clock;
+    FileBlobStore blobs;
+    HandlerRegistry handlers;
+    std::unique_ptr<JobQueue> queue;
+    std::unique_ptr<UserDirectory> users;
+    std::unique_ptr<RateLimiter> limiter;
+    AccessLog log{AccessLog::Format::Off};
+    std::unique_ptr<Dispatcher> dispatcher;
+    std::unique_ptr<SystemRoutes> system; // the groups outlive the handler: it calls them
+    std::unique_ptr<JobRoutes> jobs;
+    std::unique_ptr<DatasetRoutes> datasets;
+    std::unique_ptr<ApiHandler> handler;
+    std::unique_ptr<Http::HttpServer> server;
+    QNetworkAccessManager network;
+    quint16 port = 0;
+    User alice, bob;
+    QByteArray aliceToken, bobToken;
+};
+
+} // namespace Ferry::Test

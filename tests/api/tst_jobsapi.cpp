@@ -1,0 +1,627 @@
+// The upload and job API over real HTTP on loopback: sessions, the job list and its cursor,
+// long-polls, cancel and retry, reports, datasets and streamed exports, and isolation between
+// users walked over every registered route.
+#include "jobsapitestsupport.h"
+
+#include <QSet>
+#include <QTcpSocket>
+
+#include <thread>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+namespace {
+
+QByteArray peopleCsv(int rows, int badRows = 0)
+{
+    QByteArray csv = "id,name\n";
+    for (int i = 1; i <= rows; ++i)
+        csv += QByteArray::number(i) + ",name " + QByteArray::number(i) + "\n";
+    for (int i = 0; i < badRows; ++i)
+        csv += "not-a-number-" + QByteArray::number(i) + ",bad\n";
+    return csv;
+}
+
+QJsonObject peopleMapping()
+{
+    return QJsonDocument::fromJson("{\"fields\": [{\"name\": \"id\", \"type\": \"integer\", "
+                                   "\"required\": true}, {\"name\": \"name\"}], \"key\": \"id\"}")
+        .object();
+}
+
+QList<qint64> ids(const QJsonArray &jobs)
+{
+    QList<qint64> result;
+    for (const QJsonValue &job : jobs)
+        result.append(job.toObject().value(u"id").toString().toLongLong());
+    return result;
+}
+
+QList<QByteArray> lines(const QByteArray &body, const char *separator)
+{
+    QList<QByteArray> result = body.split(separator[0]);
+    if (!result.isEmpty() && result.last().isEmpty())
+        result.removeLast();
+    if (separator[0] == '\r') { // CRLF: drop the LF each line but the first starts with
+        for (QByteArray &line : result) {
+            if (line.startsWith('\n'))
+                line.remove(0, 1);
+        }
+        if (!result.isEmpty() && result.last().isEmpty())
+            result.removeLast();
+    }
+    return result;
+}
+
+// What a user B sees of user A's objects, route by route.
+enum class Expect { Public, NotFound, EmptyList };
+
+} // namespace
+
+class tst_JobsApi : public QObject
+{
+    Q_OBJECT
+
+private:
+    // Alice's objects for the isolation walk, made once.
+    std::unique_ptr<JobsApiFixture> m_shared;
+    SubmittedMigration m_aliceImport;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_shared = std::make_unique<JobsApiFixture>();
+        m_aliceImport = m_shared->migrate(m_shared->alice.id, QStringLiteral("people"),
+                                          peopleCsv(10, 2), peopleMapping());
+    }
+    void cleanupTestCase() { m_shared.reset(); }
+
+    void sessionWithItsJob()
+    {
+        JobsApiFixture api;
+        const QByteArray csv = peopleCsv(5);
+        const SubmittedMigration import =
+            api.migrate(api.alice.id, QStringLiteral("people"), csv, peopleMapping());
+        const JobsReply reply =
+            api.get(QStringLiteral("/api/v1/sessions/") + import.sessionId, api.aliceToken);
+        QCOMPARE(reply.status, 200);
+        QVERIFY(reply.json.value(u"success").toBool());
+        const QJsonObject session = reply.json.value(u"session").toObject();
+        QCOMPARE(session.value(u"id").toString(), import.sessionId);
+        QCOMPARE(session.value(u"fileName").toString(), QStringLiteral("data.csv"));
+        QCOMPARE(session.value(u"contentType").toString(), QStringLiteral("text/csv"));
+        QCOMPARE(session.value(u"sizeBytes").toInteger(), csv.size());
+        QVERIFY(session.value(u"createdAt").toInteger() > 0);
+        QCOMPARE(session.value(u"jobId").toString(), QString::number(import.jobId));
+        QCOMPARE(session.value(u"jobStatus").toString(), QStringLiteral("completed"));
+
+        const JobsReply missing =
+            api.get(QStringLiteral("/api/v1/sessions/no-such-session"), api.aliceToken);
+        QCOMPARE(missing.status, 404);
+        QCOMPARE(missing.json.value(u"code").toString(), QStringLiteral("not_found"));
+        QCOMPARE(api.get(QStringLiteral("/api/v1/sessions/x"), {}).status, 401);
+    }
+
+    void jobFields()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id);
+        const JobsReply reply = api.get(QStringLiteral("/api/v1/jobs/%1").arg(id), api.aliceToken);
+        QCOMPARE(reply.status, 200);
+        const QJsonObject job = reply.json.value(u"job").toObject();
+        for (const char *key :
+             {"id", "type", "status", "priority", "attempts", "maxAttempts", "sessionId",
+              "progress", "error", "result", "createdAt", "startedAt", "finishedAt"}) {
+            QVERIFY2(job.contains(QLatin1String(key)), key);
+        }
+        QCOMPARE(job.value(u"status").toString(), QStringLiteral("pending"));
+        QCOMPARE(job.value(u"attempts").toInt(), 0);
+    }
+
+    void cursorWalksEveryJobOnce_data()
+    {
+        QTest::addColumn<int>("limit");
+        QTest::newRow("1") << 1;
+        QTest::newRow("7") << 7;
+        QTest::newRow("25 (one page)") << 25;
+        QTest::newRow("500") << 500;
+    }
+    void cursorWalksEveryJobOnce()
+    {
+        QFETCH(int, limit);
+        JobsApiFixture api;
+        QList<qint64> expected;
+        for (int i = 0; i < 25; ++i) {
+            expected.prepend(api.enqueue(api.alice.id));
+            api.enqueue(api.bob.id); // interleaved: Bob's jobs never show up in Alice's pages
+        }
+        QList<qint64> seen;
+        QString cursor;
+        int pages = 0;
+        while (true) {
+            QString path = QStringLiteral("/api/v1/jobs?limit=%1").arg(limit);
+            if (!cursor.isEmpty())
+                path += QStringLiteral("&after=") + cursor;
+            const JobsReply reply = api.get(path, api.aliceToken);
+            QCOMPARE(reply.status, 200);
+            const QJsonArray page = reply.json.value(u"jobs").toArray();
+            QVERIFY(page.size() <= limit);
+            seen += ids(page);
+            ++pages;
+            QVERIFY(pages <= 26);
+            const QJsonValue next = reply.json.value(u"next");
+            QVERIFY(reply.json.contains(u"next"));
+            if (next.isNull())
+                break;
+            QCOMPARE(page.size(), limit); // only a full page has a next one
+            cursor = next.toString();
+        }
+        QCOMPARE(seen, expected); // every job once, newest first
+    }
+
+    void filters()
+    {
+        JobsApiFixture api;
+        QList<qint64> people, cancelled;
+        for (int i = 0; i < 12; ++i) {
+            const qint64 id =
+                api.enqueue(api.alice.id, i % 3 == 0 ? QStringLiteral("people") : QString());
+            if (i % 3 == 0)
+                people.prepend(id);
+            if (i % 2 == 0) {
+                QVERIFY(api.queue->cancel(id).ok());
+                cancelled.prepend(id);
+            }
+        }
+        api.enqueue(api.bob.id, QStringLiteral("people"));
+        auto list = [&](const QString &query) {
+            const JobsReply reply =
+                api.get(QStringLiteral("/api/v1/jobs?") + query, api.aliceToken);
+            if (reply.status != 200)
+                qWarning() << reply.body;
+            return ids(reply.json.value(u"jobs").toArray());
+        };
+        QCOMPARE(list(QStringLiteral("dataset=people")), people);
+        QCOMPARE(list(QStringLiteral("status=cancelled")), cancelled);
+        QList<qint64> both;
+        for (qint64 id : people) {
+            if (cancelled.contains(id))
+                both.append(id);
+        }
+        QCOMPARE(list(QStringLiteral("status=cancelled&dataset=people")), both);
+        QCOMPARE(list(QStringLiteral("status=running")), QList<qint64>());
+        QCOMPARE(list(QStringLiteral("dataset=nothing")), QList<qint64>());
+        // Filters and the cursor together: two by two.
+        QList<qint64> walked;
+        QString cursor;
+        do {
+            const JobsReply reply =
+                api.get(QStringLiteral("/api/v1/jobs?status=cancelled&limit=2") +
+                            (cursor.isEmpty() ? QString() : QStringLiteral("&after=") + cursor),
+                        api.aliceToken);
+            walked += ids(reply.json.value(u"jobs").toArray());
+            cursor = reply.json.value(u"next").toString();
+        } while (!cursor.isEmpty());
+        QCOMPARE(walked, cancelled);
+    }
+
+    void badParameters_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("mentions");
+        QTest::newRow("limit 0") << "/api/v1/jobs?limit=0"
+                                 << "1 to 500";
+        QTest::newRow("limit 501") << "/api/v1/jobs?limit=501"
+                                   << "1 to 500";
+        QTest::newRow("limit text") << "/api/v1/jobs?limit=ten"
+                                    << "1 to 500";
+        QTest::newRow("limit negative") << "/api/v1/jobs?limit=-5"
+                                        << "1 to 500";
+        QTest::newRow("after 0") << "/api/v1/jobs?after=0"
+                                 << "next";
+        QTest::newRow("after text") << "/api/v1/jobs?after=abc"
+                                    << "next";
+        QTest::newRow("status") << "/api/v1/jobs?status=done"
+                                << "pending, running, completed, failed, cancelled, dead";
+        QTest::newRow("dataset") << "/api/v1/jobs?dataset=a%20b"
+                                 << "letters, digits";
+        QTest::newRow("wait 61") << "/api/v1/jobs/1?wait=61"
+                                 << "0 to 60";
+        QTest::newRow("wait negative") << "/api/v1/jobs/1?wait=-1"
+                                       << "0 to 60";
+        QTest::newRow("wait text") << "/api/v1/jobs/1?wait=soon"
+                                   << "0 to 60";
+        QTest::newRow("format") << "/api/v1/datasets/people/records?format=xml"
+                                << "ndjson or csv";
+    }
+    void badParameters()
+    {
+        QFETCH(QString, path);
+        QFETCH(QString, mentions);
+        JobsApiFixture api;
+        api.enqueue(api.alice.id);
+        const JobsReply reply = api.get(path, api.aliceToken);
+        QCOMPARE(reply.status, 400);
+        QCOMPARE(reply.json.value(u"code").toString(), QStringLiteral("invalid_parameter"));
+        const QString message = reply.json.value(u"message").toString();
+        QVERIFY2(message.contains(mentions), qPrintable(message));
+    }
+
+    void longPollReturnsWhenTheJobChanges()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id);
+        // Claimed by a node of ours that runs no handler: running, and nobody else writes it.
+        ClaimRequest claim{QStringLiteral("test-node"), 1, api.clock.nowMs(), 60'000};
+        QCOMPARE(api.t.store->settleAndClaim({}, claim)->size(), 1);
+        // Another thread reports progress once the request is parked.
+        std::thread writer([&] {
+            while (api.jobs->watcher().parked() == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            (void)api.t.store->saveProgress(id, {{QStringLiteral("done"), 5}});
+        });
+        const JobsReply reply =
+            api.get(QStringLiteral("/api/v1/jobs/%1?wait=60").arg(id), api.aliceToken);
+        writer.join();
+        QCOMPARE(reply.status, 200);
+        QCOMPARE(reply.json.value(u"job").toObject().value(u"progress").toObject().value(u"done"),
+                 QJsonValue(5));
+        QCOMPARE(reply.json.value(u"job").toObject().value(u"status").toString(),
+                 QStringLiteral("running"));
+        QCOMPARE(api.jobs->watcher().parked(), 0);
+
+        // A status change from another thread, through the queue.
+        const qint64 pending = api.enqueue(api.alice.id);
+        std::thread canceller([&] {
+            while (api.jobs->watcher().parked() == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            (void)api.queue->cancel(pending);
+        });
+        const JobsReply cancelled =
+            api.get(QStringLiteral("/api/v1/jobs/%1?wait=60").arg(pending), api.aliceToken);
+        canceller.join();
+        QCOMPARE(cancelled.status, 200);
+        QCOMPARE(cancelled.json.value(u"job").toObject().value(u"status").toString(),
+                 QStringLiteral("cancelled"));
+    }
+
+    void longPollFollowsARunningJob()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id, {}, QStringLiteral("noop"));
+        api.startDispatcher();
+        // Follow it as a client would: wait until it finished, one request per change.
+        QString status;
+        for (int i = 0; i < 10 && status != u"completed"; ++i) {
+            const JobsReply reply =
+                api.get(QStringLiteral("/api/v1/jobs/%1?wait=30").arg(id), api.aliceToken);
+            QCOMPARE(reply.status, 200);
+            status = reply.json.value(u"job").toObject().value(u"status").toString();
+        }
+        QCOMPARE(status, QStringLiteral("completed"));
+    }
+
+    void longPollAnswersAtTheDeadline()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id);
+        const JobsReply reply =
+            api.get(QStringLiteral("/api/v1/jobs/%1?wait=1").arg(id), api.aliceToken);
+        QCOMPARE(reply.status, 200);
+        QCOMPARE(reply.json.value(u"job").toObject().value(u"status").toString(),
+                 QStringLiteral("pending"));
+        QCOMPARE(api.jobs->watcher().parked(), 0);
+        // wait=0 is the plain GET; a finished job answers at once, whatever the wait.
+        QCOMPARE(api.get(QStringLiteral("/api/v1/jobs/%1?wait=0").arg(id), api.aliceToken).status,
+                 200);
+        QCOMPARE(api.get(QStringLiteral("/api/v1/jobs/999?wait=5"), api.aliceToken).status, 404);
+    }
+
+    void disconnectedLongPollIsFreed()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id);
+        {
+            QTcpSocket socket;
+            socket.connectToHost(QHostAddress::LocalHost, api.port);
+            QVERIFY(socket.waitForConnected(5000));
+            socket.write("GET /api/v1/jobs/" + QByteArray::number(id) +
+                         "?wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + api.aliceToken +
+                         "\r\n\r\n");
+            QVERIFY(socket.waitForBytesWritten(5000));
+            QTRY_COMPARE(api.jobs->watcher().parked(), 1);
+            socket.abort();
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(api.jobs->watcher().parked(), 0, 30'000);
+        // The server goes on answering.
+        QCOMPARE(api.get(QStringLiteral("/api/v1/jobs/%1").arg(id), api.aliceToken).status, 200);
+    }
+
+    void shutdownWithAParkedLongPoll()
+    {
+        auto api = std::make_unique<JobsApiFixture>();
+        const qint64 id = api->enqueue(api->alice.id);
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, api->port);
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write("GET /api/v1/jobs/" + QByteArray::number(id) +
+                     "?wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + api->aliceToken +
+                     "\r\n\r\n");
+        QVERIFY(socket.waitForBytesWritten(5000));
+        QTRY_COMPARE(api->jobs->watcher().parked(), 1);
+        // Server, handler, routes, store go in the engine's order, the wait still parked.
+        api.reset();
+        QTRY_VERIFY(socket.state() == QAbstractSocket::UnconnectedState);
+    }
+
+    void cancelAndRetry()
+    {
+        JobsApiFixture api;
+        const qint64 id = api.enqueue(api.alice.id);
+        const QString base = QStringLiteral("/api/v1/jobs/%1").arg(id);
+
+        JobsReply retry = api.call("POST", base + QStringLiteral("/retry"), api.aliceToken);
+        QCOMPARE(retry.status, 409);
+        QCOMPARE(retry.json.value(u"code").toString(), QStringLiteral("job_not_retryable"));
+        QVERIFY(retry.json.value(u"message").toString().contains(u"failed, dead or cancelled"));
+
+        JobsReply cancel = api.call("POST", base + QStringLiteral("/cancel"), api.aliceToken);
+        QCOMPARE(cancel.status, 200);
+        QCOMPARE(cancel.json.value(u"job").toObject().value(u"status").toString(),
+                 QStringLiteral("cancelled"));
+
+        cancel = api.call("POST", base + QStringLiteral("/cancel"), api.aliceToken);
+        QCOMPARE(cancel.status, 409);
+        QCOMPARE(cancel.json.value(u"code").toString(), QStringLiteral("job_finished"));
+        QVERIFY(cancel.json.value(u"message").toString().contains(u"/retry"));
+
+        retry = api.call("POST", base + QStringLiteral("/retry"), api.aliceToken);
+        QCOMPARE(retry.status, 200);
+        const QJsonObject job = retry.json.value(u"job").toObject();
+        QCOMPARE(job.value(u"status").toString(), QStringLiteral("pending"));
+        QCOMPARE(job.value(u"attempts").toInt(), 0);
+        QVERIFY(job.value(u"finishedAt").isNull());
+
+        for (const char *action : {"cancel", "retry"}) {
+            const JobsReply missing =
+                api.call("POST", QStringLiteral("/api/v1/jobs/999/") + QLatin1String(action),
+                         api.aliceToken);
+            QCOMPARE(missing.status, 404);
+            QCOMPARE(api.call("GET", base + u'/' + QLatin1String(action), api.aliceToken).status,
+                     405);
+        }
+    }
+
+    void cancelARunningJob()
+    {
+        JobsApiFixture api;
+        NewJob sleep;
+        sleep.userId = api.alice.id;
+        sleep.type = QStringLiteral("sleep");
+        sleep.payload.insert(QStringLiteral("ms"), 600'000);
+        const qint64 id = api.queue->enqueue(sleep)->id;
+        api.startDispatcher();
+        QVERIFY(waitFor(
+            [&] { return (*api.t.store->job(id, std::nullopt))->status == JobStatus::Running; }));
+        const JobsReply cancel =
+            api.call("POST", QStringLiteral("/api/v1/jobs/%1/cancel").arg(id), api.aliceToken);
+        QCOMPARE(cancel.status, 200);
+        QString status = cancel.json.value(u"job").toObject().value(u"status").toString();
+        for (int i = 0; i < 20 && status == u"running"; ++i) {
+            status = api.get(QStringLiteral("/api/v1/jobs/%1?wait=30").arg(id), api.aliceToken)
+                         .json.value(u"job")
+                         .toObject()
+                         .value(u"status")
+                         .toString();
+        }
+        QCOMPARE(status, QStringLiteral("cancelled"));
+    }
+
+    void report()
+    {
+        JobsApiFixture api;
+        const SubmittedMigration import =
+            api.migrate(api.alice.id, QStringLiteral("people"), peopleCsv(4, 3), peopleMapping());
+        const JobsReply reply =
+            api.get(QStringLiteral("/api/v1/jobs/%1/report").arg(import.jobId), api.aliceToken);
+        QCOMPARE(reply.status, 200);
+        QCOMPARE(reply.json.value(u"rowsRejected").toInteger(), 3);
+        const QJsonArray errors = reply.json.value(u"errors").toArray();
+        QCOMPARE(errors.size(), 3);
+        QCOMPARE(errors.at(0).toObject().value(u"line").toInteger(), 6); // header, 4 rows, bad
+        QCOMPARE(errors.at(0).toObject().value(u"field").toString(), QStringLiteral("id"));
+        QVERIFY(!errors.at(0).toObject().value(u"reason").toString().isEmpty());
+
+        const qint64 plain = api.enqueue(api.alice.id);
+        const JobsReply none =
+            api.get(QStringLiteral("/api/v1/jobs/%1/report").arg(plain), api.aliceToken);
+        QCOMPARE(none.status, 200);
+        QCOMPARE(none.json.value(u"errors").toArray().size(), 0);
+        QCOMPARE(none.json.value(u"rowsRejected").toInteger(), 0);
+        QCOMPARE(api.get(QStringLiteral("/api/v1/jobs/999/report"), api.aliceToken).status, 404);
+    }
+
+    void datasetList()
+    {
+        JobsApiFixture api;
+        QCOMPARE(api.get(QStringLiteral("/api/v1/datasets"), api.aliceToken)
+                     .json.value(u"datasets")
+                     .toArray()
+                     .size(),
+                 0);
+        api.migrate(api.alice.id, QStringLiteral("people"), peopleCsv(7), peopleMapping());
+        api.migrate(api.alice.id, QStringLiteral("animals"), peopleCsv(2));
+        const JobsReply reply = api.get(QStringLiteral("/api/v1/datasets"), api.aliceToken);
+        QCOMPARE(reply.status, 200);
+        const QJsonArray list = reply.json.value(u"datasets").toArray();
+        QCOMPARE(list.size(), 2);
+        const QJsonObject animals = list.at(0).toObject(); // by name
+        const QJsonObject people = list.at(1).toObject();
+        QCOMPARE(animals.value(u"name").toString(), QStringLiteral("animals"));
+        QCOMPARE(people.value(u"name").toString(), QStringLiteral("people"));
+        QCOMPARE(people.value(u"records").toInteger(), 7);
+        QCOMPARE(people.value(u"columns").toArray(),
+                 QJsonArray({QStringLiteral("id"), QStringLiteral("name")}));
+        QVERIFY(people.value(u"createdAt").toInteger() > 0);
+        QVERIFY(people.value(u"updatedAt").toInteger() >= people.value(u"createdAt").toInteger());
+    }
+
+    void exportRecords_data()
+    {
+        QTest::addColumn<int>("rows");
+        QTest::newRow("small") << 3;
+        QTest::newRow("50k records, streamed in pages") << 50'000;
+    }
+    void exportRecords()
+    {
+        QFETCH(int, rows);
+        JobsApiFixture api;
+        api.migrate(api.alice.id, QStringLiteral("people"), peopleCsv(rows), peopleMapping());
+
+        const JobsReply ndjson =
+            api.get(QStringLiteral("/api/v1/datasets/people/records"), api.aliceToken);
+        QCOMPARE(ndjson.status, 200);
+        QCOMPARE(ndjson.headers.value("content-type"),
+                 QByteArray("application/x-ndjson; charset=utf-8"));
+        QCOMPARE(ndjson.headers.value("content-disposition"),
+                 QByteArray("attachment; filename=\"people.ndjson\""));
+        QCOMPARE(ndjson.headers.value("transfer-encoding"), QByteArray("chunked"));
+        const QList<QByteArray> docs = lines(ndjson.body, "\n");
+        QCOMPARE(docs.size(), rows);
+        QSet<qint64> seen;
+        for (const QByteArray &line : docs) {
+            const QJsonObject doc = QJsonDocument::fromJson(line).object();
+            const qint64 id = doc.value(u"id").toInteger();
+            QCOMPARE(doc.value(u"name").toString(), QStringLiteral("name %1").arg(id));
+            seen.insert(id);
+        }
+        QCOMPARE(seen.size(), rows);
+        QVERIFY(seen.contains(1) && seen.contains(rows));
+
+        const JobsReply csv =
+            api.get(QStringLiteral("/api/v1/datasets/people/records?format=csv"), api.aliceToken);
+        QCOMPARE(csv.status, 200);
+        QCOMPARE(csv.headers.value("content-type"), QByteArray("text/csv; charset=utf-8"));
+        QCOMPARE(csv.headers.value("content-disposition"),
+                 QByteArray("attachment; filename=\"people.csv\""));
+        const QList<QByteArray> rowsOut = lines(csv.body, "\r\n");
+        QCOMPARE(rowsOut.size(), rows + 1);
+        QCOMPARE(rowsOut.first(), QByteArray("id,name"));
+        QSet<qint64> csvSeen;
+        for (qsizetype i = 1; i < rowsOut.size(); ++i) {
+            const QList<QByteArray> cells = rowsOut.at(i).split(',');
+            QCOMPARE(cells.size(), 2);
+            QCOMPARE(cells.at(1), "name " + cells.at(0));
+            csvSeen.insert(cells.at(0).toLongLong());
+        }
+        QCOMPARE(csvSeen.size(), rows);
+
+        const JobsReply head =
+            api.call("HEAD", QStringLiteral("/api/v1/datasets/people/records"), api.aliceToken);
+        QCOMPARE(head.status, 200);
+        QVERIFY(head.body.isEmpty());
+        QCOMPARE(api.get(QStringLiteral("/api/v1/datasets/nothing/records"), api.aliceToken).status,
+                 404);
+        QCOMPARE(api.get(QStringLiteral("/api/v1/datasets/..%2Fx/records"), api.aliceToken).status,
+                 404);
+    }
+
+    // User B walks every route the API registers, with user A's ids and names: every object of
+    // A's is a 404, every list is B's own (empty). A route missing from the table fails the test,
+    // so a new route cannot be forgotten.
+    void isolation_data()
+    {
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<int>("expect");
+        QTest::addColumn<QString>("listKey");
+        const QHash<QByteArray, std::pair<Expect, QString>> table = {
+            {"GET /api/v1/health", {Expect::Public, {}}},
+            {"GET /metrics", {Expect::Public, {}}},
+            {"GET /api/v1/jobs", {Expect::EmptyList, QStringLiteral("jobs")}},
+            {"GET /api/v1/jobs/{id}", {Expect::NotFound, {}}},
+            {"POST /api/v1/jobs/{id}/cancel", {Expect::NotFound, {}}},
+            {"POST /api/v1/jobs/{id}/retry", {Expect::NotFound, {}}},
+            {"GET /api/v1/jobs/{id}/report", {Expect::NotFound, {}}},
+            {"GET /api/v1/sessions/{id}", {Expect::NotFound, {}}},
+            {"GET /api/v1/datasets", {Expect::EmptyList, QStringLiteral("datasets")}},
+            {"GET /api/v1/datasets/{name}/records", {Expect::NotFound, {}}},
+        };
+        // A's object for each kind of path parameter, by the path's collection.
+        const QList<std::pair<QByteArray, QString>> arguments = {
+            {"/api/v1/jobs/", QString::number(m_aliceImport.jobId)},
+            {"/api/v1/sessions/", m_aliceImport.sessionId},
+            {"/api/v1/datasets/", QStringLiteral("people")},
+        };
+        int rows = 0;
+        for (ApiRouteGroup *group : m_shared->groups()) {
+            for (const ApiRoute &route : group->routes()) {
+                const QByteArray key = route.method + ' ' + route.path;
+                if (!table.contains(key)) {
+                    QFAIL(qPrintable(QStringLiteral("Route %1 is not in the isolation table: add "
+                                                    "what user B must see of user A's objects.")
+                                         .arg(QString::fromUtf8(key))));
+                }
+                QString path = QString::fromUtf8(route.path);
+                if (route.path.contains('{')) {
+                    bool filled = false;
+                    for (const auto &[prefix, value] : arguments) {
+                        if (route.path.startsWith(prefix)) {
+                            path.replace(QRegularExpression(QStringLiteral("\\{[^}]*\\}")), value);
+                            filled = true;
+                        }
+                    }
+                    if (!filled)
+                        QFAIL(qPrintable(QStringLiteral("No object of user A for %1: add one.")
+                                             .arg(QString::fromUtf8(key))));
+                }
+                const auto &[expect, listKey] = table.value(key);
+                QTest::newRow(key.constData()) << route.method << path << int(expect) << listKey;
+                ++rows;
+            }
+        }
+        QCOMPARE(rows, int(table.size())); // and no stale table entries
+        // Variants that reach A's objects through query parameters.
+        QTest::newRow("long-poll of A's job")
+            << QByteArray("GET")
+            << QStringLiteral("/api/v1/jobs/%1?wait=5").arg(m_aliceImport.jobId)
+            << int(Expect::NotFound) << QString();
+        QTest::newRow("jobs of A's dataset")
+            << QByteArray("GET") << QStringLiteral("/api/v1/jobs?dataset=people")
+            << int(Expect::EmptyList) << QStringLiteral("jobs");
+        QTest::newRow("A's records as CSV")
+            << QByteArray("GET") << QStringLiteral("/api/v1/datasets/people/records?format=csv")
+            << int(Expect::NotFound) << QString();
+    }
+    void isolation()
+    {
+        QFETCH(QByteArray, method);
+        QFETCH(QString, path);
+        QFETCH(int, expect);
+        QFETCH(QString, listKey);
+        if (Expect(expect) == Expect::Public)
+            QSKIP("not user data: no token needed, nothing of a user's in it");
+        JobsApiFixture &api = *m_shared;
+        const JobsReply asBob = api.call(method, path, api.bobToken);
+        if (Expect(expect) == Expect::NotFound) {
+            QCOMPARE(asBob.status, 404);
+            QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
+        } else {
+            QCOMPARE(asBob.status, 200);
+            QCOMPARE(asBob.json.value(listKey).toArray().size(), 0);
+        }
+        // Bob's request changed nothing of Alice's (a retry would have made her job pending).
+        auto job = api.t.store->job(m_aliceImport.jobId, std::nullopt);
+        QCOMPARE((*job)->status, JobStatus::Completed);
+        QCOMPARE((*job)->attempts, 1);
+        // The same request as A reaches A's object: the ids are right, the 404 is isolation.
+        const JobsReply asAlice = api.call(method, path, api.aliceToken);
+        QVERIFY2(asAlice.status == 200 || asAlice.status == 409, asAlice.body.constData());
+        if (Expect(expect) == Expect::EmptyList)
+            QVERIFY(!asAlice.json.value(listKey).toArray().isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_JobsApi)
+#include "tst_jobsapi.moc"

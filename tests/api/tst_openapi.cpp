@@ -1,0 +1,283 @@
+// docs/openapi.json stays true: its operations are exactly the routes the API's route groups
+// register, each documents its errors, and live answers have the documented shapes.
+#include "jobsapitestsupport.h"
+
+#include <QFile>
+#include <QRegularExpression>
+#include <QSet>
+
+using namespace Ferry;
+using namespace Ferry::Test;
+
+namespace {
+
+QJsonObject loadDocument()
+{
+    QFile file(QStringLiteral(FERRY_SOURCE_DIR "/docs/openapi.json"));
+    if (!file.open(QIODevice::ReadOnly))
+        qFatal("cannot open docs/openapi.json");
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+    if (error.error != QJsonParseError::NoError)
+        qFatal("docs/openapi.json: %s", qPrintable(error.errorString()));
+    return doc.object();
+}
+
+// "#/components/responses/NotFound" -> that object (the same object when it is no reference).
+QJsonObject resolve(const QJsonObject &document, QJsonObject object, QString *failure = nullptr)
+{
+    for (int depth = 0; depth < 8 && object.contains(u"$ref"); ++depth) {
+        const QString ref = object.value(u"$ref").toString();
+        QJsonValue at = document;
+        for (const QString &part : ref.mid(2).split(u'/'))
+            at = at.toObject().value(part);
+        if (!ref.startsWith(u"#/") || !at.isObject()) {
+            if (failure)
+                *failure = QStringLiteral("unresolved $ref %1").arg(ref);
+            return {};
+        }
+        object = at.toObject();
+    }
+    return object;
+}
+
+// Whether value has the schema's shape: types, required properties, nullability, enums, items.
+QString shapeError(const QJsonObject &document,
+                   const QJsonObject &schemaOrRef,
+                   const QJsonValue &value,
+                   const QString &where)
+{
+    const QJsonObject schema = resolve(document, schemaOrRef);
+    if (value.isNull()) {
+        return schema.value(u"nullable").toBool()
+                   ? QString()
+                   : QStringLiteral("%1 is null, not nullable").arg(where);
+    }
+    const QString type = schema.value(u"type").toString();
+    if (schema.contains(u"enum") && !schema.value(u"enum").toArray().contains(value))
+        return QStringLiteral("%1 is not one of the enum").arg(where);
+    if (type == u"object") {
+        if (!value.isObject())
+            return QStringLiteral("%1 is not an object").arg(where);
+        const QJsonObject object = value.toObject();
+        for (const QJsonValue &required : schema.value(u"required").toArray()) {
+            if (!object.contains(required.toString()))
+                return QStringLiteral("%1 lacks %2").arg(where, required.toString());
+        }
+        const QJsonObject properties = schema.value(u"properties").toObject();
+        for (auto it = properties.begin(); it != properties.end(); ++it) {
+            if (!object.contains(it.key()))
+                continue;
+            const QString error = shapeError(document, it.value().toObject(),
+                                             object.value(it.key()), where + u'.' + it.key());
+            if (!error.isEmpty())
+                return error;
+        }
+    } else if (type == u"array") {
+        if (!value.isArray())
+            return QStringLiteral("%1 is not an array").arg(where);
+        int i = 0;
+        for (const QJsonValue &item : value.toArray()) {
+            const QString error = shapeError(document, schema.value(u"items").toObject(), item,
+                                             QStringLiteral("%1[%2]").arg(where).arg(i++));
+            if (!error.isEmpty())
+                return error;
+        }
+    } else if (type == u"string" && !value.isString()) {
+        return QStringLiteral("%1 is not a string").arg(where);
+    } else if ((type == u"integer" || type == u"number") && !value.isDouble()) {
+        return QStringLiteral("%1 is not a number").arg(where);
+    } else if (type == u"boolean" && !value.isBool()) {
+        return QStringLiteral("%1 is not a boolean").arg(where);
+    }
+    return {};
+}
+
+} // namespace
+
+class tst_OpenApi : public QObject
+{
+    Q_OBJECT
+
+private:
+    QJsonObject m_doc = loadDocument();
+
+    QJsonObject operation(const QByteArray &method, const QByteArray &path) const
+    {
+        return m_doc.value(u"paths")
+            .toObject()
+            .value(QString::fromUtf8(path))
+            .toObject()
+            .value(QString::fromUtf8(method.toLower()))
+            .toObject();
+    }
+
+private Q_SLOTS:
+    void documentsExactlyTheRegisteredRoutes()
+    {
+        JobsApiFixture api;
+        QSet<QString> registered;
+        for (ApiRouteGroup *group : api.groups()) {
+            for (const ApiRoute &route : group->routes())
+                registered.insert(QString::fromUtf8(route.method + ' ' + route.path));
+        }
+        QSet<QString> documented;
+        const QJsonObject paths = m_doc.value(u"paths").toObject();
+        for (auto path = paths.begin(); path != paths.end(); ++path) {
+            const QJsonObject item = path.value().toObject();
+            for (auto method = item.begin(); method != item.end(); ++method) {
+                if (method.key() == u"parameters")
+                    continue;
+                documented.insert(method.key().toUpper() + u' ' + path.key());
+            }
+        }
+        const QSet<QString> undocumented = registered - documented;
+        const QSet<QString> stale = documented - registered;
+        QVERIFY2(undocumented.isEmpty(),
+                 qPrintable(QStringLiteral("routes missing from docs/openapi.json: ") +
+                            QStringList(undocumented.values()).join(u", ")));
+        QVERIFY2(stale.isEmpty(),
+                 qPrintable(QStringLiteral("docs/openapi.json documents routes the server does "
+                                           "not register: ") +
+                            QStringList(stale.values()).join(u", ")));
+    }
+
+    void everyRouteDocumentsItsResponses()
+    {
+        JobsApiFixture api;
+        QSet<QString> operationIds;
+        for (ApiRouteGroup *group : api.groups()) {
+            for (const ApiRoute &route : group->routes()) {
+                const QString name = QString::fromUtf8(route.method + ' ' + route.path);
+                const QJsonObject op = operation(route.method, route.path);
+                QVERIFY2(!op.isEmpty(), qPrintable(name));
+                const QString id = op.value(u"operationId").toString();
+                QVERIFY2(!id.isEmpty() && !operationIds.contains(id), qPrintable(name));
+                operationIds.insert(id);
+                QVERIFY2(!op.value(u"summary").toString().isEmpty(), qPrintable(name));
+                const QJsonObject responses = op.value(u"responses").toObject();
+                QVERIFY2(responses.contains(u"200"), qPrintable(name + u" lacks 200"));
+
+                QStringList needed;
+                if (route.authenticated)
+                    needed << QStringLiteral("401") << QStringLiteral("403");
+                else
+                    QVERIFY2(op.contains(u"security") && op.value(u"security").toArray().isEmpty(),
+                             qPrintable(name + u" must say it needs no token (security: [])"));
+                if (route.rateLimited)
+                    needed << QStringLiteral("429");
+                QSet<QString> pathParams;
+                static const QRegularExpression param(QStringLiteral("\\{([^}]+)\\}"));
+                for (const auto &match : param.globalMatch(QString::fromUtf8(route.path)))
+                    pathParams.insert(match.captured(1));
+                if (!pathParams.isEmpty())
+                    needed << QStringLiteral("404");
+                bool hasQuery = false;
+                for (const QJsonValue &p : op.value(u"parameters").toArray()) {
+                    QString failure;
+                    const QJsonObject parameter = resolve(m_doc, p.toObject(), &failure);
+                    QVERIFY2(failure.isEmpty(), qPrintable(name + u": " + failure));
+                    const QString in = parameter.value(u"in").toString();
+                    if (in == u"query")
+                        hasQuery = true;
+                    if (in == u"path") {
+                        QVERIFY2(parameter.value(u"required").toBool(), qPrintable(name));
+                        pathParams.remove(parameter.value(u"name").toString());
+                    }
+                }
+                QVERIFY2(pathParams.isEmpty(),
+                         qPrintable(name + u" does not declare its path parameters"));
+                if (hasQuery)
+                    needed << QStringLiteral("400");
+                for (const QString &status : needed) {
+                    QVERIFY2(responses.contains(status),
+                             qPrintable(name + u" does not document " + status));
+                }
+                // Every error answer is the one error shape.
+                for (auto it = responses.begin(); it != responses.end(); ++it) {
+                    QString failure;
+                    const QJsonObject response = resolve(m_doc, it.value().toObject(), &failure);
+                    QVERIFY2(failure.isEmpty(), qPrintable(name + u": " + failure));
+                    QVERIFY2(!response.value(u"description").toString().isEmpty(),
+                             qPrintable(name + u' ' + it.key()));
+                    if (it.key().toInt() < 400)
+                        continue;
+                    const QString schema = response.value(u"content")
+                                               .toObject()
+                                               .value(u"application/json")
+                                               .toObject()
+                                               .value(u"schema")
+                                               .toObject()
+                                               .value(u"$ref")
+                                               .toString();
+                    QVERIFY2(schema == u"#/components/schemas/Error",
+                             qPrintable(name + u' ' + it.key() + u" is not an Error"));
+                }
+            }
+        }
+    }
+
+    // Live answers match the documented schemas (success and error).
+    void answersHaveTheDocumentedShape()
+    {
+        JobsApiFixture api;
+        const SubmittedMigration import = api.migrate(
+            api.alice.id, QStringLiteral("people"), "id,name\n1,a\nx,b\n",
+            QJsonDocument::fromJson("{\"fields\":[{\"name\":\"id\",\"type\":\"integer\","
+                                    "\"required\":true},{\"name\":\"name\"}]}")
+                .object());
+        api.queue->setPaused(true).ok();
+        const qint64 pending = api.enqueue(api.alice.id);
+        struct Case
+        {
+            QByteArray method;
+            QByteArray route;
+            QString path;
+            int status;
+        };
+        const QString job = QString::number(import.jobId);
+        const QList<Case> cases = {
+            {"GET", "/api/v1/health", QStringLiteral("/api/v1/health"), 200},
+            {"GET", "/api/v1/jobs", QStringLiteral("/api/v1/jobs?limit=1"), 200},
+            {"GET", "/api/v1/jobs", QStringLiteral("/api/v1/jobs?limit=0"), 400},
+            {"GET", "/api/v1/jobs/{id}", QStringLiteral("/api/v1/jobs/") + job, 200},
+            {"GET", "/api/v1/jobs/{id}", QStringLiteral("/api/v1/jobs/999"), 404},
+            {"GET", "/api/v1/jobs/{id}/report", QStringLiteral("/api/v1/jobs/%1/report").arg(job),
+             200},
+            {"POST", "/api/v1/jobs/{id}/cancel",
+             QStringLiteral("/api/v1/jobs/%1/cancel").arg(pending), 200},
+            {"POST", "/api/v1/jobs/{id}/cancel", QStringLiteral("/api/v1/jobs/%1/cancel").arg(job),
+             409},
+            {"POST", "/api/v1/jobs/{id}/retry",
+             QStringLiteral("/api/v1/jobs/%1/retry").arg(pending), 200},
+            {"POST", "/api/v1/jobs/{id}/retry", QStringLiteral("/api/v1/jobs/%1/retry").arg(job),
+             409},
+            {"GET", "/api/v1/sessions/{id}", QStringLiteral("/api/v1/sessions/") + import.sessionId,
+             200},
+            {"GET", "/api/v1/datasets", QStringLiteral("/api/v1/datasets"), 200},
+            {"GET", "/api/v1/datasets/{name}/records",
+             QStringLiteral("/api/v1/datasets/people/records?format=xml"), 400},
+        };
+        for (const Case &c : cases) {
+            const JobsReply reply = api.call(c.method, c.path, api.aliceToken);
+            QCOMPARE(reply.status, c.status);
+            const QJsonObject response = resolve(m_doc, operation(c.method, c.route)
+                                                            .value(u"responses")
+                                                            .toObject()
+                                                            .value(QString::number(c.status))
+                                                            .toObject());
+            const QJsonObject schema = response.value(u"content")
+                                           .toObject()
+                                           .value(u"application/json")
+                                           .toObject()
+                                           .value(u"schema")
+                                           .toObject();
+            QVERIFY2(!schema.isEmpty(), qPrintable(c.path));
+            const QString error = shapeError(m_doc, schema, reply.json, c.path);
+            QVERIFY2(error.isEmpty(), qPrintable(error + u": " + QString::fromUtf8(reply.body)));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_OpenApi)
+#include "tst_openapi.moc"
