@@ -17,6 +17,7 @@ EngineHost::~EngineHost()
     stop();
     m_http.reset();
     m_api.reset();
+    m_uploadRoutes.reset();
     m_jobRoutes.reset();
     m_systemRoutes.reset();
     m_accessLogFlush.reset();
@@ -117,6 +118,11 @@ Result<void> EngineHost::start()
     m_jobRoutes = std::make_unique<JobRoutes>(*m_store, *m_queue);
     m_api->addRoutes(*m_systemRoutes);
     m_api->addRoutes(*m_jobRoutes);
+    // Uploads: no quota yet (null: unlimited); the QuotaLedger is wired here when it lands.
+    UploadRoutes::Options uploads;
+    uploads.maxUploadBytes = m_config.maxUploadBytes;
+    m_uploadRoutes = std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, nullptr, uploads);
+    m_api->addRoutes(*m_uploadRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -3,6 +3,7 @@
 #include "api/apihandler.h"
 #include "api/jobroutes.h"
 #include "api/systemroutes.h"
+#include "api/uploadroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -65,6 +66,7 @@ private:
     std::unique_ptr<ApiHandler> m_api;
     std::unique_ptr<SystemRoutes> m_systemRoutes;
     std::unique_ptr<JobRoutes> m_jobRoutes;
+    std::unique_ptr<UploadRoutes> m_uploadRoutes; // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
 };

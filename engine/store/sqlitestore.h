@@ -72,6 +72,18 @@ public:
                                const std::function<bool(std::string_view doc)> &sink) override;
     Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
 
+    // Idempotency keys of the upload API (sqliteidempotency.cpp).
+    Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) override;
+    Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) override;
+    Result<void> completeIdempotencyKey(qint64 userId,
+                                        const QString &key,
+                                        const QString &sessionId,
+                                        qint64 jobId,
+                                        const QByteArray &response) override;
+    Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
+
 private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }

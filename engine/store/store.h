@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "datasets/datasetstore.h"
+#include "store/idempotencykey.h"
 #include "store/records.h"
 
 #include <QHash>
@@ -71,6 +72,27 @@ public:
     // Small persisted settings (queue paused, ...).
     virtual Result<std::optional<QString>> setting(const QString &key) = 0;
     virtual Result<void> setSetting(const QString &key, const QString &value) = 0;
+
+    // ---- Idempotency keys of the upload API (SQLite: store/sqliteidempotency.cpp) ----
+    // The user's record of the key, unless it was created before notBefore (expired: absent).
+    virtual Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) = 0;
+    // Claims the key for a request about to run: one transaction that first deletes a batch of
+    // keys created before claim.expiredBefore (any user's) and an in-progress record of this key
+    // created before claim.staleBefore (its request died), then inserts an in-progress record.
+    // Returns nothing when the caller now holds the key, else the record that holds it (in
+    // progress, or finished with its answer): of two concurrent claims exactly one wins.
+    virtual Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) = 0;
+    // Stores the answer of the request that holds the key.
+    virtual Result<void> completeIdempotencyKey(qint64 userId,
+                                                const QString &key,
+                                                const QString &sessionId,
+                                                qint64 jobId,
+                                                const QByteArray &response) = 0;
+    // Drops an in-progress claim whose request failed, so a retry with the key runs anew.
+    virtual Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) = 0;
+    // ---- end of idempotency keys ----
 };
 
 } // namespace Ferry
