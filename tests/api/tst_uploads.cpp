@@ -280,10 +280,54 @@ QByteArray requestHead(const QByteArray &target,
     return head + "\r\n";
 }
 
+// The file blob store with a disk that fills up after `room` bytes of uploads: its writers refuse
+// as FileBlobStore's do when a write would cross the free-disk floor, without filling a disk.
+class FillingBlobStore final : public BlobStore
+{
+public:
+    FillingBlobStore(BlobStore &disk, qint64 room) : m_disk(disk), m_room(room) {}
+
+    Result<std::unique_ptr<BlobWriter>> create(qint64 expectedSize) override
+    {
+        auto writer = m_disk.create(expectedSize);
+        if (!writer)
+            return writer.error();
+        return std::unique_ptr<BlobWriter>(new Writer(std::move(*writer), m_room));
+    }
+    Result<QString> localPath(const QString &id) override { return m_disk.localPath(id); }
+    bool contains(const QString &id) override { return m_disk.contains(id); }
+    Result<void> remove(const QString &id) override { return m_disk.remove(id); }
+
+private:
+    struct Writer final : BlobWriter
+    {
+        Writer(std::unique_ptr<BlobWriter> disk, qint64 room)
+            : m_inner(std::move(disk)), m_room(room)
+        {}
+        Result<void> write(const char *data, qint64 size) override
+        {
+            if (m_inner->written() + size > m_room) {
+                return makeError(ErrorCode::InsufficientStorage,
+                                 QStringLiteral("Not enough free disk space for uploads."),
+                                 QStringLiteral("Free some space."));
+            }
+            return m_inner->write(data, size);
+        }
+        Result<BlobInfo> commit() override { return m_inner->commit(); }
+        qint64 written() const override { return m_inner->written(); }
+        std::unique_ptr<BlobWriter> m_inner;
+        qint64 m_room;
+    };
+
+    BlobStore &m_disk;
+    qint64 m_room;
+};
+
 struct FixtureOptions
 {
     qint64 maxUploadBytes = qint64(8) << 20;
     qint64 freeDiskFloor = 0;
+    qint64 diskRoomBytes = -1; // >= 0: uploads run out of disk after this many bytes
 };
 
 struct Fixture
@@ -318,7 +362,11 @@ struct Fixture
         jobs = std::make_unique<JobRoutes>(*t.store, *queue);
         UploadRoutes::Options uploadOptions;
         uploadOptions.maxUploadBytes = options.maxUploadBytes;
-        uploads = std::make_unique<UploadRoutes>(*queue, blobs, t.clock, &quota, uploadOptions);
+        if (options.diskRoomBytes >= 0)
+            filling = std::make_unique<FillingBlobStore>(blobs, options.diskRoomBytes);
+        uploads = std::make_unique<UploadRoutes>(
+            *queue, filling ? static_cast<BlobStore &>(*filling) : blobs, t.clock, &quota,
+            uploadOptions);
         api->addRoutes(*jobs);
         api->addRoutes(*uploads);
         server = std::make_unique<Http::HttpServer>(*api);
@@ -423,6 +471,7 @@ struct Fixture
     TempStore t;
     SystemClock engineClock; // the dispatcher's; the routes and quota run on t.clock
     FileBlobStore blobs;
+    std::unique_ptr<FillingBlobStore> filling; // the uploads' view of blobs, when set
     TestQuota quota;
     HandlerRegistry handlers;
     std::unique_ptr<JobQueue> queue;
@@ -462,6 +511,7 @@ private Q_SLOTS:
     void tooLargeIsRefusedBeforeTheBody();
     void unsupportedMediaType();
     void insufficientStorage();
+    void diskFillingUpMidBodyIs507();
     void idempotentReplay();
     void concurrentRequestsWithOneKeyCreateOneJob();
     void quotaExceeded();
@@ -746,6 +796,26 @@ void tst_Uploads::insufficientStorage()
     QCOMPARE(f.quota.usage(f.alice).heldUploads, 0);
     QCOMPARE(f.quota.usage(f.alice).uploads, 0);
     QCOMPARE(f.blobFiles(), 0);
+}
+
+void tst_Uploads::diskFillingUpMidBodyIs507()
+{
+    FixtureOptions options;
+    options.diskRoomBytes = 256 * 1024;
+    Fixture f(options);
+    QByteArray csv = "id,name,active\n";
+    while (csv.size() < 1024 * 1024)
+        csv += "1,somebody,1\n";
+    // The body is refused as soon as it no longer fits, with 507 rather than a generic 500.
+    const Reply reply = f.post(peopleTarget(), "text/csv", csv);
+    QCOMPARE(reply.status, 507);
+    QCOMPARE(reply.json.value(u"code").toString(), QStringLiteral("insufficient_storage"));
+    QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 0; }));
+    QCOMPARE(f.quota.usage(f.alice).uploads, 0);
+    QCOMPARE(f.blobFiles(), 0);
+    QCOMPARE(f.count(QStringLiteral("upload_sessions")), 0);
+    // What fits still goes through.
+    QCOMPARE(f.post(peopleTarget(), "text/csv", s_csv).status, 202);
 }
 
 void tst_Uploads::idempotentReplay()
