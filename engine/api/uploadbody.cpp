@@ -157,6 +157,10 @@ bool UploadBody::partEnd()
     }
     m_fields.append({QString::fromUtf8(m_fieldName), QString::fromUtf8(m_fieldValue)});
     m_fieldValue.clear();
+    if (m_options.checkField) {
+        if (auto bad = m_options.checkField(m_fields.last().first, m_fields.last().second))
+            return refuse(std::move(*bad));
+    }
     return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include <QCryptographicHash>
 
+#include <functional>
 #include <memory>
 
 namespace Ferry {
@@ -26,6 +27,10 @@ public:
         bool gzipEncoded = false; // a raw body with Content-Encoding: gzip (checked: 1f 8b)
         qsizetype maxFieldBytes = 64 * 1024;
         qsizetype maxFieldsBytes = 256 * 1024;
+        // Checks a form field as soon as it is complete: an answer refuses the rest of the body
+        // (a bad field before a large file is answered without reading the file).
+        std::function<std::optional<Http::Response>(const QString &name, const QString &value)>
+            checkField;
     };
 
     // writer null: the content is only hashed.

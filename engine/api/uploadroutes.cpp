@@ -188,7 +188,12 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         if (auto bad = state->params.take(name, value))
             return HeaderDecision::refuse(std::move(*bad));
     }
-    if (!form) { // a form may still name the dataset in its fields
+    if (form) {
+        body.checkField = [](const QString &name, const QString &value) {
+            UploadParams scratch; // the fields are taken for good once the body is complete
+            return value.isEmpty() ? std::nullopt : scratch.take(name, value);
+        };
+    } else { // a form may still name the dataset in its fields
         if (auto bad = state->params.checkComplete())
             return HeaderDecision::refuse(std::move(*bad));
     }

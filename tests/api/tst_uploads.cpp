@@ -508,6 +508,7 @@ private Q_SLOTS:
     void chunkedBodyIsSettledAtItsSize();
     void badRequestsCreateNothing_data();
     void badRequestsCreateNothing();
+    void badFieldBeforeTheFileIsAnsweredWithoutTheFile();
     void tooLargeIsRefusedBeforeTheBody();
     void unsupportedMediaType();
     void insufficientStorage();
@@ -688,6 +689,11 @@ void tst_Uploads::badRequestsCreateNothing_data()
         << QByteArray("/api/v1/uploads?dataset=x") << formType(s_boundary)
         << form(s_boundary, {{"file", s_csv, "people.csv"}, {"mapping", badMapping, {}}})
         << QStringLiteral("invalid_mapping") << position;
+    QTest::newRow("form with a bad format before the file")
+        << QByteArray("/api/v1/uploads") << formType(s_boundary)
+        << form(s_boundary,
+                {{"dataset", "x", {}}, {"format", "xls", {}}, {"file", s_csv, "people.csv"}})
+        << QStringLiteral("invalid_format") << QStringLiteral("csv, tsv, ndjson or json");
     QTest::newRow("form without file")
         << QByteArray("/api/v1/uploads") << formType(s_boundary)
         << form(s_boundary, {{"dataset", "x", {}}}) << QStringLiteral("invalid_form")
@@ -726,6 +732,25 @@ void tst_Uploads::badRequestsCreateNothing()
     QCOMPARE(f.count(QStringLiteral("jobs")), 0);
     QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 0; }));
     QCOMPARE(f.quota.usage(f.alice).uploads, 0);
+    QCOMPARE(f.blobFiles(), 0);
+}
+
+void tst_Uploads::badFieldBeforeTheFileIsAnsweredWithoutTheFile()
+{
+    Fixture f;
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, f.port);
+    QVERIFY(socket.waitForConnected(10'000));
+    const QByteArray start = form(s_boundary, {{"dataset", "x", {}}, {"priority", "1000", {}}});
+    // The form as far as the start of its file; the rest (4 MiB announced) never comes.
+    socket.write(requestHead("/api/v1/uploads", f.aliceToken, formType(s_boundary), 4 << 20) +
+                 start.left(start.lastIndexOf(QByteArray("--" + s_boundary))) + "--" + s_boundary +
+                 "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+                 "id\n1\n");
+    const Reply reply = readReply(socket, 10'000);
+    QCOMPARE(reply.status, 400);
+    QCOMPARE(reply.json.value(u"code").toString(), QStringLiteral("invalid_priority"));
+    QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 0; }));
     QCOMPARE(f.blobFiles(), 0);
 }
 
