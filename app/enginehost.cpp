@@ -21,6 +21,7 @@ EngineHost::~EngineHost()
     m_api.reset();
     m_tusRoutes.reset();
     m_tusUploads.reset();
+    m_uploadRoutes.reset();
     m_jobRoutes.reset();
     m_quotaRoutes.reset();
     m_datasetRoutes.reset();
@@ -191,6 +192,12 @@ Result<void> EngineHost::start()
     // Upload and job API: datasets and their exports.
     m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
     m_api->addRoutes(*m_datasetRoutes);
+    // Uploads, counted against the monthly quotas.
+    UploadRoutes::Options uploads;
+    uploads.maxUploadBytes = m_config.maxUploadBytes;
+    m_uploadRoutes =
+        std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, m_quotas.get(), uploads);
+    m_api->addRoutes(*m_uploadRoutes);
     m_http = std::make_unique<Http::HttpServer>(*m_api);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);

@@ -6,6 +6,7 @@
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "api/tusroutes.h"
+#include "api/uploadroutes.h"
 #include "config/ferryconfig.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -83,6 +84,7 @@ private:
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
+    std::unique_ptr<UploadRoutes> m_uploadRoutes; // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).

@@ -113,6 +113,8 @@ Http::Response fromError(const Error &e)
     case ErrorCode::Unavailable:
     case ErrorCode::Storage:
         return error(503, "Unavailable", e.toString(), "unavailable");
+    case ErrorCode::InsufficientStorage:
+        return error(507, "Insufficient storage", e.toString(), "insufficient_storage");
     case ErrorCode::Config:
     case ErrorCode::SchemaTooNew:
     case ErrorCode::Internal:

@@ -19,6 +19,8 @@ QString errorCodeName(ErrorCode code)
         return QStringLiteral("schema_too_new");
     case ErrorCode::Unavailable:
         return QStringLiteral("unavailable");
+    case ErrorCode::InsufficientStorage:
+        return QStringLiteral("insufficient_storage");
     case ErrorCode::Internal:
         break;
     }

@@ -19,6 +19,7 @@ enum class ErrorCode {
     Storage,         // the database failed (I/O, corruption, busy beyond the timeout)
     SchemaTooNew,    // the database was written by a newer Ferry
     Unavailable,     // a resource is exhausted for now (connection pool, shutting down)
+    InsufficientStorage, // the disk is below its free-space floor (uploads refused: HTTP 507)
     Internal,
 };
 

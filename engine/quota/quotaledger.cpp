@@ -84,6 +84,7 @@ Result<QuotaDecision> QuotaLedger::settle(const QuotaReservation &reservation, q
     decision.granted = true;
     decision.reservation = reservation;
     decision.reservation.bytes = actualBytes;
+    decision.reservation.settled = true;
     decision.resetsAtMs = status->resetsAtMs;
     return decision;
 }
@@ -92,7 +93,10 @@ void QuotaLedger::release(const QuotaReservation &reservation)
 {
     if (reservation.id == 0)
         return;
-    if (auto released = m_store.releaseQuota(reservation.id); !released) {
+    auto released = reservation.settled ? m_store.refundQuota(reservation.userId,
+                                                              reservation.period, reservation.bytes)
+                                        : m_store.releaseQuota(reservation.id);
+    if (!released) {
         // The reservation stays counted until the next engine start clears leftovers.
         qCWarning(lcQuota).noquote()
             << "releasing a quota reservation failed:" << released.error().toString();

@@ -10,9 +10,10 @@ namespace Ferry {
 struct QuotaReservation
 {
     qint64 userId = 0;
-    QString period;   // "YYYY-MM"
-    qint64 bytes = 0; // bytes reserved so far
-    qint64 id = 0;    // the implementation's handle, 0 when nothing is held
+    QString period;       // "YYYY-MM"
+    qint64 bytes = 0;     // bytes reserved so far
+    qint64 id = 0;        // the implementation's handle, 0 when nothing is held
+    bool settled = false; // counted as a stored upload: release() takes it back out
 };
 
 // What reserve() decided. A refusal is an answer, not an error: it says which limit and when the
@@ -38,6 +39,10 @@ public:
     // limit (a body whose size was not announced); the reservation is then released.
     virtual Result<QuotaDecision> settle(const QuotaReservation &reservation,
                                          qint64 actualBytes) = 0;
+    // Gives back a reservation; a settled one (its upload could not be queued after all) is
+    // taken out of the usage again.
+    // Gives back a reservation; a settled one (its upload could not be queued after all) is
+    // taken out of the usage again.
     virtual void release(const QuotaReservation &reservation) = 0;
 };
 

@@ -26,7 +26,7 @@ bool syncPath(const QString &path)
 
 Error diskFull(const QString &root, qint64 floor)
 {
-    return makeError(ErrorCode::Unavailable,
+    return makeError(ErrorCode::InsufficientStorage,
                      QStringLiteral("Not enough free disk space for uploads in %1 (Ferry keeps at "
                                     "least %2 MB free).")
                          .arg(root)

@@ -195,6 +195,23 @@ Result<void> SqliteStore::releaseQuota(qint64 reservationId)
     return {};
 }
 
+Result<void> SqliteStore::refundQuota(qint64 userId, const QString &period, qint64 bytes)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE quota_usage SET uploads = MAX(uploads - 1, 0), "
+                             "bytes = MAX(bytes - ?, 0) WHERE user_id = ? AND period = ?"));
+    q.addBindValue(bytes);
+    q.addBindValue(userId);
+    q.addBindValue(period);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("refunding quota"));
+    return {};
+}
+
 Result<int> SqliteStore::releaseAllQuotaReservations()
 {
     const std::lock_guard writer(m_writeMutex);

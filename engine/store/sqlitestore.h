@@ -74,6 +74,7 @@ public:
     Result<QuotaOutcome>
     settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) override;
     Result<void> releaseQuota(qint64 reservationId) override;
+    Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) override;
     Result<int> releaseAllQuotaReservations() override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
     Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
@@ -112,6 +113,17 @@ public:
     // Upload and job API (sqlitejobsapi.cpp).
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
     Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
+    // Idempotency keys of the upload API (sqliteidempotency.cpp).
+    Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) override;
+    Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) override;
+    Result<void> completeIdempotencyKey(qint64 userId,
+                                        const QString &key,
+                                        const QString &sessionId,
+                                        qint64 jobId,
+                                        const QByteArray &response) override;
+    Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
 
 private:
     explicit SqliteStore(const DatabaseConfig &config);

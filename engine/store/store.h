@@ -2,9 +2,10 @@
 
 #include "core/error.h"
 #include "datasets/datasetstore.h"
-#include "store/quotarecords.h"
 #include "monitor/resourcesample.h"
+#include "store/idempotencykey.h"
 #include "store/jobsapirecords.h"
+#include "store/quotarecords.h"
 #include "store/records.h"
 #include "uploads/tusuploadrecord.h"
 
@@ -93,6 +94,8 @@ public:
     virtual Result<QuotaOutcome>
     settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) = 0;
     virtual Result<void> releaseQuota(qint64 reservationId) = 0;
+    // Takes one settled upload of `bytes` back out of the period's usage.
+    virtual Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) = 0;
     // Every reservation (engine start on an exclusive store: they are leftovers of a crash).
     virtual Result<int> releaseAllQuotaReservations() = 0;
     virtual Result<void> resetQuotaUsage(qint64 userId, const QString &period) = 0;
@@ -137,6 +140,26 @@ public:
     // while the client drains. Not scoped: read dataset(user, name) first.
     virtual Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) = 0;
     // ---- end of the upload and job API block ----
+    // ---- Idempotency keys of the upload API (SQLite: store/sqliteidempotency.cpp) ----
+    // The user's record of the key, unless it was created before notBefore (expired: absent).
+    virtual Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) = 0;
+    // Claims the key for a request about to run: one transaction that first deletes a batch of
+    // keys created before claim.expiredBefore (any user's) and an in-progress record of this key
+    // created before claim.staleBefore (its request died), then inserts an in-progress record.
+    // Returns nothing when the caller now holds the key, else the record that holds it (in
+    // progress, or finished with its answer): of two concurrent claims exactly one wins.
+    virtual Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) = 0;
+    // Stores the answer of the request that holds the key.
+    virtual Result<void> completeIdempotencyKey(qint64 userId,
+                                                const QString &key,
+                                                const QString &sessionId,
+                                                qint64 jobId,
+                                                const QByteArray &response) = 0;
+    // Drops an in-progress claim whose request failed, so a retry with the key runs anew.
+    virtual Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) = 0;
+    // ---- end of idempotency keys ----
 };
 
 } // namespace Ferry

@@ -49,6 +49,8 @@ qint64 loadedValue(const FerryConfig &config, const QString &option)
         return config.queue.maxConcurrency;
     if (option == u"lease-seconds")
         return config.queue.leaseMs;
+    if (option == u"max-upload-mb")
+        return config.maxUploadBytes;
     return -1;
 }
 
@@ -154,6 +156,12 @@ void tst_ConfigLoader::precedence_data()
     QTest::newRow("lease-seconds: command line over environment and file")
         << lease << QStringLiteral("40") << QStringLiteral("50") << QStringLiteral("60")
         << qint64(60'000);
+
+    const QString upload = QStringLiteral("max-upload-mb");
+    QTest::newRow("max-upload-mb: default")
+        << upload << none << none << none << (qint64(1024) << 20);
+    QTest::newRow("max-upload-mb: command line over file")
+        << upload << QStringLiteral("5") << none << QStringLiteral("7") << (qint64(7) << 20);
 }
 
 void tst_ConfigLoader::precedence()
@@ -289,6 +297,7 @@ void tst_ConfigLoader::badValueRefusedWithSource_data()
         {QStringLiteral("listen"), QStringLiteral("127.0.0.1:70000")},
         {QStringLiteral("sqlite-synchronous"), QStringLiteral("sometimes")},
         {QStringLiteral("db"), QStringLiteral("postgresql://")},
+        {QStringLiteral("max-upload-mb"), QStringLiteral("0")},
     };
     for (const auto &[option, value] : bad) {
         QTest::addRow("%s=%s via --%s", qPrintable(option), qPrintable(value), qPrintable(option))

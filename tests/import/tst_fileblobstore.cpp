@@ -67,7 +67,7 @@ private Q_SLOTS:
         FileBlobStore store(dir.path(), available + (qint64(1) << 30)); // more than there is
         auto writer = store.create(10);
         QVERIFY(!writer.ok());
-        QCOMPARE(writer.error().code, ErrorCode::Unavailable);
+        QCOMPARE(writer.error().code, ErrorCode::InsufficientStorage);
         QVERIFY(writer.error().message.contains(u"free disk space"));
         // An upload that would cross the floor is refused before it starts.
         FileBlobStore roomy(dir.path(), 0);

@@ -138,6 +138,23 @@ private Q_SLOTS:
         QVERIFY(upload(ledger, user.id, 5));
     }
 
+    // A stored upload that could not be queued after all is taken back out of the usage.
+    void releaseAfterSettleRefunds()
+    {
+        TempStore t;
+        QuotaLedger ledger(*t.store, t.clock);
+        const User user = userNamed(t, QStringLiteral("u"));
+        QVERIFY(upload(ledger, user.id, 3));
+        auto held = ledger.reserve(user.id, 10);
+        auto settled = ledger.settle(held->reservation, 10);
+        QVERIFY(settled->granted);
+        QVERIFY(settled->reservation.settled);
+        QCOMPARE(ledger.status(user)->uploadsUsed, 2);
+        ledger.release(settled->reservation);
+        QCOMPARE(ledger.status(user)->uploadsUsed, 1);
+        QCOMPARE(ledger.status(user)->bytesUsed, 3);
+    }
+
     // Of many concurrent uploads at the limit exactly the allowed number pass.
     void concurrentReservationsAreAtomic()
     {

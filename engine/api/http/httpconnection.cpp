@@ -264,12 +264,8 @@ int HttpConnection::onBody(llhttp_t *parser, const char *at, size_t length)
     }
     c->armDeadline(c->m_limits.bodyStallTimeoutMs);
     if (c->m_consumer) {
-        if (!c->m_consumer->write(QByteArrayView(at, qsizetype(length)))) {
-            return c->failRequest(layerError(
-                500, "Body not stored",
-                QStringLiteral("The server could not store the request body. Try again later."),
-                "body_not_stored"));
-        }
+        if (!c->m_consumer->write(QByteArrayView(at, qsizetype(length))))
+            return c->failRequest(c->consumerRefusal());
     } else {
         c->m_request.body.append(at, qsizetype(length));
     }
@@ -287,13 +283,8 @@ int HttpConnection::messageComplete()
     disarmDeadline();
     const quint64 sequence = m_currentSequence;
     if (!m_currentRejected) {
-        if (m_consumer && !m_consumer->finish()) {
-            m_consumer.reset();
-            return failRequest(layerError(
-                500, "Body not stored",
-                QStringLiteral("The server could not store the request body. Try again later."),
-                "body_not_stored"));
-        }
+        if (m_consumer && !m_consumer->finish())
+            return failRequest(consumerRefusal()); // and abort()s the consumer
         m_handler.handle(std::move(m_request), std::move(m_consumer), Responder(m_link, sequence));
     }
     m_currentRejected = false;
@@ -471,6 +462,18 @@ void HttpConnection::onTimer()
         }
         break;
     }
+}
+
+Response HttpConnection::consumerRefusal()
+{
+    if (m_consumer) {
+        if (std::optional<Response> refusal = m_consumer->refusal())
+            return std::move(*refusal);
+    }
+    return layerError(
+        500, "Body not stored",
+        QStringLiteral("The server could not store the request body. Try again later."),
+        "body_not_stored");
 }
 
 void HttpConnection::abortConsumer()

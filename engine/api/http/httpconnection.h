@@ -98,6 +98,8 @@ private:
     void disarmDeadline() { m_deadline = 0; }
     int shortestTimeout() const;
     void abortConsumer();
+    // What to answer when the consumer refused the body (its own refusal, or a 500).
+    Response consumerRefusal();
     Slot *slotFor(quint64 sequence);
 
     QTcpSocket *m_socket;

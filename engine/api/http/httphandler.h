@@ -24,6 +24,9 @@ public:
     virtual bool write(QByteArrayView data) = 0;
     virtual bool finish() = 0;
     virtual void abort() = 0;
+    // The answer sent when write() or finish() returned false; none: 500 "Body not stored".
+    // Lets a consumer refuse with what went wrong (507 disk full, 400 malformed form data).
+    virtual std::optional<Response> refusal() { return std::nullopt; }
 };
 
 // What Handler::headersReceived() decides once the headers are parsed, before any body byte is
