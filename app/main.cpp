@@ -97,8 +97,16 @@ int main(int argc, char **argv)
 
     std::unique_ptr<MainWindow> window;
     if (!headless) {
-        window = std::make_unique<MainWindow>((*host)->queue(), *(*host)->dispatcher(),
-                                              (*host)->store());
+        EngineHost &engine = **host;
+        ConsoleContext context{engine.store(),   engine.queue(),  *engine.dispatcher(),
+                               engine.users(),   engine.quotas(), engine.monitor(),
+                               &engine.config(), QString(),       nullptr};
+        if (engine.httpPort() != 0) {
+            context.endpoint = QStringLiteral("http://%1:%2/api/v1/")
+                                   .arg(engine.config().listenHost)
+                                   .arg(engine.httpPort());
+        }
+        window = std::make_unique<MainWindow>(context);
         window->show();
     } else {
         qCInfo(lcApp) << "running headless; SIGINT or SIGTERM stops it";

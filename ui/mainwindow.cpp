@@ -1,59 +1,36 @@
 #include "mainwindow.h"
 
+#include "jobs/jobspage.h"
+#include "overview/overviewpage.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
-#include "store/store.h"
+#include "settings/settingspage.h"
+#include "users/userspage.h"
 
-#include <QDateTime>
-#include <QFutureWatcher>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
+#include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
-#include <QTableWidget>
 #include <QThreadPool>
-#include <QTimer>
 #include <QToolBar>
-#include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
-struct MainWindow::Snapshot
-{
-    QHash<JobStatus, qint64> counts;
-    QList<Job> latest;
-    QHash<qint64, QString> userNames;
-    QString error;
-};
-
-namespace {
-constexpr int LatestJobs = 200;
-
-QString formatTime(qint64 ms)
-{
-    return ms > 0
-               ? QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
-               : QString();
-}
-} // namespace
-
-MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QWidget *parent)
-    : QMainWindow(parent)
-    , m_queue(queue)
-    , m_dispatcher(dispatcher)
-    , m_store(store)
-    , m_readers(new QThreadPool(this))
+MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
+    : QMainWindow(parent), m_context(context), m_readers(new QThreadPool(this))
 {
     setWindowTitle(QStringLiteral("Ferry"));
-    resize(1000, 640);
+    resize(1100, 700);
     m_readers->setMaxThreadCount(1);
+    m_readers->setObjectName(QStringLiteral("ferry-console-reader"));
+    m_context.readers = m_readers;
 
     auto *toolbar = addToolBar(QStringLiteral("Queue"));
+    toolbar->setObjectName(QStringLiteral("queueToolbar"));
     toolbar->setMovable(false);
     m_pauseButton = new QPushButton(this);
     m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
@@ -64,59 +41,39 @@ MainWindow::MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QW
     m_concurrency = new QSpinBox(this);
     m_concurrency->setObjectName(QStringLiteral("concurrency"));
     m_concurrency->setRange(1, 64);
-    m_concurrency->setValue(m_dispatcher.maxConcurrency());
+    m_concurrency->setValue(m_context.dispatcher.maxConcurrency());
     m_concurrency->setToolTip(QStringLiteral("Applied at once; running jobs are not interrupted."));
     connect(m_concurrency, &QSpinBox::valueChanged, this,
-            [this](int value) { (void)m_dispatcher.setMaxConcurrency(value); });
+            [this](int value) { (void)m_context.dispatcher.setMaxConcurrency(value); });
     toolbar->addWidget(m_concurrency);
 
     auto *central = new QWidget(this);
-    auto *layout = new QVBoxLayout(central);
-    m_summary = new QLabel(this);
-    m_summary->setObjectName(QStringLiteral("summary"));
-    m_summary->setTextFormat(Qt::RichText);
-    layout->addWidget(m_summary);
-
-    m_body = new QStackedWidget(this);
-    m_body->setObjectName(QStringLiteral("body"));
-    auto *empty = new QLabel(
-        QStringLiteral("<h3>No jobs yet</h3>"
-                       "<p>Create a user and queue some work from a shell:</p>"
-                       "<pre>ferry user add alice\n"
-                       "ferry enqueue sleep --user alice --count 20 --payload '{\"ms\": 500}'</pre>"
-                       "<p>Jobs appear here as they are queued, run and finish.</p>"),
-        this);
-    empty->setAlignment(Qt::AlignCenter);
-    empty->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_body->addWidget(empty);
-
-    m_table = new QTableWidget(0, 8, this);
-    m_table->setObjectName(QStringLiteral("jobsTable"));
-    m_table->setHorizontalHeaderLabels({QStringLiteral("Id"), QStringLiteral("User"),
-                                        QStringLiteral("Type"), QStringLiteral("Status"),
-                                        QStringLiteral("Priority"), QStringLiteral("Attempts"),
-                                        QStringLiteral("Created"), QStringLiteral("Error")});
-    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->verticalHeader()->hide();
-    m_table->setWordWrap(false);
-    m_table->setAlternatingRowColors(true);
-    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_body->addWidget(m_table);
-    layout->addWidget(m_body, 1);
+    auto *layout = new QHBoxLayout(central);
+    m_navigation = new QListWidget(this);
+    m_navigation->setObjectName(QStringLiteral("navigation"));
+    m_navigation->addItems({QStringLiteral("Overview"), QStringLiteral("Jobs"),
+                            QStringLiteral("Users and quotas"), QStringLiteral("Settings")});
+    m_navigation->setFixedWidth(160);
+    layout->addWidget(m_navigation);
+    m_pages = new QStackedWidget(this);
+    m_pages->setObjectName(QStringLiteral("pages"));
+    m_overview = new OverviewPage(m_context, this);
+    m_pages->addWidget(m_overview);
+    m_pages->addWidget(new JobsPage(m_context, this));
+    m_pages->addWidget(new UsersPage(m_context, this));
+    m_pages->addWidget(new SettingsPage(m_context, this));
+    layout->addWidget(m_pages, 1);
     setCentralWidget(central);
+    connect(m_navigation, &QListWidget::currentRowChanged, m_pages,
+            &QStackedWidget::setCurrentIndex);
+    m_navigation->setCurrentRow(Overview);
 
     m_status = new QLabel(this);
     m_status->setObjectName(QStringLiteral("statusText"));
     statusBar()->addWidget(m_status);
-
-    connect(&m_queue, &JobQueue::pausedChanged, this, [this] { refresh(); });
-    auto *timer = new QTimer(this);
-    timer->setInterval(1000);
-    connect(timer, &QTimer::timeout, this, &MainWindow::refresh);
-    timer->start();
-    refresh();
+    connect(m_overview, &OverviewPage::storeRead, this, &MainWindow::updateStatus);
+    connect(&m_context.queue, &JobQueue::pausedChanged, this, [this] { updateStatus({}); });
+    updateStatus({});
 }
 
 MainWindow::~MainWindow()
@@ -124,88 +81,32 @@ MainWindow::~MainWindow()
     m_readers->waitForDone();
 }
 
-void MainWindow::refresh()
+void MainWindow::showPage(Page page)
 {
-    if (m_refreshing)
-        return; // the previous read is still running; never queue reads up
-    m_refreshing = true;
-    auto *watcher = new QFutureWatcher<Snapshot>(this);
-    connect(watcher, &QFutureWatcher<Snapshot>::finished, this, [this, watcher] {
-        m_refreshing = false;
-        apply(watcher->result());
-        watcher->deleteLater();
-    });
-    Store *store = &m_store;
-    watcher->setFuture(QtConcurrent::run(m_readers, [store] {
-        Snapshot snapshot;
-        auto counts = store->countByStatus();
-        JobFilter filter;
-        filter.newestFirst = true;
-        filter.limit = LatestJobs;
-        auto latest = store->jobs(filter);
-        auto users = store->users();
-        if (!counts || !latest || !users) {
-            snapshot.error = (!counts   ? counts.error()
-                              : !latest ? latest.error()
-                                        : users.error())
-                                 .toString();
-        } else {
-            snapshot.counts = *counts;
-            snapshot.latest = *latest;
-            for (const User &user : std::as_const(*users))
-                snapshot.userNames.insert(user.id, user.name);
-        }
-        return snapshot;
-    }));
+    m_navigation->setCurrentRow(page);
 }
 
-void MainWindow::apply(const Snapshot &snapshot)
+void MainWindow::updateStatus(const QString &storeError)
 {
-    const bool paused = m_queue.isPaused();
+    const bool paused = m_context.queue.isPaused();
     m_pauseButton->setText(paused ? QStringLiteral("Resume queue") : QStringLiteral("Pause queue"));
-    QStringList parts;
-    for (int s = int(JobStatus::Pending); s <= int(JobStatus::Dead); ++s) {
-        parts.append(QStringLiteral("%1 <b>%2</b>")
-                         .arg(jobStatusName(JobStatus(s)))
-                         .arg(snapshot.counts.value(JobStatus(s))));
-    }
-    m_summary->setText(parts.join(QStringLiteral(" &nbsp;·&nbsp; ")));
     m_status->setText(
-        snapshot.error.isEmpty()
-            ? QStringLiteral("%1 running of %2 allowed%3")
-                  .arg(m_dispatcher.runningCount())
-                  .arg(m_dispatcher.maxConcurrency())
+        storeError.isEmpty()
+            ? QStringLiteral("%1 running of %2 allowed%3%4")
+                  .arg(m_context.dispatcher.runningCount())
+                  .arg(m_context.dispatcher.maxConcurrency())
                   .arg(paused ? QStringLiteral(" · PAUSED: nothing new starts") : QString())
-            : QStringLiteral("Store error: ") + snapshot.error);
-
-    m_body->setCurrentIndex(snapshot.latest.isEmpty() ? 0 : 1);
-    m_table->setRowCount(int(snapshot.latest.size()));
-    for (int row = 0; row < snapshot.latest.size(); ++row) {
-        const Job &job = snapshot.latest.at(row);
-        const QStringList cells{QString::number(job.id),
-                                snapshot.userNames.value(job.userId, QString::number(job.userId)),
-                                job.type,
-                                jobStatusName(job.status),
-                                QString::number(job.priority),
-                                QStringLiteral("%1/%2").arg(job.attempts).arg(job.maxAttempts),
-                                formatTime(job.createdAt),
-                                job.error};
-        for (int column = 0; column < cells.size(); ++column) {
-            auto *item = m_table->item(row, column);
-            if (!item) {
-                item = new QTableWidgetItem;
-                m_table->setItem(row, column, item);
-            }
-            item->setText(cells.at(column));
-        }
-    }
+                  .arg(m_context.endpoint.isEmpty() ? QString()
+                                                    : QStringLiteral(" · ") + m_context.endpoint)
+            : QStringLiteral("Store error: ") + storeError);
 }
 
 void MainWindow::togglePaused()
 {
-    if (auto done = m_queue.setPaused(!m_queue.isPaused()); !done)
+    if (auto done = m_context.queue.setPaused(!m_context.queue.isPaused()); !done)
         QMessageBox::warning(this, QStringLiteral("Ferry"), done.error().toString());
-    refresh();
+    updateStatus({});
+    m_overview->refresh();
 }
 
 } // namespace Ferry

@@ -1,49 +1,46 @@
 #pragma once
 
+#include "consolecontext.h"
+
 #include <QMainWindow>
 
 class QLabel;
+class QListWidget;
 class QPushButton;
 class QSpinBox;
 class QStackedWidget;
-class QTableWidget;
 class QThreadPool;
 
 namespace Ferry {
 
-class Dispatcher;
-class JobQueue;
-class Store;
+class OverviewPage;
 
-// The operator console's first view: queue state, controls and the latest jobs. It reads the
-// store on a worker thread and never blocks the GUI on SQL.
+// The operator console: queue controls in the toolbar, pages (overview, jobs, users and
+// quotas, settings) picked on the left, engine state in the status bar. Every page reads the
+// store on the console's reader thread; nothing blocks the GUI on SQL.
 class MainWindow final : public QMainWindow
 {
     Q_OBJECT
 public:
-    MainWindow(JobQueue &queue, Dispatcher &dispatcher, Store &store, QWidget *parent = nullptr);
+    explicit MainWindow(ConsoleContext context, QWidget *parent = nullptr);
     ~MainWindow() override;
     Q_DISABLE_COPY_MOVE(MainWindow)
 
-    // Reads the store now (asynchronously); the view updates when the read is done.
-    void refresh();
+    enum Page { Overview, Jobs, Users, Settings };
+    void showPage(Page page);
 
 private:
-    struct Snapshot;
-    void apply(const Snapshot &snapshot);
     void togglePaused();
+    void updateStatus(const QString &storeError);
 
-    JobQueue &m_queue;
-    Dispatcher &m_dispatcher;
-    Store &m_store;
+    ConsoleContext m_context;
     QThreadPool *m_readers;
-    bool m_refreshing = false;
 
     QPushButton *m_pauseButton;
     QSpinBox *m_concurrency;
-    QLabel *m_summary;
-    QStackedWidget *m_body;
-    QTableWidget *m_table;
+    QListWidget *m_navigation;
+    QStackedWidget *m_pages;
+    OverviewPage *m_overview;
     QLabel *m_status;
 };
 

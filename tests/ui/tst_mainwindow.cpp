@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
+#include "quota/quotaledger.h"
 #include "testsupport.h"
 
 #include <QLabel>
@@ -29,7 +30,11 @@ private:
             queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
             dispatcher =
                 std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            window = std::make_unique<MainWindow>(*queue, *dispatcher, *t.store);
+            users = std::make_unique<UserDirectory>(*t.store, clock);
+            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
+            window = std::make_unique<MainWindow>(ConsoleContext{*t.store, *queue, *dispatcher,
+                                                                 *users, *quotas, nullptr, nullptr,
+                                                                 QString(), nullptr});
             window->resize(1000, 600);
             window->show();
         }
@@ -48,6 +53,8 @@ private:
         HandlerRegistry handlers;
         std::unique_ptr<JobQueue> queue;
         std::unique_ptr<Dispatcher> dispatcher;
+        std::unique_ptr<UserDirectory> users;
+        std::unique_ptr<QuotaLedger> quotas;
         std::unique_ptr<MainWindow> window;
     };
 

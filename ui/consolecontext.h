@@ -1,0 +1,33 @@
+#pragma once
+
+#include <QString>
+
+class QThreadPool;
+
+namespace Ferry {
+
+class Dispatcher;
+class JobQueue;
+class QuotaLedger;
+class ResourceMonitor;
+class Store;
+class UserDirectory;
+struct FerryConfig;
+
+// What the console's pages work with: the engine's public classes, built and owned by the app
+// (app/enginehost). Pages read the store on `readers` (never on the GUI thread) and listen to the
+// engine's signals through queued connections.
+struct ConsoleContext
+{
+    Store &store;
+    JobQueue &queue;
+    Dispatcher &dispatcher;
+    UserDirectory &users;
+    QuotaLedger &quotas;
+    ResourceMonitor *monitor = nullptr; // null when the engine runs without one (tests)
+    const FerryConfig *config = nullptr;
+    QString endpoint;               // "http://127.0.0.1:8080/api/v1/", empty when not listening
+    QThreadPool *readers = nullptr; // the console's store reads; set by MainWindow
+};
+
+} // namespace Ferry
