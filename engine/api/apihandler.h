@@ -47,13 +47,15 @@ private:
     {
         ApiRoute route;
         QList<QByteArray> segments; // "{}" for a parameter
+        ApiMetrics::RouteCounters *counters = nullptr;
     };
 
-    const ApiRoute *match(const QByteArray &method,
-                          const QByteArray &path,
-                          QList<QByteArray> *params,
-                          QByteArray *allow) const;
+    const CompiledRoute *match(const QByteArray &method,
+                               const QByteArray &path,
+                               QList<QByteArray> *params,
+                               QByteArray *allow) const;
     std::optional<User> authenticate(const QByteArray &authorization);
+    void resolveClient(ApiCallState &state, const Http::Request &request);
     void finish(const ApiCallState &call, Http::Response &response);
 
     UserDirectory &m_users;
@@ -62,6 +64,8 @@ private:
     AccessLog *m_accessLog; // may be null
     std::deque<CompiledRoute> m_routes;
     ApiMetrics m_metrics;
+    ApiMetrics::RouteCounters *m_unmatched;
+    QByteArray m_policyHeader; // RateLimit-Policy: the same for every answer
     QThreadPool m_workers;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)

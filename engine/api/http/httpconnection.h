@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <memory>
+#include <string>
 
 class QTcpSocket;
 
@@ -92,6 +93,7 @@ private:
     void flush();
     bool pumpStream(Slot &slot);
     void writeHead(const Slot &slot, const Response &response, bool close);
+    void send(const char *data, qint64 size);
     void beginClose();
     void halfClose();
     void armDeadline(int ms);
@@ -131,7 +133,7 @@ private:
     bool m_streaming = false; // the front slot's stream is being sent
 
     QByteArray m_leftover; // bytes read but not parsed while parsing is paused
-    QByteArray m_out;      // scratch for response heads
+    std::string m_out;     // scratch for response heads
     bool m_inParse = false;
     bool m_parsePaused = false; // too many requests in flight; resumes as answers go out
     bool m_stopReading = false; // no further request will be read on this connection
