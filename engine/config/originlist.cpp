@@ -8,7 +8,8 @@ namespace {
 
 Error badOrigin(const QString &origin, const QString &why)
 {
-    return makeError(ErrorCode::Config, QStringLiteral("'%1' is not a web origin: %2.").arg(origin, why),
+    return makeError(ErrorCode::Config,
+                     QStringLiteral("'%1' is not a web origin: %2.").arg(origin, why),
                      QStringLiteral("Write each origin as scheme://host[:port], e.g. "
                                     "https://app.example.com or http://localhost:5173, separated "
                                     "by commas."));
@@ -24,7 +25,8 @@ Result<QList<QByteArray>> parseOriginList(const QString &text)
         if (origin.isEmpty())
             continue;
         if (origin == u"*")
-            return badOrigin(origin, QStringLiteral("a wildcard is not accepted, list the origins"));
+            return badOrigin(origin,
+                             QStringLiteral("a wildcard is not accepted, list the origins"));
         const QUrl url(origin, QUrl::StrictMode);
         const QString scheme = url.scheme().toLower();
         if (!url.isValid() || (scheme != u"http" && scheme != u"https"))
