@@ -1,6 +1,7 @@
 #pragma once
 
 #include "api/apihandler.h"
+#include "api/jobdurations.h"
 #include "api/jobroutes.h"
 #include "api/systemroutes.h"
 #include "config/ferryconfig.h"
@@ -58,6 +59,7 @@ private:
     HandlerRegistry m_handlers;
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
+    std::unique_ptr<JobDurations> m_jobDurations; // fed by m_dispatcher: declared before it
     std::unique_ptr<Dispatcher> m_dispatcher;
     std::unique_ptr<RateLimiter> m_limiter;
     std::unique_ptr<AccessLog> m_accessLog;

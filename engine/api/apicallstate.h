@@ -22,6 +22,7 @@ struct ApiCallState
     QHostAddress client;
     QString limitKey;      // the rate limiter's key of client
     QByteArray clientText; // client as the access log writes it
+    QByteArray corsOrigin; // the request's Origin when the CORS policy allows it
     QElapsedTimer timer;
     // The request: the server's during prepare(), then ours (moved in) during handle().
     const Http::Request *request = nullptr;

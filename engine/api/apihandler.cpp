@@ -48,6 +48,7 @@ ApiHandler::ApiHandler(UserDirectory &users,
     , m_clients(std::move(clients))
     , m_accessLog(log)
     , m_unmatched(m_metrics.counters("unmatched"))
+    , m_preflight(m_metrics.counters("preflight"))
     , m_policyHeader(limiter.policyHeaderValue())
 {
     m_workers.setObjectName(QStringLiteral("ferry-api"));
@@ -160,6 +161,15 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
         finish(*state, response);
         return Http::HeaderDecision::refuse(std::move(response));
     };
+
+    // A browser's preflight for a cross-origin call: answered from the policy, before the token
+    // and the rate limit (it carries neither, and the real request is counted when it comes).
+    state->corsOrigin = m_cors.allowedOrigin(request);
+    if (!state->corsOrigin.isEmpty() && request.method == "OPTIONS" &&
+        request.path.startsWith("/api/v1/") && !allow.isEmpty()) {
+        state->counters = m_preflight;
+        return refuse(m_cors.preflight(allow));
+    }
 
     // Every /api/ request counts against its client's limit, known route or not; health does not.
     if (api && (!state->route || state->route->rateLimited)) {
@@ -274,6 +284,8 @@ void ApiHandler::finish(const ApiCallState &call, Http::Response &response)
         response.setHeader(RateLimiter::PolicyHeaderName, m_policyHeader);
         response.setHeader(RateLimiter::HeaderName, m_limiter.headerValue(*call.limit));
     }
+    if (m_cors.enabled())
+        m_cors.addHeaders(call.corsOrigin, response);
     const qint64 micros = call.timer.nsecsElapsed() / 1000;
     m_metrics.record(call.counters ? call.counters : m_unmatched, response.status, micros);
     if (m_accessLog) {

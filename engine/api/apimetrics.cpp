@@ -30,22 +30,14 @@ void ApiMetrics::record(const QByteArray &route, int status, qint64 micros)
     record(counters(route), status, micros);
 }
 
-void ApiMetrics::addSource(std::function<QByteArray()> source)
-{
-    QMutexLocker lock(&m_mutex);
-    m_sources.append(std::move(source));
-}
-
 QByteArray ApiMetrics::text() const
 {
-    QList<std::function<QByteArray()>> sources;
     QByteArray out;
     out += "# HELP ferry_http_requests_total HTTP requests by route and status.\n"
            "# TYPE ferry_http_requests_total counter\n";
     qint64 limited = 0;
     {
         QMutexLocker lock(&m_mutex);
-        sources = m_sources;
         for (const RouteCounters &route : m_routes) {
             for (int i = 0; i < StatusCount; ++i) {
                 const qint64 n = route.byStatus[size_t(i)].load(std::memory_order_relaxed);
@@ -78,8 +70,6 @@ QByteArray ApiMetrics::text() const
     out += "ferry_http_request_duration_seconds_sum " +
            QByteArray::number(double(m_sumMicros.load(std::memory_order_relaxed)) / 1e6) + '\n';
     out += "ferry_http_request_duration_seconds_count " + QByteArray::number(cumulative) + '\n';
-    for (const auto &source : std::as_const(sources))
-        out += source();
     return out;
 }
 

@@ -7,7 +7,6 @@
 #include <array>
 #include <atomic>
 #include <deque>
-#include <functional>
 
 namespace Ferry {
 
@@ -34,18 +33,13 @@ public:
     void record(RouteCounters *route, int status, qint64 micros);
     void record(const QByteArray &route, int status, qint64 micros);
 
-    // Extra text appended to /metrics (gauges owned by other components: connections, jobs).
-    // Set before serving; called on the thread that renders /metrics.
-    void addSource(std::function<QByteArray()> source);
-
     // Prometheus text format 0.0.4 of everything counted so far.
     QByteArray text() const;
 
 private:
-    mutable QMutex m_mutex; // guards the route lists and the sources, not the counts
+    mutable QMutex m_mutex; // guards the route list, not the counts
     std::deque<RouteCounters> m_routes;
     QHash<QByteArray, RouteCounters *> m_byName;
-    QList<std::function<QByteArray()>> m_sources;
     std::array<std::atomic<qint64>, BucketsMs.size() + 1> m_buckets{};
     std::atomic<qint64> m_sumMicros = 0;
 };

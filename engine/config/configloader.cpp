@@ -1,5 +1,6 @@
 #include "configloader.h"
 
+#include "config/originlist.h"
 #include "ratelimit/clientaddress.h"
 
 #include <QDir>
@@ -169,6 +170,31 @@ const QList<Definition> &definitions()
              if (value != u"off" && value != u"text" && value != u"json")
                  return badValue(name, source, QStringLiteral("off, text or json"));
              config.accessLog = value;
+             return {};
+         }},
+        // HTTP endpoint: browsers and monitoring.
+        {{QStringLiteral("cors-origins"), QStringLiteral("LIST"),
+          QStringLiteral("Web origins whose pages may call the API (CORS), comma-separated, e.g. "
+                         "https://app.example.com."),
+          QStringLiteral("none (CORS off)")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             if (auto parsed = parseOriginList(source.value); !parsed) {
+                 return badValue(name, source,
+                                 QStringLiteral("comma-separated origins like "
+                                                "https://app.example.com (%1)")
+                                     .arg(parsed.error().message));
+             }
+             config.corsOrigins = source.value.trimmed();
+             return {};
+         }},
+        {{QStringLiteral("metrics-allow"), QStringLiteral("loopback|any"),
+          QStringLiteral("Who may read GET /metrics: loopback clients only, or any client."),
+          QStringLiteral("loopback")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const QString value = source.value.trimmed().toLower();
+             if (value != u"loopback" && value != u"any")
+                 return badValue(name, source, QStringLiteral("loopback or any"));
+             config.metricsAnyClient = value == u"any";
              return {};
          }},
         {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),

@@ -23,6 +23,10 @@ struct FerryConfig
     qint64 rateWindowSeconds = 15 * 60;
     QString trustedProxies;                     // --trust-proxy: addresses or CIDR ranges
     QString accessLog = QStringLiteral("text"); // off, text or json
+    // HTTP endpoint: browsers and monitoring.
+    QString corsOrigins; // --cors-origins: comma-separated web origins; empty: CORS off
+    bool metricsAnyClient =
+        false; // --metrics-allow any: /metrics for every client, not loopback only
 };
 
 } // namespace Ferry

@@ -9,7 +9,7 @@ namespace {
 Error badOrigin(const QString &origin, const QString &why)
 {
     return makeError(ErrorCode::Config,
-                     QStringLiteral("'%1' is not a web origin: %2.").arg(origin, why),
+                     QStringLiteral("'%1' is not a web origin: %2").arg(origin, why),
                      QStringLiteral("Write each origin as scheme://host[:port], e.g. "
                                     "https://app.example.com or http://localhost:5173, separated "
                                     "by commas."));

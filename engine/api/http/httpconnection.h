@@ -89,6 +89,7 @@ private:
     void onBytesWritten();
     void onDisconnected();
     void onTimer();
+    void onWriteStalled();
     void feed(const char *data, qint64 length);
     void flush();
     bool pumpStream(Slot &slot);
@@ -108,6 +109,7 @@ private:
     std::shared_ptr<ConnectionLink> m_link;
     llhttp_t m_parser;
     QTimer m_timer;
+    QTimer m_writeStall;   // runs while queued output makes no progress
     qint64 m_deadline = 0; // steady-clock ms; 0: none
     qint64 m_timerDue = 0;
 

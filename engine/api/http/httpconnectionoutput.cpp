@@ -213,6 +213,8 @@ void HttpConnection::send(const char *data, qint64 size)
             return;
     }
     m_socket->write(data, size); // errors (a reset peer) surface through QTcpSocket
+    if (!m_writeStall.isActive())
+        m_writeStall.start();
 }
 
 void HttpConnection::beginClose()
