@@ -266,7 +266,11 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
                                  QStringLiteral("Known settings are the long options of "
                                                 "ferry --help, without the dashes."));
             }
-            file.insert(key, settings.value(key).toString());
+            // INI splits "a, b" into a list; the list options want the text back.
+            const QVariant value = settings.value(key);
+            file.insert(key, value.typeId() == QMetaType::QStringList
+                                 ? value.toStringList().join(u',')
+                                 : value.toString());
         }
     }
 
