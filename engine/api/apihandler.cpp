@@ -271,7 +271,7 @@ void ApiHandler::handle(Http::Request request,
     state->body = std::move(body);
     state->responder = std::move(respond);
     const ApiRoute *route = state->route;
-    if (route->offload || (m_offloadReads && route->method == "GET"))
+    if (route->offload)
         m_workers.start([route, call = ApiCall(state)] { route->handle(call); });
     else
         route->handle(ApiCall(state));

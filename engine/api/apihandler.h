@@ -34,11 +34,6 @@ public:
     void addRoute(ApiRoute route);
     // Before the server starts; off by default.
     void setCorsPolicy(CorsPolicy policy) { m_cors = std::move(policy); }
-    // GET routes run on the worker pool even when they did not ask for it (route.offload): the
-    // network thread then only parses and writes, and the reads use the other cores. On by
-    // default: GET /api/v1/jobs/{id} went from ~30k to ~45k requests/s on two cores
-    // (docs/benchmarks.md). Before the server starts.
-    void setOffloadReads(bool offload) { m_offloadReads = offload; }
 
     Http::HeaderDecision headersReceived(const Http::Request &request) override;
     void handle(Http::Request request,
@@ -76,7 +71,6 @@ private:
     ApiMetrics::RouteCounters *m_preflight; // CORS preflights answered from the policy
     QByteArray m_policyHeader;              // RateLimit-Policy: the same for every answer
     CorsPolicy m_cors;
-    bool m_offloadReads = true;
     QThreadPool m_workers;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)
