@@ -76,8 +76,8 @@ void AccessLog::record(const QByteArray &method,
     if (m_format == Format::Off)
         return;
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    std::string line;
-    line.reserve(160);
+    thread_local std::string line; // keeps its capacity: no allocation per line
+    line.clear();
     const std::string_view safePath(path.constData(), size_t(qMin<qsizetype>(path.size(), 512)));
     if (m_format == Format::Json) {
         line.append("{\"ts\":");

@@ -70,8 +70,10 @@ void ApiHandler::addRoutes(ApiRouteGroup &group)
 void ApiHandler::addRoute(ApiRoute route)
 {
     CompiledRoute compiled;
-    for (const QByteArray &segment : route.path.split('/'))
+    for (const QByteArray &segment : route.path.split('/')) {
         compiled.segments.append(segment.startsWith('{') ? QByteArray("{}") : segment);
+        compiled.isParameter.append(segment.startsWith('{'));
+    }
     compiled.counters = m_metrics.counters(route.path);
     compiled.route = std::move(route);
     m_routes.push_back(std::move(compiled));
@@ -90,14 +92,14 @@ const ApiHandler::CompiledRoute *ApiHandler::match(const QByteArray &method,
             continue;
         bool same = true;
         for (qsizetype i = 0; i < segments.size() && same; ++i)
-            same = compiled.segments[i] == "{}" || compiled.segments[i] == segments[i];
+            same = compiled.isParameter[i] || compiled.segments[i] == segments[i];
         if (!same)
             continue;
         const QByteArray &routeMethod = compiled.route.method;
         if (routeMethod == wanted) {
             if (!found) {
                 for (qsizetype i = 0; i < segments.size(); ++i) {
-                    if (compiled.segments[i] == "{}")
+                    if (compiled.isParameter[i])
                         params->append(segments[i].toByteArray());
                 }
                 found = &compiled;
@@ -114,7 +116,6 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
 {
     if (!authorization.startsWith("Bearer "))
         return std::nullopt;
-    const QString token = QString::fromLatin1(authorization.mid(7).trimmed());
     // A keep-alive client sends the same header again and again: remember its last hash (per
     // thread, compared in constant time) instead of hashing it on every request.
     thread_local QByteArray lastAuthorization;
@@ -123,7 +124,7 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
     if (!lastAuthorization.isEmpty() && sameSecret(lastAuthorization, authorization)) {
         hash = lastHash;
     } else {
-        hash = UserDirectory::hashToken(token);
+        hash = UserDirectory::hashToken(QString::fromLatin1(authorization.mid(7).trimmed()));
         lastAuthorization = authorization;
         lastHash = hash;
     }
@@ -134,7 +135,7 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
             return it->first;
     }
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
-    auto user = m_users.authenticate(token);
+    auto user = m_users.authenticate(QString::fromLatin1(authorization.mid(7).trimmed()));
     if (!user)
         return std::nullopt;
     QMutexLocker lock(&m_authMutex);

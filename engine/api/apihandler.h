@@ -50,6 +50,7 @@ private:
     {
         ApiRoute route;
         QList<QByteArray> segments; // "{}" for a parameter
+        QList<bool> isParameter;    // per segment
         ApiMetrics::RouteCounters *counters = nullptr;
     };
 

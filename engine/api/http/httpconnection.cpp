@@ -122,6 +122,7 @@ int HttpConnection::onMessageBegin(llhttp_t *parser)
     c->m_request = Request{};
     c->m_request.peerAddress = c->m_peerAddress;
     c->m_request.peerPort = c->m_peerPort;
+    c->m_request.headers.reserve(8); // one allocation for a typical request's headers
     c->m_headerBytes = 0;
     c->m_headerCount = 0;
     c->m_bodyBytes = 0;
