@@ -1,5 +1,6 @@
 #include "enginehost.h"
 
+#include "config/originlist.h"
 #include "core/nodeid.h"
 #include "queue/builtinhandlers.h"
 #include "store/storefactory.h"
@@ -162,10 +163,21 @@ Result<void> EngineHost::start()
                      [log = m_accessLog.get()] { log->flush(); });
     m_accessLogFlush->start();
     m_api = std::make_unique<ApiHandler>(*m_users, *m_limiter, *clients, m_accessLog.get());
+    // CORS and who reads /metrics (--cors-origins, --metrics-allow).
+    auto origins = parseOriginList(m_config.corsOrigins);
+    if (!origins)
+        return origins.error();
+    m_api->setCorsPolicy(CorsPolicy(*origins));
     SystemRoutes::Options system;
     system.version = QByteArrayLiteral(FERRY_VERSION_STRING);
+    system.metricsLoopbackOnly = !m_config.metricsAnyClient;
     m_systemRoutes =
         std::make_unique<SystemRoutes>(*m_store, m_api->metrics(), m_dispatcher.get(), system);
+    // /metrics: open connections (read when served, once m_http exists) and job run durations.
+    m_systemRoutes->setOpenConnections([this] { return m_http ? m_http->openConnections() : 0; });
+    m_jobDurations = std::make_unique<JobDurations>();
+    m_jobDurations->observe(*m_dispatcher);
+    m_systemRoutes->setJobDurations(m_jobDurations.get());
     m_jobRoutes = std::make_unique<JobRoutes>(*m_store, *m_queue);
     m_api->addRoutes(*m_systemRoutes);
     m_api->addRoutes(*m_jobRoutes);

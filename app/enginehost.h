@@ -2,6 +2,7 @@
 
 #include "api/apihandler.h"
 #include "api/datasetroutes.h"
+#include "api/jobdurations.h"
 #include "api/jobroutes.h"
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
@@ -71,6 +72,7 @@ private:
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
     std::unique_ptr<QuotaLedger> m_quotas;
+    std::unique_ptr<JobDurations> m_jobDurations; // fed by m_dispatcher: declared before it
     std::unique_ptr<Dispatcher> m_dispatcher;
     std::unique_ptr<RateLimiter> m_limiter;
     std::unique_ptr<AccessLog> m_accessLog;
@@ -84,7 +86,7 @@ private:
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
-    std::unique_ptr<UploadRoutes> m_uploadRoutes; // POST /api/v1/uploads
+    std::unique_ptr<UploadRoutes> m_uploadRoutes;   // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).

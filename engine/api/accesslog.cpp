@@ -4,7 +4,57 @@
 
 #include <QDateTime>
 
+#include <charconv>
+#include <ctime>
+
 namespace Ferry {
+
+namespace {
+
+// now as "2026-11-29T16:43:55.123Z" (Qt::ISODateWithMs in UTC); the seconds part is formatted
+// once a second per thread, not per line.
+void appendIsoTime(std::string &line, qint64 nowMs)
+{
+    thread_local qint64 cachedSecond = -1;
+    thread_local char prefix[64];
+    const qint64 second = nowMs / 1000;
+    if (second != cachedSecond) {
+        const std::time_t t = std::time_t(second);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cachedSecond = second;
+    }
+    line.append(prefix, 20);
+    const int ms = int(nowMs % 1000);
+    line.push_back(char('0' + ms / 100));
+    line.push_back(char('0' + ms / 10 % 10));
+    line.push_back(char('0' + ms % 10));
+    line.push_back('Z');
+}
+
+// " 200 247 1.234ms" or ",\"status\":200,\"bytes\":247,\"ms\":1.234}" without printf.
+void appendNumber(std::string &line, qint64 value)
+{
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    line.append(digits, size_t(end - digits));
+}
+
+void appendMillis(std::string &line, qint64 micros)
+{
+    if (micros < 0)
+        micros = 0;
+    appendNumber(line, micros / 1000);
+    const int fraction = int(micros % 1000);
+    line.push_back('.');
+    line.push_back(char('0' + fraction / 100));
+    line.push_back(char('0' + fraction / 10 % 10));
+    line.push_back(char('0' + fraction % 10));
+}
+
+} // namespace
 
 AccessLog::AccessLog(Format format, std::FILE *out) : m_format(format), m_out(out)
 {
@@ -26,25 +76,27 @@ void AccessLog::record(const QByteArray &method,
     if (m_format == Format::Off)
         return;
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    std::string line;
-    line.reserve(160);
+    thread_local std::string line; // keeps its capacity: no allocation per line
+    line.clear();
     const std::string_view safePath(path.constData(), size_t(qMin<qsizetype>(path.size(), 512)));
-    char number[64];
     if (m_format == Format::Json) {
-        std::snprintf(number, sizeof number,
-                      "{\"ts\":%lld,\"client\":", static_cast<long long>(now));
-        line.append(number);
+        line.append("{\"ts\":");
+        appendNumber(line, now);
+        line.append(",\"client\":");
         appendJsonString(line, std::string_view(client.constData(), size_t(client.size())));
         line.append(",\"method\":");
         appendJsonString(line, std::string_view(method.constData(), size_t(method.size())));
         line.append(",\"path\":");
         appendJsonString(line, safePath);
-        std::snprintf(number, sizeof number, ",\"status\":%d,\"bytes\":%lld,\"ms\":%.3f}\n", status,
-                      static_cast<long long>(bytes), double(micros) / 1000.0);
-        line.append(number);
+        line.append(",\"status\":");
+        appendNumber(line, status);
+        line.append(",\"bytes\":");
+        appendNumber(line, bytes);
+        line.append(",\"ms\":");
+        appendMillis(line, micros);
+        line.append("}\n");
     } else {
-        line.append(
-            QDateTime::fromMSecsSinceEpoch(now, Qt::UTC).toString(Qt::ISODateWithMs).toStdString());
+        appendIsoTime(line, now);
         line.push_back(' ');
         line.append(client.constData(), size_t(client.size()));
         line.append(" \"");
@@ -52,9 +104,13 @@ void AccessLog::record(const QByteArray &method,
         line.push_back(' ');
         for (char c : safePath)
             line.push_back(c >= 0x20 && c != '"' ? c : '?'); // no forged lines or quotes
-        std::snprintf(number, sizeof number, "\" %d %lld %.3fms\n", status,
-                      static_cast<long long>(bytes), double(micros) / 1000.0);
-        line.append(number);
+        line.append("\" ");
+        appendNumber(line, status);
+        line.push_back(' ');
+        appendNumber(line, bytes);
+        line.push_back(' ');
+        appendMillis(line, micros);
+        line.append("ms\n");
     }
     QMutexLocker lock(&m_mutex);
     m_buffer.append(line);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "api/apimetrics.h"
 #include "api/apiroute.h"
 #include "ratelimit/ratelimiter.h"
 
@@ -14,10 +15,14 @@ struct ApiCallState
 {
     ApiHandler *handler = nullptr;
     const ApiRoute *route = nullptr;
+    ApiMetrics::RouteCounters *counters = nullptr;
     QList<QByteArray> params;
     User user;
     std::optional<RateLimitDecision> limit;
     QHostAddress client;
+    QString limitKey;      // the rate limiter's key of client
+    QByteArray clientText; // client as the access log writes it
+    QByteArray corsOrigin; // the request's Origin when the CORS policy allows it
     QElapsedTimer timer;
     // The request: the server's during prepare(), then ours (moved in) during handle().
     const Http::Request *request = nullptr;

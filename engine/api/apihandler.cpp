@@ -3,6 +3,7 @@
 #include "api/apicallstate.h"
 
 #include <QDateTime>
+#include <QVarLengthArray>
 
 namespace Ferry {
 
@@ -10,13 +11,45 @@ namespace {
 
 constexpr qint64 AuthCacheMs = 5'000;
 
+using Segments = QVarLengthArray<QByteArrayView, 12>;
+
+Segments splitPath(QByteArrayView path)
+{
+    Segments segments;
+    qsizetype start = 0;
+    for (qsizetype i = 0; i <= path.size(); ++i) {
+        if (i == path.size() || path[i] == '/') {
+            segments.append(path.sliced(start, i - start));
+            start = i + 1;
+        }
+    }
+    return segments;
+}
+
+// Equal without an early exit: how long it takes says nothing about where they differ.
+bool sameSecret(const QByteArray &a, const QByteArray &b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 } // namespace
 
 ApiHandler::ApiHandler(UserDirectory &users,
                        RateLimiter &limiter,
                        ClientAddress clients,
                        AccessLog *log)
-    : m_users(users), m_limiter(limiter), m_clients(std::move(clients)), m_accessLog(log)
+    : m_users(users)
+    , m_limiter(limiter)
+    , m_clients(std::move(clients))
+    , m_accessLog(log)
+    , m_unmatched(m_metrics.counters("unmatched"))
+    , m_preflight(m_metrics.counters("preflight"))
+    , m_policyHeader(limiter.policyHeaderValue())
 {
     m_workers.setObjectName(QStringLiteral("ferry-api"));
     m_workers.setMaxThreadCount(8);
@@ -37,54 +70,51 @@ void ApiHandler::addRoutes(ApiRouteGroup &group)
 void ApiHandler::addRoute(ApiRoute route)
 {
     CompiledRoute compiled;
-    for (const QByteArray &segment : route.path.split('/'))
+    for (const QByteArray &segment : route.path.split('/')) {
         compiled.segments.append(segment.startsWith('{') ? QByteArray("{}") : segment);
+        compiled.isParameter.append(segment.startsWith('{'));
+    }
+    compiled.counters = m_metrics.counters(route.path);
     compiled.route = std::move(route);
     m_routes.push_back(std::move(compiled));
 }
 
-const ApiRoute *ApiHandler::match(const QByteArray &method,
-                                  const QByteArray &path,
-                                  QList<QByteArray> *params,
-                                  QByteArray *allow) const
+const ApiHandler::CompiledRoute *ApiHandler::match(const QByteArray &method,
+                                                   const QByteArray &path,
+                                                   QList<QByteArray> *params,
+                                                   QByteArray *allow) const
 {
-    const QList<QByteArray> segments = path.split('/');
-    const ApiRoute *found = nullptr;
+    const Segments segments = splitPath(path);
+    const CompiledRoute *found = nullptr;
     // HEAD is served by the GET route unless a route takes HEAD itself (tus): that one wins.
-    const ApiRoute *implicitHead = nullptr;
-    QList<QByteArray> implicitHeadParams;
+    const CompiledRoute *implicitHead = nullptr;
     for (const CompiledRoute &compiled : m_routes) {
         if (compiled.segments.size() != segments.size())
             continue;
-        QList<QByteArray> values;
         bool same = true;
-        for (qsizetype i = 0; i < segments.size() && same; ++i) {
-            if (compiled.segments[i] == "{}")
-                values.append(segments[i]);
-            else
-                same = compiled.segments[i] == segments[i];
-        }
+        for (qsizetype i = 0; i < segments.size() && same; ++i)
+            same = compiled.isParameter[i] || compiled.segments[i] == segments[i];
         if (!same)
             continue;
         const QByteArray &routeMethod = compiled.route.method;
         if (routeMethod == method) {
-            if (!found) {
-                *params = values;
-                found = &compiled.route;
-            }
+            if (!found)
+                found = &compiled;
         } else if (method == "HEAD" && routeMethod == "GET") {
-            if (!implicitHead) {
-                implicitHeadParams = values;
-                implicitHead = &compiled.route;
-            }
+            if (!implicitHead)
+                implicitHead = &compiled;
         } else if (!allow->contains(routeMethod)) {
             *allow += (allow->isEmpty() ? "" : ", ") + routeMethod +
                       (routeMethod == "GET" ? ", HEAD" : "");
         }
     }
-    if (!found && implicitHead) {
-        *params = implicitHeadParams;
+    if (!found)
         found = implicitHead;
+    if (found) {
+        for (qsizetype i = 0; i < segments.size(); ++i) {
+            if (found->isParameter[i])
+                params->append(segments[i].toByteArray());
+        }
     }
     return found;
 }
@@ -93,8 +123,18 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
 {
     if (!authorization.startsWith("Bearer "))
         return std::nullopt;
-    const QString token = QString::fromLatin1(authorization.mid(7).trimmed());
-    const QByteArray hash = UserDirectory::hashToken(token);
+    // A keep-alive client sends the same header again and again: remember its last hash (per
+    // thread, compared in constant time) instead of hashing it on every request.
+    thread_local QByteArray lastAuthorization;
+    thread_local QByteArray lastHash;
+    QByteArray hash;
+    if (!lastAuthorization.isEmpty() && sameSecret(lastAuthorization, authorization)) {
+        hash = lastHash;
+    } else {
+        hash = UserDirectory::hashToken(QString::fromLatin1(authorization.mid(7).trimmed()));
+        lastAuthorization = authorization;
+        lastHash = hash;
+    }
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     {
         QMutexLocker lock(&m_authMutex);
@@ -102,7 +142,7 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
             return it->first;
     }
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
-    auto user = m_users.authenticate(token);
+    auto user = m_users.authenticate(QString::fromLatin1(authorization.mid(7).trimmed()));
     if (!user)
         return std::nullopt;
     QMutexLocker lock(&m_authMutex);
@@ -118,16 +158,11 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
     state->handler = this;
     state->timer.start();
     state->request = &request;
-    // The client: the peer, or what trusted proxies say it forwarded (--trust-proxy).
-    QList<QByteArray> forwarded;
-    for (const auto &[name, value] : request.headers) {
-        if (name == "x-forwarded-for")
-            forwarded.append(value);
-    }
-    state->client = forwarded.isEmpty() ? request.peerAddress
-                                        : m_clients.client(request.peerAddress, forwarded);
+    resolveClient(*state, request);
     QByteArray allow;
-    state->route = match(request.method, request.path, &state->params, &allow);
+    const CompiledRoute *compiled = match(request.method, request.path, &state->params, &allow);
+    state->route = compiled ? &compiled->route : nullptr;
+    state->counters = compiled ? compiled->counters : m_unmatched;
     const bool api = request.path.startsWith("/api/");
     auto refuse = [&](Http::Response response) {
         state->answered = true;
@@ -135,9 +170,18 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
         return Http::HeaderDecision::refuse(std::move(response));
     };
 
+    // A browser's preflight for a cross-origin call: answered from the policy, before the token
+    // and the rate limit (it carries neither, and the real request is counted when it comes).
+    state->corsOrigin = m_cors.allowedOrigin(request);
+    if (!state->corsOrigin.isEmpty() && request.method == "OPTIONS" &&
+        request.path.startsWith("/api/v1/") && !allow.isEmpty()) {
+        state->counters = m_preflight;
+        return refuse(m_cors.preflight(allow));
+    }
+
     // Every /api/ request counts against its client's limit, known route or not; health does not.
     if (api && (!state->route || state->route->rateLimited)) {
-        state->limit = m_limiter.check(ClientAddress::keyOf(state->client));
+        state->limit = m_limiter.check(state->limitKey);
         if (!state->limit->allowed) {
             Http::Response response = Http::Response::json(429, RateLimiter::tooManyRequestsBody());
             response.setHeader(RateLimiter::RetryAfterHeaderName,
@@ -194,6 +238,30 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
     return decision;
 }
 
+// The client: the peer, or what trusted proxies say it forwarded (--trust-proxy); with its rate
+// limit key and its text for the log, which the last client's are reused for (most requests come
+// from the client before them, on a keep-alive connection).
+void ApiHandler::resolveClient(ApiCallState &state, const Http::Request &request)
+{
+    QList<QByteArray> forwarded;
+    for (const auto &[name, value] : request.headers) {
+        if (name == "x-forwarded-for")
+            forwarded.append(value);
+    }
+    state.client = forwarded.isEmpty() ? request.peerAddress
+                                       : m_clients.client(request.peerAddress, forwarded);
+    thread_local QHostAddress lastClient;
+    thread_local QString lastKey;
+    thread_local QByteArray lastText;
+    if (lastKey.isEmpty() || lastClient != state.client) {
+        lastClient = state.client;
+        lastKey = ClientAddress::keyOf(state.client);
+        lastText = state.client.toString().toUtf8();
+    }
+    state.limitKey = lastKey;
+    state.clientText = lastText;
+}
+
 void ApiHandler::handle(Http::Request request,
                         std::unique_ptr<Http::BodyConsumer> body,
                         Http::Responder respond)
@@ -220,18 +288,19 @@ void ApiHandler::handle(Http::Request request,
 void ApiHandler::finish(const ApiCallState &call, Http::Response &response)
 {
     if (call.limit) {
-        response.setHeader(RateLimiter::PolicyHeaderName, m_limiter.policyHeaderValue());
+        response.headers.reserve(response.headers.size() + 2);
+        response.setHeader(RateLimiter::PolicyHeaderName, m_policyHeader);
         response.setHeader(RateLimiter::HeaderName, m_limiter.headerValue(*call.limit));
     }
+    if (m_cors.enabled())
+        m_cors.addHeaders(call.corsOrigin, response);
     const qint64 micros = call.timer.nsecsElapsed() / 1000;
-    m_metrics.record(call.route ? call.route->path : QByteArray("unmatched"), response.status,
-                     micros);
+    m_metrics.record(call.counters ? call.counters : m_unmatched, response.status, micros);
     if (m_accessLog) {
         const Http::Request *request = call.request;
         m_accessLog->record(request ? request->method : QByteArray(),
                             request ? request->path : QByteArray(), response.status,
-                            response.stream ? -1 : response.body.size(), micros,
-                            call.client.toString().toUtf8());
+                            response.stream ? -1 : response.body.size(), micros, call.clientText);
     }
 }
 

@@ -3,6 +3,7 @@
 #include "api/accesslog.h"
 #include "api/apimetrics.h"
 #include "api/apiroute.h"
+#include "api/corspolicy.h"
 #include "http/httphandler.h"
 #include "ratelimit/clientaddress.h"
 #include "ratelimit/ratelimiter.h"
@@ -31,6 +32,8 @@ public:
     // Before the server starts. The group must outlive the handler.
     void addRoutes(ApiRouteGroup &group);
     void addRoute(ApiRoute route);
+    // Before the server starts; off by default.
+    void setCorsPolicy(CorsPolicy policy) { m_cors = std::move(policy); }
 
     Http::HeaderDecision headersReceived(const Http::Request &request) override;
     void handle(Http::Request request,
@@ -47,13 +50,16 @@ private:
     {
         ApiRoute route;
         QList<QByteArray> segments; // "{}" for a parameter
+        QList<bool> isParameter;    // per segment
+        ApiMetrics::RouteCounters *counters = nullptr;
     };
 
-    const ApiRoute *match(const QByteArray &method,
-                          const QByteArray &path,
-                          QList<QByteArray> *params,
-                          QByteArray *allow) const;
+    const CompiledRoute *match(const QByteArray &method,
+                               const QByteArray &path,
+                               QList<QByteArray> *params,
+                               QByteArray *allow) const;
     std::optional<User> authenticate(const QByteArray &authorization);
+    void resolveClient(ApiCallState &state, const Http::Request &request);
     void finish(const ApiCallState &call, Http::Response &response);
 
     UserDirectory &m_users;
@@ -62,6 +68,10 @@ private:
     AccessLog *m_accessLog; // may be null
     std::deque<CompiledRoute> m_routes;
     ApiMetrics m_metrics;
+    ApiMetrics::RouteCounters *m_unmatched;
+    ApiMetrics::RouteCounters *m_preflight; // CORS preflights answered from the policy
+    QByteArray m_policyHeader;              // RateLimit-Policy: the same for every answer
+    CorsPolicy m_cors;
     QThreadPool m_workers;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)

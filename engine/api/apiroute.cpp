@@ -133,6 +133,7 @@ Http::Response jsonText(int status, QByteArray body)
     Http::Response response;
     response.status = status;
     response.body = std::move(body);
+    response.headers.reserve(4); // and the RateLimit pair, CORS: one allocation
     response.headers.append(
         {QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json; charset=utf-8")});
     return response;

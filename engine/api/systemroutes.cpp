@@ -1,5 +1,7 @@
 #include "api/systemroutes.h"
 
+#include "api/processstats.h"
+
 #include <QFile>
 
 namespace Ferry {
@@ -57,8 +59,10 @@ void SystemRoutes::health(const ApiCall &call)
                         {QStringLiteral("version"), QString::fromUtf8(m_options.version)}}));
 }
 
-// GET /metrics (Prometheus text 0.0.4; loopback clients only unless configured otherwise)
-//   200 text/plain; 403 from other addresses.
+// GET /metrics (Prometheus text 0.0.4; loopback clients only unless --metrics-allow any)
+//   200 text/plain: requests by route and status, request durations, jobs by state, queue depth,
+//   running jobs, open connections, job run durations, process CPU and memory; 403 from other
+//   addresses when loopback-only.
 void SystemRoutes::metricsText(const ApiCall &call)
 {
     if (m_options.metricsLoopbackOnly && !call.request().peerAddress.isLoopback()) {
@@ -85,6 +89,18 @@ void SystemRoutes::metricsText(const ApiCall &call)
         text += "# HELP ferry_max_concurrency The concurrency limit.\n"
                 "# TYPE ferry_max_concurrency gauge\nferry_max_concurrency " +
                 QByteArray::number(m_dispatcher->maxConcurrency()) + '\n';
+    }
+    if (m_openConnections) {
+        text += "# HELP ferry_http_open_connections HTTP connections open now.\n"
+                "# TYPE ferry_http_open_connections gauge\nferry_http_open_connections " +
+                QByteArray::number(m_openConnections()) + '\n';
+    }
+    if (m_jobDurations)
+        text += m_jobDurations->text();
+    if (const auto cpu = processCpuSeconds()) {
+        text += "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n"
+                "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total " +
+                QByteArray::number(*cpu) + '\n';
     }
     text += "# HELP process_resident_memory_bytes Resident memory.\n"
             "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes " +

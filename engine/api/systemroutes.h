@@ -2,6 +2,7 @@
 
 #include "api/apimetrics.h"
 #include "api/apiroute.h"
+#include "api/jobdurations.h"
 #include "queue/dispatcher.h"
 #include "store/store.h"
 
@@ -13,12 +14,17 @@ class SystemRoutes final : public ApiRouteGroup
 public:
     struct Options
     {
-        bool metricsLoopbackOnly = true;
+        bool metricsLoopbackOnly = true; // --metrics-allow loopback (the default) or any
         QByteArray version;
     };
 
     SystemRoutes(Store &store, ApiMetrics &metrics, Dispatcher *dispatcher, Options options);
     QList<ApiRoute> routes() override;
+
+    // Optional sources for /metrics, set before serving: the HTTP server's open connections
+    // (read when /metrics is served), job run durations (must outlive this object).
+    void setOpenConnections(std::function<int()> count) { m_openConnections = std::move(count); }
+    void setJobDurations(const JobDurations *durations) { m_jobDurations = durations; }
 
 private:
     void health(const ApiCall &call);
@@ -28,6 +34,8 @@ private:
     ApiMetrics &m_metrics;
     Dispatcher *m_dispatcher; // null when this process runs no jobs
     Options m_options;
+    std::function<int()> m_openConnections;
+    const JobDurations *m_jobDurations = nullptr;
 };
 
 } // namespace Ferry

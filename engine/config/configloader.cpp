@@ -1,5 +1,6 @@
 #include "configloader.h"
 
+#include "config/originlist.h"
 #include "ratelimit/clientaddress.h"
 
 #include <QDir>
@@ -189,6 +190,31 @@ const QList<Definition> &definitions()
           QStringLiteral("How long RSS stays below the low mark before each step up."),
           QStringLiteral("30")},
          integer(1, 3600, [](FerryConfig &c, qint64 v) { c.memoryHoldSeconds = v; })},
+        // HTTP endpoint: browsers and monitoring.
+        {{QStringLiteral("cors-origins"), QStringLiteral("LIST"),
+          QStringLiteral("Web origins whose pages may call the API (CORS), comma-separated, e.g. "
+                         "https://app.example.com."),
+          QStringLiteral("none (CORS off)")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             if (auto parsed = parseOriginList(source.value); !parsed) {
+                 return badValue(name, source,
+                                 QStringLiteral("comma-separated origins like "
+                                                "https://app.example.com (%1)")
+                                     .arg(parsed.error().message));
+             }
+             config.corsOrigins = source.value.trimmed();
+             return {};
+         }},
+        {{QStringLiteral("metrics-allow"), QStringLiteral("loopback|any"),
+          QStringLiteral("Who may read GET /metrics: loopback clients only, or any client."),
+          QStringLiteral("loopback")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const QString value = source.value.trimmed().toLower();
+             if (value != u"loopback" && value != u"any")
+                 return badValue(name, source, QStringLiteral("loopback or any"));
+             config.metricsAnyClient = value == u"any";
+             return {};
+         }},
         {{QStringLiteral("shutdown-grace-seconds"), QStringLiteral("S"),
           QStringLiteral("How long running jobs get to stop at shutdown."), QStringLiteral("10")},
          integer(0, 3600, [](FerryConfig &c, qint64 v) { c.queue.shutdownGraceMs = v * 1000; })},
@@ -258,7 +284,11 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
                                  QStringLiteral("Known settings are the long options of "
                                                 "ferry --help, without the dashes."));
             }
-            file.insert(key, settings.value(key).toString());
+            // INI splits "a, b" into a list; the list options want the text back.
+            const QVariant value = settings.value(key);
+            file.insert(key, value.typeId() == QMetaType::QStringList
+                                 ? value.toStringList().join(u',')
+                                 : value.toString());
         }
     }
 

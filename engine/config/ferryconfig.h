@@ -28,6 +28,10 @@ struct FerryConfig
     qint64 memoryHighBytes = qint64(500) << 20; // above: concurrency steps down to 1
     qint64 memoryLowBytes = qint64(400) << 20;  // below for the hold time: steps back up
     qint64 memoryHoldSeconds = 30;
+    // HTTP endpoint: browsers and monitoring.
+    QString corsOrigins; // --cors-origins: comma-separated web origins; empty: CORS off
+    bool metricsAnyClient =
+        false; // --metrics-allow any: /metrics for every client, not loopback only
 };
 
 } // namespace Ferry

@@ -3,6 +3,7 @@
 #include <QMutexLocker>
 
 #include <algorithm>
+#include <charconv>
 
 namespace Ferry {
 
@@ -67,6 +68,7 @@ RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock)
     , m_windowMs(qint64(policy.window.count()) * 1000)
     , m_intervalMs(m_windowMs / policy.limit)
     , m_intervalFrac(m_windowMs % policy.limit)
+    , m_headerPrefix('"' + policy.name.toLatin1() + "\";r=")
 {
     m_entries.reserve(size_t(std::min<qint64>(policy.maxKeys, 1024)));
 }
@@ -159,8 +161,18 @@ QByteArray RateLimiter::policyHeaderValue() const
 
 QByteArray RateLimiter::headerValue(const RateLimitDecision &decision) const
 {
-    return '"' + m_policy.name.toLatin1() + "\";r=" + QByteArray::number(decision.remaining) +
-           ";t=" + QByteArray::number(decision.resetSeconds);
+    // Once per answer: one allocation, no formatting library.
+    char remaining[24];
+    char reset[24];
+    const char *remainingEnd = std::to_chars(remaining, remaining + 24, decision.remaining).ptr;
+    const char *resetEnd = std::to_chars(reset, reset + 24, decision.resetSeconds).ptr;
+    QByteArray value;
+    value.reserve(m_headerPrefix.size() + 52);
+    value.append(m_headerPrefix);
+    value.append(remaining, remainingEnd - remaining);
+    value.append(";t=", 3);
+    value.append(reset, resetEnd - reset);
+    return value;
 }
 
 QByteArray RateLimiter::retryAfterHeaderValue(const RateLimitDecision &decision)

@@ -111,8 +111,9 @@ private:
     const RateLimitPolicy m_policy;
     const Clock &m_clock;
     const qint64 m_windowMs;
-    const qint64 m_intervalMs;   // window/limit, whole ms
-    const qint64 m_intervalFrac; // and the remainder, in 1/limit ms
+    const qint64 m_intervalMs;       // window/limit, whole ms
+    const qint64 m_intervalFrac;     // and the remainder, in 1/limit ms
+    const QByteArray m_headerPrefix; // `"<name>";r=`
     mutable QMutex m_mutex;
     Entries m_entries;
     Order m_order;

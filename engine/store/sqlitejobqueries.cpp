@@ -139,8 +139,9 @@ Result<std::optional<Job>> SqliteStore::job(qint64 jobId, std::optional<qint64> 
     auto native = NativeConnection::of(m_pool);
     if (!native)
         return native.error();
-    auto prepared = (*native)->prepare(QStringLiteral("SELECT ") + s_jobColumns +
-                                       QStringLiteral(" FROM jobs WHERE id = ?1"));
+    static const QString sql =
+        QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE id = ?1");
+    auto prepared = (*native)->prepare(sql);
     if (!prepared)
         return prepared.error();
     NativeStatement q(*prepared);

@@ -72,10 +72,11 @@ qint64 NativeStatement::int64(int column) const
 
 QString NativeStatement::text(int column) const
 {
-    const auto *data = static_cast<const char16_t *>(sqlite3_column_text16(m_statement, column));
+    // UTF-8 as stored: SQLite's own UTF-16 conversion costs more than Qt's decoder.
+    const auto *data = reinterpret_cast<const char *>(sqlite3_column_text(m_statement, column));
     if (!data)
         return {};
-    return QString::fromUtf16(data, sqlite3_column_bytes16(m_statement, column) / 2);
+    return QString::fromUtf8(data, sqlite3_column_bytes(m_statement, column));
 }
 
 Error NativeStatement::error(const QString &doing) const

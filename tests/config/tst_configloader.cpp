@@ -1,6 +1,7 @@
 // ConfigLoader::load: precedence of the command line, FERRY_* environment, <data-dir>/ferry.conf
 // and the defaults; the data directory; and the refusal of every bad value with its source.
 #include "config/configloader.h"
+#include "config/originlist.h"
 
 #include <QDir>
 #include <QFile>
@@ -89,6 +90,7 @@ private Q_SLOTS:
     void unknownFileKeyRefused_data();
     void unknownFileKeyRefused();
     void retryCapAgainstBase_data();
+    void listFromConfigFile();
     void retryCapAgainstBase();
     void memoryMarks();
 
@@ -298,6 +300,9 @@ void tst_ConfigLoader::badValueRefusedWithSource_data()
         {QStringLiteral("sqlite-synchronous"), QStringLiteral("sometimes")},
         {QStringLiteral("db"), QStringLiteral("postgresql://")},
         {QStringLiteral("max-upload-mb"), QStringLiteral("0")},
+        {QStringLiteral("cors-origins"), QStringLiteral("https://a.example/path")},
+        {QStringLiteral("cors-origins"), QStringLiteral("*")},
+        {QStringLiteral("metrics-allow"), QStringLiteral("everyone")},
     };
     for (const auto &[option, value] : bad) {
         QTest::addRow("%s=%s via --%s", qPrintable(option), qPrintable(value), qPrintable(option))
@@ -368,6 +373,19 @@ void tst_ConfigLoader::unknownFileKeyRefused()
     QVERIFY2(containsToken(config.error().message, key), qPrintable(config.error().message));
     QVERIFY2(config.error().message.contains(QStringLiteral("ferry.conf")),
              qPrintable(config.error().message));
+}
+
+// INI reads "a, b" as a list: the comma-separated options must still get the whole text.
+void tst_ConfigLoader::listFromConfigFile()
+{
+    QVERIFY(writeConfigFile(dataDir(), "cors-origins=https://a.example, http://b.example:8080\n"
+                                       "metrics-allow=any\n"));
+    const auto config = ConfigLoader::load(commandLine(), environmentOf({}));
+    QVERIFY2(config.ok(), config.ok() ? "" : qPrintable(config.error().toString()));
+    const auto origins = parseOriginList(config->corsOrigins);
+    QVERIFY(origins.ok());
+    QCOMPARE(*origins, (QByteArrayList{"https://a.example", "http://b.example:8080"}));
+    QVERIFY(config->metricsAnyClient);
 }
 
 void tst_ConfigLoader::retryCapAgainstBase_data()

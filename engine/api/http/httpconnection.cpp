@@ -73,6 +73,9 @@ HttpConnection::HttpConnection(QTcpSocket *socket,
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     m_timer.setSingleShot(true);
     connect(&m_timer, &QTimer::timeout, this, &HttpConnection::onTimer);
+    m_writeStall.setSingleShot(true);
+    m_writeStall.setInterval(m_limits.writeStallTimeoutMs);
+    connect(&m_writeStall, &QTimer::timeout, this, &HttpConnection::onWriteStalled);
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::onReadyRead);
     connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::onBytesWritten);
     connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
@@ -119,6 +122,7 @@ int HttpConnection::onMessageBegin(llhttp_t *parser)
     c->m_request = Request{};
     c->m_request.peerAddress = c->m_peerAddress;
     c->m_request.peerPort = c->m_peerPort;
+    c->m_request.headers.reserve(8); // one allocation for a typical request's headers
     c->m_headerBytes = 0;
     c->m_headerCount = 0;
     c->m_bodyBytes = 0;
@@ -382,10 +386,24 @@ void HttpConnection::onBytesWritten()
 {
     if (m_dead)
         return;
+    // Progress: the stall clock starts again, or stops once everything is out.
+    if (m_socket->bytesToWrite() > 0)
+        m_writeStall.start();
+    else
+        m_writeStall.stop();
     if (m_streaming)
         flush();
     if (m_closing && !m_lingering && m_socket->bytesToWrite() == 0)
         halfClose();
+}
+
+void HttpConnection::onWriteStalled()
+{
+    if (m_dead || m_socket->bytesToWrite() == 0)
+        return;
+    // The client stopped reading: nothing more can reach it, and it holds our buffers.
+    m_socket->abort();
+    onDisconnected();
 }
 
 void HttpConnection::onDisconnected()
@@ -396,6 +414,7 @@ void HttpConnection::onDisconnected()
     m_stopReading = true;
     disarmDeadline();
     m_timer.stop();
+    m_writeStall.stop();
     abortConsumer();
     {
         QMutexLocker lock(&m_link->mutex);

@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <memory>
+#include <string>
 
 class QTcpSocket;
 
@@ -88,10 +89,12 @@ private:
     void onBytesWritten();
     void onDisconnected();
     void onTimer();
+    void onWriteStalled();
     void feed(const char *data, qint64 length);
     void flush();
     bool pumpStream(Slot &slot);
     void writeHead(const Slot &slot, const Response &response, bool close);
+    void send(const char *data, qint64 size);
     void beginClose();
     void halfClose();
     void armDeadline(int ms);
@@ -108,6 +111,7 @@ private:
     std::shared_ptr<ConnectionLink> m_link;
     llhttp_t m_parser;
     QTimer m_timer;
+    QTimer m_writeStall;   // runs while queued output makes no progress
     qint64 m_deadline = 0; // steady-clock ms; 0: none
     qint64 m_timerDue = 0;
 
@@ -133,7 +137,7 @@ private:
     bool m_streaming = false; // the front slot's stream is being sent
 
     QByteArray m_leftover; // bytes read but not parsed while parsing is paused
-    QByteArray m_out;      // scratch for response heads
+    std::string m_out;     // scratch for response heads
     bool m_inParse = false;
     bool m_parsePaused = false; // too many requests in flight; resumes as answers go out
     bool m_stopReading = false; // no further request will be read on this connection

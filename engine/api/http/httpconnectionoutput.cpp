@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace Ferry::Http {
 
@@ -36,11 +37,11 @@ QByteArrayView httpDate()
     return QByteArrayView(text, 29);
 }
 
-void appendNumber(QByteArray &out, qint64 value, int base = 10)
+void appendNumber(std::string &out, qint64 value, int base = 10)
 {
     char digits[24];
     const auto result = std::to_chars(digits, digits + sizeof digits, value, base);
-    out.append(digits, result.ptr - digits);
+    out.append(digits, size_t(result.ptr - digits));
 }
 
 bool isReserved(const QByteArray &name)
@@ -80,7 +81,7 @@ void HttpConnection::flush()
         if (!slot.response) {
             if (slot.needsContinue && !slot.continueSent) {
                 slot.continueSent = true;
-                m_socket->write("HTTP/1.1 100 Continue\r\n\r\n", 25);
+                send("HTTP/1.1 100 Continue\r\n\r\n", 25);
             }
             break;
         }
@@ -99,7 +100,14 @@ void HttpConnection::flush()
             return;
         }
     }
-    if (m_dead || m_closing)
+    if (m_dead)
+        return;
+    // Write now rather than on the socket's next write notification: saves an event-loop round
+    // (and a notifier toggle) per response. During a parse the answers gather; onReadyRead
+    // flushes once at its end.
+    if (!m_inParse && m_socket->bytesToWrite() > 0)
+        m_socket->flush();
+    if (m_closing)
         return;
     if (m_pending.empty() && m_phase == Phase::Idle && !m_stopReading)
         armDeadline(m_limits.idleTimeoutMs);
@@ -118,7 +126,7 @@ bool HttpConnection::pumpStream(Slot &slot)
             return false;
         if (!chunk) {
             if (!slot.http10)
-                m_socket->write("0\r\n\r\n", 5);
+                send("0\r\n\r\n", 5);
             m_streaming = false;
             const bool close = slot.closeAfter;
             m_pending.pop_front();
@@ -129,14 +137,14 @@ bool HttpConnection::pumpStream(Slot &slot)
         if (chunk->isEmpty())
             continue;
         if (!slot.http10) {
-            m_out.resize(0);
+            m_out.clear();
             appendNumber(m_out, chunk->size(), 16);
             m_out.append("\r\n", 2);
-            m_socket->write(m_out.constData(), m_out.size());
+            send(m_out.data(), qint64(m_out.size()));
         }
-        m_socket->write(*chunk);
+        send(chunk->constData(), chunk->size());
         if (!slot.http10)
-            m_socket->write("\r\n", 2);
+            send("\r\n", 2);
     }
     return false;
 }
@@ -144,22 +152,23 @@ bool HttpConnection::pumpStream(Slot &slot)
 void HttpConnection::writeHead(const Slot &slot, const Response &response, bool close)
 {
     const int status = response.status;
-    m_out.resize(0);
+    m_out.clear();
     m_out.append("HTTP/1.1 ", 9);
     appendNumber(m_out, status);
-    m_out.append(' ');
+    m_out.push_back(' ');
     m_out.append(reasonPhrase(status));
     m_out.append("\r\n", 2);
     for (const auto &[name, value] : response.headers) {
         if (isReserved(name))
             continue;
-        m_out.append(name);
+        m_out.append(name.constData(), size_t(name.size()));
         m_out.append(": ", 2);
-        m_out.append(value);
+        m_out.append(value.constData(), size_t(value.size()));
         m_out.append("\r\n", 2);
     }
     m_out.append("Date: ", 6);
-    m_out.append(httpDate());
+    const QByteArrayView date = httpDate();
+    m_out.append(date.data(), size_t(date.size()));
     m_out.append("\r\n", 2);
     const bool bodyAllowed = status >= 200 && status != 204 && status != 304;
     if (response.stream) {
@@ -177,13 +186,35 @@ void HttpConnection::writeHead(const Slot &slot, const Response &response, bool 
     m_out.append("\r\n", 2);
     const bool sendBody = !response.stream && bodyAllowed && !slot.head && !response.body.isEmpty();
     if (sendBody && response.body.size() <= InlineBodyMax) {
-        m_out.append(response.body);
-        m_socket->write(m_out.constData(), m_out.size());
+        m_out.append(response.body.constData(), size_t(response.body.size()));
+        send(m_out.data(), qint64(m_out.size()));
         return;
     }
-    m_socket->write(m_out.constData(), m_out.size());
+    send(m_out.data(), qint64(m_out.size()));
     if (sendBody)
-        m_socket->write(response.body); // shares the buffer, no copy
+        send(response.body.constData(), response.body.size());
+}
+
+// Straight to the kernel while nothing is queued in the socket (the common case: one syscall, no
+// write notifier to arm and disarm); what the kernel does not take now queues in QTcpSocket,
+// which sends it as the client drains and signals bytesWritten.
+void HttpConnection::send(const char *data, qint64 size)
+{
+    if (size <= 0)
+        return;
+    if (m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
+        const ssize_t sent =
+            ::send(int(m_socket->socketDescriptor()), data, size_t(size), MSG_NOSIGNAL);
+        if (sent > 0) {
+            data += sent;
+            size -= sent;
+        }
+        if (size == 0)
+            return;
+    }
+    m_socket->write(data, size); // errors (a reset peer) surface through QTcpSocket
+    if (!m_writeStall.isActive())
+        m_writeStall.start();
 }
 
 void HttpConnection::beginClose()

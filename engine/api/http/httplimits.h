@@ -18,9 +18,12 @@ struct HttpLimits
     int bodyStallTimeoutMs = 30'000; // longest pause between two pieces of a body
     int idleTimeoutMs = 30'000;      // keep-alive connection with nothing in flight
     int lingerMs = 2'000;            // after a closing response: drain what the client still sends
-    int maxConnections = 1024;       // open connections overall; beyond: 503 and close
-    int maxConnectionsPerIp = 128;   // open connections from one client address; beyond: 503
-    int maxPipelinedRequests = 16;   // requests read ahead of their responses; then reading pauses
+    // A response that makes no progress (the client reads nothing, bytesToWrite does not shrink)
+    // for this long: the connection is dropped, so a slow reader cannot pin its buffers forever.
+    int writeStallTimeoutMs = 30'000;
+    int maxConnections = 1024;     // open connections overall; beyond: 503 and close
+    int maxConnectionsPerIp = 128; // open connections from one client address; beyond: 503
+    int maxPipelinedRequests = 16; // requests read ahead of their responses; then reading pauses
 };
 
 } // namespace Ferry::Http
