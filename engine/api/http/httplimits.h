@@ -24,6 +24,9 @@ struct HttpLimits
     int maxConnections = 1024;     // open connections overall; beyond: 503 and close
     int maxConnectionsPerIp = 128; // open connections from one client address; beyond: 503
     int maxPipelinedRequests = 16; // requests read ahead of their responses; then reading pauses
+    // Threads that run connections (parsing, the handler's network-thread work); connections are
+    // spread over them round-robin as they are accepted. 0: one per core, at most 4.
+    int networkThreads = 0;
 };
 
 } // namespace Ferry::Http

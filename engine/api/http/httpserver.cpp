@@ -3,74 +3,86 @@
 #include "http/httpconnection.h"
 
 #include <QHash>
+#include <QMutex>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
 
 namespace Ferry::Http {
 
-// Everything that runs on the network thread: the listening socket, connection accounting.
-class NetworkSide final : public QObject
+// Connections per client address and overall, shared by the network threads.
+class ConnectionAccounting final
 {
 public:
-    NetworkSide(Handler &handler, const HttpLimits &limits, std::atomic<int> &open)
-        : m_handler(handler), m_limits(limits), m_open(open)
-    {
-        connect(&m_server, &QTcpServer::newConnection, this, &NetworkSide::acceptPending);
-    }
-    ~NetworkSide() override { closeAll(); }
+    ConnectionAccounting(const HttpLimits &limits, std::atomic<int> &open)
+        : m_limits(limits), m_open(open)
+    {}
 
-    Result<quint16> listen(const QHostAddress &address, quint16 port)
+    enum class Admission { Admitted, ServerFull, AddressFull };
+    Admission admit(const QHostAddress &peer)
     {
-        if (m_server.isListening())
-            m_server.close();
-        if (!m_server.listen(address, port)) {
-            return makeError(ErrorCode::Unavailable,
-                             QStringLiteral("Cannot listen on %1:%2: %3.")
-                                 .arg(address.toString())
-                                 .arg(port)
-                                 .arg(m_server.errorString()),
-                             QStringLiteral("Choose another address or port (port 0 picks a free "
-                                            "one), or stop the program that holds it."));
+        QMutexLocker lock(&m_mutex);
+        if (m_open.load() >= m_limits.maxConnections)
+            return Admission::ServerFull;
+        int &perIp = m_perIp[peer];
+        if (perIp >= m_limits.maxConnectionsPerIp)
+            return Admission::AddressFull;
+        ++perIp;
+        ++m_open;
+        return Admission::Admitted;
+    }
+    void release(const QHostAddress &peer)
+    {
+        QMutexLocker lock(&m_mutex);
+        --m_open;
+        auto it = m_perIp.find(peer);
+        if (it != m_perIp.end() && --it.value() <= 0)
+            m_perIp.erase(it);
+    }
+
+private:
+    const HttpLimits &m_limits;
+    std::atomic<int> &m_open;
+    QMutex m_mutex;
+    QHash<QHostAddress, int> m_perIp;
+};
+
+// One network thread's connections: it adopts accepted sockets and owns their HttpConnections.
+class ConnectionHost final : public QObject
+{
+public:
+    ConnectionHost(Handler &handler, const HttpLimits &limits, ConnectionAccounting &accounting)
+        : m_handler(handler), m_limits(limits), m_accounting(accounting)
+    {}
+    ~ConnectionHost() override { closeAll(); }
+
+    // On this host's thread: the socket is created here, so it lives and is read here.
+    void adopt(qintptr descriptor)
+    {
+        auto *socket = new QTcpSocket;
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
         }
-        return m_server.serverPort();
+        const QHostAddress peer = socket->peerAddress();
+        const auto admission = m_accounting.admit(peer);
+        if (admission != ConnectionAccounting::Admission::Admitted) {
+            refuse(socket, admission == ConnectionAccounting::Admission::ServerFull);
+            return;
+        }
+        auto *connection = new HttpConnection(socket, m_handler, m_limits, this);
+        connect(connection, &QObject::destroyed, this,
+                [accounting = &m_accounting, peer] { accounting->release(peer); });
     }
 
     void closeAll()
     {
-        m_server.close();
         const auto connections = findChildren<HttpConnection *>(Qt::FindDirectChildrenOnly);
         for (HttpConnection *connection : connections)
             delete connection; // destroyed() keeps the counts right
     }
 
-    bool isListening() const { return m_server.isListening(); }
-
 private:
-    void acceptPending()
-    {
-        while (QTcpSocket *socket = m_server.nextPendingConnection()) {
-            const QHostAddress peer = socket->peerAddress();
-            int &perIp = m_perIp[peer];
-            const bool full = m_open.load() >= m_limits.maxConnections;
-            if (full || perIp >= m_limits.maxConnectionsPerIp) {
-                if (perIp == 0)
-                    m_perIp.remove(peer);
-                refuse(socket, full);
-                continue;
-            }
-            ++perIp;
-            ++m_open;
-            auto *connection = new HttpConnection(socket, m_handler, m_limits, this);
-            connect(connection, &QObject::destroyed, this, [this, peer] {
-                --m_open;
-                auto it = m_perIp.find(peer);
-                if (it != m_perIp.end() && --it.value() <= 0)
-                    m_perIp.erase(it);
-            });
-        }
-    }
-
     void refuse(QTcpSocket *socket, bool overall)
     {
         auto *connection = new HttpConnection(socket, m_handler, m_limits, this);
@@ -86,54 +98,127 @@ private:
 
     Handler &m_handler;
     const HttpLimits &m_limits;
-    std::atomic<int> &m_open;
-    QTcpServer m_server{this};
-    QHash<QHostAddress, int> m_perIp;
+    ConnectionAccounting &m_accounting;
 };
 
-HttpServer::HttpServer(Handler &handler, HttpLimits limits, QObject *parent)
-    : QObject(parent), m_limits(limits), m_thread(std::make_unique<QThread>())
+// The listening socket: hands each accepted descriptor to the next network thread's host.
+class Listener final : public QTcpServer
 {
-    m_thread->setObjectName(QStringLiteral("ferry-http"));
-    m_side = new NetworkSide(handler, m_limits, m_openConnections);
-    m_side->moveToThread(m_thread.get());
-    connect(m_thread.get(), &QThread::finished, m_side, &QObject::deleteLater);
-    m_thread->start();
+public:
+    explicit Listener(QList<ConnectionHost *> hosts) : m_hosts(std::move(hosts)) {}
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        ConnectionHost *host = m_hosts.at(m_next++ % m_hosts.size());
+        if (host->thread() == QThread::currentThread())
+            host->adopt(descriptor);
+        else
+            QMetaObject::invokeMethod(host, [host, descriptor] { host->adopt(descriptor); });
+    }
+
+private:
+    QList<ConnectionHost *> m_hosts;
+    qsizetype m_next = 0;
+};
+
+namespace {
+
+int networkThreadCount(const HttpLimits &limits)
+{
+    if (limits.networkThreads > 0)
+        return limits.networkThreads;
+    return qBound(1, QThread::idealThreadCount(), 4);
+}
+
+// Runs fn on object's thread and waits for it.
+template<typename Fn>
+void runOn(QObject *object, Fn fn)
+{
+    if (object->thread() == QThread::currentThread())
+        fn();
+    else
+        QMetaObject::invokeMethod(object, fn, Qt::BlockingQueuedConnection);
+}
+
+} // namespace
+
+HttpServer::HttpServer(Handler &handler, HttpLimits limits, QObject *parent)
+    : QObject(parent)
+    , m_limits(limits)
+    , m_accounting(std::make_unique<ConnectionAccounting>(m_limits, m_openConnections))
+{
+    const int count = networkThreadCount(m_limits);
+    for (int i = 0; i < count; ++i) {
+        auto thread = std::make_unique<QThread>();
+        thread->setObjectName(i == 0 ? QStringLiteral("ferry-http")
+                                     : QStringLiteral("ferry-http-%1").arg(i + 1));
+        auto *host = new ConnectionHost(handler, m_limits, *m_accounting);
+        host->moveToThread(thread.get());
+        thread->start();
+        m_hosts.append(host);
+        m_threads.push_back(std::move(thread));
+    }
+    // The listener shares the first network thread.
+    m_listener = new Listener(m_hosts);
+    m_listener->moveToThread(m_threads.front().get());
 }
 
 HttpServer::~HttpServer()
 {
     close();
-    NetworkSide *side = m_side;
-    QMetaObject::invokeMethod(
-        side, [side] { delete side; }, Qt::BlockingQueuedConnection);
-    m_side = nullptr;
-    m_thread->quit();
-    m_thread->wait();
+    Listener *listener = m_listener;
+    runOn(listener, [listener] { delete listener; });
+    m_listener = nullptr;
+    for (qsizetype i = 0; i < m_hosts.size(); ++i) {
+        ConnectionHost *host = m_hosts[i];
+        runOn(host, [host] { delete host; });
+    }
+    m_hosts.clear();
+    for (auto &thread : m_threads) {
+        thread->quit();
+        thread->wait();
+    }
 }
 
 Result<quint16> HttpServer::listen(const QHostAddress &address, quint16 port)
 {
     std::optional<Result<quint16>> result;
-    QMetaObject::invokeMethod(
-        m_side, [&] { result.emplace(m_side->listen(address, port)); },
-        Qt::BlockingQueuedConnection);
+    Listener *listener = m_listener;
+    runOn(listener, [&] {
+        if (listener->isListening())
+            listener->close();
+        if (!listener->listen(address, port)) {
+            result.emplace(makeError(
+                ErrorCode::Unavailable,
+                QStringLiteral("Cannot listen on %1:%2: %3.")
+                    .arg(address.toString())
+                    .arg(port)
+                    .arg(listener->errorString()),
+                QStringLiteral("Choose another address or port (port 0 picks a free one), or "
+                               "stop the program that holds it.")));
+        } else {
+            result.emplace(listener->serverPort());
+        }
+    });
     return std::move(*result);
 }
 
 void HttpServer::close()
 {
-    if (!m_side)
+    if (!m_listener)
         return;
-    QMetaObject::invokeMethod(
-        m_side, [this] { m_side->closeAll(); }, Qt::BlockingQueuedConnection);
+    Listener *listener = m_listener;
+    runOn(listener, [listener] { listener->close(); });
+    for (ConnectionHost *host : std::as_const(m_hosts))
+        runOn(host, [host] { host->closeAll(); });
 }
 
 bool HttpServer::isListening() const
 {
     bool listening = false;
-    QMetaObject::invokeMethod(
-        m_side, [&] { listening = m_side->isListening(); }, Qt::BlockingQueuedConnection);
+    Listener *listener = m_listener;
+    runOn(listener, [&] { listening = listener->isListening(); });
     return listening;
 }
 

@@ -5,20 +5,25 @@
 #include "http/httplimits.h"
 
 #include <QHostAddress>
+#include <QList>
 #include <QObject>
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 class QThread;
 
 namespace Ferry::Http {
 
-class NetworkSide;
+class ConnectionAccounting;
+class ConnectionHost;
+class Listener;
 
-// Ferry's HTTP/1.1 server: QTcpServer + llhttp on a network thread of its own. The Handler is
-// called on that thread (see httphandler.h); answers may come from any thread. This is the seam
-// a later Qt HttpServer with limits could replace.
+// Ferry's HTTP/1.1 server: QTcpServer + llhttp on network threads of its own (HttpLimits::
+// networkThreads; connections are spread over them as they are accepted). The Handler is called
+// on the thread of the request's connection (see httphandler.h), so it must be thread-safe;
+// answers may come from any thread. This is the seam a later Qt HttpServer could replace.
 class HttpServer final : public QObject
 {
     Q_OBJECT
@@ -41,8 +46,10 @@ public:
 private:
     const HttpLimits m_limits;
     std::atomic<int> m_openConnections{0};
-    std::unique_ptr<QThread> m_thread;
-    NetworkSide *m_side = nullptr; // lives on m_thread
+    std::unique_ptr<ConnectionAccounting> m_accounting;
+    std::vector<std::unique_ptr<QThread>> m_threads; // the network threads
+    QList<ConnectionHost *> m_hosts;                 // one per network thread, living there
+    Listener *m_listener = nullptr;                  // on the first network thread
 };
 
 } // namespace Ferry::Http
