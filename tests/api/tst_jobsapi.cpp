@@ -723,8 +723,9 @@ private:
         QList<std::pair<QByteArray, QByteArray>> headers = {{"Tus-Resumable", s_tus}};
         QByteArray body;
         if (method == "PATCH") {
-            headers.append({"Upload-Offset", offset});
-            headers.append({"Content-Type", "application/offset+octet-stream"});
+            headers.append(std::make_pair(QByteArray("Upload-Offset"), offset));
+            headers.append(std::make_pair(QByteArray("Content-Type"),
+                                          QByteArray("application/offset+octet-stream")));
             body = "2,b\n3,c\n"; // 8 bytes: would complete Alice's upload
         }
         const JobsReply asBob = api.send(method, path, api.bobToken, headers, body);
