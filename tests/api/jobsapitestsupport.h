@@ -7,12 +7,16 @@
 #include "api/apihandler.h"
 #include "api/datasetroutes.h"
 #include "api/jobroutes.h"
+#include "api/quotaroutes.h"
 #include "api/systemroutes.h"
+#include "api/tusroutes.h"
+#include "api/uploadroutes.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
+#include "quota/quotaledger.h"
 #include "storage/fileblobstore.h"
 #include "testsupport.h"
 
@@ -62,6 +66,17 @@ struct JobsApiFixture
                                                 SystemRoutes::Options{true, "test"});
         jobs = std::make_unique<JobRoutes>(*t.store, *queue);
         datasets = std::make_unique<DatasetRoutes>(*t.store);
+        // Uploads, tus uploads and the quota as app/enginehost.cpp wires them: one ledger counts
+        // both kinds of upload.
+        quotas = std::make_unique<QuotaLedger>(*t.store, clock);
+        quota = std::make_unique<QuotaRoutes>(*quotas);
+        TusOptions tusOptions;
+        tusOptions.directory = t.dir.path() + QStringLiteral("/tus");
+        tusUploads = std::make_unique<TusUploads>(*t.store, *queue, blobs, clock, quotas.get(),
+                                                  std::move(tusOptions));
+        tus = std::make_unique<TusRoutes>(*tusUploads);
+        uploads = std::make_unique<UploadRoutes>(*queue, blobs, clock, quotas.get(),
+                                                 UploadRoutes::Options{});
         for (ApiRouteGroup *group : groups())
             handler->addRoutes(*group);
         server = std::make_unique<Http::HttpServer>(*handler);
@@ -73,17 +88,32 @@ struct JobsApiFixture
         dispatcher.reset();
     }
 
-    // Every route group the API registers. The lead adds the upload, tus and quota groups here
-    // when their branches are merged (one line each).
-    QList<ApiRouteGroup *> groups() { return {system.get(), jobs.get(), datasets.get()}; }
+    // Every route group the API registers, as app/enginehost.cpp registers them.
+    QList<ApiRouteGroup *> groups()
+    {
+        return {system.get(), jobs.get(), datasets.get(), quota.get(), uploads.get(), tus.get()};
+    }
 
     JobsReply call(const QByteArray &method, const QString &path, const QByteArray &token = {})
+    {
+        return send(method, path, token, {}, {});
+    }
+
+    // A request with headers (name, value) and a body (none when null).
+    JobsReply send(const QByteArray &method,
+                   const QString &path,
+                   const QByteArray &token,
+                   const QList<std::pair<QByteArray, QByteArray>> &headers,
+                   const QByteArray &body)
     {
         QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
         if (!token.isEmpty())
             request.setRawHeader("Authorization", "Bearer " + token);
-        QNetworkReply *reply =
-            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
+        for (const auto &[name, value] : headers)
+            request.setRawHeader(name, value);
+        QNetworkReply *reply = method == "HEAD" ? network.head(request)
+                               : body.isNull()  ? network.sendCustomRequest(request, method)
+                                                : network.sendCustomRequest(request, method, body);
         if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 90'000))
             qFatal("no answer");
         JobsReply result;
@@ -154,6 +184,11 @@ struct JobsApiFixture
     std::unique_ptr<SystemRoutes> system; // the groups outlive the handler: it calls them
     std::unique_ptr<JobRoutes> jobs;
     std::unique_ptr<DatasetRoutes> datasets;
+    std::unique_ptr<QuotaLedger> quotas;
+    std::unique_ptr<QuotaRoutes> quota;
+    std::unique_ptr<TusUploads> tusUploads;
+    std::unique_ptr<TusRoutes> tus;
+    std::unique_ptr<UploadRoutes> uploads;
     std::unique_ptr<ApiHandler> handler;
     std::unique_ptr<Http::HttpServer> server;
     QNetworkAccessManager network;
