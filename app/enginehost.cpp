@@ -210,7 +210,9 @@ Result<void> EngineHost::start()
     m_uploadRoutes =
         std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, m_quotas.get(), uploads);
     m_api->addRoutes(*m_uploadRoutes);
-    m_http = std::make_unique<Http::HttpServer>(*m_api);
+    Http::HttpLimits limits;
+    limits.networkThreads = m_config.httpThreads;
+    m_http = std::make_unique<Http::HttpServer>(*m_api, limits);
     const QHostAddress address(m_config.listenHost);
     auto port = m_http->listen(address, m_config.listenPort);
     if (!port)

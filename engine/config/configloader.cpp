@@ -176,6 +176,10 @@ const QList<Definition> &definitions()
              config.accessLog = value;
              return {};
          }},
+        {{QStringLiteral("http-threads"), QStringLiteral("N"),
+          QStringLiteral("Network threads of the HTTP endpoint; 0: one per core, at most 4."),
+          QStringLiteral("0")},
+         integer(0, 64, [](FerryConfig &c, qint64 v) { c.httpThreads = int(v); })},
         // Resource monitor: adaptive concurrency.
         {{QStringLiteral("memory-high-mb"), QStringLiteral("MB"),
           QStringLiteral("Above this RSS the engine runs fewer jobs, one step a second, down to "

@@ -24,6 +24,7 @@ struct FerryConfig
     qint64 rateWindowSeconds = 15 * 60;
     QString trustedProxies;                     // --trust-proxy: addresses or CIDR ranges
     QString accessLog = QStringLiteral("text"); // off, text or json
+    int httpThreads = 0;                        // network threads; 0: one per core, at most 4
     // Resource monitor: adaptive concurrency (engine/monitor/concurrencygovernor.h).
     qint64 memoryHighBytes = qint64(500) << 20; // above: concurrency steps down to 1
     qint64 memoryLowBytes = qint64(400) << 20;  // below for the hold time: steps back up

@@ -4,6 +4,7 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QRegularExpression>
+#include <QSet>
 #include <QThread>
 
 using namespace Ferry;
@@ -107,6 +108,51 @@ private Q_SLOTS:
             QVERIFY(client.isOpen());
         }
         QCOMPARE(m_server->openConnections(), 1);
+    }
+
+    // Connections are spread over the network threads; each keeps its own order and every one
+    // is answered, and the connection count stays right across threads.
+    void connectionsSpreadOverNetworkThreads()
+    {
+        HttpLimits limits = fastLimits();
+        limits.idleTimeoutMs = 20'000;
+        limits.networkThreads = 3;
+        TestHandler handler;
+        QMutex mutex;
+        QSet<QThread *> threads;
+        handler.onHandle = [&](Request request, std::unique_ptr<BodyConsumer>, Responder respond) {
+            {
+                QMutexLocker lock(&mutex);
+                threads.insert(QThread::currentThread());
+            }
+            respond(TestHandler::echo(request));
+        };
+        HttpServer server(handler, limits);
+        const quint16 port = *server.listen(QHostAddress::LocalHost, 0);
+        std::vector<std::unique_ptr<RawClient>> clients;
+        for (int i = 0; i < 9; ++i) {
+            clients.push_back(std::make_unique<RawClient>(port));
+            QVERIFY(clients.back()->waitConnected());
+        }
+        for (int i = 0; i < 9; ++i) {
+            QByteArray pipelined;
+            for (int n = 0; n < 4; ++n)
+                pipelined += "GET /c" + QByteArray::number(i) + "/" + QByteArray::number(n) +
+                             " HTTP/1.1\r\nHost: h\r\n\r\n";
+            clients[size_t(i)]->send(pipelined);
+        }
+        for (int i = 0; i < 9; ++i) {
+            RawClient &client = *clients[size_t(i)];
+            QVERIFY(client.waitResponses(4));
+            for (int n = 0; n < 4; ++n) {
+                QCOMPARE(client.responses.at(n).json().value(u"path").toString(),
+                         QStringLiteral("/c%1/%2").arg(i).arg(n));
+            }
+        }
+        QCOMPARE(threads.size(), 3);
+        QCOMPARE(server.openConnections(), 9);
+        clients.clear();
+        QTRY_COMPARE(server.openConnections(), 0);
     }
 
     void pipelinedResponsesKeepRequestOrder_data()
