@@ -29,7 +29,8 @@ rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 # wrk's summary -> {"rps":..., "p50Ms":..., "p99Ms":...}
 run_wrk() {
     local url=$1 token=$2
-    wrk -t2 -c64 -d"${seconds}s" --latency -H "Authorization: Bearer $token" "$url" | awk '
+    shift 2
+    wrk -t2 -c"${connections:-64}" -d"${seconds}s" --latency -H "Authorization: Bearer $token" "$@" "$url" | awk '
         function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
         /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
         /Non-2xx/ { bad = $NF }
@@ -41,6 +42,10 @@ ferry="$build/app/ferry"
 data="$scratch/ferry"
 token=$("$ferry" --data-dir "$data" user add bench --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
 "$ferry" --data-dir "$data" enqueue noop --user bench >/dev/null
+# Uploads: no quota in the way, and the queue paused so that only receiving is measured (the
+# Express peer stores the file and answers; it runs nothing either).
+"$ferry" --data-dir "$data" quota set bench --uploads unlimited --bytes unlimited >/dev/null
+"$ferry" --data-dir "$data" pause >/dev/null
 port=$(free_port)
 "$ferry" --headless --data-dir "$data" --listen "127.0.0.1:$port" --rate-limit 1000000000 \
     >"$scratch/ferry.log" 2>&1 &
@@ -52,7 +57,8 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/nul
 express_dir="$here/../bench/peers/express"
 [ -d "$express_dir/node_modules" ] || (cd "$express_dir" && npm install --no-audit --no-fund >/dev/null)
 eport=$(free_port)
-node "$express_dir/server.mjs" "$eport" 1000000000 "$token" >"$scratch/express.log" 2>&1 &
+mkdir -p "$scratch/express-uploads"
+node "$express_dir/server.mjs" "$eport" 1000000000 "$token" "$scratch/express-uploads" >"$scratch/express.log" 2>&1 &
 pids+=($!)
 express_pid=$!
 for _ in $(seq 50); do curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$eport/api/v1/jobs/1" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -63,4 +69,13 @@ for round in $(seq "$rounds"); do
     echo "{\"server\":\"ferry\",\"round\":$round,${f:1:-1},\"rssMiB\":$(rss_mb "$ferry_pid")}"
     e=$(run_wrk "http://127.0.0.1:$eport/api/v1/jobs/1" "$token")
     echo "{\"server\":\"express\",\"round\":$round,${e:1:-1},\"rssMiB\":$(rss_mb "$express_pid")}"
+done
+
+echo "== bench/http: wrk -t2 -c8 -d${seconds}s POST /api/v1/uploads, a 1 MiB CSV as multipart/form-data (Express: multer to disk)"
+for round in $(seq "$rounds"); do
+    f=$(TOKEN=$token connections=8 run_wrk "http://127.0.0.1:$port/api/v1/uploads" "$token" -s "$express_dir/upload.lua")
+    echo "{\"server\":\"ferry\",\"route\":\"upload\",\"round\":$round,${f:1:-1},\"rssMiB\":$(rss_mb "$ferry_pid")}"
+    e=$(TOKEN=$token connections=8 run_wrk "http://127.0.0.1:$eport/api/v1/uploads" "$token" -s "$express_dir/upload.lua")
+    echo "{\"server\":\"express\",\"route\":\"upload\",\"round\":$round,${e:1:-1},\"rssMiB\":$(rss_mb "$express_pid")}"
+    rm -rf "$scratch/express-uploads"/*
 done

@@ -8,7 +8,7 @@ packages=(
     g++ cmake make pkgconf
     qt6-base-dev libqt6opengl6-dev qt6-charts-dev
     libqt6sql6-sqlite libqt6sql6-psql libsqlite3-dev
-    zlib1g-dev
+    zlib1g-dev libssl-dev
     qcoro-qt6-dev libxkbcommon-dev
     node-llhttp
     xvfb xauth fonts-dejavu-core

@@ -17,7 +17,7 @@ UploadBody::UploadBody(Options options, std::unique_ptr<BlobWriter> writer, Quot
     : m_options(std::move(options)), m_writer(std::move(writer)), m_quota(std::move(quota))
 {
     if (!m_writer)
-        m_hash = std::make_unique<QCryptographicHash>(QCryptographicHash::Sha256);
+        m_hash = std::make_unique<Sha256>();
     if (!m_options.boundary.isEmpty()) {
         MultipartReader::Sink &sink = *this;
         m_form = std::make_unique<MultipartReader>(m_options.boundary, sink);

@@ -2,10 +2,9 @@
 
 #include "api/multipartreader.h"
 #include "api/quotahold.h"
+#include "core/sha256.h"
 #include "http/httphandler.h"
 #include "storage/blobstore.h"
-
-#include <QCryptographicHash>
 
 #include <functional>
 #include <memory>
@@ -67,7 +66,7 @@ private:
 
     Options m_options;
     std::unique_ptr<BlobWriter> m_writer;
-    std::unique_ptr<QCryptographicHash> m_hash; // when there is no writer
+    std::unique_ptr<Sha256> m_hash; // when there is no writer
     QuotaHold m_quota;
     std::unique_ptr<MultipartReader> m_form;
     std::optional<Http::Response> m_refusal;

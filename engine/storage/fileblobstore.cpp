@@ -1,6 +1,7 @@
 #include "fileblobstore.h"
 
-#include <QCryptographicHash>
+#include "core/sha256.h"
+
 #include <QDir>
 #include <QFile>
 #include <QRegularExpression>
@@ -42,7 +43,6 @@ public:
         , m_finalDir(std::move(finalDir))
         , m_floor(floor)
         , m_file(m_root + QStringLiteral("/tmp/upload-XXXXXX"))
-        , m_hash(QCryptographicHash::Sha256)
     {}
 
     Result<void> open()
@@ -113,7 +113,7 @@ private:
     QString m_finalDir;
     qint64 m_floor;
     QTemporaryFile m_file; // removed on destruction unless committed
-    QCryptographicHash m_hash;
+    Sha256 m_hash;
     qint64 m_written = 0;
 };
 

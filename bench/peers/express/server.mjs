@@ -1,7 +1,10 @@
 // The seed's stack: Express 5 with express-rate-limit on /api/, serving the JSON Ferry's
-// GET /api/v1/jobs/{id} returns, behind the same kind of bearer check. Port from argv[2].
+// GET /api/v1/jobs/{id} returns, behind the same kind of bearer check, and taking multipart
+// uploads to disk with multer as the seed's app did. Port from argv[2], upload dir argv[5].
+import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { rateLimit } from 'express-rate-limit';
+import multer from 'multer';
 
 const port = Number(process.argv[2] || 3000);
 const limit = Number(process.argv[3] || 1000000000);
@@ -29,5 +32,22 @@ app.get('/api/v1/jobs/:id', (req, res) => {
     return;
   }
   res.json({ job, success: true });
+});
+const upload = multer({ dest: process.argv[5] || '/tmp/ferry-bench-express-uploads' });
+let nextJob = 2;
+app.post('/api/v1/uploads', (req, res, next) => {
+  if (req.get('authorization') !== `Bearer ${token}`) {
+    res.status(401).set('WWW-Authenticate', 'Bearer').json({ success: false, error: 'Unauthorized', message: 'Send a token.', code: 'unauthorized' });
+    return;
+  }
+  next();
+}, upload.single('file'), (req, res) => {
+  if (!req.file || !req.body.dataset) {
+    res.status(400).json({ success: false, error: 'Bad request', message: 'Send file and dataset.', code: 'invalid_upload' });
+    return;
+  }
+  const jobId = String(nextJob++);
+  res.status(202).set('Location', `/api/v1/jobs/${jobId}`)
+    .json({ success: true, sessionId: randomUUID(), jobId, status: 'pending' });
 });
 app.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
