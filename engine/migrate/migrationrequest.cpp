@@ -54,6 +54,22 @@ QByteArray firstBytes(BlobStore &blobs, const QString &blobId)
     return head;
 }
 
+// The dataset name and the named format (Unknown: detect it), before anything is stored.
+Result<DataFormat> checkRequest(const MigrationRequest &request)
+{
+    if (auto valid = validateDatasetName(request.dataset); !valid)
+        return valid.error();
+    if (request.format.isEmpty())
+        return DataFormat::Unknown;
+    const DataFormat format = formatFromName(request.format);
+    if (format == DataFormat::Unknown) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("Unknown format '%1'.").arg(request.format.left(40)),
+                         QStringLiteral("Use csv, tsv, ndjson or json."));
+    }
+    return format;
+}
+
 } // namespace
 
 Result<SubmittedMigration> submitMigration(JobQueue &queue,
@@ -63,17 +79,8 @@ Result<SubmittedMigration> submitMigration(JobQueue &queue,
                                            QIODevice &content,
                                            qint64 expectedSize)
 {
-    if (auto valid = validateDatasetName(request.dataset); !valid)
+    if (auto valid = checkRequest(request); !valid)
         return valid.error();
-    DataFormat format = DataFormat::Unknown;
-    if (!request.format.isEmpty()) {
-        format = formatFromName(request.format);
-        if (format == DataFormat::Unknown) {
-            return makeError(ErrorCode::InvalidArgument,
-                             QStringLiteral("Unknown format '%1'.").arg(request.format.left(40)),
-                             QStringLiteral("Use csv, tsv, ndjson or json."));
-        }
-    }
     auto blob = storeContent(blobs, content, expectedSize);
     if (!blob)
         return blob.error();
@@ -92,17 +99,10 @@ Result<SubmittedMigration> submitStoredMigration(JobQueue &queue,
                                                  const MigrationRequest &request,
                                                  const BlobInfo &stored)
 {
-    if (auto valid = validateDatasetName(request.dataset); !valid)
-        return valid.error();
-    DataFormat format = DataFormat::Unknown;
-    if (!request.format.isEmpty()) {
-        format = formatFromName(request.format);
-        if (format == DataFormat::Unknown) {
-            return makeError(ErrorCode::InvalidArgument,
-                             QStringLiteral("Unknown format '%1'.").arg(request.format.left(40)),
-                             QStringLiteral("Use csv, tsv, ndjson or json."));
-        }
-    }
+    auto requested = checkRequest(request);
+    if (!requested)
+        return requested.error();
+    DataFormat format = *requested;
     const BlobInfo *blob = &stored;
     if (format == DataFormat::Unknown) {
         const QByteArray head = firstBytes(blobs, blob->id);
