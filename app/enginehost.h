@@ -8,6 +8,7 @@
 #include "api/tusroutes.h"
 #include "api/uploadroutes.h"
 #include "config/ferryconfig.h"
+#include "config/settingsservice.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
@@ -57,6 +58,8 @@ public:
     // Engine role: the resource monitor (samples, history, adaptive concurrency); null otherwise.
     // Its signals come from its own thread.
     ResourceMonitor *monitor() { return m_monitor.get(); }
+    // The console's Settings page: overrides saved in the store, applied live where possible.
+    SettingsService &settings() { return *m_settings; }
 
 private:
     explicit EngineHost(const FerryConfig &config);
@@ -84,13 +87,15 @@ private:
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
-    std::unique_ptr<UploadRoutes> m_uploadRoutes; // POST /api/v1/uploads
+    std::unique_ptr<UploadRoutes> m_uploadRoutes;   // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).
     std::unique_ptr<ProcProbe> m_probe;
     std::unique_ptr<ResourceMonitor> m_monitor;
     std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
+    // Console settings: overrides read at create(), appliers registered as their targets exist.
+    std::unique_ptr<SettingsService> m_settings;
 };
 
 } // namespace Ferry

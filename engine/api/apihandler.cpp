@@ -16,7 +16,10 @@ ApiHandler::ApiHandler(UserDirectory &users,
                        RateLimiter &limiter,
                        ClientAddress clients,
                        AccessLog *log)
-    : m_users(users), m_limiter(limiter), m_clients(std::move(clients)), m_accessLog(log)
+    : m_users(users)
+    , m_limiter(limiter)
+    , m_clients(std::make_shared<const ClientAddress>(std::move(clients)))
+    , m_accessLog(log)
 {
     m_workers.setObjectName(QStringLiteral("ferry-api"));
     m_workers.setMaxThreadCount(8);
@@ -26,6 +29,23 @@ ApiHandler::ApiHandler(UserDirectory &users,
 ApiHandler::~ApiHandler()
 {
     m_workers.waitForDone();
+}
+
+void ApiHandler::setClientAddress(ClientAddress clients)
+{
+    auto replacement = std::make_shared<const ClientAddress>(std::move(clients));
+    const QMutexLocker locker(&m_clientsMutex);
+    m_clients = std::move(replacement);
+}
+
+ClientAddress ApiHandler::clientAddress() const
+{
+    std::shared_ptr<const ClientAddress> clients;
+    {
+        const QMutexLocker locker(&m_clientsMutex);
+        clients = m_clients;
+    }
+    return *clients;
 }
 
 void ApiHandler::addRoutes(ApiRouteGroup &group)
@@ -125,7 +145,7 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
             forwarded.append(value);
     }
     state->client = forwarded.isEmpty() ? request.peerAddress
-                                        : m_clients.client(request.peerAddress, forwarded);
+                                        : clientAddress().client(request.peerAddress, forwarded);
     QByteArray allow;
     state->route = match(request.method, request.path, &state->params, &allow);
     const bool api = request.path.startsWith("/api/");

@@ -38,6 +38,10 @@ public:
                 Http::Responder respond) override;
 
     ApiMetrics &metrics() { return m_metrics; }
+    // Thread-safe: the next request's client address uses the new trusted proxies (the
+    // console's Settings page).
+    void setClientAddress(ClientAddress clients);
+    ClientAddress clientAddress() const;
     // Where offloaded routes run; waited for by the destructor.
     QThreadPool &workers() { return m_workers; }
 
@@ -58,7 +62,8 @@ private:
 
     UserDirectory &m_users;
     RateLimiter &m_limiter;
-    ClientAddress m_clients;
+    mutable QMutex m_clientsMutex; // guards m_clients (the pointer; the object is immutable)
+    std::shared_ptr<const ClientAddress> m_clients;
     AccessLog *m_accessLog; // may be null
     std::deque<CompiledRoute> m_routes;
     ApiMetrics m_metrics;

@@ -61,14 +61,35 @@ Result<std::unique_ptr<RateLimiter>> RateLimiter::create(const RateLimitPolicy &
     return std::unique_ptr<RateLimiter>(new RateLimiter(policy, clock));
 }
 
-RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock)
-    : m_policy(policy)
-    , m_clock(clock)
-    , m_windowMs(qint64(policy.window.count()) * 1000)
-    , m_intervalMs(m_windowMs / policy.limit)
-    , m_intervalFrac(m_windowMs % policy.limit)
+RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock) : m_clock(clock)
 {
+    usePolicy(policy);
+}
+
+void RateLimiter::usePolicy(const RateLimitPolicy &policy)
+{
+    m_policy = policy;
+    m_windowMs = qint64(policy.window.count()) * 1000;
+    m_intervalMs = m_windowMs / policy.limit;
+    m_intervalFrac = m_windowMs % policy.limit;
+    m_entries.clear();
+    m_order.clear();
     m_entries.reserve(size_t(std::min<qint64>(policy.maxKeys, 1024)));
+}
+
+RateLimitPolicy RateLimiter::policy() const
+{
+    const QMutexLocker locker(&m_mutex);
+    return m_policy;
+}
+
+Result<void> RateLimiter::setPolicy(const RateLimitPolicy &policy)
+{
+    if (auto valid = policy.validate(); !valid)
+        return valid;
+    const QMutexLocker locker(&m_mutex);
+    usePolicy(policy);
+    return {};
 }
 
 RateLimiter::Tat RateLimiter::plusInterval(Tat tat) const
@@ -153,12 +174,14 @@ qint64 RateLimiter::trackedKeys() const
 
 QByteArray RateLimiter::policyHeaderValue() const
 {
+    const QMutexLocker locker(&m_mutex);
     return '"' + m_policy.name.toLatin1() + "\";q=" + QByteArray::number(m_policy.limit) +
            ";w=" + QByteArray::number(qint64(m_policy.window.count()));
 }
 
 QByteArray RateLimiter::headerValue(const RateLimitDecision &decision) const
 {
+    const QMutexLocker locker(&m_mutex);
     return '"' + m_policy.name.toLatin1() + "\";r=" + QByteArray::number(decision.remaining) +
            ";t=" + QByteArray::number(decision.resetSeconds);
 }
