@@ -75,11 +75,10 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     queueConfig.exclusiveStore = sqlite;
     host->m_queue =
         std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock, queueConfig);
-    host->m_settings->setApplier(SettingsService::Group::JobDefaults,
-                                 [queue = host->m_queue.get()](const FerryConfig &config) {
-                                     return queue->setJobDefaults(config.queue.defaultTimeoutMs,
-                                                                  config.queue.defaultMaxAttempts);
-                                 });
+    host->m_settings->setApplier(SettingsService::Group::JobDefaults, [queue = host->m_queue.get()](
+                                                                          const FerryConfig &next) {
+        return queue->setJobDefaults(next.queue.defaultTimeoutMs, next.queue.defaultMaxAttempts);
+    });
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
     host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock);
     if (role == Role::Engine && sqlite) {
@@ -182,18 +181,18 @@ Result<void> EngineHost::start()
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
                            [limiter = m_limiter.get()](const FerryConfig &config) {
-                               RateLimitPolicy policy = limiter->policy();
-                               policy.limit = config.rateLimit;
-                               policy.window = std::chrono::seconds(config.rateWindowSeconds);
-                               return limiter->setPolicy(policy);
+                               RateLimitPolicy next = limiter->policy();
+                               next.limit = config.rateLimit;
+                               next.window = std::chrono::seconds(config.rateWindowSeconds);
+                               return limiter->setPolicy(next);
                            });
     m_settings->setApplier(SettingsService::Group::TrustedProxies,
                            [api = m_api.get()](const FerryConfig &config) -> Result<void> {
-                               auto clients =
+                               auto trusted =
                                    ClientAddress::fromTrustedProxies(config.trustedProxies);
-                               if (!clients)
-                                   return clients.error();
-                               api->setClientAddress(*clients);
+                               if (!trusted)
+                                   return trusted.error();
+                               api->setClientAddress(*trusted);
                                return {};
                            });
     SystemRoutes::Options system;

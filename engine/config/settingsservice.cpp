@@ -331,11 +331,14 @@ Result<SettingsService::SaveOutcome> SettingsService::commit(const FerryConfig &
             continue;
         const QString text = stored.value(key);
         const bool valueChanged = textOf(candidate, key) != textOf(m_effective, key);
-        const bool overrideChanged =
-            text.isEmpty() ? m_overrides.contains(key) : m_overrides.value(key) != text;
-        if (!valueChanged && !overrideChanged)
+        // A value saved unchanged stays where it comes from (the form sends every field); a
+        // revert drops the override even when the value is the same.
+        if (text.isEmpty() ? !m_overrides.contains(key) : !valueChanged)
             continue;
-        if (auto written = m_store.setSetting(storeKey(key), text); !written)
+        // An empty (not null: the column is NOT NULL) value means "no override".
+        if (auto written =
+                m_store.setSetting(storeKey(key), text.isEmpty() ? QStringLiteral("") : text);
+            !written)
             return written.error();
         if (text.isEmpty())
             m_overrides.remove(key);
