@@ -89,7 +89,7 @@ int userCommand(const CommandLine &cli, EngineHost &host)
         auto user = host.users().findByName(args.at(2));
         if (!user)
             return fail(user.error());
-        if (auto changed = host.store().setUserDisabled(user->id, action == u"disable"); !changed)
+        if (auto changed = host.users().setDisabled(user->id, action == u"disable"); !changed)
             return fail(changed.error());
         print(QStringLiteral("User %1 %2.")
                   .arg(user->name, action == u"disable"

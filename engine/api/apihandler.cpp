@@ -116,16 +116,26 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
     const QString token = QString::fromLatin1(authorization.mid(7).trimmed());
     const QByteArray hash = UserDirectory::hashToken(token);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    // A token rotated or a user disabled in this process (the console) counts from the next
+    // request: the cache is dropped when the directory's generation moves on.
+    const quint64 generation = m_users.generation();
     {
         QMutexLocker lock(&m_authMutex);
-        if (auto it = m_authCache.constFind(hash); it != m_authCache.cend() && it->second > now)
+        if (generation != m_authGeneration) {
+            m_authCache.clear();
+            m_authGeneration = generation;
+        } else if (auto it = m_authCache.constFind(hash);
+                   it != m_authCache.cend() && it->second > now) {
             return it->first;
+        }
     }
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
     auto user = m_users.authenticate(token);
     if (!user)
         return std::nullopt;
     QMutexLocker lock(&m_authMutex);
+    if (m_users.generation() != generation)
+        return *user; // changed while we looked: do not cache what may be stale
     if (m_authCache.size() > 10'000)
         m_authCache.clear();
     m_authCache.insert(hash, {*user, now + AuthCacheMs});

@@ -70,6 +70,7 @@ private:
     QThreadPool m_workers;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)
+    quint64 m_authGeneration = 0; // UserDirectory::generation() the cache was filled at
 };
 
 } // namespace Ferry

@@ -238,12 +238,12 @@ void UsersPage::toggleDisabled()
     const qint64 userId = row->user.id;
     const bool disable = !row->user.disabled;
     const QString name = row->user.name;
-    Store *store = &m_context.store;
+    UserDirectory *users = &m_context.users;
     runInBackground(
         m_context.readers, this,
-        [store, userId, disable] {
+        [users, userId, disable] {
             Outcome outcome;
-            if (auto set = store->setUserDisabled(userId, disable); !set)
+            if (auto set = users->setDisabled(userId, disable); !set)
                 outcome.error = describe(set.error());
             return outcome;
         },
