@@ -16,7 +16,8 @@ QString limitCell(qint64 limit, bool isDefault, bool bytes)
 QString exactBytes(qint64 bytes)
 {
     return bytes < 0 ? QStringLiteral("unlimited")
-                     : QStringLiteral("%1 bytes").arg(QLocale(QLocale::English, QLocale::UnitedStates).toString(bytes));
+                     : QStringLiteral("%1 bytes")
+                           .arg(QLocale(QLocale::English, QLocale::UnitedStates).toString(bytes));
 }
 
 } // namespace
