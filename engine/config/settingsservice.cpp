@@ -168,7 +168,7 @@ Result<void> SettingsService::setText(FerryConfig &config, const QString &key, c
             return value.error();
         (key == u"memory_high" ? config.memoryHighBytes : config.memoryLowBytes) = *value;
     } else if (key == u"job_timeout_seconds") {
-        auto value = wholeNumber(key, text, 0, 365LL * 24 * 3600);
+        auto value = wholeNumber(key, text, 0, 7 * 86'400); // as --job-timeout-seconds
         if (!value)
             return value.error();
         config.queue.defaultTimeoutMs = *value * 1000;

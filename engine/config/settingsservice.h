@@ -29,7 +29,7 @@ namespace Ferry {
 //   trusted_proxies      "10.0.0.0/8, ::1" or "none"
 //   memory_high          bytes, K/M/G/T suffixes; above the low mark
 //   memory_low           bytes, K/M/G/T suffixes; above 0
-//   job_timeout_seconds  per attempt, 0: none
+//   job_timeout_seconds  per attempt, 0: none, at most 7 days
 //   job_max_attempts     1..100
 //
 // Thread-safe; save() writes to the store, so call it off the GUI thread.
