@@ -284,6 +284,7 @@ void SettingsService::setApplier(Group group, Applier applier)
 
 Result<SettingsService::SaveOutcome> SettingsService::save(const QHash<QString, QString> &values)
 {
+    const QMutexLocker saving(&m_saveMutex);
     FerryConfig candidate = effective();
     QHash<QString, QString> stored;
     for (const QString &key : keys()) {
@@ -305,6 +306,7 @@ Result<SettingsService::SaveOutcome> SettingsService::save(const QHash<QString, 
 
 Result<SettingsService::SaveOutcome> SettingsService::revert(const QStringList &keysToRevert)
 {
+    const QMutexLocker saving(&m_saveMutex);
     FerryConfig candidate = effective();
     QHash<QString, QString> stored;
     for (const QString &key : keysToRevert) {
@@ -322,7 +324,6 @@ Result<SettingsService::SaveOutcome> SettingsService::revert(const QStringList &
 Result<SettingsService::SaveOutcome> SettingsService::commit(const FerryConfig &candidate,
                                                              const QHash<QString, QString> &stored)
 {
-    // One save at a time, so the store, m_effective and the engine agree.
     const QMutexLocker locker(&m_mutex);
     SaveOutcome outcome;
     std::set<Group> groups;

@@ -99,6 +99,7 @@ private:
 
     Store &m_store;
     const FerryConfig m_configured;
+    QMutex m_saveMutex; // one save or revert at a time, from reading the values to applying them
     mutable QMutex m_mutex;
     FerryConfig m_effective;
     QHash<QString, QString> m_overrides; // key -> text saved from the console
