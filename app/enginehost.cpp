@@ -16,6 +16,7 @@ EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 EngineHost::~EngineHost()
 {
     stop();
+    m_settings.reset(); // its appliers point at what follows
     m_monitor.reset();
     m_http.reset();
     m_tusPrune.reset();
@@ -59,16 +60,26 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (!store)
         return store.error();
     host->m_store = std::move(*store);
+    // Console settings: what the operator saved in the console overrides the configuration
+    // (README, "Configuration"); everything below is built from the result.
+    host->m_settings = std::make_unique<SettingsService>(*host->m_store, config);
+    if (auto loaded = host->m_settings->load(); !loaded)
+        return loaded.error();
+    host->m_config = host->m_settings->effective();
     host->m_blobs = std::make_unique<FileBlobStore>(config.dataDir + QStringLiteral("/blobs"),
                                                     config.minFreeDiskBytes);
     registerBuiltinHandlers(host->m_handlers);
     host->m_handlers.add(QStringLiteral("migrate"),
                          std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
                                                           host->m_clock, config.migrate));
-    QueueConfig queueConfig = config.queue;
+    QueueConfig queueConfig = host->m_config.queue;
     queueConfig.exclusiveStore = sqlite;
     host->m_queue =
         std::make_unique<JobQueue>(*host->m_store, host->m_handlers, host->m_clock, queueConfig);
+    host->m_settings->setApplier(SettingsService::Group::JobDefaults, [queue = host->m_queue.get()](
+                                                                          const FerryConfig &next) {
+        return queue->setJobDefaults(next.queue.defaultTimeoutMs, next.queue.defaultMaxAttempts);
+    });
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
     host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock);
     if (role == Role::Engine && sqlite) {
@@ -134,6 +145,11 @@ void EngineHost::createMonitor()
     options.governor.minFreeDiskBytes = m_config.minFreeDiskBytes;
     m_monitor = std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
                                                   m_store.get(), m_dispatcher.get());
+    m_settings->setApplier(SettingsService::Group::MemoryWatermarks,
+                           [monitor = m_monitor.get()](const FerryConfig &config) {
+                               return monitor->setWatermarks(config.memoryHighBytes,
+                                                             config.memoryLowBytes);
+                           });
 }
 // --- end resource monitor ---
 
@@ -168,6 +184,23 @@ Result<void> EngineHost::start()
     if (!origins)
         return origins.error();
     m_api->setCorsPolicy(CorsPolicy(*origins));
+    // Console settings applied live: the rate limit and the trusted proxies.
+    m_settings->setApplier(SettingsService::Group::RateLimit,
+                           [limiter = m_limiter.get()](const FerryConfig &config) {
+                               RateLimitPolicy next = limiter->policy();
+                               next.limit = config.rateLimit;
+                               next.window = std::chrono::seconds(config.rateWindowSeconds);
+                               return limiter->setPolicy(next);
+                           });
+    m_settings->setApplier(SettingsService::Group::TrustedProxies,
+                           [api = m_api.get()](const FerryConfig &config) -> Result<void> {
+                               auto trusted =
+                                   ClientAddress::fromTrustedProxies(config.trustedProxies);
+                               if (!trusted)
+                                   return trusted.error();
+                               api->setClientAddress(*trusted);
+                               return {};
+                           });
     SystemRoutes::Options system;
     system.version = QByteArrayLiteral(FERRY_VERSION_STRING);
     system.metricsLoopbackOnly = !m_config.metricsAnyClient;

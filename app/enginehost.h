@@ -9,6 +9,7 @@
 #include "api/tusroutes.h"
 #include "api/uploadroutes.h"
 #include "config/ferryconfig.h"
+#include "config/settingsservice.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
@@ -58,6 +59,8 @@ public:
     // Engine role: the resource monitor (samples, history, adaptive concurrency); null otherwise.
     // Its signals come from its own thread.
     ResourceMonitor *monitor() { return m_monitor.get(); }
+    // The console's Settings page: overrides saved in the store, applied live where possible.
+    SettingsService &settings() { return *m_settings; }
 
 private:
     explicit EngineHost(const FerryConfig &config);
@@ -93,6 +96,8 @@ private:
     std::unique_ptr<ProcProbe> m_probe;
     std::unique_ptr<ResourceMonitor> m_monitor;
     std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
+    // Console settings: overrides read at create(), appliers registered as their targets exist.
+    std::unique_ptr<SettingsService> m_settings;
 };
 
 } // namespace Ferry

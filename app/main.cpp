@@ -101,6 +101,7 @@ int main(int argc, char **argv)
         ConsoleContext context{engine.store(),   engine.queue(),  *engine.dispatcher(),
                                engine.users(),   engine.quotas(), engine.monitor(),
                                &engine.config(), QString(),       nullptr};
+        context.settings = &engine.settings();
         if (engine.httpPort() != 0) {
             context.endpoint = QStringLiteral("http://%1:%2/api/v1/")
                                    .arg(engine.config().listenHost)

@@ -3,6 +3,7 @@
 #include "api/quotaroutes.h"
 #include "commandoutput.h"
 #include "enginehost.h"
+#include "quota/limitparser.h"
 #include "quota/quotaledger.h"
 
 #include <QJsonArray>
@@ -20,34 +21,11 @@ QJsonObject userJson(const User &user)
             {QStringLiteral("disabled"), user.disabled}};
 }
 
-// "1000", "unlimited" (-1), "default" (the tier's: nullopt); bytes also take K, M, G, T suffixes
-// (powers of 1024).
-Result<std::optional<qint64>> parseLimit(const QString &option, QString text, bool bytes)
+// "1000", "unlimited" (-1), "default" (the tier's: nullopt); engine/quota/limitparser.h.
+Result<std::optional<qint64>> parseLimit(const QString &option, const QString &text, bool bytes)
 {
-    text = text.trimmed();
-    if (text == u"default")
-        return std::optional<qint64>();
-    if (text == u"unlimited")
-        return std::optional<qint64>(-1);
-    qint64 unit = 1;
-    if (bytes && !text.isEmpty()) {
-        const QChar suffix = text.back().toUpper();
-        const QString units = QStringLiteral("KMGT");
-        if (const qsizetype index = units.indexOf(suffix); index >= 0) {
-            unit = qint64(1) << (10 * (index + 1));
-            text.chop(1);
-        }
-    }
-    bool ok = false;
-    const qint64 value = text.toLongLong(&ok);
-    if (!ok || value < 0 || value > std::numeric_limits<qint64>::max() / unit) {
-        return makeError(ErrorCode::InvalidArgument,
-                         QStringLiteral("--%1 '%2' is not a limit.").arg(option, text),
-                         bytes ? QStringLiteral("Use a whole number of bytes (suffixes K, M, G, T "
-                                                "allowed), 'unlimited' or 'default'.")
-                               : QStringLiteral("Use a whole number, 'unlimited' or 'default'."));
-    }
-    return std::optional<qint64>(value * unit);
+    return Ferry::parseLimit(text, bytes ? LimitKind::Bytes : LimitKind::Uploads,
+                             QStringLiteral("--") + option);
 }
 
 QString limitText(qint64 limit, bool isDefault)
@@ -111,7 +89,7 @@ int userCommand(const CommandLine &cli, EngineHost &host)
         auto user = host.users().findByName(args.at(2));
         if (!user)
             return fail(user.error());
-        if (auto changed = host.store().setUserDisabled(user->id, action == u"disable"); !changed)
+        if (auto changed = host.users().setDisabled(user->id, action == u"disable"); !changed)
             return fail(changed.error());
         print(QStringLiteral("User %1 %2.")
                   .arg(user->name, action == u"disable"

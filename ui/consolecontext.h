@@ -10,6 +10,7 @@ class Dispatcher;
 class JobQueue;
 class QuotaLedger;
 class ResourceMonitor;
+class SettingsService;
 class Store;
 class UserDirectory;
 struct FerryConfig;
@@ -28,6 +29,7 @@ struct ConsoleContext
     const FerryConfig *config = nullptr;
     QString endpoint;               // "http://127.0.0.1:8080/api/v1/", empty when not listening
     QThreadPool *readers = nullptr; // the console's store reads; set by MainWindow
+    SettingsService *settings = nullptr; // Settings page; null: the page only shows the config
 };
 
 } // namespace Ferry

@@ -45,11 +45,10 @@ ApiHandler::ApiHandler(UserDirectory &users,
                        AccessLog *log)
     : m_users(users)
     , m_limiter(limiter)
-    , m_clients(std::move(clients))
+    , m_clients(std::make_shared<const ClientAddress>(std::move(clients)))
     , m_accessLog(log)
     , m_unmatched(m_metrics.counters("unmatched"))
     , m_preflight(m_metrics.counters("preflight"))
-    , m_policyHeader(limiter.policyHeaderValue())
 {
     m_workers.setObjectName(QStringLiteral("ferry-api"));
     m_workers.setMaxThreadCount(8);
@@ -59,6 +58,23 @@ ApiHandler::ApiHandler(UserDirectory &users,
 ApiHandler::~ApiHandler()
 {
     m_workers.waitForDone();
+}
+
+void ApiHandler::setClientAddress(ClientAddress clients)
+{
+    auto replacement = std::make_shared<const ClientAddress>(std::move(clients));
+    const QMutexLocker locker(&m_clientsMutex);
+    m_clients = std::move(replacement);
+}
+
+ClientAddress ApiHandler::clientAddress() const
+{
+    std::shared_ptr<const ClientAddress> clients;
+    {
+        const QMutexLocker locker(&m_clientsMutex);
+        clients = m_clients;
+    }
+    return *clients;
 }
 
 void ApiHandler::addRoutes(ApiRouteGroup &group)
@@ -136,16 +152,26 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
         lastHash = hash;
     }
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    // A token rotated or a user disabled in this process (the console) counts from the next
+    // request: the cache is dropped when the directory's generation moves on.
+    const quint64 generation = m_users.generation();
     {
         QMutexLocker lock(&m_authMutex);
-        if (auto it = m_authCache.constFind(hash); it != m_authCache.cend() && it->second > now)
+        if (generation != m_authGeneration) {
+            m_authCache.clear();
+            m_authGeneration = generation;
+        } else if (auto it = m_authCache.constFind(hash);
+                   it != m_authCache.cend() && it->second > now) {
             return it->first;
+        }
     }
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
     auto user = m_users.authenticate(QString::fromLatin1(authorization.mid(7).trimmed()));
     if (!user)
         return std::nullopt;
     QMutexLocker lock(&m_authMutex);
+    if (m_users.generation() != generation)
+        return *user; // changed while we looked: do not cache what may be stale
     if (m_authCache.size() > 10'000)
         m_authCache.clear();
     m_authCache.insert(hash, {*user, now + AuthCacheMs});
@@ -249,7 +275,7 @@ void ApiHandler::resolveClient(ApiCallState &state, const Http::Request &request
             forwarded.append(value);
     }
     state.client = forwarded.isEmpty() ? request.peerAddress
-                                       : m_clients.client(request.peerAddress, forwarded);
+                                       : clientAddress().client(request.peerAddress, forwarded);
     thread_local QHostAddress lastClient;
     thread_local QString lastKey;
     thread_local QByteArray lastText;
@@ -289,7 +315,7 @@ void ApiHandler::finish(const ApiCallState &call, Http::Response &response)
 {
     if (call.limit) {
         response.headers.reserve(response.headers.size() + 2);
-        response.setHeader(RateLimiter::PolicyHeaderName, m_policyHeader);
+        response.setHeader(RateLimiter::PolicyHeaderName, m_limiter.policyHeaderValue());
         response.setHeader(RateLimiter::HeaderName, m_limiter.headerValue(*call.limit));
     }
     if (m_cors.enabled())

@@ -41,6 +41,10 @@ public:
                 Http::Responder respond) override;
 
     ApiMetrics &metrics() { return m_metrics; }
+    // Thread-safe: the next request's client address uses the new trusted proxies (the
+    // console's Settings page).
+    void setClientAddress(ClientAddress clients);
+    ClientAddress clientAddress() const;
     // Where offloaded routes run; waited for by the destructor.
     QThreadPool &workers() { return m_workers; }
 
@@ -64,17 +68,18 @@ private:
 
     UserDirectory &m_users;
     RateLimiter &m_limiter;
-    ClientAddress m_clients;
+    mutable QMutex m_clientsMutex; // guards m_clients (the pointer; the object is immutable)
+    std::shared_ptr<const ClientAddress> m_clients;
     AccessLog *m_accessLog; // may be null
     std::deque<CompiledRoute> m_routes;
     ApiMetrics m_metrics;
     ApiMetrics::RouteCounters *m_unmatched;
     ApiMetrics::RouteCounters *m_preflight; // CORS preflights answered from the policy
-    QByteArray m_policyHeader;              // RateLimit-Policy: the same for every answer
     CorsPolicy m_cors;
     QThreadPool m_workers;
     QMutex m_authMutex;
     QHash<QByteArray, std::pair<User, qint64>> m_authCache; // token hash -> user, expiry (ms)
+    quint64 m_authGeneration = 0; // UserDirectory::generation() the cache was filled at
 };
 
 } // namespace Ferry

@@ -98,4 +98,22 @@ ConcurrencyGovernor::Decision ConcurrencyGovernor::update(const Reading &reading
     return decision;
 }
 
+void ConcurrencyGovernor::setWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes)
+{
+    m_config.highWaterBytes = highWaterBytes;
+    m_config.lowWaterBytes = lowWaterBytes;
+}
+
+Result<void> ConcurrencyGovernor::validateWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes)
+{
+    if (lowWaterBytes <= 0 || highWaterBytes <= lowWaterBytes) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("Memory marks %1 (high) and %2 (low) do not fit.")
+                             .arg(megabytes(highWaterBytes), megabytes(lowWaterBytes)),
+                         QStringLiteral("The low-water mark must be above 0 and below the "
+                                        "high-water mark."));
+    }
+    return {};
+}
+
 } // namespace Ferry

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/error.h"
+
 #include <QString>
 
 #include <optional>
@@ -50,6 +52,10 @@ public:
 
     Decision update(const Reading &reading);
     const Config &config() const { return m_config; }
+    // New memory marks, used from the next update (the throttle state carries over).
+    void setWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes);
+    // high > low > 0.
+    static Result<void> validateWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes);
 
     static QString megabytes(qint64 bytes);
 

@@ -32,6 +32,7 @@ ResourceMonitor::ResourceMonitor(SystemProbe &probe,
     , m_store(store)
     , m_dispatcher(dispatcher)
     , m_governor(options.governor)
+    , m_governorConfig(options.governor)
 {
     qRegisterMetaType<Ferry::ResourceSample>();
 }
@@ -177,6 +178,14 @@ void ResourceMonitor::govern(ResourceSample &sample)
     if (!m_dispatcher)
         return;
     const int configured = m_dispatcher->maxConcurrency();
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_governorConfigChanged) {
+            m_governor.setWatermarks(m_governorConfig.highWaterBytes,
+                                     m_governorConfig.lowWaterBytes);
+            m_governorConfigChanged = false;
+        }
+    }
     if (m_options.governorEnabled) {
         const auto decision = m_governor.update(
             {sample.timestampMs, sample.rssBytes, sample.freeDiskBytes, configured});
@@ -288,6 +297,23 @@ QList<GovernorEvent> ResourceMonitor::recentEvents() const
 {
     QMutexLocker lock(&m_mutex);
     return QList<GovernorEvent>(m_events.cbegin(), m_events.cend());
+}
+
+Result<void> ResourceMonitor::setWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes)
+{
+    if (auto valid = ConcurrencyGovernor::validateWatermarks(highWaterBytes, lowWaterBytes); !valid)
+        return valid;
+    QMutexLocker lock(&m_mutex);
+    m_governorConfig.highWaterBytes = highWaterBytes;
+    m_governorConfig.lowWaterBytes = lowWaterBytes;
+    m_governorConfigChanged = true;
+    return {};
+}
+
+ConcurrencyGovernor::Config ResourceMonitor::governorConfig() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_governorConfig;
 }
 
 } // namespace Ferry

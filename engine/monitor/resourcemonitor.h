@@ -99,6 +99,11 @@ public:
     std::optional<ResourceSample> latest() const;
     QList<GovernorEvent> recentEvents() const;
     const Options &options() const { return m_options; }
+    // Thread-safe: new memory marks for adaptive concurrency, used from the next tick (the
+    // console's Settings page). Refuses marks that do not fit (high > low > 0).
+    Result<void> setWatermarks(qint64 highWaterBytes, qint64 lowWaterBytes);
+    // The marks in force (or set to be used from the next tick).
+    ConcurrencyGovernor::Config governorConfig() const;
 
 Q_SIGNALS:
     void sampled(const Ferry::ResourceSample &sample);
@@ -134,6 +139,8 @@ private:
     MetricHistory m_history;
     std::optional<ResourceSample> m_latest;
     std::deque<GovernorEvent> m_events;
+    ConcurrencyGovernor::Config m_governorConfig; // what the governor uses from the next tick
+    bool m_governorConfigChanged = false;
 
     std::unique_ptr<QThread> m_thread;
     QObject *m_worker = nullptr; // lives on m_thread; owns the timer

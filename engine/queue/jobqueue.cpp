@@ -16,7 +16,13 @@ JobQueue::JobQueue(Store &store,
                    const Clock &clock,
                    QueueConfig config,
                    QObject *parent)
-    : QObject(parent), m_store(store), m_handlers(handlers), m_clock(clock), m_config(config)
+    : QObject(parent)
+    , m_store(store)
+    , m_handlers(handlers)
+    , m_clock(clock)
+    , m_config(config)
+    , m_defaultTimeoutMs(config.defaultTimeoutMs)
+    , m_defaultMaxAttempts(config.defaultMaxAttempts)
 {
     reloadPaused();
 }
@@ -52,18 +58,35 @@ Result<void> JobQueue::prepare(NewJob &job) const
                          QStringLiteral("Pass the id of an existing user."));
     }
     if (job.maxAttempts == 0)
-        job.maxAttempts = m_config.defaultMaxAttempts;
+        job.maxAttempts = m_defaultMaxAttempts.load();
     if (job.maxAttempts < 1 || job.maxAttempts > MaxAttemptsLimit) {
         return makeError(ErrorCode::InvalidArgument,
                          QStringLiteral("maxAttempts %1 is out of range.").arg(job.maxAttempts),
                          QStringLiteral("Use 1 to %1.").arg(MaxAttemptsLimit));
     }
     if (job.timeoutMs < 0)
-        job.timeoutMs = m_config.defaultTimeoutMs;
+        job.timeoutMs = m_defaultTimeoutMs.load();
     if (job.uniqueKey.size() > 256) {
         return makeError(ErrorCode::InvalidArgument, QStringLiteral("The unique key is too long."),
                          QStringLiteral("Use at most 256 characters."));
     }
+    return {};
+}
+
+Result<void> JobQueue::setJobDefaults(qint64 timeoutMs, int maxAttempts)
+{
+    if (timeoutMs < 0) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("A default timeout of %1 ms is negative.").arg(timeoutMs),
+                         QStringLiteral("Use 0 (no timeout) or more."));
+    }
+    if (maxAttempts < 1 || maxAttempts > MaxAttemptsLimit) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("maxAttempts %1 is out of range.").arg(maxAttempts),
+                         QStringLiteral("Use 1 to %1.").arg(MaxAttemptsLimit));
+    }
+    m_defaultTimeoutMs.store(timeoutMs);
+    m_defaultMaxAttempts.store(maxAttempts);
     return {};
 }
 

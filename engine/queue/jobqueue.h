@@ -54,6 +54,12 @@ public:
     void reloadPaused();
 
     const QueueConfig &config() const { return m_config; }
+    // What a job that names no timeout or attempt count gets, from the next enqueue on
+    // (thread-safe; the console's Settings page). timeoutMs >= 0 (0: none), maxAttempts in
+    // 1..100; anything else is refused.
+    Result<void> setJobDefaults(qint64 timeoutMs, int maxAttempts);
+    qint64 defaultTimeoutMs() const { return m_defaultTimeoutMs.load(); }
+    int defaultMaxAttempts() const { return m_defaultMaxAttempts.load(); }
     Store &store() { return m_store; }
 
     void addObserver(QueueObserver *observer);
@@ -74,6 +80,8 @@ private:
     const HandlerRegistry &m_handlers;
     const Clock &m_clock;
     QueueConfig m_config;
+    std::atomic<qint64> m_defaultTimeoutMs;
+    std::atomic<int> m_defaultMaxAttempts;
     QMutex m_pausedMutex; // orders writes and reloads of the persisted flag
     std::atomic<bool> m_paused{false};
     QMutex m_observersMutex;

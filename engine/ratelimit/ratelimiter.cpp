@@ -62,15 +62,38 @@ Result<std::unique_ptr<RateLimiter>> RateLimiter::create(const RateLimitPolicy &
     return std::unique_ptr<RateLimiter>(new RateLimiter(policy, clock));
 }
 
-RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock)
-    : m_policy(policy)
-    , m_clock(clock)
-    , m_windowMs(qint64(policy.window.count()) * 1000)
-    , m_intervalMs(m_windowMs / policy.limit)
-    , m_intervalFrac(m_windowMs % policy.limit)
-    , m_headerPrefix('"' + policy.name.toLatin1() + "\";r=")
+RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock) : m_clock(clock)
 {
+    usePolicy(policy);
+}
+
+void RateLimiter::usePolicy(const RateLimitPolicy &policy)
+{
+    m_policy = policy;
+    m_policyHeader = '"' + policy.name.toLatin1() + "\";q=" + QByteArray::number(policy.limit) +
+                     ";w=" + QByteArray::number(qint64(policy.window.count()));
+    m_headerPrefix = '"' + policy.name.toLatin1() + "\";r=";
+    m_windowMs = qint64(policy.window.count()) * 1000;
+    m_intervalMs = m_windowMs / policy.limit;
+    m_intervalFrac = m_windowMs % policy.limit;
+    m_entries.clear();
+    m_order.clear();
     m_entries.reserve(size_t(std::min<qint64>(policy.maxKeys, 1024)));
+}
+
+RateLimitPolicy RateLimiter::policy() const
+{
+    const QMutexLocker locker(&m_mutex);
+    return m_policy;
+}
+
+Result<void> RateLimiter::setPolicy(const RateLimitPolicy &policy)
+{
+    if (auto valid = policy.validate(); !valid)
+        return valid;
+    const QMutexLocker locker(&m_mutex);
+    usePolicy(policy);
+    return {};
 }
 
 RateLimiter::Tat RateLimiter::plusInterval(Tat tat) const
@@ -155,8 +178,8 @@ qint64 RateLimiter::trackedKeys() const
 
 QByteArray RateLimiter::policyHeaderValue() const
 {
-    return '"' + m_policy.name.toLatin1() + "\";q=" + QByteArray::number(m_policy.limit) +
-           ";w=" + QByteArray::number(qint64(m_policy.window.count()));
+    const QMutexLocker locker(&m_mutex);
+    return m_policyHeader; // shared, not copied
 }
 
 QByteArray RateLimiter::headerValue(const RateLimitDecision &decision) const
@@ -167,8 +190,11 @@ QByteArray RateLimiter::headerValue(const RateLimitDecision &decision) const
     const char *remainingEnd = std::to_chars(remaining, remaining + 24, decision.remaining).ptr;
     const char *resetEnd = std::to_chars(reset, reset + 24, decision.resetSeconds).ptr;
     QByteArray value;
-    value.reserve(m_headerPrefix.size() + 52);
-    value.append(m_headerPrefix);
+    value.reserve(32 + 52);
+    {
+        const QMutexLocker locker(&m_mutex);
+        value.append(m_headerPrefix);
+    }
     value.append(remaining, remainingEnd - remaining);
     value.append(";t=", 3);
     value.append(reset, resetEnd - reset);

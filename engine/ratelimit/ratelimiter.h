@@ -64,7 +64,11 @@ public:
     qint64 purgeReset(qint64 nowMs);
 
     qint64 trackedKeys() const;
-    const RateLimitPolicy &policy() const { return m_policy; }
+    RateLimitPolicy policy() const;
+    // Replaces the policy at once (the console's Settings page). Every client starts over with a
+    // full quota under the new policy: a TAT computed for the old interval means nothing under
+    // the new one. Refuses an invalid policy and keeps the current one.
+    Result<void> setPolicy(const RateLimitPolicy &policy);
 
     // IETF draft-ietf-httpapi-ratelimit-headers: `"default";q=50;w=900`.
     QByteArray policyHeaderValue() const;
@@ -108,13 +112,16 @@ private:
     Tat plusInterval(Tat tat) const;
     void store(Entries::iterator entry, const QString &key, Tat tat);
 
-    const RateLimitPolicy m_policy;
+    void usePolicy(const RateLimitPolicy &policy); // under m_mutex (or in the constructor)
+
     const Clock &m_clock;
-    const qint64 m_windowMs;
-    const qint64 m_intervalMs;       // window/limit, whole ms
-    const qint64 m_intervalFrac;     // and the remainder, in 1/limit ms
-    const QByteArray m_headerPrefix; // `"<name>";r=`
-    mutable QMutex m_mutex;
+    mutable QMutex m_mutex; // guards everything below
+    RateLimitPolicy m_policy;
+    QByteArray m_policyHeader; // the RateLimit-Policy value
+    QByteArray m_headerPrefix; // `"<name>";r=`
+    qint64 m_windowMs = 0;
+    qint64 m_intervalMs = 0;   // window/limit, whole ms
+    qint64 m_intervalFrac = 0; // and the remainder, in 1/limit ms
     Entries m_entries;
     Order m_order;
 };

@@ -104,7 +104,16 @@ Result<QString> UserDirectory::rotateToken(qint64 userId)
     const QString token = generateToken();
     if (auto set = m_store.setUserTokenHash(userId, hashToken(token)); !set)
         return set.error();
+    m_generation.fetch_add(1);
     return token;
+}
+
+Result<void> UserDirectory::setDisabled(qint64 userId, bool disabled)
+{
+    if (auto set = m_store.setUserDisabled(userId, disabled); !set)
+        return set;
+    m_generation.fetch_add(1);
+    return {};
 }
 
 } // namespace Ferry
