@@ -13,6 +13,7 @@ class QThreadPool;
 
 namespace Ferry {
 
+class LogPane;
 class OverviewPage;
 
 // The operator console: queue controls in the toolbar, pages (overview, jobs, users and
@@ -30,18 +31,28 @@ public:
     void showPage(Page page);
 
 private:
+    void buildToolbar();
+    void buildStatusBar();
     void togglePaused();
+    void setPerUserCap(int cap);
     void updateStatus(const QString &storeError);
+    void updateLimits();
 
     ConsoleContext m_context;
     QThreadPool *m_readers;
 
-    QPushButton *m_pauseButton;
-    QSpinBox *m_concurrency;
-    QListWidget *m_navigation;
-    QStackedWidget *m_pages;
-    OverviewPage *m_overview;
-    QLabel *m_status;
+    QPushButton *m_pauseButton = nullptr;
+    QSpinBox *m_concurrency = nullptr;
+    QSpinBox *m_perUserCap = nullptr;
+    QLabel *m_effective = nullptr;
+    QListWidget *m_navigation = nullptr;
+    QStackedWidget *m_pages = nullptr;
+    OverviewPage *m_overview = nullptr;
+    QLabel *m_status = nullptr;
+    QLabel *m_endpoint = nullptr;
+    QLabel *m_pausedIndicator = nullptr;
+    QLabel *m_nodes = nullptr;
+    LogPane *m_log = nullptr;
 };
 
 } // namespace Ferry
