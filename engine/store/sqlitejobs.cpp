@@ -167,22 +167,25 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     if (!history)
         return history.error();
     // Per-user cap: with a cap the candidates are picked first (cappedClaimIds) and passed as a
-    // JSON array in ?4; without one (the hot path) the claim is a single statement.
+    // JSON array in ?4; without one (the hot path) the claim is the one statement it always was.
     const bool capped = request.maxPerUser > 0 && request.limit > 0;
-    const QString chosen =
-        capped ? QStringLiteral(
-                     "WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?4)) ")
-               : QStringLiteral("WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND "
-                                "run_at <= ?3 ORDER BY priority DESC, fair_rank, id LIMIT ?4) ");
-    auto claim = db.prepare(
-        QStringLiteral(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
-            "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3, "
-            "cancel_requested = 0 ") +
-        chosen +
-        QStringLiteral(
-            "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-            "max_attempts, timeout_ms, lease_token, created_at"));
+    static const QString claimHead = QStringLiteral(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
+        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3, "
+        "cancel_requested = 0 ");
+    static const QString claimTail = QStringLiteral(
+        "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+        "max_attempts, timeout_ms, lease_token, created_at");
+    static const QString claimNext =
+        claimHead +
+        QStringLiteral("WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND "
+                       "run_at <= ?3 ORDER BY priority DESC, fair_rank, id LIMIT ?4) ") +
+        claimTail;
+    static const QString claimChosen =
+        claimHead +
+        QStringLiteral("WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?4)) ") +
+        claimTail;
+    auto claim = db.prepare(capped ? claimChosen : claimNext);
     if (!claim)
         return claim.error();
 
