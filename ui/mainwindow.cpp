@@ -10,6 +10,7 @@
 #include "settings/settingspage.h"
 #include "users/userspage.h"
 
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -22,6 +23,7 @@
 #include <QThreadPool>
 #include <QTimer>
 #include <QToolBar>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -154,13 +156,32 @@ void MainWindow::buildStatusBar()
     timer->start();
 }
 
+void MainWindow::writeOffGui(std::function<Result<void>()> write, std::function<void()> after)
+{
+    // Settings writes are SQL: they run on the reader pool (one thread, so in click order).
+    auto *watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, after] {
+        const QString error = watcher->result();
+        watcher->deleteLater();
+        if (after)
+            after();
+        if (!error.isEmpty())
+            QMessageBox::warning(this, QStringLiteral("Ferry"), error);
+    });
+    watcher->setFuture(QtConcurrent::run(m_readers, [write = std::move(write)] {
+        const Result<void> done = write();
+        return done ? QString() : done.error().toString();
+    }));
+}
+
 void MainWindow::setPerUserCap(int cap)
 {
-    if (auto done = m_context.queue.setMaxPerUser(cap); !done) {
-        QMessageBox::warning(this, QStringLiteral("Ferry"), done.error().toString());
-        const QSignalBlocker quiet(m_perUserCap);
-        m_perUserCap->setValue(m_context.queue.maxPerUser());
-    }
+    JobQueue *queue = &m_context.queue;
+    writeOffGui([queue, cap] { return queue->setMaxPerUser(cap); },
+                [this] {
+                    const QSignalBlocker quiet(m_perUserCap);
+                    m_perUserCap->setValue(m_context.queue.maxPerUser());
+                });
 }
 
 void MainWindow::updateLimits()
@@ -198,10 +219,15 @@ void MainWindow::updateStatus(const QString &storeError)
 
 void MainWindow::togglePaused()
 {
-    if (auto done = m_context.queue.setPaused(!m_context.queue.isPaused()); !done)
-        QMessageBox::warning(this, QStringLiteral("Ferry"), done.error().toString());
-    updateStatus({});
-    m_overview->refresh();
+    JobQueue *queue = &m_context.queue;
+    const bool paused = !queue->isPaused();
+    m_pauseButton->setEnabled(false); // until this write is done
+    writeOffGui([queue, paused] { return queue->setPaused(paused); },
+                [this] {
+                    m_pauseButton->setEnabled(true);
+                    updateStatus({});
+                    m_overview->refresh();
+                });
 }
 
 } // namespace Ferry

@@ -2,7 +2,11 @@
 
 #include "consolecontext.h"
 
+#include "core/error.h"
+
 #include <QMainWindow>
+
+#include <functional>
 
 class QLabel;
 class QListWidget;
@@ -35,6 +39,8 @@ private:
     void buildStatusBar();
     void togglePaused();
     void setPerUserCap(int cap);
+    // Runs a settings write on the reader pool, then `after` on the GUI thread; errors are shown.
+    void writeOffGui(std::function<Result<void>()> write, std::function<void()> after);
     void updateStatus(const QString &storeError);
     void updateLimits();
 

@@ -119,7 +119,7 @@ private Q_SLOTS:
         QTRY_COMPARE(button->text(), QStringLiteral("Pause queue"));
         QVERIFY(!indicator->isVisible());
         QTest::mouseClick(button, Qt::LeftButton);
-        QVERIFY(c.queue->isPaused());
+        QTRY_VERIFY(c.queue->isPaused()); // written off the GUI thread
         QCOMPARE(**c.t.store->setting(QStringLiteral("queue.paused")), QStringLiteral("1"));
         QTRY_COMPARE(button->text(), QStringLiteral("Resume queue"));
         QTRY_VERIFY(indicator->isVisible());
@@ -135,8 +135,9 @@ private Q_SLOTS:
         QTest::qWait(200);
         QCOMPARE((*c.t.store->job(id, std::nullopt))->status, JobStatus::Pending);
 
+        QTRY_VERIFY(button->isEnabled());
         QTest::mouseClick(button, Qt::LeftButton);
-        QVERIFY(!c.queue->isPaused());
+        QTRY_VERIFY(!c.queue->isPaused());
         QTRY_VERIFY(!indicator->isVisible());
         QTRY_COMPARE_WITH_TIMEOUT((*c.t.store->job(id, std::nullopt))->status, JobStatus::Completed,
                                   10'000);
@@ -172,7 +173,7 @@ private Q_SLOTS:
         QCOMPARE(spin->maximum(), 64);
         spin->setFocus();
         QTest::keyClick(spin, Qt::Key_Up);
-        QCOMPARE(c.queue->maxPerUser(), 1);
+        QTRY_COMPARE(c.queue->maxPerUser(), 1); // written off the GUI thread
         QCOMPARE(**c.t.store->setting(QStringLiteral("queue.maxPerUser")), QStringLiteral("1"));
 
         // With the cap, one user's second job waits while the first runs.

@@ -177,6 +177,10 @@ private Q_SLOTS:
         Q_EMIT c.monitor->limitChanged(3, 8, QStringLiteral("memory above the high mark"));
         QTRY_VERIFY(c.find<QLabel>("limit")->text().contains(u"<b>3</b> (adaptive) of 8"));
         QVERIFY(c.find<QLabel>("limit")->text().contains(u"memory above the high mark"));
+        c.dispatcher->setClaimingPaused(true);
+        Q_EMIT c.monitor->claimingPausedChanged(true, QStringLiteral("free disk below 256 MB"));
+        QTRY_VERIFY(c.find<QLabel>("limit")->text().contains(u"not starting jobs"));
+        QVERIFY(c.find<QLabel>("limit")->text().contains(u"free disk below 256 MB"));
     }
 
     // The README's screenshot: FERRY_DOCS_SCREENSHOT=<path> writes the console with 15 minutes

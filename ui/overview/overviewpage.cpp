@@ -131,6 +131,14 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
                 Qt::QueuedConnection);
         connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
                 Qt::QueuedConnection);
+        connect(
+            monitor, &ResourceMonitor::claimingPausedChanged, this,
+            [this](bool, const QString &reason) {
+                m_claimingReason = reason;
+                showLimit(m_context.dispatcher.effectiveConcurrency(),
+                          m_context.dispatcher.maxConcurrency(), m_limitReason);
+            },
+            Qt::QueuedConnection);
     }
     connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
     showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
@@ -270,6 +278,13 @@ void OverviewPage::showLimit(int effective, int configured, const QString &reaso
                                         ? QString()
                                         : QStringLiteral(" — ") + reason.toHtmlEscaped())
                          : QStringLiteral("Concurrency: <b>%1</b> configured").arg(configured));
+    if (m_context.dispatcher.claimingPaused()) {
+        m_limit->setText(m_limit->text() +
+                         QStringLiteral(" · <b>not starting jobs</b>%1")
+                             .arg(m_claimingReason.isEmpty()
+                                      ? QString()
+                                      : QStringLiteral(": ") + m_claimingReason.toHtmlEscaped()));
+    }
 }
 
 void OverviewPage::refresh()

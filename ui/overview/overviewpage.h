@@ -49,7 +49,8 @@ private:
     bool m_chartsScheduled = false;
     QLabel *m_summary;
     QLabel *m_limit;
-    QString m_limitReason; // the governor's, while it holds the limit down
+    QString m_limitReason;    // the governor's, while it holds the limit down
+    QString m_claimingReason; // why claiming is paused (free disk below the floor)
     QComboBox *m_range;
     MetricChart *m_memory = nullptr;
     MetricChart *m_cpu = nullptr;
