@@ -45,6 +45,7 @@ struct Console
         t.clock.set(QDateTime::currentMSecsSinceEpoch() - 15 * 60'000);
         QueueConfig config;
         config.maxConcurrency = 8;
+        config.shutdownGraceMs = 2000;
         config.pollIntervalMs = 20;
         queue = std::make_unique<JobQueue>(*t.store, handlers, t.clock, config);
         dispatcher = std::make_unique<Dispatcher>(*queue, handlers, t.clock, QStringLiteral("ui"));
@@ -100,6 +101,10 @@ struct Console
         }
         active = qMin(dispatcher->effectiveConcurrency(), int(5 + 4 * wave + (i % 7 < 3 ? 1 : 0)));
         depth = qMax<qint64>(0, qint64(120 + 110 * std::sin(i / 110.0) + (i % 13)));
+        if (real) { // the last seconds: what the engine really runs and holds
+            active = dispatcher->runningCount();
+            depth = *t.store->pendingJobCount();
+        }
         completed += active * (i % 4 == 0 ? 2 : 1) / 3;
         requests += 12 + qint64(8 * (1 + wave)) + i % 5;
         limited += (i > 300 && i < 380 && i % 2 == 0) ? 3 : 0;
@@ -116,6 +121,7 @@ struct Console
     FakeProbe probe;
     LogBuffer log{100};
     int active = 0;
+    bool real = false;
     qint64 depth = 0, completed = 0, requests = 0, limited = 0;
     std::unique_ptr<JobQueue> queue;
     std::unique_ptr<Dispatcher> dispatcher;
@@ -197,11 +203,26 @@ private Q_SLOTS:
             job.userId = i % 3 == 0 ? bob : alice;
             QVERIFY(c.queue->enqueue(job).ok());
         }
-        QTRY_COMPARE_WITH_TIMEOUT(c.find<QTableWidget>("jobsTable")->rowCount(), 24, 10'000);
-        for (int i = 0; i < 900; ++i)
+        QTRY_VERIFY_WITH_TIMEOUT(c.find<QLabel>("summary")->text().contains(u"completed <b>24</b>"),
+                                 10'000);
+        for (int i = 0; i < 895; ++i)
+            c.tick(i);
+        // Now: two users' long jobs, three of each running under a per-user cap, the rest queued.
+        QVERIFY(c.queue->setMaxPerUser(3).ok());
+        job.type = QStringLiteral("sleep");
+        job.payload = {{QStringLiteral("ms"), 600'000}};
+        for (int i = 0; i < 226; ++i) {
+            job.userId = i % 2 == 0 ? alice : bob;
+            QVERIFY(c.queue->enqueue(job).ok());
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(c.dispatcher->runningCount(), 6, 10'000);
+        QTRY_VERIFY(c.find<QLabel>("summary")->text().contains(u"running <b>6</b>"));
+        c.real = true;
+        for (int i = 895; i < 900; ++i)
             c.tick(i);
         c.find<QComboBox>("range")->setCurrentIndex(1);
         QTRY_COMPARE(c.find<MetricChart>("cpuChart")->pointCount(0), 899);
+        QTRY_COMPARE(c.find<MetricChart>("jobsChart")->current(), QStringLiteral("6 of 8"));
         QTRY_COMPARE(c.find<LogPane>("logPane")->visibleRows(), 4);
         QTest::qWait(100);
         QString file = qEnvironmentVariable("FERRY_DOCS_SCREENSHOT");
