@@ -79,11 +79,13 @@ void LogBuffer::append(QtMsgType level,
         while (int(m_records.size()) > m_capacity)
             m_records.pop_front();
     }
-    Q_EMIT appended();
+    if (!m_notified.exchange(true))
+        Q_EMIT appended();
 }
 
 QList<LogRecord> LogBuffer::recordsAfter(qint64 afterSequence) const
 {
+    m_notified.store(false); // before reading: a record appended meanwhile signals again
     const QMutexLocker lock(&m_mutex);
     QList<LogRecord> result;
     for (auto it = m_records.rbegin(); it != m_records.rend() && it->sequence > afterSequence; ++it)

@@ -5,6 +5,7 @@
 #include <QObject>
 #include <QString>
 
+#include <atomic>
 #include <deque>
 
 namespace Ferry {
@@ -24,10 +25,11 @@ struct LogRecord
 };
 
 // The last `capacity` log records in memory, for the console's log pane. Thread-safe: append()
-// runs on whichever thread logs. `appended` is emitted on that thread after the record is stored;
-// connect to it with a queued connection (the default for a receiver on another thread) and read
-// what is new with recordsAfter(). Bounded: the oldest record goes when a new one would exceed
-// the capacity.
+// runs on whichever thread logs. `appended` is emitted on that thread after a record is stored,
+// once until the next recordsAfter() call (so a burst of log lines posts one event, not
+// thousands); connect to it with a queued connection (the default for a receiver on another
+// thread) and read what is new with recordsAfter(). Bounded: the oldest record goes when a new
+// one would exceed the capacity.
 class LogBuffer final : public QObject
 {
     Q_OBJECT
@@ -56,6 +58,7 @@ private:
     mutable QMutex m_mutex;
     std::deque<LogRecord> m_records;
     qint64 m_nextSequence = 1;
+    mutable std::atomic<bool> m_notified{false}; // appended emitted, not read since
 };
 
 } // namespace Ferry

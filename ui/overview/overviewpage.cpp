@@ -85,6 +85,7 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_range->addItem(QStringLiteral("Last 15 minutes"), int(MetricRange::Last15Minutes));
     m_range->addItem(QStringLiteral("Last 24 hours"), int(MetricRange::Last24Hours));
     m_range->setToolTip(QStringLiteral("The charts' time range"));
+    m_range->setVisible(m_context.monitor != nullptr); // no charts without a monitor
     header->addWidget(m_range);
     layout->addLayout(header);
     layout->addWidget(buildCharts(), 3);
