@@ -125,6 +125,30 @@ private Q_SLOTS:
         QCOMPARE(rest->size(), 1);
     }
 
+    void aUserAtTheCapDoesNotHideOthersBehindThem()
+    {
+        TempStore t;
+        HandlerRegistry handlers;
+        handlers.add(QStringLiteral("peruser"), std::make_shared<PerUserHandler>());
+        const qint64 alice = t.addUser(QStringLiteral("alice"));
+        const qint64 bob = t.addUser(QStringLiteral("bob"));
+        JobQueue queue(*t.store, handlers, t.clock, config(4));
+        NewJob urgent = job(alice);
+        urgent.priority = 10; // all of alice's jobs come before bob's in claim order
+        QVERIFY(queue.enqueueBatch(QList<NewJob>(300, urgent)).ok());
+        QVERIFY(queue.enqueue(job(bob)).ok());
+        ClaimRequest request{QStringLiteral("node"), 4, t.clock.nowMs(), 60'000, 2};
+        auto claimed = t.store->settleAndClaim({}, request);
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 3); // two of alice's (her cap), then bob's from behind them
+        QCOMPARE(claimed->at(0).userId, alice);
+        QCOMPARE(claimed->at(1).userId, alice);
+        QCOMPARE(claimed->at(2).userId, bob);
+        auto none = t.store->settleAndClaim({}, request);
+        QVERIFY(none.ok());
+        QCOMPARE(none->size(), 0);
+    }
+
     void dispatcherNeverRunsTwoOfOneUsersJobsAtOnce()
     {
         TempStore t;
