@@ -200,14 +200,21 @@ QWidget *OverviewPage::buildCharts()
 
 void OverviewPage::scheduleCharts()
 {
-    // Samples that arrived together (a busy GUI thread, a history load) redraw once.
-    if (m_chartsScheduled)
+    // Samples that arrived together (a busy GUI thread, a history load) redraw once; a hidden
+    // page does not redraw at all (showEvent catches up).
+    if (m_chartsScheduled || !isVisible())
         return;
     m_chartsScheduled = true;
     QTimer::singleShot(0, this, [this] {
         m_chartsScheduled = false;
         refreshCharts();
     });
+}
+
+void OverviewPage::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    refreshCharts();
 }
 
 MetricRange OverviewPage::range() const

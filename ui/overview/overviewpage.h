@@ -37,6 +37,9 @@ Q_SIGNALS:
     // After each read: the store's error, empty when it answered.
     void storeRead(const QString &error);
 
+protected:
+    void showEvent(QShowEvent *event) override;
+
 private:
     struct Snapshot;
     void apply(const Snapshot &snapshot);
