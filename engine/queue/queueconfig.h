@@ -11,8 +11,6 @@ struct QueueConfig
     static constexpr int MaxConcurrency = 64;
 
     int maxConcurrency = 3;                // seed item 2
-    static constexpr int MaxPerUserLimit = 64;
-    int maxPerUser = 0; // running jobs per user at most (--max-per-user); 0 = no cap
     qint64 leaseMs = 30'000;               // a crashed node's jobs return within this
     qint64 pollIntervalMs = 1'000;         // fallback when no in-process wake arrives
     qint64 rescueIntervalMs = 5'000;       // how often expired leases are looked for
@@ -29,6 +27,10 @@ struct QueueConfig
     // SQLite: this process is the only engine on the store (a lock file proves it), so at start
     // every running job is a leftover of a crash and is rescued at once, not after its lease.
     bool exclusiveStore = true;
+
+    // Per-user cap: running jobs per user at most (--max-per-user); 0 = no cap.
+    static constexpr int MaxPerUserLimit = 64;
+    int maxPerUser = 0;
 };
 
 } // namespace Ferry
