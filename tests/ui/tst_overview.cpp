@@ -139,6 +139,16 @@ class tst_Overview : public QObject
 {
     Q_OBJECT
 
+    // build/screenshots by default (FERRY_SCREENSHOT_DIR, set by CMake); else beside the test.
+    static QString screenshotDir()
+    {
+        QString dir = qEnvironmentVariable("FERRY_SCREENSHOT_DIR");
+        if (dir.isEmpty())
+            dir = QCoreApplication::applicationDirPath() + QStringLiteral("/screenshots");
+        QDir().mkpath(dir);
+        return dir;
+    }
+
 private Q_SLOTS:
     void chartsFollowTheMonitor()
     {
@@ -166,7 +176,10 @@ private Q_SLOTS:
         auto *range = c.find<QComboBox>("range");
         QTRY_VERIFY(cpu->pointCount(0) > 0);
         QVERIFY(cpu->pointCount(0) <= 60); // last minute: at most 60 one-second samples
-        range->setCurrentIndex(1);         // 15 minutes
+        QTest::qWait(50);
+        QVERIFY(
+            c.window->grab().save(screenshotDir() + QStringLiteral("/overview-last-minute.png")));
+        range->setCurrentIndex(1); // 15 minutes
         QTRY_COMPARE(c.find<MetricChart>("queueChart")->pointCount(0), 200);
         range->setCurrentIndex(2); // 24 hours: one point a minute
         QTRY_VERIFY(c.find<MetricChart>("queueChart")->pointCount(0) <= 4);
@@ -226,13 +239,8 @@ private Q_SLOTS:
         QTRY_COMPARE(c.find<LogPane>("logPane")->visibleRows(), 4);
         QTest::qWait(100);
         QString file = qEnvironmentVariable("FERRY_DOCS_SCREENSHOT");
-        if (file.isEmpty()) {
-            QString dir = qEnvironmentVariable("FERRY_SCREENSHOT_DIR");
-            if (dir.isEmpty())
-                dir = QCoreApplication::applicationDirPath() + QStringLiteral("/screenshots");
-            QDir().mkpath(dir);
-            file = dir + QStringLiteral("/overview-with-data.png");
-        }
+        if (file.isEmpty())
+            file = screenshotDir() + QStringLiteral("/overview-with-data.png");
         QVERIFY2(c.window->grab().save(file), qPrintable(file));
     }
 };
