@@ -3,6 +3,7 @@
 #include "commandline.h"
 #include "commands.h"
 #include "config/configloader.h"
+#include "core/logbuffer.h"
 #include "enginehost.h"
 #include "mainwindow.h"
 #include "signalwatcher.h"
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
         "%{if-warning}warning%{endif}%{if-critical}error%{endif}%{if-fatal}fatal%{endif} "
         "%{category}: %{message}"));
     QLoggingCategory::setFilterRules(QStringLiteral("ferry.*.info=true"));
+    // The console's log pane reads recent records from here; stderr keeps the format above.
+    LogBuffer log(1000);
+    log.install();
 
     if (!parsed) {
         std::fprintf(stderr, "ferry: %s\nRun 'ferry --help' for usage.\n",
@@ -98,9 +102,16 @@ int main(int argc, char **argv)
     std::unique_ptr<MainWindow> window;
     if (!headless) {
         EngineHost &engine = **host;
-        ConsoleContext context{engine.store(),   engine.queue(),  *engine.dispatcher(),
-                               engine.users(),   engine.quotas(), engine.monitor(),
-                               &engine.config(), QString(),       nullptr};
+        ConsoleContext context{engine.store(),
+                               engine.queue(),
+                               *engine.dispatcher(),
+                               engine.users(),
+                               engine.quotas(),
+                               engine.monitor(),
+                               &engine.config(),
+                               QString(),
+                               nullptr,
+                               &log};
         context.settings = &engine.settings();
         if (engine.httpPort() != 0) {
             context.endpoint = QStringLiteral("http://%1:%2/api/v1/")

@@ -1,12 +1,13 @@
 // bench/queue: the durable queue's throughput and latency on the embedded SQLite store.
 //
 //   build/bench/queue [--jobs N] [--single N] [--latency N] [--workers W] [--rounds R]
-//                     [--dir DIR] [--sync normal|full]
+//                     [--dir DIR] [--sync normal|full] [--users U] [--max-per-user N]
 //
 // Per round, on a fresh database file: bulk enqueue of N no-op jobs (one transaction), single
 // enqueue of --single jobs (one transaction each), processing of the N jobs with W workers, and
 // enqueue-to-start latency over --latency jobs enqueued one at a time while workers wait.
-// Prints one JSON line per round and a final line with the medians.
+// Prints one JSON line per round and a final line with the medians. --users spreads the jobs
+// round-robin over U users; --max-per-user sets the per-user cap (the capped claim path).
 #include "core/clock.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
@@ -62,7 +63,9 @@ QJsonObject runRound(const QString &dir,
                      int singles,
                      int latencyJobs,
                      int workers,
-                     DatabaseConfig::SqliteSync sync)
+                     DatabaseConfig::SqliteSync sync,
+                     int userCount,
+                     int maxPerUser)
 {
     DatabaseConfig db;
     db.sqlitePath = dir + QStringLiteral("/bench.db");
@@ -79,20 +82,29 @@ QJsonObject runRound(const QString &dir,
     QueueConfig config;
     config.maxConcurrency = workers;
     config.retentionMs = 0;
+    config.maxPerUser = maxPerUser; // per-user cap: 0 = none (the default, uncapped claim)
     JobQueue queue(store, handlers, clock, config);
     UserDirectory users(store, clock);
-    auto user = users.addUser(QStringLiteral("bench"));
-    if (!user)
-        fail(user.error());
+    QList<qint64> userIds;
+    for (int u = 0; u < qMax(1, userCount); ++u) {
+        auto user =
+            users.addUser(u == 0 ? QStringLiteral("bench") : QStringLiteral("bench%1").arg(u));
+        if (!user)
+            fail(user.error());
+        userIds.append(user->user.id);
+    }
     NewJob noop;
-    noop.userId = user->user.id;
+    noop.userId = userIds.first();
     noop.type = QStringLiteral("noop");
+    QList<NewJob> batch(jobs, noop);
+    for (int i = 0; i < batch.size(); ++i)
+        batch[i].userId = userIds.at(i % userIds.size()); // round-robin over --users
 
     QJsonObject result;
     // Bulk enqueue: N jobs, one transaction.
     QElapsedTimer timer;
     timer.start();
-    if (auto r = queue.enqueueBatch(QList<NewJob>(jobs, noop)); !r)
+    if (auto r = queue.enqueueBatch(batch); !r)
         fail(r.error());
     result.insert(QStringLiteral("bulkEnqueuePerSec"), jobs / (double(timer.nsecsElapsed()) / 1e9));
 
@@ -158,13 +170,20 @@ int main(int argc, char **argv)
           QStringLiteral("R"), QStringLiteral("3")},
          {QStringLiteral("dir"), QStringLiteral("Where the database goes."), QStringLiteral("DIR")},
          {QStringLiteral("sync"), QStringLiteral("normal or full."), QStringLiteral("MODE"),
-          QStringLiteral("normal")}});
+          QStringLiteral("normal")},
+         {QStringLiteral("users"), QStringLiteral("Users the jobs are spread over."),
+          QStringLiteral("U"), QStringLiteral("1")},
+         {QStringLiteral("max-per-user"),
+          QStringLiteral("Per-user cap on running jobs (0 = none)."), QStringLiteral("N"),
+          QStringLiteral("0")}});
     parser.process(app);
     const int jobs = parser.value(QStringLiteral("jobs")).toInt();
     const int singles = parser.value(QStringLiteral("single")).toInt();
     const int latency = parser.value(QStringLiteral("latency")).toInt();
     const int workers = parser.value(QStringLiteral("workers")).toInt();
     const int rounds = qMax(1, parser.value(QStringLiteral("rounds")).toInt());
+    const int userCount = qMax(1, parser.value(QStringLiteral("users")).toInt());
+    const int maxPerUser = qMax(0, parser.value(QStringLiteral("max-per-user")).toInt());
     const auto sync = parser.value(QStringLiteral("sync")) == u"full"
                           ? DatabaseConfig::SqliteSync::Full
                           : DatabaseConfig::SqliteSync::Normal;
@@ -175,7 +194,8 @@ int main(int argc, char **argv)
                                ? parser.value(QStringLiteral("dir")) +
                                      QStringLiteral("/benchXXXXXX")
                                : QString());
-        const QJsonObject result = runRound(temp.path(), jobs, singles, latency, workers, sync);
+        const QJsonObject result =
+            runRound(temp.path(), jobs, singles, latency, workers, sync, userCount, maxPerUser);
         for (auto it = result.begin(); it != result.end(); ++it)
             samples[it.key()].append(it.value().toDouble());
         QJsonObject line = result;
@@ -188,6 +208,8 @@ int main(int argc, char **argv)
                         {QStringLiteral("synchronous"), parser.value(QStringLiteral("sync"))},
                         {QStringLiteral("jobs"), jobs},
                         {QStringLiteral("workers"), workers},
+                        {QStringLiteral("users"), userCount},
+                        {QStringLiteral("maxPerUser"), maxPerUser},
                         {QStringLiteral("rounds"), rounds}};
     for (auto it = samples.cbegin(); it != samples.cend(); ++it)
         summary.insert(QStringLiteral("median_") + it.key(), median(it.value()));

@@ -7,6 +7,7 @@ class QThreadPool;
 namespace Ferry {
 
 class Dispatcher;
+class LogBuffer;
 class JobQueue;
 class QuotaLedger;
 class ResourceMonitor;
@@ -29,6 +30,7 @@ struct ConsoleContext
     const FerryConfig *config = nullptr;
     QString endpoint;               // "http://127.0.0.1:8080/api/v1/", empty when not listening
     QThreadPool *readers = nullptr; // the console's store reads; set by MainWindow
+    LogBuffer *log = nullptr;       // recent engine log records for the log pane; may be null
     SettingsService *settings = nullptr; // Settings page; null: the page only shows the config
 };
 

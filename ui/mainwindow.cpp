@@ -1,22 +1,29 @@
 #include "mainwindow.h"
 
+#include "config/ferryconfig.h"
 #include "jobs/jobspage.h"
+#include "logpane.h"
+#include "monitor/resourcemonitor.h"
 #include "overview/overviewpage.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
 #include "settings/settingspage.h"
 #include "users/userspage.h"
 
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QThreadPool>
+#include <QTimer>
 #include <QToolBar>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -29,23 +36,7 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_readers->setObjectName(QStringLiteral("ferry-console-reader"));
     m_context.readers = m_readers;
 
-    auto *toolbar = addToolBar(QStringLiteral("Queue"));
-    toolbar->setObjectName(QStringLiteral("queueToolbar"));
-    toolbar->setMovable(false);
-    m_pauseButton = new QPushButton(this);
-    m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
-    connect(m_pauseButton, &QPushButton::clicked, this, &MainWindow::togglePaused);
-    toolbar->addWidget(m_pauseButton);
-    toolbar->addSeparator();
-    toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
-    m_concurrency = new QSpinBox(this);
-    m_concurrency->setObjectName(QStringLiteral("concurrency"));
-    m_concurrency->setRange(1, 64);
-    m_concurrency->setValue(m_context.dispatcher.maxConcurrency());
-    m_concurrency->setToolTip(QStringLiteral("Applied at once; running jobs are not interrupted."));
-    connect(m_concurrency, &QSpinBox::valueChanged, this,
-            [this](int value) { (void)m_context.dispatcher.setMaxConcurrency(value); });
-    toolbar->addWidget(m_concurrency);
+    buildToolbar();
 
     auto *central = new QWidget(this);
     auto *layout = new QHBoxLayout(central);
@@ -68,12 +59,138 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
             &QStackedWidget::setCurrentIndex);
     m_navigation->setCurrentRow(Overview);
 
-    m_status = new QLabel(this);
-    m_status->setObjectName(QStringLiteral("statusText"));
-    statusBar()->addWidget(m_status);
+    m_log = new LogPane(m_context.log, this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_log);
+    resizeDocks({m_log}, {150}, Qt::Vertical);
+    findChild<QToolBar *>(QStringLiteral("queueToolbar"))->addAction(m_log->toggleViewAction());
+
+    buildStatusBar();
     connect(m_overview, &OverviewPage::storeRead, this, &MainWindow::updateStatus);
     connect(&m_context.queue, &JobQueue::pausedChanged, this, [this] { updateStatus({}); });
+    connect(&m_context.queue, &JobQueue::maxPerUserChanged, this, [this](int cap) {
+        const QSignalBlocker quiet(m_perUserCap);
+        m_perUserCap->setValue(cap);
+    });
+    if (m_context.monitor) {
+        // Emitted on the monitor's thread: queued.
+        connect(m_context.monitor, &ResourceMonitor::limitChanged, this, &MainWindow::updateLimits,
+                Qt::QueuedConnection);
+    }
     updateStatus({});
+}
+
+void MainWindow::buildToolbar()
+{
+    auto *toolbar = addToolBar(QStringLiteral("Queue"));
+    toolbar->setObjectName(QStringLiteral("queueToolbar"));
+    toolbar->setMovable(false);
+    m_pauseButton = new QPushButton(this);
+    m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
+    m_pauseButton->setToolTip(
+        QStringLiteral("Paused: running jobs finish, nothing new starts. Persisted."));
+    connect(m_pauseButton, &QPushButton::clicked, this, &MainWindow::togglePaused);
+    toolbar->addWidget(m_pauseButton);
+    toolbar->addSeparator();
+    toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
+    m_concurrency = new QSpinBox(this);
+    m_concurrency->setObjectName(QStringLiteral("concurrency"));
+    m_concurrency->setRange(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency);
+    m_concurrency->setValue(m_context.dispatcher.maxConcurrency());
+    m_concurrency->setToolTip(QStringLiteral("Applied at once; running jobs are not interrupted."));
+    connect(m_concurrency, &QSpinBox::valueChanged, this, [this](int value) {
+        (void)m_context.dispatcher.setMaxConcurrency(value);
+        updateLimits();
+    });
+    toolbar->addWidget(m_concurrency);
+    m_effective = new QLabel(this);
+    m_effective->setObjectName(QStringLiteral("effectiveLimit"));
+    m_effective->setToolTip(
+        QStringLiteral("The adaptive limit: the resource governor lowers it under memory or CPU "
+                       "pressure and raises it back up to the configured maximum."));
+    toolbar->addWidget(m_effective);
+    toolbar->addSeparator();
+    toolbar->addWidget(new QLabel(QStringLiteral(" Per user "), this));
+    m_perUserCap = new QSpinBox(this);
+    m_perUserCap->setObjectName(QStringLiteral("perUserCap"));
+    m_perUserCap->setRange(0, QueueConfig::MaxPerUserLimit);
+    m_perUserCap->setSpecialValueText(QStringLiteral("no cap"));
+    m_perUserCap->setValue(m_context.queue.maxPerUser());
+    m_perUserCap->setToolTip(
+        QStringLiteral("At most this many running jobs per user; applied at once, persisted."));
+    connect(m_perUserCap, &QSpinBox::valueChanged, this, &MainWindow::setPerUserCap);
+    toolbar->addWidget(m_perUserCap);
+    toolbar->addSeparator();
+    updateLimits();
+}
+
+void MainWindow::buildStatusBar()
+{
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("statusText"));
+    statusBar()->addWidget(m_status, 1);
+    m_pausedIndicator = new QLabel(QStringLiteral(" PAUSED "), this);
+    m_pausedIndicator->setObjectName(QStringLiteral("pausedIndicator"));
+    m_pausedIndicator->setStyleSheet(
+        QStringLiteral("QLabel { background: #c62828; color: white; font-weight: bold; }"));
+    m_pausedIndicator->setToolTip(QStringLiteral("The queue is paused: nothing new starts."));
+    statusBar()->addPermanentWidget(m_pausedIndicator);
+    m_endpoint = new QLabel(this);
+    m_endpoint->setObjectName(QStringLiteral("endpointStatus"));
+    m_endpoint->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_endpoint->setText(m_context.endpoint.isEmpty()
+                            ? QStringLiteral("API: not listening")
+                            : QStringLiteral("API: %1 (listening)").arg(m_context.endpoint));
+    statusBar()->addPermanentWidget(m_endpoint);
+    m_nodes = new QLabel(this);
+    m_nodes->setObjectName(QStringLiteral("nodeCount"));
+    const bool cluster =
+        m_context.config && m_context.config->database.backend == DatabaseConfig::Backend::Postgres;
+    // SQLite is one process by construction (a lock file proves it); PostgreSQL may have peers.
+    m_nodes->setText(
+        cluster ? QStringLiteral("cluster · this node %1").arg(m_context.dispatcher.nodeId())
+                : QStringLiteral("1 node"));
+    statusBar()->addPermanentWidget(m_nodes);
+    auto *timer = new QTimer(this); // running count and the adaptive limit change without signals
+    timer->setInterval(1000);
+    connect(timer, &QTimer::timeout, this, &MainWindow::updateLimits);
+    timer->start();
+}
+
+void MainWindow::writeOffGui(std::function<Result<void>()> write, std::function<void()> after)
+{
+    // Settings writes are SQL: they run on the reader pool (one thread, so in click order).
+    auto *watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, after] {
+        const QString error = watcher->result();
+        watcher->deleteLater();
+        if (after)
+            after();
+        if (!error.isEmpty())
+            QMessageBox::warning(this, QStringLiteral("Ferry"), error);
+    });
+    watcher->setFuture(QtConcurrent::run(m_readers, [write = std::move(write)] {
+        const Result<void> done = write();
+        return done ? QString() : done.error().toString();
+    }));
+}
+
+void MainWindow::setPerUserCap(int cap)
+{
+    JobQueue *queue = &m_context.queue;
+    writeOffGui([queue, cap] { return queue->setMaxPerUser(cap); },
+                [this] {
+                    const QSignalBlocker quiet(m_perUserCap);
+                    m_perUserCap->setValue(m_context.queue.maxPerUser());
+                });
+}
+
+void MainWindow::updateLimits()
+{
+    const int effective = m_context.dispatcher.effectiveConcurrency();
+    const int configured = m_context.dispatcher.maxConcurrency();
+    m_effective->setText(effective < configured
+                             ? QStringLiteral(" adaptive: <b>%1</b> ").arg(effective)
+                             : QStringLiteral(" adaptive: %1 ").arg(effective));
 }
 
 MainWindow::~MainWindow()
@@ -89,24 +206,28 @@ void MainWindow::showPage(Page page)
 void MainWindow::updateStatus(const QString &storeError)
 {
     const bool paused = m_context.queue.isPaused();
+    m_pausedIndicator->setVisible(paused);
     m_pauseButton->setText(paused ? QStringLiteral("Resume queue") : QStringLiteral("Pause queue"));
     m_status->setText(
         storeError.isEmpty()
-            ? QStringLiteral("%1 running of %2 allowed%3%4")
+            ? QStringLiteral("%1 running of %2 allowed%3")
                   .arg(m_context.dispatcher.runningCount())
-                  .arg(m_context.dispatcher.maxConcurrency())
+                  .arg(m_context.dispatcher.effectiveConcurrency())
                   .arg(paused ? QStringLiteral(" · PAUSED: nothing new starts") : QString())
-                  .arg(m_context.endpoint.isEmpty() ? QString()
-                                                    : QStringLiteral(" · ") + m_context.endpoint)
             : QStringLiteral("Store error: ") + storeError);
 }
 
 void MainWindow::togglePaused()
 {
-    if (auto done = m_context.queue.setPaused(!m_context.queue.isPaused()); !done)
-        QMessageBox::warning(this, QStringLiteral("Ferry"), done.error().toString());
-    updateStatus({});
-    m_overview->refresh();
+    JobQueue *queue = &m_context.queue;
+    const bool paused = !queue->isPaused();
+    m_pauseButton->setEnabled(false); // until this write is done
+    writeOffGui([queue, paused] { return queue->setPaused(paused); },
+                [this] {
+                    m_pauseButton->setEnabled(true);
+                    updateStatus({});
+                    m_overview->refresh();
+                });
 }
 
 } // namespace Ferry

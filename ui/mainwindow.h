@@ -2,7 +2,11 @@
 
 #include "consolecontext.h"
 
+#include "core/error.h"
+
 #include <QMainWindow>
+
+#include <functional>
 
 class QLabel;
 class QListWidget;
@@ -13,6 +17,7 @@ class QThreadPool;
 
 namespace Ferry {
 
+class LogPane;
 class OverviewPage;
 
 // The operator console: queue controls in the toolbar, pages (overview, jobs, users and
@@ -30,18 +35,30 @@ public:
     void showPage(Page page);
 
 private:
+    void buildToolbar();
+    void buildStatusBar();
     void togglePaused();
+    void setPerUserCap(int cap);
+    // Runs a settings write on the reader pool, then `after` on the GUI thread; errors are shown.
+    void writeOffGui(std::function<Result<void>()> write, std::function<void()> after);
     void updateStatus(const QString &storeError);
+    void updateLimits();
 
     ConsoleContext m_context;
     QThreadPool *m_readers;
 
-    QPushButton *m_pauseButton;
-    QSpinBox *m_concurrency;
-    QListWidget *m_navigation;
-    QStackedWidget *m_pages;
-    OverviewPage *m_overview;
-    QLabel *m_status;
+    QPushButton *m_pauseButton = nullptr;
+    QSpinBox *m_concurrency = nullptr;
+    QSpinBox *m_perUserCap = nullptr;
+    QLabel *m_effective = nullptr;
+    QListWidget *m_navigation = nullptr;
+    QStackedWidget *m_pages = nullptr;
+    OverviewPage *m_overview = nullptr;
+    QLabel *m_status = nullptr;
+    QLabel *m_endpoint = nullptr;
+    QLabel *m_pausedIndicator = nullptr;
+    QLabel *m_nodes = nullptr;
+    LogPane *m_log = nullptr;
 };
 
 } // namespace Ferry

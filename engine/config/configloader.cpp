@@ -113,6 +113,13 @@ const QList<Definition> &definitions()
           QStringLiteral("Jobs run at once (1-64)."), QStringLiteral("3")},
          integer(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency,
                  [](FerryConfig &c, qint64 v) { c.queue.maxConcurrency = int(v); })},
+        // Per-user cap
+        {{QStringLiteral("max-per-user"), QStringLiteral("N"),
+          QStringLiteral("Running jobs per user at most (0-64; 0 = no cap); the console's "
+                         "setting wins once saved."),
+          QStringLiteral("0")},
+         integer(0, QueueConfig::MaxPerUserLimit,
+                 [](FerryConfig &c, qint64 v) { c.queue.maxPerUser = int(v); })},
         {{QStringLiteral("lease-seconds"), QStringLiteral("S"),
           QStringLiteral("A running job's lease; a crashed node's jobs return after it."),
           QStringLiteral("30")},

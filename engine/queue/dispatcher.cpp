@@ -118,4 +118,9 @@ void Dispatcher::pausedChanged(bool)
     m_loop->wake();
 }
 
+void Dispatcher::maxPerUserChanged(int)
+{
+    m_loop->wake();
+}
+
 } // namespace Ferry

@@ -70,6 +70,7 @@ private:
     void jobsEnqueued(int count) override;
     void cancelRequested(qint64 jobId) override;
     void pausedChanged(bool paused) override;
+    void maxPerUserChanged(int cap) override;
 
     std::unique_ptr<class DispatchLoop> m_loop;
     JobQueue &m_queue;

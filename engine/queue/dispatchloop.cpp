@@ -237,6 +237,10 @@ void DispatchLoop::run()
                 m_averageJobMs = 0.9 * m_averageJobMs + 0.1 * double(completion.durationNs) / 1e6;
             }
             done.clear();
+            // Per-user cap: a finished job frees its user's slot, so a claim that came back
+            // short because of the cap may find work now.
+            if (m_queue.maxPerUser() > 0)
+                m_readyMaybe = true;
         }
         // Paused or stopping: claimed jobs that have not started go back, uncounted.
         if (stopping || m_queue.isPaused())
@@ -248,8 +252,8 @@ void DispatchLoop::run()
             capacity = qMax(0, effectiveLimit() + prefetch() - int(m_running.size()));
         }
         if (!unsettled.isEmpty() || capacity > 0) {
-            auto claimed =
-                m_store.settleAndClaim(unsettled, {m_node, capacity, now, m_config.leaseMs});
+            auto claimed = m_store.settleAndClaim(
+                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser()});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);

@@ -8,6 +8,7 @@ Q_LOGGING_CATEGORY(lcQueue, "ferry.queue")
 
 namespace {
 const QString s_pausedKey = QStringLiteral("queue.paused");
+const QString s_maxPerUserKey = QStringLiteral("queue.maxPerUser");
 constexpr int MaxAttemptsLimit = 100;
 } // namespace
 
@@ -24,6 +25,7 @@ JobQueue::JobQueue(Store &store,
     , m_defaultTimeoutMs(config.defaultTimeoutMs)
     , m_defaultMaxAttempts(config.defaultMaxAttempts)
 {
+    m_maxPerUser.store(qBound(0, m_config.maxPerUser, QueueConfig::MaxPerUserLimit));
     reloadPaused();
 }
 
@@ -167,7 +169,55 @@ void JobQueue::reloadPaused()
         notify([paused](QueueObserver *o) { o->pausedChanged(paused); });
         Q_EMIT pausedChanged(paused);
     }
+    reloadMaxPerUserLocked();
 }
+
+// --- Per-user cap (queue.maxPerUser) ---
+Result<void> JobQueue::setMaxPerUser(int cap)
+{
+    if (cap < 0 || cap > QueueConfig::MaxPerUserLimit) {
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("A per-user cap of %1 is out of range.").arg(cap),
+                         QStringLiteral("Use 0 (no cap) to %1 running jobs per user.")
+                             .arg(QueueConfig::MaxPerUserLimit));
+    }
+    const QMutexLocker lock(&m_pausedMutex);
+    if (auto saved = m_store.setSetting(s_maxPerUserKey, QString::number(cap)); !saved)
+        return saved;
+    applyMaxPerUser(cap);
+    return {};
+}
+
+void JobQueue::reloadMaxPerUser()
+{
+    const QMutexLocker lock(&m_pausedMutex);
+    reloadMaxPerUserLocked();
+}
+
+void JobQueue::reloadMaxPerUserLocked()
+{
+    auto value = m_store.setting(s_maxPerUserKey);
+    if (!value) {
+        qCWarning(lcQueue) << "cannot read the per-user cap:" << value.error().toString();
+        return;
+    }
+    if (!value->has_value())
+        return; // never set by an operator: the configured default stands
+    bool ok = false;
+    const int cap = (*value)->toInt(&ok);
+    if (ok && cap >= 0 && cap <= QueueConfig::MaxPerUserLimit)
+        applyMaxPerUser(cap);
+}
+
+void JobQueue::applyMaxPerUser(int cap)
+{
+    if (m_maxPerUser.exchange(cap) == cap)
+        return;
+    qCInfo(lcQueue) << "running jobs per user capped at" << cap << (cap == 0 ? "(no cap)" : "");
+    notify([cap](QueueObserver *o) { o->maxPerUserChanged(cap); });
+    Q_EMIT maxPerUserChanged(cap);
+}
+// --- end per-user cap ---
 
 void JobQueue::addObserver(QueueObserver *observer)
 {

@@ -21,6 +21,8 @@ public:
     virtual void jobsEnqueued(int count) = 0;
     virtual void cancelRequested(qint64 jobId) = 0;
     virtual void pausedChanged(bool paused) = 0;
+    // Per-user cap: the cap changed (a raised cap may let more jobs start).
+    virtual void maxPerUserChanged(int /*cap*/) {}
 };
 
 // The durable job queue's public face: validates requests, fills defaults, writes through the
@@ -53,6 +55,13 @@ public:
     // Re-reads the persisted flag (another process may have changed it).
     void reloadPaused();
 
+    // Per-user cap: at most this many running jobs per user (0 = no cap). Applied at the next
+    // claim; running jobs are not interrupted. Persisted across restarts (setting
+    // queue.maxPerUser); a value saved by the operator wins over QueueConfig::maxPerUser.
+    Result<void> setMaxPerUser(int cap);
+    int maxPerUser() const { return m_maxPerUser.load(); }
+    void reloadMaxPerUser();
+
     const QueueConfig &config() const { return m_config; }
     // What a job that names no timeout or attempt count gets, from the next enqueue on
     // (thread-safe; the console's Settings page). timeoutMs >= 0 (0: none), maxAttempts in
@@ -70,9 +79,12 @@ public:
 Q_SIGNALS:
     void jobsEnqueued(int count);
     void pausedChanged(bool paused);
+    void maxPerUserChanged(int cap);
 
 private:
     Result<void> prepare(NewJob &job) const;
+    void reloadMaxPerUserLocked();
+    void applyMaxPerUser(int cap);
     template<typename F>
     void notify(F &&f);
 
@@ -84,6 +96,7 @@ private:
     std::atomic<int> m_defaultMaxAttempts;
     QMutex m_pausedMutex; // orders writes and reloads of the persisted flag
     std::atomic<bool> m_paused{false};
+    std::atomic<int> m_maxPerUser{0}; // per-user cap; guarded for writes by m_pausedMutex
     QMutex m_observersMutex;
     QList<QueueObserver *> m_observers;
 };

@@ -27,6 +27,10 @@ struct QueueConfig
     // SQLite: this process is the only engine on the store (a lock file proves it), so at start
     // every running job is a leftover of a crash and is rescued at once, not after its lease.
     bool exclusiveStore = true;
+
+    // Per-user cap: running jobs per user at most (--max-per-user); 0 = no cap.
+    static constexpr int MaxPerUserLimit = 64;
+    int maxPerUser = 0;
 };
 
 } // namespace Ferry

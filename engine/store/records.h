@@ -119,6 +119,7 @@ struct ClaimRequest
     int limit = 0;
     qint64 now = 0;
     qint64 leaseMs = 0;
+    int maxPerUser = 0; // skip users with this many running jobs; 0 = no cap
 };
 
 // The end of one attempt, written back in a batch. newStatus is Pending for a retry (runAt set)

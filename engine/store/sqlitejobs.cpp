@@ -166,14 +166,26 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
         "finished_at, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     if (!history)
         return history.error();
-    auto claim = db.prepare(QStringLiteral(
+    // Per-user cap: with a cap the candidates are picked first (cappedClaimIds) and passed as a
+    // JSON array in ?4; without one (the hot path) the claim is the one statement it always was.
+    const bool capped = request.maxPerUser > 0 && request.limit > 0;
+    static const QString claimHead = QStringLiteral(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
         "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3, "
-        "cancel_requested = 0 "
-        "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?3 "
-        "ORDER BY priority DESC, fair_rank, id LIMIT ?4) "
+        "cancel_requested = 0 ");
+    static const QString claimTail = QStringLiteral(
         "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-        "max_attempts, timeout_ms, lease_token, created_at"));
+        "max_attempts, timeout_ms, lease_token, created_at");
+    static const QString claimNext =
+        claimHead +
+        QStringLiteral("WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND "
+                       "run_at <= ?3 ORDER BY priority DESC, fair_rank, id LIMIT ?4) ") +
+        claimTail;
+    static const QString claimChosen =
+        claimHead +
+        QStringLiteral("WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?4)) ") +
+        claimTail;
+    auto claim = db.prepare(capped ? claimChosen : claimNext);
     if (!claim)
         return claim.error();
 
@@ -222,11 +234,19 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     QList<ClaimedJob> claimed;
     if (request.limit > 0) {
         QHash<int, qint64> highestRank;
+        QString cappedIds;
+        if (capped) {
+            auto ids = cappedClaimIds(db, request);
+            if (!ids)
+                return ids.error();
+            cappedIds = *ids;
+        }
         NativeStatement q(*claim);
-        q.bind(1, request.node)
-            .bind(2, request.now + request.leaseMs)
-            .bind(3, request.now)
-            .bind(4, qint64(request.limit));
+        q.bind(1, request.node).bind(2, request.now + request.leaseMs).bind(3, request.now);
+        if (capped)
+            q.bind(4, cappedIds);
+        else
+            q.bind(4, qint64(request.limit));
         while (q.step()) {
             ClaimedJob job;
             job.id = q.int64(0);

@@ -11,6 +11,8 @@
 
 namespace Ferry {
 
+class NativeConnection; // per-user cap (cappedClaimIds)
+
 // The embedded default store: one SQLite file in WAL mode, a connection per thread.
 class SqliteStore final : public Store, public DatasetStore
 {
@@ -132,6 +134,9 @@ private:
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(qint64 userId, int priority);
     Result<void> advanceFairClock(const QHash<int, qint64> &highest);
+    // Per-user cap (sqliteclaimcap.cpp): the ids the next claim takes, as a JSON array, skipping
+    // users who already run request.maxPerUser jobs.
+    Result<QString> cappedClaimIds(NativeConnection &db, const ClaimRequest &request);
     Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
 
     void checkpointLoop();

@@ -1,9 +1,15 @@
 #include "overview/overviewpage.h"
 
+#include "monitor/resourcemonitor.h"
+#include "overview/metricchart.h"
+#include "queue/dispatcher.h"
 #include "store/store.h"
 
+#include <QComboBox>
 #include <QDateTime>
 #include <QFutureWatcher>
+#include <QGridLayout>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QStackedWidget>
@@ -26,6 +32,32 @@ struct OverviewPage::Snapshot
 namespace {
 constexpr int LatestJobs = 200;
 
+constexpr double MiB = 1024.0 * 1024.0;
+
+// What each range shows: its span and the time axis's label format.
+struct RangeView
+{
+    qint64 spanMs;
+    const char *timeFormat;
+};
+RangeView rangeView(MetricRange range)
+{
+    switch (range) {
+    case MetricRange::LastMinute:
+        return {60'000, "HH:mm:ss"};
+    case MetricRange::Last15Minutes:
+        return {15 * 60'000, "HH:mm"};
+    case MetricRange::Last24Hours:
+        return {24 * 3'600'000LL, "HH:mm"};
+    }
+    return {60'000, "HH:mm:ss"};
+}
+
+QString number(double value, int decimals = 0)
+{
+    return value < 0 ? QStringLiteral("–") : QString::number(value, 'f', decimals);
+}
+
 QString formatTime(qint64 ms)
 {
     return ms > 0
@@ -39,19 +71,40 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
 {
     setObjectName(QStringLiteral("overviewpage"));
     auto *layout = new QVBoxLayout(this);
+    auto *header = new QHBoxLayout;
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setTextFormat(Qt::RichText);
-    layout->addWidget(m_summary);
+    header->addWidget(m_summary, 1);
+    m_limit = new QLabel(this);
+    m_limit->setObjectName(QStringLiteral("limit"));
+    header->addWidget(m_limit);
+    m_range = new QComboBox(this);
+    m_range->setObjectName(QStringLiteral("range"));
+    m_range->addItem(QStringLiteral("Last minute"), int(MetricRange::LastMinute));
+    m_range->addItem(QStringLiteral("Last 15 minutes"), int(MetricRange::Last15Minutes));
+    m_range->addItem(QStringLiteral("Last 24 hours"), int(MetricRange::Last24Hours));
+    m_range->setToolTip(QStringLiteral("The charts' time range"));
+    m_range->setVisible(m_context.monitor != nullptr); // no charts without a monitor
+    header->addWidget(m_range);
+    layout->addLayout(header);
+    layout->addWidget(buildCharts(), 3);
 
     m_body = new QStackedWidget(this);
     m_body->setObjectName(QStringLiteral("body"));
     auto *empty = new QLabel(
-        QStringLiteral("<h3>No jobs yet</h3>"
-                       "<p>Create a user and queue some work from a shell:</p>"
-                       "<pre>ferry user add alice\n"
-                       "ferry enqueue sleep --user alice --count 20 --payload '{\"ms\": 500}'</pre>"
-                       "<p>Jobs appear here as they are queued, run and finish.</p>"),
+        QStringLiteral(
+            "<h3>No jobs yet</h3>"
+            "<p>Create a user (it prints the user's API token once), then upload a file or "
+            "queue some work from a shell:</p>"
+            "<pre>ferry user add alice\n"
+            "curl -H \"Authorization: Bearer $TOKEN\" -F dataset=people -F file=@people.csv \\\n"
+            "     %1uploads\n"
+            "ferry enqueue sleep --user alice --count 20 --payload '{\"ms\": 500}'</pre>"
+            "<p>Jobs appear here as they are queued, run and finish.</p>")
+            .arg((context.endpoint.isEmpty() ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
+                                             : context.endpoint)
+                     .toHtmlEscaped()),
         this);
     empty->setAlignment(Qt::AlignCenter);
     empty->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -71,13 +124,175 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_body->addWidget(m_table);
-    layout->addWidget(m_body, 1);
+    layout->addWidget(m_body, 2);
+
+    if (ResourceMonitor *monitor = m_context.monitor) {
+        // The monitor emits on its own thread: these connections are queued.
+        connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
+                Qt::QueuedConnection);
+        connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
+                Qt::QueuedConnection);
+        connect(
+            monitor, &ResourceMonitor::claimingPausedChanged, this,
+            [this](bool, const QString &reason) {
+                m_claimingReason = reason;
+                showLimit(m_context.dispatcher.effectiveConcurrency(),
+                          m_context.dispatcher.maxConcurrency(), m_limitReason);
+            },
+            Qt::QueuedConnection);
+    }
+    connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
+    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
+              QString());
+    refreshCharts();
 
     auto *timer = new QTimer(this);
     timer->setInterval(1000);
     connect(timer, &QTimer::timeout, this, &OverviewPage::refresh);
     timer->start();
     refresh();
+}
+
+QWidget *OverviewPage::buildCharts()
+{
+    if (!m_context.monitor) {
+        auto *none = new QLabel(
+            QStringLiteral("Resource charts appear here when the engine's resource monitor runs "
+                           "(the console started by 'ferry' always runs one)."),
+            this);
+        none->setObjectName(QStringLiteral("noMonitor"));
+        none->setAlignment(Qt::AlignCenter);
+        none->setWordWrap(true);
+        return none;
+    }
+    auto *charts = new QWidget(this);
+    charts->setObjectName(QStringLiteral("charts"));
+    auto *grid = new QGridLayout(charts);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->setSpacing(6);
+    const QColor blue(0x1f, 0x77, 0xb4), orange(0xff, 0x7f, 0x0e), green(0x2c, 0xa0, 0x2c),
+        red(0xd6, 0x27, 0x28), purple(0x94, 0x67, 0xbd), grey(0x7f, 0x7f, 0x7f);
+    auto make = [&](const char *name, const QString &title, const QString &unit) {
+        auto *chart = new MetricChart(title, unit, charts);
+        chart->setObjectName(QLatin1String(name));
+        return chart;
+    };
+    m_memory = make("memoryChart", QStringLiteral("Memory (RSS)"), QStringLiteral("MiB"));
+    m_memory->addLine(QStringLiteral("RSS"), blue);
+    m_cpu = make("cpuChart", QStringLiteral("CPU"), QStringLiteral("%"));
+    m_cpu->addLine(QStringLiteral("CPU"), orange);
+    m_jobs = make("jobsChart", QStringLiteral("Active jobs"), QStringLiteral("jobs"));
+    m_jobs->addLine(QStringLiteral("running"), green);
+    m_jobs->addLine(QStringLiteral("limit"), grey, true);
+    m_queueDepth = make("queueChart", QStringLiteral("Queue depth"), QStringLiteral("jobs"));
+    m_queueDepth->addLine(QStringLiteral("pending"), purple);
+    m_throughput =
+        make("throughputChart", QStringLiteral("Throughput"), QStringLiteral("jobs/min"));
+    m_throughput->addLine(QStringLiteral("completed"), green);
+    m_http = make("httpChart", QStringLiteral("HTTP"), QStringLiteral("req/s"));
+    m_http->addLine(QStringLiteral("requests"), blue);
+    m_http->addLine(QStringLiteral("429s"), red);
+    const QList<MetricChart *> all{m_memory, m_cpu, m_jobs, m_queueDepth, m_throughput, m_http};
+    for (int i = 0; i < all.size(); ++i)
+        grid->addWidget(all.at(i), i / 3, i % 3);
+    return charts;
+}
+
+void OverviewPage::scheduleCharts()
+{
+    // Samples that arrived together (a busy GUI thread, a history load) redraw once; a hidden
+    // page does not redraw at all (showEvent catches up).
+    if (m_chartsScheduled || !isVisible())
+        return;
+    m_chartsScheduled = true;
+    QTimer::singleShot(0, this, [this] {
+        m_chartsScheduled = false;
+        refreshCharts();
+    });
+}
+
+void OverviewPage::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    refreshCharts();
+}
+
+MetricRange OverviewPage::range() const
+{
+    return MetricRange(m_range->currentData().toInt());
+}
+
+void OverviewPage::refreshCharts()
+{
+    ResourceMonitor *monitor = m_context.monitor;
+    if (!monitor || !m_memory)
+        return;
+    // A copy of at most 1440 samples under the monitor's mutex: no SQL, no I/O.
+    const QList<ResourceSample> samples = monitor->history(range());
+    const RangeView view = rangeView(range());
+    const qint64 end = samples.isEmpty() ? QDateTime::currentMSecsSinceEpoch()
+                                         : qMax(samples.constLast().timestampMs,
+                                                samples.constFirst().timestampMs + view.spanMs);
+    QList<QPointF> rss, cpu, active, limit, depth, throughput, requests, limited;
+    for (const ResourceSample &s : samples) {
+        const auto x = double(s.timestampMs);
+        if (s.rssBytes >= 0)
+            rss.append({x, double(s.rssBytes) / MiB});
+        if (s.cpuPercent >= 0)
+            cpu.append({x, s.cpuPercent});
+        active.append({x, double(s.activeJobs)});
+        limit.append({x, double(s.concurrencyLimit)});
+        depth.append({x, double(s.queueDepth)});
+        throughput.append({x, s.jobsCompletedPerMin});
+        requests.append({x, s.httpRequestsPerSec});
+        limited.append({x, s.http429PerSec});
+    }
+    const QList<MetricChart *> all{m_memory, m_cpu, m_jobs, m_queueDepth, m_throughput, m_http};
+    for (MetricChart *chart : all)
+        chart->setWindow(end - view.spanMs, end, QLatin1String(view.timeFormat));
+    m_memory->setPoints(0, rss);
+    m_cpu->setPoints(0, cpu);
+    m_jobs->setPoints(0, active);
+    m_jobs->setPoints(1, limit);
+    m_queueDepth->setPoints(0, depth);
+    m_throughput->setPoints(0, throughput);
+    m_http->setPoints(0, requests);
+    m_http->setPoints(1, limited);
+
+    // The current values: the newest one-second sample, whatever the range.
+    const auto latest = monitor->latest();
+    if (!latest)
+        return;
+    const ResourceSample &s = *latest;
+    m_memory->setCurrent(s.rssBytes < 0
+                             ? QStringLiteral("–")
+                             : number(double(s.rssBytes) / MiB) + QStringLiteral(" MiB"));
+    m_cpu->setCurrent(number(s.cpuPercent, 1) + QStringLiteral(" %"));
+    m_jobs->setCurrent(QStringLiteral("%1 of %2").arg(s.activeJobs).arg(s.concurrencyLimit));
+    m_queueDepth->setCurrent(QString::number(s.queueDepth));
+    m_throughput->setCurrent(number(s.jobsCompletedPerMin, 1) + QStringLiteral("/min"));
+    m_http->setCurrent(QStringLiteral("%1/s · 429: %2/s")
+                           .arg(number(s.httpRequestsPerSec, 1), number(s.http429PerSec, 1)));
+}
+
+void OverviewPage::showLimit(int effective, int configured, const QString &reason)
+{
+    m_limitReason = effective < configured ? reason : QString();
+    m_limit->setText(effective < configured
+                         ? QStringLiteral("Concurrency: <b>%1</b> (adaptive) of %2 configured%3")
+                               .arg(effective)
+                               .arg(configured)
+                               .arg(reason.isEmpty()
+                                        ? QString()
+                                        : QStringLiteral(" — ") + reason.toHtmlEscaped())
+                         : QStringLiteral("Concurrency: <b>%1</b> configured").arg(configured));
+    if (m_context.dispatcher.claimingPaused()) {
+        m_limit->setText(m_limit->text() +
+                         QStringLiteral(" · <b>not starting jobs</b>%1")
+                             .arg(m_claimingReason.isEmpty()
+                                      ? QString()
+                                      : QStringLiteral(": ") + m_claimingReason.toHtmlEscaped()));
+    }
 }
 
 void OverviewPage::refresh()
@@ -124,6 +339,9 @@ void OverviewPage::apply(const Snapshot &snapshot)
                          .arg(snapshot.counts.value(JobStatus(s))));
     }
     m_summary->setText(parts.join(QStringLiteral(" &nbsp;·&nbsp; ")));
+    // The operator may have changed the maximum since the governor last spoke.
+    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
+              m_limitReason);
     Q_EMIT storeRead(snapshot.error);
 
     m_body->setCurrentIndex(snapshot.latest.isEmpty() ? 0 : 1);
