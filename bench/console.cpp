@@ -22,6 +22,7 @@
 #include <QComboBox>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QScrollBar>
@@ -39,6 +40,24 @@ using namespace Ferry;
 using Ferry::Bench::percentile;
 
 namespace {
+
+// This thread's scheduler statistics (Linux): time on a CPU and time waiting for one, in ms.
+struct SchedStat
+{
+    double runMs = 0;
+    double waitMs = 0;
+};
+
+SchedStat schedStat()
+{
+    QFile file(QStringLiteral("/proc/thread-self/schedstat"));
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    const QList<QByteArray> fields = file.readAll().trimmed().split(' ');
+    if (fields.size() < 2)
+        return {};
+    return {fields[0].toDouble() / 1e6, fields[1].toDouble() / 1e6};
+}
 
 [[noreturn]] void fail(const QString &message)
 {
@@ -182,13 +201,23 @@ int main(int argc, char **argv)
 
     // The stall meter: gaps between ticks of a 5 ms timer on the GUI thread.
     QList<double> gaps;
+    // The same gaps less the time the GUI thread waited for a CPU (another process's turn on a
+    // busy machine): what is left is our own work or waiting on our own locks.
+    QList<double> ownGaps;
+    QList<double> cpuInGaps;
+    SchedStat lastStat;
     QElapsedTimer sinceTick;
     QTimer meter;
     meter.setTimerType(Qt::PreciseTimer);
     meter.setInterval(5);
     QObject::connect(&meter, &QTimer::timeout, &app, [&] {
-        gaps.append(double(sinceTick.nsecsElapsed()) / 1e6);
+        const double gap = double(sinceTick.nsecsElapsed()) / 1e6;
         sinceTick.start();
+        const SchedStat stat = schedStat();
+        gaps.append(gap);
+        ownGaps.append(qMax(0.0, gap - (stat.waitMs - lastStat.waitMs)));
+        cpuInGaps.append(stat.runMs - lastStat.runMs);
+        lastStat = stat;
     });
 
     // The slowest synchronous handling of each kind of operator step.
@@ -230,11 +259,14 @@ int main(int argc, char **argv)
     QElapsedTimer measured;
     const auto startMeasuring = [&] {
         gaps.clear();
+        ownGaps.clear();
+        cpuInGaps.clear();
+        lastStat = schedStat();
         sinceTick.start();
         measured.start();
         meter.start();
         scroller.start();
-        QTimer::singleShot(seconds * 1000, &app, &QApplication::quit);
+        QTimer::singleShot(seconds * 1000, Qt::PreciseTimer, &app, &QApplication::quit);
     };
     // Let the first page and the count arrive, then measure.
     QTimer::singleShot(1000, &app, startMeasuring);
@@ -259,6 +291,11 @@ int main(int argc, char **argv)
         {QStringLiteral("p50_gap_ms"), percentile(gaps, 0.5)},
         {QStringLiteral("gaps_over_50ms"),
          double(std::count_if(gaps.cbegin(), gaps.cend(), [](double g) { return g > 50.0; }))},
+        {QStringLiteral("max_gap_less_cpu_wait_ms"),
+         ownGaps.isEmpty() ? 0.0 : *std::max_element(ownGaps.cbegin(), ownGaps.cend())},
+        {QStringLiteral("p99_gap_less_cpu_wait_ms"), percentile(ownGaps, 0.99)},
+        {QStringLiteral("max_gui_cpu_in_a_gap_ms"),
+         cpuInGaps.isEmpty() ? 0.0 : *std::max_element(cpuInGaps.cbegin(), cpuInGaps.cend())},
         {QStringLiteral("mode"), idle ? QStringLiteral("idle") : QStringLiteral("scrolling")},
         {QStringLiteral("rows_loaded_max"), double(maxRows)},
         {QStringLiteral("pages_loaded"), pages},
