@@ -38,6 +38,12 @@ QString number(qint64 n)
     return QLocale(QLocale::English).toString(n);
 }
 
+// "1 job", "12,345 jobs".
+QString jobsText(qint64 n)
+{
+    return number(n) + (n == 1 ? QStringLiteral(" job") : QStringLiteral(" jobs"));
+}
+
 QString timeText(qint64 ms)
 {
     return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms).toString(
@@ -317,8 +323,7 @@ void JobsPage::applyFilter()
 
 void JobsPage::updateCount(qint64 total)
 {
-    m_count->setText(total < 0 ? QStringLiteral("counting…")
-                               : QStringLiteral("%1 jobs").arg(number(total)));
+    m_count->setText(total < 0 ? QStringLiteral("counting…") : jobsText(total));
 }
 
 void JobsPage::refreshVisible()
@@ -404,9 +409,9 @@ void JobsPage::act(ConsoleBulkAction action, int value, const QString &verb)
                 return;
             }
             const QString question =
-                QStringLiteral("%1 all %2 jobs matching the filter? Jobs the action does not "
-                               "apply to are left as they are.")
-                    .arg(verb, number(*count));
+                QStringLiteral("%1 all %2 matching the filter? Jobs the action does not apply "
+                               "to are left as they are.")
+                    .arg(verb, jobsText(*count));
             if (!m_confirm(this, question)) {
                 m_actionResult->clear();
                 return;
