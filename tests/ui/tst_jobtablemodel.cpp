@@ -250,7 +250,7 @@ private Q_SLOTS:
         QCOMPARE(model.jobRow(0).priority, 3);
     }
 
-    // Last: it changes the store.
+    // From here on the tests change the store.
     void refreshRereadsRowsAndPrependsNewJobs()
     {
         JobTableModel model(*t->store, &readers);
@@ -275,6 +275,41 @@ private Q_SLOTS:
         QCOMPARE(model.jobId(1), added->at(0).id);
         QCOMPARE(model.jobId(2), Jobs);
         QCOMPARE(model.jobRow(2).priority, 77);
+    }
+
+    // "Everything matching the filter" at scale: one transaction each, counts as asked.
+    void bulkActionsByFilter()
+    {
+        ConsoleJobFilter failedDs2; // i % 20 == 2
+        failedDs2.status = JobStatus::Failed;
+        failedDs2.dataset = QStringLiteral("ds2");
+        QCOMPARE(*t->store->countConsoleJobs(failedDs2), Jobs / 20);
+        auto retried = t->store->applyConsoleAction(failedDs2, ConsoleBulkAction::Retry, 0, 2);
+        QVERIFY2(retried.ok(), qPrintable(retried.error().toString()));
+        QCOMPARE(retried->changed, int(Jobs / 20));
+        QCOMPARE(*t->store->countConsoleJobs(failedDs2), 0);
+        QCOMPARE((*t->store->job(2, std::nullopt))->status, JobStatus::Pending);
+
+        ConsoleJobFilter ds5; // i % 10 == 5
+        ds5.dataset = QStringLiteral("ds5");
+        auto deleted = t->store->applyConsoleAction(ds5, ConsoleBulkAction::DeleteFinished, 0, 3);
+        QVERIFY2(deleted.ok(), qPrintable(deleted.error().toString()));
+        QCOMPARE(deleted->changed, int(Jobs / 10)); // odd ids: completed or cancelled
+        QCOMPARE(*t->store->countConsoleJobs(ds5), 0);
+
+        ConsoleJobFilter pendingDs0; // i % 20 == 0
+        pendingDs0.status = JobStatus::Pending;
+        pendingDs0.dataset = QStringLiteral("ds0");
+        const qint64 pending = *t->store->countConsoleJobs(pendingDs0);
+        auto raised =
+            t->store->applyConsoleAction(pendingDs0, ConsoleBulkAction::AdjustPriority, 10, 4);
+        QVERIFY(raised.ok());
+        QCOMPARE(raised->changed, int(pending));
+        auto cancelled = t->store->applyConsoleAction(pendingDs0, ConsoleBulkAction::Cancel, 0, 5);
+        QVERIFY(cancelled.ok());
+        QCOMPARE(cancelled->changed, int(pending));
+        QVERIFY(cancelled->runningCancelled.isEmpty());
+        QCOMPARE(*t->store->countConsoleJobs(pendingDs0), 0);
     }
 };
 
