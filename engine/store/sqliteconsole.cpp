@@ -38,7 +38,8 @@ Where whereOf(const ConsoleJobFilter &filter, const QString &alias)
         return alias + QLatin1String(name);
     };
     if (filter.status) {
-        where.sql += QStringLiteral(" AND %1 = ?").arg(column("status"));
+        // The jobs_status index is NOCASE (0008_console.sql): only this comparison uses it.
+        where.sql += QStringLiteral(" AND %1 COLLATE NOCASE = ?").arg(column("status"));
         where.values.append(jobStatusName(*filter.status));
     }
     if (filter.userId) {
