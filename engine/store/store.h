@@ -179,5 +179,4 @@ public:
     // ---- end of the operator console block ----
 };
 
-
 } // namespace Ferry
