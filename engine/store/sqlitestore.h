@@ -127,6 +127,15 @@ public:
                                         const QByteArray &response) override;
     Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
 
+    // Operator console, the Jobs page (sqliteconsole.cpp).
+    Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) override;
+    Result<QList<ConsoleJobRow>> consoleJobsById(const QList<qint64> &ids) override;
+    Result<qint64> countConsoleJobs(const ConsoleJobFilter &filter) override;
+    Result<ConsoleBulkResult> applyConsoleAction(const ConsoleJobFilter &filter,
+                                                 ConsoleBulkAction action,
+                                                 int value,
+                                                 qint64 now) override;
+
 private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }

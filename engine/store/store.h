@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "datasets/datasetstore.h"
 #include "monitor/resourcesample.h"
+#include "store/consolerecords.h"
 #include "store/idempotencykey.h"
 #include "store/jobsapirecords.h"
 #include "store/quotarecords.h"
@@ -160,6 +161,22 @@ public:
     // Drops an in-progress claim whose request failed, so a retry with the key runs anew.
     virtual Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) = 0;
     // ---- end of idempotency keys ----
+    // ---- Operator console: the Jobs page (ui/jobs/; SQLite: store/sqliteconsole.cpp) ----
+    // One keyset page of every user's jobs matching the query, in its sort order, with user name,
+    // file name, dataset and progress. Operator scope: no user check.
+    virtual Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) = 0;
+    // The same rows for these ids (re-reading what the console shows), in no particular order;
+    // ids that no longer exist are absent.
+    virtual Result<QList<ConsoleJobRow>> consoleJobsById(const QList<qint64> &ids) = 0;
+    // How many jobs match (exact; a scan when the filter has search text).
+    virtual Result<qint64> countConsoleJobs(const ConsoleJobFilter &filter) = 0;
+    // The action on every matching job it applies to, in one transaction; jobs it does not
+    // apply to (a finished job for Cancel, ...) are left alone and not counted.
+    virtual Result<ConsoleBulkResult> applyConsoleAction(const ConsoleJobFilter &filter,
+                                                         ConsoleBulkAction action,
+                                                         int value,
+                                                         qint64 now) = 0;
+    // ---- end of the operator console block ----
 };
 
 } // namespace Ferry

@@ -1,17 +1,462 @@
 #include "jobs/jobspage.h"
 
+#include "jobs/asyncread.h"
+#include "jobs/jobtablemodel.h"
+#include "jobs/progressdelegate.h"
+#include "queue/jobqueue.h"
+#include "store/store.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QJsonDocument>
 #include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableView>
+#include <QTextBrowser>
+#include <QThreadPool>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace Ferry {
 
-JobsPage::JobsPage(ConsoleContext &context, QWidget *parent) : QWidget(parent), m_context(context)
+namespace {
+
+constexpr int PriorityStep = 10; // what Raise and Lower add or take away
+constexpr int DetailRowErrors = 100;
+
+QString number(qint64 n)
+{
+    return QLocale(QLocale::English).toString(n);
+}
+
+// "1 job", "12,345 jobs".
+QString jobsText(qint64 n)
+{
+    return number(n) + (n == 1 ? QStringLiteral(" job") : QStringLiteral(" jobs"));
+}
+
+QString timeText(qint64 ms)
+{
+    return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms).toString(
+                        QStringLiteral("yyyy-MM-dd HH:mm:ss.zzz"))
+                  : QStringLiteral("—");
+}
+
+// The detail pane's reads, done together on the reader pool.
+struct JobDetail
+{
+    Result<std::optional<Job>> job = std::optional<Job>{};
+    Result<QList<JobAttempt>> attempts = QList<JobAttempt>{};
+    Result<QList<RowError>> rowErrors = QList<RowError>{};
+};
+
+QString detailHtml(const JobDetail &detail)
+{
+    if (!detail.job)
+        return detail.job.error().toString().toHtmlEscaped();
+    if (!detail.job->has_value())
+        return QStringLiteral("<i>This job no longer exists.</i>");
+    const Job &job = **detail.job;
+    QString html = QStringLiteral("<h3>Job %1 · %2 · %3</h3>")
+                       .arg(job.id)
+                       .arg(job.type.toHtmlEscaped(), jobStatusName(job.status));
+    html += QStringLiteral("<p>priority %1 · attempts %2 of %3<br>created %4<br>started %5<br>"
+                           "finished %6")
+                .arg(job.priority)
+                .arg(job.attempts)
+                .arg(job.maxAttempts)
+                .arg(timeText(job.createdAt), timeText(job.startedAt), timeText(job.finishedAt));
+    if (!job.sessionId.isEmpty())
+        html += QStringLiteral("<br>upload session %1").arg(job.sessionId.toHtmlEscaped());
+    html += QStringLiteral("</p>");
+    if (!job.error.isEmpty())
+        html += QStringLiteral("<p><b>Error:</b> %1</p>").arg(job.error.toHtmlEscaped());
+    if (!job.result.isEmpty()) {
+        html += QStringLiteral("<p><b>Result:</b> <code>%1</code></p>")
+                    .arg(QString::fromUtf8(QJsonDocument(job.result).toJson(QJsonDocument::Compact))
+                             .toHtmlEscaped());
+    }
+    html += QStringLiteral("<h4>Attempts</h4>");
+    if (!detail.attempts) {
+        html += detail.attempts.error().toString().toHtmlEscaped();
+    } else if (detail.attempts->isEmpty()) {
+        html += QStringLiteral("<p>None finished yet.</p>");
+    } else {
+        html += QStringLiteral("<table border=1 cellpadding=3><tr><th>#</th><th>node</th>"
+                               "<th>started</th><th>took</th><th>outcome</th><th>error</th></tr>");
+        for (const JobAttempt &a : *detail.attempts) {
+            html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4 ms</td><td>%5</td>"
+                                   "<td>%6</td></tr>")
+                        .arg(a.attempt)
+                        .arg(a.node.toHtmlEscaped(), timeText(a.startedAt))
+                        .arg(a.finishedAt - a.startedAt)
+                        .arg(a.outcome.toHtmlEscaped(), a.error.toHtmlEscaped());
+        }
+        html += QStringLiteral("</table>");
+    }
+    if (!detail.rowErrors) {
+        html += detail.rowErrors.error().toString().toHtmlEscaped();
+    } else if (!detail.rowErrors->isEmpty()) {
+        html += QStringLiteral("<h4>Rejected rows (first %1)</h4>").arg(detail.rowErrors->size());
+        html += QStringLiteral(
+            "<table border=1 cellpadding=3><tr><th>line</th><th>field</th><th>reason</th></tr>");
+        for (const RowError &e : *detail.rowErrors) {
+            html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td></tr>")
+                        .arg(e.line)
+                        .arg(e.field.toHtmlEscaped(), e.reason.toHtmlEscaped());
+        }
+        html += QStringLiteral("</table>");
+    }
+    return html;
+}
+
+} // namespace
+
+JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
+    : QWidget(parent)
+    , m_context(context)
+    , m_readers(context.readers)
+    , m_writers(new QThreadPool(this))
 {
     setObjectName(QStringLiteral("jobspage"));
+    if (!m_readers) { // a page on its own (tests): its own reader thread
+        m_readers = new QThreadPool(this);
+        m_readers->setMaxThreadCount(1);
+    }
+    m_writers->setMaxThreadCount(1);
+    m_writers->setObjectName(QStringLiteral("ferry-console-jobs-writer"));
+    m_confirm = [](QWidget *owner, const QString &question) {
+        return QMessageBox::question(owner, QStringLiteral("Ferry"), question) == QMessageBox::Yes;
+    };
+    m_model = new JobTableModel(context.store, m_readers, this);
+
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(
-        QStringLiteral("Every user's jobs: filter, search, sort, inspect, and act on them."),
-        this));
+    auto *filters = new QHBoxLayout;
+    m_status = new QComboBox(this);
+    m_status->setObjectName(QStringLiteral("statusFilter"));
+    m_status->addItem(QStringLiteral("Any status"));
+    for (JobStatus status : {JobStatus::Pending, JobStatus::Running, JobStatus::Completed,
+                             JobStatus::Failed, JobStatus::Cancelled, JobStatus::Dead})
+        m_status->addItem(jobStatusName(status), int(status));
+    m_user = new QComboBox(this);
+    m_user->setObjectName(QStringLiteral("userFilter"));
+    m_user->addItem(QStringLiteral("Any user"));
+    m_dataset = new QLineEdit(this);
+    m_dataset->setObjectName(QStringLiteral("datasetFilter"));
+    m_dataset->setPlaceholderText(QStringLiteral("Dataset"));
+    m_dataset->setClearButtonEnabled(true);
+    m_search = new QLineEdit(this);
+    m_search->setObjectName(QStringLiteral("searchField"));
+    m_search->setPlaceholderText(QStringLiteral("Search job id, session id, file name"));
+    m_search->setClearButtonEnabled(true);
+    m_count = new QLabel(this);
+    m_count->setObjectName(QStringLiteral("countLabel"));
+    filters->addWidget(m_status);
+    filters->addWidget(m_user);
+    filters->addWidget(m_dataset);
+    filters->addWidget(m_search, 1);
+    filters->addWidget(m_count);
+    layout->addLayout(filters);
+
+    auto *splitter = new QSplitter(this);
+    m_view = new QTableView(splitter);
+    m_view->setObjectName(QStringLiteral("jobsView"));
+    m_view->setModel(m_model);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_view->setItemDelegateForColumn(JobTableModel::Progress, new ProgressDelegate(m_view));
+    m_view->verticalHeader()->hide();
+    // Fixed row heights: the view never measures rows it does not show.
+    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 8);
+    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->setColumnWidth(JobTableModel::DatasetFile, 200);
+    m_view->setColumnWidth(JobTableModel::Progress, 120);
+    m_view->setColumnWidth(JobTableModel::Created, 150);
+    m_view->setSortingEnabled(true);
+    m_view->horizontalHeader()->setSortIndicator(JobTableModel::Id, Qt::DescendingOrder);
+    m_view->setToolTip(QStringLiteral("Sort by Id, Created or Priority (the indexed orders)."));
+    m_detail = new QTextBrowser(splitter);
+    m_detail->setObjectName(QStringLiteral("jobDetail"));
+    m_detail->setPlaceholderText(QStringLiteral("Select a job to see its attempts and errors."));
+    splitter->addWidget(m_view);
+    splitter->addWidget(m_detail);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 1);
+    layout->addWidget(splitter, 1);
+
+    auto *actions = new QHBoxLayout;
+    m_scope = new QComboBox(this);
+    m_scope->setObjectName(QStringLiteral("actionScope"));
+    m_scope->addItem(QStringLiteral("Selected jobs"), int(Scope::Selection));
+    m_scope->addItem(QStringLiteral("Everything matching the filter"), int(Scope::Filter));
+    actions->addWidget(m_scope);
+    const auto button = [this, actions](const char *name, const QString &text) {
+        auto *b = new QPushButton(text, this);
+        b->setObjectName(QLatin1String(name));
+        actions->addWidget(b);
+        return b;
+    };
+    auto *cancel = button("cancelButton", QStringLiteral("Cancel"));
+    auto *retry = button("retryButton", QStringLiteral("Retry"));
+    m_priority = new QSpinBox(this);
+    m_priority->setObjectName(QStringLiteral("prioritySpin"));
+    m_priority->setRange(MinPriority, MaxPriority);
+    actions->addWidget(m_priority);
+    auto *setPriority = button("setPriorityButton", QStringLiteral("Set priority"));
+    auto *raise = button("raiseButton", QStringLiteral("Raise +%1").arg(PriorityStep));
+    auto *lower = button("lowerButton", QStringLiteral("Lower −%1").arg(PriorityStep));
+    auto *remove = button("deleteButton", QStringLiteral("Delete finished"));
+    m_actionResult = new QLabel(this);
+    m_actionResult->setObjectName(QStringLiteral("actionResult"));
+    actions->addWidget(m_actionResult, 1);
+    layout->addLayout(actions);
+
+    connect(cancel, &QPushButton::clicked, this,
+            [this] { act(ConsoleBulkAction::Cancel, 0, QStringLiteral("Cancel")); });
+    connect(retry, &QPushButton::clicked, this,
+            [this] { act(ConsoleBulkAction::Retry, 0, QStringLiteral("Retry")); });
+    connect(setPriority, &QPushButton::clicked, this, [this] {
+        act(ConsoleBulkAction::SetPriority, m_priority->value(),
+            QStringLiteral("Set the priority to %1 of").arg(m_priority->value()));
+    });
+    connect(raise, &QPushButton::clicked, this, [this] {
+        act(ConsoleBulkAction::AdjustPriority, PriorityStep,
+            QStringLiteral("Raise the priority by %1 of").arg(PriorityStep));
+    });
+    connect(lower, &QPushButton::clicked, this, [this] {
+        act(ConsoleBulkAction::AdjustPriority, -PriorityStep,
+            QStringLiteral("Lower the priority by %1 of").arg(PriorityStep));
+    });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        act(ConsoleBulkAction::DeleteFinished, 0, QStringLiteral("Delete the finished among"));
+    });
+
+    m_filterDelay = new QTimer(this);
+    m_filterDelay->setSingleShot(true);
+    m_filterDelay->setInterval(300);
+    connect(m_filterDelay, &QTimer::timeout, this, &JobsPage::applyFilter);
+    connect(m_status, &QComboBox::currentIndexChanged, this, &JobsPage::applyFilter);
+    connect(m_user, &QComboBox::currentIndexChanged, this, &JobsPage::applyFilter);
+    connect(m_dataset, &QLineEdit::textChanged, m_filterDelay, qOverload<>(&QTimer::start));
+    connect(m_search, &QLineEdit::textChanged, m_filterDelay, qOverload<>(&QTimer::start));
+    connect(m_model, &JobTableModel::countChanged, this, &JobsPage::updateCount);
+    connect(m_model, &JobTableModel::readFailed, this, [this](const QString &message) {
+        m_count->setText(QStringLiteral("Store error: ") + message);
+    });
+    connect(m_view->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
+            [this](int column, Qt::SortOrder) {
+                if (JobTableModel::isSortable(column))
+                    return;
+                // Not an indexed order: put the indicator back where the rows are.
+                const ConsoleJobSort sort = m_model->sortOrder();
+                const bool priority =
+                    sort == ConsoleJobSort::PriorityHigh || sort == ConsoleJobSort::PriorityLow;
+                const bool descending =
+                    sort == ConsoleJobSort::NewestFirst || sort == ConsoleJobSort::PriorityHigh;
+                const QSignalBlocker block(m_view->horizontalHeader());
+                m_view->horizontalHeader()->setSortIndicator(
+                    priority ? JobTableModel::Priority : JobTableModel::Id,
+                    descending ? Qt::DescendingOrder : Qt::AscendingOrder);
+            });
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                if (current.isValid())
+                    showDetail(m_model->jobId(current.row()));
+            });
+
+    m_tick = new QTimer(this);
+    m_tick->setInterval(1000);
+    connect(m_tick, &QTimer::timeout, this, &JobsPage::refreshVisible);
+    m_tick->start();
+
+    loadUsers();
+    applyFilter();
+}
+
+JobsPage::~JobsPage()
+{
+    m_writers->waitForDone();
+}
+
+void JobsPage::loadUsers()
+{
+    Store *store = &m_context.store;
+    runOffGui(
+        m_readers, this, [store] { return store->users(); },
+        [this](Result<QList<User>> users) {
+            if (!users)
+                return;
+            const QVariant current = m_user->currentData();
+            const QSignalBlocker block(m_user);
+            while (m_user->count() > 1)
+                m_user->removeItem(1);
+            for (const User &user : *users)
+                m_user->addItem(user.name, user.id);
+            m_user->setCurrentIndex(qMax(0, m_user->findData(current)));
+        });
+}
+
+void JobsPage::applyFilter()
+{
+    m_filterDelay->stop();
+    ConsoleJobFilter filter;
+    if (m_status->currentIndex() > 0)
+        filter.status = JobStatus(m_status->currentData().toInt());
+    if (m_user->currentIndex() > 0)
+        filter.userId = m_user->currentData().toLongLong();
+    if (const QString dataset = m_dataset->text().trimmed(); !dataset.isEmpty())
+        filter.dataset = dataset;
+    filter.search = m_search->text().trimmed();
+    m_model->setQuery(filter, m_model->sortOrder());
+}
+
+void JobsPage::updateCount(qint64 total)
+{
+    m_count->setText(total < 0 ? QStringLiteral("counting…") : jobsText(total));
+}
+
+void JobsPage::refreshVisible()
+{
+    if (!isVisible())
+        return;
+    if (++m_ticks % 10 == 0)
+        loadUsers();
+    if (m_ticks % 5 == 0)
+        m_model->refreshCount();
+    const int first = qMax(0, m_view->rowAt(0));
+    int last = m_view->rowAt(m_view->viewport()->height() - 1);
+    if (last < 0)
+        last = m_model->rowCount() - 1;
+    m_model->refreshRows(first, last);
+    if (m_detailJob > 0)
+        showDetail(m_detailJob);
+}
+
+void JobsPage::showDetail(qint64 jobId)
+{
+    m_detailJob = jobId;
+    Store *store = &m_context.store;
+    runOffGui(
+        m_readers, this,
+        [store, jobId] {
+            JobDetail detail;
+            detail.job = store->job(jobId, std::nullopt);
+            detail.attempts = store->attempts(jobId);
+            detail.rowErrors = store->datasets().rowErrors(jobId, DetailRowErrors);
+            return detail;
+        },
+        [this, jobId](JobDetail detail) {
+            if (jobId != m_detailJob)
+                return;
+            const QString html = detailHtml(detail);
+            if (html != m_detail->toHtml()) {
+                const int scroll = m_detail->verticalScrollBar()->value();
+                m_detail->setHtml(html);
+                m_detail->verticalScrollBar()->setValue(scroll);
+            }
+            Q_EMIT detailShown(jobId);
+        });
+}
+
+QList<qint64> JobsPage::selectedIds() const
+{
+    QList<qint64> ids;
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+    for (const QModelIndex &index : rows)
+        ids.append(m_model->jobId(index.row()));
+    return ids;
+}
+
+void JobsPage::act(ConsoleBulkAction action, int value, const QString &verb)
+{
+    if (Scope(m_scope->currentData().toInt()) == Scope::Selection) {
+        const QList<qint64> ids = selectedIds();
+        if (ids.isEmpty()) {
+            m_actionResult->setText(QStringLiteral("Select jobs first, or choose \"Everything "
+                                                   "matching the filter\"."));
+            return;
+        }
+        const QString question =
+            QStringLiteral("%1 %2 selected job%3?")
+                .arg(verb, number(ids.size()), ids.size() == 1 ? QString() : QStringLiteral("s"));
+        if (!m_confirm(this, question))
+            return;
+        ConsoleJobFilter filter;
+        filter.ids = ids;
+        execute(filter, action, value, verb);
+        return;
+    }
+    // Everything matching: count first (off the GUI thread), so the question states it.
+    const ConsoleJobFilter filter = m_model->filter();
+    Store *store = &m_context.store;
+    m_actionResult->setText(QStringLiteral("Counting the jobs matching the filter…"));
+    runOffGui(
+        m_readers, this, [store, filter] { return store->countConsoleJobs(filter); },
+        [this, filter, action, value, verb](Result<qint64> count) {
+            if (!count) {
+                m_actionResult->setText(count.error().toString());
+                return;
+            }
+            const QString question =
+                QStringLiteral("%1 all %2 matching the filter? Jobs the action does not apply "
+                               "to are left as they are.")
+                    .arg(verb, jobsText(*count));
+            if (!m_confirm(this, question)) {
+                m_actionResult->clear();
+                return;
+            }
+            execute(filter, action, value, verb);
+        });
+}
+
+void JobsPage::execute(const ConsoleJobFilter &filter,
+                       ConsoleBulkAction action,
+                       int value,
+                       const QString &verb)
+{
+    m_actionResult->setText(QStringLiteral("Working…"));
+    Store *store = &m_context.store;
+    JobQueue *queue = &m_context.queue;
+    runOffGui(
+        m_writers, this,
+        [store, queue, filter, action, value] {
+            auto result = store->applyConsoleAction(filter, action, value,
+                                                    QDateTime::currentMSecsSinceEpoch());
+            // Running jobs were marked; through the queue their node hears it at once.
+            if (result) {
+                for (qint64 id : std::as_const(result->runningCancelled))
+                    (void)queue->cancel(id);
+            }
+            return result;
+        },
+        [this, verb](Result<ConsoleBulkResult> result) {
+            const QString summary =
+                result ? QStringLiteral("%1: %2 job%3 changed.")
+                             .arg(verb, number(result->changed),
+                                  result->changed == 1 ? QString() : QStringLiteral("s"))
+                       : result.error().toString();
+            m_actionResult->setText(summary);
+            const int first = qMax(0, m_view->rowAt(0));
+            int last = m_view->rowAt(m_view->viewport()->height() - 1);
+            if (last < 0)
+                last = m_model->rowCount() - 1;
+            m_model->refreshRows(first, last);
+            m_model->refreshCount();
+            if (m_detailJob > 0)
+                showDetail(m_detailJob);
+            Q_EMIT actionFinished(summary);
+        });
 }
 
 } // namespace Ferry

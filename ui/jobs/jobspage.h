@@ -1,20 +1,83 @@
 #pragma once
 
 #include "consolecontext.h"
+#include "store/consolerecords.h"
 
 #include <QWidget>
 
+#include <functional>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTableView;
+class QTextBrowser;
+class QThreadPool;
+class QTimer;
+
 namespace Ferry {
 
-// Every user's jobs: filter, search, sort, inspect, and act on them.
+class JobTableModel;
+
+// Every user's jobs: filter, search, sort, inspect, and act on them. The table is a
+// JobTableModel (keyset pages read on the context's reader pool); actions run on the page's own
+// writer thread; the visible rows are re-read every second. Nothing here blocks on SQL.
 class JobsPage final : public QWidget
 {
     Q_OBJECT
 public:
     explicit JobsPage(ConsoleContext &context, QWidget *parent = nullptr);
+    ~JobsPage() override;
+
+    // Asked before every action with a sentence that states how many jobs it concerns; the
+    // action runs only when it returns true. Default: a QMessageBox question.
+    using Confirm = std::function<bool(QWidget *parent, const QString &question)>;
+    void setConfirm(Confirm confirm) { m_confirm = std::move(confirm); }
+
+    enum class Scope { Selection, Filter };
+    JobTableModel *model() const { return m_model; }
+
+Q_SIGNALS:
+    // After an action was applied (or failed): what it did, as shown on the page.
+    void actionFinished(const QString &summary);
+    // The detail pane now shows this job.
+    void detailShown(qint64 jobId);
 
 private:
+    void applyFilter();
+    void refreshVisible();
+    void showDetail(qint64 jobId);
+    void updateCount(qint64 total);
+    void act(ConsoleBulkAction action, int value, const QString &verb);
+    void execute(const ConsoleJobFilter &filter,
+                 ConsoleBulkAction action,
+                 int value,
+                 const QString &verb);
+    void loadUsers();
+    QList<qint64> selectedIds() const;
+
     ConsoleContext &m_context;
+    QThreadPool *m_readers;
+    QThreadPool *m_writers;
+    JobTableModel *m_model;
+    Confirm m_confirm;
+
+    QComboBox *m_status;
+    QComboBox *m_user;
+    QLineEdit *m_dataset;
+    QLineEdit *m_search;
+    QLabel *m_count;
+    QTableView *m_view;
+    QComboBox *m_scope;
+    QSpinBox *m_priority;
+    QLabel *m_actionResult;
+    QTextBrowser *m_detail;
+    QTimer *m_filterDelay;
+    QTimer *m_tick;
+    qint64 m_detailJob = 0;
+    int m_ticks = 0;
 };
 
 } // namespace Ferry

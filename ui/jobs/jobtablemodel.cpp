@@ -1,0 +1,313 @@
+#include "jobs/jobtablemodel.h"
+
+#include "jobs/asyncread.h"
+#include "store/store.h"
+
+#include <QDateTime>
+#include <QHash>
+#include <QLocale>
+
+#include <algorithm>
+
+namespace Ferry {
+
+namespace {
+
+QString durationText(qint64 ms)
+{
+    if (ms < 0)
+        return {};
+    if (ms < 10'000)
+        return QStringLiteral("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
+    const qint64 s = ms / 1000;
+    if (s < 3600)
+        return QStringLiteral("%1m %2s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1h %2m").arg(s / 3600).arg((s / 60) % 60, 2, 10, QLatin1Char('0'));
+}
+
+double progressFraction(const ConsoleJobRow &row)
+{
+    if (row.status == JobStatus::Completed)
+        return 1.0;
+    if (row.progressTotal > 0)
+        return qBound(0.0, double(row.progressDone) / double(row.progressTotal), 1.0);
+    return -1.0;
+}
+
+} // namespace
+
+JobTableModel::JobTableModel(Store &store, QThreadPool *readers, QObject *parent)
+    : QAbstractTableModel(parent), m_store(store), m_readers(readers)
+{}
+
+void JobTableModel::setQuery(const ConsoleJobFilter &filter, ConsoleJobSort sort)
+{
+    beginResetModel();
+    m_filter = filter;
+    m_sort = sort;
+    m_rows.clear();
+    ++m_generation;
+    m_fetching = false;
+    m_refreshing = false;
+    m_atEnd = false;
+    m_total = -1;
+    endResetModel();
+    Q_EMIT countChanged(m_total);
+    fetchMore({});
+    refreshCount();
+}
+
+int JobTableModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+int JobTableModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant JobTableModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= m_rows.size())
+        return {};
+    const ConsoleJobRow &row = m_rows.at(index.row());
+    if (role == JobIdRole)
+        return row.id;
+    if (role == ProgressRole)
+        return progressFraction(row);
+    if (role == Qt::TextAlignmentRole) {
+        switch (index.column()) {
+        case Id:
+        case Priority:
+        case Attempts:
+        case Duration:
+            return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+        default:
+            return {};
+        }
+    }
+    if (role == Qt::ToolTipRole && index.column() == Status && !row.error.isEmpty())
+        return row.error;
+    if (role != Qt::DisplayRole)
+        return {};
+    switch (index.column()) {
+    case Id:
+        return row.id;
+    case User:
+        return row.userName.isEmpty() ? QString::number(row.userId) : row.userName;
+    case DatasetFile: {
+        QStringList parts;
+        if (!row.dataset.isEmpty())
+            parts << row.dataset;
+        if (!row.fileName.isEmpty())
+            parts << row.fileName;
+        return parts.isEmpty() ? row.type : parts.join(QStringLiteral(" · "));
+    }
+    case Status:
+        return row.status == JobStatus::Running && row.cancelRequested
+                   ? QStringLiteral("running (cancelling)")
+                   : jobStatusName(row.status);
+    case Priority:
+        return row.priority;
+    case Progress: {
+        const double fraction = progressFraction(row);
+        if (fraction < 0)
+            return row.progressDone > 0
+                       ? QStringLiteral("%1 %2").arg(row.progressDone).arg(row.progressUnit)
+                       : QString();
+        return QStringLiteral("%1%").arg(int(fraction * 100.0));
+    }
+    case Attempts:
+        return QStringLiteral("%1/%2").arg(row.attempts).arg(row.maxAttempts);
+    case Created:
+        return QDateTime::fromMSecsSinceEpoch(row.createdAt)
+            .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    case Duration:
+        if (row.startedAt <= 0)
+            return QString();
+        return durationText(
+            (row.finishedAt > 0 ? row.finishedAt : QDateTime::currentMSecsSinceEpoch()) -
+            row.startedAt);
+    }
+    return {};
+}
+
+QVariant JobTableModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return QAbstractTableModel::headerData(section, orientation, role);
+    static const QStringList titles{
+        QStringLiteral("Id"),       QStringLiteral("User"),     QStringLiteral("Dataset / file"),
+        QStringLiteral("Status"),   QStringLiteral("Priority"), QStringLiteral("Progress"),
+        QStringLiteral("Attempts"), QStringLiteral("Created"),  QStringLiteral("Duration")};
+    return titles.value(section);
+}
+
+bool JobTableModel::canFetchMore(const QModelIndex &parent) const
+{
+    return !parent.isValid() && !m_atEnd;
+}
+
+void JobTableModel::fetchMore(const QModelIndex &parent)
+{
+    if (parent.isValid() || m_atEnd || m_fetching)
+        return;
+    m_fetching = true;
+    ConsoleJobQuery query;
+    query.filter = m_filter;
+    query.sort = m_sort;
+    query.limit = m_pageSize;
+    if (!m_rows.isEmpty()) {
+        query.afterId = m_rows.constLast().id;
+        query.afterPriority = m_rows.constLast().priority;
+    }
+    const quint64 generation = m_generation;
+    Store *store = &m_store;
+    runOffGui(
+        m_readers, this, [store, query] { return store->consoleJobs(query); },
+        [this, generation](Result<QList<ConsoleJobRow>> page) {
+            if (generation != m_generation)
+                return;
+            m_fetching = false;
+            if (!page) {
+                m_atEnd = true;
+                Q_EMIT readFailed(page.error().toString());
+                return;
+            }
+            if (page->size() < m_pageSize)
+                m_atEnd = true;
+            if (!page->isEmpty()) {
+                beginInsertRows({}, int(m_rows.size()), int(m_rows.size() + page->size() - 1));
+                m_rows.append(std::move(*page));
+                endInsertRows();
+            }
+            Q_EMIT pageLoaded(int(m_rows.size()));
+        });
+}
+
+void JobTableModel::refreshCount()
+{
+    const quint64 generation = m_generation;
+    const quint64 countGeneration = ++m_countGeneration;
+    Store *store = &m_store;
+    const ConsoleJobFilter filter = m_filter;
+    runOffGui(
+        m_readers, this, [store, filter] { return store->countConsoleJobs(filter); },
+        [this, generation, countGeneration](Result<qint64> count) {
+            if (generation != m_generation || countGeneration != m_countGeneration)
+                return;
+            if (!count) {
+                Q_EMIT readFailed(count.error().toString());
+                return;
+            }
+            m_total = *count;
+            Q_EMIT countChanged(m_total);
+        });
+}
+
+void JobTableModel::refreshRows(int first, int last)
+{
+    if (m_fetching || m_refreshing)
+        return;
+    first = qMax(0, first);
+    last = qMin(int(m_rows.size()) - 1, qMin(last, first + MaxRefreshRows - 1));
+    QList<qint64> ids;
+    for (int row = first; row <= last; ++row)
+        ids.append(m_rows.at(row).id);
+    // Newest first, jobs created since the first row was read go on top.
+    const bool prepend = m_sort == ConsoleJobSort::NewestFirst && (!m_rows.isEmpty() || m_atEnd);
+    if (ids.isEmpty() && !prepend)
+        return;
+    ConsoleJobQuery newer;
+    newer.filter = m_filter;
+    newer.sort = ConsoleJobSort::OldestFirst;
+    newer.afterId = m_rows.isEmpty() ? 0 : m_rows.constFirst().id;
+    newer.limit = m_pageSize;
+    m_refreshing = true;
+    const quint64 generation = m_generation;
+    Store *store = &m_store;
+    struct Refresh
+    {
+        Result<QList<ConsoleJobRow>> changed = QList<ConsoleJobRow>{};
+        Result<QList<ConsoleJobRow>> newer = QList<ConsoleJobRow>{};
+    };
+    runOffGui(
+        m_readers, this,
+        [store, ids, newer, prepend] {
+            Refresh refresh;
+            refresh.changed = store->consoleJobsById(ids);
+            if (prepend)
+                refresh.newer = store->consoleJobs(newer);
+            return refresh;
+        },
+        [this, generation, first](Refresh refresh) {
+            if (generation != m_generation)
+                return;
+            m_refreshing = false;
+            if (!refresh.changed || !refresh.newer) {
+                Q_EMIT readFailed(
+                    (!refresh.changed ? refresh.changed : refresh.newer).error().toString());
+                return;
+            }
+            applyRefresh(first, *refresh.changed, std::move(*refresh.newer));
+        });
+}
+
+void JobTableModel::applyRefresh(int first,
+                                 const QList<ConsoleJobRow> &changed,
+                                 QList<ConsoleJobRow> newer)
+{
+    // Row indices are stable between the request and here: pages only append, and rows are
+    // prepended only below, after this.
+    if (!changed.isEmpty()) {
+        QHash<qint64, const ConsoleJobRow *> byId;
+        for (const ConsoleJobRow &row : changed)
+            byId.insert(row.id, &row);
+        int last = -1;
+        for (int i = first; i < m_rows.size() && i < first + MaxRefreshRows; ++i) {
+            auto it = byId.constFind(m_rows.at(i).id);
+            if (it == byId.cend())
+                continue;
+            m_rows[i] = **it;
+            last = i;
+        }
+        if (last >= 0)
+            Q_EMIT dataChanged(index(first, 0), index(last, ColumnCount - 1));
+    }
+    if (!newer.isEmpty()) {
+        if (newer.size() >= m_pageSize) {
+            // More arrived than a page: start over rather than leave a gap.
+            setQuery(m_filter, m_sort);
+            return;
+        }
+        // newer is oldest first: prepending each in turn leaves the newest on top.
+        beginInsertRows({}, 0, int(newer.size() - 1));
+        for (ConsoleJobRow &row : newer)
+            m_rows.prepend(std::move(row));
+        endInsertRows();
+    }
+    Q_EMIT refreshed();
+}
+
+bool JobTableModel::isSortable(int column)
+{
+    return column == Id || column == Created || column == Priority;
+}
+
+void JobTableModel::sort(int column, Qt::SortOrder order)
+{
+    if (!isSortable(column))
+        return;
+    ConsoleJobSort sort;
+    if (column == Priority)
+        sort = order == Qt::DescendingOrder ? ConsoleJobSort::PriorityHigh
+                                            : ConsoleJobSort::PriorityLow;
+    else
+        sort = order == Qt::DescendingOrder ? ConsoleJobSort::NewestFirst
+                                            : ConsoleJobSort::OldestFirst;
+    if (sort != m_sort)
+        setQuery(m_filter, sort);
+}
+
+} // namespace Ferry
