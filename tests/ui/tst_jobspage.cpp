@@ -150,6 +150,23 @@ private:
     };
 
 private Q_SLOTS:
+    // With no jobs the page says how to make some; a filter that matches nothing says so.
+    void emptyStatesSayWhatToDo()
+    {
+        Console c;
+        c.show();
+        auto *empty = c.find<QLabel>("jobsEmptyState");
+        QVERIFY(empty);
+        QTRY_VERIFY(empty->isVisible());
+        QVERIFY(empty->text().contains(u"ferry user add"));
+        QVERIFY(empty->text().contains(u"/api/v1/uploads"));
+        c.enqueue(2, QStringLiteral("noop"));
+        QTRY_VERIFY_WITH_TIMEOUT(!empty->isVisible(), 15'000);
+        c.find<QLineEdit>("searchField")->setText(QStringLiteral("no-such-file"));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            empty->isVisible() && empty->text().contains(u"matches the filter"), 15'000);
+    }
+
     void cancelSelectedJobs()
     {
         Console c;

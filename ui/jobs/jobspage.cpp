@@ -186,6 +186,13 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     m_view->setSortingEnabled(true);
     m_view->horizontalHeader()->setSortIndicator(JobTableModel::Id, Qt::DescendingOrder);
     m_view->setToolTip(QStringLiteral("Sort by Id, Created or Priority (the indexed orders)."));
+    m_empty = new QLabel(m_view->viewport());
+    m_empty->setObjectName(QStringLiteral("jobsEmptyState"));
+    m_empty->setAlignment(Qt::AlignCenter);
+    m_empty->setTextFormat(Qt::RichText);
+    m_empty->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_empty->hide();
+    (new QVBoxLayout(m_view->viewport()))->addWidget(m_empty); // follows the viewport's size
     m_detail = new QTextBrowser(splitter);
     m_detail->setObjectName(QStringLiteral("jobDetail"));
     m_detail->setPlaceholderText(QStringLiteral("Select a job to see its attempts and errors."));
@@ -324,6 +331,28 @@ void JobsPage::applyFilter()
 void JobsPage::updateCount(qint64 total)
 {
     m_count->setText(total < 0 ? QStringLiteral("counting…") : jobsText(total));
+    // The empty state says what to do next: nothing queued yet, or nothing matches the filter.
+    if (total != 0) {
+        m_empty->hide();
+        return;
+    }
+    const ConsoleJobFilter filter = m_model->filter();
+    const bool filtered =
+        filter.status || filter.userId || filter.dataset || !filter.search.isEmpty();
+    m_empty->setText(
+        filtered ? QStringLiteral("<p>No job matches the filter.</p>"
+                                  "<p>Clear the status, user, dataset or search to see more.</p>")
+                 : QStringLiteral("<h3>No jobs yet</h3>"
+                                  "<p>Create a user, then upload a file with its token:</p>"
+                                  "<pre>ferry user add alice\n"
+                                  "curl -H \"Authorization: Bearer $TOKEN\" -F dataset=people \\\n"
+                                  "     -F file=@people.csv %1uploads</pre>"
+                                  "<p>Every upload becomes a migration job here.</p>")
+                       .arg((m_context.endpoint.isEmpty()
+                                 ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
+                                 : m_context.endpoint)
+                                .toHtmlEscaped()));
+    m_empty->show();
 }
 
 void JobsPage::refreshVisible()

@@ -68,6 +68,7 @@ private:
     QComboBox *m_user;
     QLineEdit *m_dataset;
     QLineEdit *m_search;
+    QLabel *m_empty = nullptr; // over the table when there is nothing to show
     QLabel *m_count;
     QTableView *m_view;
     QComboBox *m_scope;
