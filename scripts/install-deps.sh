@@ -12,6 +12,7 @@ packages=(
     qcoro-qt6-dev libxkbcommon-dev
     node-llhttp
     xvfb xauth fonts-dejavu-core
+    postgresql # a throwaway server for the PostgreSQL store tests (scripts/pg-test-server.sh)
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from
@@ -20,7 +21,7 @@ command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 # `install-deps.sh bench` adds what the benchmarks' baselines need.
 if [ "${1:-}" = "bench" ]; then
-    packages+=(sqlite3 postgresql redis-server wrk)
+    packages+=(sqlite3 redis-server wrk)
 fi
 
 missing=()

@@ -14,6 +14,14 @@ Migrator::Migrator(QSqlDatabase db, QString dialect)
     : m_db(std::move(db)), m_dialect(std::move(dialect))
 {}
 
+Migrator::Migrator(QSqlDatabase db) : Migrator(db, dialectOf(db)) {}
+
+QString Migrator::dialectOf(const QSqlDatabase &db)
+{
+    return db.driverName() == QLatin1String("QPSQL") ? QStringLiteral("postgres")
+                                                     : QStringLiteral("sqlite");
+}
+
 QList<Migrator::Migration> Migrator::available() const
 {
     static const QRegularExpression pattern(QStringLiteral("^(\\d{4})_(\\w+)\\.sql$"));
@@ -38,7 +46,7 @@ Result<int> Migrator::currentVersion()
     QSqlQuery query(m_db);
     if (!query.exec(QStringLiteral("CREATE TABLE IF NOT EXISTS schema_migrations ("
                                    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                                   "applied_at INTEGER NOT NULL)")))
+                                   "applied_at BIGINT NOT NULL)")))
         return sqlError(query, QStringLiteral("reading the schema version"));
     if (!query.exec(QStringLiteral("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")) ||
         !query.next())
@@ -62,6 +70,13 @@ Result<int> Migrator::migrate(int targetVersion)
     SqlTransaction transaction(m_db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
+    if (m_dialect == QLatin1String("postgres")) {
+        // Several nodes may start at once against one PostgreSQL database: one migrates, the
+        // others wait here and then find the schema current. SQLite's BEGIN IMMEDIATE does this.
+        QSqlQuery lock(m_db);
+        if (!lock.exec(QStringLiteral("SELECT pg_advisory_xact_lock(7262011)")))
+            return sqlError(lock, QStringLiteral("waiting for another node's schema migration"));
+    }
     auto current = currentVersion();
     if (!current)
         return current.error();

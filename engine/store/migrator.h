@@ -14,6 +14,9 @@ class Migrator final
 {
 public:
     Migrator(QSqlDatabase db, QString dialect);
+    // The dialect directory from the connection's driver: "postgres" for QPSQL, else "sqlite".
+    explicit Migrator(QSqlDatabase db);
+    static QString dialectOf(const QSqlDatabase &db);
 
     // Brings the schema to targetVersion (default: the newest known). Returns the version.
     Result<int> migrate(int targetVersion = -1);

@@ -1,0 +1,285 @@
+// PostgresStore: what is not on PostgreSQL yet. Each method answers the same error, so a caller
+// sees which one is missing instead of wrong data. docs/postgres-progress.md lists the order in
+// which they are meant to arrive.
+#include "postgresstore.h"
+
+namespace Ferry {
+
+namespace {
+
+Error notYet(const char *what)
+{
+    return makeError(ErrorCode::Internal,
+                     QStringLiteral("%1 is not yet on PostgreSQL.").arg(QLatin1String(what)),
+                     QStringLiteral("Use the embedded SQLite store (omit --db) for now."));
+}
+
+} // namespace
+
+Result<QList<RescuedJob>>
+PostgresStore::rescueLeases(RescueScope /*scope*/, const QString & /*node*/, qint64 /*now*/)
+{
+    return notYet("rescueLeases");
+}
+
+Result<JobStatus>
+PostgresStore::cancelJob(qint64 /*jobId*/, std::optional<qint64> /*userId*/, qint64 /*now*/)
+{
+    return notYet("cancelJob");
+}
+
+Result<void>
+PostgresStore::retryJob(qint64 /*jobId*/, std::optional<qint64> /*userId*/, qint64 /*now*/)
+{
+    return notYet("retryJob");
+}
+
+Result<void>
+PostgresStore::setPriority(qint64 /*jobId*/, std::optional<qint64> /*userId*/, int /*priority*/)
+{
+    return notYet("setPriority");
+}
+
+Result<int> PostgresStore::pruneFinished(qint64 /*finishedBefore*/, int /*batchSize*/)
+{
+    return notYet("pruneFinished");
+}
+
+Result<int> PostgresStore::agePendingJobs(qint64 /*readyBefore*/, int /*limit*/)
+{
+    return notYet("agePendingJobs");
+}
+
+Result<std::optional<UploadSession>> PostgresStore::session(const QString & /*id*/,
+                                                            std::optional<qint64> /*userId*/)
+{
+    return notYet("session");
+}
+
+Result<bool> PostgresStore::blobReferenced(const QString & /*blobId*/)
+{
+    return notYet("blobReferenced");
+}
+
+Result<QStringList> PostgresStore::pruneSessions(qint64 /*createdBefore*/, int /*batchSize*/)
+{
+    return notYet("pruneSessions");
+}
+
+Result<QuotaLimitOverrides> PostgresStore::quotaLimits(qint64 /*userId*/)
+{
+    return notYet("quotaLimits");
+}
+
+Result<void> PostgresStore::setQuotaLimits(qint64 /*userId*/,
+                                           const QuotaLimitOverrides & /*limits*/)
+{
+    return notYet("setQuotaLimits");
+}
+
+Result<QuotaUsage> PostgresStore::quotaUsage(qint64 /*userId*/, const QString & /*period*/)
+{
+    return notYet("quotaUsage");
+}
+
+Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 /*userId*/,
+                                                       const QString & /*period*/,
+                                                       qint64 /*bytes*/,
+                                                       qint64 /*uploadsLimit*/,
+                                                       qint64 /*bytesLimit*/,
+                                                       qint64 /*now*/)
+{
+    return notYet("reserveQuota");
+}
+
+Result<QuotaOutcome>
+PostgresStore::settleQuota(qint64 /*reservationId*/, qint64 /*bytes*/, qint64 /*bytesLimit*/)
+{
+    return notYet("settleQuota");
+}
+
+Result<void> PostgresStore::releaseQuota(qint64 /*reservationId*/)
+{
+    return notYet("releaseQuota");
+}
+
+Result<void>
+PostgresStore::refundQuota(qint64 /*userId*/, const QString & /*period*/, qint64 /*bytes*/)
+{
+    return notYet("refundQuota");
+}
+
+Result<int> PostgresStore::releaseAllQuotaReservations()
+{
+    return notYet("releaseAllQuotaReservations");
+}
+
+Result<void> PostgresStore::resetQuotaUsage(qint64 /*userId*/, const QString & /*period*/)
+{
+    return notYet("resetQuotaUsage");
+}
+
+Result<qint64>
+PostgresStore::ensureDataset(qint64 /*userId*/, const QString & /*name*/, qint64 /*now*/)
+{
+    return notYet("ensureDataset");
+}
+
+Result<std::optional<MigrationCheckpoint>> PostgresStore::checkpoint(qint64 /*jobId*/)
+{
+    return notYet("checkpoint");
+}
+
+Result<void> PostgresStore::commitBatch(const ImportBatch & /*batch*/)
+{
+    return notYet("commitBatch");
+}
+
+Result<qint64> PostgresStore::undoJob(qint64 /*jobId*/, qint64 /*datasetId*/)
+{
+    return notYet("undoJob");
+}
+
+Result<void> PostgresStore::forgetUndo(qint64 /*jobId*/, qint64 /*datasetId*/)
+{
+    return notYet("forgetUndo");
+}
+
+Result<void>
+PostgresStore::setColumns(qint64 /*datasetId*/, const QJsonArray & /*columns*/, qint64 /*now*/)
+{
+    return notYet("setColumns");
+}
+
+Result<QList<DatasetInfo>> PostgresStore::datasets(qint64 /*userId*/)
+{
+    return notYet("datasets");
+}
+
+Result<std::optional<DatasetInfo>> PostgresStore::dataset(qint64 /*userId*/,
+                                                          const QString & /*name*/)
+{
+    return notYet("dataset");
+}
+
+Result<void>
+PostgresStore::forEachRecord(qint64 /*datasetId*/,
+                             const std::function<bool(std::string_view doc)> & /*sink*/)
+{
+    return notYet("forEachRecord");
+}
+
+Result<QList<RowError>> PostgresStore::rowErrors(qint64 /*jobId*/, int /*limit*/)
+{
+    return notYet("rowErrors");
+}
+
+Result<void> PostgresStore::insertTusUpload(const TusUploadRecord & /*upload*/)
+{
+    return notYet("insertTusUpload");
+}
+
+Result<std::optional<TusUploadRecord>> PostgresStore::tusUpload(const QString & /*id*/,
+                                                                std::optional<qint64> /*userId*/)
+{
+    return notYet("tusUpload");
+}
+
+Result<void> PostgresStore::setTusOffset(const QString & /*id*/, qint64 /*offset*/, qint64 /*now*/)
+{
+    return notYet("setTusOffset");
+}
+
+Result<void> PostgresStore::completeTusUpload(const QString & /*id*/,
+                                              const QString & /*sessionId*/,
+                                              qint64 /*jobId*/,
+                                              qint64 /*now*/)
+{
+    return notYet("completeTusUpload");
+}
+
+Result<void> PostgresStore::deleteTusUpload(const QString & /*id*/)
+{
+    return notYet("deleteTusUpload");
+}
+
+Result<QList<TusUploadRecord>> PostgresStore::staleTusUploads(qint64 /*updatedBefore*/,
+                                                              int /*limit*/)
+{
+    return notYet("staleTusUploads");
+}
+
+Result<void> PostgresStore::saveMetricSamples(MetricResolution /*resolution*/,
+                                              const QList<ResourceSample> & /*samples*/,
+                                              qint64 /*pruneBefore*/)
+{
+    return notYet("saveMetricSamples");
+}
+
+Result<QList<ResourceSample>> PostgresStore::metricSamples(MetricResolution /*resolution*/,
+                                                           qint64 /*since*/)
+{
+    return notYet("metricSamples");
+}
+
+Result<std::optional<SessionJob>> PostgresStore::sessionJob(const QString & /*sessionId*/)
+{
+    return notYet("sessionJob");
+}
+
+Result<RecordPage>
+PostgresStore::recordPage(qint64 /*datasetId*/, qint64 /*afterId*/, int /*limit*/)
+{
+    return notYet("recordPage");
+}
+
+Result<std::optional<IdempotencyKey>>
+PostgresStore::idempotencyKey(qint64 /*userId*/, const QString & /*key*/, qint64 /*notBefore*/)
+{
+    return notYet("idempotencyKey");
+}
+
+Result<std::optional<IdempotencyKey>>
+PostgresStore::claimIdempotencyKey(const IdempotencyClaim & /*claim*/)
+{
+    return notYet("claimIdempotencyKey");
+}
+
+Result<void> PostgresStore::completeIdempotencyKey(qint64 /*userId*/,
+                                                   const QString & /*key*/,
+                                                   const QString & /*sessionId*/,
+                                                   qint64 /*jobId*/,
+                                                   const QByteArray & /*response*/)
+{
+    return notYet("completeIdempotencyKey");
+}
+
+Result<void> PostgresStore::releaseIdempotencyKey(qint64 /*userId*/, const QString & /*key*/)
+{
+    return notYet("releaseIdempotencyKey");
+}
+
+Result<QList<ConsoleJobRow>> PostgresStore::consoleJobs(const ConsoleJobQuery & /*query*/)
+{
+    return notYet("consoleJobs");
+}
+
+Result<QList<ConsoleJobRow>> PostgresStore::consoleJobsById(const QList<qint64> & /*ids*/)
+{
+    return notYet("consoleJobsById");
+}
+
+Result<qint64> PostgresStore::countConsoleJobs(const ConsoleJobFilter & /*filter*/)
+{
+    return notYet("countConsoleJobs");
+}
+
+Result<ConsoleBulkResult> PostgresStore::applyConsoleAction(const ConsoleJobFilter & /*filter*/,
+                                                            ConsoleBulkAction /*action*/,
+                                                            int /*value*/,
+                                                            qint64 /*now*/)
+{
+    return notYet("applyConsoleAction");
+}
+
+} // namespace Ferry

@@ -1,0 +1,153 @@
+#pragma once
+
+#include "datasets/datasetstore.h"
+#include "store/connectionpool.h"
+#include "store/store.h"
+
+#include <memory>
+
+namespace Ferry {
+
+// The store on a PostgreSQL server (--db postgresql://...), through Qt's QPSQL driver: one
+// connection per thread that touches SQL, bounded by DatabaseConfig::maxConnections per process
+// (ConnectionPool). Several nodes may share one database: the claim takes rows with
+// FOR UPDATE SKIP LOCKED, so nodes never hand out the same job twice.
+//
+// Work in progress (docs/postgres-progress.md): users, settings, enqueue, the claim and settle
+// path, leases and job reads are implemented (postgresstore.cpp, postgresjobs.cpp); every other
+// method answers ErrorCode::Internal "not yet on PostgreSQL" (postgrespending.cpp).
+class PostgresStore final : public Store, public DatasetStore
+{
+public:
+    // Connects and migrates to targetSchemaVersion (default: newest) with the "postgres"
+    // migrations (resources/migrations/postgres).
+    static Result<std::unique_ptr<PostgresStore>> open(const DatabaseConfig &config,
+                                                       int targetSchemaVersion = -1);
+    ~PostgresStore() override;
+
+    QString backendName() const override { return QStringLiteral("postgresql"); }
+    int schemaVersion() override;
+
+    Result<User> createUser(const QString &name,
+                            const QString &tier,
+                            const QByteArray &tokenHash,
+                            qint64 now) override;
+    Result<std::optional<User>> userByName(const QString &name) override;
+    Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
+    Result<QList<User>> users() override;
+    Result<void> setUserDisabled(qint64 userId, bool disabled) override;
+
+    Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
+    Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
+                                             const ClaimRequest &request) override;
+    Result<int> renewLeases(const QString &node, qint64 expiresAt) override;
+    Result<QList<qint64>> cancelRequested(const QString &node) override;
+    Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
+    Result<QList<RescuedJob>>
+    rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
+    Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
+    Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
+    Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;
+
+    Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
+    Result<QList<Job>> jobs(const JobFilter &filter) override;
+    Result<QList<JobAttempt>> attempts(qint64 jobId) override;
+    Result<QHash<JobStatus, qint64>> countByStatus() override;
+    Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
+    Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
+
+    Result<std::optional<QString>> setting(const QString &key) override;
+    Result<void> setSetting(const QString &key, const QString &value) override;
+
+    Result<std::optional<UploadSession>> session(const QString &id,
+                                                 std::optional<qint64> userId) override;
+    Result<bool> blobReferenced(const QString &blobId) override;
+    Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
+    DatasetStore &datasets() override { return *this; }
+
+    // Quotas .
+    Result<std::optional<User>> userById(qint64 userId) override;
+    Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
+    Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
+    Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
+    Result<QuotaReserveResult> reserveQuota(qint64 userId,
+                                            const QString &period,
+                                            qint64 bytes,
+                                            qint64 uploadsLimit,
+                                            qint64 bytesLimit,
+                                            qint64 now) override;
+    Result<QuotaOutcome>
+    settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) override;
+    Result<void> releaseQuota(qint64 reservationId) override;
+    Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) override;
+    Result<int> releaseAllQuotaReservations() override;
+    Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
+    Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
+
+    // DatasetStore .
+    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
+    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    Result<void> commitBatch(const ImportBatch &batch) override;
+    Result<qint64> undoJob(qint64 jobId, qint64 datasetId) override;
+    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
+    Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
+    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
+    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
+    Result<void> forEachRecord(qint64 datasetId,
+                               const std::function<bool(std::string_view doc)> &sink) override;
+    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
+
+    // --- Resumable (tus) uploads ---
+    Result<void> insertTusUpload(const TusUploadRecord &upload) override;
+    Result<std::optional<TusUploadRecord>> tusUpload(const QString &id,
+                                                     std::optional<qint64> userId) override;
+    Result<void> setTusOffset(const QString &id, qint64 offset, qint64 now) override;
+    Result<void> completeTusUpload(const QString &id,
+                                   const QString &sessionId,
+                                   qint64 jobId,
+                                   qint64 now) override;
+    Result<void> deleteTusUpload(const QString &id) override;
+    Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) override;
+    // --- Resource monitor ---
+    Result<void> saveMetricSamples(MetricResolution resolution,
+                                   const QList<ResourceSample> &samples,
+                                   qint64 pruneBefore) override;
+    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
+    Result<qint64> pendingJobCount() override;
+    // --- end resource monitor ---
+    // Upload and job API .
+    Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
+    Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
+    // Idempotency keys of the upload API .
+    Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) override;
+    Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) override;
+    Result<void> completeIdempotencyKey(qint64 userId,
+                                        const QString &key,
+                                        const QString &sessionId,
+                                        qint64 jobId,
+                                        const QByteArray &response) override;
+    Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
+
+    // Operator console, the Jobs page .
+    Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) override;
+    Result<QList<ConsoleJobRow>> consoleJobsById(const QList<qint64> &ids) override;
+    Result<qint64> countConsoleJobs(const ConsoleJobFilter &filter) override;
+    Result<ConsoleBulkResult> applyConsoleAction(const ConsoleJobFilter &filter,
+                                                 ConsoleBulkAction action,
+                                                 int value,
+                                                 qint64 now) override;
+
+private:
+    explicit PostgresStore(const DatabaseConfig &config);
+    Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
+    Result<QSqlDatabase> db() { return m_pool.connection(); }
+    // Fair rank for a user's next job at a priority (see fair_clock in the schema).
+    Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
+    Result<void> advanceFairClock(QSqlDatabase &db, const QHash<int, qint64> &highest);
+
+    ConnectionPool m_pool;
+};
+
+} // namespace Ferry

@@ -1,0 +1,276 @@
+// PostgresStore against the throwaway server of the "ferry_pg" fixture: each test case gets a
+// database of its own. Covers what the store implements so far (docs/postgres-progress.md).
+
+#include "pgtestsupport.h"
+#include "store/databaseconfig.h"
+#include "store/postgresstore.h"
+#include "store/storefactory.h"
+
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTest>
+
+using namespace Ferry;
+
+namespace {
+
+constexpr qint64 Now = 1'700'000'000'000;
+
+NewJob newJob(qint64 userId, const QString &type, int priority = 0)
+{
+    NewJob job;
+    job.userId = userId;
+    job.type = type;
+    job.payload = QJsonObject{{QStringLiteral("dataset"), QStringLiteral("people")}};
+    job.priority = priority;
+    job.maxAttempts = 3;
+    job.timeoutMs = 60'000;
+    return job;
+}
+
+ClaimRequest claimRequest(int limit)
+{
+    return ClaimRequest{QStringLiteral("node-a"), limit, Now + 10, 30'000, 0};
+}
+
+} // namespace
+
+class TestPostgresStore : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init()
+    {
+        if (Test::postgresTestUrl().isEmpty())
+            QSKIP("no PostgreSQL test server (run through ctest, or set FERRY_TEST_PG_URL)");
+        QString error;
+        m_url = Test::createPostgresTestDatabase(QStringLiteral("pgstore"), &error);
+        QVERIFY2(!m_url.isEmpty(), qPrintable(error));
+        auto config = DatabaseConfig::fromUrl(m_url);
+        QVERIFY(config.ok());
+        m_config = *config;
+        auto store = PostgresStore::open(m_config);
+        QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().message));
+        m_store = std::move(*store);
+    }
+
+    void cleanup() { m_store.reset(); }
+
+    void migratesToTheNewestSchemaOnce()
+    {
+        QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
+        QCOMPARE(m_store->schemaVersion(), 8);
+        m_store.reset();
+        // Opening again finds the schema current and applies nothing twice.
+        auto again = PostgresStore::open(m_config);
+        QVERIFY2(again.ok(), again ? "" : qPrintable(again.error().message));
+        QCOMPARE((*again)->schemaVersion(), 8);
+    }
+
+    void storeFactoryOpensPostgresUrls()
+    {
+        auto config = DatabaseConfig::fromUrl(m_url);
+        QVERIFY(config.ok());
+        auto store = openStore(*config);
+        QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().message));
+        QCOMPARE((*store)->backendName(), QStringLiteral("postgresql"));
+    }
+
+    void usersRoundTrip()
+    {
+        const QByteArray hash = QByteArray::fromHex("00ff10deadbeef");
+        auto alice =
+            m_store->createUser(QStringLiteral("alice"), QStringLiteral("standard"), hash, Now);
+        QVERIFY2(alice.ok(), alice ? "" : qPrintable(alice.error().message));
+        QVERIFY(alice->id > 0);
+        auto duplicate =
+            m_store->createUser(QStringLiteral("alice"), QStringLiteral("standard"), "x", Now);
+        QVERIFY(!duplicate.ok());
+        QCOMPARE(duplicate.error().code, ErrorCode::Conflict);
+
+        auto byHash = m_store->userByTokenHash(hash);
+        QVERIFY(byHash.ok() && byHash->has_value());
+        QCOMPARE((*byHash)->name, QStringLiteral("alice"));
+        QVERIFY(m_store->setUserDisabled(alice->id, true).ok());
+        auto byName = m_store->userByName(QStringLiteral("alice"));
+        QVERIFY(byName.ok() && byName->has_value());
+        QVERIFY((*byName)->disabled);
+        QCOMPARE((*byName)->createdAt, Now);
+        QCOMPARE(m_store->setUserDisabled(alice->id + 1000, true).error().code,
+                 ErrorCode::NotFound);
+    }
+
+    void settingsRoundTrip()
+    {
+        QVERIFY(!m_store->setting(QStringLiteral("k"))->has_value());
+        QVERIFY(m_store->setSetting(QStringLiteral("k"), QStringLiteral("one")).ok());
+        QVERIFY(m_store->setSetting(QStringLiteral("k"), QStringLiteral("two")).ok());
+        QCOMPARE(m_store->setting(QStringLiteral("k"))->value(), QStringLiteral("two"));
+    }
+
+    void enqueueClaimComplete()
+    {
+        const qint64 user = addUser(QStringLiteral("bob"));
+        NewJob unique = newJob(user, QStringLiteral("echo"));
+        unique.uniqueKey = QStringLiteral("once");
+        auto enqueued =
+            m_store->enqueue({unique, newJob(user, QStringLiteral("echo"), 5), unique}, Now);
+        QVERIFY2(enqueued.ok(), enqueued ? "" : qPrintable(enqueued.error().message));
+        QCOMPARE(enqueued->size(), 3);
+        QVERIFY(!enqueued->at(0).deduplicated);
+        QVERIFY(!enqueued->at(1).deduplicated);
+        QVERIFY(enqueued->at(2).deduplicated);
+        QCOMPARE(enqueued->at(2).id, enqueued->at(0).id);
+        QCOMPARE(*m_store->pendingJobCount(), 2);
+
+        // Priority first: the priority 5 job, then the other.
+        auto claimed = m_store->settleAndClaim({}, claimRequest(10));
+        QVERIFY2(claimed.ok(), claimed ? "" : qPrintable(claimed.error().message));
+        QCOMPARE(claimed->size(), 2);
+        QCOMPARE(claimed->at(0).id, enqueued->at(1).id);
+        QCOMPARE(claimed->at(0).attempt, 1);
+        QCOMPARE(claimed->at(0).payload.value(QStringLiteral("dataset")).toString(),
+                 QStringLiteral("people"));
+        const ClaimedJob first = claimed->at(0);
+
+        auto running = m_store->job(first.id, user);
+        QVERIFY(running.ok() && running->has_value());
+        QCOMPARE((*running)->status, JobStatus::Running);
+        QCOMPARE((*running)->leaseOwner, QStringLiteral("node-a"));
+        QCOMPARE((*running)->leaseExpiresAt, Now + 10 + 30'000);
+
+        SettledAttempt done;
+        done.jobId = first.id;
+        done.userId = user;
+        done.leaseToken = first.leaseToken;
+        done.attempt = first.attempt;
+        done.startedAt = first.startedAt;
+        done.finishedAt = Now + 20;
+        done.newStatus = JobStatus::Completed;
+        done.outcome = QStringLiteral("completed");
+        done.result = QJsonObject{{QStringLiteral("ok"), true}};
+        SettledAttempt stale = done; // an old lease token: fenced, changes nothing
+        stale.jobId = claimed->at(1).id;
+        stale.leaseToken = claimed->at(1).leaseToken - 1;
+        auto settled = m_store->settleAndClaim({done, stale}, claimRequest(0));
+        QVERIFY2(settled.ok(), settled ? "" : qPrintable(settled.error().message));
+        QVERIFY(settled->isEmpty());
+
+        auto completed = m_store->job(first.id, user);
+        QVERIFY(completed.ok() && completed->has_value());
+        QCOMPARE((*completed)->status, JobStatus::Completed);
+        QCOMPARE((*completed)->finishedAt, Now + 20);
+        QVERIFY((*completed)->leaseOwner.isEmpty());
+        QCOMPARE((*completed)->result.value(QStringLiteral("ok")).toBool(), true);
+        QCOMPARE(m_store->job(claimed->at(1).id, user)->value().status, JobStatus::Running);
+        // Another user's job is not found.
+        QVERIFY(!m_store->job(first.id, user + 1000)->has_value());
+
+        auto attempts = m_store->attempts(first.id);
+        QVERIFY(attempts.ok());
+        QCOMPARE(attempts->size(), 1);
+        QCOMPARE(attempts->at(0).outcome, QStringLiteral("completed"));
+        QCOMPARE(attempts->at(0).node, QStringLiteral("node-a"));
+
+        auto counts = m_store->countByStatus();
+        QVERIFY(counts.ok());
+        QCOMPARE(counts->value(JobStatus::Completed), 1);
+        QCOMPARE(counts->value(JobStatus::Running), 1);
+
+        JobFilter filter;
+        filter.userId = user;
+        filter.dataset = QStringLiteral("people");
+        filter.limit = 10;
+        auto listed = m_store->jobs(filter);
+        QVERIFY2(listed.ok(), listed ? "" : qPrintable(listed.error().message));
+        QCOMPARE(listed->size(), 2);
+    }
+
+    void claimSkipsRowsAnotherTransactionHolds()
+    {
+        const qint64 user = addUser(QStringLiteral("carol"));
+        auto enqueued = m_store->enqueue(
+            {newJob(user, QStringLiteral("a")), newJob(user, QStringLiteral("b"))}, Now);
+        QVERIFY(enqueued.ok());
+        const qint64 held = enqueued->at(0).id;
+
+        // Another node's claim in progress: it holds the first job's row lock.
+        const QString name = QStringLiteral("other-node");
+        {
+            QSqlDatabase other = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            other.setHostName(m_config.host);
+            other.setPort(m_config.port);
+            other.setUserName(m_config.user);
+            other.setDatabaseName(m_config.database);
+            QVERIFY2(other.open(), qPrintable(other.lastError().text()));
+            QSqlQuery lock(other);
+            QVERIFY(lock.exec(QStringLiteral("BEGIN")));
+            QVERIFY(lock.exec(
+                QStringLiteral("SELECT id FROM jobs WHERE id = %1 FOR UPDATE").arg(held)));
+
+            // This claim neither waits for that lock nor takes the held job.
+            auto claimed = m_store->settleAndClaim({}, claimRequest(10));
+            QVERIFY2(claimed.ok(), claimed ? "" : qPrintable(claimed.error().message));
+            QCOMPARE(claimed->size(), 1);
+            QCOMPARE(claimed->at(0).id, enqueued->at(1).id);
+
+            QVERIFY(lock.exec(QStringLiteral("ROLLBACK")));
+            other.close();
+        }
+        QSqlDatabase::removeDatabase(name);
+        auto rest = m_store->settleAndClaim({}, claimRequest(10));
+        QVERIFY(rest.ok());
+        QCOMPARE(rest->size(), 1);
+        QCOMPARE(rest->at(0).id, held);
+    }
+
+    void claimRespectsThePerUserCap()
+    {
+        const qint64 dan = addUser(QStringLiteral("dan"));
+        const qint64 eve = addUser(QStringLiteral("eve"));
+        QList<NewJob> jobs;
+        for (int i = 0; i < 3; ++i)
+            jobs << newJob(dan, QStringLiteral("d"), 1);
+        jobs << newJob(eve, QStringLiteral("e"));
+        QVERIFY(m_store->enqueue(jobs, Now).ok());
+        ClaimRequest request = claimRequest(10);
+        request.maxPerUser = 2;
+        auto claimed = m_store->settleAndClaim({}, request);
+        QVERIFY2(claimed.ok(), claimed ? "" : qPrintable(claimed.error().message));
+        QCOMPARE(claimed->size(), 3); // two of dan's, eve's one
+        int dans = 0;
+        for (const ClaimedJob &job : *claimed)
+            dans += job.userId == dan ? 1 : 0;
+        QCOMPARE(dans, 2);
+        // dan already runs two: nothing more for him.
+        auto more = m_store->settleAndClaim({}, request);
+        QVERIFY(more.ok());
+        QVERIFY(more->isEmpty());
+    }
+
+    void unimplementedMethodsSaySo()
+    {
+        auto result = m_store->cancelJob(1, std::nullopt, Now);
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error().code, ErrorCode::Internal);
+        QVERIFY(result.error().message.contains(QStringLiteral("not yet on PostgreSQL")));
+    }
+
+private:
+    qint64 addUser(const QString &name)
+    {
+        auto user = m_store->createUser(name, QStringLiteral("standard"), name.toUtf8(), Now);
+        if (!user)
+            qFatal("creating user %s: %s", qPrintable(name), qPrintable(user.error().message));
+        return user->id;
+    }
+
+    QString m_url;
+    DatabaseConfig m_config;
+    std::unique_ptr<PostgresStore> m_store;
+};
+
+QTEST_GUILESS_MAIN(TestPostgresStore)
+#include "tst_postgresstore.moc"
