@@ -16,51 +16,6 @@ Error notYet(const char *what)
 
 } // namespace
 
-Result<QList<RescuedJob>>
-PostgresStore::rescueLeases(RescueScope /*scope*/, const QString & /*node*/, qint64 /*now*/)
-{
-    return notYet("rescueLeases");
-}
-
-Result<JobStatus>
-PostgresStore::cancelJob(qint64 /*jobId*/, std::optional<qint64> /*userId*/, qint64 /*now*/)
-{
-    return notYet("cancelJob");
-}
-
-Result<void>
-PostgresStore::retryJob(qint64 /*jobId*/, std::optional<qint64> /*userId*/, qint64 /*now*/)
-{
-    return notYet("retryJob");
-}
-
-Result<void>
-PostgresStore::setPriority(qint64 /*jobId*/, std::optional<qint64> /*userId*/, int /*priority*/)
-{
-    return notYet("setPriority");
-}
-
-Result<int> PostgresStore::pruneFinished(qint64 /*finishedBefore*/, int /*batchSize*/)
-{
-    return notYet("pruneFinished");
-}
-
-Result<int> PostgresStore::agePendingJobs(qint64 /*readyBefore*/, int /*limit*/)
-{
-    return notYet("agePendingJobs");
-}
-
-Result<std::optional<UploadSession>> PostgresStore::session(const QString & /*id*/,
-                                                            std::optional<qint64> /*userId*/)
-{
-    return notYet("session");
-}
-
-Result<bool> PostgresStore::blobReferenced(const QString & /*blobId*/)
-{
-    return notYet("blobReferenced");
-}
-
 Result<QStringList> PostgresStore::pruneSessions(qint64 /*createdBefore*/, int /*batchSize*/)
 {
     return notYet("pruneSessions");

@@ -250,9 +250,82 @@ private Q_SLOTS:
         QVERIFY(more->isEmpty());
     }
 
+    void cancelRetryAndPriority()
+    {
+        const qint64 user = addUser(QStringLiteral("fay"));
+        auto enqueued = m_store->enqueue(
+            {newJob(user, QStringLiteral("a")), newJob(user, QStringLiteral("b"))}, Now);
+        QVERIFY(enqueued.ok());
+        const qint64 waiting = enqueued->at(0).id;
+        const qint64 later = enqueued->at(1).id;
+
+        // Another user's job is not found, and nothing changes.
+        QCOMPARE(m_store->cancelJob(waiting, user + 1000, Now).error().code, ErrorCode::NotFound);
+        QCOMPARE(m_store->setPriority(waiting, user + 1000, 9).error().code, ErrorCode::NotFound);
+
+        auto cancelled = m_store->cancelJob(waiting, user, Now + 1);
+        QVERIFY2(cancelled.ok(), qPrintable(cancelled.error().message));
+        QCOMPARE(*cancelled, JobStatus::Cancelled);
+        QCOMPARE(m_store->cancelJob(waiting, user, Now + 2).error().code, ErrorCode::Conflict);
+        QVERIFY(m_store->retryJob(waiting, user, Now + 3).ok());
+        QCOMPARE(m_store->job(waiting, user)->value().status, JobStatus::Pending);
+        QCOMPARE(m_store->retryJob(waiting, user, Now + 3).error().code, ErrorCode::Conflict);
+
+        // Raising the later job's priority makes it the next claimed.
+        QVERIFY(m_store->setPriority(later, user, 9).ok());
+        auto claimed = m_store->settleAndClaim({}, claimRequest(1));
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 1);
+        QCOMPARE(claimed->at(0).id, later);
+
+        // Cancelling a running job asks its node to stop it.
+        auto asked = m_store->cancelJob(later, std::nullopt, Now + 4);
+        QVERIFY(asked.ok());
+        QCOMPARE(*asked, JobStatus::Running);
+        auto toStop = m_store->cancelRequested(QStringLiteral("node-a"));
+        QVERIFY(toStop.ok());
+        QCOMPARE(*toStop, QList<qint64>{later});
+    }
+
+    void rescuesLeasesOfAStoppedNode()
+    {
+        const qint64 user = addUser(QStringLiteral("gus"));
+        NewJob once = newJob(user, QStringLiteral("a"));
+        once.maxAttempts = 1;
+        auto enqueued = m_store->enqueue({newJob(user, QStringLiteral("a")), once}, Now);
+        QVERIFY(enqueued.ok());
+        auto claimed = m_store->settleAndClaim({}, claimRequest(10));
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 2);
+        QCOMPARE(*m_store->renewLeases(QStringLiteral("node-a"), Now + 40'000), 2);
+
+        // Not expired yet: nothing to rescue; the owner never rescues its own leases.
+        QVERIFY(
+            m_store
+                ->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("node-b"), Now + 39'000)
+                ->isEmpty());
+        QVERIFY(m_store->rescueLeases(RescueScope::AllButThisNode, QStringLiteral("node-a"), Now)
+                    ->isEmpty());
+
+        auto rescued = m_store->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("node-b"),
+                                             Now + 41'000);
+        QVERIFY2(rescued.ok(), qPrintable(rescued.error().message));
+        QCOMPARE(rescued->size(), 2);
+        QHash<qint64, JobStatus> statuses;
+        for (const RescuedJob &job : *rescued)
+            statuses.insert(job.id, job.newStatus);
+        QCOMPARE(statuses.value(enqueued->at(0).id), JobStatus::Pending);
+        QCOMPARE(statuses.value(enqueued->at(1).id), JobStatus::Dead);
+        auto attempts = m_store->attempts(enqueued->at(1).id);
+        QVERIFY(attempts.ok());
+        QCOMPARE(attempts->size(), 1);
+        QCOMPARE(attempts->at(0).outcome, QStringLiteral("lost"));
+        QCOMPARE(attempts->at(0).node, QStringLiteral("node-a"));
+    }
+
     void unimplementedMethodsSaySo()
     {
-        auto result = m_store->cancelJob(1, std::nullopt, Now);
+        auto result = m_store->quotaLimits(1);
         QVERIFY(!result.ok());
         QCOMPARE(result.error().code, ErrorCode::Internal);
         QVERIFY(result.error().message.contains(QStringLiteral("not yet on PostgreSQL")));

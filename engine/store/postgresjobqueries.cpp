@@ -1,0 +1,295 @@
+// PostgresStore: changing jobs on request (cancel, retry, priority), rescuing lost leases,
+// ageing, pruning, and upload sessions. Rows another node may be changing at the same moment
+// are read FOR UPDATE inside the transaction that changes them.
+#include "postgresstore.h"
+
+#include "store/sqlhelpers.h"
+#include "store/sqlitejobrows.h" // notFound
+#include "store/sqlvalues.h"
+
+#include <QSqlQuery>
+
+namespace Ferry {
+
+namespace {
+
+struct LockedJob
+{
+    JobStatus status = JobStatus::Pending;
+    qint64 userId = 0;
+    int priority = 0;
+};
+
+// The job's row, locked until the transaction ends; nothing when it does not exist or belongs to
+// another user (then it is "not found" too).
+Result<std::optional<LockedJob>>
+lockJob(QSqlDatabase &db, qint64 jobId, std::optional<qint64> userId)
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT status, user_id, priority FROM jobs WHERE id = ? FOR UPDATE"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading job %1").arg(jobId));
+    std::optional<LockedJob> job;
+    if (q.next() && (!userId || q.value(1).toLongLong() == *userId)) {
+        job = LockedJob{jobStatusFromName(q.value(0).toString()).value_or(JobStatus::Pending),
+                        q.value(1).toLongLong(), q.value(2).toInt()};
+    }
+    return job;
+}
+
+} // namespace
+
+Result<JobStatus> PostgresStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto job = lockJob(*db, jobId, userId);
+    if (!job)
+        return job.error();
+    if (!job->has_value())
+        return notFound(jobId);
+    const JobStatus status = (*job)->status;
+    QSqlQuery q(*db);
+    JobStatus result = JobStatus::Cancelled;
+    if (status == JobStatus::Pending) {
+        q.prepare(QStringLiteral("UPDATE jobs SET status = 'cancelled', finished_at = ?, "
+                                 "error = 'Cancelled before it started.' WHERE id = ?"));
+        q.addBindValue(now);
+    } else if (status == JobStatus::Running) {
+        q.prepare(QStringLiteral("UPDATE jobs SET cancel_requested = 1 WHERE id = ?"));
+        result = JobStatus::Running;
+    } else {
+        return makeError(
+            ErrorCode::Conflict,
+            QStringLiteral("Job %1 already finished (%2).").arg(jobId).arg(jobStatusName(status)),
+            QStringLiteral("Only pending or running jobs can be cancelled."));
+    }
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
+Result<void> PostgresStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto job = lockJob(*db, jobId, userId);
+    if (!job)
+        return job.error();
+    if (!job->has_value())
+        return notFound(jobId);
+    const JobStatus current = (*job)->status;
+    if (current != JobStatus::Failed && current != JobStatus::Dead &&
+        current != JobStatus::Cancelled) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 is %2.").arg(jobId).arg(jobStatusName(current)),
+                         QStringLiteral("Only failed, dead or cancelled jobs can be retried."));
+    }
+    auto rank = nextFairRank(*db, (*job)->userId, (*job)->priority);
+    if (!rank)
+        return rank.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "UPDATE jobs SET status = 'pending', attempts = 0, run_at = ?, fair_rank = ?, "
+        "error = NULL, result = NULL, progress = NULL, finished_at = NULL, cancel_requested = 0 "
+        "WHERE id = ?"));
+    q.addBindValue(now);
+    q.addBindValue(*rank);
+    q.addBindValue(jobId);
+    if (!q.exec()) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 cannot be retried: %2")
+                             .arg(jobId)
+                             .arg(sqlError(q, QStringLiteral("retrying")).message),
+                         QStringLiteral("Another job with the same unique key is queued."));
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return {};
+}
+
+Result<void> PostgresStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    // Two statements, not "? IS NULL OR user_id = ?": PostgreSQL cannot type an untyped NULL
+    // parameter that is only compared with IS NULL.
+    QSqlQuery q(*db);
+    q.prepare(userId ? QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? AND user_id = ?")
+                     : QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ?"));
+    q.addBindValue(priority);
+    q.addBindValue(jobId);
+    if (userId)
+        q.addBindValue(*userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("setting the priority of job %1").arg(jobId));
+    if (q.numRowsAffected() == 0)
+        return notFound(jobId);
+    return {};
+}
+
+Result<QList<RescuedJob>>
+PostgresStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    // A node never rescues its own leases: it knows they are running and renews them. SKIP
+    // LOCKED: a row another node is settling or rescuing right now is that node's business.
+    QSqlQuery select(*db);
+    select.prepare(
+        QStringLiteral("SELECT id, user_id, attempts, max_attempts, cancel_requested, "
+                       "lease_token, lease_owner, started_at FROM jobs WHERE status = 'running' "
+                       "AND (lease_owner IS NULL OR lease_owner <> ?)") +
+        (scope == RescueScope::ExpiredLeases ? QStringLiteral(" AND lease_expires_at < ?")
+                                             : QString()) +
+        QStringLiteral(" FOR UPDATE SKIP LOCKED"));
+    select.addBindValue(node);
+    if (scope == RescueScope::ExpiredLeases)
+        select.addBindValue(now);
+    if (!select.exec())
+        return sqlError(select, QStringLiteral("finding lost jobs"));
+    struct Lost
+    {
+        qint64 id, userId;
+        int attempts, maxAttempts;
+        bool cancel;
+        qint64 token;
+        QString owner;
+        qint64 startedAt;
+    };
+    QList<Lost> lost;
+    while (select.next()) {
+        lost.append({select.value(0).toLongLong(), select.value(1).toLongLong(),
+                     select.value(2).toInt(), select.value(3).toInt(), select.value(4).toInt() != 0,
+                     select.value(5).toLongLong(), select.value(6).toString(),
+                     select.value(7).toLongLong()});
+    }
+
+    const QString error =
+        QStringLiteral("The worker running this attempt stopped (lease expired).");
+    QSqlQuery update(*db);
+    update.prepare(QStringLiteral(
+        "UPDATE jobs SET status = ?, run_at = ?, error = ?, finished_at = ?, lease_owner = NULL, "
+        "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND status = 'running'"));
+    QSqlQuery history(*db);
+    history.prepare(QStringLiteral(
+        "INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, started_at, "
+        "finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, 'lost', ?)"));
+    QList<RescuedJob> rescued;
+    for (const Lost &job : std::as_const(lost)) {
+        const JobStatus status = job.cancel                        ? JobStatus::Cancelled
+                                 : job.attempts >= job.maxAttempts ? JobStatus::Dead
+                                                                   : JobStatus::Pending;
+        update.bindValue(0, jobStatusName(status));
+        update.bindValue(1, now);
+        update.bindValue(2, error);
+        update.bindValue(3, isTerminal(status) ? QVariant(now)
+                                               : QVariant(QMetaType(QMetaType::LongLong)));
+        update.bindValue(4, job.id);
+        update.bindValue(5, job.token);
+        if (!update.exec())
+            return sqlError(update, QStringLiteral("rescuing job %1").arg(job.id));
+        history.bindValue(0, job.id);
+        history.bindValue(1, job.token);
+        history.bindValue(2, job.attempts);
+        history.bindValue(3, job.userId);
+        history.bindValue(4, nullIfEmpty(job.owner));
+        history.bindValue(5, job.startedAt);
+        history.bindValue(6, now);
+        history.bindValue(7, error);
+        if (!history.exec())
+            return sqlError(history, QStringLiteral("recording a lost attempt"));
+        rescued.append({job.id, status});
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return rescued;
+}
+
+Result<int> PostgresStore::agePendingJobs(qint64 readyBefore, int limit)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "UPDATE jobs SET priority = priority + 1 WHERE id IN (SELECT id FROM jobs "
+        "WHERE status = 'pending' AND priority < ? AND run_at <= ? ORDER BY run_at LIMIT ? "
+        "FOR UPDATE SKIP LOCKED)"));
+    q.addBindValue(MaxPriority);
+    q.addBindValue(readyBefore);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("ageing waiting jobs"));
+    return q.numRowsAffected();
+}
+
+Result<int> PostgresStore::pruneFinished(qint64 finishedBefore, int batchSize)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs "
+                             "WHERE finished_at < ? AND status IN ('completed', 'failed', "
+                             "'cancelled', 'dead') LIMIT ?)"));
+    q.addBindValue(finishedBefore);
+    q.addBindValue(batchSize);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("pruning finished jobs"));
+    return q.numRowsAffected();
+}
+
+Result<std::optional<UploadSession>> PostgresStore::session(const QString &id,
+                                                            std::optional<qint64> userId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT id, user_id, file_name, content_type, size_bytes, sha256, "
+                             "created_at FROM upload_sessions WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading an upload session"));
+    std::optional<UploadSession> result;
+    if (q.next() && (!userId || q.value(1).toLongLong() == *userId)) {
+        result =
+            UploadSession{q.value(0).toString(),  q.value(1).toLongLong(), q.value(2).toString(),
+                          q.value(3).toString(),  q.value(4).toLongLong(), q.value(5).toString(),
+                          q.value(6).toLongLong()};
+    }
+    return result;
+}
+
+Result<bool> PostgresStore::blobReferenced(const QString &blobId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT EXISTS (SELECT 1 FROM upload_sessions WHERE sha256 = ?)"));
+    q.addBindValue(blobId);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("checking an upload's references"));
+    return q.value(0).toBool();
+}
+
+} // namespace Ferry
