@@ -21,59 +21,6 @@ Result<QStringList> PostgresStore::pruneSessions(qint64 /*createdBefore*/, int /
     return notYet("pruneSessions");
 }
 
-Result<QuotaLimitOverrides> PostgresStore::quotaLimits(qint64 /*userId*/)
-{
-    return notYet("quotaLimits");
-}
-
-Result<void> PostgresStore::setQuotaLimits(qint64 /*userId*/,
-                                           const QuotaLimitOverrides & /*limits*/)
-{
-    return notYet("setQuotaLimits");
-}
-
-Result<QuotaUsage> PostgresStore::quotaUsage(qint64 /*userId*/, const QString & /*period*/)
-{
-    return notYet("quotaUsage");
-}
-
-Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 /*userId*/,
-                                                       const QString & /*period*/,
-                                                       qint64 /*bytes*/,
-                                                       qint64 /*uploadsLimit*/,
-                                                       qint64 /*bytesLimit*/,
-                                                       qint64 /*now*/)
-{
-    return notYet("reserveQuota");
-}
-
-Result<QuotaOutcome>
-PostgresStore::settleQuota(qint64 /*reservationId*/, qint64 /*bytes*/, qint64 /*bytesLimit*/)
-{
-    return notYet("settleQuota");
-}
-
-Result<void> PostgresStore::releaseQuota(qint64 /*reservationId*/)
-{
-    return notYet("releaseQuota");
-}
-
-Result<void>
-PostgresStore::refundQuota(qint64 /*userId*/, const QString & /*period*/, qint64 /*bytes*/)
-{
-    return notYet("refundQuota");
-}
-
-Result<int> PostgresStore::releaseAllQuotaReservations()
-{
-    return notYet("releaseAllQuotaReservations");
-}
-
-Result<void> PostgresStore::resetQuotaUsage(qint64 /*userId*/, const QString & /*period*/)
-{
-    return notYet("resetQuotaUsage");
-}
-
 Result<qint64>
 PostgresStore::ensureDataset(qint64 /*userId*/, const QString & /*name*/, qint64 /*now*/)
 {

@@ -323,9 +323,46 @@ private Q_SLOTS:
         QCOMPARE(attempts->at(0).node, QStringLiteral("node-a"));
     }
 
+    void quotasReserveSettleAndRefund()
+    {
+        const qint64 user = addUser(QStringLiteral("hal"));
+        const QString period = QStringLiteral("2026-11");
+        QVERIFY(m_store->setQuotaLimits(user, {std::optional<qint64>(2), std::nullopt}).ok());
+        auto limits = m_store->quotaLimits(user);
+        QVERIFY2(limits.ok(), qPrintable(limits.error().message));
+        QCOMPARE(limits->uploads, std::optional<qint64>(2));
+        QVERIFY(!limits->bytes.has_value());
+
+        auto first = m_store->reserveQuota(user, period, 100, 2, 1000, Now);
+        QVERIFY2(first.ok(), qPrintable(first.error().message));
+        QCOMPARE(first->outcome, QuotaOutcome::Granted);
+        QCOMPARE(m_store->reserveQuota(user, period, 950, 2, 1000, Now)->outcome,
+                 QuotaOutcome::BytesExceeded);
+        auto settled = m_store->settleQuota(first->reservationId, 120, 1000);
+        QVERIFY2(settled.ok(), qPrintable(settled.error().message));
+        QCOMPARE(*settled, QuotaOutcome::Granted);
+        auto usage = m_store->quotaUsage(user, period);
+        QVERIFY(usage.ok());
+        QCOMPARE(usage->uploads, 1);
+        QCOMPARE(usage->bytes, 120);
+
+        auto second = m_store->reserveQuota(user, period, 10, 2, 1000, Now);
+        QVERIFY(second.ok());
+        QCOMPARE(m_store->reserveQuota(user, period, 10, 2, 1000, Now)->outcome,
+                 QuotaOutcome::UploadsExceeded);
+        QCOMPARE(*m_store->releaseAllQuotaReservations(), 1);
+        QCOMPARE(m_store->settleQuota(second->reservationId, 10, 1000).error().code,
+                 ErrorCode::NotFound);
+
+        QVERIFY(m_store->refundQuota(user, period, 500).ok());
+        QCOMPARE(m_store->quotaUsage(user, period)->bytes, 0);
+        QCOMPARE(m_store->quotaUsage(user, period)->uploads, 0);
+        QVERIFY(m_store->resetQuotaUsage(user, period).ok());
+    }
+
     void unimplementedMethodsSaySo()
     {
-        auto result = m_store->quotaLimits(1);
+        auto result = m_store->pruneSessions(Now, 10);
         QVERIFY(!result.ok());
         QCOMPARE(result.error().code, ErrorCode::Internal);
         QVERIFY(result.error().message.contains(QStringLiteral("not yet on PostgreSQL")));

@@ -1,0 +1,254 @@
+// PostgresStore: monthly upload quotas, as in sqlitequotas.cpp. Usage = stored uploads
+// (quota_usage) + reservations of uploads in flight (quota_reservations). Every check-and-count
+// is one transaction that first locks the user's row, so nodes checking the same user's quota
+// take turns (SQLite gets this from its single writer).
+#include "store/postgresstore.h"
+#include "store/sqlhelpers.h"
+
+#include <QSqlQuery>
+
+namespace Ferry {
+
+namespace {
+
+std::optional<qint64> optionalValue(const QVariant &value)
+{
+    return value.isNull() ? std::nullopt : std::optional<qint64>(value.toLongLong());
+}
+
+QVariant toVariant(std::optional<qint64> value)
+{
+    return value ? QVariant(*value) : QVariant(QMetaType::fromType<qint64>());
+}
+
+// Used in the period, reservations included; `except` leaves one reservation out.
+Result<QuotaUsage>
+readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except = 0)
+{
+    QSqlQuery q(db);
+    // Plain '?' placeholders: Qt counts them itself, so numbered ones cannot repeat.
+    q.prepare(QStringLiteral(
+        "SELECT COALESCE((SELECT uploads FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
+        " COALESCE((SELECT bytes FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
+        " (SELECT COUNT(*) FROM quota_reservations WHERE user_id = ? AND period = ? AND id <> ?),"
+        " (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE user_id = ?"
+        "   AND period = ? AND id <> ?)"));
+    for (int i = 0; i < 2; ++i) {
+        q.addBindValue(userId);
+        q.addBindValue(period);
+    }
+    for (int i = 0; i < 2; ++i) {
+        q.addBindValue(userId);
+        q.addBindValue(period);
+        q.addBindValue(except);
+    }
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("reading quota usage"));
+    QuotaUsage usage;
+    usage.reservedUploads = q.value(2).toLongLong();
+    usage.uploads = q.value(0).toLongLong() + usage.reservedUploads;
+    usage.bytes = q.value(1).toLongLong() + q.value(3).toLongLong();
+    return usage;
+}
+
+Result<void> lockUser(QSqlDatabase db, qint64 userId)
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT 1 FROM users WHERE id = ? FOR UPDATE"));
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("locking a user's quota"));
+    return {};
+}
+
+} // namespace
+
+Result<QuotaLimitOverrides> PostgresStore::quotaLimits(qint64 userId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT uploads_limit, bytes_limit FROM users WHERE id = ?"));
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading quota limits"));
+    if (!q.next())
+        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
+    return QuotaLimitOverrides{optionalValue(q.value(0)), optionalValue(q.value(1))};
+}
+
+Result<void> PostgresStore::setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE users SET uploads_limit = ?, bytes_limit = ? WHERE id = ?"));
+    q.addBindValue(toVariant(limits.uploads));
+    q.addBindValue(toVariant(limits.bytes));
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("changing quota limits"));
+    if (q.numRowsAffected() == 0)
+        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
+    return {};
+}
+
+Result<QuotaUsage> PostgresStore::quotaUsage(qint64 userId, const QString &period)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    return readUsage(*db, userId, period);
+}
+
+Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 userId,
+                                                       const QString &period,
+                                                       qint64 bytes,
+                                                       qint64 uploadsLimit,
+                                                       qint64 bytesLimit,
+                                                       qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    if (auto locked = lockUser(*db, userId); !locked)
+        return locked.error();
+    auto usage = readUsage(*db, userId, period);
+    if (!usage)
+        return usage.error();
+    if (uploadsLimit >= 0 && usage->uploads + 1 > uploadsLimit)
+        return QuotaReserveResult{QuotaOutcome::UploadsExceeded, 0};
+    if (bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
+        return QuotaReserveResult{QuotaOutcome::BytesExceeded, 0};
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at) "
+                             "VALUES (?, ?, ?, ?) RETURNING id"));
+    q.addBindValue(userId);
+    q.addBindValue(period);
+    q.addBindValue(bytes);
+    q.addBindValue(now);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("reserving quota"));
+    const qint64 id = q.value(0).toLongLong();
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return QuotaReserveResult{QuotaOutcome::Granted, id};
+}
+
+Result<QuotaOutcome>
+PostgresStore::settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "SELECT user_id, period, bytes FROM quota_reservations WHERE id = ? FOR UPDATE"));
+    q.addBindValue(reservationId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading a quota reservation"));
+    if (!q.next()) {
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("The quota reservation %1 is gone.").arg(reservationId),
+                         QStringLiteral("The engine restarted while the upload was received; "
+                                        "upload again."));
+    }
+    const qint64 userId = q.value(0).toLongLong();
+    const QString period = q.value(1).toString();
+    const qint64 reserved = q.value(2).toLongLong();
+    q.finish();
+    if (auto locked = lockUser(*db, userId); !locked)
+        return locked.error();
+    QuotaOutcome outcome = QuotaOutcome::Granted;
+    if (bytes > reserved && bytesLimit >= 0) {
+        auto others = readUsage(*db, userId, period, reservationId);
+        if (!others)
+            return others.error();
+        if (others->bytes + bytes > bytesLimit)
+            outcome = QuotaOutcome::BytesExceeded;
+    }
+    QSqlQuery remove(*db);
+    remove.prepare(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"));
+    remove.addBindValue(reservationId);
+    if (!remove.exec())
+        return sqlError(remove, QStringLiteral("settling quota"));
+    if (outcome == QuotaOutcome::Granted) {
+        QSqlQuery add(*db);
+        add.prepare(QStringLiteral(
+            "INSERT INTO quota_usage (user_id, period, uploads, bytes) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT (user_id, period) DO UPDATE SET uploads = quota_usage.uploads + 1, "
+            "bytes = quota_usage.bytes + excluded.bytes"));
+        add.addBindValue(userId);
+        add.addBindValue(period);
+        add.addBindValue(bytes);
+        if (!add.exec())
+            return sqlError(add, QStringLiteral("settling quota"));
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return outcome;
+}
+
+Result<void> PostgresStore::releaseQuota(qint64 reservationId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"));
+    q.addBindValue(reservationId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("releasing quota"));
+    return {};
+}
+
+Result<void> PostgresStore::refundQuota(qint64 userId, const QString &period, qint64 bytes)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE quota_usage SET uploads = greatest(uploads - 1, 0), "
+                             "bytes = greatest(bytes - ?, 0) WHERE user_id = ? AND period = ?"));
+    q.addBindValue(bytes);
+    q.addBindValue(userId);
+    q.addBindValue(period);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("refunding quota"));
+    return {};
+}
+
+Result<int> PostgresStore::releaseAllQuotaReservations()
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    if (!q.exec(QStringLiteral("DELETE FROM quota_reservations")))
+        return sqlError(q, QStringLiteral("releasing quota reservations"));
+    return q.numRowsAffected();
+}
+
+Result<void> PostgresStore::resetQuotaUsage(qint64 userId, const QString &period)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM quota_usage WHERE user_id = ? AND period = ?"));
+    q.addBindValue(userId);
+    q.addBindValue(period);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("resetting quota usage"));
+    return {};
+}
+
+} // namespace Ferry
