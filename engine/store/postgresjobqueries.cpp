@@ -292,4 +292,41 @@ Result<bool> PostgresStore::blobReferenced(const QString &blobId)
     return q.value(0).toBool();
 }
 
+Result<QStringList> PostgresStore::pruneSessions(qint64 createdBefore, int batchSize)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "DELETE FROM upload_sessions WHERE id IN (SELECT s.id FROM upload_sessions s "
+        "WHERE s.created_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.session_id = s.id) "
+        "LIMIT ?) RETURNING sha256"));
+    q.addBindValue(createdBefore);
+    q.addBindValue(batchSize);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("pruning upload sessions"));
+    QStringList blobs;
+    while (q.next()) {
+        const QString blob = q.value(0).toString();
+        if (!blob.isEmpty() && !blobs.contains(blob))
+            blobs.append(blob);
+    }
+    q.finish();
+    QStringList unreferenced;
+    for (const QString &blob : std::as_const(blobs)) {
+        auto referenced = blobReferenced(blob);
+        if (!referenced)
+            return referenced.error();
+        if (!*referenced)
+            unreferenced.append(blob);
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return unreferenced;
+}
+
 } // namespace Ferry

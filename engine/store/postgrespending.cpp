@@ -16,11 +16,6 @@ Error notYet(const char *what)
 
 } // namespace
 
-Result<QStringList> PostgresStore::pruneSessions(qint64 /*createdBefore*/, int /*batchSize*/)
-{
-    return notYet("pruneSessions");
-}
-
 Result<qint64>
 PostgresStore::ensureDataset(qint64 /*userId*/, const QString & /*name*/, qint64 /*now*/)
 {

@@ -167,6 +167,8 @@ private Q_SLOTS:
         QCOMPARE(m_store->job(claimed->at(1).id, user)->value().status, JobStatus::Running);
         // Another user's job is not found.
         QVERIFY(!m_store->job(first.id, user + 1000)->has_value());
+        // A session still referenced by a job is not pruned.
+        QVERIFY(m_store->pruneSessions(Now + 1'000'000, 10)->isEmpty());
 
         auto attempts = m_store->attempts(first.id);
         QVERIFY(attempts.ok());
@@ -360,9 +362,34 @@ private Q_SLOTS:
         QVERIFY(m_store->resetQuotaUsage(user, period).ok());
     }
 
+    void sessionsArePrunedAfterTheirJobs()
+    {
+        const qint64 user = addUser(QStringLiteral("ida"));
+        NewJob job = newJob(user, QStringLiteral("import"));
+        job.session = UploadSession{
+            QStringLiteral("s-1"),    user, QStringLiteral("a.csv"), QStringLiteral("text/csv"), 42,
+            QStringLiteral("blob-1"), Now};
+        auto enqueued = m_store->enqueue({job}, Now);
+        QVERIFY2(enqueued.ok(), qPrintable(enqueued.error().message));
+        auto session = m_store->session(QStringLiteral("s-1"), user);
+        QVERIFY(session.ok() && session->has_value());
+        QCOMPARE((*session)->sizeBytes, 42);
+        QVERIFY(!m_store->session(QStringLiteral("s-1"), user + 1000)->has_value());
+        QVERIFY(*m_store->blobReferenced(QStringLiteral("blob-1")));
+
+        // Still referenced by its job: kept.
+        QVERIFY(m_store->pruneSessions(Now + 1, 10)->isEmpty());
+        QCOMPARE(*m_store->cancelJob(enqueued->at(0).id, user, Now + 2), JobStatus::Cancelled);
+        QCOMPARE(*m_store->pruneFinished(Now + 3, 10), 1);
+        auto pruned = m_store->pruneSessions(Now + 1, 10);
+        QVERIFY2(pruned.ok(), qPrintable(pruned.error().message));
+        QCOMPARE(*pruned, QStringList{QStringLiteral("blob-1")});
+        QVERIFY(!*m_store->blobReferenced(QStringLiteral("blob-1")));
+    }
+
     void unimplementedMethodsSaySo()
     {
-        auto result = m_store->pruneSessions(Now, 10);
+        auto result = m_store->tusUpload(QStringLiteral("x"), std::nullopt);
         QVERIFY(!result.ok());
         QCOMPARE(result.error().code, ErrorCode::Internal);
         QVERIFY(result.error().message.contains(QStringLiteral("not yet on PostgreSQL")));
