@@ -253,7 +253,8 @@ void DispatchLoop::run()
         }
         if (!unsettled.isEmpty() || capacity > 0) {
             auto claimed = m_store.settleAndClaim(
-                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser()});
+                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
+                            [queue = &m_queue] { return queue->maxPerUser(); }});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);

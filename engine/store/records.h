@@ -5,6 +5,7 @@
 #include <QString>
 #include <QtGlobal>
 
+#include <functional>
 #include <optional>
 
 namespace Ferry {
@@ -120,6 +121,9 @@ struct ClaimRequest
     qint64 now = 0;
     qint64 leaseMs = 0;
     int maxPerUser = 0; // skip users with this many running jobs; 0 = no cap
+    // When set, the store reads the cap here once it holds its write lock (instead of
+    // maxPerUser), so a cap changed while the claim waited still applies to it.
+    std::function<int()> maxPerUserNow = {};
 };
 
 // The end of one attempt, written back in a batch. newStatus is Pending for a retry (runAt set)

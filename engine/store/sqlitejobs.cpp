@@ -144,10 +144,15 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
 }
 
 Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt> &settled,
-                                                      const ClaimRequest &request)
+                                                      const ClaimRequest &asked)
 {
     // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
     const std::lock_guard writer(m_writeMutex);
+    // The per-user cap as it is now, under the write lock: a cap changed while this claim waited
+    // for the lock applies to it (any job it can see was enqueued after the change).
+    ClaimRequest request = asked;
+    if (asked.maxPerUserNow)
+        request.maxPerUser = asked.maxPerUserNow();
     if (settled.isEmpty() && request.limit <= 0)
         return QList<ClaimedJob>{};
     auto native = NativeConnection::of(m_pool);

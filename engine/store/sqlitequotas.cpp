@@ -66,18 +66,13 @@ Result<QuotaLimitOverrides> SqliteStore::quotaLimits(qint64 userId)
 
 Result<void> SqliteStore::setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits)
 {
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("UPDATE users SET uploads_limit = ?, bytes_limit = ? WHERE id = ?"));
-    q.addBindValue(toVariant(limits.uploads));
-    q.addBindValue(toVariant(limits.bytes));
-    q.addBindValue(userId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("changing quota limits"));
-    if (q.numRowsAffected() == 0)
+    auto changed = writeStatement(
+        QStringLiteral("UPDATE users SET uploads_limit = ?, bytes_limit = ? WHERE id = ?"),
+        {toVariant(limits.uploads), toVariant(limits.bytes), userId},
+        QStringLiteral("changing quota limits"));
+    if (!changed)
+        return changed.error();
+    if (*changed == 0)
         return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
     return {};
 }
@@ -183,77 +178,61 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId, qint64 bytes
 
 Result<void> SqliteStore::releaseQuota(qint64 reservationId)
 {
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"));
-    q.addBindValue(reservationId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("releasing quota"));
-    return {};
+    auto released = writeStatement(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"),
+                                   {reservationId}, QStringLiteral("releasing quota"));
+    return released ? Result<void>() : Result<void>(released.error());
 }
 
 Result<void> SqliteStore::refundQuota(qint64 userId, const QString &period, qint64 bytes)
 {
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("UPDATE quota_usage SET uploads = MAX(uploads - 1, 0), "
-                             "bytes = MAX(bytes - ?, 0) WHERE user_id = ? AND period = ?"));
-    q.addBindValue(bytes);
-    q.addBindValue(userId);
-    q.addBindValue(period);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("refunding quota"));
-    return {};
+    auto refunded =
+        writeStatement(QStringLiteral("UPDATE quota_usage SET uploads = MAX(uploads - 1, 0), "
+                                      "bytes = MAX(bytes - ?, 0) WHERE user_id = ? AND period = ?"),
+                       {bytes, userId, period}, QStringLiteral("refunding quota"));
+    return refunded ? Result<void>() : Result<void>(refunded.error());
 }
 
 Result<int> SqliteStore::releaseAllQuotaReservations()
 {
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    if (!q.exec(QStringLiteral("DELETE FROM quota_reservations")))
-        return sqlError(q, QStringLiteral("releasing quota reservations"));
-    return q.numRowsAffected();
+    return writeStatement(QStringLiteral("DELETE FROM quota_reservations"), {},
+                          QStringLiteral("releasing quota reservations"));
 }
 
 Result<void> SqliteStore::resetQuotaUsage(qint64 userId, const QString &period)
 {
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("DELETE FROM quota_usage WHERE user_id = ? AND period = ?"));
-    q.addBindValue(userId);
-    q.addBindValue(period);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("resetting quota usage"));
-    return {};
+    auto reset =
+        writeStatement(QStringLiteral("DELETE FROM quota_usage WHERE user_id = ? AND period = ?"),
+                       {userId, period}, QStringLiteral("resetting quota usage"));
+    return reset ? Result<void>() : Result<void>(reset.error());
 }
 
 Result<void> SqliteStore::setUserTokenHash(qint64 userId, const QByteArray &tokenHash)
+{
+    auto changed = writeStatement(QStringLiteral("UPDATE users SET token_hash = ? WHERE id = ?"),
+                                  {tokenHash, userId}, QStringLiteral("rotating a token"));
+    if (!changed)
+        return changed.error();
+    if (*changed == 0)
+        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
+    return {};
+}
+
+// One statement outside any transaction of its own, in the writers' turn (m_writeMutex);
+// returns the rows it changed.
+Result<int>
+SqliteStore::writeStatement(const QString &sql, const QVariantList &values, const QString &doing)
 {
     const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
     if (!db)
         return db.error();
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("UPDATE users SET token_hash = ? WHERE id = ?"));
-    q.addBindValue(tokenHash);
-    q.addBindValue(userId);
+    q.prepare(sql);
+    for (const QVariant &value : values)
+        q.addBindValue(value);
     if (!q.exec())
-        return sqlError(q, QStringLiteral("rotating a token"));
-    if (q.numRowsAffected() == 0)
-        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
-    return {};
+        return sqlError(q, doing);
+    return q.numRowsAffected();
 }
 
 } // namespace Ferry

@@ -140,6 +140,9 @@ private:
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
     Result<QSqlDatabase> db() { return m_pool.connection(); }
+    // One write statement in the writers' turn; the rows it changed (sqlitequotas.cpp).
+    Result<int>
+    writeStatement(const QString &sql, const QVariantList &values, const QString &doing);
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(qint64 userId, int priority);
     Result<void> advanceFairClock(const QHash<int, qint64> &highest);

@@ -183,9 +183,11 @@ private Q_SLOTS:
                              {{QStringLiteral("kind"), QStringLiteral("transient")}});
         flaky.maxAttempts = 4;
         const qint64 id = h.enqueue(flaky);
-        // Expected waits: half of 1000, 2000, then the 3000 cap.
+        // Expected waits: half of 1000, 2000, then the 3000 cap. The attempt number is counted
+        // here, not read back: the first attempt may already have failed before the loop starts.
+        int attempt = 0;
         for (const qint64 wait : {500, 1000, 1500}) {
-            const int attempt = h.get(id).attempts + 1;
+            ++attempt;
             QVERIFY(waitFor([&] {
                 return h.get(id).attempts == attempt && h.status(id) == JobStatus::Pending;
             }));

@@ -80,6 +80,28 @@ class tst_MaxPerUser : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // A claim built before the operator set a cap, which waited for the store's write lock
+    // while the cap was set and jobs were enqueued, still obeys the cap: the store reads it
+    // live once it holds the lock (this once let 4 of a user's jobs run under a cap of 3).
+    void capChangedWhileTheClaimWaitedApplies()
+    {
+        TempStore t;
+        const qint64 alice = t.addUser(QStringLiteral("alice"));
+        HandlerRegistry handlers;
+        handlers.add(QStringLiteral("peruser"), std::make_shared<PerUserHandler>());
+        JobQueue queue(*t.store, handlers, t.clock, config(4));
+        QVERIFY(queue.enqueueBatch(QList<NewJob>(5, job(alice))).ok());
+        std::atomic<int> live = 2; // what the queue says when the store asks
+        ClaimRequest stale{QStringLiteral("node"),         8, t.clock.nowMs(), 60'000, 0,
+                           [&live] { return live.load(); }};
+        auto claimed = t.store->settleAndClaim({}, stale);
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 2);
+        live = 0; // the cap lifted: the rest may run
+        auto rest = t.store->settleAndClaim({}, stale);
+        QCOMPARE(rest->size(), 3);
+    }
+
     void claimSkipsUsersAtTheirCap()
     {
         TempStore t;
