@@ -228,14 +228,16 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
 
     QList<ClaimedJob> claimed;
     if (request.limit > 0) {
-        const bool capped = request.maxPerUser > 0;
+        // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
+        const int maxPerUser = request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser;
+        const bool capped = maxPerUser > 0;
         QSqlQuery claim(*db);
         claim.prepare(capped ? s_claimCapped : s_claimNext);
         const qint64 expiresAt = request.now + request.leaseMs;
         if (capped) {
             claim.addBindValue(request.now);
             claim.addBindValue(qint64(request.limit) * 4);
-            claim.addBindValue(request.maxPerUser);
+            claim.addBindValue(maxPerUser);
             claim.addBindValue(request.limit);
         } else {
             claim.addBindValue(request.now);
