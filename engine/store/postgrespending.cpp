@@ -16,61 +16,6 @@ Error notYet(const char *what)
 
 } // namespace
 
-Result<qint64>
-PostgresStore::ensureDataset(qint64 /*userId*/, const QString & /*name*/, qint64 /*now*/)
-{
-    return notYet("ensureDataset");
-}
-
-Result<std::optional<MigrationCheckpoint>> PostgresStore::checkpoint(qint64 /*jobId*/)
-{
-    return notYet("checkpoint");
-}
-
-Result<void> PostgresStore::commitBatch(const ImportBatch & /*batch*/)
-{
-    return notYet("commitBatch");
-}
-
-Result<qint64> PostgresStore::undoJob(qint64 /*jobId*/, qint64 /*datasetId*/)
-{
-    return notYet("undoJob");
-}
-
-Result<void> PostgresStore::forgetUndo(qint64 /*jobId*/, qint64 /*datasetId*/)
-{
-    return notYet("forgetUndo");
-}
-
-Result<void>
-PostgresStore::setColumns(qint64 /*datasetId*/, const QJsonArray & /*columns*/, qint64 /*now*/)
-{
-    return notYet("setColumns");
-}
-
-Result<QList<DatasetInfo>> PostgresStore::datasets(qint64 /*userId*/)
-{
-    return notYet("datasets");
-}
-
-Result<std::optional<DatasetInfo>> PostgresStore::dataset(qint64 /*userId*/,
-                                                          const QString & /*name*/)
-{
-    return notYet("dataset");
-}
-
-Result<void>
-PostgresStore::forEachRecord(qint64 /*datasetId*/,
-                             const std::function<bool(std::string_view doc)> & /*sink*/)
-{
-    return notYet("forEachRecord");
-}
-
-Result<QList<RowError>> PostgresStore::rowErrors(qint64 /*jobId*/, int /*limit*/)
-{
-    return notYet("rowErrors");
-}
-
 Result<void> PostgresStore::insertTusUpload(const TusUploadRecord & /*upload*/)
 {
     return notYet("insertTusUpload");
@@ -122,12 +67,6 @@ Result<QList<ResourceSample>> PostgresStore::metricSamples(MetricResolution /*re
 Result<std::optional<SessionJob>> PostgresStore::sessionJob(const QString & /*sessionId*/)
 {
     return notYet("sessionJob");
-}
-
-Result<RecordPage>
-PostgresStore::recordPage(qint64 /*datasetId*/, qint64 /*afterId*/, int /*limit*/)
-{
-    return notYet("recordPage");
 }
 
 Result<std::optional<IdempotencyKey>>
