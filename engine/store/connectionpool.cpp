@@ -152,6 +152,14 @@ Result<QSqlDatabase> ConnectionPool::connection()
         db.setUserName(config.user);
         db.setPassword(config.password);
         db.setDatabaseName(config.database);
+        // A node cut off mid-transaction must not keep its row locks (a job it no longer
+        // holds would stay unrescuable): the server ends a transaction left idle this long.
+        // Keepalives notice a dead peer in seconds rather than the kernel's two hours.
+        db.setConnectOptions(
+            QStringLiteral("application_name=ferry;connect_timeout=10;keepalives_idle=10;"
+                           "keepalives_interval=5;keepalives_count=3;"
+                           "options=-cidle_in_transaction_session_timeout=%1")
+                .arg(config.idleInTransactionTimeoutMs));
     }
     auto fail = [&](const QString &message) -> Error {
         db = QSqlDatabase();

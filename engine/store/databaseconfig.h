@@ -22,6 +22,9 @@ struct DatabaseConfig
     QString user;
     QString password;
     QString database;
+    // Postgres: the server ends a transaction a client left idle this long (a node cut off from
+    // the database mid-transaction), releasing its row locks.
+    int idleInTransactionTimeoutMs = 30'000;
 
     int maxConnections = 96; // per process; one per thread that touches SQL
 
