@@ -145,7 +145,8 @@ private:
     Result<QSqlDatabase> db() { return m_pool.connection(); }
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
-    Result<void> advanceFairClock(QSqlDatabase &db, const QHash<int, qint64> &highest);
+    // enqueue() of one job without an upload session: a single statement.
+    Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
 
     ConnectionPool m_pool;
 };
