@@ -1,19 +1,27 @@
 // bench/migrate: rows/s of a typed migration into SQLite against the sqlite3 shell's .import of
-// the same file, and the peak RSS of a migration of a large file.
+// the same file, and the peak RSS of a migration of a large file. With --db postgresql://...,
+// the migration goes into PostgreSQL instead, against psql's \copy of the same file.
 //
 //   build/bench/migrate [--rows N] [--rounds R] [--rss-gib G] [--dir DIR]
+//   build/bench/migrate --db postgresql://user@host:port/db [--rows N] [--rounds R]
 //
 // Generates a CSV of N rows x 8 mixed columns (about 100 bytes a row), then per round, on fresh
 // databases: `sqlite3 db ".import --csv file t"` (raw text into a table, no checking) and a
 // Ferry `migrate` job with an 8-field typed mapping (parsing, UTF-8 and type validation, JSON
 // documents, batched transactions with checkpoints). Then, with --rss-gib, a child process
 // migrates a G GiB file and reports its peak RSS (VmHWM). One JSON line per round, then medians.
+//
+// With --db (a PostgreSQL server the user may create databases on), each round works in a new
+// database of its own, dropped afterwards: `psql -c "\copy ..."` of the file into a table with
+// the mapping's column types (integer, text, ..., boolean, date) and into one with 8 text columns,
+// then the same Ferry `migrate` job on a PostgresStore. --rss-gib is for SQLite only.
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "storage/fileblobstore.h"
 #include "store/sqlitestore.h"
+#include "store/storefactory.h"
 #include "users/userdirectory.h"
 
 #include "benchstats.h"
@@ -25,8 +33,12 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QUrl>
 
 #include <cstdio>
 #include <random>
@@ -82,12 +94,17 @@ void generate(const QString &path, qint64 rows, qint64 bytes)
     file.write(chunk);
 }
 
-// A Ferry engine on a fresh data dir that imports the file once; returns the job's result.
-QJsonObject ferryImport(const QString &dataDir, const QString &csv)
+// A Ferry engine on a fresh store (SQLite in dataDir unless db is given) that imports the file
+// once; returns the job's result.
+QJsonObject ferryImport(const QString &dataDir,
+                        const QString &csv,
+                        std::optional<DatabaseConfig> database = std::nullopt)
 {
     DatabaseConfig db;
     db.sqlitePath = dataDir + QStringLiteral("/ferry.db");
-    auto store = SqliteStore::open(db);
+    if (database)
+        db = *database;
+    auto store = openStore(db);
     if (!store)
         fail(store.error().toString());
     SystemClock clock;
@@ -129,6 +146,82 @@ QJsonObject ferryImport(const QString &dataDir, const QString &csv)
     }
 }
 
+// --db: the server, and one database per round on it.
+struct PostgresRounds
+{
+    QString url;
+    DatabaseConfig admin;
+
+    // Runs one statement on the URL's own database (CREATE/DROP DATABASE).
+    void runAdmin(const QString &sql) const
+    {
+        const QString name = QStringLiteral("bench-migrate-admin");
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            db.setHostName(admin.host);
+            db.setPort(admin.port);
+            db.setUserName(admin.user);
+            db.setPassword(admin.password);
+            db.setDatabaseName(admin.database);
+            if (!db.open())
+                fail(QStringLiteral("cannot connect to ") + admin.describe() +
+                     QStringLiteral(": ") + db.lastError().text());
+            QSqlQuery q(db);
+            if (!q.exec(sql))
+                fail(sql + QStringLiteral(": ") + q.lastError().text());
+        }
+        QSqlDatabase::removeDatabase(name);
+    }
+    QString databaseName(int round) const
+    {
+        return QStringLiteral("ferry_bench_migrate_%1_%2")
+            .arg(QCoreApplication::applicationPid())
+            .arg(round);
+    }
+    QString urlOf(int round) const
+    {
+        QUrl result(url);
+        result.setPath(QStringLiteral("/") + databaseName(round));
+        return result.toString();
+    }
+    void create(int round) const
+    {
+        runAdmin(
+            QStringLiteral("DROP DATABASE IF EXISTS %1 WITH (FORCE)").arg(databaseName(round)));
+        runAdmin(QStringLiteral("CREATE DATABASE %1").arg(databaseName(round)));
+    }
+    void drop(int round) const
+    {
+        runAdmin(
+            QStringLiteral("DROP DATABASE IF EXISTS %1 WITH (FORCE)").arg(databaseName(round)));
+    }
+};
+
+QString psqlBinary()
+{
+    for (const QString &candidate :
+         {QStringLiteral("/usr/lib/postgresql/15/bin/psql"), QStringLiteral("/usr/bin/psql")}) {
+        if (QFileInfo(candidate).isExecutable())
+            return candidate;
+    }
+    return QStringLiteral("psql");
+}
+
+// Seconds for `psql URL -c SQL`; the whole process, as for the sqlite3 shell.
+double timedPsql(const QString &url, const QString &sql)
+{
+    QElapsedTimer timer;
+    timer.start();
+    QProcess psql;
+    psql.start(psqlBinary(), {QStringLiteral("-X"), QStringLiteral("-q"), QStringLiteral("-v"),
+                              QStringLiteral("ON_ERROR_STOP=1"), url, QStringLiteral("-c"), sql});
+    if (!psql.waitForFinished(-1) || psql.exitStatus() != QProcess::NormalExit ||
+        psql.exitCode() != 0)
+        fail(QStringLiteral("psql failed (is postgresql-client installed?): ") +
+             QString::fromUtf8(psql.readAllStandardError()));
+    return double(timer.nsecsElapsed()) / 1e9;
+}
+
 qint64 peakRssKiB()
 {
     QFile status(QStringLiteral("/proc/self/status"));
@@ -155,6 +248,9 @@ int main(int argc, char **argv)
          {QStringLiteral("rss-gib"), QStringLiteral("Size of the RSS run (0: skip)."),
           QStringLiteral("G"), QStringLiteral("1")},
          {QStringLiteral("dir"), QStringLiteral("Scratch directory."), QStringLiteral("DIR")},
+         {QStringLiteral("db"),
+          QStringLiteral("A PostgreSQL server URL: migrate into PostgreSQL, against psql \\copy."),
+          QStringLiteral("URL")},
          {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
           QStringLiteral("FILE")}});
     parser.process(app);
@@ -174,48 +270,93 @@ int main(int argc, char **argv)
     generate(csv, rows, 0);
     const qint64 csvBytes = QFileInfo(csv).size();
     QHash<QString, QList<double>> samples;
+    std::optional<PostgresRounds> postgres;
+    if (parser.isSet(QStringLiteral("db"))) {
+        auto admin = DatabaseConfig::fromUrl(parser.value(QStringLiteral("db")));
+        if (!admin || admin->backend != DatabaseConfig::Backend::Postgres)
+            fail(QStringLiteral("--db must be a postgresql:// URL"));
+        postgres = PostgresRounds{parser.value(QStringLiteral("db")), *admin};
+    }
+    QStringList keys;
     for (int round = 1; round <= parser.value(QStringLiteral("rounds")).toInt(); ++round) {
-        const QString shellDb = scratch.path() + QStringLiteral("/shell-%1.db").arg(round);
-        QElapsedTimer timer;
-        timer.start();
-        QProcess shell;
-        shell.start(QStringLiteral("sqlite3"),
-                    {shellDb, QStringLiteral(".import --csv %1 people").arg(csv)});
-        if (!shell.waitForFinished(-1) || shell.exitCode() != 0)
-            fail(QStringLiteral("sqlite3 .import failed (is the sqlite3 package installed?): ") +
-                 QString::fromUtf8(shell.readAllStandardError()));
-        const double shellSeconds = double(timer.nsecsElapsed()) / 1e9;
-        QFile::remove(shellDb);
-
+        QJsonObject line{{QStringLiteral("round"), round}};
+        double baselineSeconds = 0;
         const QString dataDir = scratch.path() + QStringLiteral("/ferry-%1").arg(round);
-        const QJsonObject result = ferryImport(dataDir, csv);
+        std::optional<DatabaseConfig> ferryDb;
+        if (postgres) {
+            postgres->create(round);
+            const QString url = postgres->urlOf(round);
+            // The same file into a table with the mapping's types, then into one of text columns
+            // (no checking at all, like the sqlite3 shell's .import).
+            timedPsql(url, QStringLiteral("CREATE TABLE people (id BIGINT NOT NULL, email TEXT "
+                                          "NOT NULL, name TEXT, age INTEGER, score DOUBLE "
+                                          "PRECISION, active BOOLEAN, joined DATE, note TEXT); "
+                                          "CREATE TABLE people_text (id TEXT, email TEXT, name "
+                                          "TEXT, age TEXT, score TEXT, active TEXT, joined TEXT, "
+                                          "note TEXT)"));
+            baselineSeconds = timedPsql(
+                url, QStringLiteral("\\copy people FROM '%1' WITH (FORMAT csv, HEADER)").arg(csv));
+            const double textSeconds = timedPsql(
+                url,
+                QStringLiteral("\\copy people_text FROM '%1' WITH (FORMAT csv, HEADER)").arg(csv));
+            line.insert(QStringLiteral("psqlCopyTypedRowsPerSec"), double(rows) / baselineSeconds);
+            line.insert(QStringLiteral("psqlCopyTextRowsPerSec"), double(rows) / textSeconds);
+            auto config = DatabaseConfig::fromUrl(url);
+            if (!config)
+                fail(config.error().toString());
+            ferryDb = *config;
+        } else {
+            const QString shellDb = scratch.path() + QStringLiteral("/shell-%1.db").arg(round);
+            QElapsedTimer timer;
+            timer.start();
+            QProcess shell;
+            shell.start(QStringLiteral("sqlite3"),
+                        {shellDb, QStringLiteral(".import --csv %1 people").arg(csv)});
+            if (!shell.waitForFinished(-1) || shell.exitCode() != 0)
+                fail(
+                    QStringLiteral("sqlite3 .import failed (is the sqlite3 package installed?): ") +
+                    QString::fromUtf8(shell.readAllStandardError()));
+            baselineSeconds = double(timer.nsecsElapsed()) / 1e9;
+            QFile::remove(shellDb);
+            line.insert(QStringLiteral("sqliteImportRowsPerSec"), double(rows) / baselineSeconds);
+        }
+
+        QDir().mkpath(dataDir);
+        const QJsonObject result = ferryImport(dataDir, csv, ferryDb);
         const double ferrySeconds = result.value(u"durationMs").toDouble() / 1000.0;
         if (result.value(u"rowsImported").toInt() != rows)
             fail(QStringLiteral("Ferry imported %1 rows of %2")
                      .arg(result.value(u"rowsImported").toInt())
                      .arg(rows));
         QDir(dataDir).removeRecursively();
+        if (postgres)
+            postgres->drop(round);
 
-        const QJsonObject line{
-            {QStringLiteral("round"), round},
-            {QStringLiteral("sqliteImportRowsPerSec"), double(rows) / shellSeconds},
-            {QStringLiteral("ferryRowsPerSec"), double(rows) / ferrySeconds},
-            {QStringLiteral("ratio"), shellSeconds / ferrySeconds}};
-        for (auto it = line.begin(); it != line.end(); ++it)
+        line.insert(QStringLiteral("ferryRowsPerSec"), double(rows) / ferrySeconds);
+        line.insert(QStringLiteral("ratio"), baselineSeconds / ferrySeconds);
+        if (line.contains(u"psqlCopyTextRowsPerSec"))
+            line.insert(QStringLiteral("ratioToTextCopy"),
+                        line.value(u"ferryRowsPerSec").toDouble() /
+                            line.value(u"psqlCopyTextRowsPerSec").toDouble());
+        for (auto it = line.begin(); it != line.end(); ++it) {
             samples[it.key()].append(it.value().toDouble());
+            if (it.key() != u"round" && !keys.contains(it.key()))
+                keys.append(it.key());
+        }
         std::printf("%s\n", QJsonDocument(line).toJson(QJsonDocument::Compact).constData());
         std::fflush(stdout);
     }
     QJsonObject summary{{QStringLiteral("bench"), QStringLiteral("migrate")},
+                        {QStringLiteral("backend"),
+                         postgres ? QStringLiteral("postgresql") : QStringLiteral("sqlite")},
                         {QStringLiteral("rows"), double(rows)},
                         {QStringLiteral("csvBytes"), double(csvBytes)},
                         {QStringLiteral("columns"), 8}};
-    for (const QString &key : {QStringLiteral("sqliteImportRowsPerSec"),
-                               QStringLiteral("ferryRowsPerSec"), QStringLiteral("ratio")})
+    for (const QString &key : std::as_const(keys))
         summary.insert(QStringLiteral("median_") + key, median(samples.value(key)));
 
     const double gib = parser.value(QStringLiteral("rss-gib")).toDouble();
-    if (gib > 0) {
+    if (gib > 0 && !postgres) {
         QFile::remove(csv);
         const QString big = scratch.path() + QStringLiteral("/big.csv");
         generate(big, 0, qint64(gib * double(qint64(1) << 30)));

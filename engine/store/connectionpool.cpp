@@ -53,11 +53,36 @@ struct ThreadConnections
     ~ThreadConnections()
     {
         for (Entry &entry : entries) {
-            entry.statements.clear();
-            entry.attachment.reset();
-            if (auto pool = entry.pool.lock())
-                pool->remove(entry.name);
+            // Thread-exit race fix (PostgreSQL store): QThread::wait() returns before a pool
+            // thread's thread_local destructors have run, so the pool may be closing on another
+            // thread right now. Under the pool's mutex: while it is open, drop the statements and
+            // hand the connection back; once it closed, its connections and drivers are gone and
+            // destroying a QPSQL statement would dereference its deleted driver, so the
+            // statements and native state of a closed pool are left alone (leaked, once per
+            // thread, at shutdown).
+            auto pool = entry.pool.lock();
+            if (pool) {
+                QMutexLocker lock(&pool->mutex);
+                if (!pool->closed) {
+                    entry.statements.clear();
+                    entry.attachment.reset();
+                    if (pool->names.remove(entry.name)) {
+                        QSqlDatabase::removeDatabase(entry.name);
+                        pool->slots.release();
+                    }
+                    continue;
+                }
+            }
+            abandon(entry);
         }
+    }
+
+    // The statements and native state of a pool that is gone: its connections were removed
+    // with their drivers, which QPSQL's statements still point to. Leaked on purpose.
+    static void abandon(Entry &entry)
+    {
+        new QHash<QString, QSqlQuery>(std::move(entry.statements));
+        new std::shared_ptr<void>(std::move(entry.attachment));
     }
 
     Entry *find(const ConnectionPool::State *pool)
@@ -65,6 +90,7 @@ struct ThreadConnections
         for (auto it = entries.begin(); it != entries.end();) {
             auto locked = it->pool.lock();
             if (!locked) {
+                abandon(*it);
                 it = entries.erase(it);
                 continue;
             }
@@ -83,6 +109,10 @@ struct ThreadConnections
             auto locked = e.pool.lock();
             if (locked && locked.get() != pool)
                 return false;
+            if (!locked) {
+                abandon(e);
+                return true;
+            }
             e.statements.clear();
             e.attachment.reset();
             if (locked)

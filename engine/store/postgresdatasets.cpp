@@ -1,0 +1,212 @@
+// PostgresStore: datasets, migration checkpoints, undo, and the row errors of migration jobs.
+// Port of sqlitedatasets.cpp (same statements, statuses, error codes and messages); the import's
+// batch write is in postgresimport.cpp, record reads in postgresrecords.cpp.
+#include "postgresstore.h"
+
+#include "store/recordrange.h"
+#include "store/sqlhelpers.h"
+
+#include <QJsonDocument>
+#include <QSqlQuery>
+
+namespace Ferry {
+
+namespace {
+
+DatasetInfo datasetFrom(const QSqlQuery &q)
+{
+    DatasetInfo info;
+    info.id = q.value(0).toLongLong();
+    info.name = q.value(1).toString();
+    info.columns = QJsonDocument::fromJson(q.value(2).toString().toUtf8()).array();
+    info.createdAt = q.value(3).toLongLong();
+    info.updatedAt = q.value(4).toLongLong();
+    info.records = q.value(5).toLongLong();
+    return info;
+}
+
+// The record count is an index range count over the dataset's id range (no per-dataset index).
+const QString s_datasetColumns = QStringLiteral(
+    "d.id, d.name, d.columns, d.created_at, d.updated_at, "
+    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1)");
+
+} // namespace
+
+Result<qint64> PostgresStore::ensureDataset(qint64 userId, const QString &name, qint64 now)
+{
+    if (auto valid = validateDatasetName(name); !valid)
+        return valid.error();
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    // The unique (user_id, name) index decides between concurrent creators on any node: the
+    // loser's insert waits for the winner's commit, then does nothing and reads the winner's id.
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("INSERT INTO datasets (user_id, name, created_at, updated_at) "
+                             "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING "
+                             "RETURNING id"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    q.addBindValue(now);
+    q.addBindValue(now);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("creating dataset %1").arg(name));
+    if (q.next())
+        return q.value(0).toLongLong();
+    q.prepare(QStringLiteral("SELECT id FROM datasets WHERE user_id = ? AND name = ?"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
+    return q.value(0).toLongLong();
+}
+
+Result<std::optional<MigrationCheckpoint>> PostgresStore::checkpoint(qint64 jobId)
+{
+    auto q = prepared(QStringLiteral(
+        "SELECT dataset_id, byte_offset, line, rows_read, rows_imported, rows_rejected, state "
+        "FROM migration_checkpoints WHERE job_id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading the checkpoint of job %1").arg(jobId));
+    std::optional<MigrationCheckpoint> result;
+    if (query.next()) {
+        result = MigrationCheckpoint{query.value(0).toLongLong(),       query.value(1).toLongLong(),
+                                     query.value(2).toLongLong(),       query.value(3).toLongLong(),
+                                     query.value(4).toLongLong(),       query.value(5).toLongLong(),
+                                     query.value(6).toString().toUtf8()};
+    }
+    query.finish();
+    return result;
+}
+
+Result<qint64> PostgresStore::undoJob(qint64 jobId, qint64 datasetId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    // Taken in the order commitBatch takes them: no batch of another job interleaves.
+    q.prepare(QStringLiteral("SELECT 1 FROM datasets WHERE id = ? FOR NO KEY UPDATE"));
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    q.prepare(QStringLiteral("DELETE FROM records WHERE id BETWEEN ? AND ? AND job_id = ? "
+                             "AND prev_doc IS NULL"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    qint64 undone = q.numRowsAffected();
+    q.prepare(QStringLiteral("UPDATE records SET doc = prev_doc, job_id = prev_job, "
+                             "prev_doc = NULL, prev_job = NULL "
+                             "WHERE id BETWEEN ? AND ? AND job_id = ?"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    undone += q.numRowsAffected();
+    q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return undone;
+}
+
+Result<void> PostgresStore::forgetUndo(qint64 jobId, qint64 datasetId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE records SET prev_doc = NULL, prev_job = NULL "
+                             "WHERE id BETWEEN ? AND ? AND job_id = ? AND prev_doc IS NOT NULL"));
+    q.addBindValue(firstRecordId(datasetId));
+    q.addBindValue(lastRecordId(datasetId));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("finishing job %1").arg(jobId));
+    return {};
+}
+
+Result<void> PostgresStore::setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
+    q.addBindValue(QString::fromUtf8(QJsonDocument(columns).toJson(QJsonDocument::Compact)));
+    q.addBindValue(now);
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
+    return {};
+}
+
+Result<QList<DatasetInfo>> PostgresStore::datasets(qint64 userId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    // COLLATE "C": the byte order SQLite's BINARY collation gives.
+    q.prepare(QStringLiteral("SELECT ") + s_datasetColumns +
+              QStringLiteral(" FROM datasets d WHERE d.user_id = ? ORDER BY d.name COLLATE \"C\""));
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("listing datasets"));
+    QList<DatasetInfo> result;
+    while (q.next())
+        result.append(datasetFrom(q));
+    return result;
+}
+
+Result<std::optional<DatasetInfo>> PostgresStore::dataset(qint64 userId, const QString &name)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT ") + s_datasetColumns +
+              QStringLiteral(" FROM datasets d WHERE d.user_id = ? AND d.name = ?"));
+    q.addBindValue(userId);
+    q.addBindValue(name);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
+    std::optional<DatasetInfo> result;
+    if (q.next())
+        result = datasetFrom(q);
+    return result;
+}
+
+Result<QList<RowError>> PostgresStore::rowErrors(qint64 jobId, int limit)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT line, field, reason FROM job_row_errors WHERE job_id = ? "
+                             "ORDER BY seq LIMIT ?"));
+    q.addBindValue(jobId);
+    // A negative limit means all of them, as SQLite's LIMIT -1 does (PostgreSQL: LIMIT NULL).
+    q.addBindValue(limit < 0 ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(limit));
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the row errors of job %1").arg(jobId));
+    QList<RowError> result;
+    while (q.next())
+        result.append({q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString()});
+    return result;
+}
+
+} // namespace Ferry

@@ -1,0 +1,198 @@
+// PostgresStore::commitBatch: one migration batch (records, checkpoint, row errors) in one
+// transaction, fenced by the job's lease token. Records go in with COPY ... FROM STDIN in binary
+// format through libpq (postgresnative.h): row-by-row INSERTs through QPSQL reach a fraction of
+// psql's \copy (docs/benchmarks.md). Same semantics, codes and messages as SqliteStore's
+// (sqlitedatasets.cpp).
+#include "postgresstore.h"
+
+#include "store/postgresnative.h"
+#include "store/recordrange.h"
+
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace Ferry {
+
+namespace {
+
+// Keyed records and row errors go through session-private staging tables, then one
+// INSERT ... SELECT ... ON CONFLICT each. Notices ("already exists, skipping") are silenced for
+// this transaction only.
+const char s_createStaging[] =
+    "SET LOCAL client_min_messages = warning; "
+    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_records (id BIGINT, key TEXT, doc TEXT) "
+    "ON COMMIT DELETE ROWS; "
+    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_row_errors "
+    "(seq BIGINT, line BIGINT, field TEXT, reason TEXT) ON COMMIT DELETE ROWS";
+
+// An overwrite keeps what it replaced (once per job) so a failed job can be undone.
+const char s_upsertStaged[] =
+    "INSERT INTO records (id, dataset_id, key, doc, job_id) "
+    "SELECT id, $1::bigint, key, doc, $2::bigint FROM ferry_stage_records ORDER BY id "
+    "ON CONFLICT (dataset_id, key) WHERE key IS NOT NULL DO UPDATE SET "
+    "prev_doc = CASE WHEN records.job_id IS NOT DISTINCT FROM excluded.job_id "
+    "THEN records.prev_doc ELSE records.doc END, "
+    "prev_job = CASE WHEN records.job_id IS NOT DISTINCT FROM excluded.job_id "
+    "THEN records.prev_job ELSE records.job_id END, "
+    "doc = excluded.doc, job_id = excluded.job_id";
+
+const char s_insertStagedErrors[] =
+    "INSERT INTO job_row_errors (job_id, seq, line, field, reason) "
+    "SELECT $1::bigint, seq, line, field, reason FROM ferry_stage_row_errors "
+    "ON CONFLICT (job_id, seq) DO UPDATE SET line = excluded.line, field = excluded.field, "
+    "reason = excluded.reason";
+
+const char s_upsertCheckpoint[] =
+    "INSERT INTO migration_checkpoints (job_id, dataset_id, byte_offset, line, rows_read, "
+    "rows_imported, rows_rejected, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    "ON CONFLICT (job_id) DO UPDATE SET dataset_id = excluded.dataset_id, "
+    "byte_offset = excluded.byte_offset, line = excluded.line, rows_read = excluded.rows_read, "
+    "rows_imported = excluded.rows_imported, rows_rejected = excluded.rows_rejected, "
+    "state = excluded.state";
+
+// A keyed record as SQLite's row-by-row upsert leaves it: a key seen twice in one batch keeps the
+// id of its first row and the document of its last (PostgreSQL refuses to touch one row twice in
+// one INSERT ... ON CONFLICT, so the batch is folded first).
+struct StagedRecord
+{
+    qint64 id;
+    std::string_view key;
+    std::string_view doc;
+};
+
+} // namespace
+
+Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
+{
+    auto connection = PgConnection::of(m_pool);
+    if (!connection)
+        return connection.error();
+    PgConnection &db = *connection;
+    PgTransaction transaction(db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun;
+
+    // The fence: the job's row, locked until commit, still running under this lease. A rescue
+    // (which changes lease_token) waits for this transaction or skips the row, so a node that
+    // lost its lease writes nothing, and one that still holds it writes the whole batch.
+    // NO KEY UPDATE blocks every other change of the row but not foreign-key checks against it.
+    auto fence = db.exec("SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' "
+                         "AND lease_token = $2 FOR NO KEY UPDATE",
+                         {pgInt(batch.jobId), pgInt(batch.leaseToken)},
+                         QStringLiteral("checking the lease of job %1").arg(batch.jobId));
+    if (!fence)
+        return fence.error();
+    if (fence->rows() == 0) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 no longer holds its lease; its batch was not "
+                                        "written.")
+                             .arg(batch.jobId),
+                         QStringLiteral("The job was rescued and runs elsewhere."));
+    }
+
+    const qint64 datasetId = batch.checkpoint.datasetId;
+    qint64 nextId = 0;
+    if (!batch.records.empty()) {
+        // Writers of one dataset take turns (SQLite has one writer at all): the ids are numbered
+        // from the highest one, read after the lock, in a statement of its own so its snapshot
+        // sees the previous writer's commit.
+        auto locked = db.exec("SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE",
+                              {pgInt(datasetId)}, QStringLiteral("numbering records"));
+        if (!locked)
+            return locked.error();
+        auto last = db.exec("SELECT coalesce(max(id), $1) FROM records WHERE id BETWEEN $1 AND $2",
+                            {pgInt(firstRecordId(datasetId)), pgInt(lastRecordId(datasetId))},
+                            QStringLiteral("numbering records"));
+        if (!last)
+            return last.error();
+        nextId = last->int64(0, 0) + 1;
+        if (nextId + qint64(batch.records.size()) > lastRecordId(datasetId)) {
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("The dataset is full (2^40 records)."),
+                             QStringLiteral("Import into a new dataset."));
+        }
+    }
+
+    PgCopyBuffer plain;
+    std::vector<StagedRecord> keyed;
+    std::unordered_map<std::string_view, size_t> keyedIndex;
+    for (const RecordWrite &record : batch.records) {
+        const qint64 id = nextId++;
+        if (record.key.empty()) {
+            plain.startRow(4);
+            plain.addInt64(id);
+            plain.addInt64(datasetId);
+            plain.addText(std::string_view(record.doc));
+            plain.addInt64(batch.jobId);
+            continue;
+        }
+        const auto [it, added] = keyedIndex.try_emplace(std::string_view(record.key), keyed.size());
+        if (added)
+            keyed.push_back({id, record.key, record.doc});
+        else
+            keyed[it->second].doc = record.doc;
+    }
+    if (plain.rowCount() > 0) {
+        if (auto copied = db.copyIn("COPY records (id, dataset_id, doc, job_id) FROM STDIN "
+                                    "(FORMAT binary)",
+                                    plain, QStringLiteral("importing a record"));
+            !copied)
+            return copied;
+    }
+    if (!keyed.empty() || !batch.errors.isEmpty()) {
+        if (auto staged = db.exec(s_createStaging, QStringLiteral("importing a record")); !staged)
+            return staged;
+    }
+    if (!keyed.empty()) {
+        PgCopyBuffer rows;
+        for (const StagedRecord &record : keyed) {
+            rows.startRow(3);
+            rows.addInt64(record.id);
+            rows.addText(record.key);
+            rows.addText(record.doc);
+        }
+        if (auto copied = db.copyIn("COPY ferry_stage_records (id, key, doc) FROM STDIN "
+                                    "(FORMAT binary)",
+                                    rows, QStringLiteral("importing a record"));
+            !copied)
+            return copied;
+        if (auto upserted = db.exec(s_upsertStaged, {pgInt(datasetId), pgInt(batch.jobId)},
+                                    QStringLiteral("importing a record"));
+            !upserted)
+            return upserted.error();
+    }
+
+    const MigrationCheckpoint &c = batch.checkpoint;
+    if (auto saved = db.exec(s_upsertCheckpoint,
+                             {pgInt(batch.jobId), pgInt(datasetId), pgInt(c.byteOffset),
+                              pgInt(c.line), pgInt(c.rowsRead), pgInt(c.rowsImported),
+                              pgInt(c.rowsRejected), c.state.isNull() ? QByteArray("") : c.state},
+                             QStringLiteral("writing the checkpoint of job %1").arg(batch.jobId));
+        !saved)
+        return saved.error();
+
+    if (!batch.errors.isEmpty()) {
+        PgCopyBuffer rows;
+        qint64 seq = batch.firstErrorSeq;
+        for (const RowError &rowError : batch.errors) {
+            rows.startRow(4);
+            rows.addInt64(seq++);
+            rows.addInt64(rowError.line);
+            rows.addText(rowError.field);
+            rows.addText(rowError.reason.isNull() ? QStringLiteral("") : rowError.reason);
+        }
+        if (auto copied = db.copyIn("COPY ferry_stage_row_errors (seq, line, field, reason) "
+                                    "FROM STDIN (FORMAT binary)",
+                                    rows, QStringLiteral("recording a rejected row"));
+            !copied)
+            return copied;
+        if (auto inserted = db.exec(s_insertStagedErrors, {pgInt(batch.jobId)},
+                                    QStringLiteral("recording a rejected row"));
+            !inserted)
+            return inserted.error();
+    }
+    return transaction.commit();
+}
+
+} // namespace Ferry

@@ -1,0 +1,107 @@
+#pragma once
+
+#include "core/error.h"
+
+#include <QByteArray>
+#include <QString>
+
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+
+struct pg_conn;
+struct pg_result;
+
+namespace Ferry {
+
+class ConnectionPool;
+
+// libpq on the connection Qt's QPSQL driver opened (QSqlDriver::handle()), for the dataset paths
+// where QSqlQuery cannot keep up: COPY ... FROM STDIN for imported records, and reading record
+// pages without a QVariant per value. Only used between QSqlQuery calls on the same thread, never
+// while a QSqlQuery of this connection is still fetching rows.
+
+// One result, cleared when it goes out of scope.
+class PgResult final
+{
+public:
+    PgResult() = default;
+    explicit PgResult(pg_result *result) : m_result(result) {}
+    PgResult(PgResult &&other) noexcept : m_result(std::exchange(other.m_result, nullptr)) {}
+    PgResult &operator=(PgResult &&other) noexcept;
+    ~PgResult();
+    Q_DISABLE_COPY(PgResult)
+
+    pg_result *get() const { return m_result; }
+    int rows() const;
+    bool isNull(int row, int column) const;
+    qint64 int64(int row, int column) const;
+    std::string_view text(int row, int column) const; // valid while this result lives
+
+private:
+    pg_result *m_result = nullptr;
+};
+
+// Binary COPY data (the format of COPY ... FROM STDIN (FORMAT binary)): no quoting or escaping
+// of documents, and no number parsing on the server.
+class PgCopyBuffer final
+{
+public:
+    PgCopyBuffer();
+    void startRow(int fields);
+    void addInt64(qint64 value);
+    void addText(std::string_view text);
+    void addText(const QString &text); // a null QString is SQL NULL
+    void addNull();
+    const QByteArray &finish(); // appends the trailer
+    int rowCount() const { return m_rows; }
+
+private:
+    void addInt32(qint32 value);
+    QByteArray m_data;
+    int m_rows = 0;
+};
+
+// This thread's connection of the pool, seen through libpq.
+class PgConnection final
+{
+public:
+    static Result<PgConnection> of(ConnectionPool &pool);
+
+    // A statement with text parameters (a null QByteArray is SQL NULL); `doing` names it in the
+    // error ("Database error while <doing>: ...").
+    Result<PgResult>
+    exec(const char *sql, std::initializer_list<QByteArray> params, const QString &doing);
+    // Statements without parameters or rows, separated by semicolons.
+    Result<void> exec(const char *sql, const QString &doing);
+    // COPY <target> FROM STDIN (FORMAT binary) with the buffer's rows.
+    Result<void> copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing);
+
+private:
+    explicit PgConnection(pg_conn *connection) : m_connection(connection) {}
+    Error error(const QString &doing, pg_result *result = nullptr) const;
+
+    pg_conn *m_connection;
+};
+
+// BEGIN ... COMMIT through libpq; ROLLBACK when it goes out of scope uncommitted.
+class PgTransaction final
+{
+public:
+    explicit PgTransaction(PgConnection &connection) : m_connection(connection) {}
+    ~PgTransaction();
+    Q_DISABLE_COPY_MOVE(PgTransaction)
+    Result<void> begin();
+    Result<void> commit();
+
+private:
+    PgConnection &m_connection;
+    bool m_open = false;
+};
+
+inline QByteArray pgInt(qint64 value)
+{
+    return QByteArray::number(value);
+}
+
+} // namespace Ferry

@@ -1,0 +1,541 @@
+// PostgresStore's datasets and imports against the throwaway server of the "ferry_pg" fixture,
+// each test case on a database of its own: datasets, checkpoints, the fenced batch write (COPY),
+// keyed upserts and undo, record paging, and a MigrateHandler import end to end.
+
+#include "datasets/datasetexport.h"
+#include "migrate/migratehandler.h"
+#include "migrate/migrationrequest.h"
+#include "pgtestsupport.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "storage/fileblobstore.h"
+#include "store/databaseconfig.h"
+#include "store/postgresstore.h"
+#include "testsupport.h"
+
+#include <QBuffer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+
+#include <atomic>
+
+using namespace Ferry;
+
+namespace {
+
+constexpr qint64 Now = 1'700'000'000'000;
+constexpr qint64 LeaseMs = 30'000;
+
+std::string doc(int n, const char *tag = "v")
+{
+    return QStringLiteral("{\"n\":%1,\"tag\":\"%2\"}").arg(n).arg(QLatin1String(tag)).toStdString();
+}
+
+QStringList strings(const std::vector<std::string> &docs)
+{
+    QStringList result;
+    for (const std::string &d : docs)
+        result.append(QString::fromStdString(d));
+    return result;
+}
+
+} // namespace
+
+class TestPostgresDatasets : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init()
+    {
+        if (Test::postgresTestUrl().isEmpty())
+            QSKIP("no PostgreSQL test server (run through ctest, or set FERRY_TEST_PG_URL)");
+        QString error;
+        m_url = Test::createPostgresTestDatabase(QStringLiteral("pgdatasets"), &error);
+        QVERIFY2(!m_url.isEmpty(), qPrintable(error));
+        auto config = DatabaseConfig::fromUrl(m_url);
+        QVERIFY(config.ok());
+        m_config = *config;
+        auto store = PostgresStore::open(m_config);
+        QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().message));
+        m_store = std::move(*store);
+        m_user = addUser(QStringLiteral("alice"));
+    }
+
+    void cleanup() { m_store.reset(); }
+
+    void ensureDatasetCreatesOnceAndChecksTheName()
+    {
+        auto first = m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        QVERIFY2(first.ok(), first ? "" : qPrintable(first.error().message));
+        auto again = m_store->ensureDataset(m_user, QStringLiteral("people"), Now + 5);
+        QVERIFY(again.ok());
+        QCOMPARE(*again, *first);
+        const qint64 bob = addUser(QStringLiteral("bob"));
+        auto bobs = m_store->ensureDataset(bob, QStringLiteral("people"), Now);
+        QVERIFY(bobs.ok());
+        QVERIFY(*bobs != *first);
+
+        auto bad = m_store->ensureDataset(m_user, QStringLiteral("no spaces; DROP TABLE"), Now);
+        QVERIFY(!bad.ok());
+        QCOMPARE(bad.error().code, ErrorCode::InvalidArgument);
+        QVERIFY(bad.error().message.contains(u"is not a valid dataset name"));
+    }
+
+    void datasetsListCountsAndColumns()
+    {
+        const qint64 zeta = *m_store->ensureDataset(m_user, QStringLiteral("zeta"), Now);
+        const qint64 alpha = *m_store->ensureDataset(m_user, QStringLiteral("Alpha"), Now);
+        const qint64 beta = *m_store->ensureDataset(m_user, QStringLiteral("beta"), Now);
+        const qint64 bob = addUser(QStringLiteral("bob"));
+        QVERIFY(m_store->ensureDataset(bob, QStringLiteral("hidden"), Now).ok());
+
+        const auto job = claimJob();
+        QVERIFY(commit(job, beta, {{"", doc(1)}, {"", doc(2)}, {"", doc(3)}}).ok());
+        const QJsonArray columns{QStringLiteral("n"), QStringLiteral("tag")};
+        QVERIFY(m_store->setColumns(beta, columns, Now + 100).ok());
+
+        auto list = m_store->datasets(m_user);
+        QVERIFY2(list.ok(), list ? "" : qPrintable(list.error().message));
+        QCOMPARE(list->size(), 3);
+        // Byte order, as SQLite's BINARY collation: upper case first.
+        QCOMPARE(list->at(0).name, QStringLiteral("Alpha"));
+        QCOMPARE(list->at(0).id, alpha);
+        QCOMPARE(list->at(1).name, QStringLiteral("beta"));
+        QCOMPARE(list->at(1).records, 3);
+        QCOMPARE(list->at(1).columns, columns);
+        QCOMPARE(list->at(1).createdAt, Now);
+        QCOMPARE(list->at(1).updatedAt, Now + 100);
+        QCOMPARE(list->at(2).id, zeta);
+        QCOMPARE(list->at(2).records, 0);
+
+        auto one = m_store->dataset(m_user, QStringLiteral("beta"));
+        QVERIFY(one.ok() && one->has_value());
+        QCOMPARE((*one)->records, 3);
+        QCOMPARE((*one)->columns, columns);
+        QVERIFY(!m_store->dataset(m_user, QStringLiteral("hidden"))->has_value());
+        QVERIFY(!m_store->dataset(m_user, QStringLiteral("missing"))->has_value());
+        QCOMPARE(m_store->datasets(bob)->size(), 1);
+    }
+
+    void commitBatchWritesRecordsCheckpointAndErrorsTogether()
+    {
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto job = claimJob();
+        QVERIFY(!m_store->checkpoint(job.id)->has_value());
+
+        ImportBatch batch =
+            makeBatch(job, dataset, {{"", doc(1)}, {"", doc(2, "with \\\" and é")}});
+        batch.checkpoint.byteOffset = 120;
+        batch.checkpoint.line = 5;
+        batch.checkpoint.rowsRead = 4;
+        batch.checkpoint.rowsImported = 2;
+        batch.checkpoint.rowsRejected = 2;
+        batch.checkpoint.state = QByteArrayLiteral("{\"header\":[\"n\",\"tag\"]}");
+        batch.errors = {{3, QStringLiteral("n"), QStringLiteral("not an integer")},
+                        {4, QString(), QStringLiteral("ragged row")}};
+        batch.firstErrorSeq = 0;
+        auto written = m_store->commitBatch(batch);
+        QVERIFY2(written.ok(), written ? "" : qPrintable(written.error().message));
+
+        auto saved = m_store->checkpoint(job.id);
+        QVERIFY2(saved.ok() && saved->has_value(), "no checkpoint");
+        QCOMPARE((*saved)->datasetId, dataset);
+        QCOMPARE((*saved)->byteOffset, 120);
+        QCOMPARE((*saved)->line, 5);
+        QCOMPARE((*saved)->rowsRead, 4);
+        QCOMPARE((*saved)->rowsImported, 2);
+        QCOMPARE((*saved)->rowsRejected, 2);
+        QCOMPARE((*saved)->state, batch.checkpoint.state);
+
+        // The next batch moves the checkpoint on and appends its errors after the first ones.
+        ImportBatch next = makeBatch(job, dataset, {{"", doc(3)}});
+        next.checkpoint = batch.checkpoint;
+        next.checkpoint.rowsRead = 6;
+        next.checkpoint.rowsImported = 3;
+        next.checkpoint.rowsRejected = 3;
+        next.errors = {{6, QStringLiteral("tag"), QStringLiteral("too long")}};
+        next.firstErrorSeq = 2;
+        QVERIFY(m_store->commitBatch(next).ok());
+        QCOMPARE((*m_store->checkpoint(job.id))->rowsRead, 6);
+
+        auto errors = m_store->rowErrors(job.id, 10);
+        QVERIFY2(errors.ok(), errors ? "" : qPrintable(errors.error().message));
+        QCOMPARE(errors->size(), 3);
+        QCOMPARE(errors->at(0).line, 3);
+        QCOMPARE(errors->at(0).field, QStringLiteral("n"));
+        QCOMPARE(errors->at(0).reason, QStringLiteral("not an integer"));
+        QVERIFY(errors->at(1).field.isEmpty());
+        QCOMPARE(errors->at(1).reason, QStringLiteral("ragged row"));
+        QCOMPARE(errors->at(2).line, 6);
+        QCOMPARE(m_store->rowErrors(job.id, 2)->size(), 2);
+        QCOMPARE(m_store->rowErrors(job.id, -1)->size(), 3); // negative: all, as on SQLite
+        QVERIFY(m_store->rowErrors(job.id + 1000, 10)->isEmpty());
+
+        // Documents come back byte for byte (escapes, UTF-8), in insertion order.
+        QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1)),
+                                                  QString::fromStdString(doc(2, "with \\\" and é")),
+                                                  QString::fromStdString(doc(3))}));
+    }
+
+    void commitBatchIsRefusedOnceTheLeaseMoved()
+    {
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto first = claimJob();
+        ImportBatch batch = makeBatch(first, dataset, {{"", doc(1)}, {"", doc(2)}});
+        batch.checkpoint.rowsRead = 2;
+        QVERIFY(m_store->commitBatch(batch).ok());
+
+        // The node stops renewing; another node rescues the job and claims it again.
+        auto rescued = m_store->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("node-b"),
+                                             Now + LeaseMs + 1000);
+        QVERIFY2(rescued.ok(), rescued ? "" : qPrintable(rescued.error().message));
+        QCOMPARE(rescued->size(), 1);
+        auto claimed = m_store->settleAndClaim(
+            {}, ClaimRequest{QStringLiteral("node-b"), 1, Now + LeaseMs + 2000, LeaseMs, 0});
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 1);
+        const ClaimedJob second = claimed->first();
+        QCOMPARE(second.id, first.id);
+        QVERIFY(second.leaseToken != first.leaseToken);
+
+        // The old holder's batch: refused, and nothing of it is written.
+        ImportBatch stale = makeBatch(first, dataset, {{"", doc(3)}, {"", doc(4)}});
+        stale.checkpoint.rowsRead = 4;
+        stale.errors = {{9, QStringLiteral("n"), QStringLiteral("stale")}};
+        auto refused = m_store->commitBatch(stale);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Conflict);
+        QVERIFY(refused.error().message.contains(u"no longer holds its lease"));
+        QCOMPARE((*m_store->checkpoint(first.id))->rowsRead, 2);
+        QVERIFY(m_store->rowErrors(first.id, 10)->isEmpty());
+        QCOMPARE(exportAll(dataset).size(), 2);
+
+        // The new holder resumes from the checkpoint: rows 3 and 4 once, rows 1 and 2 not again.
+        const qint64 resumeAt = (*m_store->checkpoint(second.id))->rowsRead;
+        QCOMPARE(resumeAt, 2);
+        ImportBatch resumed = makeBatch(second, dataset, {{"", doc(3)}, {"", doc(4)}});
+        resumed.checkpoint.rowsRead = 4;
+        QVERIFY(m_store->commitBatch(resumed).ok());
+        QCOMPARE(exportAll(dataset),
+                 QStringList({QString::fromStdString(doc(1)), QString::fromStdString(doc(2)),
+                              QString::fromStdString(doc(3)), QString::fromStdString(doc(4))}));
+
+        // A finished job holds no lease either.
+        SettledAttempt done;
+        done.jobId = second.id;
+        done.userId = m_user;
+        done.leaseToken = second.leaseToken;
+        done.attempt = second.attempt;
+        done.startedAt = second.startedAt;
+        done.finishedAt = Now + LeaseMs + 3000;
+        done.newStatus = JobStatus::Completed;
+        done.outcome = QStringLiteral("completed");
+        QVERIFY(m_store->settleAndClaim({done}, claimRequest(0)).ok());
+        QCOMPARE(m_store->commitBatch(makeBatch(second, dataset, {{"", doc(5)}})).error().code,
+                 ErrorCode::Conflict);
+        QCOMPARE(exportAll(dataset).size(), 4);
+    }
+
+    void keyedUpsertAndUndoRestoresOverwrittenRecords()
+    {
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto one = claimJob();
+        QVERIFY(commit(one, dataset, {{"a", doc(1, "one")}, {"b", doc(2, "one")}}).ok());
+        QVERIFY(m_store->forgetUndo(one.id, dataset).ok());
+        const QStringList before = exportAll(dataset);
+
+        // Job two overwrites a (twice in one batch), adds c, and in a later batch overwrites b.
+        const auto two = claimJob();
+        QVERIFY(commit(two, dataset,
+                       {{"a", doc(1, "two")}, {"c", doc(3, "two")}, {"a", doc(1, "two-again")}})
+                    .ok());
+        QVERIFY(commit(two, dataset, {{"b", doc(2, "two")}, {"c", doc(3, "two-again")}}).ok());
+        // Upserted by key: no duplicates; a keeps its place (its first id), c comes after b.
+        QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1, "two-again")),
+                                                  QString::fromStdString(doc(2, "two")),
+                                                  QString::fromStdString(doc(3, "two-again"))}));
+        QCOMPARE((*m_store->dataset(m_user, QStringLiteral("people")))->records, 3);
+
+        auto undone = m_store->undoJob(two.id, dataset);
+        QVERIFY2(undone.ok(), undone ? "" : qPrintable(undone.error().message));
+        QCOMPARE(*undone, 3); // c deleted, a and b restored
+        QCOMPARE(exportAll(dataset), before);
+        QVERIFY(!m_store->checkpoint(two.id)->has_value());
+
+        // forgetUndo drops the copies: nothing is kept to restore any more.
+        const auto three = claimJob();
+        QVERIFY(commit(three, dataset, {{"a", doc(1, "three")}}).ok());
+        QCOMPARE(countWhere(QStringLiteral("prev_doc IS NOT NULL")), 1);
+        QVERIFY(m_store->forgetUndo(three.id, dataset).ok());
+        QCOMPARE(countWhere(QStringLiteral("prev_doc IS NOT NULL")), 0);
+    }
+
+    void recordsPageInInsertionOrder()
+    {
+        const qint64 first = *m_store->ensureDataset(m_user, QStringLiteral("first"), Now);
+        const qint64 other = *m_store->ensureDataset(m_user, QStringLiteral("other"), Now);
+        const auto job = claimJob();
+        int n = 0;
+        for (int batch = 0; batch < 3; ++batch) {
+            std::vector<RecordWrite> records;
+            for (int i = 0; i < 900; ++i)
+                records.push_back({{}, doc(++n)});
+            QVERIFY(commit(job, first, records).ok());
+            QVERIFY(commit(job, other, {{"", doc(-batch)}}).ok());
+        }
+
+        QStringList streamed;
+        QVERIFY(m_store
+                    ->forEachRecord(first,
+                                    [&](std::string_view d) {
+                                        streamed.append(
+                                            QString::fromUtf8(d.data(), qsizetype(d.size())));
+                                        return true;
+                                    })
+                    .ok());
+        QCOMPARE(streamed.size(), 2700); // more than one internal page of 1,000
+        for (int i = 0; i < streamed.size(); ++i)
+            QCOMPARE(streamed.at(i), QString::fromStdString(doc(i + 1)));
+        int seen = 0;
+        QVERIFY(m_store->forEachRecord(first, [&](std::string_view) { return ++seen < 10; }).ok());
+        QCOMPARE(seen, 10);
+
+        QStringList paged;
+        qint64 after = 0;
+        int pages = 0;
+        while (true) {
+            auto page = m_store->recordPage(first, after, 1000);
+            QVERIFY2(page.ok(), page ? "" : qPrintable(page.error().message));
+            if (page->docs.empty()) {
+                QCOMPARE(page->lastId, 0);
+                break;
+            }
+            ++pages;
+            QVERIFY(page->lastId > after);
+            after = page->lastId;
+            paged += strings(page->docs);
+        }
+        QCOMPARE(pages, 3);
+        QCOMPARE(paged, streamed);
+        QCOMPARE(m_store->recordPage(first, 0, 0)->docs.size(), size_t(1)); // at least one
+        QCOMPARE(strings(m_store->recordPage(other, 0, 10)->docs),
+                 QStringList({QString::fromStdString(doc(0)), QString::fromStdString(doc(-1)),
+                              QString::fromStdString(doc(-2))}));
+        QVERIFY(m_store->recordPage(other + 1000, 0, 10)->docs.empty());
+    }
+
+    void concurrentWritersOfOneDatasetTakeTurns()
+    {
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("shared"), Now);
+        const auto a = claimJob();
+        const auto b = claimJob();
+        std::atomic<int> failures{0};
+        auto writer = [&](ClaimedJob job, int tag) {
+            for (int batch = 0; batch < 20; ++batch) {
+                std::vector<RecordWrite> records;
+                for (int i = 0; i < 100; ++i)
+                    records.push_back({{}, doc(tag * 100000 + batch * 100 + i)});
+                if (!m_store->commitBatch(makeBatch(job, dataset, std::move(records))))
+                    ++failures;
+            }
+        };
+        QThread *one = QThread::create(writer, a, 1);
+        QThread *two = QThread::create(writer, b, 2);
+        one->start();
+        two->start();
+        QVERIFY(one->wait(60'000) && two->wait(60'000));
+        delete one;
+        delete two;
+        QCOMPARE(failures.load(), 0);
+        QCOMPARE((*m_store->dataset(m_user, QStringLiteral("shared")))->records, 4000);
+    }
+
+    void migrateHandlerImportsACsvEndToEnd()
+    {
+        QTemporaryDir dir;
+        FileBlobStore blobs(dir.path() + QStringLiteral("/blobs"), 0);
+        SystemClock clock;
+        HandlerRegistry handlers;
+        registerBuiltinHandlers(handlers);
+        MigrateConfig migrate;
+        migrate.batchRows = 10; // many transactions
+        handlers.add(QStringLiteral("migrate"),
+                     std::make_shared<MigrateHandler>(m_store->datasets(), blobs, clock, migrate));
+        QueueConfig config;
+        config.pollIntervalMs = 20;
+        config.backoffBaseMs = 10;
+        config.maxConcurrency = 2;
+        JobQueue queue(*m_store, handlers, clock, config);
+        Dispatcher dispatcher(queue, handlers, clock, QStringLiteral("test"));
+        QVERIFY(dispatcher.start().ok());
+
+        const char *mapping = "{\"fields\": ["
+                              "{\"name\": \"id\", \"type\": \"integer\", \"required\": true},"
+                              "{\"name\": \"name\"},"
+                              "{\"name\": \"active\", \"type\": \"boolean\"}], \"key\": \"id\"}";
+        auto run = [&](const QByteArray &csv) -> Job {
+            MigrationRequest request;
+            request.userId = m_user;
+            request.dataset = QStringLiteral("people");
+            request.fileName = QStringLiteral("people.csv");
+            request.mapping = QJsonDocument::fromJson(mapping).object();
+            QBuffer buffer;
+            buffer.setData(csv);
+            buffer.open(QIODevice::ReadOnly);
+            auto submitted = submitMigration(queue, blobs, clock, request, buffer, csv.size());
+            if (!submitted)
+                qFatal("submit: %s", qPrintable(submitted.error().toString()));
+            Job job;
+            Test::waitFor([&] {
+                job = **m_store->job(submitted->jobId, std::nullopt);
+                return isTerminal(job.status);
+            });
+            return job;
+        };
+
+        QByteArray csv = "id,name,active\n";
+        for (int i = 1; i <= 95; ++i)
+            csv += QByteArray::number(i) + ",name " + QByteArray::number(i) + "," +
+                   QByteArray::number(i % 2) + "\n";
+        csv += "x,bad id,1\n96,\"multi\nline\",yes\n";
+        const Job first = run(csv);
+        QCOMPARE(first.status, JobStatus::Completed);
+        QCOMPARE(first.result.value(u"rowsRead").toInt(), 97);
+        QCOMPARE(first.result.value(u"rowsImported").toInt(), 96);
+        QCOMPARE(first.result.value(u"rowsRejected").toInt(), 1);
+        auto errors = m_store->rowErrors(first.id, 10);
+        QVERIFY(errors.ok());
+        QCOMPARE(errors->size(), 1);
+        QCOMPARE(errors->first().field, QStringLiteral("id"));
+
+        auto info = m_store->dataset(m_user, QStringLiteral("people"));
+        QVERIFY(info.ok() && info->has_value());
+        QCOMPARE((*info)->records, 96);
+        QCOMPARE((*info)->columns.size(), 3);
+        QList<QJsonObject> rows = exportRows(**info);
+        QCOMPARE(rows.size(), 96);
+        QCOMPARE(rows.first().value(u"id").toInteger(), 1);
+        QCOMPARE(rows.first().value(u"active").toBool(), true);
+        QCOMPARE(rows.last().value(u"name").toString(), QStringLiteral("multi\nline"));
+
+        // Importing again by key updates in place: no row twice, the new values win.
+        const Job second = run("id,name,active\n5,renamed,0\n200,new,1\n");
+        QCOMPARE(second.status, JobStatus::Completed);
+        info = m_store->dataset(m_user, QStringLiteral("people"));
+        QCOMPARE((*info)->records, 97);
+        rows = exportRows(**info);
+        QCOMPARE(rows.at(4).value(u"name").toString(), QStringLiteral("renamed"));
+        QCOMPARE(rows.last().value(u"id").toInteger(), 200);
+        dispatcher.stop();
+    }
+
+private:
+    qint64 addUser(const QString &name)
+    {
+        auto user = m_store->createUser(name, QStringLiteral("standard"), name.toUtf8(), Now);
+        if (!user)
+            qFatal("creating user %s: %s", qPrintable(name), qPrintable(user.error().message));
+        return user->id;
+    }
+
+    ClaimRequest claimRequest(int limit) const
+    {
+        return ClaimRequest{QStringLiteral("node-a"), limit, Now + 10, LeaseMs, 0};
+    }
+
+    // A migrate job of alice's, claimed by node-a (running, with a lease token).
+    ClaimedJob claimJob()
+    {
+        NewJob job;
+        job.userId = m_user;
+        job.type = QStringLiteral("migrate");
+        job.payload = QJsonObject{{QStringLiteral("dataset"), QStringLiteral("people")}};
+        job.maxAttempts = 3;
+        job.timeoutMs = 60'000;
+        auto enqueued = m_store->enqueue({job}, Now);
+        if (!enqueued)
+            qFatal("enqueue: %s", qPrintable(enqueued.error().message));
+        auto claimed = m_store->settleAndClaim({}, claimRequest(1));
+        if (!claimed || claimed->size() != 1)
+            qFatal("claim failed");
+        return claimed->first();
+    }
+
+    static ImportBatch
+    makeBatch(const ClaimedJob &job, qint64 dataset, std::vector<RecordWrite> records)
+    {
+        ImportBatch batch;
+        batch.jobId = job.id;
+        batch.leaseToken = job.leaseToken;
+        batch.records = std::move(records);
+        batch.checkpoint.datasetId = dataset;
+        batch.checkpoint.state = QByteArrayLiteral("{}");
+        return batch;
+    }
+
+    Result<void> commit(const ClaimedJob &job, qint64 dataset, std::vector<RecordWrite> records)
+    {
+        return m_store->commitBatch(makeBatch(job, dataset, std::move(records)));
+    }
+
+    QStringList exportAll(qint64 dataset)
+    {
+        QStringList docs;
+        auto read = m_store->forEachRecord(dataset, [&](std::string_view d) {
+            docs.append(QString::fromUtf8(d.data(), qsizetype(d.size())));
+            return true;
+        });
+        if (!read)
+            qFatal("forEachRecord: %s", qPrintable(read.error().message));
+        return docs;
+    }
+
+    QList<QJsonObject> exportRows(const DatasetInfo &info)
+    {
+        QByteArray out;
+        (void)exportDataset(*m_store, info, ExportFormat::Ndjson, [&](QByteArrayView bytes) {
+            out.append(bytes);
+            return true;
+        });
+        QList<QJsonObject> rows;
+        for (const QByteArray &line : out.split('\n')) {
+            if (!line.isEmpty())
+                rows.append(QJsonDocument::fromJson(line).object());
+        }
+        return rows;
+    }
+
+    // Counts records matching a fixed condition, through a connection of the test's own.
+    int countWhere(const QString &condition)
+    {
+        auto db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("inspect"));
+        db.setHostName(m_config.host);
+        db.setPort(m_config.port);
+        db.setUserName(m_config.user);
+        db.setDatabaseName(m_config.database);
+        int count = -1;
+        if (db.open()) {
+            QSqlQuery q(db);
+            if (q.exec(QStringLiteral("SELECT count(*) FROM records WHERE ") + condition) &&
+                q.next())
+                count = q.value(0).toInt();
+        }
+        db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(QStringLiteral("inspect"));
+        return count;
+    }
+
+    QString m_url;
+    DatabaseConfig m_config;
+    std::unique_ptr<PostgresStore> m_store;
+    qint64 m_user = 0;
+};
+
+QTEST_GUILESS_MAIN(TestPostgresDatasets)
+#include "tst_postgresdatasets.moc"
