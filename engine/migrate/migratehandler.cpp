@@ -417,6 +417,10 @@ JobOutcome MigrateHandler::run(JobContext &context)
 
     const Ending ending = run();
     import.abandon(); // every batch submitted is written (or failed) before any undo
+    if (ending.leaseLost)
+        qCWarning(lcMigrate) << "job" << job.id
+                             << "lost its lease to another node (this node was cut off or too "
+                                "slow); stopped it without writing more";
     const qint64 datasetId = import.state().datasetId;
     auto undo = [&] {
         if (auto undone = m_datasets.undoJob(job.id, datasetId); !undone)

@@ -357,6 +357,7 @@ private Q_SLOTS:
                         {nodePattern(*nodeA)}),
                  1);
         relay.setFrozen(true);
+        qInfo() << "relay frozen";
         const qint64 rowsAtCut = scalar(QStringLiteral("SELECT count(*) FROM records"));
         if (rowsAtCut >= Rows)
             QSKIP("the import finished before the cut; nothing to fence on this machine");
@@ -367,6 +368,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(
             scalar(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'completed'")), 1,
             RunTimeoutMs);
+        qInfo() << "node B finished the job";
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM job_attempts WHERE outcome = 'lost' "
                                        "AND node LIKE ?"),
                         {nodePattern(*nodeA)}),
@@ -376,10 +378,15 @@ private Q_SLOTS:
         // it run until it has noticed (its log says so), then stop it, and only then count, so
         // anything it might still write is included.
         relay.setFrozen(false);
+        qInfo() << "relay thawed";
         QByteArray logA;
-        QTRY_VERIFY_WITH_TIMEOUT((logA += nodeA->readAll()).contains("lease"), RunTimeoutMs);
+        const bool noticed = QTest::qWaitFor(
+            [&] { return (logA += nodeA->readAll()).contains("lost its lease"); }, 60'000);
+        qInfo() << "node A reported the lost lease:" << noticed;
+        // Waits in the event loop, not in waitForFinished(): the relay must keep pumping.
         nodeA->terminate();
-        QVERIFY(nodeA->waitForFinished(CommandTimeoutMs));
+        QTRY_VERIFY_WITH_TIMEOUT(nodeA->state() == QProcess::NotRunning, CommandTimeoutMs);
+        logA += nodeA->readAll();
         qInfo().noquote() << "node A after the cut:" << QString::fromUtf8(logA.right(2000));
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM records")), Rows);
         QCOMPARE(scalar(QStringLiteral("SELECT count(DISTINCT (doc::jsonb ->> 'id')) FROM "
