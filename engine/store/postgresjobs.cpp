@@ -197,6 +197,11 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
 {
     if (jobs.size() == 1 && !jobs.first().session)
         return enqueueOne(jobs.first(), now);
+    const bool plain = std::none_of(jobs.cbegin(), jobs.cend(), [](const NewJob &job) {
+        return job.session || !job.uniqueKey.isEmpty();
+    });
+    if (plain)
+        return enqueuePlain(jobs, now);
     auto db = this->db();
     if (!db)
         return db.error();
@@ -281,6 +286,87 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
             return sqlError(duplicate, QStringLiteral("checking a unique key"));
         result.append({duplicate.value(0).toLongLong(), true});
         duplicate.finish();
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
+// Several jobs without upload sessions or unique keys (bulk enqueue): ranked per user and
+// priority as enqueue() does, then inserted by one statement per chunk from array literals
+// (unnest WITH ORDINALITY keeps their order, so the sequence hands out ids in input order).
+Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs, qint64 now)
+{
+    constexpr qsizetype Chunk = 10'000;
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db); // not the pool: PostgreSQL cannot PREPARE BEGIN
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto statement = prepared(QStringLiteral(
+        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
+        "max_attempts, run_at, timeout_ms, created_at) "
+        "SELECT n.user_id, n.session_id, n.type, n.payload, 'pending', n.priority, n.rank, "
+        "n.max_attempts, n.run_at, n.timeout_ms, ?::bigint FROM unnest(?::bigint[], ?::text[], "
+        "?::text[], ?::text[], ?::integer[], ?::bigint[], ?::integer[], ?::bigint[], "
+        "?::bigint[]) WITH ORDINALITY AS n(user_id, session_id, type, payload, priority, rank, "
+        "max_attempts, run_at, timeout_ms, ord) ORDER BY n.ord RETURNING id"));
+    if (!statement)
+        return statement.error();
+    QSqlQuery &insert = **statement;
+    QList<EnqueuedJob> result;
+    result.reserve(jobs.size());
+    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    for (qsizetype first = 0; first < jobs.size(); first += Chunk) {
+        NumberArray userIds, priorities, rankValues, maxAttempts, runAts, timeouts;
+        TextArray sessionIds, types, payloads;
+        const qsizetype end = qMin(jobs.size(), first + Chunk);
+        for (qsizetype i = first; i < end; ++i) {
+            const NewJob &job = jobs.at(i);
+            const auto rankKey = qMakePair(job.userId, job.priority);
+            qint64 rank = 0;
+            if (auto it = ranks.find(rankKey); it != ranks.end()) {
+                rank = ++*it;
+            } else {
+                auto next = nextFairRank(*db, job.userId, job.priority);
+                if (!next)
+                    return next.error();
+                rank = *next;
+                ranks.insert(rankKey, rank);
+            }
+            userIds.add(job.userId);
+            sessionIds.add(job.sessionId.isEmpty() ? QString() : job.sessionId);
+            types.add(job.type);
+            payloads.add(job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
+            priorities.add(job.priority);
+            rankValues.add(rank);
+            maxAttempts.add(job.maxAttempts);
+            runAts.add(job.runAt > 0 ? job.runAt : now);
+            timeouts.add(job.timeoutMs);
+        }
+        const QString values[] = {userIds.text(),     sessionIds.text(), types.text(),
+                                  payloads.text(),    priorities.text(), rankValues.text(),
+                                  maxAttempts.text(), runAts.text(),     timeouts.text()};
+        insert.bindValue(0, now);
+        int position = 1;
+        for (const QString &value : values)
+            insert.bindValue(position++, value);
+        if (!insert.exec())
+            return sqlError(insert, QStringLiteral("enqueueing %1 jobs").arg(end - first));
+        QList<qint64> ids;
+        ids.reserve(end - first);
+        while (insert.next())
+            ids.append(insert.value(0).toLongLong());
+        insert.finish();
+        if (ids.size() != end - first) {
+            return makeError(
+                ErrorCode::Internal,
+                QStringLiteral("Enqueueing %1 jobs inserted %2.").arg(end - first).arg(ids.size()));
+        }
+        std::sort(ids.begin(), ids.end()); // RETURNING has no order; ids follow the input's
+        for (qint64 id : std::as_const(ids))
+            result.append({id, false});
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();

@@ -147,6 +147,8 @@ private:
     Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
     // enqueue() of one job without an upload session: a single statement.
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
+    // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.
+    Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
 
     ConnectionPool m_pool;
 };

@@ -387,6 +387,35 @@ private Q_SLOTS:
         QVERIFY(!*m_store->blobReferenced(QStringLiteral("blob-1")));
     }
 
+    // Bulk enqueue (no sessions, no unique keys: one INSERT from arrays): ids in input order,
+    // fair ranks per user as the row-by-row path gives them.
+    void bulkEnqueueKeepsOrderAndFairRanks()
+    {
+        const qint64 ann = addUser(QStringLiteral("ann"));
+        const qint64 bob = addUser(QStringLiteral("bob"));
+        NewJob quoted = newJob(ann, QStringLiteral("a1"));
+        quoted.payload = QJsonObject{{QStringLiteral("text"), QStringLiteral("a \"b\" \\ {c,d}")}};
+        auto enqueued = m_store->enqueue(
+            {quoted, newJob(ann, QStringLiteral("a2")), newJob(bob, QStringLiteral("b1"))}, Now);
+        QVERIFY2(enqueued.ok(), qPrintable(enqueued.error().message));
+        QCOMPARE(enqueued->size(), 3);
+        QVERIFY(enqueued->at(0).id < enqueued->at(1).id && enqueued->at(1).id < enqueued->at(2).id);
+        QCOMPARE((*m_store->job(enqueued->at(0).id, ann))->payload, quoted.payload);
+        QCOMPARE((*m_store->job(enqueued->at(2).id, bob))->type, QStringLiteral("b1"));
+        // Ranks ann 1, 2 and bob 1: a claim of two takes ann's first and bob's, not ann's second.
+        auto claimed = m_store->settleAndClaim({}, claimRequest(2));
+        QVERIFY2(claimed.ok(), qPrintable(claimed.error().message));
+        QStringList types;
+        for (const ClaimedJob &job : *claimed)
+            types.append(job.type);
+        types.sort();
+        QCOMPARE(types, (QStringList{QStringLiteral("a1"), QStringLiteral("b1")}));
+        auto next = m_store->enqueue(
+            {newJob(bob, QStringLiteral("b2")), newJob(ann, QStringLiteral("a3"))}, Now + 1);
+        QVERIFY2(next.ok(), qPrintable(next.error().message));
+        QCOMPARE(next->size(), 2);
+    }
+
 private:
     qint64 addUser(const QString &name)
     {
