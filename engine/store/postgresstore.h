@@ -14,7 +14,8 @@ namespace Ferry {
 // FOR UPDATE SKIP LOCKED, so nodes never hand out the same job twice.
 //
 // Work in progress (docs/postgres-progress.md): users, settings, enqueue, the claim and settle
-// path, leases and job reads are implemented (postgresstore.cpp, postgresjobs.cpp); every other
+// path, leases and job reads are implemented (postgresstore.cpp, postgresjobs.cpp), datasets and
+// imports too (postgresdatasets.cpp, postgresimport.cpp, postgresrecords.cpp); every other
 // method answers ErrorCode::Internal "not yet on PostgreSQL" (postgrespending.cpp).
 class PostgresStore final : public Store, public DatasetStore
 {
