@@ -18,6 +18,8 @@ echo "== bench/queue on PostgreSQL against graphile-worker on the same server"
 "$here/bench-queue-pg.sh" "$build" --rounds 3
 echo "== bench/migrate: 1,000,000-row CSV, typed 8-field mapping, against sqlite3 .import; 1 GiB RSS"
 "$build/bench/migrate" --rows 1000000 --rounds 3 --rss-gib 1
+echo "== bench/migrate on PostgreSQL (issue 7): the same CSV and mapping, against psql \\copy; throwaway server"
+"$here/bench-migrate-pg.sh" "$build" --rows 1000000 --rounds 3
 echo "== bench/console: Jobs page over 1,000,000 jobs, 8 sleep jobs running, 10 s of scrolling; event-loop gaps"
 "$build/bench/console" --jobs 1000000 --seconds 10 --running 8
 "$build/bench/console" --jobs 1000000 --seconds 10 --running 8 --idle

@@ -13,6 +13,7 @@ packages=(
     node-llhttp
     xvfb xauth fonts-dejavu-core
     postgresql # a throwaway server for the PostgreSQL store tests (scripts/pg-test-server.sh)
+    libpq-dev  # libpq headers: the PostgreSQL store's imports COPY through QPSQL's own connection
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from

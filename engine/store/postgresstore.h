@@ -13,9 +13,9 @@ namespace Ferry {
 // (ConnectionPool). Several nodes may share one database: the claim takes rows with
 // FOR UPDATE SKIP LOCKED, so nodes never hand out the same job twice.
 //
-// Work in progress (docs/postgres-progress.md): every method but the dataset ones is implemented
-// (postgres*.cpp); those answer ErrorCode::Internal "not yet on PostgreSQL"
-// (postgrespendingdatasets.cpp). Failed statements map by SQLSTATE (postgreserrors.h).
+// Every Store and DatasetStore method is implemented (postgres*.cpp). Failed statements map by
+// SQLSTATE (postgreserrors.h); imports write through libpq's COPY on QPSQL's own connection
+// (postgresnative.h).
 class PostgresStore final : public Store, public DatasetStore
 {
 public:

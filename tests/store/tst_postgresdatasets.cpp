@@ -242,6 +242,25 @@ private Q_SLOTS:
         QCOMPARE(exportAll(dataset).size(), 4);
     }
 
+    void commitBatchRefusesAFullDataset()
+    {
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("full"), Now);
+        // The last id of the dataset's range is taken: no room for another record.
+        const qint64 last = ((dataset + 1) << 40) - 1;
+        QCOMPARE(execute(QStringLiteral("INSERT INTO records (id, dataset_id, doc) VALUES (%1, %2, "
+                                        "'{}')")
+                             .arg(last)
+                             .arg(dataset)),
+                 1);
+        const auto job = claimJob();
+        auto refused = commit(job, dataset, {{"", doc(1)}});
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Unavailable);
+        QCOMPARE(refused.error().message, QStringLiteral("The dataset is full (2^40 records)."));
+        QVERIFY(!m_store->checkpoint(job.id)->has_value()); // nothing of the batch was kept
+        QCOMPARE(exportAll(dataset).size(), 1);
+    }
+
     void keyedUpsertAndUndoRestoresOverwrittenRecords()
     {
         const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
@@ -514,21 +533,27 @@ private:
     // Counts records matching a fixed condition, through a connection of the test's own.
     int countWhere(const QString &condition)
     {
+        return execute(QStringLiteral("SELECT count(*) FROM records WHERE ") + condition);
+    }
+
+    // Runs fixed SQL on a connection of the test's own: the first column of a SELECT's first
+    // row, or the rows a change affected; -1 on error.
+    int execute(const QString &sql)
+    {
         auto db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("inspect"));
         db.setHostName(m_config.host);
         db.setPort(m_config.port);
         db.setUserName(m_config.user);
         db.setDatabaseName(m_config.database);
-        int count = -1;
+        int result = -1;
         if (db.open()) {
             QSqlQuery q(db);
-            if (q.exec(QStringLiteral("SELECT count(*) FROM records WHERE ") + condition) &&
-                q.next())
-                count = q.value(0).toInt();
+            if (q.exec(sql))
+                result = q.isSelect() ? (q.next() ? q.value(0).toInt() : -1) : q.numRowsAffected();
         }
         db = QSqlDatabase();
         QSqlDatabase::removeDatabase(QStringLiteral("inspect"));
-        return count;
+        return result;
     }
 
     QString m_url;
