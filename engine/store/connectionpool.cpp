@@ -12,6 +12,11 @@
 
 namespace Ferry {
 
+// A thread's prepared statements on one connection. Shared with the pool, which clears them
+// before it removes the connection: a statement that outlives its driver crashes on destruction
+// with QPSQL (a worker thread ending after the store was closed did).
+using Statements = QHash<QString, QSqlQuery>;
+
 struct ConnectionPool::State
 {
     DatabaseConfig config;
@@ -20,12 +25,22 @@ struct ConnectionPool::State
     QSemaphore slots;
     std::atomic<int> sequence{0};
     mutable QMutex mutex;
-    QSet<QString> names; // open connections; guarded by mutex
-    bool closed = false; // guarded by mutex
+    QSet<QString> names;                                    // open connections; guarded by mutex
+    QHash<QString, std::shared_ptr<Statements>> statements; // by connection; guarded by mutex
+    bool closed = false;                                    // guarded by mutex
+
+    void clearStatements(const QString &name)
+    {
+        QMutexLocker lock(&mutex);
+        if (auto found = statements.take(name))
+            found->clear();
+    }
 
     void remove(const QString &name)
     {
         QMutexLocker lock(&mutex);
+        if (auto found = statements.take(name))
+            found->clear();
         if (!names.remove(name))
             return;
         QSqlDatabase::removeDatabase(name);
@@ -45,17 +60,20 @@ struct ThreadConnections
     {
         std::weak_ptr<ConnectionPool::State> pool;
         QString name;
-        QHash<QString, QSqlQuery> statements; // prepared once per thread and SQL text
-        std::shared_ptr<void> attachment;     // the store's native per-connection state
+        std::shared_ptr<Statements> statements; // prepared once per thread and SQL text
+        std::shared_ptr<void> attachment;       // the store's native per-connection state
     };
     std::vector<Entry> entries;
 
     ~ThreadConnections()
     {
         for (Entry &entry : entries) {
-            entry.statements.clear();
+            // A pool that is gone cleared this thread's statements before closing the connection.
+            auto pool = entry.pool.lock();
+            if (pool)
+                pool->clearStatements(entry.name);
             entry.attachment.reset();
-            if (auto pool = entry.pool.lock())
+            if (pool)
                 pool->remove(entry.name);
         }
     }
@@ -83,7 +101,8 @@ struct ThreadConnections
             auto locked = e.pool.lock();
             if (locked && locked.get() != pool)
                 return false;
-            e.statements.clear();
+            if (locked)
+                locked->clearStatements(e.name);
             e.attachment.reset();
             if (locked)
                 name = e.name;
@@ -113,6 +132,10 @@ ConnectionPool::~ConnectionPool()
     t_connections.forget(m_state.get());
     QMutexLocker lock(&m_state->mutex);
     m_state->closed = true;
+    // Other threads' statements go before their connections (see Statements).
+    for (const auto &statements : std::as_const(m_state->statements))
+        statements->clear();
+    m_state->statements.clear();
     for (const QString &name : std::as_const(m_state->names))
         QSqlDatabase::removeDatabase(name);
     m_state->names.clear();
@@ -171,7 +194,12 @@ Result<QSqlDatabase> ConnectionPool::connection()
             return init.error();
         }
     }
-    t_connections.entries.push_back({m_state, name, {}, {}});
+    auto statements = std::make_shared<Statements>();
+    {
+        QMutexLocker lock(&m_state->mutex);
+        m_state->statements.insert(name, statements);
+    }
+    t_connections.entries.push_back({m_state, name, std::move(statements), {}});
     return db;
 }
 
@@ -182,8 +210,8 @@ Result<QSqlQuery *> ConnectionPool::statement(const QString &sql)
         return db.error();
     auto *entry = t_connections.find(m_state.get());
     Q_ASSERT(entry);
-    auto it = entry->statements.find(sql);
-    if (it == entry->statements.end()) {
+    auto it = entry->statements->find(sql);
+    if (it == entry->statements->end()) {
         QSqlQuery query(*db);
         query.setForwardOnly(true);
         if (!query.prepare(sql)) {
@@ -191,7 +219,7 @@ Result<QSqlQuery *> ConnectionPool::statement(const QString &sql)
                              QStringLiteral("Cannot prepare a statement: %1 (%2)")
                                  .arg(query.lastError().text(), sql.left(80)));
         }
-        it = entry->statements.insert(sql, std::move(query));
+        it = entry->statements->insert(sql, std::move(query));
     }
     return &*it;
 }

@@ -25,8 +25,8 @@ QVariant nullableInt64(std::optional<qint64> value)
 
 // The claim. The CTE picks and locks the next rows once (MATERIALIZED: PostgreSQL may otherwise
 // inline it and re-run it per row, locking more than LIMIT rows); SKIP LOCKED lets other nodes'
-// claims pass over rows this one holds instead of waiting for them. Parameters: node, lease
-// expiry, now, limit.
+// claims pass over rows this one holds instead of waiting for them. Parameters: now, limit,
+// node, lease expiry, now.
 const QString s_claimNext = QStringLiteral(
     "WITH next AS MATERIALIZED ("
     "  SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? "
@@ -37,27 +37,80 @@ const QString s_claimNext = QStringLiteral(
     "RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
     "max_attempts, timeout_ms, lease_token, created_at");
 
-// The claim with a per-user cap: lock a few times the limit of candidates, then keep each user's
-// first ones up to the cap minus what that user already runs. Row locks exclude window functions,
-// so the ranking is a second step over the locked rows. The running counts are read without a
-// lock: two nodes claiming at the same moment may together pass a user's cap by a little.
-// Parameters: now, candidate limit, cap, limit, node, lease expiry, now.
-const QString s_claimCapped = QStringLiteral(
-    "WITH locked AS MATERIALIZED ("
-    "  SELECT id, user_id, priority, fair_rank FROM jobs WHERE status = 'pending' AND run_at <= ? "
-    "  ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED), "
-    "running AS (SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' "
-    "  AND user_id IN (SELECT user_id FROM locked) GROUP BY user_id), "
-    "ranked AS (SELECT id, user_id, priority, fair_rank, row_number() OVER (PARTITION BY user_id "
-    "  ORDER BY priority DESC, fair_rank, id) AS nth FROM locked), "
-    "chosen AS (SELECT ranked.id FROM ranked LEFT JOIN running USING (user_id) "
-    "  WHERE coalesce(running.n, 0) + ranked.nth <= ? "
-    "  ORDER BY ranked.priority DESC, ranked.fair_rank, ranked.id LIMIT ?) "
+// The claim with a per-user cap takes the ids chosen by cappedClaimIds. Parameters: node, lease
+// expiry, now, ids ('{1,2,3}').
+const QString s_claimChosen = QStringLiteral(
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
     "lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
-    "FROM chosen WHERE jobs.id = chosen.id "
+    "WHERE status = 'pending' AND id = ANY(?::bigint[]) "
     "RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
     "max_attempts, timeout_ms, lease_token, created_at");
+
+QString bigintArray(const QList<qint64> &values)
+{
+    QString text = QStringLiteral("{");
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i > 0)
+            text += u',';
+        text += QString::number(values.at(i));
+    }
+    return text + u'}';
+}
+
+// The per-user cap, as SqliteStore::cappedClaimIds does it, inside settleAndClaim's transaction:
+// count each user's running jobs, then lock the ready jobs in claim order a page at a time
+// (FOR UPDATE SKIP LOCKED: rows other nodes are claiming are passed over), leaving out users at
+// the cap and the rows already seen, taking each row whose user is still below the cap. A user
+// at the cap with many jobs at the head of the queue so never hides the users behind them (a
+// fixed candidate window did: 300 of one user's jobs hid another user's one). The running
+// counts are read without a lock: two nodes claiming at the same moment may together pass a
+// user's cap by a little.
+Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &request, int cap)
+{
+    QHash<qint64, int> perUser;
+    QSqlQuery running(db);
+    if (!running.exec(QStringLiteral(
+            "SELECT user_id, count(*) FROM jobs WHERE status = 'running' GROUP BY user_id")))
+        return sqlError(running, QStringLiteral("counting running jobs per user"));
+    while (running.next())
+        perUser.insert(running.value(0).toLongLong(), running.value(1).toInt());
+
+    QSqlQuery page(db);
+    page.prepare(
+        QStringLiteral("SELECT id, user_id FROM jobs WHERE status = 'pending' AND run_at <= ? "
+                       "AND NOT (user_id = ANY(?::bigint[])) AND NOT (id = ANY(?::bigint[])) "
+                       "ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED"));
+    QList<qint64> taken;
+    QList<qint64> seen;
+    while (taken.size() < request.limit) {
+        QList<qint64> full;
+        for (auto it = perUser.cbegin(); it != perUser.cend(); ++it) {
+            if (it.value() >= cap)
+                full.append(it.key());
+        }
+        const qint64 pageSize = request.limit - taken.size();
+        page.bindValue(0, request.now);
+        page.bindValue(1, bigintArray(full));
+        page.bindValue(2, bigintArray(seen));
+        page.bindValue(3, pageSize);
+        if (!page.exec())
+            return sqlError(page, QStringLiteral("choosing jobs under the per-user cap"));
+        qint64 rows = 0;
+        while (page.next()) {
+            ++rows;
+            const qint64 id = page.value(0).toLongLong();
+            seen.append(id);
+            int &count = perUser[page.value(1).toLongLong()];
+            if (count < cap) {
+                ++count;
+                taken.append(id);
+            }
+        }
+        if (rows < pageSize)
+            break; // every ready job of a user below the cap was seen
+    }
+    return taken;
+}
 
 } // namespace
 
@@ -231,21 +284,28 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
         // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
         const int maxPerUser = request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser;
         const bool capped = maxPerUser > 0;
+        QString chosenIds;
+        if (capped) {
+            auto ids = cappedClaimIds(*db, request, maxPerUser);
+            if (!ids)
+                return ids.error();
+            chosenIds = bigintArray(*ids);
+        }
         QSqlQuery claim(*db);
-        claim.prepare(capped ? s_claimCapped : s_claimNext);
+        claim.prepare(capped ? s_claimChosen : s_claimNext);
         const qint64 expiresAt = request.now + request.leaseMs;
         if (capped) {
+            claim.addBindValue(request.node);
+            claim.addBindValue(expiresAt);
             claim.addBindValue(request.now);
-            claim.addBindValue(qint64(request.limit) * 4);
-            claim.addBindValue(maxPerUser);
-            claim.addBindValue(request.limit);
+            claim.addBindValue(chosenIds);
         } else {
             claim.addBindValue(request.now);
             claim.addBindValue(request.limit);
+            claim.addBindValue(request.node);
+            claim.addBindValue(expiresAt);
+            claim.addBindValue(request.now);
         }
-        claim.addBindValue(request.node);
-        claim.addBindValue(expiresAt);
-        claim.addBindValue(request.now);
         if (!claim.exec())
             return sqlError(claim, QStringLiteral("claiming jobs"));
         QHash<int, qint64> highestRank;

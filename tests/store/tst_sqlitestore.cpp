@@ -305,14 +305,17 @@ private Q_SLOTS:
     }
 
     // The concurrency test: 8 threads claim from 10,000 jobs at once, each with its own
-    // connection; every job is completed exactly once.
+    // connection; every job is completed exactly once. On PostgreSQL 2,000 jobs: each settle is
+    // a round trip to the server there (10,000 took about a minute on a loaded machine), and the
+    // race is the same with fewer rows.
     void concurrentClaimsHandOutEachJobOnce()
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
         const qint64 bob = t.addUser(QStringLiteral("bob"));
+        const int total = onPostgres() ? 2'000 : 10'000;
         QList<NewJob> jobs;
-        for (int i = 0; i < 10'000; ++i)
+        for (int i = 0; i < total; ++i)
             jobs.append(noop(i % 3 ? alice : bob, i % 5));
         QVERIFY(t.store->enqueue(jobs, 0).ok());
 
@@ -347,11 +350,11 @@ private Q_SLOTS:
             delete thread;
         }
         QCOMPARE(errors.load(), 0);
-        QCOMPARE(seen.size(), 10'000);
-        QCOMPARE(QSet<qint64>(seen.cbegin(), seen.cend()).size(), 10'000);
+        QCOMPARE(seen.size(), total);
+        QCOMPARE(QSet<qint64>(seen.cbegin(), seen.cend()).size(), total);
         // The last batch of each thread was settled by its final (empty) claim.
         const auto counts = *t.store->countByStatus();
-        QCOMPARE(counts.value(JobStatus::Completed), 10'000);
+        QCOMPARE(counts.value(JobStatus::Completed), total);
         QCOMPARE(counts.size(), 1);
     }
 };
