@@ -1,18 +1,21 @@
-// bench/queue: the durable queue's throughput and latency on the embedded SQLite store.
+// bench/queue: the durable queue's throughput and latency on the embedded SQLite store, or on
+// PostgreSQL with --db.
 //
 //   build/bench/queue [--jobs N] [--single N] [--latency N] [--workers W] [--rounds R]
 //                     [--dir DIR] [--sync normal|full] [--users U] [--max-per-user N]
+//                     [--db postgresql://user@host:port/db]
 //
-// Per round, on a fresh database file: bulk enqueue of N no-op jobs (one transaction), single
-// enqueue of --single jobs (one transaction each), processing of the N jobs with W workers, and
-// enqueue-to-start latency over --latency jobs enqueued one at a time while workers wait.
-// Prints one JSON line per round and a final line with the medians. --users spreads the jobs
-// round-robin over U users; --max-per-user sets the per-user cap (the capped claim path).
+// Per round, on a fresh database file (with --db: a fresh database created on that server
+// through the URL's database, dropped after the round): bulk enqueue of N no-op jobs (one
+// transaction), single enqueue of --single jobs (one transaction each), processing of the N jobs
+// with W workers, and enqueue-to-start latency over --latency jobs enqueued one at a time while
+// workers wait. Prints one JSON line per round and a final line with the medians. --users spreads
+// the jobs round-robin over U users; --max-per-user sets the per-user cap (the capped claim path).
 #include "core/clock.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
-#include "store/sqlitestore.h"
+#include "store/storefactory.h"
 #include "users/userdirectory.h"
 
 #include "benchstats.h"
@@ -23,12 +26,18 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRandomGenerator>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTemporaryDir>
+#include <QUrl>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 using namespace Ferry;
@@ -58,19 +67,35 @@ void fail(const Error &error)
     std::exit(1);
 }
 
-QJsonObject runRound(const QString &dir,
+// --db postgresql://...: one statement on the server's admin database (the URL's).
+void adminStatement(const DatabaseConfig &admin, const QString &sql)
+{
+    const QString name = QStringLiteral("ferry_bench_admin");
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+        db.setHostName(admin.host);
+        db.setPort(admin.port);
+        db.setUserName(admin.user);
+        db.setPassword(admin.password);
+        db.setDatabaseName(admin.database);
+        if (!db.open())
+            fail(makeError(ErrorCode::Storage, db.lastError().text()));
+        QSqlQuery query(db);
+        if (!query.exec(sql))
+            fail(makeError(ErrorCode::Storage, query.lastError().text() + u' ' + sql));
+    }
+    QSqlDatabase::removeDatabase(name);
+}
+
+QJsonObject runRound(const DatabaseConfig &db,
                      int jobs,
                      int singles,
                      int latencyJobs,
                      int workers,
-                     DatabaseConfig::SqliteSync sync,
                      int userCount,
                      int maxPerUser)
 {
-    DatabaseConfig db;
-    db.sqlitePath = dir + QStringLiteral("/bench.db");
-    db.sqliteSync = sync;
-    auto opened = SqliteStore::open(db);
+    auto opened = openStore(db);
     if (!opened)
         fail(opened.error());
     Store &store = **opened;
@@ -175,7 +200,11 @@ int main(int argc, char **argv)
           QStringLiteral("U"), QStringLiteral("1")},
          {QStringLiteral("max-per-user"),
           QStringLiteral("Per-user cap on running jobs (0 = none)."), QStringLiteral("N"),
-          QStringLiteral("0")}});
+          QStringLiteral("0")},
+         {QStringLiteral("db"),
+          QStringLiteral("A PostgreSQL server to run on instead of SQLite: each round creates a "
+                         "fresh database through this URL's database and drops it after."),
+          QStringLiteral("URL")}});
     parser.process(app);
     const int jobs = parser.value(QStringLiteral("jobs")).toInt();
     const int singles = parser.value(QStringLiteral("single")).toInt();
@@ -187,6 +216,16 @@ int main(int argc, char **argv)
     const auto sync = parser.value(QStringLiteral("sync")) == u"full"
                           ? DatabaseConfig::SqliteSync::Full
                           : DatabaseConfig::SqliteSync::Normal;
+    std::optional<DatabaseConfig> server;
+    if (parser.isSet(QStringLiteral("db"))) {
+        auto parsed = DatabaseConfig::fromUrl(parser.value(QStringLiteral("db")));
+        if (!parsed)
+            fail(parsed.error());
+        if (parsed->backend != DatabaseConfig::Backend::Postgres)
+            fail(makeError(ErrorCode::Config, QStringLiteral("--db takes a postgresql:// URL; "
+                                                             "SQLite is the default.")));
+        server = *parsed;
+    }
 
     QHash<QString, QList<double>> samples;
     for (int round = 0; round < rounds; ++round) {
@@ -194,8 +233,21 @@ int main(int argc, char **argv)
                                ? parser.value(QStringLiteral("dir")) +
                                      QStringLiteral("/benchXXXXXX")
                                : QString());
+        DatabaseConfig db;
+        db.sqlitePath = temp.path() + QStringLiteral("/bench.db");
+        db.sqliteSync = sync;
+        if (server) {
+            // A name of our own making (never user input), so it can be spliced into the DDL.
+            db = *server;
+            db.database =
+                QStringLiteral("ferry_bench_%1").arg(QRandomGenerator::global()->generate());
+            adminStatement(*server, QStringLiteral("CREATE DATABASE ") + db.database);
+        }
         const QJsonObject result =
-            runRound(temp.path(), jobs, singles, latency, workers, sync, userCount, maxPerUser);
+            runRound(db, jobs, singles, latency, workers, userCount, maxPerUser);
+        if (server)
+            adminStatement(*server, QStringLiteral("DROP DATABASE ") + db.database +
+                                        QStringLiteral(" WITH (FORCE)"));
         for (auto it = result.begin(); it != result.end(); ++it)
             samples[it.key()].append(it.value().toDouble());
         QJsonObject line = result;
@@ -204,7 +256,8 @@ int main(int argc, char **argv)
         std::fflush(stdout);
     }
     QJsonObject summary{{QStringLiteral("bench"), QStringLiteral("queue")},
-                        {QStringLiteral("store"), QStringLiteral("sqlite-wal")},
+                        {QStringLiteral("store"),
+                         server ? QStringLiteral("postgresql") : QStringLiteral("sqlite-wal")},
                         {QStringLiteral("synchronous"), parser.value(QStringLiteral("sync"))},
                         {QStringLiteral("jobs"), jobs},
                         {QStringLiteral("workers"), workers},

@@ -13,6 +13,9 @@ echo "== bench/queue: the same with synchronous=FULL (survives power loss)"
 "$build/bench/queue" --jobs 100000 --single 5000 --latency 1000 --workers 8 --rounds 3 --sync full
 echo "== baselines: graphile-worker (PostgreSQL) and BullMQ (Redis), same measures"
 "$here/bench-peers.sh" --rounds 3
+# Queue on PostgreSQL (issue 7): Ferry and graphile-worker on one throwaway server, same run
+echo "== bench/queue on PostgreSQL against graphile-worker on the same server"
+"$here/bench-queue-pg.sh" "$build" --rounds 3
 echo "== bench/migrate: 1,000,000-row CSV, typed 8-field mapping, against sqlite3 .import; 1 GiB RSS"
 "$build/bench/migrate" --rows 1000000 --rounds 3 --rss-gib 1
 echo "== bench/console: Jobs page over 1,000,000 jobs, 8 sleep jobs running, 10 s of scrolling; event-loop gaps"

@@ -95,6 +95,7 @@ const QList<Definition> &definitions()
                                     "postgresql://user:password@host:port/database"));
              }
              db->sqliteSync = config.database.sqliteSync;
+             db->maxConnections = config.database.maxConnections; // --db-max-connections
              config.database = *db;
              return {};
          }},
@@ -109,6 +110,12 @@ const QList<Definition> &definitions()
                                                            : DatabaseConfig::SqliteSync::Normal;
              return {};
          }},
+        // Connection pool bound
+        {{QStringLiteral("db-max-connections"), QStringLiteral("N"),
+          QStringLiteral("Database connections this process opens at most (1-1000); past it a "
+                         "caller waits, then fails."),
+          QStringLiteral("96 SQLite, 16 PostgreSQL")},
+         integer(1, 1000, [](FerryConfig &c, qint64 v) { c.database.maxConnections = int(v); })},
         {{QStringLiteral("max-concurrency"), QStringLiteral("N"),
           QStringLiteral("Jobs run at once (1-64)."), QStringLiteral("3")},
          integer(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency,

@@ -119,7 +119,7 @@ thread_local ThreadConnections t_connections;
 ConnectionPool::ConnectionPool(DatabaseConfig config, Initializer initializer)
     : m_state(std::make_shared<State>())
 {
-    m_state->slots.release(qMax(1, config.maxConnections));
+    m_state->slots.release(qMax(1, config.connectionLimit()));
     m_state->config = std::move(config);
     m_state->initializer = std::move(initializer);
     m_state->prefix = QStringLiteral("ferry-%1-").arg(s_poolSequence.fetch_add(1));
@@ -150,8 +150,11 @@ Result<QSqlDatabase> ConnectionPool::connection()
     if (!m_state->slots.tryAcquire(1, config.busyTimeoutMs)) {
         return makeError(
             ErrorCode::Unavailable,
-            QStringLiteral("All %1 database connections are in use.").arg(config.maxConnections),
-            QStringLiteral("Lower the job concurrency or raise the connection limit."));
+            QStringLiteral("All %1 database connections of this process are in use (waited %2 "
+                           "ms for one).")
+                .arg(config.connectionLimit())
+                .arg(config.busyTimeoutMs),
+            QStringLiteral("Lower the job concurrency or raise --db-max-connections."));
     }
 
     const QString name = m_state->prefix + QString::number(m_state->sequence.fetch_add(1));

@@ -36,6 +36,13 @@ Result<DatabaseConfig> DatabaseConfig::fromUrl(const QString &text)
     return config;
 }
 
+int DatabaseConfig::connectionLimit() const
+{
+    if (maxConnections > 0)
+        return maxConnections;
+    return backend == Backend::Sqlite ? DefaultSqliteConnections : DefaultPostgresConnections;
+}
+
 QString DatabaseConfig::describe() const
 {
     if (backend == Backend::Sqlite)

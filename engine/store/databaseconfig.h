@@ -23,7 +23,12 @@ struct DatabaseConfig
     QString password;
     QString database;
 
-    int maxConnections = 96; // per process; one per thread that touches SQL
+    // Per process; one per thread that touches SQL (--db-max-connections). 0: the backend's
+    // default, connectionLimit().
+    int maxConnections = 0;
+    static constexpr int DefaultSqliteConnections = 96;
+    static constexpr int DefaultPostgresConnections = 16; // the server's 100 are for all nodes
+    int connectionLimit() const;
 
     // "sqlite:///path/to/file.db", a plain path, or "postgresql://user:pass@host:port/db".
     static Result<DatabaseConfig> fromUrl(const QString &url);

@@ -18,33 +18,66 @@ QVariant nullableText(const QString &text)
     return text.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(text);
 }
 
-QVariant nullableInt64(std::optional<qint64> value)
-{
-    return value ? QVariant(*value) : QVariant(QMetaType(QMetaType::LongLong));
-}
+// One dispatch cycle is ONE statement, so one round trip and its own transaction: settle the
+// finished attempts, record them, claim the next jobs and advance the fair clock, as
+// data-modifying CTEs. They share one snapshot: settling touches running rows and claiming
+// pending ones, so they never meet; a job settled back to pending becomes claimable next cycle.
+//
+// Settling: each finished attempt's fields travel as PostgreSQL array literals, one array per
+// column, and unnest() turns them back into rows. The settle is fenced by the lease token (a
+// lease lost to a rescue elsewhere changes nothing); only attempts whose row changed and that
+// started get a job_attempts row. Parameters: the 14 arrays of SettleArrays in order, the node.
+const QString s_settleCtes = QStringLiteral(
+    "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], "
+    "  ?::bigint[], ?::integer[], ?::bigint[], ?::text[], ?::integer[], ?::bigint[], "
+    "  ?::bigint[], ?::bigint[], ?::text[]) AS s(id, token, status, result, error, run_at, "
+    "  release, finished_at, progress, attempt, user_id, started_at, ended_at, outcome)), "
+    "done AS (UPDATE jobs SET status = s.status, result = s.result, error = s.error, "
+    "  run_at = s.run_at, attempts = jobs.attempts - s.release, finished_at = s.finished_at, "
+    "  lease_owner = NULL, lease_expires_at = NULL, "
+    "  progress = coalesce(s.progress, jobs.progress) "
+    "  FROM s WHERE jobs.id = s.id AND jobs.status = 'running' AND jobs.lease_token = s.token "
+    "  RETURNING jobs.id), "
+    "history AS (INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, "
+    "  started_at, finished_at, outcome, error) SELECT s.id, s.token, s.attempt, s.user_id, "
+    "  ?::text, s.started_at, s.ended_at, s.outcome, s.error FROM s JOIN done ON done.id = s.id "
+    "  WHERE s.outcome <> ''), ");
 
 // The claim. The CTE picks and locks the next rows once (MATERIALIZED: PostgreSQL may otherwise
 // inline it and re-run it per row, locking more than LIMIT rows); SKIP LOCKED lets other nodes'
 // claims pass over rows this one holds instead of waiting for them. Parameters: now, limit,
 // node, lease expiry, now.
-const QString s_claimNext = QStringLiteral(
-    "WITH next AS MATERIALIZED ("
+const QString s_claimNextCtes = QStringLiteral(
+    "next AS MATERIALIZED ("
     "  SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? "
-    "  ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED) "
-    "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
-    "lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
-    "FROM next WHERE jobs.id = next.id "
-    "RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-    "max_attempts, timeout_ms, lease_token, created_at");
+    "  ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
+    "  lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
+    "  FROM next WHERE jobs.id = next.id "
+    "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+    "  max_attempts, timeout_ms, lease_token, created_at), ");
 
-// The claim with a per-user cap takes the ids chosen by cappedClaimIds. Parameters: node, lease
-// expiry, now, ids ('{1,2,3}').
-const QString s_claimChosen = QStringLiteral(
-    "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
-    "lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
-    "WHERE status = 'pending' AND id = ANY(?::bigint[]) "
-    "RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-    "max_attempts, timeout_ms, lease_token, created_at");
+// The fair clock moves to the highest rank claimed at each priority; the statement answers the
+// claimed rows.
+const QString s_clockAndAnswer = QStringLiteral(
+    "clock AS (INSERT INTO fair_clock (priority, v) SELECT priority, max(fair_rank) FROM claimed "
+    "  GROUP BY priority ON CONFLICT (priority) DO UPDATE "
+    "  SET v = greatest(fair_clock.v, excluded.v)) "
+    "SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, max_attempts, "
+    "timeout_ms, lease_token, created_at FROM claimed");
+
+const QString s_settleAndClaimNext = s_settleCtes + s_claimNextCtes + s_clockAndAnswer;
+
+// The claim with a per-user cap takes the ids cappedClaimIds chose (in the same transaction, which
+// holds their row locks). Parameters: node, lease expiry, now, ids ('{1,2,3}').
+const QString s_claimChosen =
+    QStringLiteral(
+        "WITH claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+        "  lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, "
+        "  cancel_requested = 0 WHERE status = 'pending' AND id = ANY(?::bigint[]) "
+        "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+        "  max_attempts, timeout_ms, lease_token, created_at), ") +
+    s_clockAndAnswer;
 
 QString bigintArray(const QList<qint64> &values)
 {
@@ -57,14 +90,14 @@ QString bigintArray(const QList<qint64> &values)
     return text + u'}';
 }
 
-// The per-user cap, as SqliteStore::cappedClaimIds does it, inside settleAndClaim's transaction:
+// The per-user cap, as SqliteStore::cappedClaimIds does it, inside the claim's transaction:
 // count each user's running jobs, then lock the ready jobs in claim order a page at a time
 // (FOR UPDATE SKIP LOCKED: rows other nodes are claiming are passed over), leaving out users at
 // the cap and the rows already seen, taking each row whose user is still below the cap. A user
 // at the cap with many jobs at the head of the queue so never hides the users behind them (a
-// fixed candidate window did: 300 of one user's jobs hid another user's one). The running
-// counts are read without a lock: two nodes claiming at the same moment may together pass a
-// user's cap by a little.
+// fixed window of 4x the limit did: 300 of one user's jobs hid another user's one,
+// tst_maxperuser_pg). The running counts are read without a lock: two nodes claiming at the same
+// moment may together pass a user's cap by a little.
 Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &request, int cap)
 {
     QHash<qint64, int> perUser;
@@ -112,62 +145,166 @@ Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &reque
     return taken;
 }
 
+ClaimedJob claimedFrom(const QSqlQuery &q, qint64 now)
+{
+    ClaimedJob job;
+    job.id = q.value(0).toLongLong();
+    job.userId = q.value(1).toLongLong();
+    job.sessionId = q.value(2).toString();
+    job.type = q.value(3).toString();
+    job.payload = jsonObject(q.value(4));
+    job.priority = q.value(5).toInt();
+    job.attempt = q.value(7).toInt();
+    job.maxAttempts = q.value(8).toInt();
+    job.timeoutMs = q.value(9).toLongLong();
+    job.leaseToken = q.value(10).toLongLong();
+    job.createdAt = q.value(11).toLongLong();
+    job.startedAt = now;
+    return job;
+}
+
+void sortInClaimOrder(QList<ClaimedJob> &claimed)
+{
+    // RETURNING gives no order; start jobs in claim order.
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
+        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
+    });
+}
+
+// A PostgreSQL array literal of text elements: each quoted, backslash and quote escaped; a
+// null QString is NULL.
+class TextArray
+{
+public:
+    void add(const QString &value)
+    {
+        m_text += m_text.isEmpty() ? QStringLiteral("{") : QStringLiteral(",");
+        if (value.isNull()) {
+            m_text += QStringLiteral("NULL");
+            return;
+        }
+        QString escaped = value;
+        escaped.replace(u'\\', QStringLiteral("\\\\"));
+        escaped.replace(u'"', QStringLiteral("\\\""));
+        m_text += u'"' + escaped + u'"';
+    }
+    QString text() const { return m_text.isEmpty() ? QStringLiteral("{}") : m_text + u'}'; }
+
+private:
+    QString m_text;
+};
+
+class NumberArray
+{
+public:
+    void add(std::optional<qint64> value)
+    {
+        m_text += m_text.isEmpty() ? QStringLiteral("{") : QStringLiteral(",");
+        m_text += value ? QString::number(*value) : QStringLiteral("NULL");
+    }
+    QString text() const { return m_text.isEmpty() ? QStringLiteral("{}") : m_text + u'}'; }
+
+private:
+    QString m_text;
+};
+
+struct SettleArrays
+{
+    NumberArray id, token, runAt, release, finishedAt, attempt, userId, startedAt, endedAt;
+    TextArray status, result, error, progress, outcome;
+
+    void add(const SettledAttempt &s)
+    {
+        const bool terminal = isTerminal(s.newStatus);
+        id.add(s.jobId);
+        token.add(s.leaseToken);
+        status.add(jobStatusName(s.newStatus));
+        result.add(jsonString(s.result));
+        error.add(s.error.isEmpty() ? QString() : s.error);
+        runAt.add(terminal ? s.finishedAt : s.retryAt);
+        release.add(s.releaseAttempt ? 1 : 0);
+        finishedAt.add(terminal ? std::optional(s.finishedAt) : std::nullopt);
+        progress.add(jsonString(s.progress));
+        attempt.add(s.attempt);
+        userId.add(s.userId);
+        startedAt.add(s.startedAt);
+        endedAt.add(s.finishedAt);
+        outcome.add(s.outcome.isNull() ? QStringLiteral("") : s.outcome);
+    }
+
+    // Binds the arrays and the node from position 0; answers the next position.
+    int bind(QSqlQuery &q, const QString &node) const
+    {
+        const QString values[] = {
+            id.text(),     token.text(),     status.text(),     result.text(),   error.text(),
+            runAt.text(),  release.text(),   finishedAt.text(), progress.text(), attempt.text(),
+            userId.text(), startedAt.text(), endedAt.text(),    outcome.text()};
+        int i = 0;
+        for (const QString &value : values)
+            q.bindValue(i++, value);
+        q.bindValue(i++, node);
+        return i;
+    }
+};
+
 } // namespace
 
-Result<qint64> PostgresStore::nextFairRank(QSqlDatabase &db, qint64 userId, int priority)
+// The hot statements below are prepared once per thread and connection (ConnectionPool::
+// statement): a fresh QSqlQuery costs QPSQL a PREPARE and a DEALLOCATE round trip each time.
+Result<qint64> PostgresStore::nextFairRank(QSqlDatabase & /*db: this thread's, as prepared()'s*/,
+                                           qint64 userId,
+                                           int priority)
 {
-    QSqlQuery q(db);
-    q.prepare(QStringLiteral(
+    auto prepared = this->prepared(QStringLiteral(
         "SELECT greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ? "
         "AND priority = ? AND status = 'pending'), 0), "
         "coalesce((SELECT v FROM fair_clock WHERE priority = ?), 0))"));
-    q.addBindValue(userId);
-    q.addBindValue(priority);
-    q.addBindValue(priority);
+    if (!prepared)
+        return prepared.error();
+    QSqlQuery &q = **prepared;
+    q.bindValue(0, userId);
+    q.bindValue(1, priority);
+    q.bindValue(2, priority);
     if (!q.exec() || !q.next())
         return sqlError(q, QStringLiteral("ranking a job"));
-    return q.value(0).toLongLong() + 1;
-}
-
-Result<void> PostgresStore::advanceFairClock(QSqlDatabase &db, const QHash<int, qint64> &highest)
-{
-    QSqlQuery q(db);
-    q.prepare(QStringLiteral("INSERT INTO fair_clock (priority, v) VALUES (?, ?) "
-                             "ON CONFLICT (priority) DO UPDATE "
-                             "SET v = greatest(fair_clock.v, excluded.v)"));
-    for (auto it = highest.cbegin(); it != highest.cend(); ++it) {
-        q.bindValue(0, it.key());
-        q.bindValue(1, it.value());
-        if (!q.exec())
-            return sqlError(q, QStringLiteral("advancing the fair-queuing clock"));
-    }
-    return {};
+    const qint64 rank = q.value(0).toLongLong() + 1;
+    q.finish();
+    return rank;
 }
 
 Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qint64 now)
 {
+    if (jobs.size() == 1 && !jobs.first().session)
+        return enqueueOne(jobs.first(), now);
     auto db = this->db();
     if (!db)
         return db.error();
-    SqlTransaction transaction(*db);
+    SqlTransaction transaction(*db); // not the pool: PostgreSQL cannot PREPARE BEGIN
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    QSqlQuery insertSession(*db);
-    insertSession.prepare(QStringLiteral(
+    auto insertSessionStatement = prepared(QStringLiteral(
         "INSERT INTO upload_sessions (id, user_id, file_name, content_type, size_bytes, sha256, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    if (!insertSessionStatement)
+        return insertSessionStatement.error();
+    QSqlQuery &insertSession = **insertSessionStatement;
     // A unique key already pending or running (on any node) makes the insert a no-op; the
     // partial unique index jobs_unique_key is the arbiter, so concurrent enqueues cannot both win.
-    QSqlQuery insert(*db);
-    insert.prepare(QStringLiteral(
+    auto insertStatement = prepared(QStringLiteral(
         "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
         "max_attempts, run_at, timeout_ms, unique_key, created_at) "
         "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
         "AND status IN ('pending', 'running') DO NOTHING RETURNING id"));
-    QSqlQuery duplicate(*db);
-    duplicate.prepare(QStringLiteral("SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
-                                     "AND status IN ('pending', 'running')"));
+    if (!insertStatement)
+        return insertStatement.error();
+    QSqlQuery &insert = **insertStatement;
+    auto duplicateStatement =
+        prepared(QStringLiteral("SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
+                                "AND status IN ('pending', 'running')"));
+    if (!duplicateStatement)
+        return duplicateStatement.error();
+    QSqlQuery &duplicate = **duplicateStatement;
 
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
@@ -213,17 +350,80 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
             return sqlError(insert, QStringLiteral("enqueueing a job"));
         if (insert.next()) {
             result.append({insert.value(0).toLongLong(), false});
+            insert.finish();
             continue;
         }
+        insert.finish();
         duplicate.bindValue(0, job.userId);
         duplicate.bindValue(1, job.uniqueKey);
         if (!duplicate.exec() || !duplicate.next())
             return sqlError(duplicate, QStringLiteral("checking a unique key"));
         result.append({duplicate.value(0).toLongLong(), true});
+        duplicate.finish();
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;
+}
+
+// One job without an upload session (the API's and the benchmark's single enqueue): ranked and
+// inserted by one statement, its own transaction, so one round trip instead of four.
+Result<QList<EnqueuedJob>> PostgresStore::enqueueOne(const NewJob &job, qint64 now)
+{
+    auto statement = prepared(QStringLiteral(
+        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
+        "max_attempts, run_at, timeout_ms, unique_key, created_at) "
+        "VALUES (?, ?, ?, ?, 'pending', ?, greatest(coalesce((SELECT max(fair_rank) FROM jobs "
+        "WHERE user_id = ?::bigint AND priority = ?::integer AND status = 'pending'), 0), "
+        "coalesce((SELECT v FROM fair_clock WHERE priority = ?::integer), 0)) + 1, "
+        "?, ?, ?, ?, ?) "
+        "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
+        "AND status IN ('pending', 'running') DO NOTHING RETURNING id"));
+    if (!statement)
+        return statement.error();
+    QSqlQuery &insert = **statement;
+    insert.bindValue(0, job.userId);
+    insert.bindValue(1, nullableText(job.sessionId));
+    insert.bindValue(2, job.type);
+    insert.bindValue(3, job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
+    insert.bindValue(4, job.priority);
+    insert.bindValue(5, job.userId);
+    insert.bindValue(6, job.priority);
+    insert.bindValue(7, job.priority);
+    insert.bindValue(8, job.maxAttempts);
+    insert.bindValue(9, job.runAt > 0 ? job.runAt : now);
+    insert.bindValue(10, job.timeoutMs);
+    insert.bindValue(11, nullableText(job.uniqueKey));
+    insert.bindValue(12, now);
+    if (!insert.exec())
+        return sqlError(insert, QStringLiteral("enqueueing a job"));
+    if (insert.next()) {
+        const qint64 id = insert.value(0).toLongLong();
+        insert.finish();
+        return QList<EnqueuedJob>{{id, false}};
+    }
+    insert.finish();
+    auto duplicateStatement =
+        prepared(QStringLiteral("SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
+                                "AND status IN ('pending', 'running')"));
+    if (!duplicateStatement)
+        return duplicateStatement.error();
+    QSqlQuery &duplicate = **duplicateStatement;
+    duplicate.bindValue(0, job.userId);
+    duplicate.bindValue(1, job.uniqueKey);
+    if (!duplicate.exec())
+        return sqlError(duplicate, QStringLiteral("checking a unique key"));
+    if (!duplicate.next()) {
+        // The holder finished between the insert and this read: say so rather than guess.
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("A job with unique key '%1' was finishing while this "
+                                        "one was enqueued.")
+                             .arg(job.uniqueKey),
+                         QStringLiteral("Enqueue it again."));
+    }
+    const qint64 id = duplicate.value(0).toLongLong();
+    duplicate.finish();
+    return QList<EnqueuedJob>{{id, true}};
 }
 
 Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttempt> &settled,
@@ -231,112 +431,79 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
 {
     if (settled.isEmpty() && request.limit <= 0)
         return QList<ClaimedJob>{};
+    const int limit = qMax(0, request.limit);
+    // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
+    const int maxPerUser =
+        limit == 0 ? 0 : (request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser);
+    if (maxPerUser > 0) {
+        // With a cap: settle in one statement (limit 0), then claim in a transaction of its own
+        // that pages through the queue (cappedClaimIds). The cap is off the hot path.
+        if (!settled.isEmpty()) {
+            ClaimRequest settleOnly = request;
+            settleOnly.limit = 0;
+            if (auto done = settleAndClaim(settled, settleOnly); !done)
+                return done.error();
+        }
+        return claimUnderCap(request, maxPerUser);
+    }
+    auto statement = prepared(s_settleAndClaimNext);
+    if (!statement)
+        return statement.error();
+    QSqlQuery &q = **statement;
+    SettleArrays arrays;
+    for (const SettledAttempt &s : settled)
+        arrays.add(s);
+    int next = arrays.bind(q, request.node);
+    const qint64 expiresAt = request.now + request.leaseMs;
+    q.bindValue(next++, request.now);
+    q.bindValue(next++, limit);
+    q.bindValue(next++, request.node);
+    q.bindValue(next++, expiresAt);
+    q.bindValue(next++, request.now);
+    if (!q.exec()) {
+        return sqlError(
+            q, settled.isEmpty()
+                   ? QStringLiteral("claiming jobs")
+                   : QStringLiteral("finishing %1 jobs and claiming the next").arg(settled.size()));
+    }
+    QList<ClaimedJob> claimed;
+    while (q.next())
+        claimed.append(claimedFrom(q, request.now));
+    q.finish();
+    sortInClaimOrder(claimed);
+    return claimed;
+}
+
+Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &request, int cap)
+{
     auto db = this->db();
     if (!db)
         return db.error();
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-
-    QSqlQuery settle(*db);
-    settle.prepare(QStringLiteral(
-        "UPDATE jobs SET status = ?, result = ?, error = ?, run_at = ?, attempts = attempts - ?, "
-        "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, "
-        "progress = coalesce(?, progress) WHERE id = ? AND status = 'running' AND lease_token = "
-        "?"));
-    QSqlQuery history(*db);
-    history.prepare(QStringLiteral(
-        "INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, started_at, "
-        "finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    for (const SettledAttempt &s : settled) {
-        const bool terminal = isTerminal(s.newStatus);
-        const QString progress = jsonString(s.progress);
-        settle.bindValue(0, jobStatusName(s.newStatus));
-        settle.bindValue(1, nullableText(jsonString(s.result)));
-        settle.bindValue(2, nullableText(s.error));
-        settle.bindValue(3, terminal ? s.finishedAt : s.retryAt);
-        settle.bindValue(4, s.releaseAttempt ? 1 : 0);
-        settle.bindValue(5, nullableInt64(terminal ? std::optional(s.finishedAt) : std::nullopt));
-        settle.bindValue(6, nullableText(progress));
-        settle.bindValue(7, s.jobId);
-        settle.bindValue(8, s.leaseToken);
-        if (!settle.exec())
-            return sqlError(settle, QStringLiteral("finishing job %1").arg(s.jobId));
-        if (settle.numRowsAffected() != 1)
-            continue; // fenced: the lease was lost (rescued elsewhere); the holder decides
-        if (s.outcome.isEmpty())
-            continue; // handed back before it started: no attempt to record
-        history.bindValue(0, s.jobId);
-        history.bindValue(1, s.leaseToken);
-        history.bindValue(2, s.attempt);
-        history.bindValue(3, s.userId);
-        history.bindValue(4, request.node);
-        history.bindValue(5, s.startedAt);
-        history.bindValue(6, s.finishedAt);
-        history.bindValue(7, s.outcome);
-        history.bindValue(8, nullableText(s.error));
-        if (!history.exec())
-            return sqlError(history, QStringLiteral("recording an attempt of job %1").arg(s.jobId));
-    }
-
+    auto ids = cappedClaimIds(*db, request, cap);
+    if (!ids)
+        return ids.error();
     QList<ClaimedJob> claimed;
-    if (request.limit > 0) {
-        // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
-        const int maxPerUser = request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser;
-        const bool capped = maxPerUser > 0;
-        QString chosenIds;
-        if (capped) {
-            auto ids = cappedClaimIds(*db, request, maxPerUser);
-            if (!ids)
-                return ids.error();
-            chosenIds = bigintArray(*ids);
-        }
-        QSqlQuery claim(*db);
-        claim.prepare(capped ? s_claimChosen : s_claimNext);
-        const qint64 expiresAt = request.now + request.leaseMs;
-        if (capped) {
-            claim.addBindValue(request.node);
-            claim.addBindValue(expiresAt);
-            claim.addBindValue(request.now);
-            claim.addBindValue(chosenIds);
-        } else {
-            claim.addBindValue(request.now);
-            claim.addBindValue(request.limit);
-            claim.addBindValue(request.node);
-            claim.addBindValue(expiresAt);
-            claim.addBindValue(request.now);
-        }
-        if (!claim.exec())
-            return sqlError(claim, QStringLiteral("claiming jobs"));
-        QHash<int, qint64> highestRank;
-        while (claim.next()) {
-            ClaimedJob job;
-            job.id = claim.value(0).toLongLong();
-            job.userId = claim.value(1).toLongLong();
-            job.sessionId = claim.value(2).toString();
-            job.type = claim.value(3).toString();
-            job.payload = jsonObject(claim.value(4));
-            job.priority = claim.value(5).toInt();
-            const qint64 rank = claim.value(6).toLongLong();
-            job.attempt = claim.value(7).toInt();
-            job.maxAttempts = claim.value(8).toInt();
-            job.timeoutMs = claim.value(9).toLongLong();
-            job.leaseToken = claim.value(10).toLongLong();
-            job.createdAt = claim.value(11).toLongLong();
-            job.startedAt = request.now;
-            qint64 &highest = highestRank[job.priority];
-            highest = qMax(highest, rank);
-            claimed.append(std::move(job));
-        }
-        if (auto advanced = advanceFairClock(*db, highestRank); !advanced)
-            return advanced.error();
+    if (!ids->isEmpty()) {
+        auto statement = prepared(s_claimChosen);
+        if (!statement)
+            return statement.error();
+        QSqlQuery &q = **statement;
+        q.bindValue(0, request.node);
+        q.bindValue(1, request.now + request.leaseMs);
+        q.bindValue(2, request.now);
+        q.bindValue(3, bigintArray(*ids));
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("claiming jobs"));
+        while (q.next())
+            claimed.append(claimedFrom(q, request.now));
+        q.finish();
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
-    // RETURNING gives no order; start jobs in claim order.
-    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
-        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-    });
+    sortInClaimOrder(claimed);
     return claimed;
 }
 

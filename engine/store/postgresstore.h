@@ -13,9 +13,9 @@ namespace Ferry {
 // (ConnectionPool). Several nodes may share one database: the claim takes rows with
 // FOR UPDATE SKIP LOCKED, so nodes never hand out the same job twice.
 //
-// Work in progress (docs/postgres-progress.md): users, settings, enqueue, the claim and settle
-// path, leases and job reads are implemented (postgresstore.cpp, postgresjobs.cpp); every other
-// method answers ErrorCode::Internal "not yet on PostgreSQL" (postgrespending.cpp).
+// Work in progress (docs/postgres-progress.md): every method but the dataset ones is implemented
+// (postgres*.cpp); those answer ErrorCode::Internal "not yet on PostgreSQL"
+// (postgrespendingdatasets.cpp). Failed statements map by SQLSTATE (postgreserrors.h).
 class PostgresStore final : public Store, public DatasetStore
 {
 public:
@@ -145,7 +145,10 @@ private:
     Result<QSqlDatabase> db() { return m_pool.connection(); }
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
-    Result<void> advanceFairClock(QSqlDatabase &db, const QHash<int, qint64> &highest);
+    // enqueue() of one job without an upload session: a single statement.
+    Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
+    // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
+    Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
 
     ConnectionPool m_pool;
 };

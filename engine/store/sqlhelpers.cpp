@@ -1,6 +1,7 @@
 #include "sqlhelpers.h"
 
 #include "store/connectionpool.h"
+#include "store/postgreserrors.h"
 
 #include <QSqlDriver>
 #include <QSqlError>
@@ -24,13 +25,24 @@ Error storageError(const QSqlError &error, const QString &doing)
 }
 } // namespace
 
+namespace {
+bool isPostgres(const QSqlDriver *driver)
+{
+    return driver && driver->dbmsType() == QSqlDriver::PostgreSQL;
+}
+} // namespace
+
 Error sqlError(const QSqlQuery &query, const QString &doing)
 {
+    if (isPostgres(query.driver()))
+        return postgresError(query.lastError(), doing);
     return storageError(query.lastError(), doing);
 }
 
 Error sqlError(const QSqlDatabase &db, const QString &doing)
 {
+    if (isPostgres(db.driver()))
+        return postgresError(db.lastError(), doing);
     return storageError(db.lastError(), doing);
 }
 
@@ -43,23 +55,23 @@ SqlTransaction::~SqlTransaction()
     rollback();
 }
 
-bool SqlTransaction::exec(const QString &sql, QString *error)
+bool SqlTransaction::exec(const QString &sql, QSqlError *error)
 {
     if (m_pool) {
         auto statement = m_pool->statement(sql);
         if (!statement) {
-            *error = statement.error().message;
+            *error = QSqlError(statement.error().message, {}, QSqlError::ConnectionError);
             return false;
         }
         if (!(*statement)->exec()) {
-            *error = (*statement)->lastError().text();
+            *error = (*statement)->lastError();
             return false;
         }
         return true;
     }
     QSqlQuery query(m_db);
     if (!query.exec(sql)) {
-        *error = query.lastError().text();
+        *error = query.lastError();
         return false;
     }
     return true;
@@ -68,10 +80,11 @@ bool SqlTransaction::exec(const QString &sql, QString *error)
 Result<void> SqlTransaction::begin()
 {
     const bool sqlite = m_db.driverName() == u"QSQLITE";
-    QString error;
+    QSqlError error;
     if (!exec(sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN"), &error))
         return makeError(ErrorCode::Storage,
-                         QStringLiteral("Database error while starting a transaction: ") + error,
+                         QStringLiteral("Database error while starting a transaction: ") +
+                             error.text(),
                          QStringLiteral("Another process may hold the database; try again."));
     m_open = true;
     return {};
@@ -79,11 +92,14 @@ Result<void> SqlTransaction::begin()
 
 Result<void> SqlTransaction::commit()
 {
-    QString error;
+    QSqlError error;
     if (!exec(QStringLiteral("COMMIT"), &error)) {
         rollback();
+        // A PostgreSQL commit can fail on a serialization conflict: say that it is retryable.
+        if (isPostgres(m_db.driver()) && !error.nativeErrorCode().isEmpty())
+            return postgresError(error, QStringLiteral("committing"));
         return makeError(ErrorCode::Storage,
-                         QStringLiteral("Database error while committing: ") + error,
+                         QStringLiteral("Database error while committing: ") + error.text(),
                          QStringLiteral("Check the disk; nothing of this change was kept."));
     }
     m_open = false;
@@ -95,7 +111,7 @@ void SqlTransaction::rollback()
     if (!m_open)
         return;
     m_open = false;
-    QString error;
+    QSqlError error;
     exec(QStringLiteral("ROLLBACK"), &error);
 }
 

@@ -3,11 +3,14 @@
 #include "core/error.h"
 
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 
 namespace Ferry {
 
-// A storage Error from a failed query, naming what Ferry was doing.
+// A storage Error from a failed query, naming what Ferry was doing. On a PostgreSQL connection
+// the SQLSTATE decides (postgreserrors.h): unique violations are Conflict, serialization
+// failures and deadlocks a Storage error that says it is retryable.
 Error sqlError(const QSqlQuery &query, const QString &doing);
 Error sqlError(const QSqlDatabase &db, const QString &doing);
 
@@ -28,7 +31,7 @@ public:
     void rollback();
 
 private:
-    bool exec(const QString &sql, QString *error);
+    bool exec(const QString &sql, QSqlError *error);
 
     QSqlDatabase m_db;
     ConnectionPool *m_pool;

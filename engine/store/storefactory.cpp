@@ -8,7 +8,7 @@ namespace Ferry {
 Result<std::unique_ptr<Store>> openStore(const DatabaseConfig &config)
 {
     if (config.backend == DatabaseConfig::Backend::Postgres) {
-        // Work in progress: the queue's core runs, other features answer "not yet on
+        // Work in progress: everything but the dataset methods runs; those answer "not yet on
         // PostgreSQL" (docs/postgres-progress.md).
         auto store = PostgresStore::open(config);
         if (!store)

@@ -387,14 +387,6 @@ private Q_SLOTS:
         QVERIFY(!*m_store->blobReferenced(QStringLiteral("blob-1")));
     }
 
-    void unimplementedMethodsSaySo()
-    {
-        auto result = m_store->tusUpload(QStringLiteral("x"), std::nullopt);
-        QVERIFY(!result.ok());
-        QCOMPARE(result.error().code, ErrorCode::Internal);
-        QVERIFY(result.error().message.contains(QStringLiteral("not yet on PostgreSQL")));
-    }
-
 private:
     qint64 addUser(const QString &name)
     {

@@ -1,0 +1,159 @@
+// PostgresStore: the upload API's idempotency keys (resources/migrations/postgres/0007). The
+// port of sqliteidempotency.cpp. Nodes sharing the database claim a key with
+// INSERT ... ON CONFLICT DO NOTHING: a concurrent claim of the same key waits on the primary key
+// until the first transaction ends, then inserts nothing and reads the holder, so exactly one
+// request wins.
+#include "postgresstore.h"
+
+#include "store/sqlhelpers.h"
+
+#include <QSqlQuery>
+
+namespace Ferry {
+
+namespace {
+
+constexpr int PruneBatch = 1000;
+
+const QString s_keyColumns =
+    QStringLiteral("user_id, key, request_hash, blob_id, session_id, job_id, response, created_at");
+
+IdempotencyKey keyFrom(const QSqlQuery &q)
+{
+    IdempotencyKey record;
+    record.userId = q.value(0).toLongLong();
+    record.key = q.value(1).toString();
+    record.requestHash = q.value(2).toString().toLatin1();
+    record.blobId = q.value(3).toString();
+    record.sessionId = q.value(4).toString();
+    record.jobId = q.value(5).toLongLong();
+    record.response = q.value(6).toString().toUtf8();
+    record.createdAt = q.value(7).toLongLong();
+    return record;
+}
+
+} // namespace
+
+Result<std::optional<IdempotencyKey>>
+PostgresStore::idempotencyKey(qint64 userId, const QString &key, qint64 notBefore)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT ") + s_keyColumns +
+              QStringLiteral(" FROM idempotency_keys WHERE user_id = ? AND key = ? AND "
+                             "created_at >= ?"));
+    q.addBindValue(userId);
+    q.addBindValue(key);
+    q.addBindValue(notBefore);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading an idempotency key"));
+    std::optional<IdempotencyKey> result;
+    if (q.next())
+        result = keyFrom(q);
+    return result;
+}
+
+Result<std::optional<IdempotencyKey>>
+PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    // Expired keys go in batches as new ones come (the created_at index finds them). SKIP LOCKED:
+    // two nodes pruning at once take different rows instead of waiting on (or deadlocking over)
+    // each other's.
+    q.prepare(QStringLiteral("DELETE FROM idempotency_keys WHERE (user_id, key) IN (SELECT "
+                             "user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ? "
+                             "FOR UPDATE SKIP LOCKED)"));
+    q.addBindValue(claim.expiredBefore);
+    q.addBindValue(PruneBatch);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("pruning expired idempotency keys"));
+    q.prepare(QStringLiteral("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND "
+                             "(created_at < ? OR (response IS NULL AND created_at < ?))"));
+    q.addBindValue(claim.userId);
+    q.addBindValue(claim.key);
+    q.addBindValue(claim.expiredBefore);
+    q.addBindValue(claim.staleBefore);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("dropping an abandoned idempotency key"));
+    q.prepare(QStringLiteral("INSERT INTO idempotency_keys (user_id, key, request_hash, "
+                             "blob_id, created_at) VALUES (?, ?, ?, ?, ?) "
+                             "ON CONFLICT (user_id, key) DO NOTHING"));
+    q.addBindValue(claim.userId);
+    q.addBindValue(claim.key);
+    q.addBindValue(QString::fromLatin1(claim.requestHash));
+    q.addBindValue(claim.blobId);
+    q.addBindValue(claim.now);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("claiming an idempotency key"));
+    std::optional<IdempotencyKey> holder;
+    if (q.numRowsAffected() != 1) {
+        // READ COMMITTED: this statement sees the row of the claim that won, committed by now.
+        q.prepare(QStringLiteral("SELECT ") + s_keyColumns +
+                  QStringLiteral(" FROM idempotency_keys WHERE user_id = ? AND key = ?"));
+        q.addBindValue(claim.userId);
+        q.addBindValue(claim.key);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("reading an idempotency key"));
+        if (!q.next()) {
+            // The winner released its claim between our insert and this read: let the caller
+            // try again rather than run the request unguarded.
+            return makeError(ErrorCode::Conflict,
+                             QStringLiteral("Idempotency key '%1' changed hands while being "
+                                            "claimed.")
+                                 .arg(claim.key),
+                             QStringLiteral("Send the request again."));
+        }
+        holder = keyFrom(q);
+    }
+    q.finish();
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return holder;
+}
+
+Result<void> PostgresStore::completeIdempotencyKey(qint64 userId,
+                                                   const QString &key,
+                                                   const QString &sessionId,
+                                                   qint64 jobId,
+                                                   const QByteArray &response)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("UPDATE idempotency_keys SET session_id = ?, job_id = ?, "
+                             "response = ? WHERE user_id = ? AND key = ?"));
+    q.addBindValue(sessionId);
+    q.addBindValue(jobId);
+    q.addBindValue(QString::fromUtf8(response));
+    q.addBindValue(userId);
+    q.addBindValue(key);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("storing an idempotent answer"));
+    return {};
+}
+
+Result<void> PostgresStore::releaseIdempotencyKey(qint64 userId, const QString &key)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND "
+                             "response IS NULL"));
+    q.addBindValue(userId);
+    q.addBindValue(key);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("releasing an idempotency key"));
+    return {};
+}
+
+} // namespace Ferry

@@ -1,0 +1,112 @@
+// PostgresStore: the resource monitor's persisted history (port of sqlitemetrics.cpp; the queue
+// depth it samples, pendingJobCount, is in postgresjobs.cpp).
+#include "postgresstore.h"
+
+#include "store/sqlhelpers.h"
+
+#include <QSqlQuery>
+
+namespace Ferry {
+
+namespace {
+
+const QString s_metricColumns =
+    QStringLiteral("ts, rss_bytes, cpu_percent, mem_total_bytes, mem_available_bytes, "
+                   "free_disk_bytes, active_jobs, concurrency_limit, configured_max, queue_depth, "
+                   "jobs_completed_per_min, http_requests_per_s, http_429_per_s");
+
+// SQLite's INSERT OR REPLACE: a sample of the same second (or minute) replaces the older one.
+const QString s_metricUpdates = QStringLiteral(
+    "rss_bytes = excluded.rss_bytes, cpu_percent = excluded.cpu_percent, "
+    "mem_total_bytes = excluded.mem_total_bytes, "
+    "mem_available_bytes = excluded.mem_available_bytes, "
+    "free_disk_bytes = excluded.free_disk_bytes, active_jobs = excluded.active_jobs, "
+    "concurrency_limit = excluded.concurrency_limit, configured_max = excluded.configured_max, "
+    "queue_depth = excluded.queue_depth, jobs_completed_per_min = excluded.jobs_completed_per_min, "
+    "http_requests_per_s = excluded.http_requests_per_s, "
+    "http_429_per_s = excluded.http_429_per_s");
+
+ResourceSample sampleFrom(const QSqlQuery &q)
+{
+    ResourceSample s;
+    s.timestampMs = q.value(0).toLongLong();
+    s.rssBytes = q.value(1).toLongLong();
+    s.cpuPercent = q.value(2).toDouble();
+    s.systemMemTotalBytes = q.value(3).toLongLong();
+    s.systemMemAvailableBytes = q.value(4).toLongLong();
+    s.freeDiskBytes = q.value(5).toLongLong();
+    s.activeJobs = q.value(6).toInt();
+    s.concurrencyLimit = q.value(7).toInt();
+    s.configuredMax = q.value(8).toInt();
+    s.queueDepth = q.value(9).toLongLong();
+    s.jobsCompletedPerMin = q.value(10).toDouble();
+    s.httpRequestsPerSec = q.value(11).toDouble();
+    s.http429PerSec = q.value(12).toDouble();
+    return s;
+}
+
+} // namespace
+
+Result<void> PostgresStore::saveMetricSamples(MetricResolution resolution,
+                                              const QList<ResourceSample> &samples,
+                                              qint64 pruneBefore)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("INSERT INTO metric_samples (resolution, ") + s_metricColumns +
+              QStringLiteral(") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                             "ON CONFLICT (resolution, ts) DO UPDATE SET ") +
+              s_metricUpdates);
+    for (const ResourceSample &s : samples) {
+        q.addBindValue(int(resolution));
+        q.addBindValue(s.timestampMs);
+        q.addBindValue(s.rssBytes);
+        q.addBindValue(s.cpuPercent);
+        q.addBindValue(s.systemMemTotalBytes);
+        q.addBindValue(s.systemMemAvailableBytes);
+        q.addBindValue(s.freeDiskBytes);
+        q.addBindValue(s.activeJobs);
+        q.addBindValue(s.concurrencyLimit);
+        q.addBindValue(s.configuredMax);
+        q.addBindValue(s.queueDepth);
+        q.addBindValue(s.jobsCompletedPerMin);
+        q.addBindValue(s.httpRequestsPerSec);
+        q.addBindValue(s.http429PerSec);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("saving resource samples"));
+    }
+    QSqlQuery prune(*db);
+    prune.prepare(QStringLiteral("DELETE FROM metric_samples WHERE resolution = ? AND ts < ?"));
+    prune.addBindValue(int(resolution));
+    prune.addBindValue(pruneBefore);
+    if (!prune.exec())
+        return sqlError(prune, QStringLiteral("pruning resource samples"));
+    return transaction.commit();
+}
+
+Result<QList<ResourceSample>> PostgresStore::metricSamples(MetricResolution resolution,
+                                                           qint64 since)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT ") + s_metricColumns +
+              QStringLiteral(" FROM metric_samples WHERE resolution = ? AND ts >= ? ORDER BY ts"));
+    q.addBindValue(int(resolution));
+    q.addBindValue(since);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading resource samples"));
+    QList<ResourceSample> result;
+    while (q.next())
+        result.append(sampleFrom(q));
+    return result;
+}
+
+} // namespace Ferry
