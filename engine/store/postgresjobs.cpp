@@ -1,10 +1,12 @@
 // PostgresStore: the job queue (jobs, job_attempts, fair_clock) and reading jobs.
 #include "postgresstore.h"
 
+#include "store/postgreserrors.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h" // s_jobColumns and jobFrom: plain SQL, shared by both stores
 #include "store/sqlvalues.h"
 
+#include <QSqlError>
 #include <QSqlQuery>
 
 #include <algorithm>
@@ -58,10 +60,11 @@ const QString s_claimNextCtes = QStringLiteral(
     "  max_attempts, timeout_ms, lease_token, created_at), ");
 
 // The fair clock moves to the highest rank claimed at each priority; the statement answers the
-// claimed rows.
+// claimed rows. Rows go in priority order: concurrent claims that touch the same priorities in
+// different orders deadlocked on fair_clock's key (tst_sqlitestore_pg, 8 threads claiming).
 const QString s_clockAndAnswer = QStringLiteral(
     "clock AS (INSERT INTO fair_clock (priority, v) SELECT priority, max(fair_rank) FROM claimed "
-    "  GROUP BY priority ON CONFLICT (priority) DO UPDATE "
+    "  GROUP BY priority ORDER BY priority ON CONFLICT (priority) DO UPDATE "
     "  SET v = greatest(fair_clock.v, excluded.v)) "
     "SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, max_attempts, "
     "timeout_ms, lease_token, created_at FROM claimed");
@@ -460,7 +463,16 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     q.bindValue(next++, request.node);
     q.bindValue(next++, expiresAt);
     q.bindValue(next++, request.now);
-    if (!q.exec()) {
+    // The statement is its own transaction. Concurrent cycles can deadlock: a claim's FOR UPDATE
+    // SKIP LOCKED may lock a row another node claimed after this statement's snapshot (the
+    // recheck drops the row but keeps the lock), and that node's settle of it in its next cycle
+    // waits for this one (tst_sqlitestore_pg, 8 threads). PostgreSQL rolled the whole cycle back,
+    // so it is simply run again, a few times.
+    bool ran = q.exec();
+    for (int retry = 0;
+         !ran && retry < 5 && isRetryablePostgresState(q.lastError().nativeErrorCode()); ++retry)
+        ran = q.exec();
+    if (!ran) {
         return sqlError(
             q, settled.isEmpty()
                    ? QStringLiteral("claiming jobs")

@@ -322,6 +322,7 @@ private Q_SLOTS:
         std::mutex mutex;
         QList<qint64> seen;
         std::atomic<int> errors{0};
+        QString firstError; // guarded by mutex
         QList<QThread *> threads;
         for (int w = 0; w < 8; ++w) {
             threads.append(QThread::create([&, w] {
@@ -331,6 +332,9 @@ private Q_SLOTS:
                     auto claimed = t.store->settleAndClaim(done, {node, 7, 1, 60'000});
                     if (!claimed) {
                         ++errors;
+                        std::lock_guard lock(mutex);
+                        if (firstError.isEmpty())
+                            firstError = claimed.error().toString();
                         return;
                     }
                     done.clear();
@@ -349,7 +353,7 @@ private Q_SLOTS:
             QVERIFY(thread->wait(120'000));
             delete thread;
         }
-        QCOMPARE(errors.load(), 0);
+        QVERIFY2(errors.load() == 0, qPrintable(firstError));
         QCOMPARE(seen.size(), total);
         QCOMPARE(QSet<qint64>(seen.cbegin(), seen.cend()).size(), total);
         // The last batch of each thread was settled by its final (empty) claim.
