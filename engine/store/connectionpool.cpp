@@ -12,6 +12,11 @@
 
 namespace Ferry {
 
+// A thread's prepared statements on one connection. Shared with the pool, which clears them
+// before it removes the connection: a statement that outlives its driver crashes on destruction
+// with QPSQL (a worker thread ending after the store was closed did).
+using Statements = QHash<QString, QSqlQuery>;
+
 struct ConnectionPool::State
 {
     DatabaseConfig config;
@@ -20,12 +25,22 @@ struct ConnectionPool::State
     QSemaphore slots;
     std::atomic<int> sequence{0};
     mutable QMutex mutex;
-    QSet<QString> names; // open connections; guarded by mutex
-    bool closed = false; // guarded by mutex
+    QSet<QString> names;                                    // open connections; guarded by mutex
+    QHash<QString, std::shared_ptr<Statements>> statements; // by connection; guarded by mutex
+    bool closed = false;                                    // guarded by mutex
+
+    void clearStatements(const QString &name)
+    {
+        QMutexLocker lock(&mutex);
+        if (auto found = statements.take(name))
+            found->clear();
+    }
 
     void remove(const QString &name)
     {
         QMutexLocker lock(&mutex);
+        if (auto found = statements.take(name))
+            found->clear();
         if (!names.remove(name))
             return;
         QSqlDatabase::removeDatabase(name);
@@ -45,44 +60,22 @@ struct ThreadConnections
     {
         std::weak_ptr<ConnectionPool::State> pool;
         QString name;
-        QHash<QString, QSqlQuery> statements; // prepared once per thread and SQL text
-        std::shared_ptr<void> attachment;     // the store's native per-connection state
+        std::shared_ptr<Statements> statements; // prepared once per thread and SQL text
+        std::shared_ptr<void> attachment;       // the store's native per-connection state
     };
     std::vector<Entry> entries;
 
     ~ThreadConnections()
     {
         for (Entry &entry : entries) {
-            // Thread-exit race fix (PostgreSQL store): QThread::wait() returns before a pool
-            // thread's thread_local destructors have run, so the pool may be closing on another
-            // thread right now. Under the pool's mutex: while it is open, drop the statements and
-            // hand the connection back; once it closed, its connections and drivers are gone and
-            // destroying a QPSQL statement would dereference its deleted driver, so the
-            // statements and native state of a closed pool are left alone (leaked, once per
-            // thread, at shutdown).
+            // A pool that is gone cleared this thread's statements before closing the connection.
             auto pool = entry.pool.lock();
-            if (pool) {
-                QMutexLocker lock(&pool->mutex);
-                if (!pool->closed) {
-                    entry.statements.clear();
-                    entry.attachment.reset();
-                    if (pool->names.remove(entry.name)) {
-                        QSqlDatabase::removeDatabase(entry.name);
-                        pool->slots.release();
-                    }
-                    continue;
-                }
-            }
-            abandon(entry);
+            if (pool)
+                pool->clearStatements(entry.name);
+            entry.attachment.reset();
+            if (pool)
+                pool->remove(entry.name);
         }
-    }
-
-    // The statements and native state of a pool that is gone: its connections were removed
-    // with their drivers, which QPSQL's statements still point to. Leaked on purpose.
-    static void abandon(Entry &entry)
-    {
-        new QHash<QString, QSqlQuery>(std::move(entry.statements));
-        new std::shared_ptr<void>(std::move(entry.attachment));
     }
 
     Entry *find(const ConnectionPool::State *pool)
@@ -90,7 +83,6 @@ struct ThreadConnections
         for (auto it = entries.begin(); it != entries.end();) {
             auto locked = it->pool.lock();
             if (!locked) {
-                abandon(*it);
                 it = entries.erase(it);
                 continue;
             }
@@ -109,11 +101,8 @@ struct ThreadConnections
             auto locked = e.pool.lock();
             if (locked && locked.get() != pool)
                 return false;
-            if (!locked) {
-                abandon(e);
-                return true;
-            }
-            e.statements.clear();
+            if (locked)
+                locked->clearStatements(e.name);
             e.attachment.reset();
             if (locked)
                 name = e.name;
@@ -143,6 +132,10 @@ ConnectionPool::~ConnectionPool()
     t_connections.forget(m_state.get());
     QMutexLocker lock(&m_state->mutex);
     m_state->closed = true;
+    // Other threads' statements go before their connections (see Statements).
+    for (const auto &statements : std::as_const(m_state->statements))
+        statements->clear();
+    m_state->statements.clear();
     for (const QString &name : std::as_const(m_state->names))
         QSqlDatabase::removeDatabase(name);
     m_state->names.clear();
@@ -212,7 +205,12 @@ Result<QSqlDatabase> ConnectionPool::connection()
             return init.error();
         }
     }
-    t_connections.entries.push_back({m_state, name, {}, {}});
+    auto statements = std::make_shared<Statements>();
+    {
+        QMutexLocker lock(&m_state->mutex);
+        m_state->statements.insert(name, statements);
+    }
+    t_connections.entries.push_back({m_state, name, std::move(statements), {}});
     return db;
 }
 
@@ -223,8 +221,8 @@ Result<QSqlQuery *> ConnectionPool::statement(const QString &sql)
         return db.error();
     auto *entry = t_connections.find(m_state.get());
     Q_ASSERT(entry);
-    auto it = entry->statements.find(sql);
-    if (it == entry->statements.end()) {
+    auto it = entry->statements->find(sql);
+    if (it == entry->statements->end()) {
         QSqlQuery query(*db);
         query.setForwardOnly(true);
         if (!query.prepare(sql)) {
@@ -232,7 +230,7 @@ Result<QSqlQuery *> ConnectionPool::statement(const QString &sql)
                              QStringLiteral("Cannot prepare a statement: %1 (%2)")
                                  .arg(query.lastError().text(), sql.left(80)));
         }
-        it = entry->statements.insert(sql, std::move(query));
+        it = entry->statements->insert(sql, std::move(query));
     }
     return &*it;
 }

@@ -1,10 +1,12 @@
 // PostgresStore: the job queue (jobs, job_attempts, fair_clock) and reading jobs.
 #include "postgresstore.h"
 
+#include "store/postgreserrors.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h" // s_jobColumns and jobFrom: plain SQL, shared by both stores
 #include "store/sqlvalues.h"
 
+#include <QSqlError>
 #include <QSqlQuery>
 
 #include <algorithm>
@@ -57,40 +59,120 @@ const QString s_claimNextCtes = QStringLiteral(
     "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
     "  max_attempts, timeout_ms, lease_token, created_at), ");
 
-// The claim with a per-user cap: lock a few times the limit of candidates, then keep each user's
-// first ones up to the cap minus what that user already runs. Row locks exclude window functions,
-// so the ranking is a second step over the locked rows. The running counts are read without a
-// lock: two nodes claiming at the same moment may together pass a user's cap by a little (and
-// jobs settled in the same statement still count as running: a cycle's claim stays under it).
-// Parameters: now, candidate limit, cap, limit, node, lease expiry, now.
-const QString s_claimCappedCtes = QStringLiteral(
-    "locked AS MATERIALIZED ("
-    "  SELECT id, user_id, priority, fair_rank FROM jobs WHERE status = 'pending' AND run_at <= ? "
-    "  ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED), "
-    "running AS (SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' "
-    "  AND user_id IN (SELECT user_id FROM locked) GROUP BY user_id), "
-    "ranked AS (SELECT id, user_id, priority, fair_rank, row_number() OVER (PARTITION BY user_id "
-    "  ORDER BY priority DESC, fair_rank, id) AS nth FROM locked), "
-    "chosen AS (SELECT ranked.id FROM ranked LEFT JOIN running USING (user_id) "
-    "  WHERE coalesce(running.n, 0) + ranked.nth <= ? "
-    "  ORDER BY ranked.priority DESC, ranked.fair_rank, ranked.id LIMIT ?), "
-    "claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
-    "  lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
-    "  FROM chosen WHERE jobs.id = chosen.id "
-    "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-    "  max_attempts, timeout_ms, lease_token, created_at), ");
-
 // The fair clock moves to the highest rank claimed at each priority; the statement answers the
-// claimed rows.
+// claimed rows. Rows go in priority order: concurrent claims that touch the same priorities in
+// different orders deadlocked on fair_clock's key (tst_sqlitestore_pg, 8 threads claiming).
 const QString s_clockAndAnswer = QStringLiteral(
     "clock AS (INSERT INTO fair_clock (priority, v) SELECT priority, max(fair_rank) FROM claimed "
-    "  GROUP BY priority ON CONFLICT (priority) DO UPDATE "
+    "  GROUP BY priority ORDER BY priority ON CONFLICT (priority) DO UPDATE "
     "  SET v = greatest(fair_clock.v, excluded.v)) "
     "SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, max_attempts, "
     "timeout_ms, lease_token, created_at FROM claimed");
 
 const QString s_settleAndClaimNext = s_settleCtes + s_claimNextCtes + s_clockAndAnswer;
-const QString s_settleAndClaimCapped = s_settleCtes + s_claimCappedCtes + s_clockAndAnswer;
+
+// The claim with a per-user cap takes the ids cappedClaimIds chose (in the same transaction, which
+// holds their row locks). Parameters: node, lease expiry, now, ids ('{1,2,3}').
+const QString s_claimChosen =
+    QStringLiteral(
+        "WITH claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+        "  lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, "
+        "  cancel_requested = 0 WHERE status = 'pending' AND id = ANY(?::bigint[]) "
+        "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+        "  max_attempts, timeout_ms, lease_token, created_at), ") +
+    s_clockAndAnswer;
+
+QString bigintArray(const QList<qint64> &values)
+{
+    QString text = QStringLiteral("{");
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i > 0)
+            text += u',';
+        text += QString::number(values.at(i));
+    }
+    return text + u'}';
+}
+
+// The per-user cap, as SqliteStore::cappedClaimIds does it, inside the claim's transaction:
+// count each user's running jobs, then lock the ready jobs in claim order a page at a time
+// (FOR UPDATE SKIP LOCKED: rows other nodes are claiming are passed over), leaving out users at
+// the cap and the rows already seen, taking each row whose user is still below the cap. A user
+// at the cap with many jobs at the head of the queue so never hides the users behind them (a
+// fixed window of 4x the limit did: 300 of one user's jobs hid another user's one,
+// tst_maxperuser_pg). The running counts are read without a lock: two nodes claiming at the same
+// moment may together pass a user's cap by a little.
+Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &request, int cap)
+{
+    QHash<qint64, int> perUser;
+    QSqlQuery running(db);
+    if (!running.exec(QStringLiteral(
+            "SELECT user_id, count(*) FROM jobs WHERE status = 'running' GROUP BY user_id")))
+        return sqlError(running, QStringLiteral("counting running jobs per user"));
+    while (running.next())
+        perUser.insert(running.value(0).toLongLong(), running.value(1).toInt());
+
+    QSqlQuery page(db);
+    page.prepare(
+        QStringLiteral("SELECT id, user_id FROM jobs WHERE status = 'pending' AND run_at <= ? "
+                       "AND NOT (user_id = ANY(?::bigint[])) AND NOT (id = ANY(?::bigint[])) "
+                       "ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED"));
+    QList<qint64> taken;
+    QList<qint64> seen;
+    while (taken.size() < request.limit) {
+        QList<qint64> full;
+        for (auto it = perUser.cbegin(); it != perUser.cend(); ++it) {
+            if (it.value() >= cap)
+                full.append(it.key());
+        }
+        const qint64 pageSize = request.limit - taken.size();
+        page.bindValue(0, request.now);
+        page.bindValue(1, bigintArray(full));
+        page.bindValue(2, bigintArray(seen));
+        page.bindValue(3, pageSize);
+        if (!page.exec())
+            return sqlError(page, QStringLiteral("choosing jobs under the per-user cap"));
+        qint64 rows = 0;
+        while (page.next()) {
+            ++rows;
+            const qint64 id = page.value(0).toLongLong();
+            seen.append(id);
+            int &count = perUser[page.value(1).toLongLong()];
+            if (count < cap) {
+                ++count;
+                taken.append(id);
+            }
+        }
+        if (rows < pageSize)
+            break; // every ready job of a user below the cap was seen
+    }
+    return taken;
+}
+
+ClaimedJob claimedFrom(const QSqlQuery &q, qint64 now)
+{
+    ClaimedJob job;
+    job.id = q.value(0).toLongLong();
+    job.userId = q.value(1).toLongLong();
+    job.sessionId = q.value(2).toString();
+    job.type = q.value(3).toString();
+    job.payload = jsonObject(q.value(4));
+    job.priority = q.value(5).toInt();
+    job.attempt = q.value(7).toInt();
+    job.maxAttempts = q.value(8).toInt();
+    job.timeoutMs = q.value(9).toLongLong();
+    job.leaseToken = q.value(10).toLongLong();
+    job.createdAt = q.value(11).toLongLong();
+    job.startedAt = now;
+    return job;
+}
+
+void sortInClaimOrder(QList<ClaimedJob> &claimed)
+{
+    // RETURNING gives no order; start jobs in claim order.
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
+        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
+    });
+}
 
 // A PostgreSQL array literal of text elements: each quoted, backslash and quote escaped; a
 // null QString is NULL.
@@ -442,8 +524,18 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
     const int maxPerUser =
         limit == 0 ? 0 : (request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser);
-    const bool capped = maxPerUser > 0;
-    auto statement = prepared(capped ? s_settleAndClaimCapped : s_settleAndClaimNext);
+    if (maxPerUser > 0) {
+        // With a cap: settle in one statement (limit 0), then claim in a transaction of its own
+        // that pages through the queue (cappedClaimIds). The cap is off the hot path.
+        if (!settled.isEmpty()) {
+            ClaimRequest settleOnly = request;
+            settleOnly.limit = 0;
+            if (auto done = settleAndClaim(settled, settleOnly); !done)
+                return done.error();
+        }
+        return claimUnderCap(request, maxPerUser);
+    }
+    auto statement = prepared(s_settleAndClaimNext);
     if (!statement)
         return statement.error();
     QSqlQuery &q = **statement;
@@ -453,42 +545,63 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     int next = arrays.bind(q, request.node);
     const qint64 expiresAt = request.now + request.leaseMs;
     q.bindValue(next++, request.now);
-    if (capped) {
-        q.bindValue(next++, qint64(limit) * 4);
-        q.bindValue(next++, maxPerUser);
-    }
     q.bindValue(next++, limit);
     q.bindValue(next++, request.node);
     q.bindValue(next++, expiresAt);
     q.bindValue(next++, request.now);
-    if (!q.exec()) {
+    // The statement is its own transaction. Concurrent cycles can deadlock: a claim's FOR UPDATE
+    // SKIP LOCKED may lock a row another node claimed after this statement's snapshot (the
+    // recheck drops the row but keeps the lock), and that node's settle of it in its next cycle
+    // waits for this one (tst_sqlitestore_pg, 8 threads). PostgreSQL rolled the whole cycle back,
+    // so it is simply run again, a few times.
+    bool ran = q.exec();
+    for (int retry = 0;
+         !ran && retry < 5 && isRetryablePostgresState(q.lastError().nativeErrorCode()); ++retry)
+        ran = q.exec();
+    if (!ran) {
         return sqlError(
             q, settled.isEmpty()
                    ? QStringLiteral("claiming jobs")
                    : QStringLiteral("finishing %1 jobs and claiming the next").arg(settled.size()));
     }
     QList<ClaimedJob> claimed;
-    while (q.next()) {
-        ClaimedJob job;
-        job.id = q.value(0).toLongLong();
-        job.userId = q.value(1).toLongLong();
-        job.sessionId = q.value(2).toString();
-        job.type = q.value(3).toString();
-        job.payload = jsonObject(q.value(4));
-        job.priority = q.value(5).toInt();
-        job.attempt = q.value(7).toInt();
-        job.maxAttempts = q.value(8).toInt();
-        job.timeoutMs = q.value(9).toLongLong();
-        job.leaseToken = q.value(10).toLongLong();
-        job.createdAt = q.value(11).toLongLong();
-        job.startedAt = request.now;
-        claimed.append(std::move(job));
-    }
+    while (q.next())
+        claimed.append(claimedFrom(q, request.now));
     q.finish();
-    // RETURNING gives no order; start jobs in claim order.
-    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
-        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-    });
+    sortInClaimOrder(claimed);
+    return claimed;
+}
+
+Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &request, int cap)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto ids = cappedClaimIds(*db, request, cap);
+    if (!ids)
+        return ids.error();
+    QList<ClaimedJob> claimed;
+    if (!ids->isEmpty()) {
+        auto statement = prepared(s_claimChosen);
+        if (!statement)
+            return statement.error();
+        QSqlQuery &q = **statement;
+        q.bindValue(0, request.node);
+        q.bindValue(1, request.now + request.leaseMs);
+        q.bindValue(2, request.now);
+        q.bindValue(3, bigintArray(*ids));
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("claiming jobs"));
+        while (q.next())
+            claimed.append(claimedFrom(q, request.now));
+        q.finish();
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    sortInClaimOrder(claimed);
     return claimed;
 }
 

@@ -149,6 +149,8 @@ private:
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
     // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.
     Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
+    // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
+    Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
 
     ConnectionPool m_pool;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
-// A real API server on loopback over a temporary SQLite store, and a real HTTP client
+// A real API server on loopback over a temporary store (SQLite, or PostgreSQL under
+// FERRY_TEST_BACKEND=postgres: tests/support/testbackend.h), and a real HTTP client
 // (QNetworkAccessManager), for the API tests. Route groups are added by each test as needed.
 #include "api/apihandler.h"
 #include "api/jobroutes.h"

@@ -130,6 +130,10 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString dataDir = dir.filePath(QStringLiteral("data"));
+        // On PostgreSQL (FERRY_TEST_BACKEND=postgres) the engine gets --db <fresh database URL>.
+        const QString db = freshStoreLocation(dataDir + QStringLiteral("/ferry.db"));
+        const QStringList dbArgs =
+            onPostgres() ? QStringList{QStringLiteral("--db"), db} : QStringList{};
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
         env.insert(QStringLiteral("XDG_RUNTIME_DIR"), dir.path());
@@ -137,8 +141,9 @@ private Q_SLOTS:
         QProcess add;
         add.setProcessEnvironment(env);
         add.start(QStringLiteral(FERRY_BINARY),
-                  {QStringLiteral("--data-dir"), dataDir, QStringLiteral("user"),
-                   QStringLiteral("add"), QStringLiteral("alice"), QStringLiteral("--json")});
+                  QStringList{QStringLiteral("--data-dir"), dataDir} + dbArgs +
+                      QStringList{QStringLiteral("user"), QStringLiteral("add"),
+                                  QStringLiteral("alice"), QStringLiteral("--json")});
         QVERIFY(add.waitForFinished(60'000) && add.exitCode() == 0);
         const QString token = QJsonDocument::fromJson(add.readAllStandardOutput())
                                   .object()
@@ -150,9 +155,11 @@ private Q_SLOTS:
         engine.setProcessEnvironment(env);
         engine.setProcessChannelMode(QProcess::MergedChannels);
         engine.start(QStringLiteral(FERRY_BINARY),
-                     {QStringLiteral("--headless"), QStringLiteral("--listen"),
-                      QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir,
-                      QStringLiteral("--poll-interval-ms"), QStringLiteral("50")});
+                     QStringList{QStringLiteral("--headless"), QStringLiteral("--listen"),
+                                 QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"),
+                                 dataDir, QStringLiteral("--poll-interval-ms"),
+                                 QStringLiteral("50")} +
+                         dbArgs);
         QVERIFY(engine.waitForStarted());
         QByteArray log;
         static const QRegularExpression endpoint(
@@ -186,7 +193,6 @@ private Q_SLOTS:
         QVERIFY2(jobId > 0, upload.out.constData());
 
         // The job runs in the engine; its session's blob is the file (content-addressed).
-        const QString db = dataDir + QStringLiteral("/ferry.db");
         auto value = [&](const QString &sql) {
             QString error;
             const auto rows = readRows(db, sql, &error);
@@ -206,11 +212,13 @@ private Q_SLOTS:
         QFile stored(dataDir + QStringLiteral("/blobs/") + blob.left(2) + u'/' + blob);
         QVERIFY(stored.open(QIODevice::ReadOnly));
         QCOMPARE(stored.readAll(), csv);
-        QCOMPARE(value(QStringLiteral("SELECT json_extract(result, '$.rowsImported') FROM jobs "
-                                      "WHERE id = %1")
-                           .arg(jobId))
-                     .toLongLong(),
-                 3000);
+        const QString rowsImported = onPostgres()
+                                         ? QStringLiteral("result::jsonb ->> 'rowsImported'")
+                                         : QStringLiteral("json_extract(result, '$.rowsImported')");
+        QCOMPARE(
+            value(QStringLiteral("SELECT %1 FROM jobs WHERE id = %2").arg(rowsImported).arg(jobId))
+                .toLongLong(),
+            3000);
         QVERIFY(QDir(dataDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
         engine.terminate();
         QVERIFY(engine.waitForFinished(60'000));

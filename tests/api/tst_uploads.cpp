@@ -439,7 +439,7 @@ struct Fixture
     {
         QString error;
         const auto rows =
-            readRows(t.path(), QStringLiteral("SELECT count(*) FROM ") + table, &error);
+            readRows(t.location(), QStringLiteral("SELECT count(*) FROM ") + table, &error);
         if (!error.isEmpty())
             qFatal("%s", qPrintable(error));
         return rows.value(0).value(0).toLongLong();

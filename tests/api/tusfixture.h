@@ -1,6 +1,7 @@
 #pragma once
 
-// A real API server on loopback with the tus routes over a temporary SQLite store, the blob
+// A real API server on loopback with the tus routes over a temporary store (SQLite or, under
+// FERRY_TEST_BACKEND=postgres, PostgreSQL), the blob
 // store and the migrate handler (as app/enginehost.cpp wires them), and a real HTTP client.
 #include "api/apihandler.h"
 #include "api/jobroutes.h"

@@ -212,8 +212,7 @@ private Q_SLOTS:
         const User user = userNamed(t, QStringLiteral("u"));
         QVERIFY(upload(ledger, user.id, 7));
         QVERIFY(ledger.reserve(user.id, 100)->granted); // in flight when the engine "crashes"
-        t.store.reset();
-        t.store = openStore(t.path());
+        t.reopen();
         QuotaLedger reopened(*t.store, t.clock);
         QCOMPARE(reopened.status(user)->uploadsUsed, 2);
         auto released = t.store->releaseAllQuotaReservations(); // what an engine start does

@@ -108,7 +108,7 @@ private Q_SLOTS:
                      ->has_value());
         QString error;
         const auto rows = readRows(
-            t.path(), QStringLiteral("SELECT key FROM idempotency_keys ORDER BY key"), &error);
+            t.location(), QStringLiteral("SELECT key FROM idempotency_keys ORDER BY key"), &error);
         QVERIFY2(error.isEmpty(), qPrintable(error));
         // Pruned as the new key came in: only "other" and the 15-minutes-later "stuck" remain.
         QCOMPARE(rows.size(), 2);

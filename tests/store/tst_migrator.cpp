@@ -1,4 +1,5 @@
 #include "store/migrator.h"
+#include "store/storefactory.h"
 #include "testsupport.h"
 
 #include <QFile>
@@ -13,21 +14,20 @@ class tst_Migrator : public QObject
     Q_OBJECT
 
 private:
-    static QStringList tables(const QString &path)
+    // The tables of the store at location (a SQLite file or a PostgreSQL database).
+    static QStringList tables(const QString &location)
     {
-        const QString name = QStringLiteral("inspect-") + path;
+        const QString sql =
+            onPostgres() ? QStringLiteral("SELECT table_name FROM information_schema.tables "
+                                          "WHERE table_schema = 'public' ORDER BY table_name")
+                         : QStringLiteral(
+                               "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+        QString error;
         QStringList result;
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(path);
-            db.open();
-            QSqlQuery q(db);
-            q.exec(QStringLiteral(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
-            while (q.next())
-                result.append(q.value(0).toString());
-        }
-        QSqlDatabase::removeDatabase(name);
+        for (const QVariantList &row : readRows(location, sql, &error))
+            result.append(row.value(0).toString());
+        if (!error.isEmpty())
+            qFatal("%s", qPrintable(error));
         return result;
     }
 
@@ -35,8 +35,8 @@ private Q_SLOTS:
     void freshDatabaseGetsEverySchemaVersion()
     {
         QTemporaryDir dir;
-        const QString path = dir.path() + QStringLiteral("/f.db");
-        auto store = openStore(path);
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/f.db"));
+        auto store = openTestStore(path);
         QVERIFY(store->schemaVersion() >= 2);
         const QStringList names = tables(path);
         for (const char *table : {"users", "upload_sessions", "jobs", "job_attempts", "quota_usage",
@@ -47,11 +47,11 @@ private Q_SLOTS:
     void oldSchemaIsMigratedAndKeepsItsData()
     {
         QTemporaryDir dir;
-        const QString path = dir.path() + QStringLiteral("/old.db");
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/old.db"));
         qint64 jobId = 0;
         {
             // A database as the first release left it: schema version 1 only.
-            auto old = openStore(path, 1);
+            auto old = openTestStore(path, 1);
             QCOMPARE(old->schemaVersion(), 1);
             QVERIFY(!tables(path).contains(QStringLiteral("settings")));
             ManualClock clock;
@@ -59,22 +59,19 @@ private Q_SLOTS:
             auto user = users.addUser(QStringLiteral("alice"));
             QVERIFY(user.ok());
             // v1 has no fair_clock table, so enqueue through plain SQL as v1 code would.
-            QSqlDatabase db =
-                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("v1"));
-            db.setDatabaseName(path);
-            QVERIFY(db.open());
-            QSqlQuery q(db);
-            QVERIFY(q.exec(
+            QString error;
+            const auto rows = writeRows(
+                path,
                 QStringLiteral(
                     "INSERT INTO jobs (user_id, type, status, max_attempts, run_at, timeout_ms, "
-                    "created_at) VALUES (%1, 'noop', 'pending', 5, 0, 0, 0)")
-                    .arg(user->user.id)));
-            jobId = q.lastInsertId().toLongLong();
-            q = QSqlQuery();
-            db = QSqlDatabase();
-            QSqlDatabase::removeDatabase(QStringLiteral("v1"));
+                    "created_at) VALUES (%1, 'noop', 'pending', 5, 0, 0, 0) RETURNING id")
+                    .arg(user->user.id),
+                &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+            jobId = rows.value(0).value(0).toLongLong();
+            QVERIFY(jobId > 0);
         }
-        auto store = openStore(path);
+        auto store = openTestStore(path);
         QVERIFY(store->schemaVersion() >= 2);
         QVERIFY(tables(path).contains(QStringLiteral("settings")));
         auto user = store->userByName(QStringLiteral("alice"));
@@ -89,21 +86,15 @@ private Q_SLOTS:
     void newerSchemaIsRefused()
     {
         QTemporaryDir dir;
-        const QString path = dir.path() + QStringLiteral("/new.db");
-        openStore(path).reset();
-        {
-            QSqlDatabase db =
-                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("bump"));
-            db.setDatabaseName(path);
-            QVERIFY(db.open());
-            QSqlQuery q(db);
-            QVERIFY(q.exec(QStringLiteral("INSERT INTO schema_migrations (version, name, "
-                                          "applied_at) VALUES (999, 'future', 0)")));
-        }
-        QSqlDatabase::removeDatabase(QStringLiteral("bump"));
-        DatabaseConfig config;
-        config.sqlitePath = path;
-        auto store = SqliteStore::open(config);
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/new.db"));
+        openTestStore(path).reset();
+        QString error;
+        writeRows(path,
+                  QStringLiteral("INSERT INTO schema_migrations (version, name, applied_at) "
+                                 "VALUES (999, 'future', 0)"),
+                  &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        auto store = Ferry::openStore(*DatabaseConfig::fromUrl(path));
         QVERIFY(!store.ok());
         QCOMPARE(store.error().code, ErrorCode::SchemaTooNew);
         QVERIFY(store.error().message.contains(u"999"));
@@ -112,6 +103,7 @@ private Q_SLOTS:
 
     void corruptFileIsRefusedAndLeftAlone()
     {
+        FERRY_SQLITE_ONLY("a damaged database file");
         QTemporaryDir dir;
         const QString path = dir.path() + QStringLiteral("/corrupt.db");
         QFile file(path);

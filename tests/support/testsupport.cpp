@@ -21,9 +21,15 @@ std::unique_ptr<SqliteStore> openStore(const QString &path, int schemaVersion)
     return std::move(*store);
 }
 
-TempStore::TempStore()
+TempStore::TempStore() : m_location(freshStoreLocation(path()))
 {
-    store = openStore(path());
+    store = openTestStore(m_location);
+}
+
+void TempStore::reopen()
+{
+    store.reset();
+    store = openTestStore(m_location);
 }
 
 qint64 TempStore::addUser(const QString &name)
@@ -35,16 +41,31 @@ qint64 TempStore::addUser(const QString &name)
     return user->user.id;
 }
 
-QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
+namespace {
+
+QList<QVariantList> runRows(const QString &path, const QString &sql, QString *error, bool readOnly)
 {
     static std::atomic<int> serial{0};
     const QString name = QStringLiteral("ferry-test-read-%1").arg(++serial);
     QList<QVariantList> rows;
     error->clear();
     {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000"));
+        QSqlDatabase db;
+        const auto config = DatabaseConfig::fromUrl(path);
+        if (config && config->backend == DatabaseConfig::Backend::Postgres) {
+            db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            db.setHostName(config->host);
+            db.setPort(config->port);
+            db.setUserName(config->user);
+            db.setPassword(config->password);
+            db.setDatabaseName(config->database);
+        } else {
+            db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+            db.setDatabaseName(path);
+            db.setConnectOptions(
+                readOnly ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
+                         : QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+        }
         if (!db.open()) {
             *error = QStringLiteral("cannot open %1: %2").arg(path, db.lastError().text());
         } else {
@@ -64,6 +85,18 @@ QList<QVariantList> readRows(const QString &path, const QString &sql, QString *e
     }
     QSqlDatabase::removeDatabase(name);
     return rows;
+}
+
+} // namespace
+
+QList<QVariantList> readRows(const QString &path, const QString &sql, QString *error)
+{
+    return runRows(path, sql, error, true);
+}
+
+QList<QVariantList> writeRows(const QString &location, const QString &sql, QString *error)
+{
+    return runRows(location, sql, error, false);
 }
 
 bool waitFor(const std::function<bool()> &condition, int timeoutMs)
