@@ -168,6 +168,9 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
             return sqlError(duplicate, QStringLiteral("checking a unique key"));
         result.append({duplicate.value(0).toLongLong(), true});
     }
+    // Cluster: idle nodes listening on ferry_jobs wake at once (delivered on commit).
+    if (QSqlQuery notify(*db); !notify.exec(QStringLiteral("SELECT pg_notify('ferry_jobs', '')")))
+        return sqlError(notify, QStringLiteral("notifying other nodes"));
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;
@@ -227,7 +230,14 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     }
 
     QList<ClaimedJob> claimed;
-    if (request.limit > 0) {
+    int limit = request.limit;
+    if (limit > 0 && request.clusterMaxRunning > 0) { // global concurrency limit (cluster)
+        auto allowed = clusterClaimAllowance(*db, request.clusterMaxRunning);
+        if (!allowed)
+            return allowed.error();
+        limit = qMin(limit, *allowed);
+    }
+    if (limit > 0) {
         // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
         const int maxPerUser = request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser;
         const bool capped = maxPerUser > 0;
@@ -236,12 +246,12 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
         const qint64 expiresAt = request.now + request.leaseMs;
         if (capped) {
             claim.addBindValue(request.now);
-            claim.addBindValue(qint64(request.limit) * 4);
+            claim.addBindValue(qint64(limit) * 4);
             claim.addBindValue(maxPerUser);
-            claim.addBindValue(request.limit);
+            claim.addBindValue(limit);
         } else {
             claim.addBindValue(request.now);
-            claim.addBindValue(request.limit);
+            claim.addBindValue(limit);
         }
         claim.addBindValue(request.node);
         claim.addBindValue(expiresAt);
