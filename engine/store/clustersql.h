@@ -51,11 +51,17 @@ inline const QString deleteDeadNodes =
 inline const QString countRunning =
     QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'running'");
 
+// A null QString binds as SQL NULL (QPSQL); the columns are NOT NULL, empty means unknown.
+inline QString notNull(const QString &text)
+{
+    return text.isNull() ? QStringLiteral("") : text;
+}
+
 inline void bindNode(QSqlQuery &q, const NodeRecord &node)
 {
     q.addBindValue(node.id);
-    q.addBindValue(node.address);
-    q.addBindValue(node.version);
+    q.addBindValue(notNull(node.address));
+    q.addBindValue(notNull(node.version));
     q.addBindValue(node.startedAt);
     q.addBindValue(node.heartbeatAt);
     q.addBindValue(qint64(node.runningJobs));
