@@ -4,9 +4,12 @@
 
 #include "cluster/clusternode.h"
 #include "clusterharness.h"
+#include "config/configloader.h"
 #include "testsupport.h"
 
+#include <QProcessEnvironment>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace Ferry;
@@ -217,6 +220,23 @@ private Q_SLOTS:
         QVERIFY(only.isLeader());
         only.tick();
         QVERIFY(findNode(*t.store, QStringLiteral("only"), t.clock.nowMs())->leader);
+    }
+
+    void clusterMaxRunningOption()
+    {
+        QTemporaryDir dir;
+        auto load = [&](const QString &value) {
+            QHash<QString, QString> cli{{QStringLiteral("data-dir"), dir.path()}};
+            if (!value.isNull())
+                cli.insert(QStringLiteral("cluster-max-running"), value);
+            return ConfigLoader::load(cli, QProcessEnvironment());
+        };
+        QCOMPARE(load(QString())->queue.clusterMaxRunning, 0); // off by default
+        QCOMPARE(load(QStringLiteral("12"))->queue.clusterMaxRunning, 12);
+        auto negative = load(QStringLiteral("-1"));
+        QVERIFY(!negative);
+        QVERIFY2(negative.error().message.contains(QStringLiteral("cluster-max-running")),
+                 qPrintable(negative.error().message));
     }
 
     void globalLimitHoldsAcrossTwoDispatchers()
