@@ -94,6 +94,9 @@ private Q_SLOTS:
         QCOMPARE(cell(2, 0), QStringLiteral("worker-c:1203:ef56"));
         QVERIFY2(cell(2, 3).endsWith(QStringLiteral(" s ago")), qPrintable(cell(2, 3)));
         QVERIFY(cell(2, 3).section(u' ', 0, 0).toDouble() >= 9.0); // heartbeat age
+        // An old heartbeat stands out; a fresh one does not.
+        QCOMPARE(table->item(2, 3)->foreground().color(), QColor(0xc6, 0x28, 0x28));
+        QVERIFY(table->item(1, 3)->foreground().style() == Qt::NoBrush);
         QTRY_COMPARE(window.findChild<QLabel *>(QStringLiteral("nodeCount"))->text(),
                      QStringLiteral("3 nodes"));
 

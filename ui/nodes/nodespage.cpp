@@ -4,6 +4,7 @@
 #include "queue/dispatcher.h"
 #include "store/store.h"
 
+#include <QColor>
 #include <QDateTime>
 #include <QHeaderView>
 #include <QLabel>
@@ -16,6 +17,8 @@ namespace Ferry {
 namespace {
 
 enum Column { Id, Address, Running, Heartbeat, Rss, Leader, Version, ColumnCount };
+
+constexpr qint64 StaleHeartbeatMs = 6'000;
 
 struct NodesRead
 {
@@ -105,6 +108,14 @@ void NodesPage::show(const QList<NodeRecord> &nodes, qint64 now)
         set(Address, node.address.isEmpty() ? QStringLiteral("—") : node.address);
         set(Running, QString::number(node.runningJobs), Qt::AlignRight);
         set(Heartbeat, formatAge(now - node.heartbeatAt), Qt::AlignRight);
+        // Three missed heartbeats (2 s each): probably stopping or cut off; the leader rescues
+        // its jobs once the heartbeat is half a job lease old.
+        if (now - node.heartbeatAt > StaleHeartbeatMs) {
+            m_table->item(row, Heartbeat)->setForeground(QColor(0xc6, 0x28, 0x28));
+            m_table->item(row, Heartbeat)
+                ->setToolTip(
+                    QStringLiteral("No heartbeat for a while: the node may have stopped."));
+        }
         set(Rss, formatBytes(node.rssBytes), Qt::AlignRight);
         set(Leader, node.leader ? QStringLiteral("leader") : QString());
         set(Version, node.version);
