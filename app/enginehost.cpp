@@ -17,6 +17,8 @@ EngineHost::~EngineHost()
 {
     stop();
     m_settings.reset(); // its appliers point at what follows
+    m_listener.reset(); // cluster: its callbacks reach the queue
+    m_cluster.reset();  // cluster: samples the dispatcher and the probe
     m_monitor.reset();
     m_http.reset();
     m_tusPrune.reset();
@@ -108,6 +110,7 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
                 }
             });
         host->createMonitor();
+        host->createCluster();
     }
     return host;
 }
@@ -152,6 +155,55 @@ void EngineHost::createMonitor()
                            });
 }
 // --- end resource monitor ---
+
+// --- Cluster: nodes, heartbeats, the leader, LISTEN/NOTIFY (engine/cluster/; docs/architecture.md,
+// "Cluster"). On SQLite the one engine registers too (the console lists it) and always leads. ---
+void EngineHost::createCluster()
+{
+    const bool sqlite = m_config.database.backend == DatabaseConfig::Backend::Sqlite;
+    ClusterNode::Options options;
+    options.nodeId = m_dispatcher->nodeId();
+    options.version = QStringLiteral(FERRY_VERSION_STRING);
+    options.exclusiveStore = sqlite;
+    // A dead node's jobs come back within one job lease: it is declared dead after half a lease
+    // without a heartbeat, and a dead leader's lease (a third of a job lease) passes to another
+    // node in time to do it.
+    options.deadAfterMs = qMax<qint64>(3 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 2);
+    options.leaderLeaseMs =
+        qMax<qint64>(2 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 3);
+    options.runningJobs = [dispatcher = m_dispatcher.get()] { return dispatcher->runningCount(); };
+    options.rssBytes = [probe = m_probe.get()]() -> qint64 {
+        auto rss = probe->processRssBytes();
+        return rss ? *rss : -1;
+    };
+    options.jobsRescued = [queue = m_queue.get()](int) { queue->announceRemoteEnqueue(); };
+    m_cluster = std::make_unique<ClusterNode>(*m_store, m_clock, std::move(options));
+    // Once-per-cluster maintenance (ageing, pruning, session files) only on the leader.
+    m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
+    if (!sqlite) {
+        NotificationListener::Callbacks callbacks;
+        callbacks.jobsEnqueued = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
+        callbacks.cancelRequested = [queue = m_queue.get()](qint64 id) {
+            queue->announceRemoteCancel(id);
+        };
+        m_listener =
+            std::make_unique<NotificationListener>(m_config.database, std::move(callbacks));
+    }
+}
+
+Result<void> EngineHost::startCluster()
+{
+    m_cluster->setAddress(QStringLiteral("%1:%2").arg(m_config.listenHost).arg(m_httpPort));
+    if (auto started = m_cluster->start(); !started)
+        return started;
+    if (m_listener) {
+        // Not fatal: the dispatcher polls, and the listener keeps trying to connect.
+        if (auto listening = m_listener->start(); !listening)
+            qCWarning(lcHost) << listening.error().toString();
+    }
+    return {};
+}
+// --- end cluster ---
 
 Result<void> EngineHost::start()
 {
@@ -225,7 +277,10 @@ Result<void> EngineHost::start()
     m_api->addRoutes(*m_tusRoutes);
     m_tusPrune = std::make_unique<QTimer>();
     m_tusPrune->setInterval(10 * 60'000);
-    auto pruneTus = [uploads = m_tusUploads.get(), workers = &m_api->workers()] {
+    auto pruneTus = [uploads = m_tusUploads.get(), workers = &m_api->workers(),
+                     cluster = m_cluster.get()] {
+        if (!cluster->isLeader())
+            return; // cluster: once per cluster, on the leader
         workers->start([uploads] {
             if (auto pruned = uploads->pruneExpired(); !pruned)
                 qCWarning(lcHost) << pruned.error().toString();
@@ -265,6 +320,8 @@ Result<void> EngineHost::start()
                              << m_dispatcher->nodeId() << "- max concurrency"
                              << m_dispatcher->maxConcurrency()
                              << (m_queue->isPaused() ? "(queue paused)" : "");
+    if (auto clustered = startCluster(); !clustered) // cluster: once the HTTP port is known
+        return clustered;
     m_monitor->start(); // resource monitor: last, once everything it samples exists
     return {};
 }
@@ -275,8 +332,12 @@ void EngineHost::stop()
         m_monitor->stop(); // resource monitor: first, before what it samples goes away
     if (m_http)
         m_http->close();
+    if (m_listener)
+        m_listener->stop(); // cluster
     if (m_dispatcher)
         m_dispatcher->stop();
+    if (m_cluster)
+        m_cluster->stop(); // cluster: after the dispatcher released its leases
 }
 
 } // namespace Ferry

@@ -8,6 +8,8 @@
 #include "api/systemroutes.h"
 #include "api/tusroutes.h"
 #include "api/uploadroutes.h"
+#include "cluster/clusternode.h"
+#include "cluster/notificationlistener.h"
 #include "config/ferryconfig.h"
 #include "config/settingsservice.h"
 #include "core/clock.h"
@@ -61,10 +63,14 @@ public:
     ResourceMonitor *monitor() { return m_monitor.get(); }
     // The console's Settings page: overrides saved in the store, applied live where possible.
     SettingsService &settings() { return *m_settings; }
+    // Cluster (Engine role): this node's registration, heartbeat and leader lease; null for tools.
+    ClusterNode *cluster() { return m_cluster.get(); }
 
 private:
     explicit EngineHost(const FerryConfig &config);
     void createMonitor();
+    void createCluster();
+    Result<void> startCluster();
 
     FerryConfig m_config;
     SystemClock m_clock;
@@ -96,6 +102,9 @@ private:
     std::unique_ptr<ProcProbe> m_probe;
     std::unique_ptr<ResourceMonitor> m_monitor;
     std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
+    // Cluster: node registry and leader lease (both backends); LISTEN/NOTIFY (PostgreSQL only).
+    std::unique_ptr<ClusterNode> m_cluster;
+    std::unique_ptr<NotificationListener> m_listener;
     // Console settings: overrides read at create(), appliers registered as their targets exist.
     std::unique_ptr<SettingsService> m_settings;
 };

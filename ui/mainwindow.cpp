@@ -4,6 +4,7 @@
 #include "jobs/jobspage.h"
 #include "logpane.h"
 #include "monitor/resourcemonitor.h"
+#include "nodes/nodespage.h"
 #include "overview/overviewpage.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
@@ -43,7 +44,8 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_navigation = new QListWidget(this);
     m_navigation->setObjectName(QStringLiteral("navigation"));
     m_navigation->addItems({QStringLiteral("Overview"), QStringLiteral("Jobs"),
-                            QStringLiteral("Users and quotas"), QStringLiteral("Settings")});
+                            QStringLiteral("Users and quotas"), QStringLiteral("Settings"),
+                            QStringLiteral("Nodes")});
     m_navigation->setFixedWidth(160);
     layout->addWidget(m_navigation);
     m_pages = new QStackedWidget(this);
@@ -53,6 +55,8 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_pages->addWidget(new JobsPage(m_context, this));
     m_pages->addWidget(new UsersPage(m_context, this));
     m_pages->addWidget(new SettingsPage(m_context, this));
+    auto *nodes = new NodesPage(m_context, this); // cluster: every node on the database
+    m_pages->addWidget(nodes);
     layout->addWidget(m_pages, 1);
     setCentralWidget(central);
     connect(m_navigation, &QListWidget::currentRowChanged, m_pages,
@@ -65,6 +69,12 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     findChild<QToolBar *>(QStringLiteral("queueToolbar"))->addAction(m_log->toggleViewAction());
 
     buildStatusBar();
+    // Cluster: the status bar counts the nodes the Nodes page reads (every 2 s).
+    connect(nodes, &NodesPage::nodesRead, this, [this](int count, const QString &error) {
+        if (error.isEmpty())
+            m_nodes->setText(count == 1 ? QStringLiteral("1 node")
+                                        : QStringLiteral("%1 nodes").arg(count));
+    });
     connect(m_overview, &OverviewPage::storeRead, this, &MainWindow::updateStatus);
     connect(&m_context.queue, &JobQueue::pausedChanged, this, [this] { updateStatus({}); });
     connect(&m_context.queue, &JobQueue::maxPerUserChanged, this, [this](int cap) {
@@ -143,12 +153,9 @@ void MainWindow::buildStatusBar()
     statusBar()->addPermanentWidget(m_endpoint);
     m_nodes = new QLabel(this);
     m_nodes->setObjectName(QStringLiteral("nodeCount"));
-    const bool cluster =
-        m_context.config && m_context.config->database.backend == DatabaseConfig::Backend::Postgres;
-    // SQLite is one process by construction (a lock file proves it); PostgreSQL may have peers.
-    m_nodes->setText(
-        cluster ? QStringLiteral("cluster · this node %1").arg(m_context.dispatcher.nodeId())
-                : QStringLiteral("1 node"));
+    // This node, until the Nodes page's first read counts every node on the database.
+    m_nodes->setText(QStringLiteral("1 node"));
+    m_nodes->setToolTip(QStringLiteral("This node: %1").arg(m_context.dispatcher.nodeId()));
     statusBar()->addPermanentWidget(m_nodes);
     auto *timer = new QTimer(this); // running count and the adaptive limit change without signals
     timer->setInterval(1000);

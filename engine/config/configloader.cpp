@@ -127,6 +127,11 @@ const QList<Definition> &definitions()
           QStringLiteral("0")},
          integer(0, QueueConfig::MaxPerUserLimit,
                  [](FerryConfig &c, qint64 v) { c.queue.maxPerUser = int(v); })},
+        // Cluster: global concurrency limit across every node on the database (engine/cluster/).
+        {{QStringLiteral("cluster-max-running"), QStringLiteral("N"),
+          QStringLiteral("Jobs running at once across all nodes on the database (0 = no limit)."),
+          QStringLiteral("0")},
+         integer(0, 100'000, [](FerryConfig &c, qint64 v) { c.queue.clusterMaxRunning = int(v); })},
         {{QStringLiteral("lease-seconds"), QStringLiteral("S"),
           QStringLiteral("A running job's lease; a crashed node's jobs return after it."),
           QStringLiteral("30")},

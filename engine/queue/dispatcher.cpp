@@ -98,6 +98,11 @@ void Dispatcher::setRetentionHook(std::function<void(qint64)> hook)
     m_loop->setRetentionHook(std::move(hook));
 }
 
+void Dispatcher::setLeaderGate(std::function<bool()> gate)
+{
+    m_loop->setLeaderGate(std::move(gate));
+}
+
 void Dispatcher::setBackoffRandom(std::function<double()> random)
 {
     m_loop->setBackoffRandom(std::move(random));

@@ -58,6 +58,10 @@ public:
     // start().
     void setRetentionHook(std::function<void(qint64 cutoffMs)> hook);
 
+    // Cluster: once-per-cluster maintenance (ageing, pruning and the retention hook) runs only
+    // while the gate returns true (ClusterNode::isLeader). Unset: always. Set before start().
+    void setLeaderGate(std::function<bool()> gate);
+
     // Test and benchmark hook: the random source of the retry backoff.
     void setBackoffRandom(std::function<double()> random);
 

@@ -253,8 +253,9 @@ void DispatchLoop::run()
         }
         if (!unsettled.isEmpty() || capacity > 0) {
             auto claimed = m_store.settleAndClaim(
-                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
-                            [queue = &m_queue] { return queue->maxPerUser(); }});
+                unsettled,
+                {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
+                 [queue = &m_queue] { return queue->maxPerUser(); }, m_config.clusterMaxRunning});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);
@@ -408,6 +409,10 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
             m_readyMaybe = true;
         }
     }
+    // Cluster: ageing and pruning run once per cluster, on the leader (checked each time, so a
+    // lost lease stops them at once).
+    if (m_leaderGate && !m_leaderGate())
+        return;
     if (m_config.agingIntervalMs > 0 && steadyNow >= m_nextAging) {
         m_nextAging = steadyNow + ms(m_config.agingIntervalMs);
         auto aged = m_store.agePendingJobs(now - m_config.agingIntervalMs, AgingBatch);

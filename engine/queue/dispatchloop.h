@@ -55,6 +55,7 @@ public:
     QString nodeId() const { return m_node; }
     void setBackoffRandom(std::function<double()> random);
     void setRetentionHook(std::function<void(qint64)> hook) { m_retentionHook = std::move(hook); }
+    void setLeaderGate(std::function<bool()> gate) { m_leaderGate = std::move(gate); }
 
 private:
     using SteadyTime = std::chrono::steady_clock::time_point;
@@ -112,6 +113,7 @@ private:
     Callbacks m_callbacks;
     Backoff m_backoff;
     std::function<void(qint64)> m_retentionHook;
+    std::function<bool()> m_leaderGate; // cluster: once-per-cluster maintenance only when true
 
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown

@@ -231,6 +231,17 @@ void JobQueue::removeObserver(QueueObserver *observer)
     m_observers.removeAll(observer);
 }
 
+// Cluster: changes announced by other nodes (engine/cluster/notificationlistener.h).
+void JobQueue::announceRemoteEnqueue()
+{
+    notify([](QueueObserver *o) { o->jobsEnqueued(0); });
+}
+
+void JobQueue::announceRemoteCancel(qint64 jobId)
+{
+    notify([jobId](QueueObserver *o) { o->cancelRequested(jobId); });
+}
+
 template<typename F>
 void JobQueue::notify(F &&f)
 {

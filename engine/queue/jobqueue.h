@@ -71,6 +71,11 @@ public:
     int defaultMaxAttempts() const { return m_defaultMaxAttempts.load(); }
     Store &store() { return m_store; }
 
+    // Cluster (engine/cluster/): another node enqueued jobs, or asked to cancel a running job
+    // (LISTEN/NOTIFY). The observers (this node's dispatcher) react as to a local change.
+    void announceRemoteEnqueue();
+    void announceRemoteCancel(qint64 jobId);
+
     void addObserver(QueueObserver *observer);
     void removeObserver(QueueObserver *observer);
 

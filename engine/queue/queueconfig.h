@@ -31,6 +31,10 @@ struct QueueConfig
     // Per-user cap: running jobs per user at most (--max-per-user); 0 = no cap.
     static constexpr int MaxPerUserLimit = 64;
     int maxPerUser = 0;
+
+    // Cluster: at most this many jobs running across every node on the database
+    // (--cluster-max-running; counted in the claim under a lock); 0 = no limit.
+    int clusterMaxRunning = 0;
 };
 
 } // namespace Ferry

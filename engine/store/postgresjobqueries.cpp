@@ -72,6 +72,14 @@ Result<JobStatus> PostgresStore::cancelJob(qint64 jobId, std::optional<qint64> u
     q.addBindValue(jobId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
+    // Cluster: the node running it hears ferry_cancel at commit and stops it at once.
+    if (result == JobStatus::Running) {
+        QSqlQuery notify(*db);
+        notify.prepare(QStringLiteral("SELECT pg_notify('ferry_cancel', ?)"));
+        notify.addBindValue(QString::number(jobId));
+        if (!notify.exec())
+            return sqlError(notify, QStringLiteral("notifying the node running job %1").arg(jobId));
+    }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;

@@ -10,6 +10,7 @@
 #include <QSqlQuery>
 
 #include <algorithm>
+#include <climits>
 
 namespace Ferry {
 
@@ -369,6 +370,9 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
         result.append({duplicate.value(0).toLongLong(), true});
         duplicate.finish();
     }
+    // Cluster: idle nodes listening on ferry_jobs wake at once (delivered on commit).
+    if (QSqlQuery notify(*db); !notify.exec(QStringLiteral("SELECT pg_notify('ferry_jobs', '')")))
+        return sqlError(notify, QStringLiteral("notifying other nodes"));
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;
@@ -450,6 +454,9 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs
         for (qint64 id : std::as_const(ids))
             result.append({id, false});
     }
+    // Cluster: idle nodes listening on ferry_jobs wake at once (delivered on commit).
+    if (QSqlQuery notify(*db); !notify.exec(QStringLiteral("SELECT pg_notify('ferry_jobs', '')")))
+        return sqlError(notify, QStringLiteral("notifying other nodes"));
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;
@@ -459,15 +466,18 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs
 // inserted by one statement, its own transaction, so one round trip instead of four.
 Result<QList<EnqueuedJob>> PostgresStore::enqueueOne(const NewJob &job, qint64 now)
 {
+    // The notification (idle nodes wake at once) is part of the same statement, and sent only
+    // when a row went in: pg_notify in FROM runs once per statement, delivered at commit.
     auto statement = prepared(QStringLiteral(
-        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
-        "max_attempts, run_at, timeout_ms, unique_key, created_at) "
+        "WITH ins AS (INSERT INTO jobs (user_id, session_id, type, payload, status, priority, "
+        "fair_rank, max_attempts, run_at, timeout_ms, unique_key, created_at) "
         "VALUES (?, ?, ?, ?, 'pending', ?, greatest(coalesce((SELECT max(fair_rank) FROM jobs "
         "WHERE user_id = ?::bigint AND priority = ?::integer AND status = 'pending'), 0), "
         "coalesce((SELECT v FROM fair_clock WHERE priority = ?::integer), 0)) + 1, "
         "?, ?, ?, ?, ?) "
         "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
-        "AND status IN ('pending', 'running') DO NOTHING RETURNING id"));
+        "AND status IN ('pending', 'running') DO NOTHING RETURNING id) "
+        "SELECT ins.id FROM ins, pg_notify('ferry_jobs', '')"));
     if (!statement)
         return statement.error();
     QSqlQuery &insert = **statement;
@@ -524,16 +534,17 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
     const int maxPerUser =
         limit == 0 ? 0 : (request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser);
-    if (maxPerUser > 0) {
-        // With a cap: settle in one statement (limit 0), then claim in a transaction of its own
-        // that pages through the queue (cappedClaimIds). The cap is off the hot path.
+    if (maxPerUser > 0 || (limit > 0 && request.clusterMaxRunning > 0)) {
+        // With a cap (per user, or the cluster's --cluster-max-running): settle in one
+        // statement (limit 0), then claim in a transaction of its own that pages through the
+        // queue (cappedClaimIds). The caps are off the hot path.
         if (!settled.isEmpty()) {
             ClaimRequest settleOnly = request;
             settleOnly.limit = 0;
             if (auto done = settleAndClaim(settled, settleOnly); !done)
                 return done.error();
         }
-        return claimUnderCap(request, maxPerUser);
+        return claimUnderCap(request, maxPerUser > 0 ? maxPerUser : INT_MAX);
     }
     auto statement = prepared(s_settleAndClaimNext);
     if (!statement)
@@ -580,7 +591,16 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    auto ids = cappedClaimIds(*db, request, cap);
+    ClaimRequest bounded = request;
+    if (request.clusterMaxRunning > 0) { // global concurrency limit (cluster)
+        auto allowed = clusterClaimAllowance(*db, request.clusterMaxRunning);
+        if (!allowed)
+            return allowed.error();
+        bounded.limit = qMin(request.limit, *allowed);
+        if (bounded.limit <= 0)
+            return QList<ClaimedJob>{}; // the transaction rolls back: nothing was written
+    }
+    auto ids = cappedClaimIds(*db, bounded, cap);
     if (!ids)
         return ids.error();
     QList<ClaimedJob> claimed;

@@ -139,7 +139,23 @@ public:
                                                  int value,
                                                  qint64 now) override;
 
+    // Cluster: nodes, heartbeats, the leader lease (postgrescluster.cpp).
+    Result<void> upsertNode(const NodeRecord &node) override;
+    Result<void> removeNode(const QString &nodeId) override;
+    Result<QList<NodeRecord>> nodes(qint64 now) override;
+    Result<bool> acquireClusterLease(const QString &name,
+                                     const QString &holder,
+                                     qint64 now,
+                                     qint64 expiresAt) override;
+    Result<void> releaseClusterLease(const QString &name, const QString &holder) override;
+    Result<DeadNodeRescue>
+    rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
+    // end of the cluster block
+
 private:
+    // Global concurrency limit (postgrescluster.cpp): how many more jobs may start cluster-wide,
+    // counted under a transaction-level advisory lock (held until the claim commits).
+    Result<int> clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning);
     explicit PostgresStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
     Result<QSqlDatabase> db() { return m_pool.connection(); }

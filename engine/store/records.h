@@ -124,6 +124,9 @@ struct ClaimRequest
     // When set, the store reads the cap here once it holds its write lock (instead of
     // maxPerUser), so a cap changed while the claim waited still applies to it.
     std::function<int()> maxPerUserNow = {};
+    // Global concurrency limit across nodes (--cluster-max-running): the claim takes at most this
+    // many minus the jobs running cluster-wide, counted under a lock; 0 = no limit.
+    int clusterMaxRunning = 0;
 };
 
 // The end of one attempt, written back in a batch. newStatus is Pending for a retry (runAt set)

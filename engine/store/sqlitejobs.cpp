@@ -237,6 +237,12 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     }
 
     QList<ClaimedJob> claimed;
+    if (request.limit > 0 && request.clusterMaxRunning > 0) { // global concurrency limit
+        auto allowed = clusterClaimAllowance(db, request.clusterMaxRunning);
+        if (!allowed)
+            return allowed.error();
+        request.limit = qMin(request.limit, *allowed);
+    }
     if (request.limit > 0) {
         QHash<int, qint64> highestRank;
         QString cappedIds;

@@ -136,7 +136,22 @@ public:
                                                  int value,
                                                  qint64 now) override;
 
+    // Cluster: nodes, heartbeats, the leader lease (sqlitecluster.cpp).
+    Result<void> upsertNode(const NodeRecord &node) override;
+    Result<void> removeNode(const QString &nodeId) override;
+    Result<QList<NodeRecord>> nodes(qint64 now) override;
+    Result<bool> acquireClusterLease(const QString &name,
+                                     const QString &holder,
+                                     qint64 now,
+                                     qint64 expiresAt) override;
+    Result<void> releaseClusterLease(const QString &name, const QString &holder) override;
+    Result<DeadNodeRescue>
+    rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
+    // end of the cluster block
+
 private:
+    // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
+    Result<int> clusterClaimAllowance(NativeConnection &db, int clusterMaxRunning);
     explicit SqliteStore(const DatabaseConfig &config);
     Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
     Result<QSqlDatabase> db() { return m_pool.connection(); }

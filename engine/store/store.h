@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "datasets/datasetstore.h"
 #include "monitor/resourcesample.h"
+#include "store/clusterrecords.h"
 #include "store/consolerecords.h"
 #include "store/idempotencykey.h"
 #include "store/jobsapirecords.h"
@@ -177,6 +178,29 @@ public:
                                                          int value,
                                                          qint64 now) = 0;
     // ---- end of the operator console block ----
+    // ---- Cluster: nodes, heartbeats and the leader lease (engine/cluster/; SQLite:
+    // store/sqlitecluster.cpp, PostgreSQL: store/postgrescluster.cpp; migration 0009) ----
+    // Inserts or replaces the node's row (its heartbeat). node.leader is ignored.
+    virtual Result<void> upsertNode(const NodeRecord &node) = 0;
+    // Deletes the node's row (graceful stop).
+    virtual Result<void> removeNode(const QString &nodeId) = 0;
+    // Every registered node, by id; leader is set on the holder of the leader lease if it has
+    // not expired at `now`.
+    virtual Result<QList<NodeRecord>> nodes(qint64 now) = 0;
+    // Takes or renews the named lease for holder until expiresAt when it is free, expired
+    // (expires_at < now) or already holder's; one atomic upsert. True when holder holds it now.
+    virtual Result<bool> acquireClusterLease(const QString &name,
+                                             const QString &holder,
+                                             qint64 now,
+                                             qint64 expiresAt) = 0;
+    // Gives the lease up if holder holds it (graceful stop: a successor need not wait).
+    virtual Result<void> releaseClusterLease(const QString &name, const QString &holder) = 0;
+    // Nodes (never `self`) whose heartbeat is older than heartbeatBefore are dead: their rows
+    // are deleted and their running jobs rescued at once, as rescueLeases does for expired
+    // leases (pending or dead by attempts, cancelled if requested, a 'lost' attempt recorded).
+    virtual Result<DeadNodeRescue>
+    rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) = 0;
+    // ---- end of the cluster block ----
 };
 
 } // namespace Ferry
