@@ -13,6 +13,7 @@ packages=(
     node-llhttp
     xvfb xauth fonts-dejavu-core
     postgresql # a throwaway server for the PostgreSQL store tests (scripts/pg-test-server.sh)
+    nginx # the load balancer in front of two nodes in tests/cluster/tst_nginxcluster
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from

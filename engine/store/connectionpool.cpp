@@ -152,6 +152,9 @@ Result<QSqlDatabase> ConnectionPool::connection()
         db.setUserName(config.user);
         db.setPassword(config.password);
         db.setDatabaseName(config.database);
+        if (config.connectTimeoutSeconds > 0)
+            db.setConnectOptions(
+                QStringLiteral("connect_timeout=%1").arg(config.connectTimeoutSeconds));
     }
     auto fail = [&](const QString &message) -> Error {
         db = QSqlDatabase();

@@ -24,6 +24,9 @@ struct DatabaseConfig
     QString database;
 
     int maxConnections = 96; // per process; one per thread that touches SQL
+    // PostgreSQL: libpq's connect_timeout, 0 = its default (wait indefinitely). The shared rate
+    // limit sets it so an unreachable server costs a bounded wait.
+    int connectTimeoutSeconds = 0;
 
     // "sqlite:///path/to/file.db", a plain path, or "postgresql://user:pass@host:port/db".
     static Result<DatabaseConfig> fromUrl(const QString &url);

@@ -130,6 +130,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString dataDir = dir.filePath(QStringLiteral("data"));
+        const QString blobDir = dir.filePath(QStringLiteral("shared-blobs"));
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
         env.insert(QStringLiteral("XDG_RUNTIME_DIR"), dir.path());
@@ -152,7 +153,9 @@ private Q_SLOTS:
         engine.start(QStringLiteral(FERRY_BINARY),
                      {QStringLiteral("--headless"), QStringLiteral("--listen"),
                       QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir,
-                      QStringLiteral("--poll-interval-ms"), QStringLiteral("50")});
+                      // Uploads reachable from every node: blobs and tus partials elsewhere.
+                      QStringLiteral("--blob-dir"), blobDir, QStringLiteral("--poll-interval-ms"),
+                      QStringLiteral("50")});
         QVERIFY(engine.waitForStarted());
         QByteArray log;
         static const QRegularExpression endpoint(
@@ -203,7 +206,7 @@ private Q_SLOTS:
                                  .toString();
         QCOMPARE(blob, QString::fromLatin1(
                            QCryptographicHash::hash(csv, QCryptographicHash::Sha256).toHex()));
-        QFile stored(dataDir + QStringLiteral("/blobs/") + blob.left(2) + u'/' + blob);
+        QFile stored(blobDir + u'/' + blob.left(2) + u'/' + blob);
         QVERIFY(stored.open(QIODevice::ReadOnly));
         QCOMPARE(stored.readAll(), csv);
         QCOMPARE(value(QStringLiteral("SELECT json_extract(result, '$.rowsImported') FROM jobs "
@@ -211,7 +214,10 @@ private Q_SLOTS:
                            .arg(jobId))
                      .toLongLong(),
                  3000);
-        QVERIFY(QDir(dataDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
+        // The partial file lived in <blob-dir>/tus, and went once the upload was complete.
+        QVERIFY(QDir(blobDir + QStringLiteral("/tus")).exists());
+        QVERIFY(QDir(blobDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
+        QVERIFY(!QDir(dataDir + QStringLiteral("/blobs")).exists());
         engine.terminate();
         QVERIFY(engine.waitForFinished(60'000));
         QCOMPARE(engine.exitCode(), 0);
