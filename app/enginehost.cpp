@@ -169,19 +169,6 @@ Result<void> EngineHost::start()
     if (!limiter)
         return limiter.error();
     m_limiter = std::move(*limiter);
-    // --- Cluster-wide rate limit: on PostgreSQL every node shares one GCRA state per client
-    // (engine/ratelimit/postgresratelimit.h, table rate_limits of migration 0010) through its own
-    // small connection pool; if the database cannot answer, each node limits on its own until it
-    // can (RateLimiter). Fully reset keys are deleted every minute on the API pool, by every node
-    // (idempotent; the DELETE is one statement). On SQLite one engine sees every request: the
-    // in-memory limiter alone.
-    if (m_config.database.backend == DatabaseConfig::Backend::Postgres) {
-        m_sharedLimit = std::make_shared<PostgresRateLimit>(m_config.database);
-        m_limiter->setSharedBackend(m_sharedLimit);
-    }
-    m_rateLimitPurge = std::make_unique<QTimer>();
-    m_rateLimitPurge->setInterval(60'000);
-    // --- end cluster-wide rate limit ---
     auto clients = ClientAddress::fromTrustedProxies(m_config.trustedProxies);
     if (!clients)
         return clients.error();
@@ -200,7 +187,18 @@ Result<void> EngineHost::start()
     if (!origins)
         return origins.error();
     m_api->setCorsPolicy(CorsPolicy(*origins));
-    // Cluster-wide rate limit: housekeeping (timer made above, with the limiter).
+    // --- Cluster-wide rate limit: on PostgreSQL every node shares one GCRA state per client
+    // (engine/ratelimit/postgresratelimit.h, table rate_limits of migration 0010) through its own
+    // small connection pool; if the database cannot answer, each node limits on its own until it
+    // can (RateLimiter). Fully reset keys are deleted every minute on the API pool, by every node
+    // (idempotent; the DELETE is one statement). On SQLite one engine sees every request: the
+    // in-memory limiter alone.
+    if (m_config.database.backend == DatabaseConfig::Backend::Postgres) {
+        m_sharedLimit = std::make_shared<PostgresRateLimit>(m_config.database);
+        m_limiter->setSharedBackend(m_sharedLimit);
+    }
+    m_rateLimitPurge = std::make_unique<QTimer>();
+    m_rateLimitPurge->setInterval(60'000);
     QObject::connect(m_rateLimitPurge.get(), &QTimer::timeout,
                      [limiter = m_limiter.get(), shared = m_sharedLimit, clock = &m_clock,
                       workers = &m_api->workers()] {
@@ -213,6 +211,7 @@ Result<void> EngineHost::start()
                          });
                      });
     m_rateLimitPurge->start();
+    // --- end cluster-wide rate limit ---
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
                            [limiter = m_limiter.get()](const FerryConfig &config) {

@@ -61,10 +61,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        // The newest migration: versions are contiguous, one file each.
-        const int newest =
-            int(QDir(QStringLiteral(":/ferry/migrations/postgres")).entryList(QDir::Files).size());
-        QVERIFY(newest >= 10); // 0010_rate_limits: the cluster-wide rate limit
+        const int newest = 10; // 0010_rate_limits: the cluster-wide rate limit
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.
