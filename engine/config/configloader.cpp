@@ -162,7 +162,7 @@ const QList<Definition> &definitions()
          [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
              if (source.value.trimmed().isEmpty())
                  return badValue(name, source, QStringLiteral("a directory"));
-             config.blobDir = QDir(source.value.trimmed()).absolutePath();
+             config.blobDir = QDir::cleanPath(QDir(source.value.trimmed()).absolutePath());
              return {};
          }},
         {{QStringLiteral("max-rejected-rows"), QStringLiteral("N"),
