@@ -22,6 +22,7 @@ EngineHost::~EngineHost()
     m_monitor.reset();
     m_http.reset();
     m_tusPrune.reset();
+    m_rateLimitPurge.reset(); // cluster-wide rate limit: its timer uses m_api's pool
     m_api.reset();
     m_tusRoutes.reset();
     m_tusUploads.reset();
@@ -68,8 +69,10 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (auto loaded = host->m_settings->load(); !loaded)
         return loaded.error();
     host->m_config = host->m_settings->effective();
-    host->m_blobs = std::make_unique<FileBlobStore>(config.dataDir + QStringLiteral("/blobs"),
-                                                    config.minFreeDiskBytes);
+    // Uploads reachable from every node: --blob-dir (default <data-dir>/blobs), which several
+    // nodes on several machines must share (docs/deployment.md).
+    host->m_blobs =
+        std::make_unique<FileBlobStore>(host->m_config.blobDir, config.minFreeDiskBytes);
     registerBuiltinHandlers(host->m_handlers);
     host->m_handlers.add(QStringLiteral("migrate"),
                          std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
@@ -236,6 +239,31 @@ Result<void> EngineHost::start()
     if (!origins)
         return origins.error();
     m_api->setCorsPolicy(CorsPolicy(*origins));
+    // --- Cluster-wide rate limit: on PostgreSQL every node shares one GCRA state per client
+    // (engine/ratelimit/postgresratelimit.h, table rate_limits of migration 0010) through its own
+    // small connection pool; if the database cannot answer, each node limits on its own until it
+    // can (RateLimiter). Fully reset keys are deleted every minute on the API pool, by every node
+    // (idempotent; the DELETE is one statement). On SQLite one engine sees every request: the
+    // in-memory limiter alone.
+    if (m_config.database.backend == DatabaseConfig::Backend::Postgres) {
+        m_sharedLimit = std::make_shared<PostgresRateLimit>(m_config.database);
+        m_limiter->setSharedBackend(m_sharedLimit);
+    }
+    m_rateLimitPurge = std::make_unique<QTimer>();
+    m_rateLimitPurge->setInterval(60'000);
+    QObject::connect(m_rateLimitPurge.get(), &QTimer::timeout,
+                     [limiter = m_limiter.get(), shared = m_sharedLimit, clock = &m_clock,
+                      workers = &m_api->workers()] {
+                         limiter->purgeReset(clock->nowMs());
+                         if (!shared)
+                             return;
+                         workers->start([shared, now = clock->nowMs()] {
+                             if (auto purged = shared->purgeReset(now); !purged)
+                                 qCWarning(lcHost) << purged.error().toString();
+                         });
+                     });
+    m_rateLimitPurge->start();
+    // --- end cluster-wide rate limit ---
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
                            [limiter = m_limiter.get()](const FerryConfig &config) {
@@ -270,7 +298,8 @@ Result<void> EngineHost::start()
     m_api->addRoutes(*m_quotaRoutes);
     // Resumable (tus) uploads, counted against the same monthly quotas.
     TusOptions tus;
-    tus.directory = m_config.dataDir + QStringLiteral("/tus");
+    tus.directory =
+        m_config.blobDir + QStringLiteral("/tus"); // shared, so a PATCH may land on any node
     m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock,
                                                 m_quotas.get(), std::move(tus));
     m_tusRoutes = std::make_unique<TusRoutes>(*m_tusUploads);

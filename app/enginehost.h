@@ -21,6 +21,7 @@
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
 #include "quota/quotaledger.h"
+#include "ratelimit/postgresratelimit.h"
 #include "storage/fileblobstore.h"
 #include "store/store.h"
 #include "users/userdirectory.h"
@@ -83,7 +84,11 @@ private:
     std::unique_ptr<QuotaLedger> m_quotas;
     std::unique_ptr<JobDurations> m_jobDurations; // fed by m_dispatcher: declared before it
     std::unique_ptr<Dispatcher> m_dispatcher;
+    // Cluster-wide rate limit: the shared backend on PostgreSQL (null on SQLite), declared
+    // before the limiter that holds it, and the housekeeping timer.
+    std::shared_ptr<PostgresRateLimit> m_sharedLimit;
     std::unique_ptr<RateLimiter> m_limiter;
+    std::unique_ptr<QTimer> m_rateLimitPurge;
     std::unique_ptr<AccessLog> m_accessLog;
     std::unique_ptr<QTimer> m_accessLogFlush;
     std::unique_ptr<ApiHandler> m_api;

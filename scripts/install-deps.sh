@@ -14,6 +14,7 @@ packages=(
     xvfb xauth fonts-dejavu-core
     postgresql # a throwaway server for the PostgreSQL store tests (scripts/pg-test-server.sh)
     libpq-dev  # libpq headers: the PostgreSQL store's imports COPY through QPSQL's own connection
+    nginx # the load balancer in front of two nodes in tests/cluster/tst_nginxcluster
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from

@@ -166,6 +166,17 @@ const QList<Definition> &definitions()
           QStringLiteral("Largest upload (request body) the API accepts; bigger ones get 413."),
           QStringLiteral("1024")},
          integer(1, 1 << 20, [](FerryConfig &c, qint64 v) { c.maxUploadBytes = v << 20; })},
+        // Uploads reachable from every node: the blob store's directory (shared between nodes).
+        {{QStringLiteral("blob-dir"), QStringLiteral("DIR"),
+          QStringLiteral("Uploaded files and unfinished tus uploads; with several nodes on "
+                         "several machines, a directory they all share (NFS)."),
+          QStringLiteral("<data-dir>/blobs")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             if (source.value.trimmed().isEmpty())
+                 return badValue(name, source, QStringLiteral("a directory"));
+             config.blobDir = QDir::cleanPath(QDir(source.value.trimmed()).absolutePath());
+             return {};
+         }},
         {{QStringLiteral("max-rejected-rows"), QStringLiteral("N"),
           QStringLiteral("A migration with more rejected rows than this fails."),
           QStringLiteral("1000")},
@@ -336,6 +347,8 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
         if (auto applied = d->apply(config, name, source); !applied)
             return applied.error();
     }
+    if (config.blobDir.isEmpty())
+        config.blobDir = config.dataDir + QStringLiteral("/blobs"); // --blob-dir's default
     // Only now, with every value valid, is anything created on disk.
     {
         QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));

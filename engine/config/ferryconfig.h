@@ -20,7 +20,10 @@ struct FerryConfig
     MigrateConfig migrate;
     qint64 minFreeDiskBytes = qint64(256) << 20; // uploads are refused below this
     qint64 maxUploadBytes = qint64(1024) << 20;  // POST /api/v1/uploads bodies over this: 413
-    qint64 rateLimit = 50;                       // requests per client per window, /api/ routes
+    // --blob-dir: uploaded files (blobs) and unfinished tus uploads (<blob-dir>/tus); shared by
+    // every node of a cluster. ConfigLoader defaults it to <data-dir>/blobs.
+    QString blobDir;
+    qint64 rateLimit = 50; // requests per client per window, /api/ routes
     qint64 rateWindowSeconds = 15 * 60;
     QString trustedProxies;                     // --trust-proxy: addresses or CIDR ranges
     QString accessLog = QStringLiteral("text"); // off, text or json

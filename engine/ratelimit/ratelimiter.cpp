@@ -1,11 +1,14 @@
 #include "ratelimiter.h"
 
+#include <QLoggingCategory>
 #include <QMutexLocker>
 
 #include <algorithm>
 #include <charconv>
 
 namespace Ferry {
+
+Q_LOGGING_CATEGORY(lcRateLimit, "ferry.ratelimit")
 
 namespace {
 
@@ -112,8 +115,43 @@ RateLimitDecision RateLimiter::check(const QString &key)
     return check(key, m_clock.nowMs());
 }
 
+void RateLimiter::setSharedBackend(std::shared_ptr<RateLimitBackend> backend)
+{
+    m_shared = std::move(backend);
+    m_sharedRetryAtMs = 0;
+    m_sharedDown = false;
+}
+
+bool RateLimiter::usingSharedBackend() const
+{
+    return m_shared && !m_sharedDown.load();
+}
+
 RateLimitDecision RateLimiter::check(const QString &key, qint64 nowMs)
 {
+    if (m_shared && nowMs >= m_sharedRetryAtMs.load(std::memory_order_relaxed)) {
+        qint64 limit = 0;
+        qint64 windowMs = 0;
+        {
+            const QMutexLocker locker(&m_mutex);
+            limit = m_policy.limit;
+            windowMs = m_windowMs;
+        }
+        auto shared = m_shared->check(key, nowMs, limit, windowMs);
+        if (shared) {
+            if (m_sharedDown.exchange(false))
+                qCInfo(lcRateLimit) << "the shared rate limit is back: limiting across nodes";
+            return *shared;
+        }
+        // Decided here instead; the backend is tried again after SharedRetryMs, so an outage
+        // costs one failed attempt per interval, not one per request.
+        m_sharedRetryAtMs.store(nowMs + SharedRetryMs, std::memory_order_relaxed);
+        if (!m_sharedDown.exchange(true)) {
+            qCWarning(lcRateLimit).noquote()
+                << "the shared rate limit is unavailable, limiting per node until it is back:"
+                << shared.error().toString();
+        }
+    }
     const QMutexLocker locker(&m_mutex);
     const auto entry = m_entries.find(key);
     const Tat now{nowMs, 0};

@@ -2,6 +2,8 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "ratelimit/ratelimitbackend.h"
+#include "ratelimit/ratelimitdecision.h"
 
 #include <QByteArray>
 #include <QHashFunctions>
@@ -9,6 +11,7 @@
 #include <QMutex>
 #include <QString>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -30,16 +33,6 @@ struct RateLimitPolicy
     Result<void> validate() const;
 };
 
-// The answer to one request. remaining and resetSeconds feed the RateLimit header;
-// retryAfterSeconds (>= 1) is set only when the request is refused.
-struct RateLimitDecision
-{
-    bool allowed = false;
-    qint64 remaining = 0;         // requests that would still pass right now
-    qint64 resetSeconds = 0;      // until the full quota is back, rounded up
-    qint64 retryAfterSeconds = 0; // until the next request passes, rounded up; 0 when allowed
-};
-
 // Per-key GCRA (generic cell rate algorithm, as in ATM networks and redis-cell): each key keeps one
 // "theoretical arrival time" (TAT). A request passes when TAT - window + window/limit <= now,
 // and then moves TAT on by window/limit. That is a sliding window: a burst of `limit` requests,
@@ -49,6 +42,13 @@ struct RateLimitDecision
 // smallest TAT, i.e. first one whose quota is already fully back (forgetting it changes nothing),
 // else the one closest to being fully back (least state lost; an attacker flooding fresh addresses
 // evicts its own fresh keys before the state of a client that is actually being limited).
+//
+// Cluster-wide: with a shared backend (setSharedBackend; PostgresRateLimit when --db is
+// PostgreSQL) check() asks the backend, so the limit holds across every node on the database.
+// When the backend cannot decide (database unreachable), the request is decided by this
+// in-memory state instead, with a logged warning, and the backend is tried again after
+// SharedRetryMs: the limit then holds per node (at most nodes x limit in total) rather than
+// failing open for everyone or refusing every request.
 class RateLimiter final
 {
 public:
@@ -64,6 +64,13 @@ public:
     qint64 purgeReset(qint64 nowMs);
 
     qint64 trackedKeys() const;
+
+    // --- Cluster-wide limit: a shared backend asked first (null: in memory only) ---
+    void setSharedBackend(std::shared_ptr<RateLimitBackend> backend);
+    // True while the shared backend is set and answered its last request.
+    bool usingSharedBackend() const;
+    static constexpr qint64 SharedRetryMs = 5'000;
+    // --- end cluster-wide limit ---
     RateLimitPolicy policy() const;
     // Replaces the policy at once (the console's Settings page). Every client starts over with a
     // full quota under the new policy: a TAT computed for the old interval means nothing under
@@ -124,6 +131,11 @@ private:
     qint64 m_intervalFrac = 0; // and the remainder, in 1/limit ms
     Entries m_entries;
     Order m_order;
+
+    // Cluster-wide limit: the backend is set before requests arrive and read without the mutex.
+    std::shared_ptr<RateLimitBackend> m_shared;
+    std::atomic<qint64> m_sharedRetryAtMs{0}; // after a backend failure: local until then
+    std::atomic<bool> m_sharedDown{false};    // for logging the outage once, and its end
 };
 
 } // namespace Ferry

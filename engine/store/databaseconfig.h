@@ -32,6 +32,9 @@ struct DatabaseConfig
     static constexpr int DefaultSqliteConnections = 96;
     static constexpr int DefaultPostgresConnections = 16; // the server's 100 are for all nodes
     int connectionLimit() const;
+    // PostgreSQL: libpq's connect_timeout; 0 = Ferry's default of 10 s. The shared rate limit
+    // sets it lower so an unreachable server costs a bounded wait.
+    int connectTimeoutSeconds = 0;
 
     // "sqlite:///path/to/file.db", a plain path, or "postgresql://user:pass@host:port/db".
     static Result<DatabaseConfig> fromUrl(const QString &url);

@@ -42,23 +42,29 @@ bool TusAppend::write(QByteArrayView data)
 
 Result<void> TusAppend::persist()
 {
-    if (m_fd >= 0) {
-        if (::fdatasync(m_fd) != 0) {
-            // What the kernel did not confirm is not counted: the file is cut back on resume.
+    // The file stays open, and so locked against other nodes' appends (TusUploads::beginAppend),
+    // until its offset is recorded: another node resuming in between would read the old offset
+    // and cut the new bytes off.
+    auto closeFile = [this] {
+        if (m_fd >= 0)
             ::close(m_fd);
-            m_fd = -1;
-            return makeError(
-                ErrorCode::Storage,
-                QStringLiteral("Could not store the data of upload %1.").arg(m_upload.id),
-                QStringLiteral("Ask HEAD for the offset and resume later."));
-        }
-        ::close(m_fd);
         m_fd = -1;
+    };
+    if (m_fd >= 0 && ::fdatasync(m_fd) != 0) {
+        // What the kernel did not confirm is not counted: the file is cut back on resume.
+        closeFile();
+        return makeError(ErrorCode::Storage,
+                         QStringLiteral("Could not store the data of upload %1.").arg(m_upload.id),
+                         QStringLiteral("Ask HEAD for the offset and resume later."));
     }
-    if (m_offset == m_upload.offset)
+    if (m_offset == m_upload.offset) {
+        closeFile();
         return {};
+    }
     const qint64 now = m_uploads.m_clock.nowMs();
-    if (auto recorded = m_uploads.m_store.setTusOffset(m_upload.id, m_offset, now); !recorded)
+    auto recorded = m_uploads.m_store.setTusOffset(m_upload.id, m_offset, now);
+    closeFile();
+    if (!recorded)
         return recorded.error();
     m_upload.offset = m_offset;
     m_upload.updatedAt = now;

@@ -13,6 +13,7 @@
 #include <QRegularExpression>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,6 +297,17 @@ TusUploads::beginAppend(const QString &id, qint64 userId, qint64 offset)
         return unlocked(makeError(ErrorCode::Storage,
                                   QStringLiteral("The data of upload %1 is gone.").arg(id),
                                   QStringLiteral("Terminate it and upload again.")));
+    }
+    // Uploads reachable from every node: the in-process lock above does not see another node's
+    // append to the same file in a shared --blob-dir; a lock on the file does (flock, which Linux
+    // maps to a lock of the whole file on NFS). Held until the append closes the file.
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return unlocked(
+            makeError(ErrorCode::Conflict,
+                      QStringLiteral("Upload %1 is being written by another request.").arg(id),
+                      QStringLiteral("Wait for it to finish (or time out), then ask HEAD for the "
+                                     "offset and resume from there.")));
     }
     // The store's offset is what was made durable; bytes past it (a crash between the write and
     // the record) are dropped, and a file shorter than it (lost writes) lowers it.

@@ -134,6 +134,7 @@ private Q_SLOTS:
         const QString db = freshStoreLocation(dataDir + QStringLiteral("/ferry.db"));
         const QStringList dbArgs =
             onPostgres() ? QStringList{QStringLiteral("--db"), db} : QStringList{};
+        const QString blobDir = dir.filePath(QStringLiteral("shared-blobs"));
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
         env.insert(QStringLiteral("XDG_RUNTIME_DIR"), dir.path());
@@ -157,8 +158,11 @@ private Q_SLOTS:
         engine.start(QStringLiteral(FERRY_BINARY),
                      QStringList{QStringLiteral("--headless"), QStringLiteral("--listen"),
                                  QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"),
-                                 dataDir, QStringLiteral("--poll-interval-ms"),
-                                 QStringLiteral("50")} +
+                                 dataDir,
+                                 // Uploads reachable from every node: blobs and tus partials
+                                 // elsewhere.
+                                 QStringLiteral("--blob-dir"), blobDir,
+                                 QStringLiteral("--poll-interval-ms"), QStringLiteral("50")} +
                          dbArgs);
         QVERIFY(engine.waitForStarted());
         QByteArray log;
@@ -209,7 +213,7 @@ private Q_SLOTS:
                                  .toString();
         QCOMPARE(blob, QString::fromLatin1(
                            QCryptographicHash::hash(csv, QCryptographicHash::Sha256).toHex()));
-        QFile stored(dataDir + QStringLiteral("/blobs/") + blob.left(2) + u'/' + blob);
+        QFile stored(blobDir + u'/' + blob.left(2) + u'/' + blob);
         QVERIFY(stored.open(QIODevice::ReadOnly));
         QCOMPARE(stored.readAll(), csv);
         const QString rowsImported = onPostgres()
@@ -219,7 +223,10 @@ private Q_SLOTS:
             value(QStringLiteral("SELECT %1 FROM jobs WHERE id = %2").arg(rowsImported).arg(jobId))
                 .toLongLong(),
             3000);
-        QVERIFY(QDir(dataDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
+        // The partial file lived in <blob-dir>/tus, and went once the upload was complete.
+        QVERIFY(QDir(blobDir + QStringLiteral("/tus")).exists());
+        QVERIFY(QDir(blobDir + QStringLiteral("/tus")).entryList(QDir::Files).isEmpty());
+        QVERIFY(!QDir(dataDir + QStringLiteral("/blobs")).exists());
         engine.terminate();
         QVERIFY(engine.waitForFinished(60'000));
         QCOMPARE(engine.exitCode(), 0);

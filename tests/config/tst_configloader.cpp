@@ -93,6 +93,7 @@ private Q_SLOTS:
     void listFromConfigFile();
     void retryCapAgainstBase();
     void memoryMarks();
+    void blobDirDefaultsToTheDataDir(); // uploads reachable from every node: --blob-dir
 
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
@@ -203,6 +204,23 @@ void tst_ConfigLoader::layersMergePerOption()
     QCOMPARE(config->queue.leaseMs, qint64(60'000));
     QCOMPARE(config->queue.pollIntervalMs, qint64(200));
     QCOMPARE(config->queue.shutdownGraceMs, QueueConfig().shutdownGraceMs);
+}
+
+void tst_ConfigLoader::blobDirDefaultsToTheDataDir()
+{
+    auto config = ConfigLoader::load(commandLine(), {});
+    QVERIFY2(config.ok(), qPrintable(config ? QString() : config.error().toString()));
+    QCOMPARE(config->blobDir, dataDir() + QStringLiteral("/blobs"));
+    // Given (here through the environment), it is made absolute; the data dir stays where it is.
+    const QString shared = m_dir->path() + QStringLiteral("/shared/../blobs-nfs");
+    config = ConfigLoader::load(commandLine(),
+                                environmentOf({{QStringLiteral("FERRY_BLOB_DIR"), shared}}));
+    QVERIFY2(config.ok(), qPrintable(config ? QString() : config.error().toString()));
+    QCOMPARE(config->blobDir, m_dir->path() + QStringLiteral("/blobs-nfs"));
+    QCOMPARE(config->dataDir, dataDir());
+    Values cli = commandLine();
+    cli.insert(QStringLiteral("blob-dir"), QStringLiteral(" "));
+    QVERIFY(!ConfigLoader::load(cli, {}).ok());
 }
 
 void tst_ConfigLoader::dataDirFromEnvironment()

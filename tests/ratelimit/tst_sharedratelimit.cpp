@@ -1,0 +1,300 @@
+// The cluster-wide rate limit on PostgreSQL (PostgresRateLimit, migration 0010): two limiters with
+// two backends (two connection pools, as two nodes have) on one fresh database of the "ferry_pg"
+// fixture's server share one limit per key; their answers equal the in-memory limiter's for the
+// same requests; a refused request does not move the state; a policy change starts every client
+// over; housekeeping forgets fully reset keys; and an unreachable database falls back to the
+// node's own in-memory limit.
+#include "core/clock.h"
+#include "pgtestsupport.h"
+#include "ratelimit/postgresratelimit.h"
+#include "ratelimit/ratelimiter.h"
+#include "store/databaseconfig.h"
+#include "store/postgresstore.h"
+
+#include <QRegularExpression>
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QTcpServer>
+#include <QTest>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using namespace Ferry;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr qint64 Start = 1'700'000'000'000;
+
+std::unique_ptr<RateLimiter> makeLimiter(const Clock &clock, qint64 limit, qint64 windowSeconds)
+{
+    RateLimitPolicy policy;
+    policy.limit = limit;
+    policy.window = std::chrono::seconds(windowSeconds);
+    auto limiter = RateLimiter::create(policy, clock);
+    if (!limiter)
+        qFatal("%s", qPrintable(limiter.error().toString()));
+    return std::move(limiter).value();
+}
+
+QString describe(const RateLimitDecision &d)
+{
+    return QStringLiteral("allowed=%1 remaining=%2 reset=%3 retryAfter=%4")
+        .arg(d.allowed)
+        .arg(d.remaining)
+        .arg(d.resetSeconds)
+        .arg(d.retryAfterSeconds);
+}
+
+} // namespace
+
+class tst_SharedRateLimit : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void twoNodesShareOneLimit();
+    void answersEqualTheInMemoryLimiter_data();
+    void answersEqualTheInMemoryLimiter();
+    void refusedRequestsDoNotMoveTheState();
+    void concurrentRequestsOnTwoNodesPassExactlyTheLimit();
+    void policyChangeStartsEveryClientOver();
+    void purgeForgetsFullyResetKeys();
+    void unreachableDatabaseFallsBackToTheLocalLimit();
+
+private:
+    std::shared_ptr<PostgresRateLimit> backend() const
+    {
+        return std::make_shared<PostgresRateLimit>(m_config);
+    }
+    qint64 rowCount() const;
+
+    DatabaseConfig m_config;
+    std::unique_ptr<PostgresStore> m_store; // migrated the database
+    ManualClock m_clock{Start};
+};
+
+void tst_SharedRateLimit::init()
+{
+    if (Test::postgresTestUrl().isEmpty())
+        QSKIP("no PostgreSQL test server (run through ctest, or set FERRY_TEST_PG_URL)");
+    QString error;
+    const QString url = Test::createPostgresTestDatabase(QStringLiteral("ratelimit"), &error);
+    QVERIFY2(!url.isEmpty(), qPrintable(error));
+    auto config = DatabaseConfig::fromUrl(url);
+    QVERIFY(config.ok());
+    m_config = *config;
+    auto store = PostgresStore::open(m_config);
+    QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().toString()));
+    m_store = std::move(*store);
+    m_clock.set(Start);
+}
+
+void tst_SharedRateLimit::cleanup()
+{
+    m_store.reset();
+}
+
+qint64 tst_SharedRateLimit::rowCount() const
+{
+    auto db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("count"));
+    qint64 count = -1;
+    {
+        db.setHostName(m_config.host);
+        db.setPort(m_config.port);
+        db.setUserName(m_config.user);
+        db.setPassword(m_config.password);
+        db.setDatabaseName(m_config.database);
+        if (db.open()) {
+            QSqlQuery q(db);
+            if (q.exec(QStringLiteral("SELECT count(*) FROM rate_limits")) && q.next())
+                count = q.value(0).toLongLong();
+        }
+        db.close();
+    }
+    db = QSqlDatabase();
+    QSqlDatabase::removeDatabase(QStringLiteral("count"));
+    return count;
+}
+
+void tst_SharedRateLimit::twoNodesShareOneLimit()
+{
+    auto nodeA = makeLimiter(m_clock, 5, 60);
+    auto nodeB = makeLimiter(m_clock, 5, 60);
+    nodeA->setSharedBackend(backend());
+    nodeB->setSharedBackend(backend());
+    const QString key = QStringLiteral("v4:192.0.2.1");
+    int passed = 0;
+    for (int i = 0; i < 10; ++i) {
+        RateLimitDecision d = (i % 2 ? nodeB : nodeA)->check(key);
+        if (d.allowed) {
+            ++passed;
+            QCOMPARE(d.remaining, 5 - passed);
+        } else {
+            QVERIFY2(d.retryAfterSeconds >= 1, qPrintable(describe(d)));
+        }
+    }
+    QCOMPARE(passed, 5); // not 5 per node
+    QVERIFY(nodeA->usingSharedBackend());
+    QVERIFY(nodeB->usingSharedBackend());
+    // Another client has its own quota; after one interval (12 s) one more passes, on either.
+    QVERIFY(nodeB->check(QStringLiteral("v4:192.0.2.2")).allowed);
+    m_clock.advance(12'000);
+    QVERIFY(nodeB->check(key).allowed);
+    QVERIFY(!nodeA->check(key).allowed);
+}
+
+void tst_SharedRateLimit::answersEqualTheInMemoryLimiter_data()
+{
+    QTest::addColumn<qint64>("limit");
+    QTest::addColumn<qint64>("windowSeconds");
+    QTest::addColumn<qint64>("stepMs");
+    QTest::newRow("50 per 900 s, a request a second") << qint64(50) << qint64(900) << qint64(1000);
+    // window/limit = 142.857... ms: the fractional interval must neither let 8 through nor 6.
+    QTest::newRow("7 per second, every 30 ms") << qint64(7) << qint64(1) << qint64(30);
+    QTest::newRow("3 per 10 s, every 700 ms") << qint64(3) << qint64(10) << qint64(700);
+    QTest::newRow("1 per second, every 400 ms") << qint64(1) << qint64(1) << qint64(400);
+    // ms x limit passes 2^63 here: the TAT must still be exact.
+    QTest::newRow("a billion per day, bursts")
+        << qint64(1'000'000'000) << qint64(86'400) << qint64(0);
+}
+
+void tst_SharedRateLimit::answersEqualTheInMemoryLimiter()
+{
+    QFETCH(qint64, limit);
+    QFETCH(qint64, windowSeconds);
+    QFETCH(qint64, stepMs);
+    auto local = makeLimiter(m_clock, limit, windowSeconds);
+    auto shared = makeLimiter(m_clock, limit, windowSeconds);
+    shared->setSharedBackend(backend());
+    const QString key = QStringLiteral("v6:2001:db8:aa00::/56");
+    for (int i = 0; i < 120; ++i) {
+        const RateLimitDecision expected = local->check(key);
+        const RateLimitDecision actual = shared->check(key);
+        QVERIFY2(actual.allowed == expected.allowed && actual.remaining == expected.remaining &&
+                     actual.resetSeconds == expected.resetSeconds &&
+                     actual.retryAfterSeconds == expected.retryAfterSeconds,
+                 qPrintable(QStringLiteral("request %1 at +%2 ms: shared %3, in memory %4")
+                                .arg(i)
+                                .arg(m_clock.nowMs() - Start)
+                                .arg(describe(actual), describe(expected))));
+        m_clock.advance(stepMs);
+    }
+    QVERIFY(shared->usingSharedBackend());
+}
+
+void tst_SharedRateLimit::refusedRequestsDoNotMoveTheState()
+{
+    auto limiter = makeLimiter(m_clock, 2, 10); // one request per 5 s
+    limiter->setSharedBackend(backend());
+    const QString key = QStringLiteral("v4:198.51.100.7");
+    QVERIFY(limiter->check(key).allowed);
+    QVERIFY(limiter->check(key).allowed);
+    for (int i = 0; i < 20; ++i) {
+        const RateLimitDecision refused = limiter->check(key);
+        QVERIFY(!refused.allowed);
+        QCOMPARE(refused.retryAfterSeconds, 5);
+        QCOMPARE(refused.resetSeconds, 10);
+    }
+    m_clock.advance(5'000); // exactly one interval later, despite the hammering
+    const RateLimitDecision next = limiter->check(key);
+    QVERIFY2(next.allowed, qPrintable(describe(next)));
+    QCOMPARE(next.remaining, 0);
+}
+
+void tst_SharedRateLimit::concurrentRequestsOnTwoNodesPassExactlyTheLimit()
+{
+    constexpr qint64 Limit = 40;
+    auto nodeA = makeLimiter(m_clock, Limit, 3600);
+    auto nodeB = makeLimiter(m_clock, Limit, 3600);
+    nodeA->setSharedBackend(backend());
+    nodeB->setSharedBackend(backend());
+    const QString key = QStringLiteral("v4:203.0.113.9");
+    std::atomic<int> passed{0};
+    std::atomic<int> refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+        threads.emplace_back([&, t] {
+            RateLimiter &limiter = t % 2 ? *nodeB : *nodeA;
+            for (int i = 0; i < 25; ++i)
+                (limiter.check(key).allowed ? passed : refused).fetch_add(1);
+        });
+    }
+    for (std::thread &thread : threads)
+        thread.join();
+    QCOMPARE(passed.load(), int(Limit));
+    QCOMPARE(refused.load(), 6 * 25 - int(Limit));
+    QVERIFY(nodeA->usingSharedBackend());
+    QVERIFY(nodeB->usingSharedBackend());
+}
+
+void tst_SharedRateLimit::policyChangeStartsEveryClientOver()
+{
+    auto limiter = makeLimiter(m_clock, 2, 60);
+    limiter->setSharedBackend(backend());
+    const QString key = QStringLiteral("v4:192.0.2.50");
+    QVERIFY(limiter->check(key).allowed);
+    QVERIFY(limiter->check(key).allowed);
+    QVERIFY(!limiter->check(key).allowed);
+    RateLimitPolicy next = limiter->policy();
+    next.limit = 3;
+    QVERIFY(limiter->setPolicy(next).ok());
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(limiter->check(key).allowed);
+    QVERIFY(!limiter->check(key).allowed);
+}
+
+void tst_SharedRateLimit::purgeForgetsFullyResetKeys()
+{
+    auto shared = backend();
+    auto limiter = makeLimiter(m_clock, 4, 60); // 15 s per request
+    limiter->setSharedBackend(shared);
+    QVERIFY(limiter->check(QStringLiteral("v4:192.0.2.1")).allowed); // reset at +15 s
+    m_clock.advance(10'000);
+    QVERIFY(limiter->check(QStringLiteral("v4:192.0.2.2")).allowed); // at +25 s
+    QVERIFY(limiter->check(QStringLiteral("v4:192.0.2.2")).allowed); // at +40 s
+    QCOMPARE(rowCount(), 2);
+    auto purged = shared->purgeReset(Start + 14'999);
+    QVERIFY(purged.ok());
+    QCOMPARE(*purged, 0);
+    purged = shared->purgeReset(Start + 15'000);
+    QVERIFY(purged.ok());
+    QCOMPARE(*purged, 1);
+    QCOMPARE(rowCount(), 1);
+    purged = shared->purgeReset(Start + 40'000);
+    QVERIFY(purged.ok());
+    QCOMPARE(*purged, 1);
+    QCOMPARE(rowCount(), 0);
+}
+
+void tst_SharedRateLimit::unreachableDatabaseFallsBackToTheLocalLimit()
+{
+    // A port nothing answers on: a listening socket closed again.
+    quint16 port = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost));
+        port = probe.serverPort();
+    }
+    DatabaseConfig down = m_config;
+    down.host = QStringLiteral("127.0.0.1");
+    down.port = port;
+    auto limiter = makeLimiter(m_clock, 3, 60);
+    limiter->setSharedBackend(std::make_shared<PostgresRateLimit>(down));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("shared rate limit is unavailable")));
+    const QString key = QStringLiteral("v4:192.0.2.77");
+    // Still limited, per node: three pass, the fourth is refused.
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(limiter->check(key).allowed);
+    QVERIFY(!limiter->check(key).allowed);
+    QVERIFY(!limiter->usingSharedBackend());
+}
+
+QTEST_GUILESS_MAIN(tst_SharedRateLimit)
+#include "tst_sharedratelimit.moc"
