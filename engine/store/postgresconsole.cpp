@@ -275,6 +275,16 @@ Result<ConsoleBulkResult> PostgresStore::applyConsoleAction(const ConsoleJobFilt
             result.runningCancelled.append(q.value(0).toLongLong());
         q.finish();
         result.changed += int(result.runningCancelled.size());
+        // Cluster: the nodes running them hear ferry_cancel at commit and stop them at once
+        // (as PostgresStore::cancelJob does for one job).
+        if (!result.runningCancelled.isEmpty()) {
+            QSqlQuery notify(*db);
+            notify.prepare(QStringLiteral("SELECT pg_notify('ferry_cancel', id::text) "
+                                          "FROM unnest(?::bigint[]) AS id"));
+            notify.addBindValue(bigintArray(result.runningCancelled));
+            if (!notify.exec())
+                return sqlError(notify, QStringLiteral("notifying the nodes running them"));
+        }
         break;
     }
     case ConsoleBulkAction::Retry: {

@@ -6,6 +6,9 @@
 #include "store/databaseconfig.h"
 #include "store/postgresstore.h"
 
+#include <QSqlDatabase>
+#include <QSqlDriver>
+#include <QSqlError>
 #include <QTest>
 
 using namespace Ferry;
@@ -48,6 +51,7 @@ private Q_SLOTS:
         QString error;
         const QString url = Test::createPostgresTestDatabase(QStringLiteral("pgconsole"), &error);
         QVERIFY2(!url.isEmpty(), qPrintable(error));
+        m_url = url;
         auto config = DatabaseConfig::fromUrl(url);
         QVERIFY(config.ok());
         auto store = PostgresStore::open(*config);
@@ -164,12 +168,33 @@ private Q_SLOTS:
         QCOMPARE(claimed->size(), 1);
         QCOMPARE(claimed->at(0).id, m_ids[1]);
 
+        // Another node listens on ferry_cancel: the running job's id reaches it.
+        const auto config = DatabaseConfig::fromUrl(m_url);
+        QVERIFY(config.ok());
+        QStringList heard;
+        {
+            QSqlDatabase listener =
+                QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("listener"));
+            listener.setHostName(config->host);
+            listener.setPort(config->port);
+            listener.setUserName(config->user);
+            listener.setDatabaseName(config->database);
+            QVERIFY2(listener.open(), qPrintable(listener.lastError().text()));
+            QVERIFY(listener.driver()->subscribeToNotification(QStringLiteral("ferry_cancel")));
+            connect(listener.driver(), &QSqlDriver::notification, this,
+                    [&heard](const QString &, QSqlDriver::NotificationSource,
+                             const QVariant &payload) { heard.append(payload.toString()); });
+        }
+
         ConsoleJobFilter ann;
         ann.userId = m_ann;
         auto result = m_store->applyConsoleAction(ann, ConsoleBulkAction::Cancel, 0, Now + 1);
         QVERIFY2(result.ok(), qPrintable(result.error().message));
         QCOMPARE(result->changed, 3);
         QCOMPARE(result->runningCancelled, QList<qint64>{m_ids[1]});
+        QTRY_COMPARE(heard, QStringList{QString::number(m_ids[1])});
+        QSqlDatabase::database(QStringLiteral("listener")).close();
+        QSqlDatabase::removeDatabase(QStringLiteral("listener"));
         const auto job = m_store->job(m_ids[0], std::nullopt);
         QCOMPARE((*job)->status, JobStatus::Cancelled);
         QCOMPARE((*job)->finishedAt, Now + 1);
@@ -246,6 +271,7 @@ private:
     }
 
     std::unique_ptr<PostgresStore> m_store;
+    QString m_url;
     qint64 m_ann = 0;
     qint64 m_bob = 0;
     QList<qint64> m_ids;
