@@ -8,8 +8,7 @@ namespace Ferry {
 Result<std::unique_ptr<Store>> openStore(const DatabaseConfig &config)
 {
     if (config.backend == DatabaseConfig::Backend::Postgres) {
-        // Work in progress: everything but the dataset methods runs; those answer "not yet on
-        // PostgreSQL" (docs/postgres-progress.md).
+        // Several nodes on one database (docs/deployment.md).
         auto store = PostgresStore::open(config);
         if (!store)
             return store.error();

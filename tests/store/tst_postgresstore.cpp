@@ -1,5 +1,6 @@
 // PostgresStore against the throwaway server of the "ferry_pg" fixture: each test case gets a
-// database of its own. Covers what the store implements so far (docs/postgres-progress.md).
+// database of its own. The queue's core on PostgreSQL; the other areas have suites of their own
+// (tst_postgres*), and the generic suites run here too as their _pg twins.
 
 #include "pgtestsupport.h"
 #include "store/databaseconfig.h"
