@@ -129,6 +129,23 @@ void DispatchLoop::cancelLocal(qint64 jobId, CancelReason reason)
         it->second.state->cancel(reason);
 }
 
+void DispatchLoop::stopLostLeases(const QList<qint64> &held)
+{
+    // Every job this thread claimed and has not taken back is still running here; one the
+    // renewal did not find was rescued (this node was cut off from the database, or too slow to
+    // renew) and may run on another node now. Its writes are refused by the lease token anyway;
+    // stopping it saves the work. Called on the dispatch thread, the only writer of m_running.
+    const QSet<qint64> stillHeld(held.cbegin(), held.cend());
+    QMutexLocker lock(&m_runningMutex);
+    for (auto &[id, running] : m_running) {
+        if (stillHeld.contains(id) || running.state->cancelReason() != CancelReason::None)
+            continue;
+        running.state->cancel(CancelReason::LeaseLost);
+        qCWarning(lcDispatch) << "job" << id
+                              << "lost its lease (another node took it over); stopping it here";
+    }
+}
+
 void DispatchLoop::setLimit(int limit)
 {
     m_limit.store(limit);
@@ -320,6 +337,12 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
         s.outcome = QStringLiteral("released");
         s.error = QStringLiteral("Interrupted by shutdown; it runs again from the queue.");
     };
+    auto leaseLost = [&] { // fenced: the settle is refused, this only says what happened
+        s.newStatus = JobStatus::Pending;
+        s.retryAt = now;
+        s.outcome = QStringLiteral("lost");
+        s.error = QStringLiteral("Lost its lease to another node.");
+    };
     auto cancelled = [&] {
         s.newStatus = JobStatus::Cancelled;
         s.outcome = QStringLiteral("cancelled");
@@ -343,6 +366,8 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
             cancelled();
         else if (reason == CancelReason::Shutdown)
             release();
+        else if (reason == CancelReason::LeaseLost)
+            leaseLost();
         else
             retryOrDead(outcome.error, QStringLiteral("error"));
         break;
@@ -353,6 +378,8 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
                         QStringLiteral("timeout"));
         else if (reason == CancelReason::Shutdown)
             release();
+        else if (reason == CancelReason::LeaseLost)
+            leaseLost();
         else
             cancelled();
         break;
@@ -396,6 +423,8 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
         if (steadyNow >= m_nextRenewal) {
             if (auto renewed = m_store.renewLeases(m_node, now + m_config.leaseMs); !renewed)
                 reportStoreError(renewed.error());
+            else
+                stopLostLeases(*renewed);
             m_nextRenewal = steadyNow + ms(qMax<qint64>(1, m_config.leaseMs / 3));
         }
     }

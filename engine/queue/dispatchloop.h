@@ -102,6 +102,7 @@ private:
     SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);
     void maintain(qint64 now, SteadyTime steadyNow);
     void releaseRemaining(qint64 now);
+    void stopLostLeases(const QList<qint64> &held); // cancels running jobs missing from held
     void reportStoreError(const Error &error);
 
     JobQueue &m_queue;

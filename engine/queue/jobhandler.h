@@ -14,7 +14,9 @@ namespace Ferry {
 // Why a running job is asked to stop. The handler sees only "cancelled"; the dispatcher decides
 // what the attempt becomes: cancelled (operator/user), a timeout error (retried by policy), or
 // released back to the queue uncounted (shutdown).
-enum class CancelReason : int { None = 0, Requested, Timeout, Shutdown };
+// LeaseLost: another node took the job over (this one was cut off or too slow); whatever the
+// attempt still writes is refused by its lease token, so it only stops wasting work.
+enum class CancelReason : int { None = 0, Requested, Timeout, Shutdown, LeaseLost };
 
 // The shared state of one running attempt: its cancellation flag and its latest progress.
 // Written by the handler's thread, read by the dispatcher's.

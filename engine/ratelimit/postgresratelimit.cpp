@@ -1,5 +1,6 @@
 #include "postgresratelimit.h"
 
+#include "store/postgresnative.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
@@ -58,8 +59,10 @@ const QString s_checkSql =
 } // namespace
 
 PostgresRateLimit::PostgresRateLimit(DatabaseConfig config, int maxConnections)
-    : m_pool(limiterConfig(std::move(config), maxConnections),
-             [](QSqlDatabase &db) { return initializeConnection(db); })
+    : m_pool(
+          limiterConfig(std::move(config), maxConnections),
+          [](QSqlDatabase &db) { return initializeConnection(db); },
+          [](QSqlDatabase &db) { return postgresConnectionAlive(db); })
 {}
 
 PostgresRateLimit::~PostgresRateLimit() = default;

@@ -21,6 +21,7 @@ struct ConnectionPool::State
 {
     DatabaseConfig config;
     Initializer initializer;
+    HealthCheck healthCheck;
     QString prefix;
     QSemaphore slots;
     std::atomic<int> sequence{0};
@@ -116,9 +117,12 @@ thread_local ThreadConnections t_connections;
 
 } // namespace
 
-ConnectionPool::ConnectionPool(DatabaseConfig config, Initializer initializer)
+ConnectionPool::ConnectionPool(DatabaseConfig config,
+                               Initializer initializer,
+                               HealthCheck healthCheck)
     : m_state(std::make_shared<State>())
 {
+    m_state->healthCheck = std::move(healthCheck);
     m_state->slots.release(qMax(1, config.connectionLimit()));
     m_state->config = std::move(config);
     m_state->initializer = std::move(initializer);
@@ -143,8 +147,16 @@ ConnectionPool::~ConnectionPool()
 
 Result<QSqlDatabase> ConnectionPool::connection()
 {
-    if (const auto *entry = t_connections.find(m_state.get()))
-        return QSqlDatabase::database(entry->name, false);
+    if (const auto *entry = t_connections.find(m_state.get())) {
+        QSqlDatabase db = QSqlDatabase::database(entry->name, false);
+        if (!m_state->healthCheck || m_state->healthCheck(db))
+            return db;
+        // Broken (the server restarted or ended the session): the statement that found out
+        // failed; from here on this thread works on a new connection.
+        qWarning("ferry: a database connection was lost; opening a new one");
+        db = QSqlDatabase();
+        releaseThisThread();
+    }
 
     const DatabaseConfig &config = m_state->config;
     if (!m_state->slots.tryAcquire(1, config.busyTimeoutMs)) {

@@ -21,7 +21,11 @@ public:
     // Runs once on every new connection (PRAGMAs, session settings).
     using Initializer = std::function<Result<void>(QSqlDatabase &)>;
 
-    ConnectionPool(DatabaseConfig config, Initializer initializer);
+    // Asked before a thread's connection is handed out again: false when it is known to be
+    // broken (the server restarted, or ended the session), and then it is replaced by a new one.
+    using HealthCheck = std::function<bool(QSqlDatabase &)>;
+
+    ConnectionPool(DatabaseConfig config, Initializer initializer, HealthCheck healthCheck = {});
     ~ConnectionPool();
     Q_DISABLE_COPY_MOVE(ConnectionPool)
 

@@ -625,10 +625,10 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
     return claimed;
 }
 
-Result<int> PostgresStore::renewLeases(const QString &node, qint64 expiresAt)
+Result<QList<qint64>> PostgresStore::renewLeases(const QString &node, qint64 expiresAt)
 {
     auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
-                                     "WHERE lease_owner = ? AND status = 'running'"));
+                                     "WHERE lease_owner = ? AND status = 'running' RETURNING id"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
@@ -636,7 +636,11 @@ Result<int> PostgresStore::renewLeases(const QString &node, qint64 expiresAt)
     query.bindValue(1, node);
     if (!query.exec())
         return sqlError(query, QStringLiteral("renewing leases"));
-    return query.numRowsAffected();
+    QList<qint64> held;
+    while (query.next())
+        held.append(query.value(0).toLongLong());
+    query.finish();
+    return held;
 }
 
 Result<QList<qint64>> PostgresStore::cancelRequested(const QString &node)

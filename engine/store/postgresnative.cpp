@@ -107,6 +107,17 @@ const QByteArray &PgCopyBuffer::finish()
     return m_data;
 }
 
+bool postgresConnectionAlive(QSqlDatabase &db)
+{
+    const QVariant handle = db.driver() ? db.driver()->handle() : QVariant();
+    const bool isPg =
+        qstrcmp(handle.typeName(), "PGconn*") == 0 || qstrcmp(handle.typeName(), "pg_conn*") == 0;
+    if (!isPg)
+        return true; // not ours to judge
+    auto *const *connection = static_cast<PGconn *const *>(handle.data());
+    return connection && *connection && PQstatus(*connection) == CONNECTION_OK;
+}
+
 Result<PgConnection> PgConnection::of(ConnectionPool &pool)
 {
     auto db = pool.connection();

@@ -5,6 +5,8 @@
 #include <QByteArray>
 #include <QString>
 
+class QSqlDatabase;
+
 #include <initializer_list>
 #include <string_view>
 #include <utility>
@@ -61,6 +63,10 @@ private:
     QByteArray m_data;
     int m_rows = 0;
 };
+
+// False once libpq knows the connection is broken (after a statement on it failed because the
+// server went away or ended the session); ConnectionPool then opens a new one.
+bool postgresConnectionAlive(QSqlDatabase &db);
 
 // This thread's connection of the pool, seen through libpq.
 class PgConnection final

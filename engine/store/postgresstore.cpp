@@ -2,6 +2,7 @@
 #include "postgresstore.h"
 
 #include "store/migrator.h"
+#include "store/postgresnative.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlError>
@@ -32,7 +33,10 @@ const QString s_userColumns = QStringLiteral("id, name, tier, disabled, created_
 } // namespace
 
 PostgresStore::PostgresStore(const DatabaseConfig &config)
-    : m_pool(config, [](QSqlDatabase &db) { return initializeConnection(db); })
+    : m_pool(
+          config,
+          [](QSqlDatabase &db) { return initializeConnection(db); },
+          [](QSqlDatabase &db) { return postgresConnectionAlive(db); })
 {}
 
 PostgresStore::~PostgresStore() = default;

@@ -291,12 +291,12 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     return claimed;
 }
 
-Result<int> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
+Result<QList<qint64>> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
 {
     // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
     const std::lock_guard writer(m_writeMutex);
     auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
-                                     "WHERE lease_owner = ? AND status = 'running'"));
+                                     "WHERE lease_owner = ? AND status = 'running' RETURNING id"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
@@ -304,7 +304,11 @@ Result<int> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
     query.bindValue(1, node);
     if (!query.exec())
         return sqlError(query, QStringLiteral("renewing leases"));
-    return query.numRowsAffected();
+    QList<qint64> held;
+    while (query.next())
+        held.append(query.value(0).toLongLong());
+    query.finish();
+    return held;
 }
 
 Result<QList<qint64>> SqliteStore::cancelRequested(const QString &node)

@@ -43,8 +43,10 @@ public:
     // ready jobs by priority, fair rank between users, and age. One transaction.
     virtual Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
                                                      const ClaimRequest &request) = 0;
-    // Extends every lease this node holds; returns how many.
-    virtual Result<int> renewLeases(const QString &node, qint64 expiresAt) = 0;
+    // Extends every lease this node holds; returns the ids of the jobs it still holds. A job this
+    // node runs that is missing from the list lost its lease (rescued, perhaps running on
+    // another node now): the dispatcher stops it (CancelReason::LeaseLost).
+    virtual Result<QList<qint64>> renewLeases(const QString &node, qint64 expiresAt) = 0;
     // Running jobs of this node whose cancellation was requested (by any process).
     virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
     virtual Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) = 0;

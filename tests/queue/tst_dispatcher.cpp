@@ -294,6 +294,39 @@ private Q_SLOTS:
         QCOMPARE(h.get(id).attempts, 2);
     }
 
+    void jobWhoseLeaseWasTakenOverStopsHere()
+    {
+        QueueConfig config = Harness::defaults();
+        config.exclusiveStore = false;
+        config.leaseMs = 600; // renewed every 200 ms
+        Harness h(config);
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 id = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+        QVERIFY(h.queue->setPaused(true).ok()); // node-a must not claim it back
+        // node-a stops renewing in time (cut off, or frozen); "ghost" rescues the job and runs it.
+        h.t.clock.advance(10'000);
+        auto rescued = h.t.store->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("ghost"),
+                                               h.t.clock.nowMs());
+        QVERIFY2(rescued.ok(), qPrintable(rescued.error().toString()));
+        QCOMPARE(rescued->size(), 1);
+        auto claimed =
+            h.t.store->settleAndClaim({}, {QStringLiteral("ghost"), 1, h.t.clock.nowMs(), 30'000});
+        QVERIFY(claimed.ok());
+        QCOMPARE(claimed->size(), 1);
+        // node-a's next renewal does not find it: the attempt stops here, and what it settles
+        // is refused (the job stays ghost's, with node-a's attempt recorded once, as lost).
+        QTRY_COMPARE(h.blocker->running.load(), 0);
+        QTRY_COMPARE(h.dispatcher->runningCount(), 0);
+        const Job job = h.get(id);
+        QCOMPARE(job.status, JobStatus::Running);
+        QCOMPARE(job.leaseOwner, QStringLiteral("ghost"));
+        const auto attempts = *h.t.store->attempts(id);
+        QCOMPARE(attempts.size(), 1);
+        QCOMPARE(attempts.at(0).outcome, QStringLiteral("lost"));
+        QCOMPARE(attempts.at(0).node, QStringLiteral("node-a"));
+    }
+
     void singleNodeStartRescuesAtOnce()
     {
         Harness h; // exclusiveStore: this engine is the only one on the file

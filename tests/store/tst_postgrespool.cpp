@@ -109,6 +109,37 @@ private Q_SLOTS:
         QVERIFY(serverConnections(*config) <= 2);
     }
 
+    void aConnectionTheServerEndedIsReplaced()
+    {
+        const auto config = postgresConfig(4, 5000);
+        if (!config)
+            return;
+        auto store = PostgresStore::open(*config);
+        QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().message));
+        QVERIFY((*store)->setSetting(QStringLiteral("k"), QStringLiteral("v")).ok());
+        // The server ends the store's session (a restart, an operator, a timeout would too).
+        QSqlDatabase admin = rawConnection(*config, QStringLiteral("admin"));
+        {
+            QSqlQuery q(admin);
+            QVERIFY(q.exec(QStringLiteral(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'ferry'")));
+            QVERIFY(q.next());
+            QVERIFY(q.value(0).toInt() >= 1);
+        }
+        // The statement that finds out fails; the store then works on a new connection instead
+        // of failing for ever.
+        std::optional<QString> value;
+        for (int attempt = 0; attempt < 3 && !value; ++attempt) {
+            auto read = (*store)->setting(QStringLiteral("k"));
+            if (read.ok() && *read)
+                value = **read;
+        }
+        QCOMPARE(value, std::optional<QString>(QStringLiteral("v")));
+        admin = QSqlDatabase();
+        QSqlDatabase::removeDatabase(QStringLiteral("admin"));
+    }
+
     void uniqueViolationIsAConflict()
     {
         const auto config = postgresConfig(4, 5000);
