@@ -4,6 +4,7 @@
 #include "postgresstore.h"
 
 #include "store/recordrange.h"
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QJsonDocument>
@@ -13,22 +14,10 @@ namespace Ferry {
 
 namespace {
 
-DatasetInfo datasetFrom(const QSqlQuery &q)
-{
-    DatasetInfo info;
-    info.id = q.value(0).toLongLong();
-    info.name = q.value(1).toString();
-    info.columns = QJsonDocument::fromJson(q.value(2).toString().toUtf8()).array();
-    info.createdAt = q.value(3).toLongLong();
-    info.updatedAt = q.value(4).toLongLong();
-    info.records = q.value(5).toLongLong();
-    return info;
-}
+using SharedRows::datasetFrom;
 
 // The record count is an index range count over the dataset's id range (no per-dataset index).
-const QString s_datasetColumns = QStringLiteral(
-    "d.id, d.name, d.columns, d.created_at, d.updated_at, "
-    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1)");
+const QString &s_datasetColumns = SharedRows::datasetColumns;
 
 } // namespace
 

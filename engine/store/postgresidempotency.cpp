@@ -5,6 +5,7 @@
 // request wins.
 #include "postgresstore.h"
 
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
@@ -15,22 +16,9 @@ namespace {
 
 constexpr int PruneBatch = 1000;
 
-const QString s_keyColumns =
-    QStringLiteral("user_id, key, request_hash, blob_id, session_id, job_id, response, created_at");
+const QString &s_keyColumns = SharedRows::keyColumns;
 
-IdempotencyKey keyFrom(const QSqlQuery &q)
-{
-    IdempotencyKey record;
-    record.userId = q.value(0).toLongLong();
-    record.key = q.value(1).toString();
-    record.requestHash = q.value(2).toString().toLatin1();
-    record.blobId = q.value(3).toString();
-    record.sessionId = q.value(4).toString();
-    record.jobId = q.value(5).toLongLong();
-    record.response = q.value(6).toString().toUtf8();
-    record.createdAt = q.value(7).toLongLong();
-    return record;
-}
+using SharedRows::keyFrom;
 
 } // namespace
 

@@ -2,6 +2,7 @@
 // depth it samples, pendingJobCount, is in postgresjobs.cpp).
 #include "postgresstore.h"
 
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
@@ -10,10 +11,7 @@ namespace Ferry {
 
 namespace {
 
-const QString s_metricColumns =
-    QStringLiteral("ts, rss_bytes, cpu_percent, mem_total_bytes, mem_available_bytes, "
-                   "free_disk_bytes, active_jobs, concurrency_limit, configured_max, queue_depth, "
-                   "jobs_completed_per_min, http_requests_per_s, http_429_per_s");
+const QString &s_metricColumns = SharedRows::metricColumns;
 
 // SQLite's INSERT OR REPLACE: a sample of the same second (or minute) replaces the older one.
 const QString s_metricUpdates = QStringLiteral(
@@ -26,24 +24,7 @@ const QString s_metricUpdates = QStringLiteral(
     "http_requests_per_s = excluded.http_requests_per_s, "
     "http_429_per_s = excluded.http_429_per_s");
 
-ResourceSample sampleFrom(const QSqlQuery &q)
-{
-    ResourceSample s;
-    s.timestampMs = q.value(0).toLongLong();
-    s.rssBytes = q.value(1).toLongLong();
-    s.cpuPercent = q.value(2).toDouble();
-    s.systemMemTotalBytes = q.value(3).toLongLong();
-    s.systemMemAvailableBytes = q.value(4).toLongLong();
-    s.freeDiskBytes = q.value(5).toLongLong();
-    s.activeJobs = q.value(6).toInt();
-    s.concurrencyLimit = q.value(7).toInt();
-    s.configuredMax = q.value(8).toInt();
-    s.queueDepth = q.value(9).toLongLong();
-    s.jobsCompletedPerMin = q.value(10).toDouble();
-    s.httpRequestsPerSec = q.value(11).toDouble();
-    s.http429PerSec = q.value(12).toDouble();
-    return s;
-}
+using SharedRows::sampleFrom;
 
 } // namespace
 

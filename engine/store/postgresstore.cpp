@@ -3,6 +3,7 @@
 
 #include "store/migrator.h"
 #include "store/postgresnative.h"
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlError>
@@ -28,7 +29,7 @@ User userFrom(const QSqlQuery &q)
                 q.value(3).toInt() != 0, q.value(4).toLongLong()};
 }
 
-const QString s_userColumns = QStringLiteral("id, name, tier, disabled, created_at");
+const QString &s_userColumns = SharedRows::userColumns;
 
 } // namespace
 

@@ -1,6 +1,7 @@
 // SqliteStore: datasets, their records, and migration checkpoints.
 #include "sqlitestore.h"
 
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitenative.h"
 
@@ -29,21 +30,9 @@ NativeStatement &bindUtf8(NativeStatement &statement, int index, std::string_vie
     return statement.bindUtf8(index, text);
 }
 
-DatasetInfo datasetFrom(const QSqlQuery &q)
-{
-    DatasetInfo info;
-    info.id = q.value(0).toLongLong();
-    info.name = q.value(1).toString();
-    info.columns = QJsonDocument::fromJson(q.value(2).toString().toUtf8()).array();
-    info.createdAt = q.value(3).toLongLong();
-    info.updatedAt = q.value(4).toLongLong();
-    info.records = q.value(5).toLongLong();
-    return info;
-}
+using SharedRows::datasetFrom;
 
-const QString s_datasetColumns = QStringLiteral(
-    "d.id, d.name, d.columns, d.created_at, d.updated_at, "
-    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1)");
+const QString &s_datasetColumns = SharedRows::datasetColumns;
 
 } // namespace
 

@@ -1,6 +1,7 @@
 #include "sqlitestore.h"
 
 #include "store/migrator.h"
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
@@ -53,7 +54,7 @@ User userFrom(const QSqlQuery &q)
                 q.value(3).toBool(), q.value(4).toLongLong()};
 }
 
-const QString s_userColumns = QStringLiteral("id, name, tier, disabled, created_at");
+const QString &s_userColumns = SharedRows::userColumns;
 
 } // namespace
 

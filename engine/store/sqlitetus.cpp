@@ -1,6 +1,7 @@
 // SqliteStore: resumable (tus) uploads in progress (table tus_uploads, migration 0005).
 #include "sqlitestore.h"
 
+#include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QJsonDocument>
@@ -18,21 +19,7 @@ QString jsonText(const QJsonObject &object)
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
 }
 
-TusUploadRecord tusFrom(const QSqlQuery &q)
-{
-    TusUploadRecord upload;
-    upload.id = q.value(0).toString();
-    upload.userId = q.value(1).toLongLong();
-    upload.length = q.value(2).toLongLong();
-    upload.offset = q.value(3).toLongLong();
-    upload.metadata = QJsonDocument::fromJson(q.value(4).toString().toUtf8()).object();
-    upload.quota = QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object();
-    upload.sessionId = q.value(6).toString();
-    upload.jobId = q.value(7).toLongLong();
-    upload.createdAt = q.value(8).toLongLong();
-    upload.updatedAt = q.value(9).toLongLong();
-    return upload;
-}
+using SharedRows::tusFrom;
 
 } // namespace
 

@@ -1,0 +1,32 @@
+#pragma once
+// Row mappers and column lists that mean the same on SQLite and PostgreSQL, shared by SqliteStore
+// and PostgresStore (the jobs' own are in sqlitejobrows.h). Each mapper reads the columns of its
+// list, in that order.
+
+#include <QString>
+
+class QSqlQuery;
+
+namespace Ferry {
+
+struct DatasetInfo;
+struct IdempotencyKey;
+struct ResourceSample;
+struct TusUploadRecord;
+
+namespace SharedRows {
+
+extern const QString userColumns;    // users: id, name, tier, disabled, created_at
+extern const QString keyColumns;     // idempotency_keys, for keyFrom
+extern const QString datasetColumns; // datasets d, with the record count, for datasetFrom
+extern const QString metricColumns;  // metric_samples, for sampleFrom
+
+// tus_uploads in the order id, user_id, length, offset, metadata, quota, session_id, job_id,
+// created_at, updated_at (each store names the columns: PostgreSQL quotes "offset").
+TusUploadRecord tusFrom(const QSqlQuery &q);
+IdempotencyKey keyFrom(const QSqlQuery &q);
+DatasetInfo datasetFrom(const QSqlQuery &q);
+ResourceSample sampleFrom(const QSqlQuery &q);
+
+} // namespace SharedRows
+} // namespace Ferry
