@@ -1,5 +1,6 @@
 #include "databaseconfig.h"
 
+#include <QRegularExpression>
 #include <QUrl>
 
 namespace Ferry {
@@ -23,6 +24,24 @@ Result<DatabaseConfig> DatabaseConfig::fromUrl(const QString &text)
         config.password = url.password();
         config.database = database;
         return config;
+    }
+    // Anything else that starts like a URL is a mistake, not a file name: "postgresql:/db" or
+    // "mysql://..." must not quietly become a new SQLite file in the working directory.
+    static const QRegularExpression scheme(QStringLiteral("^([A-Za-z][A-Za-z0-9+.-]*):"));
+    if (const auto match = scheme.match(text);
+        match.hasMatch() && match.captured(1).compare(u"sqlite", Qt::CaseInsensitive) != 0) {
+        const bool postgres = match.captured(1).startsWith(u"postgres", Qt::CaseInsensitive);
+        return makeError(
+            ErrorCode::Config,
+            postgres
+                ? QStringLiteral("--db '%1' is not a valid PostgreSQL URL.")
+                      .arg(QUrl(text).toDisplayString(QUrl::RemovePassword))
+                : QStringLiteral("--db '%1': Ferry does not know the database kind '%2'.")
+                      .arg(QUrl(text).toDisplayString(QUrl::RemovePassword), match.captured(1)),
+            postgres ? QStringLiteral("Use postgresql://user:password@host:port/database.")
+                     : QStringLiteral("Give a SQLite file path (write ./%1 for a file whose "
+                                      "name has a colon) or a postgresql:// URL.")
+                           .arg(text));
     }
     QString path = text;
     if (path.startsWith(u"sqlite://"))

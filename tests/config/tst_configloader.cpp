@@ -317,6 +317,8 @@ void tst_ConfigLoader::badValueRefusedWithSource_data()
         {QStringLiteral("listen"), QStringLiteral("127.0.0.1:70000")},
         {QStringLiteral("sqlite-synchronous"), QStringLiteral("sometimes")},
         {QStringLiteral("db"), QStringLiteral("postgresql://")},
+        {QStringLiteral("db"), QStringLiteral("postgresql:/typo")}, // not a new SQLite file
+        {QStringLiteral("db"), QStringLiteral("mysql://host/db")},
         {QStringLiteral("db-max-connections"), QStringLiteral("0")}, // connection pool bound
         {QStringLiteral("max-upload-mb"), QStringLiteral("0")},
         {QStringLiteral("cors-origins"), QStringLiteral("https://a.example/path")},
