@@ -382,8 +382,11 @@ private Q_SLOTS:
         QByteArray logA;
         const bool noticed = QTest::qWaitFor(
             [&] { return (logA += nodeA->readAll()).contains("lost its lease"); }, 60'000);
-        // A finds out at its next lease renewal and stops the job (its writes would be refused).
-        QVERIFY2(noticed, logA.right(2000).constData());
+        // A usually finds out at its next lease renewal and stops the job. Not always: when the
+        // cut caught it inside a transaction, the server ended that session after 30 s idle,
+        // A's import failed with a storage error and was handed back (refused by the token)
+        // before any renewal. Either way nothing may be written, which is what is checked.
+        qInfo() << "node A logged the lost lease:" << noticed;
         // Waits in the event loop, not in waitForFinished(): the relay must keep pumping.
         nodeA->terminate();
         QTRY_VERIFY_WITH_TIMEOUT(nodeA->state() == QProcess::NotRunning, CommandTimeoutMs);
