@@ -5,6 +5,7 @@
 // search's LIKE (ASCII case-insensitive in SQLite) becomes ILIKE.
 #include "postgresstore.h"
 
+#include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
 
@@ -29,16 +30,6 @@ QString likePattern(const QString &text)
     escaped.replace(u'%', QStringLiteral("\\%"));
     escaped.replace(u'_', QStringLiteral("\\_"));
     return u'%' + escaped + u'%';
-}
-
-// A bigint[] literal ("{1,2,3}") bound as one text parameter.
-QString bigintArray(const QList<qint64> &ids)
-{
-    QStringList parts;
-    parts.reserve(ids.size());
-    for (qint64 id : ids)
-        parts.append(QString::number(id));
-    return u'{' + parts.join(u',') + u'}';
 }
 
 Where whereOf(const ConsoleJobFilter &filter, const QString &alias)

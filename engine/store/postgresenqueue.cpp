@@ -1,0 +1,287 @@
+// PostgresStore: enqueueing jobs (single, bulk, with upload sessions and unique keys); each
+// commits a NOTIFY on ferry_jobs so idle nodes claim at once. Claiming is in postgresjobs.cpp.
+#include "postgresstore.h"
+
+#include "store/postgresarrays.h"
+#include "store/sqlhelpers.h"
+#include "store/sqlvalues.h"
+
+#include <QSqlQuery>
+
+#include <algorithm>
+
+namespace Ferry {
+
+// The hot statements below are prepared once per thread and connection (ConnectionPool::
+// statement): a fresh QSqlQuery costs QPSQL a PREPARE and a DEALLOCATE round trip each time.
+Result<qint64> PostgresStore::nextFairRank(QSqlDatabase & /*db: this thread's, as prepared()'s*/,
+                                           qint64 userId,
+                                           int priority)
+{
+    auto prepared = this->prepared(QStringLiteral(
+        "SELECT greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ? "
+        "AND priority = ? AND status = 'pending'), 0), "
+        "coalesce((SELECT v FROM fair_clock WHERE priority = ?), 0))"));
+    if (!prepared)
+        return prepared.error();
+    QSqlQuery &q = **prepared;
+    q.bindValue(0, userId);
+    q.bindValue(1, priority);
+    q.bindValue(2, priority);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("ranking a job"));
+    const qint64 rank = q.value(0).toLongLong() + 1;
+    q.finish();
+    return rank;
+}
+
+Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qint64 now)
+{
+    if (jobs.size() == 1 && !jobs.first().session)
+        return enqueueOne(jobs.first(), now);
+    const bool plain = std::none_of(jobs.cbegin(), jobs.cend(), [](const NewJob &job) {
+        return job.session || !job.uniqueKey.isEmpty();
+    });
+    if (plain)
+        return enqueuePlain(jobs, now);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db); // not the pool: PostgreSQL cannot PREPARE BEGIN
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto insertSessionStatement = prepared(QStringLiteral(
+        "INSERT INTO upload_sessions (id, user_id, file_name, content_type, size_bytes, sha256, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    if (!insertSessionStatement)
+        return insertSessionStatement.error();
+    QSqlQuery &insertSession = **insertSessionStatement;
+    // A unique key already pending or running (on any node) makes the insert a no-op; the
+    // partial unique index jobs_unique_key is the arbiter, so concurrent enqueues cannot both win.
+    auto insertStatement = prepared(QStringLiteral(
+        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
+        "max_attempts, run_at, timeout_ms, unique_key, created_at) "
+        "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
+        "AND status IN ('pending', 'running') DO NOTHING RETURNING id"));
+    if (!insertStatement)
+        return insertStatement.error();
+    QSqlQuery &insert = **insertStatement;
+    auto duplicateStatement =
+        prepared(QStringLiteral("SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
+                                "AND status IN ('pending', 'running')"));
+    if (!duplicateStatement)
+        return duplicateStatement.error();
+    QSqlQuery &duplicate = **duplicateStatement;
+
+    QList<EnqueuedJob> result;
+    result.reserve(jobs.size());
+    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    const QString emptyPayload = QStringLiteral("{}");
+    for (const NewJob &job : jobs) {
+        if (job.session) {
+            const UploadSession &u = *job.session;
+            insertSession.bindValue(0, u.id);
+            insertSession.bindValue(1, u.userId);
+            insertSession.bindValue(2, nullIfEmpty(u.fileName));
+            insertSession.bindValue(3, nullIfEmpty(u.contentType));
+            insertSession.bindValue(4, u.sizeBytes);
+            insertSession.bindValue(5, nullIfEmpty(u.blobId));
+            insertSession.bindValue(6, u.createdAt);
+            if (!insertSession.exec())
+                return sqlError(insertSession, QStringLiteral("opening an upload session"));
+        }
+        const auto rankKey = qMakePair(job.userId, job.priority);
+        qint64 rank = 0;
+        if (auto it = ranks.find(rankKey); it != ranks.end()) {
+            rank = ++*it;
+        } else {
+            auto next = nextFairRank(*db, job.userId, job.priority);
+            if (!next)
+                return next.error();
+            rank = *next;
+            ranks.insert(rankKey, rank);
+        }
+        const QString sessionId = job.session ? job.session->id : job.sessionId;
+        insert.bindValue(0, job.userId);
+        insert.bindValue(1, nullIfEmpty(sessionId));
+        insert.bindValue(2, job.type);
+        insert.bindValue(3, job.payload.isEmpty() ? emptyPayload : jsonString(job.payload));
+        insert.bindValue(4, job.priority);
+        insert.bindValue(5, rank);
+        insert.bindValue(6, job.maxAttempts);
+        insert.bindValue(7, job.runAt > 0 ? job.runAt : now);
+        insert.bindValue(8, job.timeoutMs);
+        insert.bindValue(9, nullIfEmpty(job.uniqueKey));
+        insert.bindValue(10, now);
+        if (!insert.exec())
+            return sqlError(insert, QStringLiteral("enqueueing a job"));
+        if (insert.next()) {
+            result.append({insert.value(0).toLongLong(), false});
+            insert.finish();
+            continue;
+        }
+        insert.finish();
+        duplicate.bindValue(0, job.userId);
+        duplicate.bindValue(1, job.uniqueKey);
+        if (!duplicate.exec() || !duplicate.next())
+            return sqlError(duplicate, QStringLiteral("checking a unique key"));
+        result.append({duplicate.value(0).toLongLong(), true});
+        duplicate.finish();
+    }
+    // Cluster: idle nodes listening on ferry_jobs wake at once (delivered on commit).
+    if (QSqlQuery notify(*db); !notify.exec(QStringLiteral("SELECT pg_notify('ferry_jobs', '')")))
+        return sqlError(notify, QStringLiteral("notifying other nodes"));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
+// Several jobs without upload sessions or unique keys (bulk enqueue): ranked per user and
+// priority as enqueue() does, then inserted by one statement per chunk from array literals
+// (unnest WITH ORDINALITY keeps their order, so the sequence hands out ids in input order).
+Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs, qint64 now)
+{
+    constexpr qsizetype Chunk = 10'000;
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db); // not the pool: PostgreSQL cannot PREPARE BEGIN
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto statement = prepared(QStringLiteral(
+        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
+        "max_attempts, run_at, timeout_ms, created_at) "
+        "SELECT n.user_id, n.session_id, n.type, n.payload, 'pending', n.priority, n.rank, "
+        "n.max_attempts, n.run_at, n.timeout_ms, ?::bigint FROM unnest(?::bigint[], ?::text[], "
+        "?::text[], ?::text[], ?::integer[], ?::bigint[], ?::integer[], ?::bigint[], "
+        "?::bigint[]) WITH ORDINALITY AS n(user_id, session_id, type, payload, priority, rank, "
+        "max_attempts, run_at, timeout_ms, ord) ORDER BY n.ord RETURNING id"));
+    if (!statement)
+        return statement.error();
+    QSqlQuery &insert = **statement;
+    QList<EnqueuedJob> result;
+    result.reserve(jobs.size());
+    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    for (qsizetype first = 0; first < jobs.size(); first += Chunk) {
+        NumberArray userIds, priorities, rankValues, maxAttempts, runAts, timeouts;
+        TextArray sessionIds, types, payloads;
+        const qsizetype end = qMin(jobs.size(), first + Chunk);
+        for (qsizetype i = first; i < end; ++i) {
+            const NewJob &job = jobs.at(i);
+            const auto rankKey = qMakePair(job.userId, job.priority);
+            qint64 rank = 0;
+            if (auto it = ranks.find(rankKey); it != ranks.end()) {
+                rank = ++*it;
+            } else {
+                auto next = nextFairRank(*db, job.userId, job.priority);
+                if (!next)
+                    return next.error();
+                rank = *next;
+                ranks.insert(rankKey, rank);
+            }
+            userIds.add(job.userId);
+            sessionIds.add(job.sessionId.isEmpty() ? QString() : job.sessionId);
+            types.add(job.type);
+            payloads.add(job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
+            priorities.add(job.priority);
+            rankValues.add(rank);
+            maxAttempts.add(job.maxAttempts);
+            runAts.add(job.runAt > 0 ? job.runAt : now);
+            timeouts.add(job.timeoutMs);
+        }
+        const QString values[] = {userIds.text(),     sessionIds.text(), types.text(),
+                                  payloads.text(),    priorities.text(), rankValues.text(),
+                                  maxAttempts.text(), runAts.text(),     timeouts.text()};
+        insert.bindValue(0, now);
+        int position = 1;
+        for (const QString &value : values)
+            insert.bindValue(position++, value);
+        if (!insert.exec())
+            return sqlError(insert, QStringLiteral("enqueueing %1 jobs").arg(end - first));
+        QList<qint64> ids;
+        ids.reserve(end - first);
+        while (insert.next())
+            ids.append(insert.value(0).toLongLong());
+        insert.finish();
+        if (ids.size() != end - first) {
+            return makeError(
+                ErrorCode::Internal,
+                QStringLiteral("Enqueueing %1 jobs inserted %2.").arg(end - first).arg(ids.size()));
+        }
+        std::sort(ids.begin(), ids.end()); // RETURNING has no order; ids follow the input's
+        for (qint64 id : std::as_const(ids))
+            result.append({id, false});
+    }
+    // Cluster: idle nodes listening on ferry_jobs wake at once (delivered on commit).
+    if (QSqlQuery notify(*db); !notify.exec(QStringLiteral("SELECT pg_notify('ferry_jobs', '')")))
+        return sqlError(notify, QStringLiteral("notifying other nodes"));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
+// One job without an upload session (the API's and the benchmark's single enqueue): ranked and
+// inserted by one statement, its own transaction, so one round trip instead of four.
+Result<QList<EnqueuedJob>> PostgresStore::enqueueOne(const NewJob &job, qint64 now)
+{
+    // The notification (idle nodes wake at once) is part of the same statement, and sent only
+    // when a row went in: pg_notify in FROM runs once per statement, delivered at commit.
+    auto statement = prepared(QStringLiteral(
+        "WITH ins AS (INSERT INTO jobs (user_id, session_id, type, payload, status, priority, "
+        "fair_rank, max_attempts, run_at, timeout_ms, unique_key, created_at) "
+        "VALUES (?, ?, ?, ?, 'pending', ?, greatest(coalesce((SELECT max(fair_rank) FROM jobs "
+        "WHERE user_id = ?::bigint AND priority = ?::integer AND status = 'pending'), 0), "
+        "coalesce((SELECT v FROM fair_clock WHERE priority = ?::integer), 0)) + 1, "
+        "?, ?, ?, ?, ?) "
+        "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
+        "AND status IN ('pending', 'running') DO NOTHING RETURNING id) "
+        "SELECT ins.id FROM ins, pg_notify('ferry_jobs', '')"));
+    if (!statement)
+        return statement.error();
+    QSqlQuery &insert = **statement;
+    insert.bindValue(0, job.userId);
+    insert.bindValue(1, nullIfEmpty(job.sessionId));
+    insert.bindValue(2, job.type);
+    insert.bindValue(3, job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
+    insert.bindValue(4, job.priority);
+    insert.bindValue(5, job.userId);
+    insert.bindValue(6, job.priority);
+    insert.bindValue(7, job.priority);
+    insert.bindValue(8, job.maxAttempts);
+    insert.bindValue(9, job.runAt > 0 ? job.runAt : now);
+    insert.bindValue(10, job.timeoutMs);
+    insert.bindValue(11, nullIfEmpty(job.uniqueKey));
+    insert.bindValue(12, now);
+    if (!insert.exec())
+        return sqlError(insert, QStringLiteral("enqueueing a job"));
+    if (insert.next()) {
+        const qint64 id = insert.value(0).toLongLong();
+        insert.finish();
+        return QList<EnqueuedJob>{{id, false}};
+    }
+    insert.finish();
+    auto duplicateStatement =
+        prepared(QStringLiteral("SELECT id FROM jobs WHERE user_id = ? AND unique_key = ? "
+                                "AND status IN ('pending', 'running')"));
+    if (!duplicateStatement)
+        return duplicateStatement.error();
+    QSqlQuery &duplicate = **duplicateStatement;
+    duplicate.bindValue(0, job.userId);
+    duplicate.bindValue(1, job.uniqueKey);
+    if (!duplicate.exec())
+        return sqlError(duplicate, QStringLiteral("checking a unique key"));
+    if (!duplicate.next()) {
+        // The holder finished between the insert and this read: say so rather than guess.
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("A job with unique key '%1' was finishing while this "
+                                        "one was enqueued.")
+                             .arg(job.uniqueKey),
+                         QStringLiteral("Enqueue it again."));
+    }
+    const qint64 id = duplicate.value(0).toLongLong();
+    duplicate.finish();
+    return QList<EnqueuedJob>{{id, true}};
+}
+
+} // namespace Ferry
