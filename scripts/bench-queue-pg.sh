@@ -53,7 +53,6 @@ if want graphile-worker; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-queue-pg.XXXXXX")
-chmod 755 "$work" # the postgres user must reach the server's folder below
 results="$work/rounds.jsonl"
 server="$work/pg"
 child=""
