@@ -59,7 +59,9 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
                              QStringLiteral("Stop it first, or use another --data-dir or --db."));
         }
     }
-    auto store = openStore(config.database);
+    DatabaseConfig database = config.database;
+    database.minFreeDiskBytes = config.minFreeDiskBytes;
+    auto store = openStore(database);
     if (!store)
         return store.error();
     host->m_store = std::move(*store);

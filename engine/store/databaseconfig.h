@@ -16,6 +16,9 @@ struct DatabaseConfig
     QString sqlitePath;                         // Sqlite: the database file
     SqliteSync sqliteSync = SqliteSync::Normal; // see docs/architecture.md, "Durability"
     int busyTimeoutMs = 5000;
+    // Sqlite: imports stop below this much free disk on the database's file system
+    // (--min-free-disk-mb), leaving room to undo them; 0 = no floor. See DiskReserve.
+    qint64 minFreeDiskBytes = 0;
 
     QString host; // Postgres
     int port = 5432;

@@ -85,6 +85,18 @@ Result<std::optional<MigrationCheckpoint>> SqliteStore::checkpoint(qint64 jobId)
 
 Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
 {
+    if (!m_disk.aboveFloor()) {
+        // Stop while room remains: the undo, the job's outcome and everyone else's writes need
+        // it. A transient error: the job retries (from this checkpoint) once room is back.
+        return makeError(
+            ErrorCode::Storage,
+            QStringLiteral("Only %1 MiB are free on the database's disk, below the floor of %2 "
+                           "MiB (--min-free-disk-mb): the import stopped before the disk fills.")
+                .arg(m_disk.freeBytes() >> 20)
+                .arg(m_disk.floorBytes() >> 20),
+            QStringLiteral("Free disk space (or move --data-dir to a larger disk), then retry "
+                           "the job."));
+    }
     const std::lock_guard writer(m_writeMutex);
     auto native = NativeConnection::of(m_pool);
     if (!native)
@@ -195,6 +207,16 @@ Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
 }
 
 Result<qint64> SqliteStore::undoJob(qint64 jobId, qint64 datasetId)
+{
+    auto undone = undoJobOnce(jobId, datasetId);
+    // Deleting needs room in the WAL too: on a full disk, give the reserve back and try again,
+    // so that a failed import never stays visible for want of a few MiB.
+    if (!undone && m_disk.release())
+        undone = undoJobOnce(jobId, datasetId);
+    return undone;
+}
+
+Result<qint64> SqliteStore::undoJobOnce(qint64 jobId, qint64 datasetId)
 {
     const std::lock_guard writer(m_writeMutex);
     auto db = this->db();

@@ -39,6 +39,10 @@ Result<void> initializeConnection(QSqlDatabase &db, const DatabaseConfig &config
         QStringLiteral("PRAGMA cache_size=-8000"),
         QStringLiteral("PRAGMA wal_autocheckpoint=0"), // the store's checkpointer does it
         QStringLiteral("PRAGMA journal_size_limit=67108864"),
+        // Debian's SQLite zeroes every freed page (secure_delete=ON), which makes undoing an
+        // import write as much WAL as the import did: on a full disk the undo could not run.
+        // FAST still clears deleted cells in pages that are written anyway.
+        QStringLiteral("PRAGMA secure_delete=FAST"),
         QStringLiteral("PRAGMA busy_timeout=%1").arg(config.busyTimeoutMs),
     };
     for (const QString &pragma : pragmas) {
@@ -60,6 +64,7 @@ const QString &s_userColumns = SharedRows::userColumns;
 
 SqliteStore::SqliteStore(const DatabaseConfig &config)
     : m_pool(config, [config](QSqlDatabase &db) { return initializeConnection(db, config); })
+    , m_disk(config.sqlitePath + QStringLiteral(".reserve"), config.minFreeDiskBytes)
 {}
 
 SqliteStore::~SqliteStore()
@@ -81,12 +86,16 @@ void SqliteStore::checkpointLoop()
     // background (PASSIVE never blocks anyone), and when the log has grown past a few MB,
     // finish the last few frames while holding the in-process write lock.
     constexpr int RestartFrames = 2000;
+    constexpr int ReserveEveryTicks = 200; // ~10 s: take the disk reserve again once there is room
+    int tick = 0;
     std::unique_lock lock(m_checkpointMutex);
     while (!m_closing) {
         m_checkpointWake.wait_for(lock, 50ms, [this] { return m_closing; });
         if (m_closing)
             break;
         lock.unlock();
+        if (++tick % ReserveEveryTicks == 0)
+            m_disk.ensure();
         if (auto native = NativeConnection::of(m_pool); native) {
             sqlite3 *db = (*native)->handle();
             int logFrames = 0, copied = 0;
@@ -127,6 +136,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &con
     Migrator migrator(*db, QStringLiteral("sqlite"));
     if (auto migrated = migrator.migrate(targetSchemaVersion); !migrated)
         return migrated.error();
+    store->m_disk.ensure();
     store->m_checkpointer = std::thread([raw = store.get()] { raw->checkpointLoop(); });
     return store;
 }

@@ -2,6 +2,7 @@
 
 #include "datasets/datasetstore.h"
 #include "store/connectionpool.h"
+#include "store/diskreserve.h"
 #include "store/store.h"
 
 #include <condition_variable>
@@ -167,12 +168,16 @@ private:
     Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
 
     void checkpointLoop();
+    Result<qint64> undoJobOnce(qint64 jobId, qint64 datasetId);
 
     ConnectionPool m_pool;
     // SQLite has one writer at a time; a waiter in its busy handler sleeps 1 ms or more, so
     // this process's writers take turns on a mutex instead (other processes still use the
     // busy timeout).
     std::mutex m_writeMutex;
+    // The free-disk floor for imports and the reserve that lets a failed import be undone on a
+    // full disk (docs/architecture.md, "A full disk").
+    DiskReserve m_disk;
     // WAL checkpoints run here, off the writers' path (wal_autocheckpoint is off on every
     // connection), so no commit ever pays for copying the log back into the database.
     std::mutex m_checkpointMutex;
