@@ -3,7 +3,6 @@
 // CSV is refused before the status line, and an export that fails half-way aborts the connection
 // instead of ending the body as if it were complete.
 #include "jobsapitestsupport.h"
-#include "testbackend.h"
 
 #include <QElapsedTimer>
 #include <QMutex>
@@ -196,7 +195,6 @@ private Q_SLOTS:
     // the last chunk (never a body that looks complete), and the log says why.
     void failedExportAbortsTheConnection()
     {
-        FERRY_SQLITE_ONLY("the table is renamed under a running SQLite store");
         QByteArray content;
         const QByteArray filler(180, 'x');
         for (int i = 1; i <= 100'000; ++i)
