@@ -4,6 +4,9 @@
 
 #include <QJsonArray>
 #include <QLoggingCategory>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <atomic>
 
 namespace Ferry {
 
@@ -11,14 +14,66 @@ namespace {
 
 Q_LOGGING_CATEGORY(lcDatasetRoutes, "ferry.api.datasets")
 
+// One HTTP export: its stream, read by one pool task at a time (the connection asks for the next
+// chunk only once the last one came back).
+struct ExportState
+{
+    ExportState(Store &store, DatasetInfo dataset, ExportFormat format, QStringList columns)
+        : name(dataset.name), stream(store, std::move(dataset), format, std::move(columns))
+    {}
+
+    Http::StreamChunk nextChunk()
+    {
+        if (stopped.load())
+            return Http::StreamChunk::end(); // the client is gone: nobody reads this
+        std::optional<QByteArray> chunk = stream.next();
+        if (chunk)
+            return Http::StreamChunk::bytes(std::move(*chunk));
+        if (!stream.error())
+            return Http::StreamChunk::end();
+        // The status line went out already: the connection is aborted without the last chunk,
+        // so the client cannot take the truncated file for the whole one.
+        qCWarning(lcDatasetRoutes,
+                  "export of dataset %s failed after %lld records (the connection is aborted so "
+                  "the client sees it incomplete): %s",
+                  qPrintable(name), stream.recordsSent(), qPrintable(stream.error()->toString()));
+        return Http::StreamChunk::failed();
+    }
+
+    QString name;
+    DatasetExportStream stream;
+    std::atomic<bool> stopped{false};
+};
+
+// Held by the response's producer: when the connection drops the producer (client gone, server
+// stopping), the chunk being made is the last.
+struct StopOnDrop
+{
+    explicit StopOnDrop(std::shared_ptr<ExportState> s) : state(std::move(s)) {}
+    ~StopOnDrop() { state->stopped.store(true); }
+    Q_DISABLE_COPY_MOVE(StopOnDrop)
+    std::shared_ptr<ExportState> state;
+};
+
 } // namespace
 
-DatasetRoutes::DatasetRoutes(Store &store) : m_store(store) {}
+DatasetRoutes::DatasetRoutes(Store &store, DatasetRouteOptions options)
+    : m_store(store), m_options(options)
+{
+    m_exportPool.setObjectName(QStringLiteral("ferry-export"));
+    m_exportPool.setMaxThreadCount(qMax(1, options.exportThreads));
+    m_exportPool.setExpiryTimeout(30'000);
+}
+
+DatasetRoutes::~DatasetRoutes()
+{
+    m_exportPool.waitForDone();
+}
 
 QList<ApiRoute> DatasetRoutes::routes()
 {
-    // Both read a dataset's record count (a range count): on the API's workers, not the
-    // network thread. The export's pages are read by its stream producer (network thread).
+    // Both read the store: on the API's workers, not the network thread. The export's chunks
+    // are made on the export pool, one in flight per response.
     ApiRoute list;
     list.method = "GET";
     list.path = "/api/v1/datasets";
@@ -55,8 +110,11 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
 // GET /api/v1/datasets/{name}/records?format=ndjson|csv (auth)
 //   200, streamed (chunked): application/x-ndjson (one document per line; the default) or
 //   text/csv; charset=utf-8 (a header line, then one line per record), as an attachment
-//   "<name>.ndjson" / "<name>.csv". 400 on another format; 404 when the caller has no such
-//   dataset.
+//   "<name>.ndjson" / "<name>.csv". CSV columns: the dataset's stored columns, then every other
+//   top-level key of its records (a first pass over all of them, before the status line).
+//   400 on another format; 404 when the caller has no such dataset; 422 "too_many_columns" when
+//   a CSV export would have more than maxCsvColumns columns. A read error after the status line
+//   aborts the connection (no last chunk): the client sees the export failed.
 void DatasetRoutes::exportRecords(const ApiCall &call)
 {
     ExportFormat format = ExportFormat::Ndjson;
@@ -86,23 +144,36 @@ void DatasetRoutes::exportRecords(const ApiCall &call)
         return missing();
 
     const bool csv = format == ExportFormat::Csv;
+    QStringList columns;
+    if (csv) {
+        // On this worker, before the status line: a dataset too wide for CSV gets a clear 422.
+        auto scan = scanCsvColumns(m_store, **dataset, m_options.maxCsvColumns,
+                                   [&call] { return call.clientGone(); });
+        if (!scan)
+            return call.respond(Api::fromError(scan.error()));
+        if (scan->stopped) {
+            return call.respond(Api::error(503, "Export stopped",
+                                           QStringLiteral("The client closed the connection."),
+                                           "client_gone"));
+        }
+        if (scan->tooMany) {
+            const Error error = tooManyCsvColumns(m_options.maxCsvColumns);
+            return call.respond(
+                Api::error(422, "Too many columns", error.toString(), "too_many_columns"));
+        }
+        columns = std::move(scan->columns);
+    }
     Http::Response response;
     response.setHeader("Content-Type",
                        csv ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8");
     response.setHeader("Content-Disposition",
                        "attachment; filename=\"" + name.toUtf8() + (csv ? ".csv\"" : ".ndjson\""));
-    // The producer runs on the network thread as the socket drains, one page of records per
-    // call (see DatasetExportStream); it dies with the response when the client goes away.
-    auto stream = std::make_shared<DatasetExportStream>(m_store, **dataset, format);
-    response.stream = [stream, name]() -> std::optional<QByteArray> {
-        std::optional<QByteArray> chunk = stream->next();
-        if (!chunk && stream->error()) {
-            // The status line went out already: the stream ends early, and the log says why.
-            qCWarning(lcDatasetRoutes, "export of dataset %s stopped after %lld records: %s",
-                      qPrintable(name), stream->recordsSent(),
-                      qPrintable(stream->error()->toString()));
-        }
-        return chunk;
+    // Each chunk is read and formatted by a task on the export pool and handed back to the
+    // connection, which asks for the next one as the socket drains (Http::ResponseStream).
+    auto state = std::make_shared<ExportState>(m_store, **dataset, format, std::move(columns));
+    auto guard = std::make_shared<StopOnDrop>(state);
+    response.stream = [state, guard, pool = &m_exportPool]() -> QFuture<Http::StreamChunk> {
+        return QtConcurrent::run(pool, [state] { return state->nextChunk(); });
     };
     call.respond(std::move(response));
 }

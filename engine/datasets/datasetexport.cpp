@@ -50,14 +50,47 @@ std::string cellText(const QJsonValue &value)
 
 } // namespace
 
-void collectCsvColumns(QStringList &columns, std::string_view doc)
+CsvColumns::CsvColumns(const DatasetInfo &dataset, qsizetype maxColumns) : m_max(maxColumns)
 {
-    const QJsonObject object =
-        QJsonDocument::fromJson(QByteArray(doc.data(), qsizetype(doc.size()))).object();
-    for (auto it = object.begin(); it != object.end(); ++it) {
-        if (!columns.contains(it.key()))
-            columns.append(it.key());
+    for (const QJsonValue &c : dataset.columns) {
+        const QString name = c.toString();
+        if (!m_seen.contains(name)) {
+            m_seen.insert(name);
+            m_names.append(name);
+        }
     }
+    m_tooMany = m_names.size() > m_max;
+}
+
+bool CsvColumns::add(std::string_view doc)
+{
+    if (m_tooMany)
+        return false;
+    const QJsonObject object =
+        QJsonDocument::fromJson(QByteArray::fromRawData(doc.data(), qsizetype(doc.size())))
+            .object();
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        const QString key = it.key();
+        if (m_seen.contains(key))
+            continue;
+        if (m_names.size() == m_max) {
+            m_tooMany = true;
+            return false;
+        }
+        m_seen.insert(key);
+        m_names.append(key);
+    }
+    return true;
+}
+
+Error tooManyCsvColumns(qsizetype maxColumns)
+{
+    return makeError(ErrorCode::InvalidArgument,
+                     QStringLiteral("The dataset's records have more than %1 distinct top-level "
+                                    "keys, more than a CSV export has columns.")
+                         .arg(maxColumns),
+                     QStringLiteral("Export it as NDJSON (format=ndjson), or import it with a "
+                                    "mapping that picks the fields."));
 }
 
 void appendCsvHeader(std::string &out, const QStringList &columns)
@@ -109,19 +142,15 @@ Result<void> exportDataset(DatasetStore &store,
         return {};
     }
 
-    QStringList columns;
-    for (const QJsonValue &c : dataset.columns)
-        columns.append(c.toString());
-    if (columns.isEmpty()) {
-        // Documents imported as they were: their keys, in first-seen order.
-        int seen = 0;
-        auto scanned = store.forEachRecord(dataset.id, [&](std::string_view doc) {
-            collectCsvColumns(columns, doc);
-            return ++seen < 1000;
-        });
-        if (!scanned)
-            return scanned;
-    }
+    // A first pass over every record: a key first seen in the last record is a column too.
+    CsvColumns scan(dataset);
+    auto scanned =
+        store.forEachRecord(dataset.id, [&](std::string_view doc) { return scan.add(doc); });
+    if (!scanned)
+        return scanned;
+    if (scan.tooMany())
+        return tooManyCsvColumns(MaxCsvColumns);
+    const QStringList &columns = scan.names();
     appendCsvHeader(out, columns);
     auto exported = store.forEachRecord(dataset.id, [&](std::string_view doc) {
         appendCsvRecord(out, columns, doc);

@@ -14,7 +14,7 @@
 // - Text after a closing quote ("a"b,) is kept, appended to the field ("ab"), and the row
 //   carries a problem.
 // - Lines are physical: CRLF, LF and a lone CR each end one, inside quotes too.
-// - maxRecordBytes counts the record's raw bytes with its line end.
+// - maxRecordBytes counts the record's raw bytes with its line end; maxFields its fields.
 
 namespace Ferry {
 
@@ -139,6 +139,15 @@ CsvReader::Impl::Step CsvReader::Impl::parse()
     for (;;) {
         switch (state) {
         case State::FieldStart:
+            if (qsizetype(fields.size()) >= options.maxFields) {
+                window.pos = p;
+                error = QStringLiteral("the record starting at line %1 has more than %2 fields. "
+                                       "Ferry reads at most %2 columns: check the delimiter, or "
+                                       "split the file into narrower ones.")
+                            .arg(recordLine)
+                            .arg(options.maxFields);
+                return Step::Failed;
+            }
             if (p == end) {
                 if (!eof)
                     goto needMore;

@@ -19,6 +19,9 @@ public:
         char delimiter = ',';
         char quote = '"';                    // '\0': no quoting at all (plain TSV)
         qsizetype maxRecordBytes = 64 << 20; // a longer record is a file-level error
+        // A record with more fields is a file-level error, raised as soon as the field past the
+        // cap starts: a line of a million commas costs no more than maxFields fields.
+        qsizetype maxFields = 100'000;
     };
 
     struct Row

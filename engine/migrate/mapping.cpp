@@ -2,6 +2,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSet>
 
 #include <charconv>
 #include <cmath>
@@ -261,8 +262,13 @@ Result<Mapping> Mapping::fromJson(const QJsonValue &json)
     const QJsonValue fields = object.value(u"fields");
     if (!fields.isArray() || fields.toArray().isEmpty())
         return mappingError(QStringLiteral("\"fields\" must be a non-empty array."));
+    if (fields.toArray().size() > Mapping::MaxFields) {
+        return mappingError(QStringLiteral("it has %1 fields; a mapping has at most %2.")
+                                .arg(fields.toArray().size())
+                                .arg(Mapping::MaxFields));
+    }
     Mapping mapping;
-    QStringList names;
+    QSet<QString> names; // a set: a list's contains() made a long mapping quadratic
     for (const QJsonValue &value : fields.toArray()) {
         if (!value.isObject())
             return mappingError(QStringLiteral("every field must be an object."));
@@ -281,7 +287,7 @@ Result<Mapping> Mapping::fromJson(const QJsonValue &json)
             return mappingError(QStringLiteral("every field needs a \"name\" (1-256 characters)."));
         if (names.contains(spec.name))
             return mappingError(QStringLiteral("field \"%1\" appears twice.").arg(spec.name));
-        names.append(spec.name);
+        names.insert(spec.name);
         spec.source = f.value(u"source").toString(spec.name);
         const QString type = f.value(u"type").toString(QStringLiteral("string"));
         bool known = false;

@@ -32,6 +32,9 @@ struct FieldSpec
 // identifies a record: importing a record with an existing key replaces it (upsert).
 struct Mapping
 {
+    // As many fields as a CSV record may have columns (MigrateConfig::maxColumns' default).
+    static constexpr qsizetype MaxFields = 100'000;
+
     std::vector<FieldSpec> fields;
     QString key;
 

@@ -1,6 +1,7 @@
 #include "migratehandler.h"
 
 #include "migrate/batchcommitter.h"
+#include "migrate/cancellablesource.h"
 #include "migrate/csvreader.h"
 #include "migrate/jsonreader.h"
 #include "migrate/recordconverter.h"
@@ -267,12 +268,16 @@ JobOutcome MigrateHandler::run(JobContext &context)
         start.line = 1;
     }
     const bool resuming = saved->has_value();
+    // The readers read through this: a cancel or the job timeout stops any step within one read.
+    CancellableSource input(**source, [&context] { return context.isCancelled(); });
     Import import(context, m_datasets, m_config, p, start);
     import.setTotalBytes(QFileInfo(*path).size());
     QJsonArray columns;
 
     auto run = [&]() -> Ending {
-        auto fail = [](const Error &error) {
+        auto fail = [&](const Error &error) {
+            if (input.wasCancelled())
+                return Ending{Ending::Cancelled, {}};
             return Ending{error.code == ErrorCode::InvalidArgument ? Ending::Permanent
                                                                    : Ending::Transient,
                           error.toString(), error.code == ErrorCode::Conflict};
@@ -285,6 +290,11 @@ JobOutcome MigrateHandler::run(JobContext &context)
                     .arg(import.state().rowsRejected)
                     .arg(import.maxRejected())};
         };
+        // A reader's error, unless the reader stopped because the job was cancelled.
+        auto unreadable = [&](const QString &text) {
+            return input.wasCancelled() ? Ending{Ending::Cancelled, {}}
+                                        : Ending{Ending::Permanent, text};
+        };
         if (p.format == DataFormat::Csv || p.format == DataFormat::Tsv) {
             CsvReader::Options options =
                 p.format == DataFormat::Tsv ? tsvOptions() : CsvReader::Options();
@@ -292,7 +302,8 @@ JobOutcome MigrateHandler::run(JobContext &context)
                 options.delimiter = p.delimiter;
             if (p.quoteSet)
                 options.quote = p.quote;
-            CsvReader reader(**source, options);
+            options.maxFields = m_config.maxColumns;
+            CsvReader reader(input, options);
             CsvReader::Row row;
             std::vector<std::string> header;
             std::optional<CsvReader::Row> firstData;
@@ -306,7 +317,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
             } else {
                 const auto status = reader.next(row);
                 if (status == CsvReader::Status::Error)
-                    return Ending{Ending::Permanent, reader.errorText()};
+                    return unreadable(reader.errorText());
                 if (status == CsvReader::Status::End)
                     return Ending{Ending::Permanent,
                                   QStringLiteral("The file is empty: there is nothing to import.")};
@@ -333,6 +344,8 @@ JobOutcome MigrateHandler::run(JobContext &context)
                                            h
                                        }}).toJson(QJsonDocument::Compact);
             }
+            if (context.isCancelled())
+                return Ending{Ending::Cancelled, {}};
             auto converter = RecordConverter::forTable(p.mapping, p.key, header);
             if (!converter)
                 return Ending{Ending::Permanent, converter.error().toString()};
@@ -364,7 +377,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
                 if (status == CsvReader::Status::End)
                     break;
                 if (status == CsvReader::Status::Error)
-                    return Ending{Ending::Permanent, reader.errorText()};
+                    return unreadable(reader.errorText());
                 if (auto ended = handle(row))
                     return *ended;
                 if (context.isCancelled())
@@ -374,7 +387,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
             JsonReader::Options options;
             options.layout = p.format == DataFormat::Json ? JsonReader::Layout::Array
                                                           : JsonReader::Layout::Ndjson;
-            JsonReader reader(**source, options);
+            JsonReader reader(input, options);
             if (resuming) {
                 if (auto resumed = reader.resumeAt(import.state().byteOffset, import.state().line);
                     !resumed)
@@ -392,7 +405,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
                 if (status == JsonReader::Status::End)
                     break;
                 if (status == JsonReader::Status::Error)
-                    return Ending{Ending::Permanent, reader.errorText()};
+                    return unreadable(reader.errorText());
                 import.beginRow();
                 if (!document.problem.empty()) {
                     if (!import.reject(document.line, {}, QString::fromStdString(document.problem)))
@@ -408,8 +421,8 @@ JobOutcome MigrateHandler::run(JobContext &context)
                     return Ending{Ending::Cancelled, {}};
             }
         }
-        if ((*source)->error())
-            return Ending{Ending::Permanent, (*source)->error()->toString()};
+        if (input.error())
+            return unreadable(input.error()->toString());
         if (auto finished = import.finish(); !finished)
             return fail(finished.error());
         return Ending{};

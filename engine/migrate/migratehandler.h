@@ -13,6 +13,9 @@ struct MigrateConfig
     int errorReportRows = 100;      // rejected rows kept in full; the count is always kept
     qint64 maxRejectedRows = 1'000; // more rejected rows than this fails the job
     qint64 maxDecompressedBytes = qint64(16) << 30; // gzip bombs stop here
+    // CSV/TSV: the most fields a record (the header too) may have; a wider one fails the job
+    // with an error naming the cap. Mappings have at most Mapping::MaxFields fields.
+    qsizetype maxColumns = 100'000;
 };
 
 // The "migrate" job: streams an uploaded CSV, TSV, NDJSON or JSON file into the user's dataset.
@@ -23,8 +26,9 @@ struct MigrateConfig
 //
 // Batches of rows are written together with a checkpoint (byte offset, line, counts) in one
 // transaction, so a retry or a rescue after a crash resumes after the last committed batch and
-// every row lands exactly once. A job that fails for good (a broken file, too many rejected
-// rows, its last attempt) or is cancelled undoes what it wrote.
+// every row lands exactly once. Every step observes cancellation and the job timeout within one
+// read of the file (see CancellableSource). A job that fails for good (a broken file, too many
+// rejected rows, its last attempt) or is cancelled undoes what it wrote.
 class MigrateHandler final : public JobHandler
 {
 public:

@@ -3,6 +3,9 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace Ferry {
 
 namespace {
@@ -31,6 +34,23 @@ QJsonValue valueAt(const QJsonObject &object, const QString &path)
     return current;
 }
 
+// The header for an error message: the first names, and how many more (a header can be
+// 100,000 columns wide; a job's error is read by a person).
+QString listColumns(const std::vector<std::string> &header)
+{
+    constexpr size_t Shown = 20;
+    std::string all;
+    for (size_t i = 0; i < std::min(header.size(), Shown); ++i) {
+        if (!all.empty())
+            all.append(", ");
+        all.append(header[i].substr(0, 100));
+    }
+    QString text = QString::fromStdString(all);
+    if (header.size() > Shown)
+        text += QStringLiteral(" and %1 more").arg(header.size() - Shown);
+    return text;
+}
+
 } // namespace
 
 Result<RecordConverter> RecordConverter::forTable(std::optional<Mapping> mapping,
@@ -39,44 +59,48 @@ Result<RecordConverter> RecordConverter::forTable(std::optional<Mapping> mapping
 {
     RecordConverter c;
     c.m_columnCount = header.size();
+    // Each name's first column, in one pass: the header can have as many columns as the reader
+    // allows, so no step here may look at the header once per column.
+    std::unordered_map<std::string_view, size_t> index;
+    index.reserve(header.size());
+    std::optional<size_t> duplicate;
+    for (size_t i = 0; i < header.size(); ++i) {
+        if (!index.emplace(header[i], i).second && !duplicate)
+            duplicate = i;
+    }
+    auto columnOf = [&](const QString &name) -> std::optional<size_t> {
+        const std::string text = toStd(name);
+        const auto it = index.find(text);
+        return it == index.end() ? std::nullopt : std::optional<size_t>(it->second);
+    };
     if (mapping) {
         for (const FieldSpec &field : mapping->fields) {
-            const std::string source = toStd(field.source);
-            const auto it = std::find(header.begin(), header.end(), source);
-            if (it == header.end()) {
+            const std::optional<size_t> column = columnOf(field.source);
+            if (!column) {
                 return converterError(
                     QStringLiteral("The mapping names a column the file does not have: \"%1\".")
                         .arg(field.source),
-                    QStringLiteral("The file's columns are: %1.").arg(QString::fromStdString([&] {
-                        std::string all;
-                        for (const std::string &h : header) {
-                            if (!all.empty())
-                                all.append(", ");
-                            all.append(h);
-                        }
-                        return all;
-                    }())));
+                    QStringLiteral("The file's columns are: %1.").arg(listColumns(header)));
             }
-            c.m_sourceColumn.push_back(int(it - header.begin()));
+            c.m_sourceColumn.push_back(int(*column));
         }
     } else {
-        for (size_t i = 0; i < header.size(); ++i) {
-            if (std::count(header.begin(), header.end(), header[i]) > 1) {
-                return converterError(
-                    QStringLiteral("The column \"%1\" appears twice in the header.")
-                        .arg(QString::fromStdString(header[i])),
-                    QStringLiteral("Rename one, or give a mapping that picks the columns."));
-            }
-            c.m_columns.append(QString::fromStdString(header[i]));
+        if (duplicate) {
+            return converterError(
+                QStringLiteral("The column \"%1\" appears twice in the header.")
+                    .arg(QString::fromStdString(header[*duplicate].substr(0, 200))),
+                QStringLiteral("Rename one, or give a mapping that picks the columns."));
         }
+        for (const std::string &name : header)
+            c.m_columns.append(QString::fromStdString(name));
         if (!keyField.isEmpty()) {
-            const auto it = std::find(header.begin(), header.end(), toStd(keyField));
-            if (it == header.end()) {
+            const std::optional<size_t> column = columnOf(keyField);
+            if (!column) {
                 return converterError(
                     QStringLiteral("The key column \"%1\" is not in the file.").arg(keyField),
                     QStringLiteral("Name one of the header's columns as the key."));
             }
-            c.m_keyIndex = int(it - header.begin());
+            c.m_keyIndex = int(*column);
         }
         for (size_t i = 0; i < header.size(); ++i) {
             std::string prefix;

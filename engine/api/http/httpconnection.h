@@ -4,6 +4,7 @@
 #include "http/httplimits.h"
 #include "http/httptypes.h"
 
+#include <QCoroTask>
 #include <QMutex>
 #include <QObject>
 #include <QTimer>
@@ -93,6 +94,10 @@ private:
     void feed(const char *data, qint64 length);
     void flush();
     bool pumpStream(Slot &slot);
+    // Streamed bodies (httpconnectionoutput.cpp).
+    QCoro::Task<> awaitStreamChunk(QFuture<StreamChunk> future, quint64 sequence);
+    bool writeStreamChunk(Slot &slot, StreamChunk chunk);
+    void abortStream();
     void writeHead(const Slot &slot, const Response &response, bool close);
     void send(const char *data, qint64 size);
     void beginClose();
@@ -134,7 +139,8 @@ private:
     // Requests read and not yet answered on the wire, oldest first.
     std::deque<Slot> m_pending;
     quint64 m_nextSequence = 1;
-    bool m_streaming = false; // the front slot's stream is being sent
+    bool m_streaming = false;     // the front slot's stream is being sent
+    bool m_streamWaiting = false; // its producer is making the next chunk elsewhere
 
     QByteArray m_leftover; // bytes read but not parsed while parsing is paused
     std::string m_out;     // scratch for response heads

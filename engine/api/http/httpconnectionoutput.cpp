@@ -1,6 +1,8 @@
 // The writing half of HttpConnection: answers in request order, streams, graceful close.
 #include "http/httpconnection.h"
 
+#include <QCoroFuture>
+#include <QPointer>
 #include <QTcpSocket>
 
 #include <sys/socket.h>
@@ -117,36 +119,94 @@ void HttpConnection::flush()
     }
 }
 
+// Pulls chunks while the socket has room. A synchronous producer answers at once; an
+// asynchronous one makes its chunk elsewhere and awaitStreamChunk() writes it when it comes.
+// Returns true when the body ended and the loop may go on to the next response.
 bool HttpConnection::pumpStream(Slot &slot)
 {
-    auto &producer = slot.response->stream;
-    while (m_socket->bytesToWrite() < StreamHighWater) {
-        std::optional<QByteArray> chunk = producer();
-        if (m_dead)
-            return false;
-        if (!chunk) {
-            if (!slot.http10)
-                send("0\r\n\r\n", 5);
-            m_streaming = false;
-            const bool close = slot.closeAfter;
-            m_pending.pop_front();
-            if (close)
-                beginClose();
-            return true;
+    ResponseStream &stream = slot.response->stream;
+    while (!m_streamWaiting && m_socket->bytesToWrite() < StreamHighWater) {
+        StreamChunk chunk;
+        if (stream.isAsync()) {
+            QFuture<StreamChunk> future = stream.nextLater();
+            if (m_dead)
+                return false;
+            if (!future.isFinished()) {
+                m_streamWaiting = true;
+                awaitStreamChunk(std::move(future), slot.sequence); // may finish right here
+                return false;
+            }
+            chunk = future.result();
+        } else {
+            chunk = stream.nextNow();
+            if (m_dead)
+                return false;
         }
-        if (chunk->isEmpty())
-            continue;
-        if (!slot.http10) {
-            m_out.clear();
-            appendNumber(m_out, chunk->size(), 16);
-            m_out.append("\r\n", 2);
-            send(m_out.data(), qint64(m_out.size()));
-        }
-        send(chunk->constData(), chunk->size());
-        if (!slot.http10)
-            send("\r\n", 2);
+        if (!writeStreamChunk(slot, std::move(chunk)))
+            return !m_dead;
     }
     return false;
+}
+
+// The hand-back from the producer's thread: resumes here, on the network thread (QCoro's QFuture
+// awaiter), or never touches the connection again if it died meanwhile.
+QCoro::Task<> HttpConnection::awaitStreamChunk(QFuture<StreamChunk> future, quint64 sequence)
+{
+    QPointer<HttpConnection> self(this);
+    StreamChunk chunk = co_await future;
+    if (!self || m_dead)
+        co_return;
+    m_streamWaiting = false;
+    if (!m_streaming || m_pending.empty() || m_pending.front().sequence != sequence)
+        co_return;
+    writeStreamChunk(m_pending.front(), std::move(chunk));
+    if (!m_dead)
+        flush();
+}
+
+// Writes one chunk of the front response. False when its body is over: ended (the slot is done,
+// the last chunk sent) or failed (the connection is aborted).
+bool HttpConnection::writeStreamChunk(Slot &slot, StreamChunk chunk)
+{
+    switch (chunk.kind) {
+    case StreamChunk::Kind::Failed:
+        abortStream();
+        return false;
+    case StreamChunk::Kind::End: {
+        if (!slot.http10)
+            send("0\r\n\r\n", 5);
+        m_streaming = false;
+        const bool close = slot.closeAfter;
+        m_pending.pop_front();
+        if (close)
+            beginClose();
+        return false;
+    }
+    case StreamChunk::Kind::Data:
+        break;
+    }
+    if (chunk.data.isEmpty())
+        return true;
+    if (!slot.http10) {
+        m_out.clear();
+        appendNumber(m_out, chunk.data.size(), 16);
+        m_out.append("\r\n", 2);
+        send(m_out.data(), qint64(m_out.size()));
+    }
+    send(chunk.data.constData(), chunk.data.size());
+    if (!slot.http10)
+        send("\r\n", 2);
+    return true;
+}
+
+// A body that failed half-way must not look complete: no last chunk, and a reset rather than a
+// clean close (HTTP/1.0 bodies end at the close), so every client sees the failure.
+void HttpConnection::abortStream()
+{
+    const linger reset{1, 0};
+    ::setsockopt(int(m_socket->socketDescriptor()), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    m_socket->abort();
+    onDisconnected();
 }
 
 void HttpConnection::writeHead(const Slot &slot, const Response &response, bool close)
