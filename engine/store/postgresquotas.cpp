@@ -129,7 +129,7 @@ Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 userId,
     QSqlQuery q(*db);
     q.prepare(
         QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
-                       "VALUES (?, ?, ?, ?, ?) RETURNING id"));
+                       "VALUES (?, ?, ?, ?, COALESCE(?, '')) RETURNING id"));
     q.addBindValue(userId);
     q.addBindValue(period);
     q.addBindValue(bytes);

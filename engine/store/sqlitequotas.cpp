@@ -111,7 +111,7 @@ Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
     QSqlQuery q(*db);
     q.prepare(
         QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
-                       "VALUES (?, ?, ?, ?, ?)"));
+                       "VALUES (?, ?, ?, ?, COALESCE(?, ''))"));
     q.addBindValue(userId);
     q.addBindValue(period);
     q.addBindValue(bytes);
