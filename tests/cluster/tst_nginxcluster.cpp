@@ -296,15 +296,17 @@ void tst_NginxCluster::rateLimitHoldsAcrossTwoNodesBehindNginx()
         } else {
             QCOMPARE(answer.status, 429);
             ++refused;
-            QVERIFY2(answer.headers.value("retry-after").toInt() >= 1,
-                     answer.headers.value("retry-after").constData());
+            const int retryAfter = answer.headers.value("retry-after").toInt();
+            QVERIFY2(retryAfter >= 1, answer.headers.value("retry-after").constData());
+            // Before the quota is spent, a refusal says "the node is still asking the database"
+            // (its credit is out while a refill is in flight): one second, then on.
+            if (passed < Limit && retryAfter == 1)
+                QTest::qWait(1'100);
         }
-        if (i < Limit)
-            QCOMPARE(passed, i + 1); // the first `limit` pass
     }
-    // And at most `credit` more per node (SharedRateLimit: let through before the node's
-    // refill said the quota was spent).
-    const int credit = int(SharedShareSizes::forLimit(Limit).credit);
+    // The quota, and at most `credit` more per node (SharedRateLimit: let through before the
+    // node's refill said the quota was spent).
+    const int credit = int(Ferry::SharedShareSizes::forLimit(Limit).credit);
     QVERIFY2(passed >= Limit && passed <= Limit + 2 * credit, qPrintable(QString::number(passed)));
     QCOMPARE(refused, Requests - passed);
     // Round robin: both nodes answered (nginx names the upstream that served each request).
