@@ -33,6 +33,10 @@ SharedRateLimit::SharedRateLimit(std::shared_ptr<RateLimitBackend> backend,
     // Two threads, kept: each holds one database connection of the backend's pool.
     m_pool.setMaxThreadCount(2);
     m_pool.setExpiryTimeout(-1);
+    // Connects before the first client: a refill that must first open its connection takes
+    // long enough for a busy new client to run out of credit (429, Retry-After 1) meanwhile. A
+    // purge of nothing (reset_at <= 0) is the cheapest statement that opens it.
+    m_pool.start([backend = m_backend] { (void)backend->purgeReset(0); });
 }
 
 SharedRateLimit::~SharedRateLimit()
