@@ -76,9 +76,9 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     host->m_blobs =
         std::make_unique<FileBlobStore>(host->m_config.blobDir, config.minFreeDiskBytes);
     registerBuiltinHandlers(host->m_handlers);
-    host->m_handlers.add(QStringLiteral("migrate"),
-                         std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
-                                                          host->m_clock, config.migrate));
+    auto migrate = std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
+                                                    host->m_clock, config.migrate);
+    host->m_handlers.add(QStringLiteral("migrate"), migrate);
     QueueConfig queueConfig = host->m_config.queue;
     queueConfig.exclusiveStore = sqlite;
     host->m_queue =
@@ -88,17 +88,22 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
         return queue->setJobDefaults(next.queue.defaultTimeoutMs, next.queue.defaultMaxAttempts);
     });
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
-    host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock);
+    // One id for this process: the dispatcher's leases, the cluster registry and the quota
+    // reservations of its requests (released once the registry no longer lists it).
+    const QString nodeId = makeNodeId();
+    host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock, nodeId);
+    migrate->setQuota(host->m_quotas.get()); // decompressed bytes count (docs/api.md, Quotas)
     if (role == Role::Engine && sqlite) {
-        // Uploads in flight when the last engine stopped will never finish: free their quota.
-        if (auto released = host->m_store->releaseAllQuotaReservations(); !released)
+        // Requests in flight when the last engine stopped will never finish: free their quota
+        // (resumable uploads keep theirs: they can still complete).
+        if (auto released = host->m_quotas->releaseOrphans(true); !released)
             return released.error();
         else if (*released > 0)
             qCInfo(lcHost) << "released" << *released << "quota reservations of unfinished uploads";
     }
     if (role == Role::Engine) {
         host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,
-                                                          host->m_clock, makeNodeId());
+                                                          host->m_clock, nodeId);
         // Sessions outlive their pruned jobs only until the next pruning; then their files go.
         host->m_dispatcher->setRetentionHook(
             [store = host->m_store.get(), blobs = host->m_blobs.get()](qint64 cutoff) {
@@ -266,6 +271,22 @@ Result<void> EngineHost::start()
                      });
     m_rateLimitPurge->start();
     // --- end cluster-wide rate limit ---
+    // Quota reservations of requests on nodes that died (gone from the registry) or of tus
+    // uploads that are gone: released every minute, on the API pool. SQLite releases its own at
+    // engine start (one process).
+    if (m_config.database.backend == DatabaseConfig::Backend::Postgres) {
+        QObject::connect(m_rateLimitPurge.get(), &QTimer::timeout,
+                         [quotas = m_quotas.get(), workers = &m_api->workers()] {
+                             workers->start([quotas] {
+                                 auto released = quotas->releaseOrphans(false);
+                                 if (!released)
+                                     qCWarning(lcHost) << released.error().toString();
+                                 else if (*released > 0)
+                                     qCInfo(lcHost) << "released" << *released
+                                                    << "quota reservations whose owner is gone";
+                             });
+                         });
+    }
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
                            [limiter = m_limiter.get()](const FerryConfig &config) {

@@ -234,15 +234,10 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         }
     }
 
-    QuotaHold hold;
-    if (m_quota) {
-        auto decision = m_quota->reserve(userId, std::max<qint64>(0, request.contentLength));
-        if (!decision)
-            return HeaderDecision::refuse(Api::fromError(decision.error()));
-        if (!decision->granted)
-            return HeaderDecision::refuse(quotaExceeded(*decision));
-        hold = QuotaHold(m_quota, decision->reservation);
-    }
+    // Reserved on the pool: a network thread never waits for the database. A refusal is
+    // answered once the body is in (upload(): settle() returns it).
+    QuotaHold hold = QuotaHold::reserveInBackground(m_quota, userId,
+                                                    std::max<qint64>(0, request.contentLength));
     auto writer = m_blobs.create(request.contentLength); // 507 below the free-disk floor
     if (!writer)
         return HeaderDecision::refuse(Api::fromError(writer.error())); // the hold releases

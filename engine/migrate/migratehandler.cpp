@@ -108,7 +108,9 @@ public:
            DatasetStore &datasets,
            const MigrateConfig &config,
            const Payload &payload,
-           MigrationCheckpoint state)
+           MigrationCheckpoint state,
+           ImportQuota *quota,
+           qint64 storedBytes)
         : m_context(context)
         , m_datasets(datasets)
         , m_config(config)
@@ -116,6 +118,9 @@ public:
         , m_state(std::move(state))
         , m_maxRejected(payload.maxRejectedRows >= 0 ? payload.maxRejectedRows
                                                      : config.maxRejectedRows)
+        , m_quota(quota)
+        , m_storedBytes(storedBytes)
+        , m_charged(std::max<qint64>(0, m_state.byteOffset - storedBytes))
     {
         m_batch.jobId = context.job().id;
         m_batch.leaseToken = context.job().leaseToken;
@@ -154,11 +159,47 @@ public:
         return {};
     }
 
-    Result<void> finish()
+    Result<void> finish(qint64 bytesRead)
     {
+        if (auto charged = charge(bytesRead); !charged)
+            return charged;
         if (auto written = flush(m_lastOffset >= 0 ? m_lastOffset : m_state.byteOffset); !written)
             return written;
         return m_committer.close();
+    }
+
+    // The upload was charged its stored size; what is read beyond it (decompressed bytes) is
+    // charged here, before the batch that read it is written. Refused past the byte limit: the
+    // job fails for good and is undone (InvalidArgument: a permanent error).
+    Result<void> charge(qint64 bytesRead)
+    {
+        const qint64 due = std::max<qint64>(0, bytesRead - m_storedBytes) - m_charged;
+        if (!m_quota || due <= 0)
+            return {};
+        auto decision = m_quota->chargeImportBytes(m_context.job().userId, due);
+        if (!decision)
+            return decision.error();
+        if (!decision->granted) {
+            return makeError(
+                ErrorCode::InvalidArgument,
+                QStringLiteral("Monthly upload byte limit exceeded: the file decompresses to more "
+                               "than the %1 bytes read so far (%2 stored), past what is left of "
+                               "your monthly byte quota. Nothing of it was kept.")
+                    .arg(bytesRead)
+                    .arg(m_storedBytes),
+                QStringLiteral("Import a smaller file, or wait for the quota to reset (GET "
+                               "/api/v1/quota)."));
+        }
+        m_charged += due;
+        return {};
+    }
+
+    // The job is undone: what it was charged beyond its upload is given back.
+    void refundCharge()
+    {
+        if (m_quota && m_charged > 0)
+            (void)m_quota->chargeImportBytes(m_context.job().userId, -m_charged);
+        m_charged = 0;
     }
 
     // Stops writing (after what is already submitted), before the job's outcome is decided.
@@ -166,6 +207,8 @@ public:
 
     Result<void> flush(qint64 offset)
     {
+        if (auto charged = charge(offset); !charged)
+            return charged;
         m_state.byteOffset = offset;
         m_batch.checkpoint = m_state;
         ImportBatch next;
@@ -208,6 +251,9 @@ private:
     QElapsedTimer m_timer;
     QElapsedTimer m_progressTimer;
     BatchCommitter m_committer{m_datasets};
+    ImportQuota *m_quota;
+    qint64 m_storedBytes;
+    qint64 m_charged; // beyond the stored size, by this job (resumed: up to its checkpoint)
 };
 
 // How an attempt ended, before deciding whether to undo.
@@ -270,8 +316,9 @@ JobOutcome MigrateHandler::run(JobContext &context)
     const bool resuming = saved->has_value();
     // The readers read through this: a cancel or the job timeout stops any step within one read.
     CancellableSource input(**source, [&context] { return context.isCancelled(); });
-    Import import(context, m_datasets, m_config, p, start);
-    import.setTotalBytes(QFileInfo(*path).size());
+    const qint64 storedBytes = QFileInfo(*path).size();
+    Import import(context, m_datasets, m_config, p, start, m_quota, storedBytes);
+    import.setTotalBytes(storedBytes);
     QJsonArray columns;
 
     auto run = [&]() -> Ending {
@@ -423,7 +470,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
         }
         if (input.error())
             return unreadable(input.error()->toString());
-        if (auto finished = import.finish(); !finished)
+        if (auto finished = import.finish((*source)->offset()); !finished)
             return fail(finished.error());
         return Ending{};
     };
@@ -439,6 +486,8 @@ JobOutcome MigrateHandler::run(JobContext &context)
         if (auto undone = m_datasets.undoJob(job.id, datasetId); !undone)
             qCWarning(lcMigrate) << "job" << job.id
                                  << "could not be undone:" << undone.error().toString();
+        else
+            import.refundCharge();
     };
     switch (ending.kind) {
     case Ending::Done:

@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "datasets/datasetstore.h"
 #include "queue/jobhandler.h"
+#include "quota/uploadquota.h"
 #include "storage/blobstore.h"
 
 namespace Ferry {
@@ -39,12 +40,17 @@ public:
 
     Result<void> validatePayload(const QJsonObject &payload) const override;
     JobOutcome run(JobContext &context) override;
+    // Before jobs run (null: no quotas). What an import reads beyond its file's stored size (a
+    // compressed upload's decompressed bytes) is charged to the job's user as batches are
+    // written; past the monthly byte limit the job fails and its rows are undone.
+    void setQuota(ImportQuota *quota) { m_quota = quota; }
 
 private:
     DatasetStore &m_datasets;
     BlobStore &m_blobs;
     const Clock &m_clock;
     MigrateConfig m_config;
+    ImportQuota *m_quota = nullptr;
 };
 
 } // namespace Ferry

@@ -1,5 +1,6 @@
 #include "quota/quotaledger.h"
 
+#include "core/nodeid.h"
 #include "quota/tierpolicy.h"
 
 #include <QDateTime>
@@ -9,7 +10,9 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcQuota, "ferry.quota")
 
-QuotaLedger::QuotaLedger(Store &store, const Clock &clock) : m_store(store), m_clock(clock) {}
+QuotaLedger::QuotaLedger(Store &store, const Clock &clock, QString nodeId)
+    : m_store(store), m_clock(clock), m_nodeId(nodeId.isEmpty() ? makeNodeId() : std::move(nodeId))
+{}
 
 QString QuotaLedger::periodOf(qint64 ms)
 {
@@ -46,6 +49,17 @@ QuotaDecision QuotaLedger::refusal(QuotaOutcome outcome, qint64 now) const
 
 Result<QuotaDecision> QuotaLedger::reserve(qint64 userId, qint64 bytes)
 {
+    return reserveAs(userId, bytes, QStringLiteral("node:") + m_nodeId);
+}
+
+Result<QuotaDecision>
+QuotaLedger::reserveForUpload(qint64 userId, qint64 bytes, const QString &tusUploadId)
+{
+    return reserveAs(userId, bytes, QStringLiteral("tus:") + tusUploadId);
+}
+
+Result<QuotaDecision> QuotaLedger::reserveAs(qint64 userId, qint64 bytes, const QString &owner)
+{
     auto user = userById(userId);
     if (!user)
         return user.error();
@@ -54,7 +68,7 @@ Result<QuotaDecision> QuotaLedger::reserve(qint64 userId, qint64 bytes)
         return status.error();
     const qint64 now = m_clock.nowMs();
     auto reserved = m_store.reserveQuota(userId, status->period, qMax<qint64>(bytes, 0),
-                                         status->uploadsLimit, status->bytesLimit, now);
+                                         status->uploadsLimit, status->bytesLimit, now, owner);
     if (!reserved)
         return reserved.error();
     if (reserved->outcome != QuotaOutcome::Granted)
@@ -75,7 +89,9 @@ Result<QuotaDecision> QuotaLedger::settle(const QuotaReservation &reservation, q
     auto status = this->status(*user);
     if (!status)
         return status.error();
-    auto settled = m_store.settleQuota(reservation.id, actualBytes, status->bytesLimit);
+    // Charged to the month it settles in (status->period), and checked against that month.
+    auto settled =
+        m_store.settleQuota(reservation.id, actualBytes, status->bytesLimit, status->period);
     if (!settled)
         return settled.error();
     if (*settled != QuotaOutcome::Granted)
@@ -84,6 +100,7 @@ Result<QuotaDecision> QuotaLedger::settle(const QuotaReservation &reservation, q
     decision.granted = true;
     decision.reservation = reservation;
     decision.reservation.bytes = actualBytes;
+    decision.reservation.period = status->period; // where a refund must take it from
     decision.reservation.settled = true;
     decision.resetsAtMs = status->resetsAtMs;
     return decision;
@@ -97,10 +114,38 @@ void QuotaLedger::release(const QuotaReservation &reservation)
                                                               reservation.period, reservation.bytes)
                                         : m_store.releaseQuota(reservation.id);
     if (!released) {
-        // The reservation stays counted until the next engine start clears leftovers.
+        // The reservation stays counted until its owner is gone (releaseOrphans).
         qCWarning(lcQuota).noquote()
             << "releasing a quota reservation failed:" << released.error().toString();
     }
+}
+
+Result<QuotaDecision> QuotaLedger::chargeImportBytes(qint64 userId, qint64 bytes)
+{
+    auto user = userById(userId);
+    if (!user)
+        return user.error();
+    auto status = this->status(*user);
+    if (!status)
+        return status.error();
+    QuotaDecision decision;
+    decision.granted = true;
+    decision.resetsAtMs = status->resetsAtMs;
+    if (bytes == 0)
+        return decision; // negative: given back (an undone import), never refused
+    auto charged = m_store.chargeQuotaBytes(userId, status->period, bytes, status->bytesLimit);
+    if (!charged)
+        return charged.error();
+    if (*charged != QuotaOutcome::Granted)
+        return refusal(*charged, m_clock.nowMs());
+    return decision;
+}
+
+Result<int> QuotaLedger::releaseOrphans(bool engineStart)
+{
+    const qint64 now = m_clock.nowMs();
+    return m_store.releaseOrphanedQuotaReservations(engineStart ? now + 1 : now - OrphanGraceMs,
+                                                    engineStart);
 }
 
 Result<QuotaStatus> QuotaLedger::status(const User &user)

@@ -23,14 +23,32 @@ struct QuotaStatus
 // Monthly per-user upload quotas over the store: limits per user (or the tier's defaults),
 // usage per calendar month in UTC, taken from the clock at each call, so the month rolls over
 // with no scheduled task. Thread-safe; every check-and-count is one store transaction.
-class QuotaLedger final : public UploadQuota
+//
+// Reservations belong to what they were made for (store.h, releaseOrphanedQuotaReservations): a
+// request on this node (nodeId, as in the cluster registry) or a tus upload. An upload is charged
+// to, and checked against, the month it settles in.
+class QuotaLedger final : public UploadQuota, public ImportQuota
 {
 public:
-    QuotaLedger(Store &store, const Clock &clock);
+    // nodeId: this process's id in the cluster registry (empty: a fresh one).
+    QuotaLedger(Store &store, const Clock &clock, QString nodeId = {});
+
+    // A reservation whose owner is gone is released after this long (a request that reserved
+    // before its node's first heartbeat keeps it).
+    static constexpr qint64 OrphanGraceMs = 5 * 60'000;
 
     Result<QuotaDecision> reserve(qint64 userId, qint64 bytes) override;
+    Result<QuotaDecision>
+    reserveForUpload(qint64 userId, qint64 bytes, const QString &tusUploadId) override;
     Result<QuotaDecision> settle(const QuotaReservation &reservation, qint64 actualBytes) override;
     void release(const QuotaReservation &reservation) override;
+    Result<QuotaDecision> chargeImportBytes(qint64 userId, qint64 bytes) override;
+
+    // Releases the reservations whose owner is gone (store.h). engineStart: on an exclusive
+    // store (SQLite) at engine start, every node's reservation (no request survives a restart);
+    // else those of nodes missing from the registry, older than OrphanGraceMs.
+    Result<int> releaseOrphans(bool engineStart);
+    const QString &nodeId() const { return m_nodeId; }
 
     Result<QuotaStatus> status(const User &user);
     // -1: unlimited; std::nullopt: back to the tier's default. Negative values other than -1
@@ -46,9 +64,11 @@ public:
 private:
     Result<User> userById(qint64 userId);
     QuotaDecision refusal(QuotaOutcome outcome, qint64 now) const;
+    Result<QuotaDecision> reserveAs(qint64 userId, qint64 bytes, const QString &owner);
 
     Store &m_store;
     const Clock &m_clock;
+    const QString m_nodeId;
 };
 
 } // namespace Ferry

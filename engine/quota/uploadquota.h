@@ -33,17 +33,36 @@ class UploadQuota
 {
 public:
     virtual ~UploadQuota() = default;
-    // One upload of `bytes` (0 when the size is not known yet, e.g. a chunked body).
+    // One upload of `bytes` (0 when the size is not known yet, e.g. a chunked body), held for a
+    // request in flight on this node: released by the node's next start, or by any node once
+    // this one is gone from the cluster registry, if it is not settled or released before.
     virtual Result<QuotaDecision> reserve(qint64 userId, qint64 bytes) = 0;
+    // The same for a resumable (tus) upload: held as long as the upload's row exists, across
+    // restarts, so that its completion can still settle it.
+    virtual Result<QuotaDecision>
+    reserveForUpload(qint64 userId, qint64 bytes, const QString &tusUploadId)
+    {
+        Q_UNUSED(tusUploadId)
+        return reserve(userId, bytes);
+    }
     // The upload was stored with actualBytes. Refused (granted=false) when that passes the byte
     // limit (a body whose size was not announced); the reservation is then released.
     virtual Result<QuotaDecision> settle(const QuotaReservation &reservation,
                                          qint64 actualBytes) = 0;
     // Gives back a reservation; a settled one (its upload could not be queued after all) is
     // taken out of the usage again.
-    // Gives back a reservation; a settled one (its upload could not be queued after all) is
-    // taken out of the usage again.
     virtual void release(const QuotaReservation &reservation) = 0;
+};
+
+// The seam between an import and the monthly byte quota: what a job reads beyond what its upload
+// was charged (the decompressed size of a compressed upload) is charged as it is read.
+class ImportQuota
+{
+public:
+    virtual ~ImportQuota() = default;
+    // Adds `bytes` to the user's usage this month; refused (granted=false, nothing added) when
+    // that passes the byte limit. Negative bytes give back (down to 0), never refused.
+    virtual Result<QuotaDecision> chargeImportBytes(qint64 userId, qint64 bytes) = 0;
 };
 
 } // namespace Ferry

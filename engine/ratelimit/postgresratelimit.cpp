@@ -38,23 +38,36 @@ DatabaseConfig limiterConfig(DatabaseConfig config, int maxConnections)
     return config;
 }
 
-// In ticks of 1/limit ms (L = limit, W = window in ms): a request adds W ticks to its key's TAT;
-// it passes when TAT + W <= (now + W) * L, i.e. when the TAT it leaves is at most one window
-// ahead of now. EXCLUDED.tat is the TAT a fresh key gets, now*L + W, so the condition reads
-// r.tat <= EXCLUDED.tat + (W*L - 2W). `cur` reads the TAT before the statement, for the
-// Retry-After of a refused request (the upsert returns no row then).
-const QString s_checkSql =
-    QStringLiteral("WITH cur AS (SELECT tat FROM rate_limits WHERE key = ?), "
-                   "up AS (INSERT INTO rate_limits AS r (key, tat, reset_at) "
-                   "VALUES (?, CAST(? AS NUMERIC) * ? + ?, ?) "
-                   "ON CONFLICT (key) DO UPDATE "
-                   "SET tat = GREATEST(r.tat + ?, EXCLUDED.tat), "
-                   "reset_at = CAST(div(GREATEST(r.tat + ?, EXCLUDED.tat) + ? - 1, ?) AS BIGINT) "
-                   "WHERE r.tat <= EXCLUDED.tat + ? "
-                   "RETURNING tat), "
-                   "nowt AS (SELECT CAST(? AS NUMERIC) * ? AS t) "
-                   "SELECT (SELECT CAST(up.tat - nowt.t AS BIGINT) FROM up), "
-                   "(SELECT CAST(GREATEST(cur.tat - nowt.t, 0) AS BIGINT) FROM cur) FROM nowt");
+// In ticks of 1/limit ms (L = limit, W = window in ms): a request costs W ticks; a key's TAT may
+// run at most one window (W*L ticks) ahead of now (T0 = now*L). Taking n requests at once: from
+// base = max(TAT, T0), g = min(n, floor((T0 + W*L - base) / W)) pass and the TAT moves to
+// base + g*W. A fresh key's row is inserted with g0 = min(n, L) taken; on conflict EXCLUDED
+// carries that row, so T0 = EXCLUDED.tat - EXCLUDED.granted*W. `granted` (migration 0011) is
+// how the statement returns g: RETURNING sees only the new row. W and L are the validated policy's
+// integers, written into the text (a statement per policy, prepared once per connection).
+QString takeSql(qint64 limit, qint64 windowMs)
+{
+    // %1 = W, %2 = L, %3 = W*L.
+    const QString t0 = QStringLiteral("(EXCLUDED.tat - EXCLUDED.granted * %1)");
+    const QString base = QStringLiteral("GREATEST(r.tat, %1)").arg(t0);
+    const QString g = QStringLiteral("LEAST(EXCLUDED.granted, GREATEST(0, div(%1 + %3 - %2, %4)))")
+                          .arg(t0, base, QStringLiteral("%3"), QStringLiteral("%1"));
+    const QString tat = QStringLiteral("(%1 + %2 * %3)").arg(base, g, QStringLiteral("%1"));
+    return QStringLiteral("INSERT INTO rate_limits AS r (key, tat, reset_at, granted) "
+                          "VALUES (?, CAST(? AS NUMERIC) * %2 + CAST(? AS NUMERIC) * %1, ?, ?) "
+                          "ON CONFLICT (key) DO UPDATE SET granted = ")
+        .append(g)
+        .append(QStringLiteral(", tat = "))
+        .append(tat)
+        .append(QStringLiteral(", reset_at = CAST(div("))
+        .append(tat)
+        .append(QStringLiteral(" + %2 - 1, %2) AS BIGINT) "
+                               "RETURNING granted, CAST(tat - CAST(? AS NUMERIC) * %2 "
+                               "AS BIGINT)"))
+        .replace(QStringLiteral("%1"), QString::number(windowMs))
+        .replace(QStringLiteral("%2"), QString::number(limit))
+        .replace(QStringLiteral("%3"), QString::number(windowMs * limit));
+}
 
 } // namespace
 
@@ -72,57 +85,42 @@ QString PostgresRateLimit::storedKey(const QString &key, qint64 limit, qint64 wi
     return QString::number(limit) + u'/' + QString::number(windowMs / 1000) + u' ' + key;
 }
 
-Result<RateLimitDecision>
-PostgresRateLimit::check(const QString &key, qint64 nowMs, qint64 limit, qint64 windowMs)
+Result<RateLimitGrant> PostgresRateLimit::take(
+    const QString &key, qint64 nowMs, qint64 limit, qint64 windowMs, qint64 wanted)
 {
-    auto statement = m_pool.statement(s_checkSql);
+    wanted = std::clamp<qint64>(wanted, 1, limit);
+    auto statement = m_pool.statement(takeSql(limit, windowMs));
     if (!statement) {
         m_pool.releaseThisThread(); // a broken connection: the next try opens a new one
         return statement.error();
     }
+    m_roundTrips.fetch_add(1, std::memory_order_relaxed);
     QSqlQuery &q = **statement;
-    const QString stored = storedKey(key, limit, windowMs);
-    const qint64 windowTicks = windowMs * limit; // at most 31 days x 1e9: fits
+    const qint64 freshReset = nowMs + ceilDiv(wanted * windowMs, limit);
     int i = 0;
-    q.bindValue(i++, stored);
-    q.bindValue(i++, stored);
+    q.bindValue(i++, storedKey(key, limit, windowMs));
     q.bindValue(i++, nowMs);
-    q.bindValue(i++, limit);
-    q.bindValue(i++, windowMs);
-    q.bindValue(i++, nowMs + ceilDiv(windowMs, limit)); // a fresh key's reset
-    q.bindValue(i++, windowMs);
-    q.bindValue(i++, windowMs);
-    q.bindValue(i++, limit);
-    q.bindValue(i++, limit);
-    q.bindValue(i++, windowTicks - 2 * windowMs);
+    q.bindValue(i++, wanted);
+    q.bindValue(i++, freshReset);
+    q.bindValue(i++, wanted);
     q.bindValue(i++, nowMs);
-    q.bindValue(i++, limit);
     if (!q.exec() || !q.next()) {
-        auto error = sqlError(q, QStringLiteral("checking the shared rate limit"));
+        auto error = sqlError(q, QStringLiteral("taking from the shared rate limit"));
         q.finish();
         m_pool.releaseThisThread();
         return error;
     }
-    const QVariant passed = q.value(0);
-    const QVariant before = q.value(1);
+    RateLimitGrant grant;
+    grant.granted = q.value(0).toLongLong();
+    // ahead: the TAT - now, in ticks; at most W*L (one window).
+    const qint64 ahead = q.value(1).toLongLong();
     q.finish();
-
-    RateLimitDecision decision;
-    if (!passed.isNull()) {
-        // ahead: the new TAT - now, in ticks; in (0, W*L] for a request that passed.
-        const qint64 ahead = passed.toLongLong();
-        decision.allowed = true;
-        decision.remaining = std::max<qint64>(0, (windowTicks - ahead) / windowMs);
-        decision.resetSeconds = ceilDiv(ceilDiv(ahead, limit), 1000);
-        return decision;
-    }
-    // Refused. The TAT read before the statement can only be behind the one that refused
-    // (TATs only grow), so Retry-After is never more than needed; at least 1 s.
-    const qint64 ahead = before.isNull() ? windowMs : before.toLongLong();
-    decision.retryAfterSeconds =
-        std::max<qint64>(1, ceilDiv(ceilDiv(ahead + windowMs - windowTicks, limit), 1000));
-    decision.resetSeconds = ceilDiv(ceilDiv(ahead, limit), 1000);
-    return decision;
+    const qint64 windowTicks = windowMs * limit; // at most 31 days x 1e9: fits
+    grant.remaining = std::max<qint64>(0, (windowTicks - ahead) / windowMs);
+    grant.resetMs = ceilDiv(ahead, limit);
+    // The next request fits once now*L has moved up to TAT + W - W*L.
+    grant.retryAfterMs = ceilDiv(ahead + windowMs - windowTicks, limit);
+    return grant;
 }
 
 Result<qint64> PostgresRateLimit::purgeReset(qint64 nowMs)

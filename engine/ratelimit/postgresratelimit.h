@@ -4,13 +4,16 @@
 #include "store/connectionpool.h"
 #include "store/databaseconfig.h"
 
+#include <atomic>
+
 namespace Ferry {
 
 // The cluster-wide rate limit on PostgreSQL: one GCRA theoretical arrival time per key in the
-// UNLOGGED table rate_limits (migration 0010), decided by one statement per request, an
-// INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE <allowed>: the row lock orders concurrent
-// requests of one key from every node, a refused request updates nothing (its TAT stays), and
-// the statement returns what the RateLimit headers need.
+// UNLOGGED table rate_limits (migrations 0010, 0011). A node takes a batch of requests' worth of a
+// key's quota with one statement, an INSERT ... ON CONFLICT (key) DO UPDATE that takes as many as
+// are left (up to the batch): the row lock orders the nodes' takes of one key, a take that finds
+// nothing left leaves the TAT alone, and the statement returns what the node needs to hand out
+// (SharedRateLimit, on its own pool: never on a network thread).
 //
 // TATs are kept in ticks of 1/limit ms, so window/limit needs no rounding (exactly `limit` pass
 // in a burst) and keys are prefixed with "<limit>/<window seconds> ": a policy change starts every
@@ -33,15 +36,19 @@ public:
     ~PostgresRateLimit() override;
     Q_DISABLE_COPY_MOVE(PostgresRateLimit)
 
-    Result<RateLimitDecision>
-    check(const QString &key, qint64 nowMs, qint64 limit, qint64 windowMs) override;
+    Result<RateLimitGrant>
+    take(const QString &key, qint64 nowMs, qint64 limit, qint64 windowMs, qint64 wanted) override;
     Result<qint64> purgeReset(qint64 nowMs) override;
 
     // The key as stored: the policy's prefix and the client's key.
     static QString storedKey(const QString &key, qint64 limit, qint64 windowMs);
 
+    // Statements sent to the database (take and purge): tests compare it with the requests.
+    qint64 roundTrips() const { return m_roundTrips.load(std::memory_order_relaxed); }
+
 private:
     ConnectionPool m_pool;
+    std::atomic<qint64> m_roundTrips{0};
 };
 
 } // namespace Ferry

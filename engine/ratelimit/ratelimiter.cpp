@@ -70,6 +70,8 @@ RateLimiter::RateLimiter(const RateLimitPolicy &policy, const Clock &clock) : m_
     usePolicy(policy);
 }
 
+RateLimiter::~RateLimiter() = default;
+
 void RateLimiter::usePolicy(const RateLimitPolicy &policy)
 {
     m_policy = policy;
@@ -96,6 +98,8 @@ Result<void> RateLimiter::setPolicy(const RateLimitPolicy &policy)
         return valid;
     const QMutexLocker locker(&m_mutex);
     usePolicy(policy);
+    if (m_shared)
+        m_shared->reset();
     return {};
 }
 
@@ -117,19 +121,29 @@ RateLimitDecision RateLimiter::check(const QString &key)
 
 void RateLimiter::setSharedBackend(std::shared_ptr<RateLimitBackend> backend)
 {
-    m_shared = std::move(backend);
-    m_sharedRetryAtMs = 0;
-    m_sharedDown = false;
+    qint64 maxKeys = 0;
+    {
+        const QMutexLocker locker(&m_mutex);
+        maxKeys = m_policy.maxKeys;
+    }
+    m_shared =
+        backend ? std::make_unique<SharedRateLimit>(std::move(backend), m_clock, maxKeys) : nullptr;
 }
 
 bool RateLimiter::usingSharedBackend() const
 {
-    return m_shared && !m_sharedDown.load();
+    return m_shared && m_shared->available();
+}
+
+void RateLimiter::waitForSharedRefills()
+{
+    if (m_shared)
+        m_shared->waitForRefills();
 }
 
 RateLimitDecision RateLimiter::check(const QString &key, qint64 nowMs)
 {
-    if (m_shared && nowMs >= m_sharedRetryAtMs.load(std::memory_order_relaxed)) {
+    if (m_shared) {
         qint64 limit = 0;
         qint64 windowMs = 0;
         {
@@ -137,20 +151,8 @@ RateLimitDecision RateLimiter::check(const QString &key, qint64 nowMs)
             limit = m_policy.limit;
             windowMs = m_windowMs;
         }
-        auto shared = m_shared->check(key, nowMs, limit, windowMs);
-        if (shared) {
-            if (m_sharedDown.exchange(false))
-                qCInfo(lcRateLimit) << "the shared rate limit is back: limiting across nodes";
+        if (auto shared = m_shared->check(key, nowMs, limit, windowMs))
             return *shared;
-        }
-        // Decided here instead; the backend is tried again after SharedRetryMs, so an outage
-        // costs one failed attempt per interval, not one per request.
-        m_sharedRetryAtMs.store(nowMs + SharedRetryMs, std::memory_order_relaxed);
-        if (!m_sharedDown.exchange(true)) {
-            qCWarning(lcRateLimit).noquote()
-                << "the shared rate limit is unavailable, limiting per node until it is back:"
-                << shared.error().toString();
-        }
     }
     const QMutexLocker locker(&m_mutex);
     const auto entry = m_entries.find(key);

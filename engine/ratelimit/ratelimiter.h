@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "ratelimit/ratelimitbackend.h"
 #include "ratelimit/ratelimitdecision.h"
+#include "ratelimit/sharedratelimit.h"
 
 #include <QByteArray>
 #include <QHashFunctions>
@@ -44,9 +45,11 @@ struct RateLimitPolicy
 // evicts its own fresh keys before the state of a client that is actually being limited).
 //
 // Cluster-wide: with a shared backend (setSharedBackend; PostgresRateLimit when --db is
-// PostgreSQL) check() asks the backend, so the limit holds across every node on the database.
-// When the backend cannot decide (database unreachable), the request is decided by this
-// in-memory state instead, with a logged warning, and the backend is tried again after
+// PostgreSQL) check() decides from this node's share of the client's quota, which a pool thread
+// refills from the backend in batches (SharedRateLimit: no round trip per request, and never a
+// wait on the network thread), so the limit holds across every node on the database up to a
+// stated overshoot. When the backend cannot decide (database unreachable), requests are decided
+// by this in-memory state instead, with a logged warning, and the backend is tried again after
 // SharedRetryMs: the limit then holds per node (at most nodes x limit in total) rather than
 // failing open for everyone or refusing every request.
 class RateLimiter final
@@ -54,6 +57,7 @@ class RateLimiter final
 public:
     static Result<std::unique_ptr<RateLimiter>> create(const RateLimitPolicy &policy,
                                                        const Clock &clock);
+    ~RateLimiter();
     Q_DISABLE_COPY_MOVE(RateLimiter)
 
     RateLimitDecision check(const QString &key);
@@ -69,7 +73,9 @@ public:
     void setSharedBackend(std::shared_ptr<RateLimitBackend> backend);
     // True while the shared backend is set and answered its last request.
     bool usingSharedBackend() const;
-    static constexpr qint64 SharedRetryMs = 5'000;
+    static constexpr qint64 SharedRetryMs = SharedRateLimit::RetryMs;
+    // Tests: waits until no refill from the shared backend is in flight.
+    void waitForSharedRefills();
     // --- end cluster-wide limit ---
     RateLimitPolicy policy() const;
     // Replaces the policy at once (the console's Settings page). Every client starts over with a
@@ -132,10 +138,8 @@ private:
     Entries m_entries;
     Order m_order;
 
-    // Cluster-wide limit: the backend is set before requests arrive and read without the mutex.
-    std::shared_ptr<RateLimitBackend> m_shared;
-    std::atomic<qint64> m_sharedRetryAtMs{0}; // after a backend failure: local until then
-    std::atomic<bool> m_sharedDown{false};    // for logging the outage once, and its end
+    // Cluster-wide limit: set before requests arrive and read without the mutex.
+    std::unique_ptr<SharedRateLimit> m_shared;
 };
 
 } // namespace Ferry

@@ -21,7 +21,9 @@ QVariant toVariant(std::optional<qint64> value)
     return value ? QVariant(*value) : QVariant(QMetaType::fromType<qint64>());
 }
 
-// Used in the period, reservations included; `except` leaves one reservation out.
+// Used in the period, reservations included; `except` leaves one reservation out. Reservations
+// count whatever period they were made in: they are uploads in flight now, and settle into the
+// period they finish in.
 Result<QuotaUsage>
 readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except = 0)
 {
@@ -30,16 +32,14 @@ readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except =
     q.prepare(QStringLiteral(
         "SELECT COALESCE((SELECT uploads FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
         " COALESCE((SELECT bytes FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
-        " (SELECT COUNT(*) FROM quota_reservations WHERE user_id = ? AND period = ? AND id <> ?),"
-        " (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE user_id = ?"
-        "   AND period = ? AND id <> ?)"));
+        " (SELECT COUNT(*) FROM quota_reservations WHERE user_id = ? AND id <> ?),"
+        " (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE user_id = ? AND id <> ?)"));
     for (int i = 0; i < 2; ++i) {
         q.addBindValue(userId);
         q.addBindValue(period);
     }
     for (int i = 0; i < 2; ++i) {
         q.addBindValue(userId);
-        q.addBindValue(period);
         q.addBindValue(except);
     }
     if (!q.exec() || !q.next())
@@ -108,7 +108,8 @@ Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 userId,
                                                        qint64 bytes,
                                                        qint64 uploadsLimit,
                                                        qint64 bytesLimit,
-                                                       qint64 now)
+                                                       qint64 now,
+                                                       const QString &owner)
 {
     auto db = this->db();
     if (!db)
@@ -126,12 +127,14 @@ Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 userId,
     if (bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
         return QuotaReserveResult{QuotaOutcome::BytesExceeded, 0};
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at) "
-                             "VALUES (?, ?, ?, ?) RETURNING id"));
+    q.prepare(
+        QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
+                       "VALUES (?, ?, ?, ?, COALESCE(?, '')) RETURNING id"));
     q.addBindValue(userId);
     q.addBindValue(period);
     q.addBindValue(bytes);
     q.addBindValue(now);
+    q.addBindValue(owner);
     if (!q.exec() || !q.next())
         return sqlError(q, QStringLiteral("reserving quota"));
     const qint64 id = q.value(0).toLongLong();
@@ -140,8 +143,10 @@ Result<QuotaReserveResult> PostgresStore::reserveQuota(qint64 userId,
     return QuotaReserveResult{QuotaOutcome::Granted, id};
 }
 
-Result<QuotaOutcome>
-PostgresStore::settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit)
+Result<QuotaOutcome> PostgresStore::settleQuota(qint64 reservationId,
+                                                qint64 bytes,
+                                                qint64 bytesLimit,
+                                                const QString &settlePeriod)
 {
     auto db = this->db();
     if (!db)
@@ -162,7 +167,8 @@ PostgresStore::settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit
                                         "upload again."));
     }
     const qint64 userId = q.value(0).toLongLong();
-    const QString period = q.value(1).toString();
+    // Charged to, and checked against, the period it settles in.
+    const QString period = settlePeriod.isEmpty() ? q.value(1).toString() : settlePeriod;
     const qint64 reserved = q.value(2).toLongLong();
     q.finish();
     if (auto locked = lockUser(*db, userId); !locked)
@@ -224,6 +230,59 @@ Result<void> PostgresStore::refundQuota(qint64 userId, const QString &period, qi
     if (!q.exec())
         return sqlError(q, QStringLiteral("refunding quota"));
     return {};
+}
+
+Result<QuotaOutcome> PostgresStore::chargeQuotaBytes(qint64 userId,
+                                                     const QString &period,
+                                                     qint64 bytes,
+                                                     qint64 bytesLimit)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    if (auto locked = lockUser(*db, userId); !locked)
+        return locked.error();
+    auto usage = readUsage(*db, userId, period);
+    if (!usage)
+        return usage.error();
+    if (bytes > 0 && bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
+        return QuotaOutcome::BytesExceeded;
+    QSqlQuery add(*db);
+    add.prepare(QStringLiteral(
+        "INSERT INTO quota_usage (user_id, period, uploads, bytes) "
+        "VALUES (?, ?, 0, GREATEST(CAST(? AS BIGINT), 0)) ON CONFLICT (user_id, period) "
+        "DO UPDATE SET bytes = GREATEST(quota_usage.bytes + CAST(? AS BIGINT), 0)"));
+    add.addBindValue(userId);
+    add.addBindValue(period);
+    add.addBindValue(bytes);
+    add.addBindValue(bytes);
+    if (!add.exec())
+        return sqlError(add, QStringLiteral("charging decompressed bytes"));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return QuotaOutcome::Granted;
+}
+
+Result<int> PostgresStore::releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral(
+        "DELETE FROM quota_reservations WHERE created_at < ? AND (owner = ''"
+        " OR (owner LIKE 'node:%' AND (CAST(? AS INTEGER) = 1"
+        "     OR NOT EXISTS (SELECT 1 FROM nodes n WHERE 'node:' || n.id = owner)))"
+        " OR (owner LIKE 'tus:%'"
+        "     AND NOT EXISTS (SELECT 1 FROM tus_uploads t WHERE 'tus:' || t.id = owner)))"));
+    q.addBindValue(createdBefore);
+    q.addBindValue(everyNode ? 1 : 0);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("releasing orphaned quota reservations"));
+    return q.numRowsAffected();
 }
 
 Result<int> PostgresStore::releaseAllQuotaReservations()

@@ -75,12 +75,20 @@ public:
                                             qint64 bytes,
                                             qint64 uploadsLimit,
                                             qint64 bytesLimit,
-                                            qint64 now) override;
-    Result<QuotaOutcome>
-    settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit) override;
+                                            qint64 now,
+                                            const QString &owner = {}) override;
+    Result<QuotaOutcome> settleQuota(qint64 reservationId,
+                                     qint64 bytes,
+                                     qint64 bytesLimit,
+                                     const QString &period = {}) override;
     Result<void> releaseQuota(qint64 reservationId) override;
     Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) override;
+    Result<QuotaOutcome> chargeQuotaBytes(qint64 userId,
+                                          const QString &period,
+                                          qint64 bytes,
+                                          qint64 bytesLimit) override;
     Result<int> releaseAllQuotaReservations() override;
+    Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
     Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
 

@@ -17,7 +17,9 @@ QVariant toVariant(std::optional<qint64> value)
     return value ? QVariant(*value) : QVariant(QMetaType::fromType<qint64>());
 }
 
-// Used in the period, reservations included; `except` leaves one reservation out.
+// Used in the period, reservations included; `except` leaves one reservation out. Reservations
+// count whatever period they were made in: they are uploads in flight now, and settle into the
+// period they finish in.
 Result<QuotaUsage>
 readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except = 0)
 {
@@ -26,16 +28,14 @@ readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except =
     q.prepare(QStringLiteral(
         "SELECT COALESCE((SELECT uploads FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
         " COALESCE((SELECT bytes FROM quota_usage WHERE user_id = ? AND period = ?), 0),"
-        " (SELECT COUNT(*) FROM quota_reservations WHERE user_id = ? AND period = ? AND id <> ?),"
-        " (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE user_id = ?"
-        "   AND period = ? AND id <> ?)"));
+        " (SELECT COUNT(*) FROM quota_reservations WHERE user_id = ? AND id <> ?),"
+        " (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE user_id = ? AND id <> ?)"));
     for (int i = 0; i < 2; ++i) {
         q.addBindValue(userId);
         q.addBindValue(period);
     }
     for (int i = 0; i < 2; ++i) {
         q.addBindValue(userId);
-        q.addBindValue(period);
         q.addBindValue(except);
     }
     if (!q.exec() || !q.next())
@@ -90,7 +90,8 @@ Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
                                                      qint64 bytes,
                                                      qint64 uploadsLimit,
                                                      qint64 bytesLimit,
-                                                     qint64 now)
+                                                     qint64 now,
+                                                     const QString &owner)
 {
     // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
     const std::lock_guard writer(m_writeMutex);
@@ -108,12 +109,14 @@ Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
     if (bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
         return QuotaReserveResult{QuotaOutcome::BytesExceeded, 0};
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at) "
-                             "VALUES (?, ?, ?, ?)"));
+    q.prepare(
+        QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
+                       "VALUES (?, ?, ?, ?, COALESCE(?, ''))"));
     q.addBindValue(userId);
     q.addBindValue(period);
     q.addBindValue(bytes);
     q.addBindValue(now);
+    q.addBindValue(owner);
     if (!q.exec())
         return sqlError(q, QStringLiteral("reserving quota"));
     const qint64 id = q.lastInsertId().toLongLong();
@@ -122,7 +125,10 @@ Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
     return QuotaReserveResult{QuotaOutcome::Granted, id};
 }
 
-Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId, qint64 bytes, qint64 bytesLimit)
+Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
+                                              qint64 bytes,
+                                              qint64 bytesLimit,
+                                              const QString &settlePeriod)
 {
     const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
@@ -143,7 +149,8 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId, qint64 bytes
                                         "upload again."));
     }
     const qint64 userId = q.value(0).toLongLong();
-    const QString period = q.value(1).toString();
+    // Charged to, and checked against, the period it settles in.
+    const QString period = settlePeriod.isEmpty() ? q.value(1).toString() : settlePeriod;
     const qint64 reserved = q.value(2).toLongLong();
     q.finish();
     QuotaOutcome outcome = QuotaOutcome::Granted;
@@ -190,6 +197,49 @@ Result<void> SqliteStore::refundQuota(qint64 userId, const QString &period, qint
                                       "bytes = MAX(bytes - ?, 0) WHERE user_id = ? AND period = ?"),
                        {bytes, userId, period}, QStringLiteral("refunding quota"));
     return refunded ? Result<void>() : Result<void>(refunded.error());
+}
+
+Result<QuotaOutcome>
+SqliteStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes, qint64 bytesLimit)
+{
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto usage = readUsage(*db, userId, period);
+    if (!usage)
+        return usage.error();
+    if (bytes > 0 && bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
+        return QuotaOutcome::BytesExceeded;
+    QSqlQuery add(*db);
+    add.prepare(QStringLiteral(
+        "INSERT INTO quota_usage (user_id, period, uploads, bytes) VALUES (?, ?, 0, MAX(?, 0)) "
+        "ON CONFLICT (user_id, period) DO UPDATE SET bytes = MAX(bytes + ?, 0)"));
+    add.addBindValue(userId);
+    add.addBindValue(period);
+    add.addBindValue(bytes);
+    add.addBindValue(bytes);
+    if (!add.exec())
+        return sqlError(add, QStringLiteral("charging decompressed bytes"));
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return QuotaOutcome::Granted;
+}
+
+Result<int> SqliteStore::releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode)
+{
+    return writeStatement(
+        QStringLiteral(
+            "DELETE FROM quota_reservations WHERE created_at < ? AND (owner = ''"
+            " OR (owner LIKE 'node:%' AND (CAST(? AS INTEGER) = 1"
+            "     OR NOT EXISTS (SELECT 1 FROM nodes n WHERE 'node:' || n.id = owner)))"
+            " OR (owner LIKE 'tus:%'"
+            "     AND NOT EXISTS (SELECT 1 FROM tus_uploads t WHERE 'tus:' || t.id = owner)))"),
+        {createdBefore, everyNode ? 1 : 0},
+        QStringLiteral("releasing orphaned quota reservations"));
 }
 
 Result<int> SqliteStore::releaseAllQuotaReservations()

@@ -222,7 +222,7 @@ Result<TusCreation> TusUploads::create(qint64 userId, qint64 length, const QJson
     upload.metadata = metadata;
     upload.createdAt = upload.updatedAt = m_clock.nowMs();
     if (m_quota) {
-        auto decision = m_quota->reserve(userId, length);
+        auto decision = m_quota->reserveForUpload(userId, length, upload.id);
         if (!decision)
             return decision.error();
         if (!decision->granted) {

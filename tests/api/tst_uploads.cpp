@@ -946,11 +946,12 @@ void tst_Uploads::quotaExceeded()
     Fixture f;
     f.quota.maxUploads = 1;
     QCOMPARE(f.post(peopleTarget(), "text/csv", s_csv).status, 202);
-    // Refused from the headers: no body is sent.
+    // Refused once the body is in: the reservation is made on a worker while it streams (a
+    // network thread never waits for the database), and settle() returns the refusal.
     QTcpSocket socket;
     socket.connectToHost(QHostAddress::LocalHost, f.port);
     QVERIFY(socket.waitForConnected(10'000));
-    socket.write(requestHead(peopleTarget(), f.aliceToken, "text/csv", 1000));
+    socket.write(requestHead(peopleTarget(), f.aliceToken, "text/csv", s_csv.size()) + s_csv);
     const Reply refused = readReply(socket);
     QCOMPARE(refused.status, 429);
     const QJsonObject expected{

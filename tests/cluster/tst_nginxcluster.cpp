@@ -7,6 +7,7 @@
 // nginx connects to the nodes from 127.0.0.2 (proxy_bind) and only that address is trusted
 // (--trust-proxy 127.0.0.2); clients connect to nginx from 127.0.0.1 and 127.0.0.3.
 #include "pgtestsupport.h"
+#include "ratelimit/sharedratelimit.h"
 
 #include <QDir>
 #include <QFile>
@@ -287,21 +288,27 @@ void tst_NginxCluster::rateLimitHoldsAcrossTwoNodesBehindNginx()
         upstreams.insert(answer.headers.value("x-ferry-upstream"));
         if (answer.status == 200) {
             ++passed;
-            // Counted down across both nodes: one shared state per client.
+            // Counted down across both nodes, as far as the answering node knows (its share's
+            // last word from the database: docs/architecture.md, "Rate limit").
             const QByteArray header = answer.headers.value("ratelimit");
-            const QByteArray expected =
-                "\"default\";r=" + QByteArray::number(Limit - passed) + ";t=";
-            QVERIFY2(header.startsWith(expected), header.constData());
+            QVERIFY2(header.startsWith("\"default\";r="), header.constData());
+            QVERIFY2(header.mid(13).split(';').value(0).toInt() < Limit, header.constData());
         } else {
             QCOMPARE(answer.status, 429);
             ++refused;
-            QVERIFY2(answer.headers.value("retry-after").toInt() >= 1,
-                     answer.headers.value("retry-after").constData());
+            const int retryAfter = answer.headers.value("retry-after").toInt();
+            QVERIFY2(retryAfter >= 1, answer.headers.value("retry-after").constData());
+            // Before the quota is spent, a refusal says "the node is still asking the database"
+            // (its credit is out while a refill is in flight): one second, then on.
+            if (passed < Limit && retryAfter == 1)
+                QTest::qWait(1'100);
         }
-        QCOMPARE(passed, std::min(i + 1, Limit)); // the first `limit` pass, then none
     }
-    QCOMPARE(passed, Limit);
-    QCOMPARE(refused, Requests - Limit);
+    // The quota, and at most `credit` more per node (SharedRateLimit: let through before the
+    // node's refill said the quota was spent).
+    const int credit = int(Ferry::SharedShareSizes::forLimit(Limit).credit);
+    QVERIFY2(passed >= Limit && passed <= Limit + 2 * credit, qPrintable(QString::number(passed)));
+    QCOMPARE(refused, Requests - passed);
     // Round robin: both nodes answered (nginx names the upstream that served each request).
     upstreams.remove(QByteArray());
     QCOMPARE(upstreams.size(), 2);

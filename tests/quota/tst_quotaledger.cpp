@@ -215,7 +215,7 @@ private Q_SLOTS:
         t.reopen();
         QuotaLedger reopened(*t.store, t.clock);
         QCOMPARE(reopened.status(user)->uploadsUsed, 2);
-        auto released = t.store->releaseAllQuotaReservations(); // what an engine start does
+        auto released = reopened.releaseOrphans(true); // what an engine start does
         QCOMPARE(*released, 1);
         QCOMPARE(reopened.status(user)->uploadsUsed, 1);
         QCOMPARE(reopened.status(user)->bytesUsed, 7);

@@ -1,0 +1,93 @@
+#pragma once
+
+#include "core/clock.h"
+#include "ratelimit/ratelimitbackend.h"
+#include "ratelimit/ratelimitdecision.h"
+
+#include <QHash>
+#include <QMutex>
+#include <QThreadPool>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+namespace Ferry {
+
+// How much of a client's quota a node holds: `batch` requests taken ahead from the shared state
+// for a busy client, and `credit` requests it lets through before the shared state has answered.
+struct SharedShareSizes
+{
+    qint64 batch = 1;
+    qint64 credit = 1;
+    // limit/25 (2 for 50 per window), from 1 to 1000.
+    static SharedShareSizes forLimit(qint64 limit);
+};
+
+// The cluster-wide rate limit without a database round trip per request. Each node decides its
+// clients' requests from a local share of their quota, which a pool thread refills from the
+// shared backend (PostgresRateLimit) in batches:
+//  - a request spends a token the node already holds; failing that, while the backend has not
+//    said the client's quota is spent, it is let through on credit (at most `credit` unpaid per
+//    client and node), and a refill is sent. The refill takes the debt plus, for a client that
+//    sent more than one request since the last refill, `batch` tokens ahead; the debt is paid
+//    first. A slow client thus costs one round trip per request, off the network thread; a
+//    busy one one per `batch` requests.
+//  - when the backend grants fewer than asked, the client is refused here until the backend's
+//    next token is due (no round trips meanwhile) and unpaid debt is paid from later grants.
+// So across N nodes a client gets at most what one GCRA allows plus N x credit at any instant
+// (the debts not paid yet), and in any stretch of time at most N x (batch + credit) more
+// (tokens taken ahead are spent a little later). docs/architecture.md, "Rate limit".
+//
+// check() never blocks on the backend: it returns nullopt when it cannot decide (backend down
+// since its last refill failed, or the table of clients full of ones with refills in flight);
+// RateLimiter then decides by its in-memory state. Memory: at most maxKeys clients.
+class SharedRateLimit final
+{
+public:
+    SharedRateLimit(std::shared_ptr<RateLimitBackend> backend, const Clock &clock, qint64 maxKeys);
+    ~SharedRateLimit(); // waits for refills in flight
+    Q_DISABLE_COPY_MOVE(SharedRateLimit)
+
+    static constexpr qint64 RetryMs = 5'000; // after a failed refill: local until then
+
+    std::optional<RateLimitDecision>
+    check(const QString &key, qint64 nowMs, qint64 limit, qint64 windowMs);
+    // The policy changed: every client starts over (refills in flight are ignored).
+    void reset();
+    // False after a refill failed, until one succeeds again.
+    bool available() const { return !m_down.load(); }
+    // Tests and shutdown: waits until no refill is in flight.
+    void waitForRefills();
+    qint64 refills() const { return m_refills.load(std::memory_order_relaxed); }
+
+private:
+    struct Share
+    {
+        qint64 tokens = 0;         // taken from the backend, not spent yet
+        qint64 debt = 0;           // let through on credit, not paid by the backend yet
+        qint64 hits = 0;           // requests passed since the last refill was sent
+        qint64 remaining = -1;     // the backend's last word (-1: not asked yet)
+        qint64 refusedUntilMs = 0; // the backend had nothing left: refuse until then
+        qint64 resetAtMs = 0;      // when the client's full quota is back, as last known
+        bool refilling = false;
+    };
+
+    void startRefill(const QString &key, Share &share, qint64 limit, qint64 windowMs);
+    void refill(const QString &key, qint64 limit, qint64 windowMs, quint64 generation);
+    bool makeRoom(qint64 nowMs); // under m_mutex
+
+    std::shared_ptr<RateLimitBackend> m_backend;
+    const Clock &m_clock;
+    const qint64 m_maxKeys;
+    QMutex m_mutex; // guards everything below
+    QHash<QString, Share> m_shares;
+    quint64 m_generation = 0; // moved on by reset()
+    qint64 m_lastSweepMs = 0;
+    std::atomic<qint64> m_downUntilMs{0};
+    std::atomic<bool> m_down{false};
+    std::atomic<qint64> m_refills{0};
+    QThreadPool m_pool; // last: destroyed (and waited for) first
+};
+
+} // namespace Ferry
