@@ -6,6 +6,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QStorageInfo>
 #include <QTemporaryFile>
 
@@ -77,7 +78,7 @@ public:
         const QString id = contentId();
         auto lease = m_store.place(m_file.fileName(), id, false);
         if (!lease)
-            return lease.error(); // the temporary file goes with the writer
+            return lease.error();    // the temporary file goes with the writer
         m_file.setAutoRemove(false); // renamed away, or removed by place() when a duplicate
         m_file.close();
         return BlobInfo{id, m_written, *lease};
@@ -104,7 +105,12 @@ FileBlobStore::FileBlobStore(QString root, qint64 freeDiskFloorBytes, Options op
 
 Result<void> FileBlobStore::checkSpace(qint64 bytes)
 {
-    const QStorageInfo disk(m_root);
+    // The root may not exist yet (nothing stored): its file system is that of its nearest
+    // existing ancestor.
+    QString existing = m_root;
+    while (!QFileInfo::exists(existing) && existing.contains(u'/'))
+        existing = existing.left(existing.lastIndexOf(u'/'));
+    const QStorageInfo disk(existing.isEmpty() ? QStringLiteral("/") : existing);
     if (disk.bytesAvailable() - qMax<qint64>(0, bytes) < m_floor)
         return diskFull(m_root, m_floor);
     return {};
@@ -128,8 +134,9 @@ Result<BlobInfo> FileBlobStore::adopt(const QString &path)
 {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
-        return makeError(ErrorCode::Storage,
-                         QStringLiteral("Cannot read the upload's data: %1").arg(file.errorString()));
+        return makeError(
+            ErrorCode::Storage,
+            QStringLiteral("Cannot read the upload's data: %1").arg(file.errorString()));
     }
     // Hashed once, read only: the bytes are not written a second time.
     Sha256 hash;
