@@ -1,8 +1,13 @@
 #include "tusfixture.h"
 
+#include "store/databaseconfig.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QStorageInfo>
 #include <QTcpSocket>
 
@@ -590,6 +595,75 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(f.partPath(young))); // a crash only an hour ago: not yet
         QVERIFY(QFileInfo::exists(f.partPath(live)));  // its row decides, not its file
         QCOMPARE(f.head(live, f.aliceToken).status, 200);
+    }
+
+    // Item 11: tus's store work is not done on the network thread. PostgreSQL: with tus_uploads
+    // locked ACCESS EXCLUSIVE (which blocks even reads), a PATCH and a HEAD wait for the store on
+    // workers while the one network thread still answers OPTIONS. (SQLite readers never wait.)
+    void storeWaitsDoNotHoldTheNetworkThread()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: a SQLite reader never waits for a writer (WAL)");
+        TusFixture f;
+        f.server.reset(); // one network thread: a wait on it would hold every connection
+        Http::HttpLimits limits;
+        limits.networkThreads = 1;
+        f.server = std::make_unique<Http::HttpServer>(*f.handler, limits);
+        f.port = *f.server->listen(QHostAddress::LocalHost, 0);
+        const QByteArray csv = csvRows(1, 20);
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QVERIFY(!id.isEmpty());
+
+        const auto config = DatabaseConfig::fromUrl(f.t.location());
+        QVERIFY(config.ok());
+        QSqlDatabase db =
+            QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("tst_tus_locker"));
+        db.setHostName(config->host);
+        db.setPort(config->port);
+        db.setUserName(config->user);
+        db.setPassword(config->password);
+        db.setDatabaseName(config->database);
+        QVERIFY2(db.open(), qPrintable(db.lastError().text()));
+        QSqlQuery lock(db);
+        QVERIFY(lock.exec(QStringLiteral("BEGIN")));
+        QVERIFY(lock.exec(QStringLiteral("LOCK TABLE tus_uploads IN ACCESS EXCLUSIVE MODE")));
+        auto waiting = [&] {
+            QSqlQuery q(db);
+            q.exec(QStringLiteral("SELECT count(*) FROM pg_locks WHERE NOT granted"));
+            return q.next() ? q.value(0).toInt() : -1;
+        };
+        auto answered = [&](QTcpSocket &socket) {
+            return waitFor([&] { return socket.bytesAvailable() > 0; }, 20'000);
+        };
+        auto send = [&](QTcpSocket &socket, const QByteArray &request) {
+            socket.connectToHost(QHostAddress::LocalHost, f.port);
+            QVERIFY(socket.waitForConnected(10'000));
+            socket.write(request);
+            socket.flush();
+        };
+        const QByteArray auth = "Authorization: Bearer " + f.aliceToken + "\r\n";
+        QTcpSocket patch, head, options1, options2;
+        send(patch, "PATCH /api/v1/tus/" + id.toLatin1() + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                        "Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                        "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                        QByteArray::number(csv.size()) + "\r\n\r\n" + csv);
+        QVERIFY(waitFor([&] { return waiting() >= 1; })); // the PATCH waits for the store
+        send(options1, "OPTIONS /api/v1/tus HTTP/1.1\r\nHost: x\r\n\r\n");
+        const bool firstAnswered = answered(options1);
+        send(head, "HEAD /api/v1/tus/" + id.toLatin1() + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                       "Tus-Resumable: 1.0.0\r\n\r\n");
+        const bool headWaits = waitFor([&] { return waiting() >= 2; }, 20'000);
+        send(options2, "OPTIONS /api/v1/tus HTTP/1.1\r\nHost: x\r\n\r\n");
+        const bool secondAnswered = answered(options2);
+        QVERIFY(lock.exec(QStringLiteral("ROLLBACK"))); // before any verdict: the server goes on
+        QVERIFY2(firstAnswered, "a PATCH waiting for the store held the network thread");
+        QVERIFY(headWaits);
+        QVERIFY2(secondAnswered, "a HEAD waiting for the store held the network thread");
+        QVERIFY(answered(patch));
+        QVERIFY(patch.readAll().startsWith("HTTP/1.1 204"));
+        QVERIFY(answered(head));
+        QVERIFY(head.readAll().startsWith("HTTP/1.1 200"));
+        db.close();
     }
 
     void getRoutesStillAnswerHead()
