@@ -666,6 +666,68 @@ private Q_SLOTS:
         db.close();
     }
 
+    // The body that arrives while its append is still beginning waits in memory, bounded: past
+    // TusOptions::maxPendingBytes the PATCH is refused (503, resume from HEAD), nothing is
+    // written, and the upload is free again once the store answers.
+    void bodyWaitingForItsAppendIsBounded()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: a SQLite reader never waits for a writer (WAL)");
+        TusFixture f;
+        TusOptions options = f.uploads->options();
+        options.maxPendingBytes = 1024;
+        f.server.reset();
+        f.handler.reset();
+        f.tus.reset();
+        f.uploads = std::make_unique<TusUploads>(*f.t.store, *f.queue, f.blobs, f.t.clock, nullptr,
+                                                 options);
+        f.tus = std::make_unique<TusRoutes>(*f.uploads);
+        f.handler = std::make_unique<ApiHandler>(*f.users, *f.limiter, ClientAddress(), &f.log);
+        f.handler->addRoutes(*f.jobs);
+        f.handler->addRoutes(*f.tus);
+        f.server = std::make_unique<Http::HttpServer>(*f.handler);
+        f.port = *f.server->listen(QHostAddress::LocalHost, 0);
+        const QByteArray csv = csvRows(1, 2000); // far over 1 KiB
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QVERIFY(!id.isEmpty());
+
+        const auto config = DatabaseConfig::fromUrl(f.t.location());
+        QSqlDatabase db =
+            QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("tst_tus_bounded"));
+        db.setHostName(config->host);
+        db.setPort(config->port);
+        db.setUserName(config->user);
+        db.setPassword(config->password);
+        db.setDatabaseName(config->database);
+        QVERIFY2(db.open(), qPrintable(db.lastError().text()));
+        QSqlQuery lock(db);
+        QVERIFY(lock.exec(QStringLiteral("BEGIN")));
+        QVERIFY(lock.exec(QStringLiteral("LOCK TABLE tus_uploads IN ACCESS EXCLUSIVE MODE")));
+        QTcpSocket patch;
+        patch.connectToHost(QHostAddress::LocalHost, f.port);
+        QVERIFY(patch.waitForConnected(10'000));
+        patch.write("PATCH /api/v1/tus/" + id.toLatin1() +
+                    " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.aliceToken +
+                    "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                    "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                    QByteArray::number(csv.size()) + "\r\n\r\n" + csv);
+        patch.flush();
+        const bool answered = waitFor(
+            [&] {
+                return patch.bytesAvailable() > 0 || patch.state() != QTcpSocket::ConnectedState;
+            },
+            20'000);
+        const QByteArray reply = patch.readAll();
+        QVERIFY(lock.exec(QStringLiteral("ROLLBACK")));
+        QVERIFY(answered);
+        QVERIFY2(reply.startsWith("HTTP/1.1 503"), reply.constData());
+        QVERIFY(reply.contains("Retry-After: 1"));
+        // Nothing was written, and the append that began late let go of the upload.
+        QVERIFY(waitFor([&] { return f.patch(id, 0, csv.left(10), f.aliceToken).status == 204; }));
+        QCOMPARE(f.head(id, f.aliceToken).header("upload-offset"), QByteArray("10"));
+        db.close();
+    }
+
     void getRoutesStillAnswerHead()
     {
         TusFixture f;
