@@ -323,6 +323,7 @@ Result<void> EngineHost::start()
     TusOptions tus;
     tus.directory =
         m_config.blobDir + QStringLiteral("/tus"); // shared, so a PATCH may land on any node
+    tus.maxSize = m_config.maxUploadBytes;         // one size limit for every upload path
     m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock,
                                                 m_quotas.get(), std::move(tus));
     m_tusRoutes = std::make_unique<TusRoutes>(*m_tusUploads);

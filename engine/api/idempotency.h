@@ -17,8 +17,9 @@ class IdempotencyKeys final
 public:
     static constexpr qint64 KeepMs = 24 * 3600 * 1000;
     // An in-progress claim older than this belongs to a request that died (e.g. a crash between
-    // claiming the key and queueing the job): a retry takes it over. Claims are made only after
-    // the body is stored, so a live one lasts one transaction.
+    // claiming the key and queueing the job): a retry takes it over. Claims are made once the
+    // body has arrived and before it is stored (so two requests with one key never both store
+    // or charge): a live one lasts an fsync, a rename and one transaction.
     static constexpr qint64 AbandonedAfterMs = 10 * 60 * 1000;
 
     IdempotencyKeys(Store &store, const Clock &clock);

@@ -1,7 +1,9 @@
 #include "api/tusroutes.h"
 
 #include <QDateTime>
+#include <QFuture>
 #include <QJsonObject>
+#include <QObject>
 
 namespace Ferry {
 
@@ -60,19 +62,179 @@ QString idText(const QByteArray &id)
     return QString::fromLatin1(id.left(64));
 }
 
-// One PATCH body streaming into the upload's .part file on the network thread. A body that breaks
-// off keeps what arrived: the client resumes from there.
+// One PATCH body streaming into the upload's .part file on the network thread. The append
+// begins on the uploads' pool (a store read, maybe ftruncate: never on the network thread);
+// what arrives before it has begun waits in memory, bounded (TusOptions::maxPendingBytes). A
+// body that breaks off keeps what arrived: the client resumes from there.
+//
+// The state is shared with the continuation that writes what waited once the append began (on
+// the network thread, so a pausing client's bytes reach the file too): that continuation may
+// run after the consumer is gone.
+class TusBodyState final
+{
+public:
+    TusBodyState(TusUploads &uploads, QFuture<TusUploads::BeginResult> begin, qint64 declared)
+        : m_uploads(uploads), m_begin(std::move(begin)), m_declared(declared)
+    {}
+    ~TusBodyState() { m_uploads.returnPendingBudget(m_pending.size()); }
+    Q_DISABLE_COPY_MOVE(TusBodyState)
+
+    // Network thread.
+    bool write(QByteArrayView data)
+    {
+        if (m_refusal)
+            return false;
+        if (!m_append && !m_begin.isFinished()) {
+            const qint64 limit = m_uploads.options().maxPendingBytes;
+            if (m_pending.size() + data.size() > limit ||
+                !m_uploads.takePendingBudget(data.size())) {
+                Http::Response busy =
+                    tusError(503, "Service unavailable",
+                             QStringLiteral("The server is busy and could not start writing this "
+                                            "upload yet. Ask HEAD for the offset and resume."),
+                             "busy");
+                busy.setHeader("Retry-After", "1");
+                m_refusal = std::move(busy);
+                return false;
+            }
+            m_pending.append(data);
+            return true;
+        }
+        return begun() && append(data);
+    }
+    // Network thread, once the append began (the continuation).
+    void flushPending()
+    {
+        if (!m_finished && !m_ended && !m_refusal && begun())
+            (void)append({});
+    }
+    bool finish()
+    {
+        m_finished = true;
+        return !m_refusal;
+    }
+    void abort()
+    {
+        // What arrived is kept, on the pool (fdatasync and the store write), once the append
+        // has begun; that also ends the append (its lock).
+        m_ended = true;
+        if (m_append) {
+            m_uploads.keepLater(m_begin, {});
+        } else {
+            m_uploads.keepLater(m_begin, m_pending);
+            m_uploads.returnPendingBudget(m_pending.size());
+            m_pending.clear();
+        }
+    }
+    const std::optional<Http::Response> &refusal() const { return m_refusal; }
+
+    // In handle(), on a worker: waits for the append to begin, writes what waited, commits.
+    Result<TusUploadRecord> commit()
+    {
+        m_begin.waitForFinished();
+        if (!begun() || m_refusal || !append({})) {
+            if (!m_append)
+                return m_error; // never began: nothing to end
+            m_append->keep();   // ends the append here, on the worker
+            return m_error;
+        }
+        return m_append->commit();
+    }
+
+private:
+    // Takes the finished begin: the append, or why there is none.
+    bool begun()
+    {
+        if (m_append)
+            return !m_refusal;
+        const TusUploads::BeginResult &result = m_begin.result();
+        if (!result.append) {
+            m_error = result.error;
+            m_refusal = result.error.code == ErrorCode::NotFound
+                            ? tusError(404, "Not found", result.error.toString(), "not_found")
+                            : tusFromError(result.error);
+            return false;
+        }
+        m_append = result.append;
+        if (m_declared > m_append->remaining()) {
+            // As the HTTP layer's body limit would have: refused before a byte is written.
+            tooLong();
+            return false;
+        }
+        return true;
+    }
+
+    void tooLong()
+    {
+        m_error = makeError(ErrorCode::InvalidArgument,
+                            QStringLiteral("The body goes past the upload's Upload-Length."));
+        m_refusal = tusError(413, "Request body too large",
+                             QStringLiteral("The body goes past the upload's Upload-Length. Ask "
+                                            "HEAD for the offset and send the rest only."),
+                             "body_too_large");
+    }
+
+    // Appends what waited, then data; refuses past the upload's length (413) or on a write error.
+    bool append(QByteArrayView data)
+    {
+        if (!m_pending.isEmpty()) {
+            const QByteArray pending = std::exchange(m_pending, {});
+            m_uploads.returnPendingBudget(pending.size());
+            if (!append(pending))
+                return false;
+        }
+        if (data.isEmpty())
+            return true;
+        const qint64 room = m_append->remaining();
+        const bool pastTheEnd = data.size() > room;
+        if (!m_append->write(pastTheEnd ? data.first(room) : data)) {
+            m_error = m_append->writeError().value_or(makeError(
+                ErrorCode::Storage, QStringLiteral("Could not store the body of the upload."),
+                QStringLiteral("Ask HEAD for the offset and resume later.")));
+            m_refusal = tusFromError(m_error);
+            return false;
+        }
+        if (pastTheEnd) {
+            tooLong(); // a chunked body: what fitted is kept
+            return false;
+        }
+        return true;
+    }
+
+    TusUploads &m_uploads;
+    QFuture<TusUploads::BeginResult> m_begin;
+    qint64 m_declared; // Content-Length, -1 when chunked
+    std::shared_ptr<TusAppend> m_append;
+    QByteArray m_pending;
+    std::optional<Http::Response> m_refusal;
+    Error m_error;
+    bool m_finished = false;
+    bool m_ended = false;
+};
+
 class TusBody final : public Http::BodyConsumer
 {
 public:
-    explicit TusBody(std::unique_ptr<TusAppend> append) : m_append(std::move(append)) {}
-    bool write(QByteArrayView data) override { return m_append->write(data); }
-    bool finish() override { return true; } // durability and the record happen in handle()
-    void abort() override { m_append->keep(); }
-    TusAppend &append() { return *m_append; }
+    TusBody(TusUploads &uploads, QFuture<TusUploads::BeginResult> begin, qint64 declared)
+        : m_state(std::make_shared<TusBodyState>(uploads, begin, declared))
+        , m_context(new QObject) // on the network thread, where the body arrives
+    {
+        begin.then(m_context,
+                   [state = m_state](const TusUploads::BeginResult &) { state->flushPending(); });
+    }
+    // deleteLater: the context lives on the network thread; this may die on a worker.
+    ~TusBody() override { m_context->deleteLater(); }
+    Q_DISABLE_COPY_MOVE(TusBody)
+
+    bool write(QByteArrayView data) override { return m_state->write(data); }
+    bool finish() override { return m_state->finish(); }
+    void abort() override { m_state->abort(); }
+    std::optional<Http::Response> refusal() override { return m_state->refusal(); }
+    Result<TusUploadRecord> commit() { return m_state->commit(); }
 
 private:
-    std::unique_ptr<TusAppend> m_append;
+    std::shared_ptr<TusBodyState> m_state;
+    QObject *m_context;
 };
 
 void addUploadHeaders(Http::Response &response, const TusUploadRecord &upload)
@@ -113,6 +275,7 @@ QList<ApiRoute> TusRoutes::routes()
         return Http::HeaderDecision::accept();
     };
     head.handle = [this](const ApiCall &call) { this->head(call); };
+    head.offload = true; // a store read: not on the network thread (PostgreSQL)
 
     ApiRoute append;
     append.method = "PATCH";
@@ -180,8 +343,9 @@ Http::HeaderDecision TusRoutes::prepareCreate(const ApiCall &call)
 // POST /api/v1/tus (auth) with Tus-Resumable, Upload-Length, Upload-Metadata (base64 values:
 // dataset required; format, key, filename, filetype, mapping, header, delimiter optional)
 //   201 with Location: /api/v1/tus/<id> and {"success": true, "upload": {...}};
-//   400 metadata missing or invalid; 412 Tus-Resumable; 413 over Tus-Max-Size;
-//   429 quota_exceeded with Retry-After.
+//   400 metadata missing or invalid; 412 Tus-Resumable; 413 over Tus-Max-Size (which is
+//   --max-upload-mb); 429 quota_exceeded with Retry-After; 507 free disk below
+//   --min-free-disk-mb.
 void TusRoutes::create(const ApiCall &call)
 {
     const Http::Request &request = call.request();
@@ -192,6 +356,12 @@ void TusRoutes::create(const ApiCall &call)
     auto created = m_uploads.create(call.user().id, length, *metadata);
     if (!created)
         return call.respond(tusFromError(created.error()));
+    if (created->tooLarge) {
+        Http::Response response =
+            tusError(413, "Upload too large", *created->tooLarge, "upload_too_large");
+        response.setHeader("Tus-Max-Size", QByteArray::number(m_uploads.options().maxSize));
+        return call.respond(std::move(response));
+    }
     if (created->refused) {
         const QuotaDecision &refused = *created->refused;
         Http::Response response =
@@ -264,17 +434,18 @@ Http::HeaderDecision TusRoutes::prepareAppend(const ApiCall &call)
                          "Send the offset the data starts at as Upload-Offset (ask HEAD for it)."),
                      "upload_offset_missing"));
     }
-    auto append = m_uploads.beginAppend(QString::fromLatin1(call.param(0)), call.user().id, offset);
-    if (!append) {
-        if (append.error().code == ErrorCode::NotFound) {
-            return Http::HeaderDecision::refuse(
-                tusError(404, "Not found", append.error().toString(), "not_found"));
-        }
-        return Http::HeaderDecision::refuse(tusFromError(append.error()));
+    const QByteArray id = call.param(0);
+    if (!TusUploads::isUploadId(id)) {
+        return Http::HeaderDecision::refuse(
+            tusError(404, "Not found", QStringLiteral("You have no upload %1.").arg(idText(id)),
+                     "not_found"));
     }
-    const qint64 remaining = (*append)->remaining();
-    return Http::HeaderDecision::streamInto(std::make_unique<TusBody>(std::move(*append)),
-                                            remaining);
+    // The body is bounded by Tus-Max-Size here and by the upload's length as it is written.
+    return Http::HeaderDecision::streamInto(
+        std::make_unique<TusBody>(
+            m_uploads, m_uploads.beginAppendLater(QString::fromLatin1(id), call.user().id, offset),
+            request.hasBody() ? request.contentLength : 0),
+        m_uploads.options().maxSize);
 }
 
 // PATCH /api/v1/tus/{id} (auth) with Tus-Resumable, Upload-Offset (the current offset),
@@ -283,7 +454,8 @@ Http::HeaderDecision TusRoutes::prepareAppend(const ApiCall &call)
 //   204 with the new Upload-Offset; the PATCH that completes the upload also carries Ferry-Job-Id
 //   and Ferry-Session-Id (the migrate job is queued). 400 content not importable (the upload is
 //   removed); 404 not the caller's; 409 wrong offset or another PATCH in progress; 412
-//   Tus-Resumable; 413 body past Upload-Length; 415 content type.
+//   Tus-Resumable; 413 body past Upload-Length; 415 content type; 507 free disk below
+//   --min-free-disk-mb (checked before the body and every 8 MiB of it).
 void TusRoutes::append(const ApiCall &call)
 {
     auto *body = dynamic_cast<TusBody *>(call.body());
@@ -292,9 +464,9 @@ void TusRoutes::append(const ApiCall &call)
                                      QStringLiteral("The body was not streamed. Try again."),
                                      "internal_error"));
     }
-    auto upload = body->append().commit();
+    auto upload = body->commit();
     if (!upload)
-        return call.respond(tusFromError(upload.error()));
+        return call.respond(body->refusal().value_or(tusFromError(upload.error())));
     Http::Response response;
     response.status = 204;
     addTusHeaders(response);

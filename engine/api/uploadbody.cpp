@@ -102,6 +102,11 @@ QString UploadBody::contentSha256() const
     return m_hash ? QString::fromLatin1(m_hash->result().toHex()) : QString();
 }
 
+QString UploadBody::contentId() const
+{
+    return m_writer ? m_writer->contentId() : contentSha256();
+}
+
 Result<BlobInfo> UploadBody::commit()
 {
     if (!m_writer)

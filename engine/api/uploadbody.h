@@ -52,6 +52,8 @@ public:
     qint64 contentBytes() const { return m_contentBytes; }
     // Hex SHA-256 of the content, when it was only hashed.
     QString contentSha256() const;
+    // The blob id the stored content will have (its SHA-256), before commit().
+    QString contentId() const;
     // Puts a new upload's content in place (fsync and rename: not on the network thread).
     Result<BlobInfo> commit();
     QuotaHold &quota() { return m_quota; }

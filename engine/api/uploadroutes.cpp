@@ -117,6 +117,7 @@ UploadRoutes::UploadRoutes(
     , m_clock(clock)
     , m_quota(quota)
     , m_options(options)
+    , m_gate(blobs, quota, options.maxUploadBytes)
     , m_keys(queue.store(), clock)
 {}
 
@@ -198,14 +199,9 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         if (auto bad = state->params.checkComplete())
             return HeaderDecision::refuse(std::move(*bad));
     }
-    if (request.contentLength > m_options.maxUploadBytes) {
+    if (auto tooLarge = m_gate.tooLarge(request.contentLength)) {
         return HeaderDecision::refuse(
-            Api::error(413, "Request body too large",
-                       QStringLiteral("The upload announces %1 bytes; this server takes at most "
-                                      "%2 MB (--max-upload-mb). Split the file or compress it.")
-                           .arg(request.contentLength)
-                           .arg(m_options.maxUploadBytes >> 20),
-                       "body_too_large"));
+            Api::error(413, "Request body too large", *tooLarge, "body_too_large"));
     }
 
     const qint64 userId = call.user().id;
@@ -234,10 +230,18 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         }
     }
 
-    // Reserved on the pool: a network thread never waits for the database. A refusal is
+    // The same size and disk checks as every way into the blob store (UploadGate); the quota is
+    // reserved on the pool: a network thread never waits for the database. A quota refusal is
     // answered once the body is in (upload(): settle() returns it).
-    QuotaHold hold = QuotaHold::reserveInBackground(m_quota, userId,
-                                                    std::max<qint64>(0, request.contentLength));
+    auto admission = m_gate.checkLimits(std::max<qint64>(0, request.contentLength));
+    if (!admission)
+        return HeaderDecision::refuse(Api::fromError(admission.error())); // 507 disk floor
+    if (admission->refused == UploadAdmission::Refusal::TooLarge) {
+        return HeaderDecision::refuse(
+            Api::error(413, "Request body too large", admission->message, "body_too_large"));
+    }
+    QuotaHold hold =
+        QuotaHold::reserveInBackground(m_quota, userId, std::max<qint64>(0, request.contentLength));
     auto writer = m_blobs.create(request.contentLength); // 507 below the free-disk floor
     if (!writer)
         return HeaderDecision::refuse(Api::fromError(writer.error())); // the hold releases
@@ -247,12 +251,13 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         m_options.maxUploadBytes);
 }
 
-void UploadRoutes::discardBlob(const QString &blobId)
+void UploadRoutes::discardBlob(const BlobInfo &blob)
 {
-    // Content uploaded before (or by another session) stays for the sessions that refer to it.
-    auto referenced = m_queue.store().blobReferenced(blobId);
+    // Content uploaded before (or by another session) stays for the sessions that refer to it,
+    // and for an upload that committed it since (BlobStore::remove checks the lease).
+    auto referenced = m_queue.store().blobReferenced(blob.id);
     if (referenced && !*referenced)
-        (void)m_blobs.remove(blobId);
+        (void)m_blobs.remove(blob.id, blob.lease);
 }
 
 // On the API worker pool: the body has arrived whole.
@@ -304,31 +309,31 @@ void UploadRoutes::upload(const ApiCall &call)
     if (state->earlier)
         return call.respond(answerFor(*state->earlier, hashWith(body->contentSha256())));
 
-    auto blob = body->commit();
-    if (!blob)
-        return call.respond(Api::fromError(blob.error()));
-    const QByteArray requestHash = hashWith(blob->id);
+    // The key is claimed before the body is stored or charged: of two requests with one key
+    // (they raced past prepare()) only the claim's winner stores; the other's temporary file
+    // goes and its quota hold is released.
+    const QString contentId = body->contentId();
+    const QByteArray requestHash = hashWith(contentId);
     if (!state->key.isEmpty()) {
-        auto holder = m_keys.claim(userId, state->key, requestHash, blob->id);
-        if (!holder) {
-            discardBlob(blob->id);
+        auto holder = m_keys.claim(userId, state->key, requestHash, contentId);
+        if (!holder)
             return call.respond(Api::fromError(holder.error()));
-        }
-        if (holder->has_value()) {
-            // Another request with this key got there first (they raced past prepare()).
-            if ((*holder)->blobId != blob->id)
-                discardBlob(blob->id);
+        if (holder->has_value())
             return call.respond(answerFor(**holder, requestHash)); // our quota hold releases
-        }
     }
     auto releaseKey = [&] {
         if (!state->key.isEmpty())
             m_keys.release(userId, state->key);
     };
+    auto blob = body->commit();
+    if (!blob) {
+        releaseKey();
+        return call.respond(Api::fromError(blob.error())); // 503 a failed fsync, 507 disk
+    }
     auto settled = body->quota().settle(blob->size);
     if (!settled || !settled->granted) {
         releaseKey();
-        discardBlob(blob->id);
+        discardBlob(*blob);
         return call.respond(settled ? quotaExceeded(*settled) : Api::fromError(settled.error()));
     }
     // Tier and size decide the priority; a requested one is clamped to what the tier allows.
@@ -337,7 +342,7 @@ void UploadRoutes::upload(const ApiCall &call)
     if (!submitted) {
         releaseKey();
         body->quota().release();
-        discardBlob(blob->id);
+        discardBlob(*blob);
         return call.respond(Api::fromError(submitted.error()));
     }
     body->quota().keep();

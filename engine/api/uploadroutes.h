@@ -6,6 +6,7 @@
 #include "queue/jobqueue.h"
 #include "quota/uploadquota.h"
 #include "storage/blobstore.h"
+#include "uploads/uploadgate.h"
 
 namespace Ferry {
 
@@ -32,8 +33,9 @@ public:
 private:
     Http::HeaderDecision prepare(const ApiCall &call);
     void upload(const ApiCall &call);
-    // A blob that no session refers to (this upload's, on failure) is removed.
-    void discardBlob(const QString &blobId);
+    // A blob that no session refers to (this upload's, on failure) is removed, unless another
+    // upload took it since this one's commit (its lease).
+    void discardBlob(const BlobInfo &blob);
     Http::Response quotaExceeded(const QuotaDecision &decision) const;
 
     JobQueue &m_queue;
@@ -41,6 +43,7 @@ private:
     const Clock &m_clock;
     UploadQuota *m_quota;
     Options m_options;
+    UploadGate m_gate; // size, free-disk floor, quota: shared with tus
     IdempotencyKeys m_keys;
 };
 

@@ -88,7 +88,7 @@ Result<SubmittedMigration> submitMigration(JobQueue &queue,
     if (!submitted) {
         // Shared blobs (the same content uploaded before) stay for their other sessions.
         if (auto referenced = queue.store().blobReferenced(blob->id); referenced && !*referenced)
-            (void)blobs.remove(blob->id);
+            (void)blobs.remove(blob->id, blob->lease);
     }
     return submitted;
 }
@@ -145,6 +145,7 @@ Result<SubmittedMigration> submitStoredMigration(JobQueue &queue,
     job.payload = payload;
     job.priority = request.priority;
     job.session = session;
+    job.completesTusUpload = request.completesTusUpload;
     auto enqueued = queue.enqueue(job);
     if (!enqueued)
         return enqueued.error();

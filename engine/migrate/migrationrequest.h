@@ -22,6 +22,8 @@ struct MigrationRequest
     std::optional<bool> header;
     QString delimiter;
     int priority = 0;
+    // A resumable upload the job completes, atomically with the enqueue (NewJob).
+    QString completesTusUpload;
 };
 
 struct SubmittedMigration

@@ -1,121 +1,38 @@
-#include "fileblobstore.h"
+// FileBlobStore: placing, reading, removing and collecting blobs (writing: fileblobwriter.cpp).
+#include "storage/fileblobstore.h"
 
-#include "core/sha256.h"
+#include "storage/blobfiles.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QRegularExpression>
-#include <QStorageInfo>
-#include <QTemporaryFile>
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace Ferry {
 
 namespace {
 
-bool syncPath(const QString &path)
+Error storageError(const QString &message)
 {
-    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    const bool ok = ::fsync(fd) == 0;
-    ::close(fd);
-    return ok;
+    return makeError(ErrorCode::Storage, message,
+                     QStringLiteral("Check the disk and that the blob directory is writable."));
 }
 
-Error diskFull(const QString &root, qint64 floor)
+QString errnoText()
 {
-    return makeError(ErrorCode::InsufficientStorage,
-                     QStringLiteral("Not enough free disk space for uploads in %1 (Ferry keeps at "
-                                    "least %2 MB free).")
-                         .arg(root)
-                         .arg(floor >> 20),
-                     QStringLiteral("Free some space or delete old datasets, then try again."));
+    return QString::fromLocal8Bit(std::strerror(errno));
 }
 
-class FileBlobWriter final : public BlobWriter
+bool isShardName(const QString &name)
 {
-public:
-    FileBlobWriter(QString root, QString finalDir, qint64 floor)
-        : m_root(std::move(root))
-        , m_finalDir(std::move(finalDir))
-        , m_floor(floor)
-        , m_file(m_root + QStringLiteral("/tmp/upload-XXXXXX"))
-    {}
-
-    Result<void> open()
-    {
-        if (!m_file.open()) {
-            return makeError(ErrorCode::Storage,
-                             QStringLiteral("Cannot create an upload file in %1: %2")
-                                 .arg(m_root, m_file.errorString()),
-                             QStringLiteral("Check that the data directory is writable."));
-        }
-        return {};
-    }
-
-    Result<void> write(const char *data, qint64 size) override
-    {
-        // Check the floor every 8 MiB, not on every small write.
-        if ((m_written >> 23) != ((m_written + size) >> 23)) {
-            const QStorageInfo disk(m_root);
-            if (disk.bytesAvailable() - size < m_floor)
-                return diskFull(m_root, m_floor);
-        }
-        if (m_file.write(data, size) != size) {
-            return makeError(
-                ErrorCode::Storage,
-                QStringLiteral("Writing the upload failed: %1").arg(m_file.errorString()),
-                QStringLiteral("Check the disk."));
-        }
-        m_hash.addData(QByteArrayView(data, size));
-        m_written += size;
-        return {};
-    }
-
-    Result<BlobInfo> commit() override
-    {
-        if (!m_file.flush() || ::fsync(m_file.handle()) != 0) {
-            return makeError(ErrorCode::Storage,
-                             QStringLiteral("Could not flush the upload to disk."),
-                             QStringLiteral("Check the disk."));
-        }
-        const QString id = QString::fromLatin1(m_hash.result().toHex());
-        const QString dir = m_finalDir + u'/' + id.left(2);
-        const QString target = dir + u'/' + id;
-        if (!QDir().mkpath(dir)) {
-            return makeError(ErrorCode::Storage, QStringLiteral("Cannot create %1.").arg(dir),
-                             QStringLiteral("Check that the data directory is writable."));
-        }
-        m_file.close();
-        if (QFile::exists(target)) {
-            m_file.remove(); // the same content is already stored
-        } else {
-            if (::rename(QFile::encodeName(m_file.fileName()).constData(),
-                         QFile::encodeName(target).constData()) != 0) {
-                return makeError(
-                    ErrorCode::Storage,
-                    QStringLiteral("Cannot move the upload into place at %1.").arg(target),
-                    QStringLiteral("Check the disk."));
-            }
-            m_file.setAutoRemove(false);
-            syncPath(dir);
-        }
-        return BlobInfo{id, m_written};
-    }
-
-    qint64 written() const override { return m_written; }
-
-private:
-    QString m_root;
-    QString m_finalDir;
-    qint64 m_floor;
-    QTemporaryFile m_file; // removed on destruction unless committed
-    Sha256 m_hash;
-    qint64 m_written = 0;
-};
+    return name.size() == 2 && isBlobId(name + QString(62, u'0'));
+}
 
 } // namespace
 
@@ -125,28 +42,53 @@ bool isBlobId(const QString &id)
     return pattern.match(id).hasMatch();
 }
 
-FileBlobStore::FileBlobStore(QString root, qint64 freeDiskFloorBytes)
-    : m_root(std::move(root)), m_floor(freeDiskFloorBytes)
-{}
-
 QString FileBlobStore::pathOf(const QString &id) const
 {
     return m_root + u'/' + id.left(2) + u'/' + id;
 }
 
-Result<std::unique_ptr<BlobWriter>> FileBlobStore::create(qint64 expectedSize)
+Result<qint64> FileBlobStore::place(const QString &from, const QString &id, bool link)
 {
-    if (!QDir().mkpath(m_root + QStringLiteral("/tmp"))) {
-        return makeError(ErrorCode::Storage, QStringLiteral("Cannot create %1/tmp.").arg(m_root),
-                         QStringLiteral("Check that the data directory is writable."));
+    const QString dir = m_root + u'/' + id.left(2);
+    const QString target = dir + u'/' + id;
+    if (!QFileInfo::exists(dir)) {
+        if (!QDir().mkpath(dir))
+            return storageError(QStringLiteral("Cannot create %1.").arg(dir));
+        // The new shard directory's entry in the root must survive a crash, or the blob in it
+        // would not.
+        if (!BlobFiles::syncPath(m_root))
+            return storageError(QStringLiteral("Could not flush %1 to disk.").arg(m_root));
     }
-    const QStorageInfo disk(m_root);
-    if (disk.bytesAvailable() - qMax<qint64>(0, expectedSize) < m_floor)
-        return diskFull(m_root, m_floor);
-    auto writer = std::make_unique<FileBlobWriter>(m_root, m_root, m_floor);
-    if (auto opened = writer->open(); !opened)
-        return opened.error();
-    return std::unique_ptr<BlobWriter>(std::move(writer));
+    const QByteArray source = QFile::encodeName(from);
+    const QByteArray destination = QFile::encodeName(target);
+    // "Is it there, take it" is one step against removals (and other nodes' commits).
+    BlobFiles::DirectoryLock lock(m_root);
+    if (!lock.locked())
+        return lock.error();
+    if (QFileInfo::exists(target)) {
+        if (!link)
+            ::unlink(source.constData()); // the same content is already stored
+        return BlobFiles::renewStamp(target, BlobFiles::nowNs());
+    }
+    if (link) {
+        if (::link(source.constData(), destination.constData()) != 0) {
+            if (errno == EXDEV || errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK) {
+                return makeError(ErrorCode::Unavailable,
+                                 QStringLiteral("Cannot link into %1: %2").arg(dir, errnoText()));
+            }
+            return storageError(
+                QStringLiteral("Cannot link the upload into place at %1: %2").arg(target, errnoText()));
+        }
+    } else if (::rename(source.constData(), destination.constData()) != 0) {
+        return storageError(
+            QStringLiteral("Cannot move the upload into place at %1: %2").arg(target, errnoText()));
+    }
+    if (!BlobFiles::syncPath(dir)) {
+        // Not durable: refused, so no client is told the upload is stored.
+        ::unlink(destination.constData());
+        return storageError(QStringLiteral("Could not flush %1 to disk.").arg(dir));
+    }
+    return BlobFiles::renewStamp(target, BlobFiles::nowNs());
 }
 
 Result<QString> FileBlobStore::localPath(const QString &id)
@@ -164,12 +106,98 @@ bool FileBlobStore::contains(const QString &id)
     return isBlobId(id) && QFile::exists(pathOf(id));
 }
 
-Result<void> FileBlobStore::remove(const QString &id)
+// Under the directory lock: whether the blob was deleted.
+Result<bool> FileBlobStore::removeUnlocked(const QString &id, qint64 lease)
+{
+    const QString path = pathOf(id);
+    const qint64 stamp = BlobFiles::stampOf(path);
+    if (stamp < 0)
+        return false; // already gone
+    if (lease != 0 ? stamp != lease : BlobFiles::nowNs() - stamp < m_options.leaseMs * 1'000'000)
+        return false; // another upload took it since: it is theirs now
+    if (::unlink(QFile::encodeName(path).constData()) != 0 && errno != ENOENT)
+        return storageError(QStringLiteral("Cannot remove %1: %2").arg(path, errnoText()));
+    (void)BlobFiles::syncPath(m_root + u'/' + id.left(2));
+    return true;
+}
+
+Result<void> FileBlobStore::remove(const QString &id, qint64 lease)
 {
     if (!isBlobId(id))
         return makeError(ErrorCode::InvalidArgument, QStringLiteral("Not a blob id."));
-    QFile::remove(pathOf(id));
+    BlobFiles::DirectoryLock lock(m_root);
+    if (!lock.locked())
+        return lock.error();
+    if (auto removed = removeUnlocked(id, lease); !removed)
+        return removed.error();
     return {};
+}
+
+Result<int> FileBlobStore::collectTemporary()
+{
+    const qint64 before = BlobFiles::nowNs() - m_options.leaseMs * 1'000'000;
+    int removed = 0;
+    QDirIterator it(m_root + QStringLiteral("/tmp"), QDir::Files | QDir::Hidden);
+    while (it.hasNext()) {
+        const QString path = it.next();
+        if (BlobFiles::stampOf(path) >= before)
+            continue;
+        // A writer holds its file locked: a slow upload is not abandoned.
+        const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            ::unlink(QFile::encodeName(path).constData()) == 0)
+            ++removed;
+        ::close(fd);
+    }
+    return removed;
+}
+
+Result<BlobCollection>
+FileBlobStore::collect(const std::function<Result<bool>(const QString &id)> &referenced)
+{
+    BlobCollection collection;
+    auto temporary = collectTemporary();
+    if (!temporary)
+        return temporary.error();
+    collection.temporaryFiles = *temporary;
+
+    QStringList shards = QDir(m_root).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    shards.removeIf([](const QString &name) { return !isShardName(name); });
+    const qint64 before = BlobFiles::nowNs() - m_options.leaseMs * 1'000'000;
+    int checks = 0;
+    const int first = shards.isEmpty() ? 0 : m_nextShard.load() % int(shards.size());
+    for (int n = 0; n < shards.size(); ++n) {
+        const int shard = (first + n) % int(shards.size());
+        if (checks >= m_options.maxChecksPerPass) {
+            m_nextShard = shard; // the next pass goes on here
+            return collection;
+        }
+        QDirIterator it(m_root + u'/' + shards[shard], QDir::Files);
+        while (it.hasNext()) {
+            const QString path = it.next();
+            const QString id = it.fileName();
+            if (!isBlobId(id) || BlobFiles::stampOf(path) >= before)
+                continue;
+            ++checks;
+            auto used = referenced(id);
+            if (!used)
+                return used.error();
+            if (*used)
+                continue;
+            // Re-checked under the lock: a commit that took it after the query renewed it.
+            BlobFiles::DirectoryLock lock(m_root);
+            if (!lock.locked())
+                return lock.error();
+            auto removed = removeUnlocked(id, 0);
+            if (!removed)
+                return removed.error();
+            collection.blobs += *removed ? 1 : 0;
+        }
+    }
+    m_nextShard = first;
+    return collection;
 }
 
 } // namespace Ferry

@@ -37,10 +37,10 @@ Result<qint64> PostgresStore::nextFairRank(QSqlDatabase & /*db: this thread's, a
 
 Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qint64 now)
 {
-    if (jobs.size() == 1 && !jobs.first().session)
+    if (jobs.size() == 1 && !jobs.first().session && jobs.first().completesTusUpload.isEmpty())
         return enqueueOne(jobs.first(), now);
     const bool plain = std::none_of(jobs.cbegin(), jobs.cend(), [](const NewJob &job) {
-        return job.session || !job.uniqueKey.isEmpty();
+        return job.session || !job.uniqueKey.isEmpty() || !job.completesTusUpload.isEmpty();
     });
     if (plain)
         return enqueuePlain(jobs, now);
@@ -119,6 +119,12 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
         if (insert.next()) {
             result.append({insert.value(0).toLongLong(), false});
             insert.finish();
+            if (!job.completesTusUpload.isEmpty()) {
+                if (auto marked = markTusComplete(*db, job.completesTusUpload, sessionId,
+                                                  result.last().id, now);
+                    !marked)
+                    return marked.error();
+            }
             continue;
         }
         insert.finish();

@@ -175,6 +175,9 @@ private:
     Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
     // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
     Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
+    // Inside enqueue()'s transaction: NewJob::completesTusUpload (postgrestus.cpp).
+    Result<void> markTusComplete(
+        QSqlDatabase &db, const QString &id, const QString &sessionId, qint64 jobId, qint64 now);
 
     ConnectionPool m_pool;
 };

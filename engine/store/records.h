@@ -56,6 +56,10 @@ struct NewJob
     QString uniqueKey;     // empty: no deduplication
     // An upload session opened in the same transaction as the job (sessionId is then its id).
     std::optional<UploadSession> session;
+    // A resumable (tus) upload this job completes: in the same transaction the upload is marked
+    // complete with this job and session (Conflict, and nothing written, when it already is or
+    // is gone), so a job is queued exactly once per upload (store/sqlitetus.cpp).
+    QString completesTusUpload;
 };
 
 struct EnqueuedJob

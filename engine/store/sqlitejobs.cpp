@@ -137,6 +137,13 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
         if (q.failed())
             return q.error(QStringLiteral("enqueueing a job"));
         result.append({sqlite3_last_insert_rowid(db.handle()), false});
+        if (!job.completesTusUpload.isEmpty()) {
+            if (auto marked = markTusComplete(db, job.completesTusUpload,
+                                              job.session ? job.session->id : job.sessionId,
+                                              result.last().id, now);
+                !marked)
+                return marked.error();
+        }
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();

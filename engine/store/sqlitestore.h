@@ -174,6 +174,12 @@ private:
     // users who already run request.maxPerUser jobs.
     Result<QString> cappedClaimIds(NativeConnection &db, const ClaimRequest &request);
     Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
+    // Inside enqueue()'s transaction: NewJob::completesTusUpload (sqlitetus.cpp).
+    Result<void> markTusComplete(NativeConnection &db,
+                                 const QString &id,
+                                 const QString &sessionId,
+                                 qint64 jobId,
+                                 qint64 now);
 
     void checkpointLoop();
     Result<qint64> undoJobOnce(qint64 jobId, qint64 datasetId);

@@ -23,6 +23,14 @@ bool TusAppend::write(QByteArrayView data)
 {
     if (m_done || m_writeFailed || data.size() > remaining())
         return false;
+    // The free-disk floor every 8 MiB, as the blob store's writers check it.
+    if ((m_offset >> 23) != ((m_offset + data.size()) >> 23)) {
+        if (auto room = m_uploads.m_blobs.checkSpace(data.size()); !room) {
+            m_writeFailed = true;
+            m_writeError = room.error();
+            return false;
+        }
+    }
     const char *at = data.data();
     qsizetype left = data.size();
     while (left > 0) {
@@ -80,6 +88,8 @@ Result<TusUploadRecord> TusAppend::commit()
     Result<TusUploadRecord> result = m_upload;
     if (!persisted)
         result = persisted.error();
+    else if (m_writeError)
+        result = *m_writeError;
     else if (m_writeFailed)
         result = makeError(
             ErrorCode::Storage,

@@ -5,12 +5,14 @@
 #include "migrate/mapping.h"
 #include "migrate/migrationrequest.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
 #include <QRegularExpression>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -116,34 +118,6 @@ MigrationRequest migrationRequest(const TusUploadRecord &upload)
     return request;
 }
 
-Result<BlobInfo> copyIntoBlobStore(BlobStore &blobs, const QString &path, qint64 length)
-{
-    QFile part(path);
-    if (!part.open(QIODevice::ReadOnly)) {
-        return makeError(
-            ErrorCode::Storage,
-            QStringLiteral("Cannot read the upload's data: %1").arg(part.errorString()));
-    }
-    auto writer = blobs.create(length);
-    if (!writer)
-        return writer.error();
-    QByteArray buffer(1 << 16, Qt::Uninitialized);
-    qint64 copied = 0;
-    while (copied < length) {
-        const qint64 n = part.read(buffer.data(), std::min<qint64>(buffer.size(), length - copied));
-        if (n <= 0) {
-            return makeError(ErrorCode::Storage,
-                             QStringLiteral("The upload's data ended after %1 of %2 bytes.")
-                                 .arg(copied)
-                                 .arg(length));
-        }
-        if (auto written = (*writer)->write(buffer.constData(), n); !written)
-            return written.error();
-        copied += n;
-    }
-    return (*writer)->commit();
-}
-
 } // namespace
 
 TusUploads::TusUploads(Store &store,
@@ -155,12 +129,52 @@ TusUploads::TusUploads(Store &store,
     : m_store(store)
     , m_queue(queue)
     , m_blobs(blobs)
+    , m_gate(blobs, quota, options.maxSize)
     , m_clock(clock)
     , m_quota(quota)
     , m_options(std::move(options))
 {}
 
-TusUploads::~TusUploads() = default;
+TusUploads::~TusUploads()
+{
+    m_pool.waitForDone();
+}
+
+QFuture<TusUploads::BeginResult>
+TusUploads::beginAppendLater(const QString &id, qint64 userId, qint64 offset)
+{
+    return QtConcurrent::run(&m_pool, [this, id, userId, offset]() -> BeginResult {
+        auto begun = beginAppend(id, userId, offset);
+        if (!begun)
+            return {nullptr, begun.error()};
+        return {std::shared_ptr<TusAppend>(std::move(*begun)), {}};
+    });
+}
+
+void TusUploads::keepLater(QFuture<BeginResult> begin, QByteArray pending)
+{
+    // A continuation, not a blocked thread: the begin may still be queued on the same pool.
+    begin.then(&m_pool, [pending = std::move(pending)](const BeginResult &begun) {
+        if (!begun.append)
+            return;
+        if (!pending.isEmpty())
+            (void)begun.append->write(pending);
+        begun.append->keep();
+    });
+}
+
+bool TusUploads::takePendingBudget(qint64 bytes)
+{
+    if (m_pendingBytes.fetch_add(bytes) + bytes <= m_options.maxPendingBytesTotal)
+        return true;
+    m_pendingBytes.fetch_sub(bytes);
+    return false;
+}
+
+void TusUploads::returnPendingBudget(qint64 bytes)
+{
+    m_pendingBytes.fetch_sub(bytes);
+}
 
 bool TusUploads::isUploadId(QByteArrayView id)
 {
@@ -221,16 +235,21 @@ Result<TusCreation> TusUploads::create(qint64 userId, qint64 length, const QJson
     upload.length = length;
     upload.metadata = metadata;
     upload.createdAt = upload.updatedAt = m_clock.nowMs();
-    if (m_quota) {
-        auto decision = m_quota->reserveForUpload(userId, length, upload.id);
-        if (!decision)
-            return decision.error();
-        if (!decision->granted) {
-            creation.refused = *decision;
-            return creation;
-        }
-        upload.quota = quotaJson(decision->reservation);
+    // The checks a plain upload passes: size, free-disk floor, quota (owned by this upload, so
+    // it outlives a restart and goes when the upload does).
+    auto admission = m_gate.admit(userId, length, upload.id);
+    if (!admission)
+        return admission.error();
+    if (admission->refused == UploadAdmission::Refusal::TooLarge) {
+        creation.tooLarge = admission->message;
+        return creation;
     }
+    if (admission->refused == UploadAdmission::Refusal::Quota) {
+        creation.refused = admission->quota;
+        return creation;
+    }
+    if (m_quota)
+        upload.quota = quotaJson(admission->quota.reservation);
     auto fail = [&](Error error) -> Result<TusCreation> {
         releaseQuota(upload);
         QFile::remove(partPath(upload.id));
@@ -282,15 +301,20 @@ TusUploads::beginAppend(const QString &id, qint64 userId, qint64 offset)
         return error;
     };
     TusUploadRecord upload = **found;
-    if (upload.complete()) {
+    if (upload.complete() || upload.offset == upload.length) {
+        // All bytes are here: nothing is written (the file may already be the blob's, linked),
+        // a zero-byte PATCH at the end completes it, or repeats the answer.
         if (offset != upload.length) {
             return unlocked(makeError(
                 ErrorCode::Conflict,
-                QStringLiteral("Upload %1 is complete (%2 bytes).").arg(id).arg(upload.length),
+                QStringLiteral("Upload %1 has all its %2 bytes.").arg(id).arg(upload.length),
                 QStringLiteral("Nothing more can be appended.")));
         }
         return std::unique_ptr<TusAppend>(new TusAppend(*this, upload, -1));
     }
+    // The free-disk floor, as for a plain upload: the rest must fit.
+    if (auto room = m_blobs.checkSpace(upload.length - upload.offset); !room)
+        return unlocked(room.error());
     const QString path = partPath(id);
     const int fd = ::open(QFile::encodeName(path).constData(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -359,22 +383,6 @@ Result<void> TusUploads::terminate(const QString &id, qint64 userId)
     return {};
 }
 
-Result<int> TusUploads::pruneExpired()
-{
-    auto stale = m_store.staleTusUploads(m_clock.nowMs() - m_options.expiryMs, 1000);
-    if (!stale)
-        return stale.error();
-    int removed = 0;
-    for (const TusUploadRecord &upload : std::as_const(*stale)) {
-        if (!tryLock(upload.id))
-            continue; // being written: not expired after all
-        discard(upload);
-        unlock(upload.id);
-        ++removed;
-    }
-    return removed;
-}
-
 bool TusUploads::tryLock(const QString &id)
 {
     QMutexLocker lock(&m_mutex);
@@ -413,17 +421,31 @@ void TusUploads::discard(const TusUploadRecord &upload)
     QFile::remove(partPath(upload.id));
 }
 
+// Exactly once per upload, whatever crashes or repeats: the .part file is linked into the blob
+// store (not copied), then the session, the job and the upload's "complete" mark are written in
+// one transaction. A repeat (an empty PATCH after a lost answer, another node) finds the mark and
+// answers the same job; a failure before the commit leaves the .part file for the retry.
 Result<TusUploadRecord> TusUploads::complete(TusUploadRecord upload)
 {
-    auto blob = copyIntoBlobStore(m_blobs, partPath(upload.id), upload.length);
+    auto blob = m_blobs.adopt(partPath(upload.id));
     if (!blob)
         return blob.error(); // kept: a zero-byte PATCH at the end tries again
-    auto submitted =
-        submitStoredMigration(m_queue, m_blobs, m_clock, migrationRequest(upload), *blob);
+    MigrationRequest request = migrationRequest(upload);
+    request.completesTusUpload = upload.id;
+    auto submitted = submitStoredMigration(m_queue, m_blobs, m_clock, request, *blob);
     if (!submitted) {
+        if (submitted.error().code == ErrorCode::Conflict) {
+            // Completed meanwhile (by a request that raced this one): its job is the answer.
+            auto current = m_store.tusUpload(upload.id, std::nullopt);
+            if (current && current->has_value() && (*current)->complete()) {
+                QFile::remove(partPath(upload.id));
+                return **current;
+            }
+            return submitted.error();
+        }
         // Shared blobs (the same content uploaded before) stay for their other sessions.
         if (auto referenced = m_store.blobReferenced(blob->id); referenced && !*referenced)
-            (void)m_blobs.remove(blob->id);
+            (void)m_blobs.remove(blob->id, blob->lease);
         // Content that cannot be imported will not become importable by trying again.
         if (submitted.error().code == ErrorCode::InvalidArgument)
             discard(upload);
@@ -440,13 +462,7 @@ Result<TusUploadRecord> TusUploads::complete(TusUploadRecord upload)
     upload.offset = upload.length;
     upload.quota = {};
     upload.updatedAt = m_clock.nowMs();
-    // The job exists now whatever happens next; the row only remembers it for HEAD.
-    if (auto recorded =
-            m_store.completeTusUpload(upload.id, upload.sessionId, upload.jobId, upload.updatedAt);
-        !recorded) {
-        qCWarning(lcTus) << recorded.error().toString();
-    }
-    QFile::remove(partPath(upload.id));
+    QFile::remove(partPath(upload.id)); // the blob keeps the bytes (a link to the same file)
     return upload;
 }
 

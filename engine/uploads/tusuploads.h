@@ -7,10 +7,13 @@
 #include "storage/blobstore.h"
 #include "store/store.h"
 #include "uploads/tusuploadrecord.h"
+#include "uploads/uploadgate.h"
 
 #include <QByteArrayView>
+#include <QFuture>
 #include <QMutex>
 #include <QSet>
+#include <QThreadPool>
 
 #include <memory>
 #include <optional>
@@ -19,16 +22,23 @@ namespace Ferry {
 
 struct TusOptions
 {
-    QString directory;                  // where <id>.part files live (<data-dir>/tus)
-    qint64 maxSize = qint64(8) << 30;   // Tus-Max-Size: larger uploads are refused
+    QString directory; // where <id>.part files live (<data-dir>/tus)
+    // Tus-Max-Size: larger uploads are refused. The app sets --max-upload-mb: one limit for
+    // every way into the blob store (UploadGate).
+    qint64 maxSize = qint64(1024) << 20;
     qint64 expiryMs = 24 * 3'600'000LL; // uploads untouched this long are removed
+    // A PATCH body that arrives before its append has begun (the store read runs on the pool,
+    // not the network thread) waits in memory: at most this much per request, and in all.
+    qint64 maxPendingBytes = qint64(8) << 20;
+    qint64 maxPendingBytesTotal = qint64(64) << 20;
 };
 
-// What create() decided: the new upload, or the quota's refusal.
+// What create() decided: the new upload, or the refusal (too large, or the quota's).
 struct TusCreation
 {
     std::optional<TusUploadRecord> upload;
     std::optional<QuotaDecision> refused;
+    std::optional<QString> tooLarge;
 };
 
 class TusAppend;
@@ -65,10 +75,26 @@ public:
     // upload's, or another append is in progress). Appending zero bytes at the end of a complete
     // upload is allowed and changes nothing.
     Result<std::unique_ptr<TusAppend>> beginAppend(const QString &id, qint64 userId, qint64 offset);
+    // beginAppend() on the uploads' own thread pool (a store read, maybe ftruncate and a store
+    // write): what the network thread calls.
+    struct BeginResult
+    {
+        std::shared_ptr<TusAppend> append; // null: refused with error
+        Error error;
+    };
+    QFuture<BeginResult> beginAppendLater(const QString &id, qint64 userId, qint64 offset);
+    // A PATCH that ended early, on the pool once its append has begun: appends `pending` (what
+    // arrived meanwhile) and keeps what arrived (fdatasync, offset recorded).
+    void keepLater(QFuture<BeginResult> begin, QByteArray pending);
+    // The budget for bodies waiting for their append (TusOptions::maxPendingBytesTotal).
+    bool takePendingBudget(qint64 bytes);
+    void returnPendingBudget(qint64 bytes);
     // Termination: the row and the partial bytes go, the quota reservation is released.
     // NotFound, Conflict (an append is in progress).
     Result<void> terminate(const QString &id, qint64 userId);
-    // Removes uploads untouched for options().expiryMs; returns how many.
+    // Removes uploads untouched for options().expiryMs and returns how many; then .part files
+    // no upload refers to, and the blob store's garbage (BlobStore::collect). Run at start-up
+    // and periodically.
     Result<int> pruneExpired();
 
 private:
@@ -81,14 +107,19 @@ private:
     void releaseQuota(const TusUploadRecord &upload);
     void discard(const TusUploadRecord &upload); // row, file and reservation
 
+    Result<int> removeOrphanedParts();
+
     Store &m_store;
     JobQueue &m_queue;
     BlobStore &m_blobs;
+    UploadGate m_gate;
     const Clock &m_clock;
     UploadQuota *m_quota;
     TusOptions m_options;
     QMutex m_mutex;
     QSet<QString> m_busy; // uploads with an append (or termination) in progress
+    std::atomic<qint64> m_pendingBytes = 0;
+    QThreadPool m_pool; // last: destroyed first, it waits for the work still queued
 };
 
 // One PATCH body being appended. Holds the upload exclusively until commit() or keep() (or
@@ -104,6 +135,8 @@ public:
 
     // Appends to the .part file; false on a write error or past the upload's length.
     bool write(QByteArrayView data);
+    // Why write() refused, when it was not the disk's own error (the free-disk floor).
+    const std::optional<Error> &writeError() const { return m_writeError; }
     // The body is whole: makes the bytes durable, records the offset, and completes the upload
     // when it reached its length. Returns the upload as it is now.
     Result<TusUploadRecord> commit();
@@ -120,6 +153,7 @@ private:
     int m_fd;
     qint64 m_offset;
     bool m_writeFailed = false;
+    std::optional<Error> m_writeError;
     bool m_done = false;
 };
 

@@ -1,9 +1,17 @@
 #include "tusfixture.h"
 
+#include "store/databaseconfig.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QStorageInfo>
 #include <QTcpSocket>
+
+#include <sys/stat.h>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -16,6 +24,13 @@ QByteArray csvRows(int from, int to)
     for (int i = from; i <= to; ++i)
         csv += QByteArray::number(i) + ",name " + QByteArray::number(i) + "\n";
     return csv;
+}
+
+ino_t inodeOf(const QString &path)
+{
+    struct stat info
+    {};
+    return ::stat(QFile::encodeName(path).constData(), &info) == 0 ? info.st_ino : 0;
 }
 
 QByteArray peopleMetadata()
@@ -438,6 +453,279 @@ private Q_SLOTS:
         f.t.clock.advance(25 * 3'600'000LL);
         QVERIFY(*f.uploads->pruneExpired() >= 1);
         QCOMPARE(quota.held.load(), 0);
+    }
+
+    // Issue 12 item 5: tus creation passes the checks of a plain upload (UploadGate): the free-
+    // disk floor refuses before any file is made.
+    void creationObeysTheFreeDiskFloor()
+    {
+        const qint64 available = QStorageInfo(QDir::tempPath()).bytesAvailable();
+        TusFixture f(1 << 20, nullptr, available + (qint64(1) << 30));
+        TusReply refused;
+        QVERIFY(f.create(100, peopleMetadata(), f.aliceToken, &refused).isEmpty());
+        QCOMPARE(refused.status, 507);
+        QVERIFY(refused.json.value(u"message").toString().contains(u"free disk space"));
+        QVERIFY(QDir(f.tusDir()).isEmpty());
+    }
+
+    // ... and an append checks the floor before taking the rest of the body (a PATCH on a disk
+    // that filled since the upload was created).
+    void appendObeysTheFreeDiskFloor()
+    {
+        TusFixture f;
+        const QByteArray csv = csvRows(1, 50);
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QVERIFY(!id.isEmpty());
+        const qint64 available = QStorageInfo(f.tusDir()).bytesAvailable();
+        FileBlobStore full(f.blobs.root(), available + (qint64(1) << 30));
+        TusOptions options = f.uploads->options();
+        TusUploads tight(*f.t.store, *f.queue, full, f.t.clock, nullptr, options);
+        auto append = tight.beginAppend(id, f.alice.id, 0);
+        QVERIFY(!append.ok());
+        QCOMPARE(append.error().code, ErrorCode::InsufficientStorage);
+        QCOMPARE(QFileInfo(f.partPath(id)).size(), 0);
+    }
+
+    // The size limit is the one of POST /api/v1/uploads (--max-upload-mb), given as maxSize.
+    void creationOverTheSizeLimitIsRefused()
+    {
+        TusFixture f(4096);
+        TusReply refused;
+        QVERIFY(f.create(qint64(2) << 30, peopleMetadata(), f.aliceToken, &refused).isEmpty());
+        QCOMPARE(refused.status, 413);
+        QCOMPARE(refused.code(), QStringLiteral("upload_too_large"));
+        // The engine refuses too, whatever the route checked.
+        auto created = f.uploads->create(f.alice.id, qint64(2) << 30,
+                                         {{QStringLiteral("dataset"), QStringLiteral("people")}});
+        QVERIFY(created.ok());
+        QVERIFY(created->tooLarge.has_value());
+        QVERIFY(!created->upload);
+    }
+
+    // Completion takes the .part file into the blob store by a link: no second copy.
+    void completionLinksInsteadOfCopying()
+    {
+        TusFixture f;
+        const QByteArray csv = csvRows(1, 100);
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QCOMPARE(f.patch(id, 0, csv.left(10), f.aliceToken).status, 204);
+        const ino_t part = inodeOf(f.partPath(id));
+        QVERIFY(part != 0);
+        const TusReply last = f.patch(id, 10, csv.mid(10), f.aliceToken);
+        QCOMPARE(last.status, 204);
+        auto session =
+            f.t.store->session(QString::fromLatin1(last.header("ferry-session-id")), std::nullopt);
+        QVERIFY(session.ok() && session->has_value());
+        QCOMPARE(inodeOf(*f.blobs.localPath((*session)->blobId)), part);
+        QCOMPARE(f.blobContent((*session)->id), csv);
+    }
+
+    // Item 9: the job and the upload's "complete" mark are one transaction. With the mark made
+    // to fail, no job is queued and the data stays; the retried final PATCH queues exactly one
+    // job, and every later PATCH or HEAD answers that job.
+    void completionIsOneTransactionAndIdempotent()
+    {
+        TusFixture f;
+        QVERIFY(f.dispatcher->start().ok());
+        if (onPostgres()) {
+            f.sql(QStringLiteral("CREATE FUNCTION ferry_test_refuse() RETURNS trigger AS $$ BEGIN "
+                                 "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"));
+            f.sql(QStringLiteral("CREATE TRIGGER refuse_complete BEFORE UPDATE OF job_id ON "
+                                 "tus_uploads FOR EACH ROW WHEN (NEW.job_id IS NOT NULL) "
+                                 "EXECUTE FUNCTION ferry_test_refuse()"));
+        } else {
+            f.sql(QStringLiteral("CREATE TRIGGER refuse_complete BEFORE UPDATE OF job_id ON "
+                                 "tus_uploads WHEN NEW.job_id IS NOT NULL BEGIN "
+                                 "SELECT RAISE(ABORT, 'injected failure'); END"));
+        }
+        const QByteArray csv = csvRows(1, 30);
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        const TusReply failed = f.patch(id, 0, csv, f.aliceToken);
+        QVERIFY2(failed.status >= 500, failed.body.constData());
+        QVERIFY(!failed.headers.contains("ferry-job-id"));
+        QCOMPARE(f.jobCount(), 0);
+        QVERIFY(QFileInfo::exists(f.partPath(id))); // kept for the retry
+        TusReply head = f.head(id, f.aliceToken);
+        QCOMPARE(head.header("upload-offset"), QByteArray::number(csv.size()));
+        QVERIFY(!head.headers.contains("ferry-job-id"));
+
+        f.sql(QStringLiteral("DROP TRIGGER refuse_complete") +
+              (onPostgres() ? QStringLiteral(" ON tus_uploads") : QString()));
+        const TusReply retried = f.patch(id, csv.size(), {}, f.aliceToken);
+        QCOMPARE(retried.status, 204);
+        const qint64 jobId = retried.header("ferry-job-id").toLongLong();
+        QVERIFY(jobId > 0);
+        QCOMPARE(f.jobCount(), 1);
+        QVERIFY(!QFileInfo::exists(f.partPath(id)));
+        head = f.head(id, f.aliceToken);
+        QCOMPARE(head.header("ferry-job-id"), QByteArray::number(jobId));
+        const TusReply again = f.patch(id, csv.size(), {}, f.aliceToken);
+        QCOMPARE(again.header("ferry-job-id"), QByteArray::number(jobId));
+        QCOMPARE(f.jobCount(), 1);
+        QVERIFY(f.finished(jobId));
+        QCOMPARE(f.job(jobId).status, JobStatus::Completed);
+        QCOMPARE(f.recordCount(f.alice.id, QStringLiteral("people")), 30);
+    }
+
+    // Item 12: expiry also collects .part files whose upload is gone.
+    void orphanedPartFilesAreCollected()
+    {
+        TusFixture f;
+        QDir().mkpath(f.tusDir());
+        auto leftBehind = [&](const QString &id, qint64 ageMs) {
+            QFile file(f.partPath(id));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write("left behind by a crash");
+            QVERIFY(file.flush());
+            QVERIFY(file.setFileTime(QDateTime::currentDateTimeUtc().addMSecs(-ageMs),
+                                     QFileDevice::FileModificationTime));
+        };
+        const QString orphan = QStringLiteral("0123456789abcdef0123456789abcdef");
+        const QString young = QStringLiteral("fedcba9876543210fedcba9876543210");
+        leftBehind(orphan, 25 * 3'600'000LL);
+        leftBehind(young, 3'600'000LL);
+        const QString live = f.create(10, peopleMetadata(), f.aliceToken);
+        QFile liveFile(f.partPath(live));
+        QVERIFY(liveFile.open(QIODevice::Append));
+        QVERIFY(liveFile.setFileTime(QDateTime::currentDateTimeUtc().addDays(-2),
+                                     QFileDevice::FileModificationTime));
+        liveFile.close();
+        QVERIFY(f.uploads->pruneExpired().ok());
+        QVERIFY(!QFileInfo::exists(f.partPath(orphan)));
+        QVERIFY(QFileInfo::exists(f.partPath(young))); // a crash only an hour ago: not yet
+        QVERIFY(QFileInfo::exists(f.partPath(live)));  // its row decides, not its file
+        QCOMPARE(f.head(live, f.aliceToken).status, 200);
+    }
+
+    // Item 11: tus's store work is not done on the network thread. PostgreSQL: with tus_uploads
+    // locked ACCESS EXCLUSIVE (which blocks even reads), a PATCH and a HEAD wait for the store on
+    // workers while the one network thread still answers OPTIONS. (SQLite readers never wait.)
+    void storeWaitsDoNotHoldTheNetworkThread()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: a SQLite reader never waits for a writer (WAL)");
+        TusFixture f;
+        f.server.reset(); // one network thread: a wait on it would hold every connection
+        Http::HttpLimits limits;
+        limits.networkThreads = 1;
+        f.server = std::make_unique<Http::HttpServer>(*f.handler, limits);
+        f.port = *f.server->listen(QHostAddress::LocalHost, 0);
+        const QByteArray csv = csvRows(1, 20);
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QVERIFY(!id.isEmpty());
+
+        const auto config = DatabaseConfig::fromUrl(f.t.location());
+        QVERIFY(config.ok());
+        QSqlDatabase db =
+            QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("tst_tus_locker"));
+        db.setHostName(config->host);
+        db.setPort(config->port);
+        db.setUserName(config->user);
+        db.setPassword(config->password);
+        db.setDatabaseName(config->database);
+        QVERIFY2(db.open(), qPrintable(db.lastError().text()));
+        QSqlQuery lock(db);
+        QVERIFY(lock.exec(QStringLiteral("BEGIN")));
+        QVERIFY(lock.exec(QStringLiteral("LOCK TABLE tus_uploads IN ACCESS EXCLUSIVE MODE")));
+        auto waiting = [&] {
+            QSqlQuery q(db);
+            q.exec(QStringLiteral("SELECT count(*) FROM pg_locks WHERE NOT granted"));
+            return q.next() ? q.value(0).toInt() : -1;
+        };
+        auto answered = [&](QTcpSocket &socket) {
+            return waitFor([&] { return socket.bytesAvailable() > 0; }, 20'000);
+        };
+        auto send = [&](QTcpSocket &socket, const QByteArray &request) {
+            socket.connectToHost(QHostAddress::LocalHost, f.port);
+            QVERIFY(socket.waitForConnected(10'000));
+            socket.write(request);
+            socket.flush();
+        };
+        const QByteArray auth = "Authorization: Bearer " + f.aliceToken + "\r\n";
+        QTcpSocket patch, head, options1, options2;
+        send(patch, "PATCH /api/v1/tus/" + id.toLatin1() + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                        "Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                        "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                        QByteArray::number(csv.size()) + "\r\n\r\n" + csv);
+        QVERIFY(waitFor([&] { return waiting() >= 1; })); // the PATCH waits for the store
+        send(options1, "OPTIONS /api/v1/tus HTTP/1.1\r\nHost: x\r\n\r\n");
+        const bool firstAnswered = answered(options1);
+        send(head, "HEAD /api/v1/tus/" + id.toLatin1() + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                       "Tus-Resumable: 1.0.0\r\n\r\n");
+        const bool headWaits = waitFor([&] { return waiting() >= 2; }, 20'000);
+        send(options2, "OPTIONS /api/v1/tus HTTP/1.1\r\nHost: x\r\n\r\n");
+        const bool secondAnswered = answered(options2);
+        QVERIFY(lock.exec(QStringLiteral("ROLLBACK"))); // before any verdict: the server goes on
+        QVERIFY2(firstAnswered, "a PATCH waiting for the store held the network thread");
+        QVERIFY(headWaits);
+        QVERIFY2(secondAnswered, "a HEAD waiting for the store held the network thread");
+        QVERIFY(answered(patch));
+        QVERIFY(patch.readAll().startsWith("HTTP/1.1 204"));
+        QVERIFY(answered(head));
+        QVERIFY(head.readAll().startsWith("HTTP/1.1 200"));
+        db.close();
+    }
+
+    // The body that arrives while its append is still beginning waits in memory, bounded: past
+    // TusOptions::maxPendingBytes the PATCH is refused (503, resume from HEAD), nothing is
+    // written, and the upload is free again once the store answers.
+    void bodyWaitingForItsAppendIsBounded()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: a SQLite reader never waits for a writer (WAL)");
+        TusFixture f;
+        TusOptions options = f.uploads->options();
+        options.maxPendingBytes = 1024;
+        f.server.reset();
+        f.handler.reset();
+        f.tus.reset();
+        f.uploads = std::make_unique<TusUploads>(*f.t.store, *f.queue, f.blobs, f.t.clock, nullptr,
+                                                 options);
+        f.tus = std::make_unique<TusRoutes>(*f.uploads);
+        f.handler = std::make_unique<ApiHandler>(*f.users, *f.limiter, ClientAddress(), &f.log);
+        f.handler->addRoutes(*f.jobs);
+        f.handler->addRoutes(*f.tus);
+        f.server = std::make_unique<Http::HttpServer>(*f.handler);
+        f.port = *f.server->listen(QHostAddress::LocalHost, 0);
+        const QByteArray csv = csvRows(1, 2000); // far over 1 KiB
+        const QString id = f.create(csv.size(), peopleMetadata(), f.aliceToken);
+        QVERIFY(!id.isEmpty());
+
+        const auto config = DatabaseConfig::fromUrl(f.t.location());
+        QSqlDatabase db =
+            QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("tst_tus_bounded"));
+        db.setHostName(config->host);
+        db.setPort(config->port);
+        db.setUserName(config->user);
+        db.setPassword(config->password);
+        db.setDatabaseName(config->database);
+        QVERIFY2(db.open(), qPrintable(db.lastError().text()));
+        QSqlQuery lock(db);
+        QVERIFY(lock.exec(QStringLiteral("BEGIN")));
+        QVERIFY(lock.exec(QStringLiteral("LOCK TABLE tus_uploads IN ACCESS EXCLUSIVE MODE")));
+        QTcpSocket patch;
+        patch.connectToHost(QHostAddress::LocalHost, f.port);
+        QVERIFY(patch.waitForConnected(10'000));
+        patch.write("PATCH /api/v1/tus/" + id.toLatin1() +
+                    " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.aliceToken +
+                    "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                    "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                    QByteArray::number(csv.size()) + "\r\n\r\n" + csv);
+        patch.flush();
+        const bool answered = waitFor(
+            [&] {
+                return patch.bytesAvailable() > 0 || patch.state() != QTcpSocket::ConnectedState;
+            },
+            20'000);
+        const QByteArray reply = patch.readAll();
+        QVERIFY(lock.exec(QStringLiteral("ROLLBACK")));
+        QVERIFY(answered);
+        QVERIFY2(reply.startsWith("HTTP/1.1 503"), reply.constData());
+        QVERIFY(reply.contains("Retry-After: 1"));
+        // Nothing was written, and the append that began late let go of the upload.
+        QVERIFY(waitFor([&] { return f.patch(id, 0, csv.left(10), f.aliceToken).status == 204; }));
+        QCOMPARE(f.head(id, f.aliceToken).header("upload-offset"), QByteArray("10"));
+        db.close();
     }
 
     void getRoutesStillAnswerHead()

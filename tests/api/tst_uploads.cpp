@@ -292,17 +292,27 @@ public:
         auto writer = m_disk.create(expectedSize);
         if (!writer)
             return writer.error();
-        return std::unique_ptr<BlobWriter>(new Writer(std::move(*writer), m_room));
+        return std::unique_ptr<BlobWriter>(new Writer(std::move(*writer), m_room, &commits));
     }
+    Result<void> checkSpace(qint64 bytes) override { return m_disk.checkSpace(bytes); }
+    Result<BlobInfo> adopt(const QString &path) override { return m_disk.adopt(path); }
     Result<QString> localPath(const QString &id) override { return m_disk.localPath(id); }
     bool contains(const QString &id) override { return m_disk.contains(id); }
-    Result<void> remove(const QString &id) override { return m_disk.remove(id); }
+    Result<void> remove(const QString &id, qint64 lease) override
+    {
+        return m_disk.remove(id, lease);
+    }
+    Result<BlobCollection>
+    collect(const std::function<Result<bool>(const QString &)> &referenced) override
+    {
+        return m_disk.collect(referenced);
+    }
 
 private:
     struct Writer final : BlobWriter
     {
-        Writer(std::unique_ptr<BlobWriter> disk, qint64 room)
-            : m_inner(std::move(disk)), m_room(room)
+        Writer(std::unique_ptr<BlobWriter> disk, qint64 room, std::atomic<int> *commits)
+            : m_inner(std::move(disk)), m_room(room), m_commits(commits)
         {}
         Result<void> write(const char *data, qint64 size) override
         {
@@ -313,12 +323,24 @@ private:
             }
             return m_inner->write(data, size);
         }
-        Result<BlobInfo> commit() override { return m_inner->commit(); }
+        QString contentId() const override { return m_inner->contentId(); }
+        Result<BlobInfo> commit() override
+        {
+            auto committed = m_inner->commit();
+            if (committed)
+                ++*m_commits;
+            return committed;
+        }
         qint64 written() const override { return m_inner->written(); }
         std::unique_ptr<BlobWriter> m_inner;
         qint64 m_room;
+        std::atomic<int> *m_commits;
     };
 
+public:
+    std::atomic<int> commits = 0; // bodies stored into the blob store
+
+private:
     BlobStore &m_disk;
     qint64 m_room;
 };
@@ -515,6 +537,7 @@ private Q_SLOTS:
     void diskFillingUpMidBodyIs507();
     void idempotentReplay();
     void concurrentRequestsWithOneKeyCreateOneJob();
+    void concurrentRequestsWithOneKeyStoreOnce();
     void quotaExceeded();
     void failedUploadReleasesItsReservation();
     void disconnectMidBodyLeavesNothing();
@@ -939,6 +962,44 @@ void tst_Uploads::concurrentRequestsWithOneKeyCreateOneJob()
     QVERIFY(f.completedJob(winner) > 0);
     QCOMPARE(f.records(f.alice, QStringLiteral("people")).size(), 20'000);
     QCOMPARE(f.blobFiles(), 1);
+}
+
+// Issue 12 item 12: the key is claimed before the body is stored, so of two requests with one
+// key (both past their headers) only one stores its body; the other's temporary file goes.
+void tst_Uploads::concurrentRequestsWithOneKeyStoreOnce()
+{
+    FixtureOptions options;
+    options.diskRoomBytes = qint64(1) << 30; // the counting view of the blob store
+    Fixture f(options);
+    QByteArray csv = "id,name,active\n";
+    for (int i = 1; i <= 5'000; ++i)
+        csv += QByteArray::number(i) + ",person " + QByteArray::number(i) + ",1\n";
+    const QByteArray head = requestHead(peopleTarget(), f.aliceToken, "text/csv", csv.size(),
+                                        {{"Idempotency-Key", "store-once"}});
+    QTcpSocket a, b;
+    for (QTcpSocket *socket : {&a, &b}) {
+        socket->connectToHost(QHostAddress::LocalHost, f.port);
+        QVERIFY(socket->waitForConnected(10'000));
+        socket->write(head + csv.left(csv.size() / 2));
+        socket->flush();
+    }
+    QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 2; }));
+    for (QTcpSocket *socket : {&a, &b}) {
+        socket->write(csv.mid(csv.size() / 2));
+        socket->flush();
+    }
+    const QList<Reply> replies{readReply(a), readReply(b)};
+    int accepted = 0;
+    for (const Reply &reply : replies) {
+        QVERIFY2(reply.status == 202 || reply.status == 409, reply.body.constData());
+        accepted += reply.status == 202 ? 1 : 0;
+    }
+    QVERIFY(accepted >= 1);
+    QCOMPARE(f.filling->commits.load(), 1);
+    QCOMPARE(f.count(QStringLiteral("jobs")), 1);
+    QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 0; }));
+    QCOMPARE(f.quota.usage(f.alice).uploads, 1);
+    QCOMPARE(f.blobFiles(), 1); // nothing left in tmp either
 }
 
 void tst_Uploads::quotaExceeded()

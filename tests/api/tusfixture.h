@@ -36,8 +36,10 @@ struct TusReply
 
 struct TusFixture
 {
-    explicit TusFixture(qint64 maxSize = 1 << 20, UploadQuota *quota = nullptr)
-        : blobs(t.dir.path() + QStringLiteral("/blobs"), 0)
+    explicit TusFixture(qint64 maxSize = 1 << 20,
+                        UploadQuota *quota = nullptr,
+                        qint64 freeDiskFloor = 0)
+        : blobs(t.dir.path() + QStringLiteral("/blobs"), freeDiskFloor)
     {
         registerBuiltinHandlers(handlers);
         handlers.add(
@@ -60,7 +62,7 @@ struct TusFixture
         policy.window = std::chrono::seconds(60);
         limiter = std::move(RateLimiter::create(policy, t.clock).value());
         TusOptions options;
-        options.directory = tusDir();
+        options.directory = tusDir(); // under the blob root, as the app has it (links work)
         options.maxSize = maxSize;
         // The uploads' clock is the manual one: expiry is tested by moving it.
         uploads = std::make_unique<TusUploads>(*t.store, *queue, blobs, t.clock, quota, options);
@@ -79,7 +81,7 @@ struct TusFixture
         dispatcher.reset();
     }
 
-    QString tusDir() const { return t.dir.path() + QStringLiteral("/tus"); }
+    QString tusDir() const { return t.dir.path() + QStringLiteral("/blobs/tus"); }
     QString partPath(const QString &id) const { return tusDir() + u'/' + id + u".part"; }
     QString url(const QString &path) const
     {
@@ -154,6 +156,22 @@ struct TusFixture
     }
 
     Job job(qint64 id) { return **t.store->job(id, std::nullopt); }
+    qint64 jobCount()
+    {
+        QString error;
+        const auto rows =
+            readRows(t.location(), QStringLiteral("SELECT count(*) FROM jobs"), &error);
+        if (!error.isEmpty())
+            qFatal("%s", qPrintable(error));
+        return rows.value(0).value(0).toLongLong();
+    }
+    void sql(const QString &statement)
+    {
+        QString error;
+        writeRows(t.location(), statement, &error);
+        if (!error.isEmpty())
+            qFatal("%s", qPrintable(error));
+    }
     bool finished(qint64 id)
     {
         return waitFor([&] { return isTerminal(job(id).status); });
