@@ -87,6 +87,7 @@ private Q_SLOTS:
         limits.headerTimeoutMs = 60'000; // the flood holds its descriptors until it ends
         limits.maxConnectionsPerIp = 100'000;
         limits.reservedDescriptors = 0; // let accept() itself run out
+        limits.raiseDescriptorLimit = false;
         limits.maxRefusing = 8;
         limits.acceptRetryMs = 100;
         limits.networkThreads = 1;

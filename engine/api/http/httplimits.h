@@ -36,6 +36,9 @@ struct HttpLimits
     // Descriptors kept free for the rest of the process (files, SQLite): the connection cap is
     // lowered to RLIMIT_NOFILE minus this when the descriptor limit is the tighter bound.
     int reservedDescriptors = 128;
+    // listen() raises the soft RLIMIT_NOFILE towards the hard one when the caps need more (the
+    // common soft default is 1024); false leaves the process's limit alone.
+    bool raiseDescriptorLimit = true;
     // After accept() failed for want of descriptors (EMFILE): how soon to try again.
     int acceptRetryMs = 250;
     int maxPipelinedRequests = 16; // requests read ahead of their responses; then reading pauses

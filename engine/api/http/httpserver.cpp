@@ -420,12 +420,26 @@ void HttpServer::close()
 }
 
 // The connection cap must fit in the process's descriptors: each connection is one, a refusal
-// in progress is one, and the rest of the process needs some. When RLIMIT_NOFILE is the tighter
-// bound the cap is lowered (and the log says so), so connections over it get a 503, not EMFILE.
+// in progress is one, and the rest of the process needs some. The soft RLIMIT_NOFILE is raised as
+// far as the hard one allows; when it is still the tighter bound the cap is lowered (and the log
+// says so), so connections over it get a 503, not EMFILE.
 void HttpServer::applyDescriptorLimit()
 {
     rlimit limit{};
     int cap = m_limits.maxConnections;
+    const rlim_t needed =
+        rlim_t(m_limits.maxConnections) + m_limits.reservedDescriptors + m_limits.maxRefusing;
+    if (m_limits.raiseDescriptorLimit && ::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+        limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+        rlimit raised = limit;
+        raised.rlim_cur =
+            limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+        if (raised.rlim_cur > limit.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            qCInfo(lcHttp).noquote() << QStringLiteral("Raised the descriptor limit from %1 to %2.")
+                                            .arg(qint64(limit.rlim_cur))
+                                            .arg(qint64(raised.rlim_cur));
+        }
+    }
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
         const qint64 budget =
             qint64(limit.rlim_cur) - m_limits.reservedDescriptors - m_limits.maxRefusing;
