@@ -54,6 +54,50 @@ void appendMillis(std::string &line, qint64 micros)
     line.push_back(char('0' + fraction % 10));
 }
 
+// in as valid UTF-8: each byte that does not start a well-formed sequence (RFC 3629: no
+// overlongs, no surrogates, nothing past U+10FFFF, nothing cut short) becomes U+FFFD. A client
+// chooses the path's bytes; a log line must still be valid JSON, and text a terminal can show.
+std::string_view validUtf8(std::string_view in, std::string &scratch)
+{
+    const auto byte = [&in](size_t i) { return static_cast<unsigned char>(in[i]); };
+    const auto isTail = [&](size_t i) { return i < in.size() && (byte(i) & 0xc0) == 0x80; };
+    size_t i = 0;
+    while (i < in.size() && byte(i) < 0x80)
+        ++i;
+    if (i == in.size())
+        return in; // ASCII: the common case, no copy
+    scratch.assign(in.substr(0, i));
+    while (i < in.size()) {
+        const unsigned char c = byte(i);
+        size_t length = 0;
+        if (c < 0x80) {
+            length = 1;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            length = isTail(i + 1) ? 2 : 0;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            const unsigned char c1 = i + 1 < in.size() ? byte(i + 1) : 0;
+            const bool second = (c == 0xe0)   ? (c1 >= 0xa0 && c1 <= 0xbf)
+                                : (c == 0xed) ? (c1 >= 0x80 && c1 <= 0x9f)
+                                              : isTail(i + 1);
+            length = second && isTail(i + 2) ? 3 : 0;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            const unsigned char c1 = i + 1 < in.size() ? byte(i + 1) : 0;
+            const bool second = (c == 0xf0)   ? (c1 >= 0x90 && c1 <= 0xbf)
+                                : (c == 0xf4) ? (c1 >= 0x80 && c1 <= 0x8f)
+                                              : isTail(i + 1);
+            length = second && isTail(i + 2) && isTail(i + 3) ? 4 : 0;
+        }
+        if (length == 0) {
+            scratch.append("\xef\xbf\xbd"); // U+FFFD
+            ++i;
+        } else {
+            scratch.append(in.substr(i, length));
+            i += length;
+        }
+    }
+    return scratch;
+}
+
 } // namespace
 
 AccessLog::AccessLog(Format format, std::FILE *out) : m_format(format), m_out(out)
@@ -78,14 +122,19 @@ void AccessLog::record(const QByteArray &method,
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     thread_local std::string line; // keeps its capacity: no allocation per line
     line.clear();
-    const std::string_view safePath(path.constData(), size_t(qMin<qsizetype>(path.size(), 512)));
+    thread_local std::string scratch;
+    const std::string_view safePath = validUtf8(
+        std::string_view(path.constData(), size_t(qMin<qsizetype>(path.size(), 512))), scratch);
     if (m_format == Format::Json) {
+        thread_local std::string other;
         line.append("{\"ts\":");
         appendNumber(line, now);
         line.append(",\"client\":");
-        appendJsonString(line, std::string_view(client.constData(), size_t(client.size())));
+        appendJsonString(
+            line, validUtf8(std::string_view(client.constData(), size_t(client.size())), other));
         line.append(",\"method\":");
-        appendJsonString(line, std::string_view(method.constData(), size_t(method.size())));
+        appendJsonString(
+            line, validUtf8(std::string_view(method.constData(), size_t(method.size())), other));
         line.append(",\"path\":");
         appendJsonString(line, safePath);
         line.append(",\"status\":");

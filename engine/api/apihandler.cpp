@@ -26,6 +26,11 @@ Segments splitPath(QByteArrayView path)
     return segments;
 }
 
+bool isBearer(const QByteArray &authorization)
+{
+    return QByteArrayView(authorization).first(7).compare("Bearer ", Qt::CaseInsensitive) == 0;
+}
+
 // Equal without an early exit: how long it takes says nothing about where they differ.
 bool sameSecret(const QByteArray &a, const QByteArray &b)
 {
@@ -49,6 +54,7 @@ ApiHandler::ApiHandler(UserDirectory &users,
     , m_accessLog(log)
     , m_unmatched(m_metrics.counters("unmatched"))
     , m_preflight(m_metrics.counters("preflight"))
+    , m_server(m_metrics.counters("server"))
 {
     m_workers.setObjectName(QStringLiteral("ferry-api"));
     m_workers.setMaxThreadCount(8);
@@ -69,12 +75,52 @@ void ApiHandler::setClientAddress(ClientAddress clients)
 
 ClientAddress ApiHandler::clientAddress() const
 {
-    std::shared_ptr<const ClientAddress> clients;
-    {
-        const QMutexLocker locker(&m_clientsMutex);
-        clients = m_clients;
+    return *clients();
+}
+
+std::shared_ptr<const ClientAddress> ApiHandler::clients() const
+{
+    const QMutexLocker locker(&m_clientsMutex);
+    return m_clients;
+}
+
+// One notion of client for the connection cap and the rate limit (ClientAddress::keyOf: IPv4
+// address, IPv6 /56). A trusted proxy carries many clients, and which ones is known only from
+// each request's X-Forwarded-For: it is not capped per client at accept time (the overall cap
+// still bounds it), and its clients are held to the rate limit by their forwarded address.
+QByteArray ApiHandler::connectionKey(const QHostAddress &peer) const
+{
+    const std::shared_ptr<const ClientAddress> trusted = clients();
+    if (trusted->isTrusted(peer))
+        return {};
+    return ClientAddress::keyOf(peer).toLatin1();
+}
+
+// The server layer answered by itself (malformed, too large, too slow, over a connection cap,
+// a body the route's consumer refused): counted and logged like any answer, so a flood shows.
+void ApiHandler::answeredByServer(const Http::Request &request, Http::Response &response)
+{
+    if (auto state = std::static_pointer_cast<ApiCallState>(request.context)) {
+        if (state->answered.exchange(true))
+            return; // the API's own refusal: already counted
+        state->request = &request;
+        finish(*state, response);
+        state->request = nullptr;
+        return;
     }
-    return *clients;
+    m_metrics.record(m_server, response.status, 0);
+    if (!m_accessLog)
+        return;
+    QList<QByteArray> forwarded;
+    for (const auto &[name, value] : request.headers) {
+        if (name == "x-forwarded-for")
+            forwarded.append(value);
+    }
+    const QHostAddress client = forwarded.isEmpty()
+                                    ? request.peerAddress
+                                    : clients()->client(request.peerAddress, forwarded);
+    m_accessLog->record(request.method, request.path.isEmpty() ? request.target : request.path,
+                        response.status, response.body.size(), 0, client.toString().toUtf8());
 }
 
 void ApiHandler::addRoutes(ApiRouteGroup &group)
@@ -135,10 +181,13 @@ const ApiHandler::CompiledRoute *ApiHandler::match(const QByteArray &method,
     return found;
 }
 
-std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
+// NotFound: no token, another scheme, or an unknown token (401); any other error is the store's
+// (503: the client did nothing wrong, and must not be told its token is bad).
+Result<User> ApiHandler::authenticate(const QByteArray &authorization)
 {
-    if (!authorization.startsWith("Bearer "))
-        return std::nullopt;
+    // RFC 9110 11.1: the scheme name is case-insensitive ("bearer", "BEARER").
+    if (authorization.size() < 7 || !isBearer(authorization))
+        return makeError(ErrorCode::NotFound, QStringLiteral("No bearer token."));
     // A keep-alive client sends the same header again and again: remember its last hash (per
     // thread, compared in constant time) instead of hashing it on every request.
     thread_local QByteArray lastAuthorization;
@@ -168,7 +217,7 @@ std::optional<User> ApiHandler::authenticate(const QByteArray &authorization)
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
     auto user = m_users.authenticate(QString::fromLatin1(authorization.mid(7).trimmed()));
     if (!user)
-        return std::nullopt;
+        return user.error();
     QMutexLocker lock(&m_authMutex);
     if (m_users.generation() != generation)
         return *user; // changed while we looked: do not cache what may be stale
@@ -232,7 +281,9 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
                                  "not_found"));
     }
     if (state->route->authenticated) {
-        const std::optional<User> user = authenticate(request.header("authorization"));
+        const Result<User> user = authenticate(request.header("authorization"));
+        if (!user && user.error().code != ErrorCode::NotFound)
+            return refuse(Api::fromError(user.error()));
         if (!user) {
             Http::Response response = Api::error(
                 401, "Unauthorized",
@@ -275,7 +326,7 @@ void ApiHandler::resolveClient(ApiCallState &state, const Http::Request &request
             forwarded.append(value);
     }
     state.client = forwarded.isEmpty() ? request.peerAddress
-                                       : clientAddress().client(request.peerAddress, forwarded);
+                                       : clients()->client(request.peerAddress, forwarded);
     thread_local QHostAddress lastClient;
     thread_local QString lastKey;
     thread_local QByteArray lastText;
@@ -313,6 +364,11 @@ void ApiHandler::handle(Http::Request request,
 
 void ApiHandler::finish(const ApiCallState &call, Http::Response &response)
 {
+    if (response.status >= 500 && !response.stream) {
+        const Http::Request *request = call.request;
+        Api::hideErrorDetails(response, request ? request->method : QByteArray(),
+                              request ? request->path : QByteArray(), call.clientText);
+    }
     if (call.limit) {
         response.headers.reserve(response.headers.size() + 2);
         response.setHeader(RateLimiter::PolicyHeaderName, m_limiter.policyHeaderValue());

@@ -39,6 +39,8 @@ public:
     void handle(Http::Request request,
                 std::unique_ptr<Http::BodyConsumer> body,
                 Http::Responder respond) override;
+    void answeredByServer(const Http::Request &request, Http::Response &response) override;
+    QByteArray connectionKey(const QHostAddress &peer) const override;
 
     ApiMetrics &metrics() { return m_metrics; }
     // Thread-safe: the next request's client address uses the new trusted proxies (the
@@ -62,9 +64,10 @@ private:
                                const QByteArray &path,
                                QList<QByteArray> *params,
                                QByteArray *allow) const;
-    std::optional<User> authenticate(const QByteArray &authorization);
+    Result<User> authenticate(const QByteArray &authorization);
     void resolveClient(ApiCallState &state, const Http::Request &request);
     void finish(const ApiCallState &call, Http::Response &response);
+    std::shared_ptr<const ClientAddress> clients() const;
 
     UserDirectory &m_users;
     RateLimiter &m_limiter;
@@ -75,6 +78,7 @@ private:
     ApiMetrics m_metrics;
     ApiMetrics::RouteCounters *m_unmatched;
     ApiMetrics::RouteCounters *m_preflight; // CORS preflights answered from the policy
+    ApiMetrics::RouteCounters *m_server;    // answered by the server layer itself
     CorsPolicy m_cors;
     QThreadPool m_workers;
     QMutex m_authMutex;

@@ -4,7 +4,11 @@
 #include "api/apihandler.h"
 
 #include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QRandomGenerator>
 #include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcApi, "ferry.api")
 
 namespace Ferry {
 
@@ -121,6 +125,57 @@ Http::Response fromError(const Error &e)
         break;
     }
     return error(500, "Internal error", e.toString(), "internal_error");
+}
+
+QString hideErrorDetails(Http::Response &response,
+                         const QByteArray &method,
+                         const QByteArray &path,
+                         const QByteArray &client)
+{
+    if (response.status < 500 || response.stream)
+        return {};
+    const QJsonObject original = QJsonDocument::fromJson(response.body).object();
+    const QString detail = original.contains(QStringLiteral("message"))
+                               ? original.value(QStringLiteral("message")).toString()
+                               : QString::fromUtf8(response.body.left(1000));
+    // Random, so a reference says nothing about the server's traffic; 48 bits are plenty to find
+    // one line in a log.
+    const QString reference = QStringLiteral("E-%1").arg(
+        QRandomGenerator::global()->generate64() & 0xffffffffffffULL, 12, 16, QLatin1Char('0'));
+    qCWarning(lcApi).noquote() << QStringLiteral("%1 %2 %3 answered %4 (reference %5): %6")
+                                      .arg(QString::fromUtf8(client), QString::fromUtf8(method),
+                                           QString::fromUtf8(path.left(200)))
+                                      .arg(response.status)
+                                      .arg(reference, detail);
+    QString message;
+    switch (response.status) {
+    case 503:
+        message = QStringLiteral("The server cannot do this right now (a part it needs, such as "
+                                 "the database, does not answer). Retry in a moment; if it "
+                                 "persists, give the operator the reference %1.");
+        break;
+    case 507:
+        message = QStringLiteral("The server does not have enough free disk space for this. "
+                                 "Try again later, or give the operator the reference %1.");
+        break;
+    default:
+        message = QStringLiteral("The server failed to handle this request. Try again; if it "
+                                 "persists, give the operator the reference %1 (the details are "
+                                 "in the server's log).");
+        break;
+    }
+    const QString title = original.value(QStringLiteral("error")).toString();
+    const QString code = original.value(QStringLiteral("code")).toString();
+    const QJsonObject object{
+        {QStringLiteral("success"), false},
+        {QStringLiteral("error"),
+         title.isEmpty() ? QString::fromLatin1(Http::reasonPhrase(response.status)) : title},
+        {QStringLiteral("message"), message.arg(reference)},
+        {QStringLiteral("code"), code.isEmpty() ? QStringLiteral("internal_error") : code},
+        {QStringLiteral("reference"), reference}};
+    response.body = QJsonDocument(object).toJson(QJsonDocument::Compact);
+    response.setHeader("Content-Type", "application/json; charset=utf-8");
+    return reference;
 }
 
 Http::Response json(int status, const QJsonObject &object)

@@ -93,6 +93,13 @@ Http::Response fromError(const Error &error);
 Http::Response json(int status, const QJsonObject &object);
 // JSON text the caller already wrote (the hot paths write it directly).
 Http::Response jsonText(int status, QByteArray body);
+// A 5xx answer's body says what kind of failure it was and a reference; what went wrong (paths,
+// SQL, the store's message) goes to the log under that reference only. Other statuses and
+// streams are left alone. Returns the reference (empty when nothing was changed).
+QString hideErrorDetails(Http::Response &response,
+                         const QByteArray &method,
+                         const QByteArray &path,
+                         const QByteArray &client);
 
 } // namespace Api
 

@@ -38,6 +38,7 @@ QList<ApiRoute> SystemRoutes::routes()
     metrics.path = "/metrics";
     metrics.authenticated = false;
     metrics.rateLimited = false;
+    metrics.offload = true; // the job counts are a store read: never on the network thread
     metrics.handle = [this](const ApiCall &call) { metricsText(call); };
     return {health, metrics};
 }
@@ -59,20 +60,39 @@ void SystemRoutes::health(const ApiCall &call)
                         {QStringLiteral("version"), QString::fromUtf8(m_options.version)}}));
 }
 
+namespace {
+
+// A request relayed by a proxy on this host arrives from loopback too; a proxy says so with a
+// forwarding header (whether or not it is in --trust-proxy), and such a request is not local.
+bool isLocalRequest(const Http::Request &request)
+{
+    if (!request.peerAddress.isLoopback())
+        return false;
+    for (const auto &[name, value] : request.headers) {
+        if (name == "x-forwarded-for" || name == "forwarded" || name == "x-real-ip")
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
 // GET /metrics (Prometheus text 0.0.4; loopback clients only unless --metrics-allow any)
-//   200 text/plain: requests by route and status, request durations, jobs by state, queue depth,
-//   running jobs, open connections, job run durations, process CPU and memory; 403 from other
-//   addresses when loopback-only.
+//   200 text/plain: requests by route and status, request durations, jobs by state (read at most
+//   every Options::jobCountsMaxAgeMs), queue depth, running jobs, open connections, job run
+//   durations, process CPU and memory; 403 from other addresses when loopback-only, and for
+//   requests relayed by a proxy (X-Forwarded-For, Forwarded or X-Real-IP).
 void SystemRoutes::metricsText(const ApiCall &call)
 {
-    if (m_options.metricsLoopbackOnly && !call.request().peerAddress.isLoopback()) {
+    if (m_options.metricsLoopbackOnly && !isLocalRequest(call.request())) {
         call.respond(Api::error(403, "Forbidden",
-                                QStringLiteral("Metrics are served to loopback clients only."),
+                                QStringLiteral("Metrics are served to loopback clients only, not "
+                                               "through a proxy."),
                                 "metrics_loopback_only"));
         return;
     }
     QByteArray text = m_metrics.text();
-    if (auto counts = m_store.countByStatus(); counts) {
+    if (auto counts = jobCounts(); counts) {
         text += "# HELP ferry_jobs Jobs by state.\n# TYPE ferry_jobs gauge\n";
         for (int s = int(JobStatus::Pending); s <= int(JobStatus::Dead); ++s) {
             text += "ferry_jobs{state=\"" + jobStatusName(JobStatus(s)).toUtf8() + "\"} " +
@@ -109,6 +129,29 @@ void SystemRoutes::metricsText(const ApiCall &call)
     response.body = text;
     response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     call.respond(std::move(response));
+}
+
+// The store's counts when fresh enough; otherwise one caller reads them while the others
+// serve the last ones, so a scrape storm costs one COUNT per max age.
+std::optional<QHash<JobStatus, qint64>> SystemRoutes::jobCounts()
+{
+    {
+        QMutexLocker lock(&m_countsMutex);
+        const bool fresh =
+            m_countsAge.isValid() && m_countsAge.elapsed() < m_options.jobCountsMaxAgeMs;
+        if (fresh || m_countsRefreshing)
+            return m_counts;
+        m_countsRefreshing = true;
+    }
+    auto counts = m_store.countByStatus();
+    QMutexLocker lock(&m_countsMutex);
+    m_countsRefreshing = false;
+    m_countsAge.start();
+    if (counts)
+        m_counts = std::move(*counts);
+    else
+        m_counts.reset(); // say nothing rather than old figures; retried after the max age
+    return m_counts;
 }
 
 } // namespace Ferry

@@ -6,6 +6,11 @@
 #include "queue/dispatcher.h"
 #include "store/store.h"
 
+#include <QElapsedTimer>
+#include <QMutex>
+
+#include <optional>
+
 namespace Ferry {
 
 // GET /api/v1/health and GET /metrics: unauthenticated, not rate limited.
@@ -16,6 +21,9 @@ public:
     {
         bool metricsLoopbackOnly = true; // --metrics-allow loopback (the default) or any
         QByteArray version;
+        // The job counts (a COUNT over the jobs table) are read at most once per this, however
+        // often /metrics is scraped.
+        int jobCountsMaxAgeMs = 5'000;
     };
 
     SystemRoutes(Store &store, ApiMetrics &metrics, Dispatcher *dispatcher, Options options);
@@ -29,6 +37,7 @@ public:
 private:
     void health(const ApiCall &call);
     void metricsText(const ApiCall &call);
+    std::optional<QHash<JobStatus, qint64>> jobCounts();
 
     Store &m_store;
     ApiMetrics &m_metrics;
@@ -36,6 +45,10 @@ private:
     Options m_options;
     std::function<int()> m_openConnections;
     const JobDurations *m_jobDurations = nullptr;
+    QMutex m_countsMutex; // guards the three below
+    std::optional<QHash<JobStatus, qint64>> m_counts;
+    QElapsedTimer m_countsAge;
+    bool m_countsRefreshing = false;
 };
 
 } // namespace Ferry

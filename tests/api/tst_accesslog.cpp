@@ -2,6 +2,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStringDecoder>
 #include <QTest>
 
 #include <cstdio>
@@ -60,6 +61,44 @@ private Q_SLOTS:
         QCOMPARE(line.value(u"ms").toDouble(), 2.5);
         QCOMPARE(line.value(u"client").toString(), QStringLiteral("::1"));
         QVERIFY(line.value(u"ts").toDouble() > 1.7e12);
+        std::fclose(file);
+    }
+
+    // A client picks the path's bytes: invalid UTF-8 (lone continuation bytes, overlongs,
+    // surrogates, past U+10FFFF, cut short) becomes U+FFFD, so every line is valid UTF-8 and
+    // JSON; valid multi-byte text passes unchanged.
+    void jsonLinesAreValidUtf8_data()
+    {
+        QTest::addColumn<QByteArray>("path");
+        QTest::addColumn<QString>("expected");
+        const QString bad(QChar(0xfffd));
+        QTest::newRow("lone continuation") << QByteArray("/a\x80z") << (u"/a" + bad + u"z");
+        QTest::newRow("invalid lead") << QByteArray("/\xff\xfe") << (u"/" + bad + bad);
+        QTest::newRow("overlong slash") << QByteArray("/\xc0\xaf") << (u"/" + bad + bad);
+        QTest::newRow("surrogate") << QByteArray("/\xed\xa0\x80") << (u"/" + bad + bad + bad);
+        QTest::newRow("past U+10FFFF")
+            << QByteArray("/\xf4\x90\x80\x80") << (u"/" + bad + bad + bad + bad);
+        QTest::newRow("cut short") << QByteArray("/x\xe2\x82") << (u"/x" + bad + bad);
+        QTest::newRow("valid") << QByteArray("/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80")
+                               << QString::fromUtf8("/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80");
+    }
+    void jsonLinesAreValidUtf8()
+    {
+        QFETCH(QByteArray, path);
+        QFETCH(QString, expected);
+        std::FILE *file = std::tmpfile();
+        {
+            AccessLog log(AccessLog::Format::Json, file);
+            log.record("GET", path, 400, 0, 0, "192.0.2.1");
+        }
+        const QByteArray line = written(file).trimmed();
+        QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+        const QString text = decoder(line);
+        QVERIFY2(!decoder.hasError(), line.toHex().constData());
+        QJsonParseError error;
+        const QJsonObject object = QJsonDocument::fromJson(line, &error).object();
+        QCOMPARE(error.error, QJsonParseError::NoError);
+        QCOMPARE(object.value(u"path").toString(), expected);
         std::fclose(file);
     }
 

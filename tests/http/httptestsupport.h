@@ -170,10 +170,29 @@ public:
                               });
     }
 
+    void answeredByServer(const Request &request, Response &response) override
+    {
+        QMutexLocker lock(&serverAnswersMutex);
+        serverAnswers.append({response.status, request.path});
+    }
+    QByteArray connectionKey(const QHostAddress &peer) const override
+    {
+        return onConnectionKey ? onConnectionKey(peer) : Handler::connectionKey(peer);
+    }
+    // The statuses the server layer answered by itself, and the paths (when parsed).
+    QList<std::pair<int, QByteArray>> serverAnswersSoFar()
+    {
+        QMutexLocker lock(&serverAnswersMutex);
+        return serverAnswers;
+    }
+
     std::function<HeaderDecision(const Request &)> onHeaders;
     std::function<void(Request, std::unique_ptr<BodyConsumer>, Responder)> onHandle;
+    std::function<QByteArray(const QHostAddress &)> onConnectionKey;
     std::atomic<int> headersSeen{0};
     std::atomic<int> handled{0};
+    QMutex serverAnswersMutex;
+    QList<std::pair<int, QByteArray>> serverAnswers;
 };
 
 // Counts what it is given; tracks how many are alive so tests can check nothing leaks.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace Ferry::Http {
 
@@ -98,6 +99,10 @@ HttpConnection::~HttpConnection()
 
 void HttpConnection::refuse(Response response)
 {
+    Request request;
+    request.peerAddress = m_peerAddress;
+    request.peerPort = m_peerPort;
+    tellHandler(request, response);
     m_stopReading = true;
     Slot slot;
     slot.sequence = m_nextSequence++;
@@ -111,6 +116,11 @@ void HttpConnection::abortNow()
 {
     abortConsumer();
     m_socket->abort();
+}
+
+bool HttpConnection::isIdle() const
+{
+    return !m_dead && !m_closing && !m_lingering && m_phase == Phase::Idle && m_pending.empty();
 }
 
 // ---- parsing ---------------------------------------------------------------------------------
@@ -156,12 +166,15 @@ int HttpConnection::onUrl(llhttp_t *parser, const char *at, size_t length)
     return 0;
 }
 
+// Fields after the body (chunked trailers) are counted against maxHeaderBytes and dropped: the
+// request was authenticated and routed on its headers, and a trailer must not add to them.
 int HttpConnection::onHeaderField(llhttp_t *parser, const char *at, size_t length)
 {
     HttpConnection *c = self(parser);
     if (!c->countHeaderBytes(length + 4)) // ": " and CRLF
         return c->headersTooLarge();
-    c->m_headerField.append(at, qsizetype(length));
+    if (c->m_phase != Phase::Body)
+        c->m_headerField.append(at, qsizetype(length));
     return 0;
 }
 
@@ -170,13 +183,16 @@ int HttpConnection::onHeaderValue(llhttp_t *parser, const char *at, size_t lengt
     HttpConnection *c = self(parser);
     if (!c->countHeaderBytes(length))
         return c->headersTooLarge();
-    c->m_headerValue.append(at, qsizetype(length));
+    if (c->m_phase != Phase::Body)
+        c->m_headerValue.append(at, qsizetype(length));
     return 0;
 }
 
 int HttpConnection::onHeaderValueComplete(llhttp_t *parser)
 {
     HttpConnection *c = self(parser);
+    if (c->m_phase == Phase::Body)
+        return 0; // a trailer: ignored
     if (++c->m_headerCount > c->m_limits.maxHeaderCount) {
         return c->failRequest(layerError(
             431, "Too many request headers",
@@ -215,7 +231,13 @@ int HttpConnection::headersComplete()
     if (question >= 0)
         r.query = r.target.mid(question + 1);
     r.chunked = (m_parser.flags & F_CHUNKED) != 0;
-    r.contentLength = (m_parser.flags & F_CONTENT_LENGTH) ? qint64(m_parser.content_length) : -1;
+    // llhttp takes lengths up to 2^64-1. One past qint64 fits no limit (and would turn negative,
+    // a request without body): it is refused below, before the Handler sees it.
+    constexpr quint64 MaxLength = quint64(std::numeric_limits<qint64>::max());
+    const bool hasLength = (m_parser.flags & F_CONTENT_LENGTH) != 0;
+    const bool lengthTooLarge = hasLength && m_parser.content_length > MaxLength;
+    r.contentLength =
+        !hasLength ? -1 : qint64(std::min<quint64>(m_parser.content_length, MaxLength));
     r.keepAlive = llhttp_should_keep_alive(&m_parser) != 0;
     r.expectContinue = r.httpMinor >= 1 && isToken(r.header("expect"), "100-continue");
 
@@ -224,23 +246,35 @@ int HttpConnection::headersComplete()
     slot.head = m_parser.method == HTTP_HEAD;
     slot.http10 = r.httpMinor == 0;
     slot.closeAfter = !r.keepAlive;
+    slot.method = r.method;
+    slot.path = r.path;
     m_pending.push_back(std::move(slot));
 
     m_phase = r.hasBody() ? Phase::Body : Phase::Idle;
+    if (lengthTooLarge) {
+        return failRequest(layerError(
+            413, "Request body too large",
+            QStringLiteral("The body announces %1 bytes; this server accepts at most %2. Send a "
+                           "smaller body.")
+                .arg(m_parser.content_length)
+                .arg(m_limits.maxBodyBytes),
+            "body_too_large"));
+    }
     HeaderDecision decision = m_handler.headersReceived(r);
     const qint64 limit = decision.maxBodyBytes >= 0 ? decision.maxBodyBytes : m_limits.maxBodyBytes;
     if (!decision.reject && r.contentLength > limit) {
-        decision.reject = layerError(
+        r.context = std::move(decision.context); // the Handler counts the refusal as its request
+        return failRequest(layerError(
             413, "Request body too large",
             QStringLiteral("The body announces %1 bytes; this server accepts at most %2. Send a "
                            "smaller body.")
                 .arg(r.contentLength)
                 .arg(limit),
-            "body_too_large");
+            "body_too_large"));
     }
     if (decision.reject) {
         if (r.hasBody()) // the body stays unread: nothing more can be parsed on this connection
-            return failRequest(std::move(*decision.reject));
+            return failRequest(std::move(*decision.reject), false);
         m_currentRejected = true;
         m_pending.back().response = std::move(decision.reject);
         return 0;
@@ -292,7 +326,13 @@ int HttpConnection::messageComplete()
         m_handler.handle(std::move(m_request), std::move(m_consumer), Responder(m_link, sequence));
     }
     m_currentRejected = false;
-    if (Slot *slot = slotFor(sequence); slot && slot->closeAfter)
+    Slot *slot = slotFor(sequence);
+    if (slot && !slot->response) { // answered later: the wait is bounded (responseTimeoutMs)
+        const qint64 now = steadyNowMs();
+        slot->handedAtMs = now;
+        watchResponses(now);
+    }
+    if (slot && slot->closeAfter)
         m_stopReading = true;
     if (m_stopReading || m_closing)
         return HPE_PAUSED;
@@ -303,7 +343,7 @@ int HttpConnection::messageComplete()
     return 0;
 }
 
-int HttpConnection::failRequest(Response response)
+int HttpConnection::failRequest(Response response, bool byServer)
 {
     abortConsumer();
     Slot *slot = m_phase == Phase::Body || m_currentRejected ? slotFor(m_currentSequence) : nullptr;
@@ -312,6 +352,11 @@ int HttpConnection::failRequest(Response response)
         fresh.sequence = m_nextSequence++;
         m_pending.push_back(std::move(fresh));
         slot = &m_pending.back();
+    }
+    if (byServer) {
+        m_request.peerAddress = m_peerAddress;
+        m_request.peerPort = m_peerPort;
+        tellHandler(m_request, response);
     }
     slot->response = std::move(response);
     slot->closeAfter = true;
@@ -345,6 +390,10 @@ void HttpConnection::feed(const char *data, qint64 length)
             beginClose();
         return;
     }
+    // A callback that already answered (failRequest) stops llhttp with an error of its own
+    // (HPE_CB_*): the answer is given, there is nothing more to say.
+    if (m_stopReading)
+        return;
     const QString reason = QString::fromLatin1(llhttp_get_error_reason(&m_parser));
     failRequest(layerError(
         400, "Bad request",
@@ -422,65 +471,6 @@ void HttpConnection::onDisconnected()
     }
     m_pending.clear(); // drops stream producers too
     deleteLater();
-}
-
-void HttpConnection::armDeadline(int ms)
-{
-    const qint64 now = steadyNowMs();
-    m_deadline = now + ms;
-    // The timer never waits longer than the shortest timeout, so a new deadline is never earlier
-    // than a running timer: requests just move m_deadline, and the timer is rarely re-armed.
-    if (!m_timer.isActive() || m_timerDue > m_deadline) {
-        const int wait = std::min(ms, shortestTimeout());
-        m_timer.start(wait);
-        m_timerDue = now + wait;
-    }
-}
-
-int HttpConnection::shortestTimeout() const
-{
-    return std::min({m_limits.headerTimeoutMs, m_limits.bodyStallTimeoutMs, m_limits.idleTimeoutMs,
-                     m_limits.lingerMs});
-}
-
-void HttpConnection::onTimer()
-{
-    if (m_dead || m_deadline == 0)
-        return;
-    const qint64 now = steadyNowMs();
-    if (now < m_deadline) {
-        const int wait = int(std::min<qint64>(m_deadline - now, shortestTimeout()));
-        m_timer.start(wait);
-        m_timerDue = now + wait;
-        return;
-    }
-    m_deadline = 0;
-    if (m_lingering) {
-        m_socket->abort();
-        return;
-    }
-    switch (m_phase) {
-    case Phase::Headers:
-        failRequest(layerError(408, "Request timeout",
-                               QStringLiteral("The request headers did not arrive within %1 ms. "
-                                              "Send the whole request without pauses.")
-                                   .arg(m_limits.headerTimeoutMs),
-                               "request_timeout"));
-        break;
-    case Phase::Body:
-        failRequest(layerError(408, "Request timeout",
-                               QStringLiteral("The request body stalled for %1 ms. Send the body "
-                                              "without pauses.")
-                                   .arg(m_limits.bodyStallTimeoutMs),
-                               "body_timeout"));
-        break;
-    case Phase::Idle:
-        if (m_pending.empty()) { // idle keep-alive, or a connection that never sent anything
-            m_stopReading = true;
-            beginClose();
-        }
-        break;
-    }
 }
 
 Response HttpConnection::consumerRefusal()

@@ -55,6 +55,9 @@ public:
     void deliver(quint64 sequence, Response &&response);
     // Drops the connection now (server shutdown).
     void abortNow();
+    // Open and doing nothing: no request in flight, none being read, not closing (the first to
+    // go when the process runs out of descriptors).
+    bool isIdle() const;
 
 private:
     enum class Phase { Idle, Headers, Body };
@@ -68,6 +71,11 @@ private:
         bool closeAfter = false;
         bool needsContinue = false;
         bool continueSent = false;
+        // When the request was handed to the Handler and its answer did not come at once
+        // (steady ms; 0: not waiting). Bounds the wait by HttpLimits::responseTimeoutMs.
+        qint64 handedAtMs = 0;
+        QByteArray method; // for the log line of a request the layer answers after the fact
+        QByteArray path;
     };
 
     static int onMessageBegin(llhttp_t *parser);
@@ -84,7 +92,14 @@ private:
     int messageComplete();
     bool countHeaderBytes(size_t length);
     int headersTooLarge();
-    int failRequest(Response response); // answers the request being read, then closes
+    // Answers the request being read, then closes. byServer: the layer decided the answer (the
+    // Handler is told); false: it is the Handler's own refusal.
+    int failRequest(Response response, bool byServer = true);
+    void tellHandler(const Request &request, Response &response);
+    // A request the Handler has held past responseTimeoutMs gets 503 and the connection closes.
+    bool answerOverdue(qint64 now);
+    // Keeps the timer running while a request waits for the Handler.
+    void watchResponses(qint64 now);
 
     void onReadyRead();
     void onBytesWritten();

@@ -88,6 +88,23 @@ public:
     }
     // Network thread, once the whole body arrived. May answer now or later, from any thread.
     virtual void handle(Request request, std::unique_ptr<BodyConsumer> body, Responder respond) = 0;
+    // Network thread: the server layer answers a request itself, without handle() (400, 408,
+    // 413, 431, 503 over a connection cap or when the handler did not answer in time, a body
+    // consumer's refusal). request holds what was parsed: always the peer, the method and path
+    // once known, and context when headersReceived() accepted the headers. The handler counts
+    // and logs it, and may rewrite response (e.g. keep details of a 5xx out of its body).
+    virtual void answeredByServer(const Request &request, Response &response)
+    {
+        Q_UNUSED(request);
+        Q_UNUSED(response);
+    }
+    // Network thread, when a connection is accepted (before any byte is read): the client it
+    // counts against for HttpLimits::maxConnectionsPerIp. Empty: not capped per client (e.g. a
+    // trusted proxy, which carries many clients; the overall cap still applies).
+    virtual QByteArray connectionKey(const QHostAddress &peer) const
+    {
+        return peer.toString().toLatin1();
+    }
 };
 
 } // namespace Ferry::Http

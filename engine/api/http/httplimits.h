@@ -21,8 +21,26 @@ struct HttpLimits
     // A response that makes no progress (the client reads nothing, bytesToWrite does not shrink)
     // for this long: the connection is dropped, so a slow reader cannot pin its buffers forever.
     int writeStallTimeoutMs = 30'000;
-    int maxConnections = 1024;     // open connections overall; beyond: 503 and close
-    int maxConnectionsPerIp = 128; // open connections from one client address; beyond: 503
+    // A request handed to the Handler and not answered within this: 503 and close, so a handler
+    // that holds a Responder forever cannot pin the connection (the longest legitimate wait, a
+    // job long-poll, is 60 s).
+    int responseTimeoutMs = 120'000;
+    int maxConnections = 1024; // open connections overall; beyond: 503 and close
+    // Open connections from one client (Handler::connectionKey(): by default the peer address;
+    // Ferry's API keys it like the rate limit, IPv6 by /56, and exempts trusted proxies); beyond:
+    // 503.
+    int maxConnectionsPerIp = 128;
+    // Refused connections (503 over a cap) that are still being answered; beyond, further excess
+    // connections are closed at once without an answer, so a flood cannot hold descriptors.
+    int maxRefusing = 64;
+    // Descriptors kept free for the rest of the process (files, SQLite): the connection cap is
+    // lowered to RLIMIT_NOFILE minus this when the descriptor limit is the tighter bound.
+    int reservedDescriptors = 128;
+    // listen() raises the soft RLIMIT_NOFILE towards the hard one when the caps need more (the
+    // common soft default is 1024); false leaves the process's limit alone.
+    bool raiseDescriptorLimit = true;
+    // After accept() failed for want of descriptors (EMFILE): how soon to try again.
+    int acceptRetryMs = 250;
     int maxPipelinedRequests = 16; // requests read ahead of their responses; then reading pauses
     // Threads that run connections (parsing, the handler's network-thread work); connections are
     // spread over them round-robin as they are accepted. 0: one per core, at most 4.

@@ -42,8 +42,12 @@ public:
     // Connections accepted and not yet closed (refused ones are not counted).
     int openConnections() const { return m_openConnections.load(); }
     const HttpLimits &limits() const { return m_limits; }
+    // HttpLimits::maxConnections, or lower when the descriptor limit is (see listen()).
+    int maxConnections() const;
 
 private:
+    void applyDescriptorLimit();
+
     const HttpLimits m_limits;
     std::atomic<int> m_openConnections{0};
     std::unique_ptr<ConnectionAccounting> m_accounting;
