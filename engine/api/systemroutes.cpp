@@ -33,6 +33,8 @@ QList<ApiRoute> SystemRoutes::routes()
     health.authenticated = false;
     health.rateLimited = false;
     health.handle = [this](const ApiCall &call) { this->health(call); };
+    health.offload =
+        true; // it asks the store (a PostgreSQL round trip): never on the network thread
     ApiRoute metrics;
     metrics.method = "GET";
     metrics.path = "/metrics";
