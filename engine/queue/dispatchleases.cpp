@@ -93,4 +93,34 @@ void DispatchLoop::stopLostLeases(const QList<qint64> &held)
     }
 }
 
+void DispatchLoop::releaseRemaining(qint64 now)
+{
+    QList<SettledAttempt> released;
+    {
+        QMutexLocker lock(&m_runningMutex);
+        for (auto *attempts : {&m_running, &m_waiting}) {
+            for (auto &[id, running] : *attempts) {
+                running.state->cancel(CancelReason::Shutdown); // a cancel request still wins
+                SettledAttempt s = settle(running, JobOutcome::cancelled(), now);
+                if (attempts == &m_waiting) { // it never started: no attempt to record
+                    s.outcome.clear();
+                    s.error.clear();
+                }
+                // Released, or cancelled: a cancel accepted before the grace ran out ends the
+                // job now rather than leaving it running until its lease is rescued.
+                if (s.releaseAttempt || s.newStatus == JobStatus::Cancelled)
+                    released.append(s);
+            }
+        }
+        m_running.clear();
+        m_waiting.clear();
+    }
+    if (released.isEmpty())
+        return;
+    qCWarning(lcDispatch) << released.size()
+                          << "jobs did not stop within the grace period; released their leases";
+    if (auto written = m_store.settleAndClaim(released, {m_node, 0, now, 0}); !written)
+        reportStoreError(written.error());
+}
+
 } // namespace Ferry
