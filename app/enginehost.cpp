@@ -196,6 +196,10 @@ void EngineHost::createCluster()
         callbacks.cancelRequested = [queue = m_queue.get()](qint64 id) {
             queue->announceRemoteCancel(id);
         };
+        // A pause (or per-user cap) set by another node or process applies here at once.
+        callbacks.settingChanged = [queue = m_queue.get()](const QString &) {
+            queue->reloadPaused();
+        };
         m_listener =
             std::make_unique<NotificationListener>(m_config.database, std::move(callbacks));
     }

@@ -44,7 +44,8 @@ public:
         }
         QSqlDriver *driver = db.driver();
         for (const QString &channel :
-             {NotificationListener::JobsChannel, NotificationListener::CancelChannel}) {
+             {NotificationListener::JobsChannel, NotificationListener::CancelChannel,
+              NotificationListener::SettingsChannel}) {
             if (!driver->subscribeToNotification(channel)) {
                 const QString why = driver->lastError().text();
                 close();
@@ -64,6 +65,9 @@ public:
                     const qint64 id = payload.toString().toLongLong(&ok);
                     if (ok && m_callbacks.cancelRequested)
                         m_callbacks.cancelRequested(id);
+                } else if (name == NotificationListener::SettingsChannel) {
+                    if (m_callbacks.settingChanged)
+                        m_callbacks.settingChanged(payload.toString());
                 }
             });
         m_listening.storeRelease(1);
@@ -92,6 +96,8 @@ public:
         m_reportedDown = false;
         if (m_callbacks.jobsEnqueued)
             m_callbacks.jobsEnqueued(); // what was enqueued meanwhile was not announced
+        if (m_callbacks.settingChanged)
+            m_callbacks.settingChanged(QString()); // nor what changed: re-read them all
     }
 
     void close()

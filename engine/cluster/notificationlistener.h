@@ -16,6 +16,8 @@ namespace Ferry {
 //  - ferry_jobs:   a node committed an enqueue (PostgresStore::enqueue) -> jobsEnqueued()
 //  - ferry_cancel: the cancel of a running job, payload the job id (PostgresStore::cancelJob)
 //                  -> cancelRequested(id)
+//  - ferry_settings: a persisted setting changed (PostgresStore::setSetting), payload its key,
+//                  e.g. queue.paused -> settingChanged(key)
 // Channel names are lowercase (Qt quotes them; TOOLCHAIN.md). Every checkIntervalMs it pings the
 // connection; a dropped one is reopened and resubscribed, and jobsEnqueued() is called once then,
 // since notifications sent meanwhile are lost. Polling stays the fallback either way.
@@ -27,10 +29,12 @@ public:
     {
         std::function<void()> jobsEnqueued;
         std::function<void(qint64)> cancelRequested;
+        std::function<void(const QString &)> settingChanged;
     };
 
     static inline const QString JobsChannel = QStringLiteral("ferry_jobs");
     static inline const QString CancelChannel = QStringLiteral("ferry_cancel");
+    static inline const QString SettingsChannel = QStringLiteral("ferry_settings");
 
     NotificationListener(DatabaseConfig config, Callbacks callbacks, QObject *parent = nullptr);
     ~NotificationListener() override; // stop()s

@@ -103,6 +103,11 @@ void Dispatcher::setLeaderGate(std::function<bool()> gate)
     m_loop->setLeaderGate(std::move(gate));
 }
 
+void Dispatcher::setCycleHook(std::function<void()> hook)
+{
+    m_loop->setCycleHook(std::move(hook));
+}
+
 void Dispatcher::setBackoffRandom(std::function<double()> random)
 {
     m_loop->setBackoffRandom(std::move(random));

@@ -64,6 +64,9 @@ public:
 
     // Test and benchmark hook: the random source of the retry backoff.
     void setBackoffRandom(std::function<double()> random);
+    // Test hook: runs on the dispatch thread at the top of every cycle; a test blocks in it to
+    // stall the loop (as a frozen VM would). Set before start().
+    void setCycleHook(std::function<void()> hook);
 
 Q_SIGNALS:
     void jobStarted(qint64 jobId);

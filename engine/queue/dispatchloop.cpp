@@ -108,6 +108,8 @@ void DispatchLoop::stop()
         QMutexLocker lock(&m_runningMutex);
         for (auto &[id, running] : m_running)
             running.state->cancel(CancelReason::Shutdown);
+        for (auto &[id, waiting] : m_waiting)
+            waiting.state->cancel(CancelReason::Shutdown);
     }
     m_inbox->wakeUp.notify_one();
     m_thread.join();
@@ -127,23 +129,8 @@ void DispatchLoop::cancelLocal(qint64 jobId, CancelReason reason)
     QMutexLocker lock(&m_runningMutex);
     if (auto it = m_running.find(jobId); it != m_running.end())
         it->second.state->cancel(reason);
-}
-
-void DispatchLoop::stopLostLeases(const QList<qint64> &held)
-{
-    // Every job this thread claimed and has not taken back is still running here; one the
-    // renewal did not find was rescued (this node was cut off from the database, or too slow to
-    // renew) and may run on another node now. Its writes are refused by the lease token anyway;
-    // stopping it saves the work. Called on the dispatch thread, the only writer of m_running.
-    const QSet<qint64> stillHeld(held.cbegin(), held.cend());
-    QMutexLocker lock(&m_runningMutex);
-    for (auto &[id, running] : m_running) {
-        if (stillHeld.contains(id) || running.state->cancelReason() != CancelReason::None)
-            continue;
-        running.state->cancel(CancelReason::LeaseLost);
-        qCWarning(lcDispatch) << "job" << id
-                              << "lost its lease (another node took it over); stopping it here";
-    }
+    if (auto it = m_waiting.find(jobId); it != m_waiting.end())
+        it->second.state->cancel(reason);
 }
 
 void DispatchLoop::setLimit(int limit)
@@ -190,7 +177,7 @@ int DispatchLoop::runningCount() const
 int DispatchLoop::ownedCount() const
 {
     QMutexLocker lock(&m_runningMutex);
-    return int(m_running.size());
+    return int(m_running.size() + m_waiting.size());
 }
 
 void DispatchLoop::run()
@@ -202,13 +189,17 @@ void DispatchLoop::run()
     const auto poll = ms(qMax<qint64>(10, m_config.pollIntervalMs));
 
     while (true) {
+        if (m_cycleHook)
+            m_cycleHook();
         bool stopping = false;
         const bool paused = m_queue.isPaused();
         {
             std::unique_lock lock(m_inbox->mutex);
             m_inbox->paused = paused;
             const int capacity =
-                m_claimingPaused.load() ? 0 : effectiveLimit() + prefetch() - int(m_running.size());
+                m_claimingPaused.load()
+                    ? 0
+                    : effectiveLimit() + prefetch() - int(m_running.size() + m_waiting.size());
             const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
                               m_inbox->wakeRequested || (m_readyMaybe && capacity > 0 && !paused) ||
                               (paused && !m_inbox->ready.empty());
@@ -247,10 +238,11 @@ void DispatchLoop::run()
             QMutexLocker lock(&m_runningMutex);
             for (Completion &completion : done) {
                 auto it = m_running.find(completion.jobId);
-                if (it == m_running.end())
+                if (it == m_running.end() || it->second.job.leaseToken != completion.leaseToken)
                     continue;
                 unsettled.append(settle(it->second, completion.outcome, now));
                 m_running.erase(it);
+                startWaiting(completion.jobId);
                 m_averageJobMs = 0.9 * m_averageJobMs + 0.1 * double(completion.durationNs) / 1e6;
             }
             done.clear();
@@ -265,14 +257,21 @@ void DispatchLoop::run()
 
         int capacity = 0;
         if (!stopping && !m_queue.isPaused() && !m_claimingPaused.load() && m_readyMaybe) {
+            // Renew before claiming when a renewal is due: after a stall past the lease (a frozen
+            // VM, statements hanging), attempts whose lease was lost are stopped first, and a
+            // job rescued from this node is not claimed back while it still runs here unseen.
+            if (steadyNow >= m_nextRenewal && ownedCount() > 0)
+                renewHeldLeases(now, steadyNow);
             QMutexLocker lock(&m_runningMutex);
-            capacity = qMax(0, effectiveLimit() + prefetch() - int(m_running.size()));
+            capacity =
+                qMax(0, effectiveLimit() + prefetch() - int(m_running.size() + m_waiting.size()));
         }
         if (!unsettled.isEmpty() || capacity > 0) {
+            m_claimRefusedByPause = false;
             auto claimed = m_store.settleAndClaim(
-                unsettled,
-                {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
-                 [queue = &m_queue] { return queue->maxPerUser(); }, m_config.clusterMaxRunning});
+                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
+                            [queue = &m_queue] { return queue->maxPerUser(); },
+                            m_config.clusterMaxRunning, [this] { m_claimRefusedByPause = true; }});
             if (!claimed) {
                 reportStoreError(claimed.error());
                 std::unique_lock lock(m_inbox->mutex);
@@ -286,6 +285,10 @@ void DispatchLoop::run()
             if (capacity > 0 && claimed->size() < capacity)
                 m_readyMaybe = false; // nothing more is ready; wait for a wake or the poll
             hand(*claimed);
+            // Paused by another process (SQLite has no NOTIFY): catch up now, not at the poll,
+            // so that jobs claimed ahead are handed back before they start.
+            if (m_claimRefusedByPause && !m_queue.isPaused())
+                m_queue.reloadPaused();
             if (m_callbacks.finished) {
                 for (const auto &[id, status] : std::as_const(finished))
                     m_callbacks.finished(id, status);
@@ -393,6 +396,11 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
     const bool flushProgress = steadyNow >= m_nextProgressFlush;
     {
         QMutexLocker lock(&m_runningMutex);
+        for (auto &[id, waiting] : m_waiting) {
+            const qint64 timeout = waiting.job.timeoutMs;
+            if (timeout > 0 && now - waiting.job.startedAt >= timeout)
+                waiting.state->cancel(CancelReason::Timeout);
+        }
         for (auto &[id, running] : m_running) {
             const qint64 timeout = running.job.timeoutMs;
             if (timeout > 0 && now - running.job.startedAt >= timeout &&
@@ -420,13 +428,8 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
         } else {
             reportStoreError(ids.error());
         }
-        if (steadyNow >= m_nextRenewal) {
-            if (auto renewed = m_store.renewLeases(m_node, now + m_config.leaseMs); !renewed)
-                reportStoreError(renewed.error());
-            else
-                stopLostLeases(*renewed);
-            m_nextRenewal = steadyNow + ms(qMax<qint64>(1, m_config.leaseMs / 3));
-        }
+        if (steadyNow >= m_nextRenewal)
+            renewHeldLeases(now, steadyNow);
     }
     if (steadyNow >= m_nextRescue) {
         m_nextRescue = steadyNow + ms(m_config.rescueIntervalMs);
@@ -468,26 +471,6 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
         if (m_retentionHook)
             m_retentionHook(now - m_config.retentionMs);
     }
-}
-
-void DispatchLoop::releaseRemaining(qint64 now)
-{
-    QList<SettledAttempt> released;
-    {
-        QMutexLocker lock(&m_runningMutex);
-        for (auto &[id, running] : m_running) {
-            SettledAttempt s = settle(running, JobOutcome::cancelled(), now);
-            if (s.releaseAttempt)
-                released.append(s);
-        }
-        m_running.clear();
-    }
-    if (released.isEmpty())
-        return;
-    qCWarning(lcDispatch) << released.size()
-                          << "jobs did not stop within the grace period; released their leases";
-    if (auto written = m_store.settleAndClaim(released, {m_node, 0, now, 0}); !written)
-        reportStoreError(written.error());
 }
 
 void DispatchLoop::reportStoreError(const Error &error)

@@ -56,6 +56,9 @@ public:
     void setBackoffRandom(std::function<double()> random);
     void setRetentionHook(std::function<void(qint64)> hook) { m_retentionHook = std::move(hook); }
     void setLeaderGate(std::function<bool()> gate) { m_leaderGate = std::move(gate); }
+    // Test hook: runs on the dispatch thread at the top of every cycle (a test blocks in it to
+    // stall the loop past its lease, as a frozen VM would).
+    void setCycleHook(std::function<void()> hook) { m_cycleHook = std::move(hook); }
 
 private:
     using SteadyTime = std::chrono::steady_clock::time_point;
@@ -63,6 +66,7 @@ private:
     struct Completion
     {
         qint64 jobId = 0;
+        qint64 leaseToken = 0; // which attempt of the job ended
         JobOutcome outcome;
         qint64 durationNs = 0;
     };
@@ -93,16 +97,18 @@ private:
     };
 
     void run();
-    int ownedCount() const; // claimed by this node and not yet settled
+    int ownedCount() const; // claimed by this node and not yet settled (running or waiting)
     static void workerLoop(const std::shared_ptr<Inbox> &inbox);
     void hand(const QList<ClaimedJob> &claimed); // claimed jobs join the ready queue
-    void startWorkers();                         // one worker loop per free slot
+    void startWaiting(qint64 jobId); // a waiting attempt's predecessor ended: it may run now
+    void startWorkers();             // one worker loop per free slot
     int prefetch() const;
     QList<SettledAttempt> takeBackReady(qint64 now);
     SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);
     void maintain(qint64 now, SteadyTime steadyNow);
     void releaseRemaining(qint64 now);
-    void stopLostLeases(const QList<qint64> &held); // cancels running jobs missing from held
+    void renewHeldLeases(qint64 now, SteadyTime steadyNow);
+    void stopLostLeases(const QList<qint64> &held); // cancels attempts whose lease is gone
     void reportStoreError(const Error &error);
 
     JobQueue &m_queue;
@@ -115,6 +121,7 @@ private:
     Backoff m_backoff;
     std::function<void(qint64)> m_retentionHook;
     std::function<bool()> m_leaderGate; // cluster: once-per-cluster maintenance only when true
+    std::function<void()> m_cycleHook;  // tests only
 
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown
@@ -125,10 +132,15 @@ private:
 
     mutable QMutex m_runningMutex;
     std::unordered_map<qint64, Running> m_running; // written on the dispatch thread only
+    // One attempt per job on this node: a job claimed again while an attempt of it whose lease
+    // was lost still runs here (this node stalled past its lease, another node rescued the job,
+    // this one claimed it back) waits here, not in the ready queue, until that attempt ends.
+    std::unordered_map<qint64, Running> m_waiting; // guarded by m_runningMutex as m_running
 
     // Dispatch-thread state.
     double m_averageJobMs = 1000.0; // moving average of handler run time; drives prefetch
     bool m_readyMaybe = true;
+    bool m_claimRefusedByPause = false; // the last claim found the persisted pause set
     qint64 m_nextRetryAt = std::numeric_limits<qint64>::max();
     SteadyTime m_nextPoll{};
     SteadyTime m_nextMaintenance{};

@@ -20,19 +20,6 @@ int DispatchLoop::prefetch() const
     return int(qMin<double>(16.0 * limit, budget));
 }
 
-void DispatchLoop::hand(const QList<ClaimedJob> &claimed)
-{
-    if (claimed.isEmpty())
-        return;
-    QMutexLocker runningLock(&m_runningMutex);
-    std::lock_guard lock(m_inbox->mutex);
-    for (const ClaimedJob &job : claimed) {
-        auto state = std::make_shared<RunState>();
-        m_running.emplace(job.id, Running{job, state});
-        m_inbox->ready.push_back({job, state, m_handlers.find(job.type)});
-    }
-}
-
 void DispatchLoop::startWorkers()
 {
     int toStart = 0;
@@ -101,7 +88,7 @@ void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
             }
         }
         completion = {
-            task.job.id, std::move(outcome),
+            task.job.id, task.job.leaseToken, std::move(outcome),
             std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - begin)
                 .count()};
         haveCompletion = true;
@@ -130,6 +117,15 @@ QList<SettledAttempt> DispatchLoop::takeBackReady(qint64 now)
         released.append(s);
         m_running.erase(it);
     }
+    // Waiting behind a lost attempt of the same job: they never started either.
+    for (auto &[id, waiting] : m_waiting) {
+        waiting.state->cancel(CancelReason::Shutdown);
+        SettledAttempt s = settle(waiting, JobOutcome::cancelled(), now);
+        s.outcome.clear();
+        s.error.clear();
+        released.append(s);
+    }
+    m_waiting.clear();
     return released;
 }
 

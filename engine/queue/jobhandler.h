@@ -24,11 +24,17 @@ class RunState final
 {
 public:
     CancelReason cancelReason() const { return CancelReason(m_cancel.load()); }
-    // The first reason wins: a timeout does not turn into a user cancel, or back.
+    // The first reason wins, except that a cancel request wins over every other one: an
+    // accepted cancel must not be lost because a timeout, a shutdown or a lost lease got there
+    // first (the attempt would settle back to pending and run again). A timeout never turns
+    // into a cancel by itself, and a cancel never back into anything else.
     void cancel(CancelReason reason)
     {
         int expected = int(CancelReason::None);
-        m_cancel.compare_exchange_strong(expected, int(reason));
+        if (m_cancel.compare_exchange_strong(expected, int(reason)))
+            return;
+        if (reason == CancelReason::Requested)
+            m_cancel.store(int(CancelReason::Requested));
     }
 
     void setProgress(JobProgress progress)

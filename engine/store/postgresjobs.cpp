@@ -25,14 +25,22 @@ namespace {
 // Settling: each finished attempt's fields travel as PostgreSQL array literals, one array per
 // column, and unnest() turns them back into rows. The settle is fenced by the lease token (a
 // lease lost to a rescue elsewhere changes nothing); only attempts whose row changed and that
-// started get a job_attempts row. Parameters: the 14 arrays of SettleArrays in order, the node.
+// started get a job_attempts row. A cancel request wins over a settle back to pending or to
+// dead (timeout, transient error, shutdown release, hand-back while paused): the job ends
+// cancelled. The UPDATE re-reads a row that a concurrent cancelJob (which locks it) changed, so
+// a cancel committed before this settle is always seen. Parameters: the 14 arrays of
+// SettleArrays in order, the node.
 const QString s_settleCtes = QStringLiteral(
     "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], "
     "  ?::bigint[], ?::integer[], ?::bigint[], ?::text[], ?::integer[], ?::bigint[], "
     "  ?::bigint[], ?::bigint[], ?::text[]) AS s(id, token, status, result, error, run_at, "
     "  release, finished_at, progress, attempt, user_id, started_at, ended_at, outcome)), "
-    "done AS (UPDATE jobs SET status = s.status, result = s.result, error = s.error, "
-    "  run_at = s.run_at, attempts = jobs.attempts - s.release, finished_at = s.finished_at, "
+    "done AS (UPDATE jobs SET status = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
+    "  ('pending', 'dead') THEN 'cancelled' ELSE s.status END, result = s.result, "
+    "  error = CASE WHEN jobs.cancel_requested = 1 AND s.status IN ('pending', 'dead') "
+    "  THEN 'Cancelled while running.' ELSE s.error END, run_at = s.run_at, "
+    "  attempts = jobs.attempts - s.release, finished_at = CASE WHEN jobs.cancel_requested = 1 "
+    "  AND s.status IN ('pending', 'dead') THEN s.ended_at ELSE s.finished_at END, "
     "  lease_owner = NULL, lease_expires_at = NULL, "
     "  progress = coalesce(s.progress, jobs.progress) "
     "  FROM s WHERE jobs.id = s.id AND jobs.status = 'running' AND jobs.lease_token = s.token "
@@ -45,13 +53,15 @@ const QString s_settleCtes = QStringLiteral(
 // The claim. The CTE picks and locks the next rows once (MATERIALIZED: PostgreSQL may otherwise
 // inline it and re-run it per row, locking more than LIMIT rows); SKIP LOCKED lets other nodes'
 // claims pass over rows this one holds instead of waiting for them. Parameters: now, limit,
-// node, lease expiry, now.
+// node, lease expiry, now. The persisted pause (setting queue.paused, committed by any process
+// before this statement's snapshot) claims nothing; PostgreSQL evaluates it once (an InitPlan).
 const QString s_claimNextCtes = QStringLiteral(
     "next AS MATERIALIZED ("
-    "  SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? "
+    "  SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? AND NOT EXISTS (SELECT 1 "
+    "  FROM settings WHERE key = 'queue.paused' AND value = '1') "
     "  ORDER BY priority DESC, fair_rank, id LIMIT ? FOR UPDATE SKIP LOCKED), "
     "claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
-    "  lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, cancel_requested = 0 "
+    "  lease_expires_at = ?, lease_token = lease_token + 1, started_at = ? "
     "  FROM next WHERE jobs.id = next.id "
     "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
     "  max_attempts, timeout_ms, lease_token, created_at), ");
@@ -73,8 +83,8 @@ const QString s_settleAndClaimNext = s_settleCtes + s_claimNextCtes + s_clockAnd
 const QString s_claimChosen =
     QStringLiteral(
         "WITH claimed AS (UPDATE jobs SET status = 'running', attempts = attempts + 1, "
-        "  lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1, started_at = ?, "
-        "  cancel_requested = 0 WHERE status = 'pending' AND id = ANY(?::bigint[]) "
+        "  lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1, started_at = ? "
+        "  WHERE status = 'pending' AND id = ANY(?::bigint[]) "
         "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
         "  max_attempts, timeout_ms, lease_token, created_at), ") +
     s_clockAndAnswer;
@@ -270,6 +280,15 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     ClaimRequest bounded = request;
+    {
+        // The persisted pause (see s_claimNextCtes), read in this claim's transaction.
+        QSqlQuery paused(*db);
+        if (!paused.exec(QStringLiteral(
+                "SELECT 1 FROM settings WHERE key = 'queue.paused' AND value = '1'")))
+            return sqlError(paused, QStringLiteral("reading the queue's pause"));
+        if (paused.next())
+            return QList<ClaimedJob>{}; // the transaction rolls back: nothing was written
+    }
     if (request.clusterMaxRunning > 0) { // global concurrency limit (cluster)
         auto allowed = clusterClaimAllowance(*db, request.clusterMaxRunning);
         if (!allowed)
@@ -303,15 +322,29 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
     return claimed;
 }
 
-Result<QList<qint64>> PostgresStore::renewLeases(const QString &node, qint64 expiresAt)
+Result<QList<qint64>>
+PostgresStore::renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt)
 {
-    auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
-                                     "WHERE lease_owner = ? AND status = 'running' RETURNING id"));
+    if (leases.isEmpty())
+        return QList<qint64>{};
+    QList<qint64> ids, tokens;
+    ids.reserve(leases.size());
+    tokens.reserve(leases.size());
+    for (const HeldLease &lease : leases) {
+        ids.append(lease.jobId);
+        tokens.append(lease.leaseToken);
+    }
+    auto q = prepared(QStringLiteral(
+        "UPDATE jobs SET lease_expires_at = ? FROM unnest(?::bigint[], ?::bigint[]) "
+        "AS held(id, token) WHERE jobs.id = held.id AND jobs.lease_token = held.token "
+        "AND jobs.lease_owner = ? AND jobs.status = 'running' RETURNING jobs.id"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
     query.bindValue(0, expiresAt);
-    query.bindValue(1, node);
+    query.bindValue(1, bigintArray(ids));
+    query.bindValue(2, bigintArray(tokens));
+    query.bindValue(3, node);
     if (!query.exec())
         return sqlError(query, QStringLiteral("renewing leases"));
     QList<qint64> held;

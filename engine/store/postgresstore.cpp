@@ -212,8 +212,13 @@ Result<std::optional<QString>> PostgresStore::setting(const QString &key)
 
 Result<void> PostgresStore::setSetting(const QString &key, const QString &value)
 {
-    auto q = prepared(QStringLiteral("INSERT INTO settings (key, value) VALUES (?, ?) "
-                                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+    // Cluster: every node hears the change at commit (ferry_settings, payload the key), so a
+    // pause from any node or process applies everywhere at once, not at each node's next poll
+    // (issue 18). One statement: the write and its notification commit together.
+    auto q = prepared(QStringLiteral(
+        "WITH saved AS (INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+        "UPDATE SET value = excluded.value RETURNING key) "
+        "SELECT pg_notify('ferry_settings', key) FROM saved"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
@@ -221,6 +226,7 @@ Result<void> PostgresStore::setSetting(const QString &key, const QString &value)
     query.bindValue(1, value);
     if (!query.exec())
         return sqlError(query, QStringLiteral("saving setting %1").arg(key));
+    query.finish();
     return {};
 }
 

@@ -40,7 +40,8 @@ public:
     Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
     Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
                                              const ClaimRequest &request) override;
-    Result<QList<qint64>> renewLeases(const QString &node, qint64 expiresAt) override;
+    Result<QList<qint64>>
+    renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
     Result<QList<qint64>> cancelRequested(const QString &node) override;
     Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
     Result<QList<RescuedJob>>

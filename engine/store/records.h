@@ -131,6 +131,18 @@ struct ClaimRequest
     // Global concurrency limit across nodes (--cluster-max-running): the claim takes at most this
     // many minus the jobs running cluster-wide, counted under a lock; 0 = no limit.
     int clusterMaxRunning = 0;
+    // The operator's pause (setting queue.paused) is read by the claim itself, under its lock:
+    // a pause committed by another process or node before the claim began stops it, whatever
+    // this node's copy of the flag says. Called (SQLite) when the pause refused a claim, so the
+    // caller can catch up at once; PostgreSQL nodes hear it by NOTIFY (ferry_pause).
+    std::function<void()> claimPaused = {};
+};
+
+// One attempt's lease as the node holding it knows it (renewed by token, not by owner).
+struct HeldLease
+{
+    qint64 jobId = 0;
+    qint64 leaseToken = 0;
 };
 
 // The end of one attempt, written back in a batch. newStatus is Pending for a retry (runAt set)

@@ -166,9 +166,18 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     if (!native)
         return native.error();
     NativeConnection &db = **native;
+    // A cancel request wins over every later settle that is not the handler's own verdict: an
+    // attempt that times out, fails transiently, is released at shutdown or handed back while
+    // paused would go back to pending (or dead on its last attempt) and run again; with
+    // cancel_requested set it ends cancelled instead. Read under this statement's write lock,
+    // so a cancel accepted before the settle is never missed (cancelJob takes the same lock).
     auto settle = db.prepare(QStringLiteral(
-        "UPDATE jobs SET status = ?1, result = ?2, error = ?3, run_at = ?4, "
-        "attempts = attempts - ?5, finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL, "
+        "UPDATE jobs SET status = CASE WHEN cancel_requested = 1 AND ?1 IN ('pending', 'dead') "
+        "THEN 'cancelled' ELSE ?1 END, result = ?2, "
+        "error = CASE WHEN cancel_requested = 1 AND ?1 IN ('pending', 'dead') "
+        "THEN 'Cancelled while running.' ELSE ?3 END, run_at = ?4, attempts = attempts - ?5, "
+        "finished_at = CASE WHEN cancel_requested = 1 AND ?1 IN ('pending', 'dead') "
+        "THEN ?10 ELSE ?6 END, lease_owner = NULL, lease_expires_at = NULL, "
         "progress = coalesce(?9, progress) "
         "WHERE id = ?7 AND status = 'running' AND lease_token = ?8"));
     if (!settle)
@@ -183,8 +192,7 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     const bool capped = request.maxPerUser > 0 && request.limit > 0;
     static const QString claimHead = QStringLiteral(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
-        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3, "
-        "cancel_requested = 0 ");
+        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3 ");
     static const QString claimTail = QStringLiteral(
         "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
         "max_attempts, timeout_ms, lease_token, created_at");
@@ -215,7 +223,8 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
                 .bind(5, qint64(s.releaseAttempt ? 1 : 0))
                 .bind(7, s.jobId)
                 .bind(8, s.leaseToken)
-                .bind(9, jsonString(s.progress));
+                .bind(9, jsonString(s.progress))
+                .bind(10, s.finishedAt);
             if (terminal)
                 q.bind(6, s.finishedAt);
             else
@@ -244,6 +253,20 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     }
 
     QList<ClaimedJob> claimed;
+    if (request.limit > 0) { // the persisted pause, as it is under this write lock
+        auto paused = db.prepare(
+            QStringLiteral("SELECT 1 FROM settings WHERE key = 'queue.paused' AND value = '1'"));
+        if (!paused)
+            return paused.error();
+        NativeStatement q(*paused);
+        if (q.step()) {
+            request.limit = 0;
+            if (request.claimPaused)
+                request.claimPaused();
+        } else if (q.failed()) {
+            return q.error(QStringLiteral("reading the queue's pause"));
+        }
+    }
     if (request.limit > 0 && request.clusterMaxRunning > 0) { // global concurrency limit
         auto allowed = clusterClaimAllowance(db, request.clusterMaxRunning);
         if (!allowed)
@@ -298,17 +321,33 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     return claimed;
 }
 
-Result<QList<qint64>> SqliteStore::renewLeases(const QString &node, qint64 expiresAt)
+Result<QList<qint64>>
+SqliteStore::renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt)
 {
+    if (leases.isEmpty())
+        return QList<qint64>{};
     // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
     const std::lock_guard writer(m_writeMutex);
-    auto q = prepared(QStringLiteral("UPDATE jobs SET lease_expires_at = ? "
-                                     "WHERE lease_owner = ? AND status = 'running' RETURNING id"));
+    // The leases travel as one JSON array of [id, token] pairs; each is a primary-key lookup.
+    QString pairs = QStringLiteral("[");
+    for (const HeldLease &lease : leases) {
+        if (pairs.size() > 1)
+            pairs += u',';
+        pairs +=
+            u'[' + QString::number(lease.jobId) + u',' + QString::number(lease.leaseToken) + u']';
+    }
+    pairs += u']';
+    auto q = prepared(QStringLiteral(
+        "UPDATE jobs SET lease_expires_at = ? FROM (SELECT json_extract(value, '$[0]') AS id, "
+        "json_extract(value, '$[1]') AS token FROM json_each(?)) AS held "
+        "WHERE jobs.id = held.id AND jobs.lease_token = held.token AND lease_owner = ? "
+        "AND status = 'running' RETURNING jobs.id"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
     query.bindValue(0, expiresAt);
-    query.bindValue(1, node);
+    query.bindValue(1, pairs);
+    query.bindValue(2, node);
     if (!query.exec())
         return sqlError(query, QStringLiteral("renewing leases"));
     QList<qint64> held;

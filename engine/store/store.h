@@ -43,10 +43,12 @@ public:
     // ready jobs by priority, fair rank between users, and age. One transaction.
     virtual Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
                                                      const ClaimRequest &request) = 0;
-    // Extends every lease this node holds; returns the ids of the jobs it still holds. A job this
-    // node runs that is missing from the list lost its lease (rescued, perhaps running on
-    // another node now): the dispatcher stops it (CancelReason::LeaseLost).
-    virtual Result<QList<qint64>> renewLeases(const QString &node, qint64 expiresAt) = 0;
+    // Extends the given leases, each only while the job is still running under that lease token
+    // for this node; returns the ids of the jobs it still holds. An attempt missing from the
+    // list lost its lease (rescued, perhaps running on another node now, or claimed again by
+    // this one under a new token): the dispatcher stops it (CancelReason::LeaseLost).
+    virtual Result<QList<qint64>>
+    renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) = 0;
     // Running jobs of this node whose cancellation was requested (by any process).
     virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
     virtual Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) = 0;

@@ -173,6 +173,33 @@ private Q_SLOTS:
         QCOMPARE(handlers.blocker->running.load(), 0);
     }
 
+    // A pause written through one node reaches the other at once (ferry_settings), not at its
+    // poll a minute later; and the claim of the other node refuses work from the moment the
+    // pause committed, whatever its own copy of the flag says.
+    void pauseNotifyReachesTheOtherNodeAtOnce()
+    {
+        ClusterHandlers handlers;
+        QueueConfig config = clusterQueueConfig();
+        config.pollIntervalMs = 60'000;
+        ClusterMember a(*m_a, handlers.registry, m_systemClock, QStringLiteral("node-a"), config);
+        ClusterMember b(*m_b, handlers.registry, m_systemClock, QStringLiteral("node-b"), config);
+        NotificationListener listener(
+            m_config, {[q = b.queue.get()] { q->announceRemoteEnqueue(); },
+                       [q = b.queue.get()](qint64 id) { q->announceRemoteCancel(id); },
+                       [q = b.queue.get()](const QString &) { q->reloadPaused(); }});
+        QVERIFY(listener.start().ok());
+        QVERIFY(!b.queue->isPaused());
+        QVERIFY(a.queue->setPaused(true).ok());
+        QVERIFY(m_b->enqueue({clusterJob(m_user, QStringLiteral("noop"))}, m_clock.nowMs()));
+        auto claimed = m_b->settleAndClaim(
+            {}, ClaimRequest{QStringLiteral("node-b"), 1, m_clock.nowMs(), 30'000, 0});
+        QVERIFY(claimed.ok());
+        QVERIFY(claimed->isEmpty()); // the persisted pause, read by the claim itself
+        QTRY_VERIFY_WITH_TIMEOUT(b.queue->isPaused(), 10'000); // heard, not polled
+        QVERIFY(a.queue->setPaused(false).ok());
+        QTRY_VERIFY_WITH_TIMEOUT(!b.queue->isPaused(), 10'000);
+    }
+
     void droppedListenerReconnects()
     {
         std::atomic<int> wakes{0};

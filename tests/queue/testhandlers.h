@@ -80,4 +80,27 @@ public:
     std::atomic<bool> release{false};
 };
 
+// Runs until cancelled, then lingers until letGo (a handler finishing its batch), and returns
+// what the payload says: {"end": "cancelled" (default) | "transient"}. For races between a
+// cancel request and another reason to stop.
+class LingeringHandler final : public JobHandler
+{
+public:
+    JobOutcome run(JobContext &context) override
+    {
+        ++started;
+        while (!context.isCancelled() && !letGo.load())
+            QThread::msleep(1);
+        ++stopping;
+        while (!letGo.load())
+            QThread::msleep(1);
+        if (context.payload().value(u"end").toString() == u"transient")
+            return JobOutcome::transientError(QStringLiteral("busy"));
+        return JobOutcome::cancelled();
+    }
+    std::atomic<int> started{0};
+    std::atomic<int> stopping{0}; // saw its cancellation, still busy
+    std::atomic<bool> letGo{false};
+};
+
 } // namespace Ferry::Test

@@ -301,7 +301,16 @@ private Q_SLOTS:
         auto claimed = m_store->settleAndClaim({}, claimRequest(10));
         QVERIFY(claimed.ok());
         QCOMPARE(claimed->size(), 2);
-        QCOMPARE(m_store->renewLeases(QStringLiteral("node-a"), Now + 40'000)->size(), 2);
+        QList<HeldLease> leases;
+        for (const ClaimedJob &job : *claimed)
+            leases.append({job.id, job.leaseToken});
+        QCOMPARE(m_store->renewLeases(QStringLiteral("node-a"), leases, Now + 40'000)->size(), 2);
+        // By token: a lease under another token (an earlier attempt) is not renewed.
+        QVERIFY(m_store
+                    ->renewLeases(QStringLiteral("node-a"),
+                                  {{claimed->first().id, claimed->first().leaseToken - 1}},
+                                  Now + 40'000)
+                    ->isEmpty());
 
         // Not expired yet: nothing to rescue; the owner never rescues its own leases.
         QVERIFY(
