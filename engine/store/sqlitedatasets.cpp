@@ -209,10 +209,14 @@ Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
 Result<qint64> SqliteStore::undoJob(qint64 jobId, qint64 datasetId)
 {
     auto undone = undoJobOnce(jobId, datasetId);
-    // Deleting needs room in the WAL too: on a full disk, give the reserve back and try again,
-    // so that a failed import never stays visible for want of a few MiB.
-    if (!undone && m_disk.release())
+    // Deleting needs room in the WAL too. On a full disk the WAL cannot restart from its
+    // beginning (its checkpoint cannot grow the database file), so every new frame needs new
+    // space. Give the reserve back, let a checkpoint use it to finish and restart the WAL, whose
+    // file keeps its size: the undo then overwrites frames already on disk.
+    if (!undone && m_disk.release()) {
+        restartWal();
         undone = undoJobOnce(jobId, datasetId);
+    }
     return undone;
 }
 

@@ -114,6 +114,16 @@ void SqliteStore::checkpointLoop()
     m_pool.releaseThisThread();
 }
 
+void SqliteStore::restartWal()
+{
+    const std::lock_guard writer(m_writeMutex);
+    if (auto native = NativeConnection::of(m_pool); native) {
+        int logFrames = 0, copied = 0;
+        sqlite3_wal_checkpoint_v2((*native)->handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                  &logFrames, &copied);
+    }
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &config,
                                                        int targetSchemaVersion)
 {

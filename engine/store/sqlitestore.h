@@ -184,6 +184,9 @@ private:
 
     void checkpointLoop();
     Result<qint64> undoJobOnce(qint64 jobId, qint64 datasetId);
+    // Copies the WAL into the database and restarts it from its beginning (its file keeps its
+    // size), waiting for this process's writers; best effort.
+    void restartWal();
 
     ConnectionPool m_pool;
     // SQLite has one writer at a time; a waiter in its busy handler sleeps 1 ms or more, so
