@@ -68,7 +68,17 @@ Result<qint64> FileBlobStore::place(const QString &from, const QString &id, bool
     if (QFileInfo::exists(target)) {
         if (!link)
             ::unlink(source.constData()); // the same content is already stored
-        return BlobFiles::renewStamp(target, BlobFiles::nowNs());
+        const qint64 now = BlobFiles::nowNs();
+        const qint64 previous = BlobFiles::stampOf(target);
+        auto renewed = BlobFiles::renewStamp(target, now);
+        if (!renewed)
+            return renewed;
+        // Another upload took it within the lease period and may be on its way to a 202 with
+        // no session written yet: this one must never delete it by lease. A lease that matches
+        // no stamp; retention and collect() remove the blob once nobody refers to it.
+        if (previous >= 0 && now - previous < m_options.leaseMs * 1'000'000)
+            return SharedLease;
+        return renewed;
     }
     if (link) {
         if (::link(source.constData(), destination.constData()) != 0) {
@@ -76,8 +86,8 @@ Result<qint64> FileBlobStore::place(const QString &from, const QString &id, bool
                 return makeError(ErrorCode::Unavailable,
                                  QStringLiteral("Cannot link into %1: %2").arg(dir, errnoText()));
             }
-            return storageError(
-                QStringLiteral("Cannot link the upload into place at %1: %2").arg(target, errnoText()));
+            return storageError(QStringLiteral("Cannot link the upload into place at %1: %2")
+                                    .arg(target, errnoText()));
         }
     } else if (::rename(source.constData(), destination.constData()) != 0) {
         return storageError(

@@ -18,6 +18,10 @@ namespace Ferry {
 class FileBlobStore final : public BlobStore
 {
 public:
+    // The lease of a commit that found the blob taken by another commit within the lease
+    // period: remove() by this lease never deletes (the other may be acknowledged).
+    static constexpr qint64 SharedLease = -1;
+
     struct Options
     {
         // How long a commit's claim protects a blob (and how old an abandoned temporary file or
