@@ -102,8 +102,8 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
             qCInfo(lcHost) << "released" << *released << "quota reservations of unfinished uploads";
     }
     if (role == Role::Engine) {
-        host->m_dispatcher = std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers,
-                                                          host->m_clock, nodeId);
+        host->m_dispatcher =
+            std::make_unique<Dispatcher>(*host->m_queue, host->m_handlers, host->m_clock, nodeId);
         // Sessions outlive their pruned jobs only until the next pruning; then their files go.
         host->m_dispatcher->setRetentionHook(
             [store = host->m_store.get(), blobs = host->m_blobs.get()](qint64 cutoff) {

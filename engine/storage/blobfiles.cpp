@@ -99,9 +99,9 @@ Result<qint64> renewStamp(const QString &path, qint64 now)
             return stored;
         stamp += 1'000'000'000;
     }
-    return makeError(ErrorCode::Storage,
-                     QStringLiteral("The file system of %1 does not keep modification times.")
-                         .arg(path));
+    return makeError(
+        ErrorCode::Storage,
+        QStringLiteral("The file system of %1 does not keep modification times.").arg(path));
 }
 
 } // namespace Ferry::BlobFiles
