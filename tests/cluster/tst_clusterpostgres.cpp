@@ -125,7 +125,8 @@ private Q_SLOTS:
         ClusterMember b(*m_b, handlers.registry, m_systemClock, QStringLiteral("node-b"), config);
         NotificationListener listener(
             m_config, {[q = b.queue.get()] { q->announceRemoteEnqueue(); },
-                       [q = b.queue.get()](qint64 id) { q->announceRemoteCancel(id); }});
+                       [q = b.queue.get()](qint64 id) { q->announceRemoteCancel(id); },
+                       {}});
         QVERIFY(listener.start().ok());
         QVERIFY(b.dispatcher->start().ok()); // its first (empty) claim, then a 60 s poll wait
         QTest::qWait(100);
@@ -155,7 +156,8 @@ private Q_SLOTS:
                                                heard.append(id);
                                            }
                                            q->announceRemoteCancel(id);
-                                       }});
+                                       },
+                                       {}});
         QVERIFY(listener.start().ok());
         QVERIFY(b.dispatcher->start().ok());
         auto job = a.queue->enqueue(clusterJob(m_user, QStringLiteral("block")));
@@ -203,7 +205,7 @@ private Q_SLOTS:
     void droppedListenerReconnects()
     {
         std::atomic<int> wakes{0};
-        NotificationListener listener(m_config, {[&] { ++wakes; }, {}});
+        NotificationListener listener(m_config, {[&] { ++wakes; }, {}, {}});
         QVERIFY(listener.start(50).ok());
         QVERIFY(listener.isListening());
         listener.dropConnectionForTest();
