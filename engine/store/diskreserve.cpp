@@ -26,12 +26,12 @@ qint64 DiskReserve::freeBytes() const
     return qint64(fs.f_bavail) * qint64(fs.f_frsize);
 }
 
-bool DiskReserve::aboveFloor() const
+bool DiskReserve::aboveFloor(qint64 pendingBytes) const
 {
     if (m_floor <= 0)
         return true;
     const qint64 free = freeBytes();
-    return free < 0 || free >= m_floor;
+    return free < 0 || free - qMax<qint64>(0, pendingBytes) >= m_floor;
 }
 
 void DiskReserve::ensure()

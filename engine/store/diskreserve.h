@@ -25,8 +25,10 @@ public:
     // Free bytes on the file system of the reserve file; -1 when unknown.
     qint64 freeBytes() const;
     qint64 floorBytes() const { return m_floor; }
-    // True when an import may write another batch: free space is at or above the floor.
-    bool aboveFloor() const;
+    // True when an import may write another batch: free space, less pendingBytes that are
+    // already promised (a WAL not yet copied into the database grows it by up to its size),
+    // is at or above the floor.
+    bool aboveFloor(qint64 pendingBytes = 0) const;
     // Creates the reserve when it is missing and the disk has room for it and the floor.
     void ensure();
     // Deletes the reserve; true when it existed (room was given back).

@@ -5,6 +5,7 @@
 #include "store/sqlhelpers.h"
 #include "store/sqlitenative.h"
 
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QSqlQuery>
 
@@ -85,7 +86,9 @@ Result<std::optional<MigrationCheckpoint>> SqliteStore::checkpoint(qint64 jobId)
 
 Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
 {
-    if (!m_disk.aboveFloor()) {
+    // The WAL's frames are copied into the database file by the checkpointer, which grows the
+    // file by up to the WAL's size: that room is spoken for already.
+    if (!m_disk.aboveFloor(QFileInfo(m_walPath).size())) {
         // Stop while room remains: the undo, the job's outcome and everyone else's writes need
         // it. A transient error: the job retries (from this checkpoint) once room is back.
         return makeError(

@@ -65,6 +65,7 @@ const QString &s_userColumns = SharedRows::userColumns;
 SqliteStore::SqliteStore(const DatabaseConfig &config)
     : m_pool(config, [config](QSqlDatabase &db) { return initializeConnection(db, config); })
     , m_disk(config.sqlitePath + QStringLiteral(".reserve"), config.minFreeDiskBytes)
+    , m_walPath(config.sqlitePath + QStringLiteral("-wal"))
 {}
 
 SqliteStore::~SqliteStore()

@@ -196,6 +196,7 @@ private:
     // The free-disk floor for imports and the reserve that lets a failed import be undone on a
     // full disk (docs/architecture.md, "A full disk").
     DiskReserve m_disk;
+    QString m_walPath;
     // WAL checkpoints run here, off the writers' path (wal_autocheckpoint is off on every
     // connection), so no commit ever pays for copying the log back into the database.
     std::mutex m_checkpointMutex;
