@@ -4,6 +4,7 @@
 
 #include <QDateTime>
 #include <QVarLengthArray>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -40,6 +41,19 @@ bool sameSecret(const QByteArray &a, const QByteArray &b)
     for (qsizetype i = 0; i < a.size(); ++i)
         diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
+}
+
+// The token's SHA-256. A keep-alive client sends the same header again and again: each thread
+// remembers its last one (compared in constant time) instead of hashing it on every request.
+QByteArray tokenHash(const QByteArray &authorization)
+{
+    thread_local QByteArray lastAuthorization;
+    thread_local QByteArray lastHash;
+    if (!lastAuthorization.isEmpty() && sameSecret(lastAuthorization, authorization))
+        return lastHash;
+    lastHash = UserDirectory::hashToken(QString::fromLatin1(authorization.mid(7).trimmed()));
+    lastAuthorization = authorization;
+    return lastHash;
 }
 
 } // namespace
@@ -183,48 +197,49 @@ const ApiHandler::CompiledRoute *ApiHandler::match(const QByteArray &method,
 
 // NotFound: no token, another scheme, or an unknown token (401); any other error is the store's
 // (503: the client did nothing wrong, and must not be told its token is bad).
-Result<User> ApiHandler::authenticate(const QByteArray &authorization)
+std::optional<Result<User>> ApiHandler::authenticateFromCache(const QByteArray &authorization)
 {
     // RFC 9110 11.1: the scheme name is case-insensitive ("bearer", "BEARER").
     if (authorization.size() < 7 || !isBearer(authorization))
-        return makeError(ErrorCode::NotFound, QStringLiteral("No bearer token."));
-    // A keep-alive client sends the same header again and again: remember its last hash (per
-    // thread, compared in constant time) instead of hashing it on every request.
-    thread_local QByteArray lastAuthorization;
-    thread_local QByteArray lastHash;
-    QByteArray hash;
-    if (!lastAuthorization.isEmpty() && sameSecret(lastAuthorization, authorization)) {
-        hash = lastHash;
-    } else {
-        hash = UserDirectory::hashToken(QString::fromLatin1(authorization.mid(7).trimmed()));
-        lastAuthorization = authorization;
-        lastHash = hash;
-    }
+        return Result<User>(makeError(ErrorCode::NotFound, QStringLiteral("No bearer token.")));
+    const QByteArray hash = tokenHash(authorization);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     // A token rotated or a user disabled in this process (the console) counts from the next
     // request: the cache is dropped when the directory's generation moves on.
     const quint64 generation = m_users.generation();
-    {
-        QMutexLocker lock(&m_authMutex);
-        if (generation != m_authGeneration) {
-            m_authCache.clear();
-            m_authGeneration = generation;
-        } else if (auto it = m_authCache.constFind(hash);
-                   it != m_authCache.cend() && it->second > now) {
-            return it->first;
-        }
+    QMutexLocker lock(&m_authMutex);
+    if (generation != m_authGeneration) {
+        m_authCache.clear();
+        m_authGeneration = generation;
+    } else if (auto it = m_authCache.constFind(hash);
+               it != m_authCache.cend() && it->second > now) {
+        return Result<User>(it->first);
     }
+    return std::nullopt;
+}
+
+Result<User> ApiHandler::authenticateFromStore(const QByteArray &authorization)
+{
+    const QByteArray hash = tokenHash(authorization);
+    const quint64 generation = m_users.generation();
     // The lookup is by the token's SHA-256, never by the token: its timing says nothing of it.
     auto user = m_users.authenticate(QString::fromLatin1(authorization.mid(7).trimmed()));
     if (!user)
         return user.error();
     QMutexLocker lock(&m_authMutex);
-    if (m_users.generation() != generation)
+    if (m_users.generation() != generation || m_authGeneration != generation)
         return *user; // changed while we looked: do not cache what may be stale
     if (m_authCache.size() > 10'000)
         m_authCache.clear();
-    m_authCache.insert(hash, {*user, now + AuthCacheMs});
+    m_authCache.insert(hash, {*user, QDateTime::currentMSecsSinceEpoch() + AuthCacheMs});
     return *user;
+}
+
+Http::HeaderDecision ApiHandler::refuse(ApiCallState &state, Http::Response response)
+{
+    state.answered = true;
+    finish(state, response);
+    return Http::HeaderDecision::refuse(std::move(response));
 }
 
 Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
@@ -239,11 +254,6 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
     state->route = compiled ? &compiled->route : nullptr;
     state->counters = compiled ? compiled->counters : m_unmatched;
     const bool api = request.path.startsWith("/api/");
-    auto refuse = [&](Http::Response response) {
-        state->answered = true;
-        finish(*state, response);
-        return Http::HeaderDecision::refuse(std::move(response));
-    };
 
     // A browser's preflight for a cross-origin call: answered from the policy, before the token
     // and the rate limit (it carries neither, and the real request is counted when it comes).
@@ -251,7 +261,7 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
     if (!state->corsOrigin.isEmpty() && request.method == "OPTIONS" &&
         request.path.startsWith("/api/v1/") && !allow.isEmpty()) {
         state->counters = m_preflight;
-        return refuse(m_cors.preflight(allow));
+        return refuse(*state, m_cors.preflight(allow));
     }
 
     // Every /api/ request counts against its client's limit, known route or not; health does not.
@@ -261,7 +271,7 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
             Http::Response response = Http::Response::json(429, RateLimiter::tooManyRequestsBody());
             response.setHeader(RateLimiter::RetryAfterHeaderName,
                                RateLimiter::retryAfterHeaderValue(*state->limit));
-            return refuse(std::move(response));
+            return refuse(*state, std::move(response));
         }
     }
     if (!state->route) {
@@ -273,18 +283,43 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
                                     QString::fromUtf8(request.method), QString::fromUtf8(allow)),
                            "method_not_allowed");
             response.setHeader("Allow", allow);
-            return refuse(std::move(response));
+            return refuse(*state, std::move(response));
         }
-        return refuse(Api::error(404, "Not found",
+        return refuse(*state,
+                      Api::error(404, "Not found",
                                  QStringLiteral("There is no %1. See docs/api.md for the routes.")
                                      .arg(QString::fromUtf8(request.path.left(200))),
                                  "not_found"));
     }
-    if (state->route->authenticated) {
-        const Result<User> user = authenticate(request.header("authorization"));
-        if (!user && user.error().code != ErrorCode::NotFound)
-            return refuse(Api::fromError(user.error()));
-        if (!user) {
+    std::optional<Result<User>> user;
+    if (state->route->authenticated)
+        user = authenticateFromCache(request.header("authorization"));
+    const bool needsStore = (state->route->authenticated && !user) ||
+                            (state->route->prepare && state->route->prepareOffload);
+    if (!needsStore)
+        return admit(state, user ? &*user : nullptr);
+
+    // The store's part runs on the worker pool: a network thread never waits for the database.
+    // The request is copied (headers only, bounded): the connection's may be gone meanwhile.
+    state->ownedRequest = request;
+    state->request = &state->ownedRequest;
+    return Http::HeaderDecision::decideLater(
+        QtConcurrent::run(&m_workers, [this, state, known = std::move(user)] {
+            std::optional<Result<User>> found = known;
+            if (state->route->authenticated && !found)
+                found = authenticateFromStore(state->request->header("authorization"));
+            return std::make_shared<Http::HeaderDecision>(admit(state, found ? &*found : nullptr));
+        }));
+}
+
+// user: the caller when the route is authenticated (nullptr when it is not).
+Http::HeaderDecision ApiHandler::admit(const std::shared_ptr<ApiCallState> &state,
+                                       const Result<User> *user)
+{
+    if (user) {
+        if (!*user && user->error().code != ErrorCode::NotFound)
+            return refuse(*state, Api::fromError(user->error()));
+        if (!*user) {
             Http::Response response = Api::error(
                 401, "Unauthorized",
                 QStringLiteral(
@@ -292,22 +327,24 @@ Http::HeaderDecision ApiHandler::headersReceived(const Http::Request &request)
                     "creates one with 'ferry user add NAME'."),
                 "unauthorized");
             response.setHeader("WWW-Authenticate", "Bearer");
-            return refuse(std::move(response));
+            return refuse(*state, std::move(response));
         }
-        if (user->disabled) {
-            return refuse(Api::error(
-                403, "Forbidden",
-                QStringLiteral("The user %1 is disabled. Ask an operator.").arg(user->name),
-                "user_disabled"));
+        if ((*user)->disabled) {
+            return refuse(
+                *state,
+                Api::error(
+                    403, "Forbidden",
+                    QStringLiteral("The user %1 is disabled. Ask an operator.").arg((*user)->name),
+                    "user_disabled"));
         }
-        state->user = *user;
+        state->user = **user;
     }
     Http::HeaderDecision decision = Http::HeaderDecision::accept();
     if (state->route->prepare) {
         decision = state->route->prepare(ApiCall(state));
         if (decision.reject) {
             Http::Response response = std::move(*decision.reject);
-            return refuse(std::move(response));
+            return refuse(*state, std::move(response));
         }
     }
     state->request = nullptr; // the server's request is gone after this call

@@ -64,7 +64,15 @@ private:
                                const QByteArray &path,
                                QList<QByteArray> *params,
                                QByteArray *allow) const;
-    Result<User> authenticate(const QByteArray &authorization);
+    // The caller from the headers alone: NotFound without a bearer token, the user when the
+    // token is in the cache, nullopt when only the store can tell (authenticateFromStore()).
+    std::optional<Result<User>> authenticateFromCache(const QByteArray &authorization);
+    // The worker pool's half: a store read, then remembered for AuthCacheMs.
+    Result<User> authenticateFromStore(const QByteArray &authorization);
+    // What follows authentication: 401/403, then the route's prepare(). Any thread.
+    Http::HeaderDecision admit(const std::shared_ptr<ApiCallState> &state,
+                               const Result<User> *user);
+    Http::HeaderDecision refuse(ApiCallState &state, Http::Response response);
     void resolveClient(ApiCallState &state, const Http::Request &request);
     void finish(const ApiCallState &call, Http::Response &response);
     std::shared_ptr<const ClientAddress> clients() const;

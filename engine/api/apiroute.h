@@ -67,10 +67,13 @@ struct ApiRoute
     // Runs handle() on the API's worker pool instead of the network thread: for routes that do
     // more than a short read (writes, waits, file work).
     bool offload = false;
-    // Optional, on the network thread once the headers are parsed and the caller authenticated,
-    // before any body byte is read: refuse (413, 429, 415, ...) or pick a BodyConsumer and limit.
-    // Must not block.
+    // Optional, once the headers are parsed and the caller authenticated, before any body byte
+    // is read: refuse (413, 429, 415, ...) or pick a BodyConsumer and limit. On the network
+    // thread, where it must not block, unless prepareOffload.
     std::function<Http::HeaderDecision(const ApiCall &call)> prepare;
+    // Runs prepare() on the API's worker pool (it reads the store: an idempotency key): the
+    // connection waits for the decision without holding its network thread.
+    bool prepareOffload = false;
     std::function<void(const ApiCall &call)> handle;
 };
 

@@ -64,18 +64,22 @@ JobRoutes::JobRoutes(Store &store, JobQueue &queue)
 
 QList<ApiRoute> JobRoutes::routes()
 {
-    // GET of one job stays on the network thread (one indexed read: the API's hot path); its
-    // long-poll is parked on the JobWatcher. Lists, writes and reports run on the API's workers.
+    // On SQLite the GET of one job stays on the network thread: one indexed read, the API's hot
+    // path, and a WAL reader never waits for the writer. On PostgreSQL it is a round trip, which
+    // a network thread never waits for: it runs on the API's workers like everything else. Its
+    // long-poll is parked on the JobWatcher. Lists, writes and reports run on the workers.
+    const bool inlineReads = m_store.backendName() == QLatin1String("sqlite");
     return {
         route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); }),
-        route("GET", "/api/v1/jobs/{id}", false, [this](const ApiCall &call) { getJob(call); }),
+        route("GET", "/api/v1/jobs/{id}", !inlineReads,
+              [this](const ApiCall &call) { getJob(call); }),
         route("POST", "/api/v1/jobs/{id}/cancel", true,
               [this](const ApiCall &call) { cancelJob(call); }),
         route("POST", "/api/v1/jobs/{id}/retry", true,
               [this](const ApiCall &call) { retryJob(call); }),
         route("GET", "/api/v1/jobs/{id}/report", true,
               [this](const ApiCall &call) { jobReport(call); }),
-        route("GET", "/api/v1/sessions/{id}", false,
+        route("GET", "/api/v1/sessions/{id}", !inlineReads,
               [this](const ApiCall &call) { getSession(call); }),
     };
 }

@@ -217,16 +217,29 @@ class TusBody final : public Http::BodyConsumer
 public:
     TusBody(TusUploads &uploads, QFuture<TusUploads::BeginResult> begin, qint64 declared)
         : m_state(std::make_shared<TusBodyState>(uploads, begin, declared))
-        , m_context(new QObject) // on the network thread, where the body arrives
-    {
-        begin.then(m_context,
-                   [state = m_state](const TusUploads::BeginResult &) { state->flushPending(); });
-    }
+        , m_begin(std::move(begin))
+    {}
     // deleteLater: the context lives on the network thread; this may die on a worker.
-    ~TusBody() override { m_context->deleteLater(); }
+    ~TusBody() override
+    {
+        if (m_context)
+            m_context->deleteLater();
+    }
     Q_DISABLE_COPY_MOVE(TusBody)
 
-    bool write(QByteArrayView data) override { return m_state->write(data); }
+    bool write(QByteArrayView data) override
+    {
+        // Made here, on the network thread where the body arrives (this consumer may have been
+        // made on a worker, when the caller's token had to be looked up): what waited for the
+        // append to begin is written from this thread once it has.
+        if (!m_context) {
+            m_context = new QObject;
+            m_begin.then(m_context, [state = m_state](const TusUploads::BeginResult &) {
+                state->flushPending();
+            });
+        }
+        return m_state->write(data);
+    }
     bool finish() override { return m_state->finish(); }
     void abort() override { m_state->abort(); }
     std::optional<Http::Response> refusal() override { return m_state->refusal(); }
@@ -234,7 +247,8 @@ public:
 
 private:
     std::shared_ptr<TusBodyState> m_state;
-    QObject *m_context;
+    QFuture<TusUploads::BeginResult> m_begin;
+    QObject *m_context = nullptr;
 };
 
 void addUploadHeaders(Http::Response &response, const TusUploadRecord &upload)

@@ -128,6 +128,7 @@ QList<ApiRoute> UploadRoutes::routes()
     upload.path = "/api/v1/uploads";
     upload.offload = true; // commits files and writes SQL
     upload.prepare = [this](const ApiCall &call) { return prepare(call); };
+    upload.prepareOffload = true; // an Idempotency-Key is looked up in the store
     upload.handle = [this](const ApiCall &call) { this->upload(call); };
     return {upload};
 }

@@ -1,5 +1,7 @@
 #include "http/httpconnection.h"
 
+#include <QCoroFuture>
+#include <QPointer>
 #include <QTcpSocket>
 #include <QThread>
 
@@ -17,6 +19,42 @@ HttpConnection *self(llhttp_t *parser)
 {
     return static_cast<HttpConnection *>(parser->data);
 }
+
+// The decision a later HeaderDecision brought; one that never came (the handler's pool was
+// stopped, a null result) is a 503, so the request is answered either way.
+std::shared_ptr<HeaderDecision> takeDecision(const QFuture<std::shared_ptr<HeaderDecision>> &future)
+{
+    std::shared_ptr<HeaderDecision> decision;
+    if (future.isFinished() && !future.isCanceled() && future.resultCount() > 0)
+        decision = future.result();
+    if (!decision || decision->later) {
+        decision = std::make_shared<HeaderDecision>(HeaderDecision::refuse(
+            layerError(503, "Service unavailable",
+                       QStringLiteral("The server could not decide on the request. Try again."),
+                       "no_decision")));
+    }
+    return decision;
+}
+
+// A decision nobody will act on: its consumer never gets a body.
+void discardDecision(HeaderDecision &decision)
+{
+    if (auto consumer = std::move(decision.consumer))
+        consumer->abort();
+}
+
+// Aborts the consumer of a decision that is dropped on its way (a queued call that never ran).
+struct DecisionGuard
+{
+    explicit DecisionGuard(std::shared_ptr<HeaderDecision> d) : decision(std::move(d)) {}
+    ~DecisionGuard()
+    {
+        if (decision)
+            discardDecision(*decision);
+    }
+    Q_DISABLE_COPY_MOVE(DecisionGuard)
+    std::shared_ptr<HeaderDecision> decision;
+};
 
 } // namespace
 
@@ -261,6 +299,27 @@ int HttpConnection::headersComplete()
             "body_too_large"));
     }
     HeaderDecision decision = m_handler.headersReceived(r);
+    if (decision.later) {
+        QFuture<std::shared_ptr<HeaderDecision>> future = std::move(*decision.later);
+        if (!future.isFinished()) {
+            // Nothing more is read until the decision comes; the wait is bounded like a
+            // handler's answer (responseTimeoutMs), not by the body stall clock.
+            m_deciding = true;
+            disarmDeadline();
+            const qint64 now = steadyNowMs();
+            m_pending.back().handedAtMs = now;
+            watchResponses(now);
+            awaitDecision(std::move(future), m_currentSequence);
+            return HPE_PAUSED;
+        }
+        decision = std::move(*takeDecision(future));
+    }
+    return applyDecision(std::move(decision));
+}
+
+int HttpConnection::applyDecision(HeaderDecision decision)
+{
+    Request &r = m_request;
     const qint64 limit = decision.maxBodyBytes >= 0 ? decision.maxBodyBytes : m_limits.maxBodyBytes;
     if (!decision.reject && r.contentLength > limit) {
         r.context = std::move(decision.context); // the Handler counts the refusal as its request
@@ -402,6 +461,58 @@ void HttpConnection::feed(const char *data, qint64 length)
         "bad_request"));
 }
 
+// ---- decisions made later --------------------------------------------------------------------
+
+// Resumes on the network thread once the Handler's thread decided (QCoro's QFuture awaiter), or
+// never touches the connection again if it died meanwhile.
+QCoro::Task<> HttpConnection::awaitDecision(QFuture<std::shared_ptr<HeaderDecision>> future,
+                                            quint64 sequence)
+{
+    QPointer<HttpConnection> self(this);
+    co_await QFuture<void>(future); // not the result: a cancelled future has none
+    std::shared_ptr<HeaderDecision> decision = takeDecision(future);
+    if (!self || m_dead) {
+        discardDecision(*decision);
+        co_return;
+    }
+    if (m_inParse) {
+        // Decided before the wait began (still inside headersComplete()): apply it once the
+        // parser has stopped, from the event loop.
+        auto guard = std::make_shared<DecisionGuard>(std::move(decision));
+        QMetaObject::invokeMethod(
+            this, [this, sequence, guard] { decided(sequence, std::move(guard->decision)); },
+            Qt::QueuedConnection);
+        co_return;
+    }
+    decided(sequence, std::move(decision));
+}
+
+void HttpConnection::decided(quint64 sequence, std::shared_ptr<HeaderDecision> decision)
+{
+    Slot *slot = slotFor(sequence);
+    if (m_dead || !m_deciding || sequence != m_currentSequence || !slot || slot->response) {
+        // Answered meanwhile (503 after responseTimeoutMs) or closing: nothing reads its body.
+        discardDecision(*decision);
+        return;
+    }
+    m_deciding = false;
+    slot->handedAtMs = 0;
+    applyDecision(std::move(*decision));
+    if (m_dead || m_stopReading)
+        return;
+    // Goes on where the parser paused: a request without a body completes even if nothing more
+    // arrives (so the parser runs on the empty rest), then whatever the socket holds.
+    m_inParse = true;
+    const QByteArray pending = std::exchange(m_leftover, QByteArray());
+    feed(pending.isEmpty() ? "" : pending.constData(), pending.size());
+    m_inParse = false;
+    if (m_dead)
+        return;
+    flush();
+    if (!m_dead && !m_deciding)
+        onReadyRead();
+}
+
 // ---- socket events ---------------------------------------------------------------------------
 
 void HttpConnection::onReadyRead()
@@ -412,7 +523,7 @@ void HttpConnection::onReadyRead()
         m_socket->skip(m_socket->bytesAvailable());
         return;
     }
-    if (m_stopReading || m_parsePaused || m_inParse)
+    if (m_stopReading || m_parsePaused || m_deciding || m_inParse)
         return;
     thread_local char buffer[ReadChunk];
     m_inParse = true;
@@ -420,7 +531,7 @@ void HttpConnection::onReadyRead()
         const QByteArray pending = std::exchange(m_leftover, QByteArray());
         feed(pending.constData(), pending.size());
     }
-    while (!m_stopReading && !m_parsePaused && !m_dead) {
+    while (!m_stopReading && !m_parsePaused && !m_deciding && !m_dead) {
         const qint64 n = m_socket->read(buffer, ReadChunk);
         if (n <= 0)
             break;

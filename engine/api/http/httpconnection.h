@@ -89,6 +89,11 @@ private:
     static const llhttp_settings_t &parserSettings();
 
     int headersComplete();
+    // The second half of headersComplete(), once the Handler decided (now or later).
+    int applyDecision(HeaderDecision decision);
+    // A decision made later (HeaderDecision::later): waits for it here, on the network thread.
+    QCoro::Task<> awaitDecision(QFuture<std::shared_ptr<HeaderDecision>> future, quint64 sequence);
+    void decided(quint64 sequence, std::shared_ptr<HeaderDecision> decision);
     int messageComplete();
     bool countHeaderBytes(size_t length);
     int headersTooLarge();
@@ -161,6 +166,7 @@ private:
     std::string m_out;     // scratch for response heads
     bool m_inParse = false;
     bool m_parsePaused = false; // too many requests in flight; resumes as answers go out
+    bool m_deciding = false;    // the Handler decides on the current headers elsewhere
     bool m_stopReading = false; // no further request will be read on this connection
     bool m_closing = false;     // close once the write buffer drained
     bool m_lingering = false;   // write side shut; draining what the client still sends

@@ -3,6 +3,7 @@
 #include "http/httptypes.h"
 
 #include <QByteArrayView>
+#include <QFuture>
 
 #include <memory>
 #include <optional>
@@ -40,7 +41,20 @@ struct HeaderDecision
     // with the request to handle() as Request::context.
     std::shared_ptr<void> context;
 
+    // Not decided yet: the handler must wait for something slow (the database) and decides on
+    // another thread. The connection reads nothing more until the decision arrives (TCP pushes
+    // back on the client), then goes on as if it had been returned at once; past
+    // HttpLimits::responseTimeoutMs the client gets 503. A decision the connection cannot take
+    // any more (the client left) has its consumer aborted. A null result counts as 503.
+    std::optional<QFuture<std::shared_ptr<HeaderDecision>>> later;
+
     static HeaderDecision accept() { return {}; }
+    static HeaderDecision decideLater(QFuture<std::shared_ptr<HeaderDecision>> future)
+    {
+        HeaderDecision decision;
+        decision.later = std::move(future);
+        return decision;
+    }
     static HeaderDecision streamInto(std::unique_ptr<BodyConsumer> consumer,
                                      qint64 maxBodyBytes = -1)
     {
@@ -80,7 +94,8 @@ class Handler
 {
 public:
     virtual ~Handler() = default;
-    // Network thread, as soon as the headers are parsed. Must not block.
+    // Network thread, as soon as the headers are parsed. Must not block: what needs the
+    // database is decided on another thread (HeaderDecision::decideLater).
     virtual HeaderDecision headersReceived(const Request &request)
     {
         Q_UNUSED(request);
