@@ -22,6 +22,7 @@ EngineHost::~EngineHost()
     m_monitor.reset();
     m_http.reset();
     m_tusPrune.reset();
+    m_undoSweeper.reset();    // runs on m_api's pool
     m_rateLimitPurge.reset(); // cluster-wide rate limit: its timer uses m_api's pool
     m_api.reset();
     m_tusRoutes.reset();
@@ -346,6 +347,10 @@ Result<void> EngineHost::start()
     QObject::connect(m_tusPrune.get(), &QTimer::timeout, pruneTus);
     m_tusPrune->start();
     pruneTus();
+    // Migrations that ended outside their attempt (a rescue, a cancel while waiting to resume,
+    // another node) are undone here, on every node, now and every few seconds.
+    m_undoSweeper = std::make_unique<MigrationUndoSweeper>(m_store->datasets(), m_api->workers());
+    m_undoSweeper->start();
     // Upload and job API: datasets and their exports.
     m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
     m_api->addRoutes(*m_datasetRoutes);
@@ -391,6 +396,8 @@ void EngineHost::stop()
         m_http->close();
     if (m_listener)
         m_listener->stop(); // cluster
+    if (m_undoSweeper)
+        m_undoSweeper->stop();
     if (m_dispatcher)
         m_dispatcher->stop();
     if (m_cluster)

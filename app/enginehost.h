@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
+#include "migrate/migrationundosweeper.h"
 #include "monitor/procprobe.h"
 #include "monitor/resourcemonitor.h"
 #include "queue/dispatcher.h"
@@ -99,6 +100,7 @@ private:
     std::unique_ptr<TusUploads> m_tusUploads;
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
+    std::unique_ptr<MigrationUndoSweeper> m_undoSweeper;
     std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
     std::unique_ptr<UploadRoutes> m_uploadRoutes;   // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;

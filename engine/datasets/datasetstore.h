@@ -72,8 +72,17 @@ public:
     // One transaction: the records (upserted by key where they have one), the checkpoint, the
     // row errors. Conflict when the job no longer holds leaseToken (rescued elsewhere).
     virtual Result<void> commitBatch(const ImportBatch &batch) = 0;
-    // Undoes everything the job wrote: its inserts deleted, its overwrites restored.
-    virtual Result<qint64> undoJob(qint64 jobId, qint64 datasetId) = 0;
+    // Undoes everything the job wrote: its inserts deleted, its overwrites restored, its
+    // checkpoint dropped. Fenced like commitBatch: Conflict, and nothing undone, unless the job
+    // is still running under leaseToken (a stale attempt never deletes what the current one
+    // wrote). Returns the records undone.
+    virtual Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) = 0;
+    // Undoes the migrations that ended (failed, cancelled, dead, or pruned) with rows no undo
+    // removed: queued by the store itself whenever a job with a checkpoint ends, whoever ends it
+    // (a rescue, a cancel of a pending job, another node). Each is undone in one transaction
+    // that first checks the job is still ended; one that runs again (an operator's retry) is
+    // left to its attempt, one that completed is dropped from the list. Returns the jobs undone.
+    virtual Result<int> undoEndedMigrations() = 0;
     // After the job succeeded: drops the undo copies its overwrites kept.
     virtual Result<void> forgetUndo(qint64 jobId, qint64 datasetId) = 0;
     virtual Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) = 0;

@@ -482,10 +482,13 @@ JobOutcome MigrateHandler::run(JobContext &context)
                              << "lost its lease to another node (this node was cut off or too "
                                 "slow); stopped it without writing more";
     const qint64 datasetId = import.state().datasetId;
+    // Fenced by this attempt's lease: a stale attempt never deletes what the current one wrote.
+    // What is not undone here (no room on the disk, the store away, the process killed) is
+    // undone once the job has ended, by the MigrationUndoSweeper of any node.
     auto undo = [&] {
-        if (auto undone = m_datasets.undoJob(job.id, datasetId); !undone)
+        if (auto undone = m_datasets.undoJob(job.id, datasetId, job.leaseToken); !undone)
             qCWarning(lcMigrate) << "job" << job.id
-                                 << "could not be undone:" << undone.error().toString();
+                                 << "could not be undone now:" << undone.error().toString();
         else
             import.refundCharge();
     };

@@ -392,7 +392,13 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
 
 void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
 {
-    QList<std::pair<qint64, QJsonObject>> progress;
+    struct Progress
+    {
+        qint64 id;
+        qint64 leaseToken;
+        QJsonObject json;
+    };
+    QList<Progress> progress;
     const bool flushProgress = steadyNow >= m_nextProgressFlush;
     {
         QMutexLocker lock(&m_runningMutex);
@@ -410,14 +416,14 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
             }
             if (flushProgress) {
                 if (auto p = running.state->takeProgress())
-                    progress.append({id, progressJson(*p)});
+                    progress.append({id, running.job.leaseToken, progressJson(*p)});
             }
         }
     }
     if (flushProgress)
         m_nextProgressFlush = steadyNow + ProgressFlushInterval;
-    for (const auto &[id, json] : std::as_const(progress)) {
-        if (auto saved = m_store.saveProgress(id, json); !saved)
+    for (const Progress &p : std::as_const(progress)) {
+        if (auto saved = m_store.saveProgress(p.id, p.leaseToken, p.json); !saved)
             reportStoreError(saved.error());
     }
 

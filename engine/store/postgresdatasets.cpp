@@ -72,16 +72,43 @@ Result<std::optional<MigrationCheckpoint>> PostgresStore::checkpoint(qint64 jobI
     return result;
 }
 
-Result<qint64> PostgresStore::undoJob(qint64 jobId, qint64 datasetId)
+namespace {
+
+// leaseToken: the running attempt's (undoJob); nullopt: the job must have ended
+// (undoEndedMigrations). nullopt result: the fence did not hold, nothing was changed.
+Result<std::optional<qint64>>
+undoJobOnce(QSqlDatabase &db, qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken)
 {
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
+    SqlTransaction transaction(db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
-    // Taken in the order commitBatch takes them: no batch of another job interleaves.
+    QSqlQuery q(db);
+    // The fence holds the job row as commitBatch does, then the dataset, in commitBatch's order:
+    // no batch of this job commits after the check, and a rescue or a retry of the job waits.
+    q.prepare(QStringLiteral("SELECT status, lease_token FROM jobs WHERE id = ? "
+                             "FOR NO KEY UPDATE"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    const bool exists = q.next();
+    const QString status = exists ? q.value(0).toString() : QString();
+    const qint64 token = exists ? q.value(1).toLongLong() : 0;
+    q.finish();
+    const bool ended =
+        !exists || status == u"failed" || status == u"cancelled" || status == u"dead";
+    if (leaseToken ? !(status == u"running" && token == *leaseToken) : !ended) {
+        // An ended migration that runs again (a retry) is its attempt's to finish or undo; one
+        // that completed keeps its rows and leaves the list.
+        if (!leaseToken && status == u"completed") {
+            q.prepare(QStringLiteral("DELETE FROM migration_undos WHERE job_id = ?"));
+            q.addBindValue(jobId);
+            if (!q.exec())
+                return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+            if (auto committed = transaction.commit(); !committed)
+                return committed.error();
+        }
+        return std::optional<qint64>();
+    }
     q.prepare(QStringLiteral("SELECT 1 FROM datasets WHERE id = ? FOR NO KEY UPDATE"));
     q.addBindValue(datasetId);
     if (!q.exec())
@@ -103,13 +130,68 @@ Result<qint64> PostgresStore::undoJob(qint64 jobId, qint64 datasetId)
     if (!q.exec())
         return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
     undone += q.numRowsAffected();
-    q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
-    q.addBindValue(jobId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    for (const auto *table : {"migration_checkpoints", "migration_undos"}) {
+        q.prepare(QStringLiteral("DELETE FROM %1 WHERE job_id = ?").arg(QLatin1String(table)));
+        q.addBindValue(jobId);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
-    return undone;
+    return std::optional<qint64>(undone);
+}
+
+} // namespace
+
+Result<qint64> PostgresStore::undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    auto undone = undoJobOnce(*db, jobId, datasetId, leaseToken);
+    if (!undone)
+        return undone.error();
+    if (!*undone) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 no longer holds its lease; its rows were left to "
+                                        "the attempt that does.")
+                             .arg(jobId),
+                         QStringLiteral("The job was rescued and runs elsewhere."));
+    }
+    return **undone;
+}
+
+Result<int> PostgresStore::undoEndedMigrations()
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    int undoneJobs = 0;
+    qint64 after = 0;
+    while (true) {
+        QList<std::pair<qint64, qint64>> queued; // job, dataset
+        {
+            QSqlQuery q(*db);
+            q.prepare(QStringLiteral("SELECT job_id, dataset_id FROM migration_undos "
+                                     "WHERE job_id > ? ORDER BY job_id LIMIT 100"));
+            q.addBindValue(after);
+            if (!q.exec())
+                return sqlError(q, QStringLiteral("reading the migrations to undo"));
+            while (q.next())
+                queued.append({q.value(0).toLongLong(), q.value(1).toLongLong()});
+        }
+        if (queued.isEmpty())
+            return undoneJobs;
+        // Every node sweeps: two undoing one job take turns on its row, the second finds nothing.
+        for (const auto &[jobId, datasetId] : std::as_const(queued)) {
+            auto undone = undoJobOnce(*db, jobId, datasetId, std::nullopt);
+            if (!undone)
+                return undone.error();
+            if (*undone)
+                ++undoneJobs;
+            after = jobId;
+        }
+    }
 }
 
 Result<void> PostgresStore::forgetUndo(qint64 jobId, qint64 datasetId)

@@ -371,15 +371,18 @@ Result<QList<qint64>> PostgresStore::cancelRequested(const QString &node)
     return ids;
 }
 
-Result<void> PostgresStore::saveProgress(qint64 jobId, const QJsonObject &progress)
+Result<void>
+PostgresStore::saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress)
 {
-    auto q = prepared(
-        QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'"));
+    auto q =
+        prepared(QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' "
+                                "AND lease_token = ?"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
     query.bindValue(0, jsonText(progress));
     query.bindValue(1, jobId);
+    query.bindValue(2, leaseToken);
     if (!query.exec())
         return sqlError(query, QStringLiteral("saving progress of job %1").arg(jobId));
     return {};

@@ -43,7 +43,8 @@ public:
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
     Result<QList<qint64>> cancelRequested(const QString &node) override;
-    Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
+    Result<void>
+    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) override;
     Result<QList<RescuedJob>>
     rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
     Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
@@ -97,7 +98,8 @@ public:
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
     Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId) override;
+    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
+    Result<int> undoEndedMigrations() override;
     Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
     Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
     Result<QList<DatasetInfo>> datasets(qint64 userId) override;

@@ -209,21 +209,70 @@ Result<void> SqliteStore::commitBatch(const ImportBatch &batch)
     return transaction.commit();
 }
 
-Result<qint64> SqliteStore::undoJob(qint64 jobId, qint64 datasetId)
+Result<qint64> SqliteStore::undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken)
 {
-    auto undone = undoJobOnce(jobId, datasetId);
+    auto undone = undoJobWithReserve(jobId, datasetId, leaseToken);
+    if (!undone)
+        return undone.error();
+    if (!*undone) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Job %1 no longer holds its lease; its rows were left to "
+                                        "the attempt that does.")
+                             .arg(jobId),
+                         QStringLiteral("The job was rescued and runs elsewhere."));
+    }
+    return **undone;
+}
+
+Result<std::optional<qint64>>
+SqliteStore::undoJobWithReserve(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken)
+{
+    auto undone = undoJobOnce(jobId, datasetId, leaseToken);
     // Deleting needs room in the WAL too. On a full disk the WAL cannot restart from its
     // beginning (its checkpoint cannot grow the database file), so every new frame needs new
     // space. Give the reserve back, let a checkpoint use it to finish and restart the WAL, whose
     // file keeps its size: the undo then overwrites frames already on disk.
     if (!undone && m_disk.release()) {
         restartWal();
-        undone = undoJobOnce(jobId, datasetId);
+        undone = undoJobOnce(jobId, datasetId, leaseToken);
     }
     return undone;
 }
 
-Result<qint64> SqliteStore::undoJobOnce(qint64 jobId, qint64 datasetId)
+Result<int> SqliteStore::undoEndedMigrations()
+{
+    int undoneJobs = 0;
+    qint64 after = 0;
+    while (true) {
+        QList<std::pair<qint64, qint64>> queued; // job, dataset
+        {
+            auto db = this->db();
+            if (!db)
+                return db.error();
+            QSqlQuery q(*db);
+            q.prepare(QStringLiteral("SELECT job_id, dataset_id FROM migration_undos "
+                                     "WHERE job_id > ? ORDER BY job_id LIMIT 100"));
+            q.addBindValue(after);
+            if (!q.exec())
+                return sqlError(q, QStringLiteral("reading the migrations to undo"));
+            while (q.next())
+                queued.append({q.value(0).toLongLong(), q.value(1).toLongLong()});
+        }
+        if (queued.isEmpty())
+            return undoneJobs;
+        for (const auto &[jobId, datasetId] : std::as_const(queued)) {
+            auto undone = undoJobWithReserve(jobId, datasetId, std::nullopt);
+            if (!undone)
+                return undone.error();
+            if (*undone)
+                ++undoneJobs;
+            after = jobId;
+        }
+    }
+}
+
+Result<std::optional<qint64>>
+SqliteStore::undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken)
 {
     const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
@@ -233,6 +282,30 @@ Result<qint64> SqliteStore::undoJobOnce(qint64 jobId, qint64 datasetId)
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery q(*db);
+    // The fence, under the write lock: nothing can change the job before this commits.
+    q.prepare(QStringLiteral("SELECT status, lease_token FROM jobs WHERE id = ?"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    const bool exists = q.next();
+    const QString status = exists ? q.value(0).toString() : QString();
+    const qint64 token = exists ? q.value(1).toLongLong() : 0;
+    q.finish();
+    const bool ended =
+        !exists || status == u"failed" || status == u"cancelled" || status == u"dead";
+    if (leaseToken ? !(status == u"running" && token == *leaseToken) : !ended) {
+        // An ended migration that runs again (a retry) is its attempt's to finish or undo; one
+        // that completed keeps its rows and leaves the list.
+        if (!leaseToken && status == u"completed") {
+            q.prepare(QStringLiteral("DELETE FROM migration_undos WHERE job_id = ?"));
+            q.addBindValue(jobId);
+            if (!q.exec())
+                return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+            if (auto committed = transaction.commit(); !committed)
+                return committed.error();
+        }
+        return std::optional<qint64>();
+    }
     q.prepare(QStringLiteral("DELETE FROM records WHERE id BETWEEN ? AND ? AND job_id = ? "
                              "AND prev_doc IS NULL"));
     q.addBindValue(firstRecordId(datasetId));
@@ -250,13 +323,15 @@ Result<qint64> SqliteStore::undoJobOnce(qint64 jobId, qint64 datasetId)
     if (!q.exec())
         return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
     undone += q.numRowsAffected();
-    q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
-    q.addBindValue(jobId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    for (const auto *table : {"migration_checkpoints", "migration_undos"}) {
+        q.prepare(QStringLiteral("DELETE FROM %1 WHERE job_id = ?").arg(QLatin1String(table)));
+        q.addBindValue(jobId);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
+    }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
-    return undone;
+    return std::optional<qint64>(undone);
 }
 
 Result<void> SqliteStore::forgetUndo(qint64 jobId, qint64 datasetId)

@@ -41,7 +41,8 @@ public:
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
     Result<QList<qint64>> cancelRequested(const QString &node) override;
-    Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) override;
+    Result<void>
+    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) override;
     Result<QList<RescuedJob>>
     rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
     Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
@@ -95,7 +96,8 @@ public:
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
     Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId) override;
+    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
+    Result<int> undoEndedMigrations() override;
     Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
     Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
     Result<QList<DatasetInfo>> datasets(qint64 userId) override;
@@ -183,7 +185,12 @@ private:
                                  qint64 now);
 
     void checkpointLoop();
-    Result<qint64> undoJobOnce(qint64 jobId, qint64 datasetId);
+    // leaseToken: the running attempt's (undoJob); nullopt: the job must have ended
+    // (undoEndedMigrations). nullopt result: the fence did not hold, nothing was changed.
+    Result<std::optional<qint64>>
+    undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
+    Result<std::optional<qint64>>
+    undoJobWithReserve(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
     // Copies the WAL into the database and restarts it from its beginning (its file keeps its
     // size), waiting for this process's writers; best effort.
     void restartWal();

@@ -51,7 +51,9 @@ public:
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) = 0;
     // Running jobs of this node whose cancellation was requested (by any process).
     virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
-    virtual Result<void> saveProgress(qint64 jobId, const QJsonObject &progress) = 0;
+    // Only while the job still runs under leaseToken: a stale attempt's progress is dropped.
+    virtual Result<void>
+    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) = 0;
     virtual Result<QList<RescuedJob>>
     rescueLeases(RescueScope scope, const QString &node, qint64 now) = 0;
     // Pending: cancelled now. Running: marked; the running node observes it. Returns the new

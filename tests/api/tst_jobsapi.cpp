@@ -315,12 +315,14 @@ private Q_SLOTS:
         const qint64 id = api.enqueue(api.alice.id);
         // Claimed by a node of ours that runs no handler: running, and nobody else writes it.
         ClaimRequest claim{QStringLiteral("test-node"), 1, api.clock.nowMs(), 60'000};
-        QCOMPARE(api.t.store->settleAndClaim({}, claim)->size(), 1);
+        const auto claimed = api.t.store->settleAndClaim({}, claim);
+        QCOMPARE(claimed->size(), 1);
+        const qint64 lease = claimed->first().leaseToken;
         // Another thread reports progress once the request is parked.
         std::thread writer([&] {
             while (api.jobs->watcher().parked() == 0)
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            (void)api.t.store->saveProgress(id, {{QStringLiteral("done"), 5}});
+            (void)api.t.store->saveProgress(id, lease, {{QStringLiteral("done"), 5}});
         });
         const JobsReply reply =
             api.get(QStringLiteral("/api/v1/jobs/%1?wait=60").arg(id), api.aliceToken);

@@ -281,7 +281,7 @@ private Q_SLOTS:
                                                   QString::fromStdString(doc(3, "two-again"))}));
         QCOMPARE((*m_store->dataset(m_user, QStringLiteral("people")))->records, 3);
 
-        auto undone = m_store->undoJob(two.id, dataset);
+        auto undone = m_store->undoJob(two.id, dataset, two.leaseToken);
         QVERIFY2(undone.ok(), undone ? "" : qPrintable(undone.error().message));
         QCOMPARE(*undone, 3); // c deleted, a and b restored
         QCOMPARE(exportAll(dataset), before);
