@@ -108,9 +108,27 @@ void SystemRoutes::metricsText(const ApiCall &call)
         text += "# HELP ferry_active_jobs Jobs running now.\n# TYPE ferry_active_jobs gauge\n"
                 "ferry_active_jobs " +
                 QByteArray::number(m_dispatcher->runningCount()) + '\n';
-        text += "# HELP ferry_max_concurrency The concurrency limit.\n"
+        text += "# HELP ferry_max_concurrency The concurrency limit the operator set.\n"
                 "# TYPE ferry_max_concurrency gauge\nferry_max_concurrency " +
                 QByteArray::number(m_dispatcher->maxConcurrency()) + '\n';
+        // What the resource governor leaves of it (docs/architecture.md, "Adaptive concurrency"):
+        // the memory watermarks lower the limit, the free-disk floor stops claiming.
+        const bool diskFloor = m_dispatcher->claimingPaused();
+        const int effective = diskFloor ? 0 : m_dispatcher->effectiveConcurrency();
+        const bool memory = effective < m_dispatcher->maxConcurrency() && !diskFloor;
+        text += "# HELP ferry_effective_concurrency Jobs this node may start now: the operator's "
+                "limit less the resource governor's reduction (0 while claiming is paused).\n"
+                "# TYPE ferry_effective_concurrency gauge\nferry_effective_concurrency " +
+                QByteArray::number(effective) + '\n';
+        text += "# HELP ferry_concurrency_governor Why the effective concurrency is below the "
+                "limit: 1 for the reason that applies.\n"
+                "# TYPE ferry_concurrency_governor gauge\n"
+                "ferry_concurrency_governor{reason=\"none\"} " +
+                QByteArray(memory || diskFloor ? "0" : "1") +
+                "\nferry_concurrency_governor{reason=\"memory\"} " +
+                QByteArray(memory ? "1" : "0") +
+                "\nferry_concurrency_governor{reason=\"disk_floor\"} " +
+                QByteArray(diskFloor ? "1" : "0") + '\n';
     }
     if (m_openConnections) {
         text += "# HELP ferry_http_open_connections HTTP connections open now.\n"

@@ -9,6 +9,7 @@
 #include "api/systemroutes.h"
 #include "http/httpserver.h"
 #include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
 #include "testsupport.h"
 
 #include <QJsonDocument>
@@ -46,7 +47,10 @@ struct ApiFixture
         auto created = RateLimiter::create(policy, t.clock);
         limiter = std::move(created.value());
         handler = std::make_unique<ApiHandler>(*users, *limiter, ClientAddress(), &log);
-        system = std::make_unique<SystemRoutes>(*t.store, handler->metrics(), nullptr,
+        // Never started: /metrics reads its limits (tests set them), it claims nothing.
+        dispatcher =
+            std::make_unique<Dispatcher>(*queue, handlers, t.clock, QStringLiteral("api-test"));
+        system = std::make_unique<SystemRoutes>(*t.store, handler->metrics(), dispatcher.get(),
                                                 SystemRoutes::Options{true, "test"});
         jobs = std::make_unique<JobRoutes>(*t.store, *queue);
         handler->addRoutes(*system);
@@ -88,6 +92,7 @@ struct ApiFixture
     std::unique_ptr<JobQueue> queue;
     std::unique_ptr<UserDirectory> users;
     std::unique_ptr<RateLimiter> limiter;
+    std::unique_ptr<Dispatcher> dispatcher;
     AccessLog log{AccessLog::Format::Off};
     std::unique_ptr<SystemRoutes> system; // outlive the handler: it calls them
     std::unique_ptr<JobRoutes> jobs;

@@ -79,6 +79,41 @@ private Q_SLOTS:
         QVERIFY(metrics.body.contains(
             "ferry_http_requests_total{route=\"/api/v1/jobs/{id}\",status=\"404\"} 1\n"));
     }
+
+    // The governor's throttling is visible from outside (issue 18): the effective limit beside
+    // the operator's, and why. Before: ferry_max_concurrency alone, unchanged while throttled.
+    void metricsShowTheGovernorsThrottling()
+    {
+        ApiFixture api;
+        QVERIFY(api.dispatcher->setMaxConcurrency(6).ok());
+        auto scrape = [&] { return api.call("GET", QStringLiteral("/metrics")).body; };
+
+        QByteArray text = scrape();
+        QVERIFY2(text.contains("\nferry_max_concurrency 6\n"), text);
+        QVERIFY2(text.contains("\nferry_effective_concurrency 6\n"), text);
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"none\"} 1\n"));
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"memory\"} 0\n"));
+
+        api.dispatcher->setResourceLimit(2); // what the memory watermarks do
+        text = scrape();
+        QVERIFY2(text.contains("\nferry_max_concurrency 6\n"), text);
+        QVERIFY2(text.contains("\nferry_effective_concurrency 2\n"), text);
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"none\"} 0\n"));
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"memory\"} 1\n"));
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"disk_floor\"} 0\n"));
+
+        api.dispatcher->setClaimingPaused(true); // the free-disk floor
+        text = scrape();
+        QVERIFY2(text.contains("\nferry_effective_concurrency 0\n"), text);
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"memory\"} 0\n"));
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"disk_floor\"} 1\n"));
+
+        api.dispatcher->setClaimingPaused(false);
+        api.dispatcher->setResourceLimit(0);
+        text = scrape();
+        QVERIFY2(text.contains("\nferry_effective_concurrency 6\n"), text);
+        QVERIFY(text.contains("ferry_concurrency_governor{reason=\"none\"} 1\n"));
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_ApiMetrics)
