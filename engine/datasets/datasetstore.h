@@ -77,11 +77,12 @@ public:
     // is still running under leaseToken (a stale attempt never deletes what the current one
     // wrote). Returns the records undone.
     virtual Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) = 0;
-    // Undoes the migrations that ended (failed, cancelled, dead, or pruned) with rows no undo
-    // removed: queued by the store itself whenever a job with a checkpoint ends, whoever ends it
-    // (a rescue, a cancel of a pending job, another node). Each is undone in one transaction
-    // that first checks the job is still ended; one that runs again (an operator's retry) is
-    // left to its attempt, one that completed is dropped from the list. Returns the jobs undone.
+    // Undoes the migrations that ended (failed, cancelled, dead) with rows no undo removed,
+    // whoever ended them (a rescue, a cancel of a pending job, another node): those whose
+    // checkpoint is still there. Each is undone in one transaction that first checks the job is
+    // still ended; one that runs again (an operator's retry) is left to its attempt; a completed
+    // one loses only its checkpoint, which nothing needs any more (retention prunes a failed
+    // migration only once this has run). Returns the jobs undone.
     virtual Result<int> undoEndedMigrations() = 0;
     // After the job succeeded: drops the undo copies its overwrites kept.
     virtual Result<void> forgetUndo(qint64 jobId, qint64 datasetId) = 0;

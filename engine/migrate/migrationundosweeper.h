@@ -15,9 +15,10 @@ class DatasetStore;
 // Undo follows every way a migration can end (docs/architecture.md, "Undo on every ending"). The
 // migrate handler undoes what its own attempt wrote when the attempt fails, is cancelled or is
 // the last; a job can also end outside any attempt (a rescue after kill -9 on its last attempt,
-// a cancel while it waits to resume, another node, the console). The store lists those as they
-// end (migration_undos, filled by a trigger); this sweeper undoes them on the worker pool, at
-// start and then every interval, on every node (the undo is fenced and idempotent).
+// a cancel while it waits to resume, another node, the console). Such a job still has its
+// checkpoint (every batch writes it, every undo deletes it): this sweeper undoes those on the
+// worker pool, at start and then every interval, on every node (the undo is fenced and
+// idempotent), and drops the checkpoints of completed migrations.
 class MigrationUndoSweeper final : public QObject
 {
     Q_OBJECT

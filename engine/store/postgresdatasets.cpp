@@ -98,9 +98,9 @@ undoJobOnce(QSqlDatabase &db, qint64 jobId, qint64 datasetId, std::optional<qint
         !exists || status == u"failed" || status == u"cancelled" || status == u"dead";
     if (leaseToken ? !(status == u"running" && token == *leaseToken) : !ended) {
         // An ended migration that runs again (a retry) is its attempt's to finish or undo; one
-        // that completed keeps its rows and leaves the list.
+        // that completed keeps its rows and needs its checkpoint no more.
         if (!leaseToken && status == u"completed") {
-            q.prepare(QStringLiteral("DELETE FROM migration_undos WHERE job_id = ?"));
+            q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
             q.addBindValue(jobId);
             if (!q.exec())
                 return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
@@ -130,12 +130,10 @@ undoJobOnce(QSqlDatabase &db, qint64 jobId, qint64 datasetId, std::optional<qint
     if (!q.exec())
         return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
     undone += q.numRowsAffected();
-    for (const auto *table : {"migration_checkpoints", "migration_undos"}) {
-        q.prepare(QStringLiteral("DELETE FROM %1 WHERE job_id = ?").arg(QLatin1String(table)));
-        q.addBindValue(jobId);
-        if (!q.exec())
-            return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
-    }
+    q.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE job_id = ?"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return std::optional<qint64>(undone);
@@ -172,8 +170,12 @@ Result<int> PostgresStore::undoEndedMigrations()
         QList<std::pair<qint64, qint64>> queued; // job, dataset
         {
             QSqlQuery q(*db);
-            q.prepare(QStringLiteral("SELECT job_id, dataset_id FROM migration_undos "
-                                     "WHERE job_id > ? ORDER BY job_id LIMIT 100"));
+            // Checkpoints are kept only while a migration may resume (pending, running) or
+            // until this sweep has seen its end: the table stays small.
+            q.prepare(QStringLiteral("SELECT c.job_id, c.dataset_id FROM migration_checkpoints c "
+                                     "JOIN jobs j ON j.id = c.job_id WHERE c.job_id > ? AND "
+                                     "j.status IN ('completed', 'failed', 'cancelled', 'dead') "
+                                     "ORDER BY c.job_id LIMIT 100"));
             q.addBindValue(after);
             if (!q.exec())
                 return sqlError(q, QStringLiteral("reading the migrations to undo"));
