@@ -411,7 +411,8 @@ private Q_SLOTS:
         e.dispatcher =
             std::make_unique<Dispatcher>(*e.queue, e.handlers, e.clock, QStringLiteral("again"));
         QVERIFY(e.dispatcher->start().ok());
-        // Generous: 300,000 rows on PostgreSQL on a loaded two-core CI machine; a bound, not a target.
+        // Generous: 300,000 rows on PostgreSQL on a loaded two-core CI machine; a bound, not a
+        // target.
         QVERIFY(e.finished(submitted->jobId, 200'000));
         QCOMPARE(e.job(submitted->jobId).status, JobStatus::Completed);
         QCOMPARE(e.job(submitted->jobId).result.value(u"rowsImported").toInt(), Rows);
