@@ -84,9 +84,10 @@ undoJobOnce(QSqlDatabase &db, qint64 jobId, qint64 datasetId, std::optional<qint
         return begun.error();
     QSqlQuery q(db);
     // The fence holds the job row as commitBatch does, then the dataset, in commitBatch's order:
-    // no batch of this job commits after the check, and a rescue or a retry of the job waits.
+    // no batch of this job commits after the check, and a rescue or a retry of the job (FOR
+    // UPDATE) waits, while the attempt's lease renewal does not.
     q.prepare(QStringLiteral("SELECT status, lease_token FROM jobs WHERE id = ? "
-                             "FOR NO KEY UPDATE"));
+                             "FOR KEY SHARE"));
     q.addBindValue(jobId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));

@@ -73,12 +73,14 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
     if (auto begun = transaction.begin(); !begun)
         return begun;
 
-    // The fence: the job's row, locked until commit, still running under this lease. A rescue
-    // (which changes lease_token) waits for this transaction or skips the row, so a node that
-    // lost its lease writes nothing, and one that still holds it writes the whole batch.
-    // NO KEY UPDATE blocks every other change of the row but not foreign-key checks against it.
+    // The fence: the job's row, locked until commit, still running under this lease. Whatever
+    // ends or hands out an attempt from outside it (a rescue, a claim, a retry, a cancel) locks
+    // the row FOR UPDATE first, which waits for this lock or skips the row; so a node that lost
+    // its lease writes nothing, and one that still holds it writes the whole batch. KEY SHARE,
+    // the weakest lock that does this, lets the plain UPDATEs of the attempt's own bookkeeping
+    // through: lease renewal and progress never wait behind a batch (issue 18).
     auto fence = db.exec("SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' "
-                         "AND lease_token = $2 FOR NO KEY UPDATE",
+                         "AND lease_token = $2 FOR KEY SHARE",
                          {pgInt(batch.jobId), pgInt(batch.leaseToken)},
                          QStringLiteral("checking the lease of job %1").arg(batch.jobId));
     if (!fence)

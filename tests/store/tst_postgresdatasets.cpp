@@ -242,6 +242,94 @@ private Q_SLOTS:
         QCOMPARE(exportAll(dataset).size(), 4);
     }
 
+    void renewalAndProgressDoNotWaitBehindABatch_data()
+    {
+        QTest::addColumn<bool>("undo");
+        QTest::newRow("import batch") << false;
+        QTest::newRow("undo") << true;
+    }
+
+    // A batch (or its attempt's undo) holds the job's fence for as long as it runs. The
+    // attempt's lease renewal and progress must not queue behind it (a slow batch would cost
+    // every job on the node its lease), while a rescue from another node still passes it over.
+    void renewalAndProgressDoNotWaitBehindABatch()
+    {
+        QFETCH(bool, undo);
+        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto job = claimJob();
+        QVERIFY(commit(job, dataset, {{"", doc(1)}}).ok());
+
+        // Another session holds the dataset's row: the batch takes the job's fence, then waits.
+        auto blocker = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("hold"));
+        blocker.setHostName(m_config.host);
+        blocker.setPort(m_config.port);
+        blocker.setUserName(m_config.user);
+        blocker.setDatabaseName(m_config.database);
+        QVERIFY(blocker.open());
+        QVERIFY(blocker.transaction());
+        QSqlQuery hold(blocker);
+        QVERIFY(hold.exec(
+            QStringLiteral("SELECT 1 FROM datasets WHERE id = %1 FOR UPDATE").arg(dataset)));
+
+        std::atomic<bool> written{false};
+        bool writeOk = false;
+        QThread *writer = QThread::create([&] {
+            writeOk = undo ? m_store->undoJob(job.id, dataset, job.leaseToken).ok()
+                           : commit(job, dataset, {{"", doc(2)}}).ok();
+            written = true;
+        });
+        writer->start();
+        // (Asked on a connection of its own: pg_stat_activity is a snapshot per transaction.)
+        const bool batchWaits = QTest::qWaitFor(
+            [&] {
+                return execute(QStringLiteral("SELECT count(*) FROM pg_stat_activity "
+                                              "WHERE wait_event_type = 'Lock'")) > 0;
+            },
+            30'000);
+
+        Result<QList<qint64>> renewed = QList<qint64>{};
+        Result<void> progress;
+        QThread *renewer = QThread::create([&] {
+            renewed = m_store->renewLeases(QStringLiteral("node-a"), {{job.id, job.leaseToken}},
+                                           Now + 3 * LeaseMs);
+            progress = m_store->saveProgress(job.id, job.leaseToken,
+                                             QJsonObject{{QStringLiteral("rowsRead"), 7}});
+        });
+        renewer->start();
+        // Without the fix the renewal waits for the batch, which waits for this test: give it
+        // long enough that only a lock, not a slow machine, keeps it from returning.
+        const bool renewedWhileHeld = renewer->wait(60'000);
+        const bool batchStillWaiting = !written;
+        // Past the lease: a rescue from another node must not take the job in mid-batch.
+        auto rescued = m_store->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("node-b"),
+                                             Now + 10 * LeaseMs);
+
+        QVERIFY(blocker.rollback());
+        QVERIFY(writer->wait(60'000));
+        QVERIFY(renewer->wait(60'000));
+        delete writer;
+        delete renewer;
+        hold = QSqlQuery();
+        blocker = QSqlDatabase();
+        QSqlDatabase::removeDatabase(QStringLiteral("hold"));
+
+        QVERIFY(batchWaits);
+        QVERIFY2(renewedWhileHeld, "the lease renewal waited behind the batch");
+        QVERIFY(batchStillWaiting);
+        QVERIFY2(renewed.ok(), renewed ? "" : qPrintable(renewed.error().message));
+        QCOMPARE(*renewed, QList<qint64>{job.id});
+        QVERIFY(progress.ok());
+        QVERIFY2(rescued.ok(), rescued ? "" : qPrintable(rescued.error().message));
+        QVERIFY(rescued->isEmpty());
+        QVERIFY(writeOk);
+        QCOMPARE(execute(QStringLiteral("SELECT count(*) FROM jobs WHERE id = %1 AND status = "
+                                        "'running' AND lease_expires_at = %2")
+                             .arg(job.id)
+                             .arg(Now + 3 * LeaseMs)),
+                 1);
+        QCOMPARE(exportAll(dataset).size(), undo ? 0 : 2);
+    }
+
     void commitBatchRefusesAFullDataset()
     {
         const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("full"), Now);
