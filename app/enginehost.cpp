@@ -60,8 +60,13 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
                              QStringLiteral("Stop it first, or use another --data-dir or --db."));
         }
     }
+    // One id for this process: the dispatcher's leases, the cluster registry, the quota
+    // reservations of its requests (released once the registry no longer lists it) and the name
+    // of its PostgreSQL sessions (ended when the cluster declares the node dead).
+    const QString nodeId = makeNodeId();
     DatabaseConfig database = config.database;
     database.minFreeDiskBytes = config.minFreeDiskBytes;
+    database.sessionName = DatabaseConfig::sessionNameFor(nodeId);
     auto store = openStore(database);
     if (!store)
         return store.error();
@@ -72,6 +77,7 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (auto loaded = host->m_settings->load(); !loaded)
         return loaded.error();
     host->m_config = host->m_settings->effective();
+    host->m_config.database.sessionName = database.sessionName; // the listener's, the limiter's
     // Uploads reachable from every node: --blob-dir (default <data-dir>/blobs), which several
     // nodes on several machines must share (docs/deployment.md).
     host->m_blobs =
@@ -89,9 +95,6 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
         return queue->setJobDefaults(next.queue.defaultTimeoutMs, next.queue.defaultMaxAttempts);
     });
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
-    // One id for this process: the dispatcher's leases, the cluster registry and the quota
-    // reservations of its requests (released once the registry no longer lists it).
-    const QString nodeId = makeNodeId();
     host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock, nodeId);
     migrate->setQuota(host->m_quotas.get()); // decompressed bytes count (docs/api.md, Quotas)
     if (role == Role::Engine && sqlite) {

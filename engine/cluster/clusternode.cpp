@@ -141,9 +141,11 @@ void ClusterNode::tick()
     if (!rescued) {
         qCWarning(lcCluster) << "dead-node rescue:" << rescued.error().toString();
     } else if (!rescued->nodes.isEmpty()) {
-        qCWarning(lcCluster).noquote() << "nodes without a heartbeat for" << m_options.deadAfterMs
-                                       << "ms:" << rescued->nodes.join(QStringLiteral(", "))
-                                       << "- rescued" << rescued->jobs.size() << "of their jobs";
+        qCWarning(lcCluster).noquote()
+            << "nodes without a heartbeat for" << m_options.deadAfterMs
+            << "ms:" << rescued->nodes.join(QStringLiteral(", ")) << "- rescued"
+            << rescued->jobs.size() << "of their jobs, ended" << rescued->sessionsEnded
+            << "of their database sessions";
         if (m_options.jobsRescued && !rescued->jobs.isEmpty())
             m_options.jobsRescued(int(rescued->jobs.size()));
         Q_EMIT deadNodesRescued(rescued->nodes, int(rescued->jobs.size()));

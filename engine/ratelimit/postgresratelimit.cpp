@@ -21,9 +21,8 @@ Result<void> initializeConnection(QSqlDatabase &db)
 {
     QSqlQuery query(db);
     // A request must not wait long on a row lock or a slow server: past the timeout it is
-    // decided locally (RateLimiter).
-    if (!query.exec(QStringLiteral("SET application_name = 'ferry-ratelimit'")) ||
-        !query.exec(QStringLiteral("SET statement_timeout = %1")
+    // decided locally (RateLimiter). The session keeps the node's name (sessionName).
+    if (!query.exec(QStringLiteral("SET statement_timeout = %1")
                         .arg(PostgresRateLimit::StatementTimeoutMs))) {
         return sqlError(query, QStringLiteral("setting up the rate limit's connection"));
     }

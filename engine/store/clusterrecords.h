@@ -26,6 +26,7 @@ struct DeadNodeRescue
 {
     QStringList nodes;
     QList<RescuedJob> jobs;
+    int sessionsEnded = 0; // PostgreSQL: the dead nodes' sessions that were terminated
 };
 
 // The lease that elects the cluster's leader (cluster_leases.name).

@@ -44,6 +44,14 @@ inline const QString deadNodes =
 inline const QString expireDeadLeases = QStringLiteral(
     "UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_owner IN "
     "(SELECT id FROM nodes WHERE heartbeat_at < ? AND id <> ?)");
+// Binds: the dead nodes' session names (a text[] literal). Their sessions are ended: one cut off
+// in the middle of a COPY would keep its job's row locked (nothing times out a session waiting
+// for its client), and the rescue would skip that job until the node came back. Only sessions
+// of this role, which it may always end.
+inline const QString endDeadSessions =
+    QStringLiteral("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND usename = current_user "
+                   "AND pid <> pg_backend_pid() AND application_name = ANY(?::text[])");
 // Binds: heartbeatBefore, self.
 inline const QString deleteDeadNodes =
     QStringLiteral("DELETE FROM nodes WHERE heartbeat_at < ? AND id <> ?");

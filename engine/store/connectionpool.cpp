@@ -194,11 +194,12 @@ Result<QSqlDatabase> ConnectionPool::connection()
         // holds would stay unrescuable): the server ends a transaction left idle this long.
         // Keepalives notice a dead peer in seconds rather than the kernel's two hours.
         db.setConnectOptions(
-            QStringLiteral("application_name=ferry;connect_timeout=%1;keepalives_idle=10;"
+            QStringLiteral("application_name=%3;connect_timeout=%1;keepalives_idle=10;"
                            "keepalives_interval=5;keepalives_count=3;"
                            "options=-cidle_in_transaction_session_timeout=%2")
                 .arg(config.connectTimeoutSeconds > 0 ? config.connectTimeoutSeconds : 10)
-                .arg(config.idleInTransactionTimeoutMs));
+                .arg(config.idleInTransactionTimeoutMs)
+                .arg(config.sessionName.isEmpty() ? QStringLiteral("ferry") : config.sessionName));
     }
     auto fail = [&](const QString &message) -> Error {
         db = QSqlDatabase();

@@ -1,9 +1,31 @@
 #include "databaseconfig.h"
 
+#include <QCryptographicHash>
 #include <QRegularExpression>
 #include <QUrl>
 
 namespace Ferry {
+
+QString DatabaseConfig::sessionNameFor(const QString &nodeId)
+{
+    // application_name keeps 63 bytes of printable ASCII, and the name travels unquoted in a
+    // libpq conninfo: anything else becomes '_'; a name that would be cut is hashed instead
+    // (the match in rescueDeadNodes is exact).
+    QString name = QStringLiteral("ferry/") + nodeId;
+    for (QChar &c : name) {
+        const char16_t u = c.unicode();
+        const bool plain = (u >= u'a' && u <= u'z') || (u >= u'A' && u <= u'Z') ||
+                           (u >= u'0' && u <= u'9') || u == u'.' || u == u'-' || u == u':' ||
+                           u == u'_' || u == u'/';
+        if (!plain)
+            c = u'_';
+    }
+    if (name.size() <= 63)
+        return name;
+    const QByteArray digest =
+        QCryptographicHash::hash(nodeId.toUtf8(), QCryptographicHash::Sha256).toHex().left(32);
+    return QStringLiteral("ferry/") + QString::fromLatin1(digest);
+}
 
 Result<DatabaseConfig> DatabaseConfig::fromUrl(const QString &text)
 {

@@ -38,6 +38,12 @@ struct DatabaseConfig
     // PostgreSQL: libpq's connect_timeout; 0 = Ferry's default of 10 s. The shared rate limit
     // sets it lower so an unreachable server costs a bounded wait.
     int connectTimeoutSeconds = 0;
+    // PostgreSQL: the application_name of this process's sessions. An engine's is
+    // sessionNameFor(its node id), so that once the cluster declares the node dead its sessions
+    // can be ended (PostgresStore::rescueDeadNodes): a node cut off in the middle of a COPY keeps
+    // its row locks otherwise, and no server timeout applies to a session waiting for its client.
+    QString sessionName = QStringLiteral("ferry");
+    static QString sessionNameFor(const QString &nodeId);
 
     // "sqlite:///path/to/file.db", a plain path, or "postgresql://user:pass@host:port/db".
     static Result<DatabaseConfig> fromUrl(const QString &url);

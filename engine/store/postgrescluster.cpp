@@ -3,6 +3,7 @@
 #include "postgresstore.h"
 
 #include "store/clustersql.h"
+#include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
@@ -128,6 +129,16 @@ PostgresStore::rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint
             result.nodes.append(dead.value(0).toString());
         if (result.nodes.isEmpty())
             return result;
+        TextArray sessions;
+        for (const QString &node : std::as_const(result.nodes))
+            sessions.add(DatabaseConfig::sessionNameFor(node));
+        QSqlQuery ended(*db);
+        ended.prepare(ClusterSql::endDeadSessions);
+        ended.addBindValue(sessions.text());
+        if (!ended.exec() || !ended.next())
+            return sqlError(ended, QStringLiteral("ending the sessions of dead nodes"));
+        result.sessionsEnded = ended.value(0).toInt();
+        ended.finish();
         if (auto expired =
                 execWrite(*db, ClusterSql::expireDeadLeases, {now - 1, heartbeatBefore, self},
                           QStringLiteral("ending the leases of dead nodes"));

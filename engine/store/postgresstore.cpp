@@ -15,11 +15,9 @@ namespace {
 
 Result<void> initializeConnection(QSqlDatabase &db)
 {
-    QSqlQuery query(db);
-    // Names this node's sessions in pg_stat_activity; times are stored as epoch ms, so the
-    // session time zone does not matter.
-    if (!query.exec(QStringLiteral("SET application_name = 'ferry'")))
-        return sqlError(query, QStringLiteral("setting up a PostgreSQL session"));
+    // The session is named by the pool's conninfo (DatabaseConfig::sessionName); times are
+    // stored as epoch ms, so the session time zone does not matter.
+    Q_UNUSED(db);
     return {};
 }
 

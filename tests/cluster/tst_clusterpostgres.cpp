@@ -8,6 +8,8 @@
 #include "pgtestsupport.h"
 #include "store/postgresstore.h"
 
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTest>
 
 using namespace Ferry;
@@ -114,6 +116,70 @@ private Q_SLOTS:
         a.tick();
         QCOMPARE((*m_a->job(claimed->first().id, std::nullopt))->status, JobStatus::Pending);
         QCOMPARE(m_a->attempts(claimed->first().id)->first().outcome, QStringLiteral("lost"));
+    }
+
+    // A node cut off in the middle of a batch leaves a session on the server that waits for its
+    // client inside a transaction holding the job's fence; no server timeout ends such a session
+    // (a COPY waiting for data is not "idle"). Declaring the node dead ends its sessions, so the
+    // rescue that skips locked rows gets the job.
+    void deadNodesSessionsAreEndedSoTheirJobsCanBeRescued()
+    {
+        DatabaseConfig named = m_config;
+        named.sessionName = DatabaseConfig::sessionNameFor(QStringLiteral("node-b"));
+        auto opened = PostgresStore::open(named);
+        QVERIFY(opened.ok());
+        std::unique_ptr<PostgresStore> b = std::move(*opened);
+        ClusterNode nodeA(*m_a, m_clock, nodeOptions(QStringLiteral("node-a")));
+        ClusterNode nodeB(*b, m_clock, nodeOptions(QStringLiteral("node-b")));
+        nodeA.tick();
+        nodeB.tick();
+        QVERIFY(b->enqueue({clusterJob(m_user, QStringLiteral("noop"))}, m_clock.nowMs()));
+        auto claimed = b->settleAndClaim(
+            {}, ClaimRequest{QStringLiteral("node-b"), 1, m_clock.nowMs(), 30'000, 0});
+        QCOMPARE(claimed->size(), 1);
+        const qint64 jobId = claimed->first().id;
+
+        // node-b's batch, stuck: the fence commitBatch takes, in a session no timeout ends.
+        auto stuck = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("stuck"));
+        stuck.setHostName(m_config.host);
+        stuck.setPort(m_config.port);
+        stuck.setUserName(m_config.user);
+        stuck.setDatabaseName(m_config.database);
+        stuck.setConnectOptions(QStringLiteral("application_name=") + named.sessionName);
+        QVERIFY(stuck.open());
+        QVERIFY(stuck.transaction());
+        {
+            QSqlQuery fence(stuck);
+            QVERIFY(
+                fence.exec(QStringLiteral("SET LOCAL idle_in_transaction_session_timeout = 0")));
+            QVERIFY(fence.exec(
+                QStringLiteral("SELECT 1 FROM jobs WHERE id = %1 FOR KEY SHARE").arg(jobId)));
+        }
+
+        m_clock.advance(31'000); // past node-b's heartbeat and its lease
+        auto dead = m_a->rescueDeadNodes(m_clock.nowMs() - 15'000, QStringLiteral("node-a"),
+                                         m_clock.nowMs());
+        QVERIFY2(dead.ok(), dead ? "" : qPrintable(dead.error().message));
+        QCOMPARE(dead->nodes, QStringList{QStringLiteral("node-b")});
+        // The session is gone as soon as its backend has exited; the ordinary rescue then takes
+        // the job (without the fix it skipped the locked row for as long as the session lived).
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                auto rescued = m_a->rescueLeases(RescueScope::ExpiredLeases,
+                                                 QStringLiteral("node-a"), m_clock.nowMs());
+                return rescued.ok() &&
+                       (*m_a->job(jobId, std::nullopt))->status == JobStatus::Pending;
+            }(),
+            20'000);
+        QVERIFY(dead->sessionsEnded >= 1);
+        QSqlQuery after(stuck);
+        QVERIFY(!after.exec(QStringLiteral("SELECT 1")));
+        after = QSqlQuery();
+        stuck = QSqlDatabase();
+        QSqlDatabase::removeDatabase(QStringLiteral("stuck"));
+        // node-b's own store opens new sessions for what it does next (a statement that finds
+        // its connection ended fails once; the pool then opens another).
+        QVERIFY(b->nodes(m_clock.nowMs()).ok() || b->nodes(m_clock.nowMs()).ok());
     }
 
     void enqueueNotifyWakesAnIdleNodeBeforeItsPoll()
