@@ -88,8 +88,8 @@ QList<ApiRoute> DatasetRoutes::routes()
 }
 
 // GET /api/v1/datasets (auth)
-//   200 {"success": true, "datasets": [{"name", "records", "columns", "createdAt",
-//   "updatedAt"}]}, by name.
+//   200 {"success": true, "datasets": [{"name", "records", "columns", "key", "createdAt",
+//   "updatedAt"}]}, by name; key is null for a dataset without one.
 void DatasetRoutes::listDatasets(const ApiCall &call)
 {
     auto datasets = m_store.datasets().datasets(call.user().id);
@@ -97,11 +97,14 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
         return call.respond(Api::fromError(datasets.error()));
     QJsonArray list;
     for (const DatasetInfo &d : *datasets) {
-        list.append(QJsonObject{{QStringLiteral("name"), d.name},
-                                {QStringLiteral("records"), d.records},
-                                {QStringLiteral("columns"), d.columns},
-                                {QStringLiteral("createdAt"), d.createdAt},
-                                {QStringLiteral("updatedAt"), d.updatedAt}});
+        list.append(
+            QJsonObject{{QStringLiteral("name"), d.name},
+                        {QStringLiteral("records"), d.records},
+                        {QStringLiteral("columns"), d.columns},
+                        {QStringLiteral("key"),
+                         d.key.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(d.key)},
+                        {QStringLiteral("createdAt"), d.createdAt},
+                        {QStringLiteral("updatedAt"), d.updatedAt}});
     }
     call.respond(
         Api::json(200, {{QStringLiteral("success"), true}, {QStringLiteral("datasets"), list}}));

@@ -19,6 +19,7 @@ struct DatasetInfo
     qint64 id = 0;
     QString name;
     QJsonArray columns;
+    QString key; // the key field, empty when the dataset has none
     qint64 records = 0;
     qint64 createdAt = 0;
     qint64 updatedAt = 0;
@@ -86,7 +87,16 @@ public:
     virtual Result<int> undoEndedMigrations() = 0;
     // After the job succeeded: drops the undo copies its overwrites kept.
     virtual Result<void> forgetUndo(qint64 jobId, qint64 datasetId) = 0;
+    // Adds the columns the dataset does not list yet, after the ones it does (its schema is the
+    // union of what its imports wrote, in first-seen order).
     virtual Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) = 0;
+    // The dataset's key field; empty when it has none.
+    virtual Result<QString> datasetKey(qint64 datasetId) = 0;
+    // Makes `field` the dataset's key (its first keyed import): the records already there take
+    // their key from their value of `field`, compared as imports compare keys (a string by its
+    // text, anything else by its JSON text). Conflict, and nothing changes, when the dataset is
+    // keyed by another field, or a record has no value for `field`, or two records share one.
+    virtual Result<void> useKey(qint64 datasetId, const QString &field) = 0;
 
     virtual Result<QList<DatasetInfo>> datasets(qint64 userId) = 0;
     virtual Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) = 0;

@@ -283,13 +283,33 @@ Result<void> MigrateHandler::validatePayload(const QJsonObject &payload) const
     return {};
 }
 
+namespace {
+
+Result<void> resolveKey(DatasetStore &datasets, Payload &p, qint64 datasetId)
+{
+    // A dataset has at most one key. The import's (the key parameter or the mapping's) becomes
+    // the dataset's if it has none; an import that names none upserts by the dataset's.
+    if (p.key.isEmpty() && p.mapping)
+        p.key = p.mapping->key;
+    if (p.key.isEmpty()) {
+        auto key = datasets.datasetKey(datasetId);
+        if (!key)
+            return key.error();
+        p.key = *key;
+        return {};
+    }
+    return datasets.useKey(datasetId, p.key);
+}
+
+} // namespace
+
 JobOutcome MigrateHandler::run(JobContext &context)
 {
     const ClaimedJob &job = context.job();
     auto payload = parsePayload(job.payload);
     if (!payload)
         return JobOutcome::permanentError(payload.error().toString());
-    const Payload &p = *payload;
+    Payload p = *payload;
 
     auto path = m_blobs.localPath(p.blob);
     if (!path)
@@ -312,6 +332,11 @@ JobOutcome MigrateHandler::run(JobContext &context)
             return JobOutcome::transientError(dataset.error().toString());
         start.datasetId = *dataset;
         start.line = 1;
+    }
+    if (auto keyed = resolveKey(m_datasets, p, start.datasetId); !keyed) {
+        return keyed.error().code == ErrorCode::Conflict
+                   ? JobOutcome::permanentError(keyed.error().toString())
+                   : JobOutcome::transientError(keyed.error().toString());
     }
     const bool resuming = saved->has_value();
     // The readers read through this: a cancel or the job timeout stops any step within one read.
@@ -511,7 +536,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
     }
     if (!columns.isEmpty())
         (void)m_datasets.setColumns(datasetId, columns, m_clock.nowMs());
-    if (!p.key.isEmpty() || (p.mapping && !p.mapping->key.isEmpty()))
+    if (!p.key.isEmpty())
         (void)m_datasets.forgetUndo(job.id, datasetId);
     const MigrationCheckpoint &s = import.state();
     return JobOutcome::completed({{QStringLiteral("dataset"), p.dataset},

@@ -1,5 +1,6 @@
 #include "recordconverter.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -9,6 +10,25 @@
 namespace Ferry {
 
 namespace {
+
+// A key is compared after conversion: a string as its text, anything else as its JSON text, so
+// the string "7" and the integer 7 are one key (and match what DatasetStore::useKey derives from
+// records imported before the dataset had a key).
+void setCanonicalKey(std::string &key, std::string_view json)
+{
+    if (json.empty() || json.front() != '"') {
+        key.assign(json);
+        return;
+    }
+    if (json.find('\\') == std::string_view::npos && json.size() >= 2) {
+        key.assign(json.substr(1, json.size() - 2));
+        return;
+    }
+    QByteArray array = QByteArrayLiteral("[");
+    array.append(json.data(), qsizetype(json.size()));
+    array.append(']');
+    key = QJsonDocument::fromJson(array).array().at(0).toString().toStdString();
+}
 
 std::string toStd(const QString &text)
 {
@@ -194,8 +214,8 @@ bool RecordConverter::convertMapped(
             }
         }
         if (int(i) == m_keyIndex) {
-            out.key.assign(out.doc, start, out.doc.size() - start);
-            if (out.key == "null") {
+            setCanonicalKey(out.key, std::string_view(out.doc).substr(start));
+            if (out.key.empty() || out.doc.compare(start, std::string::npos, "null") == 0) {
                 error.field = field.name;
                 error.reason = QStringLiteral("the key field is empty");
                 return false;
@@ -240,7 +260,7 @@ bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
             error.reason = QStringLiteral("the key field is empty");
             return false;
         }
-        appendJsonString(out.key, fields[size_t(m_keyIndex)]);
+        out.key.assign(fields[size_t(m_keyIndex)]);
     }
     return true;
 }
@@ -284,9 +304,12 @@ bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, R
     const QJsonValue key = valueAt(object, m_keyField);
     out.key.clear();
     std::string reason;
-    const bool converted = key.isString() ? convertJson(FieldType::String, key, out.key, reason)
-                                          : convertJson(FieldType::Json, key, out.key, reason);
-    if (key.isUndefined() || key.isNull() || !converted) {
+    bool converted = true;
+    if (key.isString())
+        out.key = key.toString().toStdString();
+    else
+        converted = convertJson(FieldType::Json, key, out.key, reason);
+    if (key.isUndefined() || key.isNull() || !converted || out.key.empty()) {
         error.field = m_keyField;
         error.reason = QStringLiteral("the key field is missing");
         return false;

@@ -218,14 +218,102 @@ Result<void> PostgresStore::setColumns(qint64 datasetId, const QJsonArray &colum
     auto db = this->db();
     if (!db)
         return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    // FOR NO KEY UPDATE: two imports finishing at once on two nodes add their columns in turn.
     QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT columns FROM datasets WHERE id = ? FOR NO KEY UPDATE"));
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the columns of a dataset"));
+    const QJsonArray have =
+        q.next() ? QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array() : QJsonArray();
+    q.finish();
     q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
-    q.addBindValue(QString::fromUtf8(QJsonDocument(columns).toJson(QJsonDocument::Compact)));
+    q.addBindValue(QString::fromUtf8(
+        QJsonDocument(SharedRows::mergedColumns(have, columns)).toJson(QJsonDocument::Compact)));
     q.addBindValue(now);
     q.addBindValue(datasetId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("saving the columns of a dataset"));
-    return {};
+    return transaction.commit();
+}
+
+Result<QString> PostgresStore::datasetKey(qint64 datasetId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT key_field FROM datasets WHERE id = ?"));
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the key of a dataset"));
+    return q.next() ? q.value(0).toString() : QString();
+}
+
+Result<void> PostgresStore::useKey(qint64 datasetId, const QString &field)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    // The dataset's row, locked as commitBatch locks it: no batch of any import writes while
+    // the records are keyed.
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT key_field FROM datasets WHERE id = ? FOR NO KEY UPDATE"));
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the key of a dataset"));
+    const QString current = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    if (current == field)
+        return {};
+    if (!current.isEmpty())
+        return SharedRows::keyedByAnother(current, field);
+
+    // The field's value, as imports compare keys: ->> gives a string's text and anything else's
+    // JSON text. The field name is a bound value (p.f), never SQL text.
+    const QString records =
+        QStringLiteral("FROM records r, (SELECT ?::text AS f) p WHERE r.id BETWEEN ? AND ? ");
+    const QString value = QStringLiteral("(r.doc::jsonb ->> p.f)");
+    auto bind = [&](QSqlQuery &query) {
+        query.addBindValue(field);
+        query.addBindValue(firstRecordId(datasetId));
+        query.addBindValue(lastRecordId(datasetId));
+    };
+    q.prepare(QStringLiteral("SELECT count(*) ") + records +
+              QStringLiteral("AND r.key IS NULL AND coalesce(") + value +
+              QStringLiteral(", '') = ''"));
+    bind(q);
+    if (!q.exec() || !q.next())
+        return sqlError(q, QStringLiteral("keying a dataset"));
+    if (const qint64 missing = q.value(0).toLongLong(); missing > 0)
+        return SharedRows::recordWithoutKey(field, missing);
+    q.finish();
+    q.prepare(QStringLiteral("SELECT coalesce(r.key, ") + value + QStringLiteral(") AS k ") +
+              records + QStringLiteral("GROUP BY k HAVING count(*) > 1 LIMIT 1"));
+    bind(q);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("keying a dataset"));
+    if (q.next())
+        return SharedRows::recordsShareKey(field, q.value(0).toString());
+    q.finish();
+    q.prepare(QStringLiteral("UPDATE records r SET key = ") + value +
+              QStringLiteral(" FROM (SELECT ?::text AS f) p WHERE r.id BETWEEN ? AND ? "
+                             "AND r.key IS NULL"));
+    bind(q);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("keying a dataset"));
+    q.prepare(QStringLiteral("UPDATE datasets SET key_field = ? WHERE id = ?"));
+    q.addBindValue(field);
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("keying a dataset"));
+    return transaction.commit();
 }
 
 Result<QList<DatasetInfo>> PostgresStore::datasets(qint64 userId)

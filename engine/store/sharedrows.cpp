@@ -8,6 +8,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSet>
 #include <QSqlQuery>
 #include <QVariant>
 
@@ -18,7 +19,8 @@ const QString keyColumns =
 
 const QString datasetColumns = QStringLiteral(
     "d.id, d.name, d.columns, d.created_at, d.updated_at, "
-    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1)");
+    "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1), "
+    "d.key_field");
 
 const QString metricColumns =
     QStringLiteral("ts, rss_bytes, cpu_percent, mem_total_bytes, mem_available_bytes, "
@@ -57,6 +59,52 @@ IdempotencyKey keyFrom(const QSqlQuery &q)
     return record;
 }
 
+QJsonArray mergedColumns(const QJsonArray &have, const QJsonArray &add)
+{
+    QJsonArray merged = have;
+    QSet<QString> seen;
+    for (const QJsonValue &column : have)
+        seen.insert(column.toString());
+    for (const QJsonValue &column : add) {
+        if (!seen.contains(column.toString())) {
+            seen.insert(column.toString());
+            merged.append(column);
+        }
+    }
+    return merged;
+}
+
+Error keyedByAnother(const QString &current, const QString &field)
+{
+    return makeError(ErrorCode::Conflict,
+                     QStringLiteral("The dataset is keyed by \"%1\"; this import names \"%2\" "
+                                    "as its key.")
+                         .arg(current, field),
+                     QStringLiteral("Import with key=%1 (or without a key: the dataset's is "
+                                    "used), or into another dataset.")
+                         .arg(current));
+}
+
+Error recordWithoutKey(const QString &field, qint64 count)
+{
+    return makeError(ErrorCode::Conflict,
+                     QStringLiteral("The dataset cannot be keyed by \"%1\": %2 of its records "
+                                    "have no value for it.")
+                         .arg(field)
+                         .arg(count),
+                     QStringLiteral("Import into another dataset, or delete this one first."));
+}
+
+Error recordsShareKey(const QString &field, const QString &value)
+{
+    return makeError(ErrorCode::Conflict,
+                     QStringLiteral("The dataset cannot be keyed by \"%1\": several of its "
+                                    "records have the value %2.")
+                         .arg(field, value),
+                     QStringLiteral("A key must be unique. Import into another dataset, or "
+                                    "delete this one first."));
+}
+
 DatasetInfo datasetFrom(const QSqlQuery &q)
 {
     DatasetInfo info;
@@ -66,6 +114,7 @@ DatasetInfo datasetFrom(const QSqlQuery &q)
     info.createdAt = q.value(3).toLongLong();
     info.updatedAt = q.value(4).toLongLong();
     info.records = q.value(5).toLongLong();
+    info.key = q.value(6).toString();
     return info;
 }
 

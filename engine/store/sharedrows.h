@@ -3,6 +3,9 @@
 // and PostgresStore (the jobs' own are in sqlitejobrows.h). Each mapper reads the columns of its
 // list, in that order.
 
+#include "core/error.h"
+
+#include <QJsonArray>
 #include <QString>
 
 class QSqlQuery;
@@ -24,6 +27,12 @@ extern const QString metricColumns;  // metric_samples, for sampleFrom
 // tus_uploads in the order id, user_id, length, offset, metadata, quota, session_id, job_id,
 // created_at, updated_at (each store names the columns: PostgreSQL quotes "offset").
 TusUploadRecord tusFrom(const QSqlQuery &q);
+// A dataset's columns after an import: those it had, then the import's new ones, in order.
+QJsonArray mergedColumns(const QJsonArray &have, const QJsonArray &add);
+// DatasetStore::useKey's refusals, worded once for both stores.
+Error keyedByAnother(const QString &current, const QString &field);
+Error recordWithoutKey(const QString &field, qint64 count);
+Error recordsShareKey(const QString &field, const QString &value);
 IdempotencyKey keyFrom(const QSqlQuery &q);
 DatasetInfo datasetFrom(const QSqlQuery &q);
 ResourceSample sampleFrom(const QSqlQuery &q);

@@ -100,6 +100,8 @@ public:
     Result<int> undoEndedMigrations() override;
     Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
     Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
+    Result<QString> datasetKey(qint64 datasetId) override;
+    Result<void> useKey(qint64 datasetId, const QString &field) override;
     Result<QList<DatasetInfo>> datasets(qint64 userId) override;
     Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
     Result<void> forEachRecord(qint64 datasetId,

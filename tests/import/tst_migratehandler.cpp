@@ -76,10 +76,12 @@ struct Engine
                                       const QString &dataset,
                                       const char *mapping = nullptr,
                                       const QString &format = {},
-                                      const QString &fileName = QStringLiteral("data.csv"))
+                                      const QString &fileName = QStringLiteral("data.csv"),
+                                      const QString &key = {})
     {
         MigrationRequest request;
         request.userId = user;
+        request.key = key;
         request.dataset = dataset;
         request.format = format;
         request.fileName = fileName;
@@ -91,6 +93,22 @@ struct Engine
         return submitMigration(*queue, blobs, clock, request, buffer, content.size());
     }
     Job job(qint64 id) { return **t.store->job(id, std::nullopt); }
+    // Imports and waits: the job as it ended.
+    Job import(const QByteArray &csv,
+               const char *mapping = nullptr,
+               const QString &key = {},
+               const QString &dataset = QStringLiteral("people"))
+    {
+        auto submitted = submit(csv, dataset, mapping, {}, QStringLiteral("data.csv"), key);
+        if (!submitted || !finished(submitted->jobId))
+            return Job{};
+        return job(submitted->jobId);
+    }
+    DatasetInfo dataset(const QString &name)
+    {
+        auto info = t.store->datasets().dataset(user, name);
+        return info && info->has_value() ? **info : DatasetInfo{};
+    }
     qint64 checkpointRows(qint64 id)
     {
         auto saved = t.store->datasets().checkpoint(id);
@@ -215,6 +233,81 @@ private Q_SLOTS:
             return r.value(u"id").toInt() == 7;
         });
         QCOMPARE(seven->value(u"name").toString(), QStringLiteral("Seven"));
+    }
+
+    // Issue 15: one key per dataset, whichever way a file is imported into it.
+    void oneKeyPerDatasetWhicheverWayItIsImported()
+    {
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        const QByteArray csv = "id,name,active\n" + csvRows(1, 25);
+        // Without a key: 25 records whose ids are strings.
+        QCOMPARE(e.import(csv).status, JobStatus::Completed);
+        QCOMPARE(e.records(QStringLiteral("people")).size(), 25);
+        QVERIFY(e.dataset(QStringLiteral("people")).key.isEmpty());
+        // The same file keyed by id: the records already there take their key; still 25.
+        QCOMPARE(e.import(csv, nullptr, QStringLiteral("id")).status, JobStatus::Completed);
+        QCOMPARE(e.records(QStringLiteral("people")).size(), 25);
+        QCOMPARE(e.dataset(QStringLiteral("people")).key, QStringLiteral("id"));
+        // Keyed through an integer mapping: the string "7" and the integer 7 are one key.
+        QCOMPARE(e.import(csv, s_mapping).status, JobStatus::Completed);
+        auto records = e.records(QStringLiteral("people"));
+        QCOMPARE(records.size(), 25);
+        QSet<qint64> ids;
+        for (const QJsonObject &r : std::as_const(records)) {
+            QVERIFY2(r.value(u"id").isDouble(), "every record was replaced by the typed one");
+            ids.insert(r.value(u"id").toInteger());
+        }
+        QCOMPARE(ids.size(), 25);
+        // Without a key again: the dataset's is used.
+        QCOMPARE(e.import(csv).status, JobStatus::Completed);
+        QCOMPARE(e.records(QStringLiteral("people")).size(), 25);
+        // Another key: refused before anything is written.
+        const Job other = e.import("id,name,active\n99,x,1\n", nullptr, QStringLiteral("name"));
+        QCOMPARE(other.status, JobStatus::Failed);
+        QVERIFY2(other.error.contains(u"keyed by \"id\""), qPrintable(other.error));
+        QCOMPARE(e.records(QStringLiteral("people")).size(), 25);
+
+        // A second mapping's fields join the dataset's columns and its CSV export.
+        const char *scores = "{\"fields\": [{\"name\": \"id\", \"type\": \"integer\"}, "
+                             "{\"name\": \"score\", \"type\": \"number\"}], \"key\": \"id\"}";
+        QCOMPARE(e.import("id,score\n1,0.5\n26,1.5\n", scores).status, JobStatus::Completed);
+        const DatasetInfo info = e.dataset(QStringLiteral("people"));
+        QCOMPARE(info.columns, QJsonArray({QStringLiteral("id"), QStringLiteral("name"),
+                                           QStringLiteral("active"), QStringLiteral("score")}));
+        QByteArray csvOut;
+        QVERIFY(
+            exportDataset(e.t.store->datasets(), info, ExportFormat::Csv, [&](QByteArrayView b) {
+                csvOut.append(b);
+                return true;
+            }).ok());
+        QVERIFY2(csvOut.startsWith("id,name,active,score\r\n"), csvOut.left(80).constData());
+        QCOMPARE(csvOut.count('\n'), 1 + 26);
+    }
+
+    void keyingRefusesRecordsWithoutOneValueEach_data()
+    {
+        QTest::addColumn<QByteArray>("csv");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("shared value") << QByteArray("id,name\n1,a\n1,b\n2,c\n")
+                                      << QStringLiteral("several of its records have the value 1");
+        QTest::newRow("no value") << QByteArray("id,name\n1,a\n,b\n")
+                                  << QStringLiteral("1 of its records have no value");
+    }
+
+    void keyingRefusesRecordsWithoutOneValueEach()
+    {
+        QFETCH(QByteArray, csv);
+        QFETCH(QString, reason);
+        Engine e;
+        QVERIFY(e.dispatcher->start().ok());
+        QCOMPARE(e.import(csv).status, JobStatus::Completed);
+        const qint64 before = e.records(QStringLiteral("people")).size();
+        const Job keyed = e.import("id,name\n3,d\n", nullptr, QStringLiteral("id"));
+        QCOMPARE(keyed.status, JobStatus::Failed);
+        QVERIFY2(keyed.error.contains(reason), qPrintable(keyed.error));
+        QCOMPARE(e.records(QStringLiteral("people")).size(), before);
+        QVERIFY(e.dataset(QStringLiteral("people")).key.isEmpty());
     }
 
     void tooManyRejectedRowsFailsAndUndoes()

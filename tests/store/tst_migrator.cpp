@@ -44,6 +44,51 @@ private Q_SLOTS:
             QVERIFY2(names.contains(QLatin1String(table)), table);
     }
 
+    // 0013: keys written as JSON text ("7" with its quotes) become the key's text, and two
+    // records of one dataset that are then one key become one record (the later-created stays).
+    void datasetKeysAreComparedAfterConversion()
+    {
+        QTemporaryDir dir;
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/keys.db"));
+        {
+            auto old = openTestStore(path, 12);
+            QCOMPARE(old->schemaVersion(), 12);
+            ManualClock clock;
+            UserDirectory users(*old, clock);
+            auto user = users.addUser(QStringLiteral("alice"));
+            QVERIFY(user.ok());
+            auto dataset =
+                old->datasets().ensureDataset(user->user.id, QStringLiteral("people"), 0);
+            QVERIFY(dataset.ok());
+            const qint64 first = *dataset << 40;
+            QString error;
+            writeRows(path,
+                      QStringLiteral("INSERT INTO records (id, dataset_id, key, doc) VALUES "
+                                     "(%1, %2, '\"7\"', '{\"id\":\"7\"}'), "
+                                     "(%3, %2, '7', '{\"id\":7}'), "
+                                     "(%4, %2, '\"8\"', '{\"id\":\"8\"}'), "
+                                     "(%5, %2, NULL, '{\"id\":9}')")
+                          .arg(first + 1)
+                          .arg(*dataset)
+                          .arg(first + 2)
+                          .arg(first + 3)
+                          .arg(first + 4),
+                      &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+        }
+        auto store = openTestStore(path);
+        QVERIFY(store->schemaVersion() >= 13);
+        QString error;
+        const auto rows =
+            writeRows(path, QStringLiteral("SELECT key, doc FROM records ORDER BY id"), &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(rows.size(), 3);
+        QCOMPARE(rows.at(0).value(0).toString(), QStringLiteral("7"));
+        QCOMPARE(rows.at(0).value(1).toString(), QStringLiteral("{\"id\":7}"));
+        QCOMPARE(rows.at(1).value(0).toString(), QStringLiteral("8"));
+        QVERIFY(rows.at(2).value(0).isNull());
+    }
+
     void oldSchemaIsMigratedAndKeepsItsData()
     {
         QTemporaryDir dir;

@@ -62,7 +62,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        const int newest = 12; // 0012_quota_owners: quota reservations belong to their owner
+        const int newest = 13; // 0013_dataset_key: a dataset has at most one key field
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.

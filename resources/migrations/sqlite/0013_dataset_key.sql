@@ -1,0 +1,17 @@
+-- A dataset has at most one key field (issue 15): set by its first keyed import, after which every
+-- import into it upserts by that field (engine/migrate/migratehandler.cpp, DatasetStore::useKey).
+ALTER TABLE datasets ADD COLUMN key_field TEXT;
+
+-- Keys are compared after conversion: a string key is stored as its text, anything else as its
+-- JSON text, so "7" and 7 are one key. Keys written before this migration were JSON text ("7"
+-- with its quotes). Where two records of a dataset now share a key, they are one record: the
+-- later-created one stays.
+DELETE FROM records WHERE id IN (
+    SELECT id FROM (
+        SELECT id, row_number() OVER (
+            PARTITION BY dataset_id,
+                CASE WHEN key LIKE '"%' THEN json_extract(key, '$') ELSE key END
+            ORDER BY id DESC) AS n
+        FROM records WHERE key IS NOT NULL)
+    WHERE n > 1);
+UPDATE records SET key = json_extract(key, '$') WHERE key LIKE '"%';
