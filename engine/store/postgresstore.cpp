@@ -13,14 +13,6 @@ namespace Ferry {
 
 namespace {
 
-Result<void> initializeConnection(QSqlDatabase &db)
-{
-    // The session is named by the pool's conninfo (DatabaseConfig::sessionName); times are
-    // stored as epoch ms, so the session time zone does not matter.
-    Q_UNUSED(db);
-    return {};
-}
-
 User userFrom(const QSqlQuery &q)
 {
     return User{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(),
@@ -32,10 +24,9 @@ const QString &s_userColumns = SharedRows::userColumns;
 } // namespace
 
 PostgresStore::PostgresStore(const DatabaseConfig &config)
-    : m_pool(
-          config,
-          [](QSqlDatabase &db) { return initializeConnection(db); },
-          [](QSqlDatabase &db) { return postgresConnectionAlive(db); })
+    // No per-session set-up: the pool's conninfo names the session (DatabaseConfig::sessionName),
+    // and times are stored as epoch ms, so the session time zone does not matter.
+    : m_pool(config, {}, [](QSqlDatabase &db) { return postgresConnectionAlive(db); })
 {}
 
 PostgresStore::~PostgresStore() = default;

@@ -1,12 +1,12 @@
 // SqliteStore: datasets, their records, and migration checkpoints.
 #include "sqlitestore.h"
 
+#include "store/recordrange.h"
 #include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitenative.h"
 
 #include <QFileInfo>
-#include <QJsonDocument>
 #include <QSqlQuery>
 
 #include <sqlite3.h>
@@ -14,17 +14,6 @@
 namespace Ferry {
 
 namespace {
-
-// A dataset's records live in [first, last] of the rowid space (see the schema).
-constexpr int DatasetShift = 40;
-qint64 firstRecordId(qint64 datasetId)
-{
-    return datasetId << DatasetShift;
-}
-qint64 lastRecordId(qint64 datasetId)
-{
-    return ((datasetId + 1) << DatasetShift) - 1;
-}
 
 NativeStatement &bindUtf8(NativeStatement &statement, int index, std::string_view text)
 {
@@ -351,114 +340,6 @@ Result<void> SqliteStore::forgetUndo(qint64 jobId, qint64 datasetId)
     if (!q.exec())
         return sqlError(q, QStringLiteral("finishing job %1").arg(jobId));
     return {};
-}
-
-Result<void> SqliteStore::setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now)
-{
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT columns FROM datasets WHERE id = ?"));
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading the columns of a dataset"));
-    const QJsonArray have =
-        q.next() ? QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array() : QJsonArray();
-    q.finish();
-    q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
-    q.addBindValue(QString::fromUtf8(
-        QJsonDocument(SharedRows::mergedColumns(have, columns)).toJson(QJsonDocument::Compact)));
-    q.addBindValue(now);
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
-    return transaction.commit();
-}
-
-Result<QString> SqliteStore::datasetKey(qint64 datasetId)
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT key_field FROM datasets WHERE id = ?"));
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading the key of a dataset"));
-    return q.next() ? q.value(0).toString() : QString();
-}
-
-Result<void> SqliteStore::useKey(qint64 datasetId, const QString &field)
-{
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT key_field FROM datasets WHERE id = ?"));
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading the key of a dataset"));
-    const QString current = q.next() ? q.value(0).toString() : QString();
-    q.finish();
-    if (current == field)
-        return {};
-    if (!current.isEmpty())
-        return SharedRows::keyedByAnother(current, field);
-
-    // The field's value in a record, as imports compare keys: a string by its text, anything
-    // else by its JSON text. The path quotes the name (a bound value, never SQL text); SQLite's
-    // paths cannot escape a double quote, so such a name matches nothing and is refused below
-    // if the dataset holds records.
-    const QString path = QStringLiteral("$.\"%1\"").arg(field);
-    const QString value =
-        QStringLiteral("(CASE json_type(doc, :path) WHEN 'text' THEN doc ->> :path "
-                       "WHEN 'null' THEN NULL ELSE doc -> :path END)");
-    const QString range = QStringLiteral("id BETWEEN :first AND :last");
-    auto bindRange = [&](QSqlQuery &query) {
-        query.bindValue(QStringLiteral(":first"), firstRecordId(datasetId));
-        query.bindValue(QStringLiteral(":last"), lastRecordId(datasetId));
-    };
-    q.prepare(QStringLiteral("SELECT count(*) FROM records WHERE ") + range +
-              QStringLiteral(" AND key IS NULL AND coalesce(") + value +
-              QStringLiteral(", '') = ''"));
-    q.bindValue(QStringLiteral(":path"), path);
-    bindRange(q);
-    if (!q.exec() || !q.next())
-        return sqlError(q, QStringLiteral("keying a dataset"));
-    if (const qint64 missing = q.value(0).toLongLong(); missing > 0)
-        return SharedRows::recordWithoutKey(field, missing);
-    q.finish();
-    q.prepare(QStringLiteral("SELECT k FROM (SELECT coalesce(key, ") + value +
-              QStringLiteral(") AS k FROM records WHERE ") + range +
-              QStringLiteral(") GROUP BY k HAVING count(*) > 1 LIMIT 1"));
-    q.bindValue(QStringLiteral(":path"), path);
-    bindRange(q);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("keying a dataset"));
-    if (q.next())
-        return SharedRows::recordsShareKey(field, q.value(0).toString());
-    q.finish();
-    q.prepare(QStringLiteral("UPDATE records SET key = ") + value + QStringLiteral(" WHERE ") +
-              range + QStringLiteral(" AND key IS NULL"));
-    q.bindValue(QStringLiteral(":path"), path);
-    bindRange(q);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("keying a dataset"));
-    q.prepare(QStringLiteral("UPDATE datasets SET key_field = ? WHERE id = ?"));
-    q.addBindValue(field);
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("keying a dataset"));
-    return transaction.commit();
 }
 
 Result<QList<DatasetInfo>> SqliteStore::datasets(qint64 userId)
