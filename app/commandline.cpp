@@ -20,13 +20,17 @@ CommandLine::CommandLine()
         "  quota reset NAME             forget this month's usage\n"
         "  enqueue TYPE [--count N] [--user NAME] [--priority P] [--payload JSON]\n"
         "                               queue jobs (types: noop, sleep)\n"
-        "  import FILE --dataset NAME [--user NAME] [--format F] [--mapping JSON|@FILE]\n"
+        "  import FILE --dataset NAME --user NAME [--format F] [--mapping JSON|@FILE]\n"
         "         [--key FIELD] [--no-header] [--delimiter C] [--priority P] [--json]\n"
         "                               store a file and queue its migration into a dataset\n"
-        "  export DATASET [--user NAME] [--format ndjson|csv]   write a dataset to stdout\n"
+        "  export DATASET --user NAME [--format ndjson|csv]   write a dataset to stdout\n"
         "  job ID [--json]              a job's state, attempts and rejected rows\n"
         "  status [--json]              job counts by status\n"
         "  pause | resume               stop or restart starting new jobs\n\n"
+        "Commands work on an existing store (the data dir's ferry.db, or --db): one that does\n"
+        "not exist is refused, except by 'user add', which creates it and says so. Extra\n"
+        "arguments are usage errors (exit code 2). --json prints one JSON document, in the\n"
+        "HTTP API's shapes.\n\n"
         "Options also come from FERRY_* environment variables (FERRY_MAX_CONCURRENCY=4) and\n"
         "from <data-dir>/ferry.conf (max-concurrency=4); the command line wins, then the\n"
         "environment, then the file."));
@@ -57,7 +61,8 @@ CommandLine::CommandLine()
     m_parser.addOption({QStringLiteral("count"), QStringLiteral("enqueue: how many jobs."),
                         QStringLiteral("N"), QStringLiteral("1")});
     m_parser.addOption({QStringLiteral("user"),
-                        QStringLiteral("enqueue: the owner (default: the operator user)."),
+                        QStringLiteral("enqueue: the owner (default: the operator user); "
+                                       "import, export: required."),
                         QStringLiteral("NAME")});
     m_parser.addOption({QStringLiteral("priority"),
                         QStringLiteral("enqueue: -100 to 100, higher first."), QStringLiteral("P"),

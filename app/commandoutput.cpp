@@ -24,6 +24,22 @@ int usage(const QString &message)
     return ExitUsage;
 }
 
+void note(const QString &text)
+{
+    std::fprintf(stderr, "ferry: %s\n", qPrintable(text));
+}
+
+QString sizeText(qint64 bytes)
+{
+    static const char *const units[] = {"EiB", "PiB", "TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 6; ++i) {
+        const qint64 unit = qint64(1) << (10 * (6 - i));
+        if (bytes > 0 && bytes % unit == 0)
+            return QStringLiteral("%1 %2").arg(bytes / unit).arg(QLatin1String(units[i]));
+    }
+    return QStringLiteral("%1 B").arg(bytes);
+}
+
 void printJson(const QJsonObject &object)
 {
     print(QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact)));

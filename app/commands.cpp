@@ -3,9 +3,12 @@
 #include "commandoutput.h"
 #include "usercommands.h"
 
+#include "api/jobjson.h"
+#include "config/configloader.h"
 #include "datasets/datasetexport.h"
 #include "enginehost.h"
 #include "migrate/migrationrequest.h"
+#include "storecheck.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -14,24 +17,95 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace Ferry {
 
 namespace {
 
-Result<User> commandUser(const CommandLine &cli, EngineHost &host)
+// What each command takes: its positional words (the command's own included) and the options it
+// cannot do without. Checked before anything is opened, so that a mistyped command line (`ferry
+// pause / ferry resume` pasted whole) is refused rather than half understood.
+struct Shape
 {
-    return cli.isSet(QStringLiteral("user"))
-               ? host.users().findByName(cli.value(QStringLiteral("user")))
-               : host.users().operatorUser();
+    QString name;         // "status", "user add"
+    int words = 1;        // positional arguments, the command's words included
+    QString takes;        // for messages: "no arguments", "one NAME"
+    QStringList required; // options it needs, as shown: "--user NAME"
+};
+
+const QList<Shape> &shapes()
+{
+    static const QString none = QStringLiteral("no arguments");
+    static const QList<Shape> all{
+        {QStringLiteral("user add"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("user list"), 2, none, {}},
+        {QStringLiteral("user disable"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("user enable"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("user token"),
+         3,
+         QStringLiteral("--rotate and one NAME"),
+         {QStringLiteral("--rotate")}},
+        {QStringLiteral("quota set"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("quota show"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("quota list"), 2, none, {}},
+        {QStringLiteral("quota reset"), 3, QStringLiteral("one NAME"), {}},
+        {QStringLiteral("enqueue"), 2, QStringLiteral("one job TYPE"), {}},
+        // A user's data is never written or read as a user nobody named.
+        {QStringLiteral("import"),
+         2,
+         QStringLiteral("one FILE"),
+         {QStringLiteral("--dataset NAME"), QStringLiteral("--user NAME")}},
+        {QStringLiteral("export"),
+         2,
+         QStringLiteral("one DATASET"),
+         {QStringLiteral("--user NAME")}},
+        {QStringLiteral("job"), 2, QStringLiteral("one numeric job ID"), {}},
+        {QStringLiteral("status"), 1, none, {}},
+        {QStringLiteral("pause"), 1, none, {}},
+        {QStringLiteral("resume"), 1, none, {}},
+    };
+    return all;
+}
+
+// ExitOk when the command line fits its command; otherwise the usage error is printed.
+int checkUsage(const CommandLine &cli)
+{
+    const QStringList args = cli.positional();
+    const QString command = args.value(0);
+    const bool hasAction = command == u"user" || command == u"quota";
+    const QString name = hasAction ? command + u' ' + args.value(1) : command;
+    const auto shape = std::find_if(shapes().cbegin(), shapes().cend(),
+                                    [&](const Shape &s) { return s.name == name; });
+    if (shape == shapes().cend()) {
+        if (command == u"user") {
+            return usage(QStringLiteral("unknown user action '%1' (use add, list, disable, enable "
+                                        "or token --rotate).")
+                             .arg(args.value(1)));
+        }
+        if (command == u"quota") {
+            return usage(QStringLiteral("unknown quota action '%1' (use set, show, list or reset).")
+                             .arg(args.value(1)));
+        }
+        return usage(QStringLiteral("unknown command '%1'.").arg(command));
+    }
+    if (args.size() > shape->words) {
+        return usage(QStringLiteral("unexpected argument '%1': %2 takes %3.")
+                         .arg(args.at(shape->words), name, shape->takes));
+    }
+    if (args.size() < shape->words)
+        return usage(QStringLiteral("%1 takes %2.").arg(name, shape->takes));
+    for (const QString &option : shape->required) {
+        if (!cli.isSet(option.section(u' ', 0, 0).mid(2)))
+            return usage(QStringLiteral("%1 needs %2.").arg(name, option));
+    }
+    return ExitOk;
 }
 
 int enqueueCommand(const CommandLine &cli, EngineHost &host)
 {
     const QStringList args = cli.positional();
-    if (args.size() != 2)
-        return usage(QStringLiteral("enqueue takes one job TYPE."));
     bool ok = false;
     const int count = cli.value(QStringLiteral("count")).toInt(&ok);
     if (!ok || count < 1 || count > 10'000'000)
@@ -44,7 +118,9 @@ int enqueueCommand(const CommandLine &cli, EngineHost &host)
         QJsonDocument::fromJson(cli.value(QStringLiteral("payload")).toUtf8(), &parseError);
     if (parseError.error != QJsonParseError::NoError || !payload.isObject())
         return usage(QStringLiteral("--payload must be a JSON object, e.g. '{\"ms\": 200}'."));
-    auto user = commandUser(cli, host);
+    auto user = cli.isSet(QStringLiteral("user"))
+                    ? namedUser(host, cli.value(QStringLiteral("user")))
+                    : host.users().operatorUser();
     if (!user)
         return fail(user.error());
 
@@ -68,8 +144,8 @@ int enqueueCommand(const CommandLine &cli, EngineHost &host)
     }
     if (cli.isSet(QStringLiteral("json")))
         printJson({{QStringLiteral("enqueued"), count},
-                   {QStringLiteral("firstId"), double(first)},
-                   {QStringLiteral("lastId"), double(last)}});
+                   {QStringLiteral("firstId"), QString::number(first)}, // ids as the API writes
+                   {QStringLiteral("lastId"), QString::number(last)}});
     else
         print(QStringLiteral("Enqueued %1 %2 job(s): ids %3..%4.")
                   .arg(count)
@@ -82,17 +158,13 @@ int enqueueCommand(const CommandLine &cli, EngineHost &host)
 int importCommand(const CommandLine &cli, EngineHost &host)
 {
     const QStringList args = cli.positional();
-    if (args.size() != 2)
-        return usage(QStringLiteral("import takes one FILE."));
-    if (!cli.isSet(QStringLiteral("dataset")))
-        return usage(QStringLiteral("import needs --dataset NAME."));
     QFile file(args.at(1));
     if (!file.open(QIODevice::ReadOnly))
         return fail(
             makeError(ErrorCode::InvalidArgument,
                       QStringLiteral("Cannot read %1: %2").arg(args.at(1), file.errorString())),
             ExitUsage);
-    auto user = commandUser(cli, host);
+    auto user = namedUser(host, cli.value(QStringLiteral("user")));
     if (!user)
         return fail(user.error());
     MigrationRequest request;
@@ -129,8 +201,10 @@ int importCommand(const CommandLine &cli, EngineHost &host)
         return fail(submitted.error(),
                     submitted.error().code == ErrorCode::InvalidArgument ? ExitUsage : ExitFailure);
     if (cli.isSet(QStringLiteral("json"))) {
+        // As POST /api/v1/uploads answers (its 202 body), plus what the CLI decided.
         printJson({{QStringLiteral("sessionId"), submitted->sessionId},
-                   {QStringLiteral("jobId"), double(submitted->jobId)},
+                   {QStringLiteral("jobId"), QString::number(submitted->jobId)},
+                   {QStringLiteral("status"), QStringLiteral("pending")},
                    {QStringLiteral("format"), submitted->format},
                    {QStringLiteral("bytes"), double(submitted->blob.size)}});
     } else {
@@ -144,14 +218,12 @@ int importCommand(const CommandLine &cli, EngineHost &host)
 int exportCommand(const CommandLine &cli, EngineHost &host)
 {
     const QStringList args = cli.positional();
-    if (args.size() != 2)
-        return usage(QStringLiteral("export takes one DATASET."));
     const QString format = cli.value(QStringLiteral("format")).isEmpty()
                                ? QStringLiteral("ndjson")
                                : cli.value(QStringLiteral("format"));
     if (format != u"ndjson" && format != u"csv")
         return usage(QStringLiteral("export --format must be ndjson or csv."));
-    auto user = commandUser(cli, host);
+    auto user = namedUser(host, cli.value(QStringLiteral("user")));
     if (!user)
         return fail(user.error());
     auto dataset = host.store().datasets().dataset(user->id, args.at(1));
@@ -174,12 +246,46 @@ int exportCommand(const CommandLine &cli, EngineHost &host)
     return exported ? ExitOk : fail(exported.error());
 }
 
+// GET /api/v1/jobs/{id}'s job (engine/api/jobjson.h, the same writer), with the attempt history
+// and the first rejected rows as GET /api/v1/jobs/{id}/report writes them: ids as strings, null
+// for what is not there.
+QByteArray
+jobJson(const Job &job, const QList<JobAttempt> &attempts, const QList<RowError> &rowErrors)
+{
+    auto orNull = [](const QString &text) -> QJsonValue {
+        return text.isEmpty() ? QJsonValue() : QJsonValue(text);
+    };
+    auto timeOrNull = [](qint64 ms) { return ms > 0 ? QJsonValue(ms) : QJsonValue(); };
+    QJsonArray attemptList, errorList;
+    for (const JobAttempt &a : attempts) {
+        attemptList.append(QJsonObject{{QStringLiteral("attempt"), a.attempt},
+                                       {QStringLiteral("outcome"), a.outcome},
+                                       {QStringLiteral("startedAt"), timeOrNull(a.startedAt)},
+                                       {QStringLiteral("finishedAt"), timeOrNull(a.finishedAt)},
+                                       {QStringLiteral("error"), orNull(a.error)}});
+    }
+    for (const RowError &e : rowErrors) {
+        errorList.append(QJsonObject{{QStringLiteral("line"), e.line},
+                                     {QStringLiteral("field"), orNull(e.field)},
+                                     {QStringLiteral("reason"), e.reason}});
+    }
+    std::string out;
+    appendJobJson(out, job);
+    out.pop_back(); // the job's closing brace: two more members follow
+    out += ",\"attemptHistory\":";
+    out += QJsonDocument(attemptList).toJson(QJsonDocument::Compact).toStdString();
+    out += ",\"rowErrors\":";
+    out += QJsonDocument(errorList).toJson(QJsonDocument::Compact).toStdString();
+    out += '}';
+    return QByteArray(out.data(), qsizetype(out.size()));
+}
+
 int jobCommand(const CommandLine &cli, EngineHost &host)
 {
     const QStringList args = cli.positional();
     bool ok = false;
     const qint64 id = args.value(1).toLongLong(&ok);
-    if (args.size() != 2 || !ok)
+    if (!ok)
         return usage(QStringLiteral("job takes one numeric job ID."));
     auto job = host.store().job(id, std::nullopt);
     if (!job)
@@ -191,33 +297,8 @@ int jobCommand(const CommandLine &cli, EngineHost &host)
     auto errors = host.store().datasets().rowErrors(id, 100);
     if (!attempts || !errors)
         return fail(!attempts ? attempts.error() : errors.error());
-    QJsonArray attemptList, errorList;
-    for (const JobAttempt &a : std::as_const(*attempts)) {
-        attemptList.append(QJsonObject{{QStringLiteral("attempt"), a.attempt},
-                                       {QStringLiteral("outcome"), a.outcome},
-                                       {QStringLiteral("startedAt"), double(a.startedAt)},
-                                       {QStringLiteral("finishedAt"), double(a.finishedAt)},
-                                       {QStringLiteral("error"), a.error}});
-    }
-    for (const RowError &e : std::as_const(*errors)) {
-        errorList.append(QJsonObject{{QStringLiteral("line"), double(e.line)},
-                                     {QStringLiteral("field"), e.field},
-                                     {QStringLiteral("reason"), e.reason}});
-    }
-    const QJsonObject object{{QStringLiteral("id"), double(j.id)},
-                             {QStringLiteral("type"), j.type},
-                             {QStringLiteral("status"), jobStatusName(j.status)},
-                             {QStringLiteral("priority"), j.priority},
-                             {QStringLiteral("attempts"), j.attempts},
-                             {QStringLiteral("maxAttempts"), j.maxAttempts},
-                             {QStringLiteral("sessionId"), j.sessionId},
-                             {QStringLiteral("progress"), j.progress},
-                             {QStringLiteral("error"), j.error},
-                             {QStringLiteral("result"), j.result},
-                             {QStringLiteral("attemptHistory"), attemptList},
-                             {QStringLiteral("rowErrors"), errorList}};
     if (cli.isSet(QStringLiteral("json"))) {
-        printJson(object);
+        print(QString::fromUtf8(jobJson(j, *attempts, *errors)));
         return ExitOk;
     }
     print(QStringLiteral("job %1 (%2): %3, attempt %4 of %5")
@@ -258,18 +339,32 @@ int statusCommand(const CommandLine &cli, EngineHost &host)
 
 } // namespace
 
-int runCommand(const CommandLine &cli, const FerryConfig &config)
+int runCommand(const CommandLine &cli, const QProcessEnvironment &environment)
 {
-    const QString command = cli.positional().value(0);
-    static const QStringList known{
-        QStringLiteral("user"),   QStringLiteral("quota"),  QStringLiteral("enqueue"),
-        QStringLiteral("import"), QStringLiteral("export"), QStringLiteral("job"),
-        QStringLiteral("status"), QStringLiteral("pause"),  QStringLiteral("resume")};
-    if (!known.contains(command))
-        return usage(QStringLiteral("unknown command '%1'.").arg(command));
-    auto host = EngineHost::create(config, EngineHost::Role::Tool);
+    if (const int refused = checkUsage(cli); refused != ExitOk)
+        return refused;
+    const QString command = cli.positional().at(0);
+    // `ferry user add` may create the store: the README's quick start adds the first user
+    // before any engine has run. It says so, so that a mistyped --data-dir shows at once.
+    // Everything else refuses a store that does not exist (storecheck.h).
+    const bool createsStore = command == u"user" && cli.positional().at(1) == u"add";
+    auto config = ConfigLoader::load(cli.configOptions(), environment,
+                                     createsStore ? ConfigLoader::DataDir::Create
+                                                  : ConfigLoader::DataDir::LeaveMissing);
+    if (!config)
+        return fail(config.error(), ExitUsage);
+    auto exists = storeExists(*config);
+    if (!exists)
+        return fail(exists.error());
+    if (!*exists && !createsStore)
+        return fail(missingStore(*config), ExitUsage);
+    auto host = EngineHost::create(*config, EngineHost::Role::Tool);
     if (!host)
         return fail(host.error());
+    if (!*exists) {
+        note(QStringLiteral("there was no Ferry store at %1; created a new one.")
+                 .arg(storeLocation(config->database)));
+    }
     if (command == u"user")
         return userCommand(cli, **host);
     if (command == u"quota")

@@ -5,11 +5,38 @@
 #include "queue/builtinhandlers.h"
 #include "store/storefactory.h"
 
+#include <QHostInfo>
 #include <QLoggingCategory>
 
 namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcHost, "ferry.engine")
+
+namespace {
+
+// --listen's host: an IP address, or a host name (ConfigLoader checked its form) resolved here,
+// when the engine starts, preferring IPv4 (so localhost is 127.0.0.1 wherever ::1 comes first).
+Result<QHostAddress> listenAddress(const QString &host)
+{
+    if (const QHostAddress literal(host); !literal.isNull())
+        return literal;
+    const QHostInfo info = QHostInfo::fromName(host);
+    const QList<QHostAddress> addresses = info.addresses();
+    if (info.error() != QHostInfo::NoError || addresses.isEmpty()) {
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("Cannot resolve the --listen host '%1': %2.")
+                             .arg(host, info.errorString()),
+                         QStringLiteral("Use an IP address (127.0.0.1:8080) or a name this "
+                                        "machine resolves (localhost:8080)."));
+    }
+    for (const QHostAddress &address : addresses) {
+        if (address.protocol() == QAbstractSocket::IPv4Protocol)
+            return address;
+    }
+    return addresses.first();
+}
+
+} // namespace
 
 EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 
@@ -366,7 +393,11 @@ Result<void> EngineHost::start()
     Http::HttpLimits limits;
     limits.networkThreads = m_config.httpThreads;
     m_http = std::make_unique<Http::HttpServer>(*m_api, limits);
-    const QHostAddress address(m_config.listenHost);
+    auto resolved = listenAddress(m_config.listenHost);
+    if (!resolved)
+        return resolved.error();
+    const QHostAddress address = *resolved;
+    m_config.listenHost = address.toString(); // what the log, the console and the cluster show
     auto port = m_http->listen(address, m_config.listenPort);
     if (!port)
         return port.error();

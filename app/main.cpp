@@ -75,13 +75,15 @@ int main(int argc, char **argv)
         return ExitOk;
     }
 
+    // Shell commands load the configuration themselves: they refuse a store that does not exist
+    // rather than create one (commands.h).
+    if (command)
+        return runCommand(cli, QProcessEnvironment::systemEnvironment());
     auto config = ConfigLoader::load(cli.configOptions(), QProcessEnvironment::systemEnvironment());
     if (!config) {
         std::fprintf(stderr, "ferry: %s\n", qPrintable(config.error().toString()));
         return ExitUsage;
     }
-    if (command)
-        return runCommand(cli, *config);
 
     auto host = EngineHost::create(*config, EngineHost::Role::Engine);
     if (!host) {
@@ -90,7 +92,9 @@ int main(int argc, char **argv)
     }
     if (auto started = (*host)->start(); !started) {
         std::fprintf(stderr, "ferry: %s\n", qPrintable(started.error().toString()));
-        return ExitFailure;
+        // A configuration the engine could only check when starting (a --listen host name that
+        // does not resolve) is a configuration error, as the ones the loader finds.
+        return started.error().code == ErrorCode::Config ? ExitUsage : ExitFailure;
     }
 
     SignalWatcher signals;

@@ -5,6 +5,7 @@
 #include "enginehost.h"
 #include "quota/limitparser.h"
 #include "quota/quotaledger.h"
+#include "storecheck.h"
 
 #include <QJsonArray>
 #include <QLocale>
@@ -15,7 +16,7 @@ namespace {
 
 QJsonObject userJson(const User &user)
 {
-    return {{QStringLiteral("id"), double(user.id)},
+    return {{QStringLiteral("id"), QString::number(user.id)}, // ids as the API writes them
             {QStringLiteral("name"), user.name},
             {QStringLiteral("tier"), user.tier},
             {QStringLiteral("disabled"), user.disabled}};
@@ -28,9 +29,11 @@ Result<std::optional<qint64>> parseLimit(const QString &option, const QString &t
                              QStringLiteral("--") + option);
 }
 
-QString limitText(qint64 limit, bool isDefault)
+QString limitText(qint64 limit, bool isDefault, bool bytes)
 {
-    const QString value = limit < 0 ? QStringLiteral("unlimited") : QString::number(limit);
+    const QString value = limit < 0 ? QStringLiteral("unlimited")
+                          : bytes   ? sizeText(limit)
+                                    : QString::number(limit);
     return isDefault ? value + QStringLiteral(" (tier)") : value;
 }
 
@@ -41,14 +44,26 @@ QString resetDate(qint64 ms)
 
 } // namespace
 
+Result<User> namedUser(EngineHost &host, const QString &name)
+{
+    auto user = host.users().findByName(name);
+    if (!user && user.error().code == ErrorCode::NotFound) {
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("No user named '%1' in %2.")
+                             .arg(name.left(80), storeLocation(host.config().database)),
+                         QStringLiteral("Create it with: ferry user add %1 (or check --data-dir "
+                                        "and --db).")
+                             .arg(name.left(80)));
+    }
+    return user;
+}
+
 int userCommand(const CommandLine &cli, EngineHost &host)
 {
     const QStringList args = cli.positional();
     const QString action = args.value(1);
     const bool json = cli.isSet(QStringLiteral("json"));
     if (action == u"add") {
-        if (args.size() != 3)
-            return usage(QStringLiteral("user add takes one NAME."));
         auto created = host.users().addUser(args.at(2), cli.value(QStringLiteral("tier")));
         if (!created)
             return fail(created.error(), created.error().code == ErrorCode::InvalidArgument
@@ -84,9 +99,7 @@ int userCommand(const CommandLine &cli, EngineHost &host)
         return ExitOk;
     }
     if (action == u"disable" || action == u"enable") {
-        if (args.size() != 3)
-            return usage(QStringLiteral("user %1 takes one NAME.").arg(action));
-        auto user = host.users().findByName(args.at(2));
+        auto user = namedUser(host, args.at(2));
         if (!user)
             return fail(user.error());
         if (auto changed = host.users().setDisabled(user->id, action == u"disable"); !changed)
@@ -98,9 +111,7 @@ int userCommand(const CommandLine &cli, EngineHost &host)
         return ExitOk;
     }
     if (action == u"token") {
-        if (args.size() != 3 || !cli.isSet(QStringLiteral("rotate")))
-            return usage(QStringLiteral("user token takes --rotate and one NAME."));
-        auto user = host.users().findByName(args.at(2));
+        auto user = namedUser(host, args.at(2));
         if (!user)
             return fail(user.error());
         auto token = host.users().rotateToken(user->id);
@@ -129,40 +140,51 @@ int quotaCommand(const CommandLine &cli, EngineHost &host)
     const QString action = args.value(1);
     const bool json = cli.isSet(QStringLiteral("json"));
     QuotaLedger ledger(host.store(), host.clock());
-    auto show = [&](const User &user) -> int {
+    // A user's quota: GET /api/v1/quota's object plus "user" for --json, one line of text.
+    auto quotaOf = [&](const User &user, QJsonObject *object, QString *line) -> Result<void> {
         auto status = ledger.status(user);
         if (!status)
-            return fail(status.error());
-        if (json) {
-            QJsonObject object = QuotaRoutes::toJson(user, *status);
-            object.insert(QStringLiteral("user"), user.name);
-            printJson(object);
-        } else {
-            print(QStringLiteral("%1\t%2\t%3\tuploads %4/%5\tbytes %6/%7\tresets %8")
-                      .arg(user.name, user.tier, status->period)
-                      .arg(status->uploadsUsed)
-                      .arg(limitText(status->uploadsLimit, status->uploadsLimitIsDefault))
-                      .arg(status->bytesUsed)
-                      .arg(limitText(status->bytesLimit, status->bytesLimitIsDefault))
-                      .arg(resetDate(status->resetsAtMs)));
-        }
+            return status.error();
+        *object = QuotaRoutes::toJson(user, *status);
+        object->insert(QStringLiteral("user"), user.name);
+        *line = QStringLiteral("%1\t%2\t%3\tuploads %4/%5\tbytes %6/%7\tresets %8")
+                    .arg(user.name, user.tier, status->period)
+                    .arg(status->uploadsUsed)
+                    .arg(limitText(status->uploadsLimit, status->uploadsLimitIsDefault, false))
+                    .arg(sizeText(status->bytesUsed))
+                    .arg(limitText(status->bytesLimit, status->bytesLimitIsDefault, true))
+                    .arg(resetDate(status->resetsAtMs));
+        return {};
+    };
+    auto show = [&](const User &user) -> int {
+        QJsonObject object;
+        QString line;
+        if (auto read = quotaOf(user, &object, &line); !read)
+            return fail(read.error());
+        json ? printJson(object) : print(line);
         return ExitOk;
     };
     if (action == u"list") {
         auto users = host.store().users();
         if (!users)
             return fail(users.error());
+        // One document for --json, as user list: {"quotas": [...]}.
+        QJsonArray array;
         for (const User &user : std::as_const(*users)) {
-            if (int code = show(user); code != ExitOk)
-                return code;
+            QJsonObject object;
+            QString line;
+            if (auto read = quotaOf(user, &object, &line); !read)
+                return fail(read.error());
+            if (json)
+                array.append(object);
+            else
+                print(line);
         }
+        if (json)
+            printJson({{QStringLiteral("quotas"), array}});
         return ExitOk;
     }
-    if (args.size() != 3) {
-        return usage(QStringLiteral("quota %1 takes one NAME (actions: set, show, list, reset).")
-                         .arg(action));
-    }
-    auto user = host.users().findByName(args.at(2));
+    auto user = namedUser(host, args.at(2));
     if (!user)
         return fail(user.error());
     if (action == u"show")

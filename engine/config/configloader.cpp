@@ -40,6 +40,23 @@ Result<qint64> integerIn(const QString &name, const Source &source, qint64 min, 
     return value;
 }
 
+// A DNS host name (RFC 1123: dot-separated labels of ASCII letters, digits and inner hyphens).
+// --listen takes one besides an IP address; the engine resolves it when it starts listening.
+bool isHostName(const QString &host)
+{
+    if (host.isEmpty() || host.size() > 253)
+        return false;
+    for (const QStringView label : QStringView(host).split(u'.')) {
+        if (label.isEmpty() || label.size() > 63 || label.startsWith(u'-') || label.endsWith(u'-'))
+            return false;
+        for (const QChar c : label) {
+            if (c.unicode() > 127 || !(c.isLetterOrNumber() || c == u'-'))
+                return false;
+        }
+    }
+    return true;
+}
+
 using Apply = std::function<Result<void>(FerryConfig &, const QString &, const Source &)>;
 
 Apply integer(qint64 min, qint64 max, std::function<void(FerryConfig &, qint64)> set)
@@ -63,7 +80,7 @@ const QList<Definition> &definitions()
 {
     static const QList<Definition> all{
         {{QStringLiteral("listen"), QStringLiteral("ADDR:PORT"),
-          QStringLiteral("HTTP address; port 0 picks a free one."),
+          QStringLiteral("HTTP address or host name; port 0 picks a free one."),
           QStringLiteral("127.0.0.1:8080")},
          [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
              const int colon = source.value.lastIndexOf(u':');
@@ -72,9 +89,11 @@ const QList<Definition> &definitions()
                  host = host.mid(1, host.size() - 2);
              bool ok = false;
              const int port = source.value.mid(colon + 1).toInt(&ok);
-             if (colon <= 0 || !ok || port < 0 || port > 65535 || QHostAddress(host).isNull())
+             if (colon <= 0 || !ok || port < 0 || port > 65535 ||
+                 (QHostAddress(host).isNull() && !isHostName(host)))
                  return badValue(name, source,
-                                 QStringLiteral("an IP address and port, e.g. 127.0.0.1:8080"));
+                                 QStringLiteral("an IP address or host name and a port, e.g. "
+                                                "127.0.0.1:8080 or localhost:8080"));
              config.listenHost = host;
              config.listenPort = quint16(port);
              return {};
@@ -284,7 +303,8 @@ QString ConfigLoader::defaultDataDir()
 }
 
 Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLine,
-                                       const QProcessEnvironment &environment)
+                                       const QProcessEnvironment &environment,
+                                       DataDir dataDir)
 {
     FerryConfig config;
     // The data dir comes first: the config file lives in it.
@@ -350,7 +370,7 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
     if (config.blobDir.isEmpty())
         config.blobDir = config.dataDir + QStringLiteral("/blobs"); // --blob-dir's default
     // Only now, with every value valid, is anything created on disk.
-    {
+    if (dataDir == DataDir::Create || QFileInfo::exists(config.dataDir)) {
         QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));
         if (!QDir().mkpath(config.dataDir) || !probe.open(QIODevice::WriteOnly)) {
             return makeError(

@@ -26,9 +26,15 @@ public:
     static QString configFileName() { return QStringLiteral("ferry.conf"); }
     static QString defaultDataDir();
 
+    // Whether load() may create a missing data directory: the engine does; a shell command
+    // does not, so that a mistyped --data-dir is refused (app/storecheck.h) instead of becoming
+    // a new empty store.
+    enum class DataDir { Create, LeaveMissing };
+
     // commandLine: option name -> value, for the options given on the command line.
     static Result<FerryConfig> load(const QHash<QString, QString> &commandLine,
-                                    const QProcessEnvironment &environment);
+                                    const QProcessEnvironment &environment,
+                                    DataDir dataDir = DataDir::Create);
 };
 
 } // namespace Ferry

@@ -2,11 +2,13 @@
 // messages, JSON output, and what they leave in the SQLite file.
 #include "config/configloader.h"
 
+#include "pgtestsupport.h"
 #include "testsupport.h"
 
 #include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -17,6 +19,7 @@
 #include <QSqlRecord>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QUrl>
 
 #include <memory>
 
@@ -68,10 +71,30 @@ private Q_SLOTS:
     void quotaSetRefusesBadValues_data();
     void quotaSetRefusesBadValues();
     void tokenRotation();
+    // Issue 15 item 7: a CLI that refuses rather than guesses.
+    void commandsRefuseMissingStore_data();
+    void commandsRefuseMissingStore();
+    void userAddCreatesStoreAndSaysSo();
+    void unknownUserNamesTheStore();
+    void extraArgumentsAreUsageErrors_data();
+    void extraArgumentsAreUsageErrors();
+    void importAndExportNeedUser_data();
+    void importAndExportNeedUser();
+    void jsonUsesApiShapes();
+    void quotaListJsonIsOneDocument();
+    void sizesPrintAsWritten_data();
+    void sizesPrintAsWritten();
+    void listenAcceptsHostName();
+    void unresolvableListenHostIsRefused();
+    void postgresErrorNamesUrlWithoutPassword();
+    void postgresWithoutSchemaIsRefused();
 
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
     QString databasePath() const { return dataDir() + QStringLiteral("/ferry.db"); }
+    // A data directory nobody created (a typo).
+    QString missingDir() const { return m_dir->path() + QStringLiteral("/typo"); }
+    QProcessEnvironment environment() const;
     Run ferry(const QStringList &arguments, const QHash<QString, QString> &environment = {}) const;
     Run ferryInDataDir(const QStringList &arguments) const
     {
@@ -91,6 +114,10 @@ void tst_Cli::init()
     QVERIFY(QFile::setPermissions(m_dir->path() + QStringLiteral("/runtime"),
                                   QFileDevice::ReadOwner | QFileDevice::WriteOwner |
                                       QFileDevice::ExeOwner));
+    // Commands other than `user add` need a store: each test starts with an empty one, as an
+    // engine that ran once leaves it.
+    QVERIFY(QDir().mkpath(dataDir()));
+    Ferry::Test::openStore(databasePath()).reset();
 }
 
 void tst_Cli::cleanup()
@@ -98,13 +125,19 @@ void tst_Cli::cleanup()
     m_dir.reset();
 }
 
-Run tst_Cli::ferry(const QStringList &arguments, const QHash<QString, QString> &environment) const
+QProcessEnvironment tst_Cli::environment() const
 {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
     env.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir->path() + QStringLiteral("/runtime"));
     // Commands without --data-dir use the default one: keep it inside the temporary dir.
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir->path() + QStringLiteral("/xdg-data"));
+    return env;
+}
+
+Run tst_Cli::ferry(const QStringList &arguments, const QHash<QString, QString> &environment) const
+{
+    QProcessEnvironment env = this->environment();
     for (auto it = environment.cbegin(); it != environment.cend(); ++it)
         env.insert(it.key(), it.value());
 
@@ -320,7 +353,7 @@ void tst_Cli::enqueueCountShowsInStatus()
     const QJsonDocument json = QJsonDocument::fromJson(run.out);
     QVERIFY2(json.isObject(), qPrintable(run.describe()));
     QCOMPARE(json[u"enqueued"].toInt(), 3);
-    QCOMPARE(json[u"lastId"].toInteger() - json[u"firstId"].toInteger(), 2);
+    QCOMPARE(json[u"lastId"].toString().toLongLong() - json[u"firstId"].toString().toLongLong(), 2);
 
     const QJsonObject counts = status();
     QVERIFY(!counts.isEmpty());
@@ -456,4 +489,363 @@ void tst_Cli::tokenRotation()
         ferryInDataDir({QStringLiteral("user"), QStringLiteral("token"), QStringLiteral("carol")})
             .exitCode,
         2); // --rotate is required: nothing happens by accident
+}
+
+void tst_Cli::commandsRefuseMissingStore_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<bool>("viaDb"); // --db names a SQLite file that is not there
+
+    const QStringList commands[] = {
+        {QStringLiteral("quota"), QStringLiteral("set"), QStringLiteral("alice"),
+         QStringLiteral("--bytes"), QStringLiteral("5G")},
+        {QStringLiteral("quota"), QStringLiteral("list")},
+        {QStringLiteral("user"), QStringLiteral("list")},
+        {QStringLiteral("user"), QStringLiteral("disable"), QStringLiteral("alice")},
+        {QStringLiteral("status")},
+        {QStringLiteral("job"), QStringLiteral("1")},
+        {QStringLiteral("enqueue"), QStringLiteral("noop")},
+        {QStringLiteral("pause")},
+        {QStringLiteral("export"), QStringLiteral("people"), QStringLiteral("--user"),
+         QStringLiteral("alice")},
+    };
+    for (const QStringList &command : commands) {
+        QTest::addRow("%s, data dir", qPrintable(command.join(u' '))) << command << false;
+        QTest::addRow("%s, --db", qPrintable(command.join(u' '))) << command << true;
+    }
+}
+
+void tst_Cli::commandsRefuseMissingStore()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(bool, viaDb);
+
+    // A mistyped --data-dir (or --db) names a store that does not exist: refused, naming it and
+    // how to create one, and nothing is created there.
+    const QString missing = viaDb ? m_dir->path() + QStringLiteral("/other.db") : missingDir();
+    const QStringList location = viaDb ? QStringList{QStringLiteral("--data-dir"), dataDir(),
+                                                     QStringLiteral("--db"), missing}
+                                       : QStringList{QStringLiteral("--data-dir"), missing};
+    const Run run = ferry(location + arguments);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains(missing.toUtf8()), qPrintable(run.describe()));
+    QVERIFY2(run.err.contains(viaDb ? "--db" : "--data-dir"), qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("ferry user add NAME"), qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("ferry --headless"), qPrintable(run.describe()));
+    QVERIFY2(run.out.isEmpty(), qPrintable(run.describe()));
+    QVERIFY2(!QFileInfo::exists(missing), qPrintable(missing + QStringLiteral(" was created")));
+}
+
+void tst_Cli::userAddCreatesStoreAndSaysSo()
+{
+    // The README's quick start adds the first user before any engine has run: `user add` may
+    // create the store, and says where, on stderr (stdout stays the one JSON document).
+    const QStringList add{QStringLiteral("--data-dir"), missingDir(),
+                          QStringLiteral("user"),       QStringLiteral("add"),
+                          QStringLiteral("alice"),      QStringLiteral("--json")};
+    const Run first = ferry(add);
+    QVERIFY2(first.exitCode == 0, qPrintable(first.describe()));
+    const QString db = missingDir() + QStringLiteral("/ferry.db");
+    QVERIFY(QFile::exists(db));
+    QVERIFY2(first.err.contains("created a new one") && first.err.contains(db.toUtf8()),
+             qPrintable(first.describe()));
+    QVERIFY2(QJsonDocument::fromJson(first.out).isObject(), qPrintable(first.describe()));
+
+    // From then on it is an existing store: nothing to say, and other commands work on it.
+    const Run second = ferry({QStringLiteral("--data-dir"), missingDir(), QStringLiteral("user"),
+                              QStringLiteral("add"), QStringLiteral("bob")});
+    QVERIFY2(second.exitCode == 0 && !second.err.contains("created"),
+             qPrintable(second.describe()));
+    const Run list = ferry({QStringLiteral("--data-dir"), missingDir(), QStringLiteral("user"),
+                            QStringLiteral("list")});
+    QVERIFY2(list.exitCode == 0 && list.out.contains("alice") && list.out.contains("bob"),
+             qPrintable(list.describe()));
+}
+
+void tst_Cli::unknownUserNamesTheStore()
+{
+    const Run run =
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("set"), QStringLiteral("alice"),
+                        QStringLiteral("--bytes"), QStringLiteral("5G")});
+    QVERIFY2(run.exitCode == 1, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("No user named 'alice'"), qPrintable(run.describe()));
+    QVERIFY2(run.err.contains(databasePath().toUtf8()), qPrintable(run.describe()));
+}
+
+void tst_Cli::extraArgumentsAreUsageErrors_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("extra"); // the first argument too many, which the error names
+
+    // What the README's "ferry pause / ferry resume" line became when pasted whole.
+    QTest::newRow("pause / ferry resume")
+        << QStringList{QStringLiteral("pause"), QStringLiteral("/"), QStringLiteral("ferry"),
+                       QStringLiteral("resume")}
+        << QStringLiteral("/");
+    QTest::newRow("status extra junk")
+        << QStringList{QStringLiteral("status"), QStringLiteral("extra"), QStringLiteral("junk")}
+        << QStringLiteral("extra");
+    QTest::newRow("resume now") << QStringList{QStringLiteral("resume"), QStringLiteral("now")}
+                                << QStringLiteral("now");
+    QTest::newRow("user list bob")
+        << QStringList{QStringLiteral("user"), QStringLiteral("list"), QStringLiteral("bob")}
+        << QStringLiteral("bob");
+    QTest::newRow("user add two names")
+        << QStringList{QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("alice"),
+                       QStringLiteral("bob")}
+        << QStringLiteral("bob");
+    QTest::newRow("quota list alice")
+        << QStringList{QStringLiteral("quota"), QStringLiteral("list"), QStringLiteral("alice")}
+        << QStringLiteral("alice");
+    QTest::newRow("enqueue two types")
+        << QStringList{QStringLiteral("enqueue"), QStringLiteral("noop"), QStringLiteral("sleep")}
+        << QStringLiteral("sleep");
+    QTest::newRow("job 1 2") << QStringList{QStringLiteral("job"), QStringLiteral("1"),
+                                            QStringLiteral("2")}
+                             << QStringLiteral("2");
+    QTest::newRow("export two datasets")
+        << QStringList{QStringLiteral("export"), QStringLiteral("people"), QStringLiteral("more"),
+                       QStringLiteral("--user"), QStringLiteral("alice")}
+        << QStringLiteral("more");
+}
+
+void tst_Cli::extraArgumentsAreUsageErrors()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, extra);
+
+    const Run run = ferryInDataDir(arguments);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains(QByteArray("unexpected argument '" + extra.toUtf8() + '\'')),
+             qPrintable(run.describe()));
+    QVERIFY2(run.out.isEmpty(), qPrintable(run.describe()));
+    // Nothing was done: not paused, no user, no job.
+    const QJsonObject counts = status();
+    QCOMPARE(counts[u"paused"], QJsonValue(false));
+    QCOMPARE(counts[u"pending"].toInt(-1), 0);
+    QString error;
+    const auto users = readRows(databasePath(), QStringLiteral("SELECT name FROM users"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(users.size(), 0);
+}
+
+void tst_Cli::importAndExportNeedUser_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("import") << QStringList{QStringLiteral("import"), QStringLiteral("people.csv"),
+                                           QStringLiteral("--dataset"), QStringLiteral("people")};
+    QTest::newRow("export") << QStringList{QStringLiteral("export"), QStringLiteral("people")};
+}
+
+void tst_Cli::importAndExportNeedUser()
+{
+    QFETCH(QStringList, arguments);
+
+    QFile csv(m_dir->path() + QStringLiteral("/people.csv"));
+    QVERIFY(csv.open(QIODevice::WriteOnly));
+    csv.write("id,name\n1,Ada\n");
+    csv.close();
+    if (arguments.first() == u"import")
+        arguments[1] = csv.fileName();
+
+    const Run run = ferryInDataDir(arguments);
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("--user NAME"), qPrintable(run.describe()));
+    QVERIFY2(run.out.isEmpty(), qPrintable(run.describe()));
+    // Nobody's data: no job queued, and no "operator" user made up to own it.
+    QString error;
+    const auto users = readRows(databasePath(), QStringLiteral("SELECT name FROM users"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(users.size(), 0);
+    QCOMPARE(status()[u"pending"].toInt(-1), 0);
+}
+
+void tst_Cli::jsonUsesApiShapes()
+{
+    // Each --json output is one document; ids are strings and what is not there is null, as
+    // GET /api/v1/jobs/{id} and POST /api/v1/uploads write them.
+    auto document = [](const Run &run) {
+        QJsonParseError error;
+        const QJsonDocument json = QJsonDocument::fromJson(run.out, &error);
+        return error.error == QJsonParseError::NoError ? json.object() : QJsonObject();
+    };
+    const Run added = ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"),
+                                      QStringLiteral("alice"), QStringLiteral("--json")});
+    QVERIFY2(added.exitCode == 0, qPrintable(added.describe()));
+    QVERIFY2(document(added)[u"id"].isString(), qPrintable(added.describe()));
+
+    const Run enqueued =
+        ferryInDataDir({QStringLiteral("enqueue"), QStringLiteral("noop"), QStringLiteral("--user"),
+                        QStringLiteral("alice"), QStringLiteral("--json")});
+    QVERIFY2(enqueued.exitCode == 0, qPrintable(enqueued.describe()));
+    QCOMPARE(document(enqueued)[u"firstId"], QJsonValue(QStringLiteral("1")));
+    QCOMPARE(document(enqueued)[u"lastId"], QJsonValue(QStringLiteral("1")));
+
+    const Run job =
+        ferryInDataDir({QStringLiteral("job"), QStringLiteral("1"), QStringLiteral("--json")});
+    QVERIFY2(job.exitCode == 0, qPrintable(job.describe()));
+    const QJsonObject shown = document(job);
+    QCOMPARE(shown[u"id"], QJsonValue(QStringLiteral("1")));
+    QCOMPARE(shown[u"status"], QJsonValue(QStringLiteral("pending")));
+    QVERIFY2(shown[u"error"].isNull(), qPrintable(job.describe()));
+    QVERIFY2(shown[u"sessionId"].isNull(), qPrintable(job.describe()));
+    QVERIFY2(shown[u"result"].isNull(), qPrintable(job.describe()));
+    QVERIFY2(shown[u"startedAt"].isNull(), qPrintable(job.describe()));
+    QVERIFY2(shown[u"attemptHistory"].isArray(), qPrintable(job.describe()));
+    QVERIFY2(shown[u"rowErrors"].isArray(), qPrintable(job.describe()));
+
+    QFile csv(m_dir->path() + QStringLiteral("/people.csv"));
+    QVERIFY(csv.open(QIODevice::WriteOnly));
+    csv.write("id,name\n1,Ada\n");
+    csv.close();
+    const Run imported =
+        ferryInDataDir({QStringLiteral("import"), csv.fileName(), QStringLiteral("--dataset"),
+                        QStringLiteral("people"), QStringLiteral("--user"), QStringLiteral("alice"),
+                        QStringLiteral("--json")});
+    QVERIFY2(imported.exitCode == 0, qPrintable(imported.describe()));
+    QCOMPARE(document(imported)[u"jobId"], QJsonValue(QStringLiteral("2")));
+    QCOMPARE(document(imported)[u"bytes"].toInteger(), 14); // sizes stay numbers in bytes
+}
+
+void tst_Cli::quotaListJsonIsOneDocument()
+{
+    for (const char *name : {"alice", "bob"}) {
+        QCOMPARE(ferryInDataDir(
+                     {QStringLiteral("user"), QStringLiteral("add"), QString::fromLatin1(name)})
+                     .exitCode,
+                 0);
+    }
+    const Run run =
+        ferryInDataDir({QStringLiteral("quota"), QStringLiteral("list"), QStringLiteral("--json")});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.describe()));
+    QJsonParseError error;
+    const QJsonDocument json = QJsonDocument::fromJson(run.out, &error);
+    QVERIFY2(error.error == QJsonParseError::NoError,
+             qPrintable(error.errorString() + u'\n' + run.describe()));
+    const QJsonArray quotas = json[u"quotas"].toArray();
+    QCOMPARE(quotas.size(), 2);
+    QCOMPARE(quotas.at(0)[u"user"].toString(), QStringLiteral("alice"));
+    QCOMPARE(quotas.at(1)[u"user"].toString(), QStringLiteral("bob"));
+    QCOMPARE(quotas.at(1)[u"uploads"][u"used"].toInteger(-1), 0);
+}
+
+void tst_Cli::sizesPrintAsWritten_data()
+{
+    QTest::addColumn<QString>("typed");
+    QTest::addColumn<QString>("shown");
+    QTest::addColumn<qint64>("bytes");
+
+    QTest::newRow("5G") << QStringLiteral("5G") << QStringLiteral("bytes 0 B/5 GiB")
+                        << (qint64(5) << 30);
+    QTest::newRow("512M") << QStringLiteral("512M") << QStringLiteral("bytes 0 B/512 MiB")
+                          << (qint64(512) << 20);
+    QTest::newRow("2048K") << QStringLiteral("2048K") << QStringLiteral("bytes 0 B/2 MiB")
+                           << (qint64(2) << 20);
+    QTest::newRow("1500") << QStringLiteral("1500") << QStringLiteral("bytes 0 B/1500 B")
+                          << qint64(1500);
+}
+
+void tst_Cli::sizesPrintAsWritten()
+{
+    QFETCH(QString, typed);
+    QFETCH(QString, shown);
+    QFETCH(qint64, bytes);
+
+    QCOMPARE(ferryInDataDir({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("bob")})
+                 .exitCode,
+             0);
+    const Run set = ferryInDataDir({QStringLiteral("quota"), QStringLiteral("set"),
+                                    QStringLiteral("bob"), QStringLiteral("--bytes"), typed});
+    QVERIFY2(set.exitCode == 0, qPrintable(set.describe()));
+    QVERIFY2(set.out.contains(shown.toUtf8()), qPrintable(set.describe()));
+    // Exact bytes only when the size is not a whole number of a unit.
+    if (!shown.contains(QString::number(bytes)))
+        QVERIFY2(!set.out.contains(QByteArray::number(bytes)), qPrintable(set.describe()));
+    const Run show = ferryInDataDir({QStringLiteral("quota"), QStringLiteral("show"),
+                                     QStringLiteral("bob"), QStringLiteral("--json")});
+    QVERIFY2(show.exitCode == 0, qPrintable(show.describe()));
+    QCOMPARE(QJsonDocument::fromJson(show.out)[u"bytes"][u"limit"], QJsonValue(bytes));
+}
+
+void tst_Cli::listenAcceptsHostName()
+{
+    QProcessEnvironment env = environment();
+    env.insert(QStringLiteral("QT_LOGGING_RULES"), QStringLiteral("ferry.*.info=true"));
+    QProcess engine;
+    engine.setProcessEnvironment(env);
+    engine.setProcessChannelMode(QProcess::MergedChannels);
+    engine.start(QStringLiteral(FERRY_BINARY),
+                 {QStringLiteral("--headless"), QStringLiteral("--data-dir"), dataDir(),
+                  QStringLiteral("--listen"), QStringLiteral("localhost:0")});
+    QVERIFY2(engine.waitForStarted(ProcessTimeoutMs), qPrintable(engine.errorString()));
+    // localhost is resolved to its loopback address, where the endpoint listens.
+    static const QRegularExpression endpoint(
+        QStringLiteral("HTTP endpoint on http://127\\.0\\.0\\.1:(\\d+)/api/v1/"));
+    QByteArray log;
+    QString port;
+    Ferry::Test::waitFor(
+        [&] {
+            log += engine.readAll();
+            port = endpoint.match(QString::fromUtf8(log)).captured(1);
+            return !port.isEmpty() || engine.state() == QProcess::NotRunning;
+        },
+        ProcessTimeoutMs);
+    engine.terminate();
+    if (!engine.waitForFinished(ProcessTimeoutMs))
+        engine.kill();
+    log += engine.readAll();
+    QVERIFY2(!port.isEmpty() && port != u"0", log.constData());
+}
+
+void tst_Cli::unresolvableListenHostIsRefused()
+{
+    const Run run = ferry({QStringLiteral("--headless"), QStringLiteral("--data-dir"), dataDir(),
+                           QStringLiteral("--listen"), QStringLiteral("nosuch.invalid:0")});
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("Cannot resolve the --listen host 'nosuch.invalid'"),
+             qPrintable(run.describe()));
+}
+
+void tst_Cli::postgresErrorNamesUrlWithoutPassword()
+{
+    // Nothing listens on port 1: the connection fails at once, and the error names the URL.
+    const Run run = ferry({QStringLiteral("--db"),
+                           QStringLiteral("postgresql://ferry:s3cret@127.0.0.1:1/ferry_missing"),
+                           QStringLiteral("status")});
+    QVERIFY2(run.exitCode == 1, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("postgresql://ferry@127.0.0.1:1/ferry_missing"),
+             qPrintable(run.describe()));
+    QVERIFY2(!run.err.contains("s3cret"), qPrintable(run.describe()));
+}
+
+void tst_Cli::postgresWithoutSchemaIsRefused()
+{
+    if (Ferry::Test::postgresTestUrl().isEmpty())
+        QSKIP("needs the PostgreSQL test server: runs as tst_cli_pg (ctest -R tst_cli_pg)");
+    QString error;
+    const QString url = Ferry::Test::createPostgresTestDatabase(QStringLiteral("cli"), &error);
+    QVERIFY2(!url.isEmpty(), qPrintable(error));
+    const QString database = QUrl(url).path().mid(1);
+
+    // An empty database is no Ferry store: refused, named, and left empty.
+    const Run run = ferry({QStringLiteral("--data-dir"), dataDir(), QStringLiteral("--db"), url,
+                           QStringLiteral("quota"), QStringLiteral("list")});
+    QVERIFY2(run.exitCode == 2, qPrintable(run.describe()));
+    QVERIFY2(run.err.contains("postgresql://") && run.err.contains(database.toUtf8()) &&
+                 run.err.contains("no Ferry store"),
+             qPrintable(run.describe()));
+    const auto tables = readRows(
+        url, QStringLiteral("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(tables.value(0).value(0).toInt(), 0);
+
+    // `user add` creates the schema, saying so; then the same command works.
+    const Run added =
+        ferry({QStringLiteral("--data-dir"), dataDir(), QStringLiteral("--db"), url,
+               QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("alice")});
+    QVERIFY2(added.exitCode == 0 && added.err.contains("created a new one"),
+             qPrintable(added.describe()));
+    const Run again = ferry({QStringLiteral("--data-dir"), dataDir(), QStringLiteral("--db"), url,
+                             QStringLiteral("quota"), QStringLiteral("list")});
+    QVERIFY2(again.exitCode == 0 && again.out.contains("alice"), qPrintable(again.describe()));
 }
