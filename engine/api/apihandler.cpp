@@ -3,6 +3,9 @@
 #include "api/apicallstate.h"
 
 #include <QDateTime>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QUrlQuery>
 #include <QVarLengthArray>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -54,6 +57,33 @@ QByteArray tokenHash(const QByteArray &authorization)
     lastHash = UserDirectory::hashToken(QString::fromLatin1(authorization.mid(7).trimmed()));
     lastAuthorization = authorization;
     return lastHash;
+}
+
+// The 400 answer to a query parameter the route does not take, naming those it does.
+std::optional<Http::Response> unknownQueryParameter(const Http::Request &request,
+                                                    const QStringList &allowed)
+{
+    QByteArray spaced = request.query;
+    spaced.replace('+', "%20");
+    const QUrlQuery query(QString::fromLatin1(spaced));
+    for (const auto &[name, value] : query.queryItems(QUrl::FullyDecoded)) {
+        if (allowed.contains(name))
+            continue;
+        QJsonObject body{{QStringLiteral("success"), false},
+                         {QStringLiteral("error"), QStringLiteral("Bad request")},
+                         {QStringLiteral("code"), QStringLiteral("unknown_parameter")},
+                         {QStringLiteral("parameter"), name.left(64)},
+                         {QStringLiteral("allowed"), QJsonArray::fromStringList(allowed)}};
+        body.insert(QStringLiteral("message"),
+                    allowed.isEmpty()
+                        ? QStringLiteral("Unknown query parameter '%1': %2 takes none.")
+                              .arg(name.left(64), QString::fromUtf8(request.path.left(200)))
+                        : QStringLiteral("Unknown query parameter '%1'. %2 takes %3.")
+                              .arg(name.left(64), QString::fromUtf8(request.path.left(200)),
+                                   allowed.join(QStringLiteral(", "))));
+        return Http::Response::json(400, body);
+    }
+    return std::nullopt;
 }
 
 } // namespace
@@ -339,6 +369,10 @@ Http::HeaderDecision ApiHandler::admit(const std::shared_ptr<ApiCallState> &stat
         }
         state->user = **user;
     }
+    if (!state->request->query.isEmpty()) {
+        if (auto unknown = unknownQueryParameter(*state->request, state->route->queryParameters))
+            return refuse(*state, std::move(*unknown));
+    }
     Http::HeaderDecision decision = Http::HeaderDecision::accept();
     if (state->route->prepare) {
         decision = state->route->prepare(ApiCall(state));
@@ -413,6 +447,10 @@ void ApiHandler::finish(const ApiCallState &call, Http::Response &response)
     }
     if (m_cors.enabled())
         m_cors.addHeaders(call.corsOrigin, response);
+    if (response.status == 429) {
+        m_metrics.countRefusal(call.limit && !call.limit->allowed ? ApiMetrics::Refusal::RateLimit
+                                                                  : ApiMetrics::Refusal::Quota);
+    }
     const qint64 micros = call.timer.nsecsElapsed() / 1000;
     m_metrics.record(call.counters ? call.counters : m_unmatched, response.status, micros);
     if (m_accessLog) {

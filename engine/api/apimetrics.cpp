@@ -28,6 +28,12 @@ void ApiMetrics::record(RouteCounters *route, int status, qint64 micros)
         m_tooMany.fetch_add(1, std::memory_order_relaxed);
 }
 
+void ApiMetrics::countRefusal(Refusal refusal)
+{
+    (refusal == Refusal::RateLimit ? m_rateLimited : m_quotaRefused)
+        .fetch_add(1, std::memory_order_relaxed);
+}
+
 qint64 ApiMetrics::requestCount() const
 {
     return m_count.load(std::memory_order_relaxed);
@@ -48,7 +54,6 @@ QByteArray ApiMetrics::text() const
     QByteArray out;
     out += "# HELP ferry_http_requests_total HTTP requests by route and status.\n"
            "# TYPE ferry_http_requests_total counter\n";
-    qint64 limited = 0;
     {
         QMutexLocker lock(&m_mutex);
         for (const RouteCounters &route : m_routes) {
@@ -58,15 +63,17 @@ QByteArray ApiMetrics::text() const
                     continue;
                 out += "ferry_http_requests_total{route=\"" + route.route + "\",status=\"" +
                        QByteArray::number(FirstStatus + i) + "\"} " + QByteArray::number(n) + '\n';
-                if (FirstStatus + i == 429)
-                    limited += n;
             }
         }
     }
-    out += "# HELP ferry_http_rate_limited_total Requests refused by the rate limit.\n"
+    out += "# HELP ferry_http_rate_limited_total Requests refused by the per-IP rate limit.\n"
            "# TYPE ferry_http_rate_limited_total counter\n"
            "ferry_http_rate_limited_total " +
-           QByteArray::number(limited) + '\n';
+           QByteArray::number(m_rateLimited.load(std::memory_order_relaxed)) + '\n';
+    out += "# HELP ferry_http_quota_refused_total Uploads refused by a user's monthly quota.\n"
+           "# TYPE ferry_http_quota_refused_total counter\n"
+           "ferry_http_quota_refused_total " +
+           QByteArray::number(m_quotaRefused.load(std::memory_order_relaxed)) + '\n';
     out += "# HELP ferry_http_request_duration_seconds Time to answer a request.\n"
            "# TYPE ferry_http_request_duration_seconds histogram\n";
     qint64 cumulative = 0;

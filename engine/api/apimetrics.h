@@ -33,6 +33,10 @@ public:
     void record(RouteCounters *route, int status, qint64 micros);
     void record(const QByteArray &route, int status, qint64 micros);
 
+    // A 429 answer's cause, counted apart: the per-IP rate limit, or a user's monthly quota.
+    enum class Refusal { RateLimit, Quota };
+    void countRefusal(Refusal refusal);
+
     // Prometheus text format 0.0.4 of everything counted so far.
     QByteArray text() const;
     // Totals since start, for the resource monitor's rates.
@@ -47,6 +51,8 @@ private:
     std::atomic<qint64> m_sumMicros = 0;
     std::atomic<qint64> m_count = 0;
     std::atomic<qint64> m_tooMany = 0; // 429 answers
+    std::atomic<qint64> m_rateLimited = 0;
+    std::atomic<qint64> m_quotaRefused = 0;
 };
 
 } // namespace Ferry

@@ -64,6 +64,9 @@ struct ApiRoute
     QByteArray path;
     bool authenticated = true; // Authorization: Bearer <token>; 401/403 otherwise
     bool rateLimited = true;   // counts against the client's per-IP limit
+    // The query parameters the route takes: any other is refused with 400 (unknown_parameter)
+    // naming these, before prepare() and handle() run.
+    QStringList queryParameters;
     // Runs handle() on the API's worker pool instead of the network thread: for routes that do
     // more than a short read (writes, waits, file work).
     bool offload = false;

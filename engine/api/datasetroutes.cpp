@@ -83,6 +83,7 @@ QList<ApiRoute> DatasetRoutes::routes()
     records.method = "GET";
     records.path = "/api/v1/datasets/{name}/records";
     records.offload = true;
+    records.queryParameters = {QStringLiteral("format")};
     records.handle = [this](const ApiCall &call) { exportRecords(call); };
     return {list, records};
 }

@@ -46,13 +46,18 @@ std::optional<qint64> boundedNumber(const QString &text, qint64 min, qint64 max)
     return value;
 }
 
-ApiRoute route(const char *method, const char *path, bool offload, auto handle)
+ApiRoute route(const char *method,
+               const char *path,
+               bool offload,
+               auto handle,
+               QStringList queryParameters = {})
 {
     ApiRoute r;
     r.method = method;
     r.path = path;
     r.offload = offload;
     r.handle = std::move(handle);
+    r.queryParameters = std::move(queryParameters);
     return r;
 }
 
@@ -70,9 +75,12 @@ QList<ApiRoute> JobRoutes::routes()
     // long-poll is parked on the JobWatcher. Lists, writes and reports run on the workers.
     const bool inlineReads = m_store.backendName() == QLatin1String("sqlite");
     return {
-        route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); }),
+        route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); },
+              {QStringLiteral("limit"), QStringLiteral("after"), QStringLiteral("status"),
+               QStringLiteral("dataset")}),
         route("GET", "/api/v1/jobs/{id}", !inlineReads,
-              [this](const ApiCall &call) { getJob(call); }),
+              [this](const ApiCall &call) { getJob(call); },
+              {QStringLiteral("wait"), QStringLiteral("progress")}),
         route("POST", "/api/v1/jobs/{id}/cancel", true,
               [this](const ApiCall &call) { cancelJob(call); }),
         route("POST", "/api/v1/jobs/{id}/retry", true,
@@ -177,11 +185,11 @@ void JobRoutes::listJobs(const ApiCall &call)
     call.respond(Api::jsonText(200, QByteArray(out.data(), qsizetype(out.size()))));
 }
 
-// GET /api/v1/jobs/{id}[?wait=N] (auth)
+// GET /api/v1/jobs/{id}[?wait=N[&progress=true]] (auth)
 //   200 {"success": true, "job": {...}}; 404 when it is not the caller's job (or does not exist).
-//   wait=N (0-60 s) long-polls: answers as soon as the job's status, attempts or progress change,
-//   else after N seconds with the job as it is then; a finished job answers at once. 400 on a
-//   bad wait.
+//   wait=N (0-60 s) long-polls: answers as soon as the job's status or attempts change (with
+//   progress=true, its progress too), else after N seconds with the job as it is then; a
+//   finished job answers at once. 400 on a bad wait or progress.
 void JobRoutes::getJob(const ApiCall &call)
 {
     // The plain GET is the API's hottest route: no query, no parsing.
@@ -194,11 +202,21 @@ void JobRoutes::getJob(const ApiCall &call)
                                  .arg(MaxWaitSeconds)));
         }
     }
+    bool withProgress = false;
+    if (!call.request().query.isEmpty() && call.hasQuery(QStringLiteral("progress"))) {
+        const QString value = call.query(QStringLiteral("progress"));
+        if (value != u"true" && value != u"false") {
+            return call.respond(badParameter(
+                QStringLiteral("progress must be true (a wait also ends when the job's progress "
+                               "changes) or false.")));
+        }
+        withProgress = value == u"true";
+    }
     std::optional<Job> job = callersJob(call);
     if (!job)
         return;
     if (wait && *wait > 0 && !isTerminal(job->status)) {
-        m_watcher->watch(call, *job, std::chrono::seconds(*wait));
+        m_watcher->watch(call, *job, std::chrono::seconds(*wait), withProgress);
         return;
     }
     call.respond(Api::jsonText(200, jobBody(*job)));
@@ -219,10 +237,14 @@ void JobRoutes::cancelJob(const ApiCall &call)
         if (e.code == ErrorCode::Conflict) {
             return call.respond(Api::error(
                 409, "Conflict",
-                QStringLiteral("Job %1 already finished; there is nothing to cancel. A failed, "
-                               "dead or cancelled job can be run again with POST "
-                               "/api/v1/jobs/%1/retry.")
-                    .arg(job->id),
+                job->status == JobStatus::Completed
+                    ? QStringLiteral("Job %1 completed; there is nothing to cancel (a completed "
+                                     "job is not run again).")
+                          .arg(job->id)
+                    : QStringLiteral("Job %1 already ended (%2); there is nothing to cancel. Run "
+                                     "it again with POST /api/v1/jobs/%1/retry.")
+                          .arg(job->id)
+                          .arg(jobStatusName(job->status)),
                 "job_finished"));
         }
         return call.respond(e.code == ErrorCode::NotFound ? notFound(call.param(0))

@@ -30,6 +30,7 @@ public:
         int attempts = 0;
         QJsonObject progress;
         QDeadlineTimer deadline;
+        bool withProgress = false;
     };
 
     void add(Wait wait)
@@ -85,7 +86,7 @@ private:
             }
             const Job &now = **job;
             const bool changed = now.status != wait.status || now.attempts != wait.attempts ||
-                                 now.progress != wait.progress;
+                                 (wait.withProgress && now.progress != wait.progress);
             if (changed || wait.deadline.hasExpired()) {
                 wait.call.respond(Api::jsonText(200, jobBody(now)));
                 continue;
@@ -127,10 +128,13 @@ JobWatcher::~JobWatcher()
     m_thread.wait();
 }
 
-void JobWatcher::watch(const ApiCall &call, const Job &seen, std::chrono::milliseconds wait)
+void JobWatcher::watch(const ApiCall &call,
+                       const Job &seen,
+                       std::chrono::milliseconds wait,
+                       bool withProgress)
 {
-    JobWatcherSide::Wait parked{call,          seen.id,       seen.userId,         seen.status,
-                                seen.attempts, seen.progress, QDeadlineTimer(wait)};
+    JobWatcherSide::Wait parked{call,          seen.id,       seen.userId,          seen.status,
+                                seen.attempts, seen.progress, QDeadlineTimer(wait), withProgress};
     ++m_parked;
     QMetaObject::invokeMethod(
         m_side,

@@ -16,11 +16,12 @@ class JobWatcherSide;
 // Parks long-polls (GET /api/v1/jobs/{id}?wait=N) without holding a thread per request: the
 // parked calls sit in a list on a thread of the watcher's own, whose one timer re-reads each
 // watched job's row every interval (one indexed read per job, shared by its waiters) and answers
-// a call as soon as the job's status, attempts or progress differ from what the caller was shown,
-// or at its deadline with the job as it is then. Reading the row, rather than listening to the
-// dispatcher, also sees changes made by other processes (shell commands, other nodes); keeping
-// those reads off the network thread keeps the plain GET of a job as fast as before. A call
-// whose client disconnected is dropped at the next tick; the timer runs only while calls wait.
+// a call as soon as the job's status or attempts (and, when the caller asks, its progress) differ
+// from what the caller was shown, or at its deadline with the job as it is then. Reading the row,
+// rather than listening to the dispatcher, also sees changes made by other processes (shell
+// commands, other nodes); keeping those reads off the network thread keeps the plain GET of a job
+// as fast as before. A call whose client disconnected is dropped at the next tick; the timer runs
+// only while calls wait.
 class JobWatcher final
 {
 public:
@@ -33,8 +34,12 @@ public:
     Q_DISABLE_COPY_MOVE(JobWatcher)
 
     // Any thread. Answers call with {"success": true, "job": ...} once the job differs from seen
-    // (status, attempts, progress) or when wait has passed; 404 if the job disappeared.
-    void watch(const ApiCall &call, const Job &seen, std::chrono::milliseconds wait);
+    // (status, attempts; progress too when withProgress) or when wait has passed; 404 if the job
+    // disappeared.
+    void watch(const ApiCall &call,
+               const Job &seen,
+               std::chrono::milliseconds wait,
+               bool withProgress = false);
     // Calls parked now (tests, diagnostics).
     int parked() const { return m_parked.load(); }
 

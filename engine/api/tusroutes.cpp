@@ -1,5 +1,8 @@
 #include "api/tusroutes.h"
 
+#include "api/quotarefusal.h"
+#include "api/uploadparams.h"
+
 #include <QDateTime>
 #include <QFuture>
 #include <QJsonObject>
@@ -29,6 +32,38 @@ Http::Response tusFromError(const Error &error)
     Http::Response response = Api::fromError(error);
     addTusHeaders(response);
     return response;
+}
+
+// Upload-Metadata: the upload's parameters (as POST /api/v1/uploads takes them, but priority)
+// and what tus clients say of the file. Any other key, or a bad value, gets its 400.
+std::optional<Http::Response> checkMetadata(const QJsonObject &metadata)
+{
+    static const QStringList fileKeys{QStringLiteral("filename"), QStringLiteral("filetype"),
+                                      QStringLiteral("name"), QStringLiteral("type"),
+                                      QStringLiteral("relativePath")};
+    QStringList allowed = UploadParams::names();
+    allowed.removeAll(QStringLiteral("priority"));
+    UploadParams params;
+    for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+        if (fileKeys.contains(it.key()))
+            continue;
+        std::optional<Http::Response> refused;
+        if (!allowed.contains(it.key())) {
+            refused = Api::error(400, "Bad request",
+                                 QStringLiteral("Unknown Upload-Metadata key '%1'. A tus upload "
+                                                "takes %2, and %3 to describe the file.")
+                                     .arg(it.key().left(64), allowed.join(QStringLiteral(", ")),
+                                          fileKeys.join(QStringLiteral(", "))),
+                                 "unknown_parameter");
+        } else if (const QString value = it.value().toString(); !value.isEmpty()) {
+            refused = params.take(it.key(), value, u"metadata key");
+        }
+        if (refused) {
+            addTusHeaders(*refused);
+            return refused;
+        }
+    }
+    return std::nullopt;
 }
 
 // Every request but OPTIONS names the protocol version it speaks; we speak only 1.0.0.
@@ -271,6 +306,7 @@ QList<ApiRoute> TusRoutes::routes()
     options.method = "OPTIONS";
     options.path = "/api/v1/tus";
     options.authenticated = false; // discovery: what the server supports
+    options.rateLimited = false;   // nor counted: it says nothing of the caller
     options.handle = [this](const ApiCall &call) { this->options(call); };
 
     ApiRoute create;
@@ -355,7 +391,8 @@ Http::HeaderDecision TusRoutes::prepareCreate(const ApiCall &call)
 }
 
 // POST /api/v1/tus (auth) with Tus-Resumable, Upload-Length, Upload-Metadata (base64 values:
-// dataset required; format, key, filename, filetype, mapping, header, delimiter optional)
+// dataset required; format, key, mapping, header, delimiter, quote, and filename, filetype,
+// name, type, relativePath optional; any other key is a 400)
 //   201 with Location: /api/v1/tus/<id> and {"success": true, "upload": {...}};
 //   400 metadata missing or invalid; 412 Tus-Resumable; 413 over Tus-Max-Size (which is
 //   --max-upload-mb); 429 quota_exceeded with Retry-After; 507 free disk below
@@ -367,6 +404,8 @@ void TusRoutes::create(const ApiCall &call)
     auto metadata = TusUploads::parseMetadata(request.header("upload-metadata"));
     if (!metadata)
         return call.respond(tusFromError(metadata.error()));
+    if (auto refused = checkMetadata(*metadata))
+        return call.respond(std::move(*refused));
     auto created = m_uploads.create(call.user().id, length, *metadata);
     if (!created)
         return call.respond(tusFromError(created.error()));
@@ -377,18 +416,9 @@ void TusRoutes::create(const ApiCall &call)
         return call.respond(std::move(response));
     }
     if (created->refused) {
-        const QuotaDecision &refused = *created->refused;
         Http::Response response =
-            tusError(429, "Quota exceeded",
-                     (refused.message.isEmpty() ? QStringLiteral("Upload quota exceeded.")
-                                                : refused.message) +
-                         QStringLiteral(" It resets at %1.")
-                             .arg(QDateTime::fromMSecsSinceEpoch(refused.resetsAtMs, Qt::UTC)
-                                      .toString(Qt::ISODate)),
-                     "quota_exceeded");
-        const qint64 seconds = std::max<qint64>(
-            1, (refused.resetsAtMs - QDateTime::currentMSecsSinceEpoch() + 999) / 1000);
-        response.setHeader("Retry-After", QByteArray::number(seconds));
+            Api::quotaExceeded(*created->refused, QDateTime::currentMSecsSinceEpoch());
+        addTusHeaders(response);
         return call.respond(std::move(response));
     }
     const TusUploadRecord &upload = *created->upload;

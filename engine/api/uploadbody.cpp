@@ -2,6 +2,8 @@
 
 #include "api/apiroute.h"
 
+#include <cstring>
+
 namespace Ferry {
 
 namespace {
@@ -36,9 +38,9 @@ bool UploadBody::refuse(Http::Response response)
 
 bool UploadBody::store(QByteArrayView data)
 {
-    if (m_options.gzipEncoded && m_head.size() < 2) {
+    if (m_head.size() < 2) {
         m_head.append(data.first(std::min<qsizetype>(2 - m_head.size(), data.size())));
-        if (m_head.size() == 2 && m_head != QByteArrayLiteral("\x1f\x8b")) {
+        if (m_options.gzipEncoded && m_head.size() == 2 && !contentIsGzip()) {
             return refuse(Api::error(400, "Bad request",
                                      QStringLiteral("The body is sent with 'Content-Encoding: "
                                                     "gzip' but is not gzip data. Send it "
@@ -47,6 +49,10 @@ bool UploadBody::store(QByteArrayView data)
         }
     }
     m_contentBytes += data.size();
+    if (!m_sawLineBreak) {
+        m_sawLineBreak = std::memchr(data.data(), '\n', size_t(data.size())) ||
+                         std::memchr(data.data(), '\r', size_t(data.size()));
+    }
     if (m_hash) {
         m_hash->addData(data);
         return true;
@@ -123,6 +129,15 @@ bool UploadBody::partBegin(const MultipartReader::Part &part)
         if (m_sawFile) {
             return refuse(badForm(QStringLiteral("The form has two 'file' fields; send one file "
                                                  "per upload.")));
+        }
+        if (!part.hasFileName) {
+            // curl -F file=people.csv sends the text "people.csv", not the file.
+            return refuse(Api::error(
+                400, "Bad request",
+                QStringLiteral("The form's 'file' field is text, not a file: did you forget the "
+                               "@? Send the file with curl -F file=@people.csv (a file part has "
+                               "a filename in its Content-Disposition)."),
+                "file_field_not_a_file"));
         }
         m_sawFile = true;
         m_inFile = true;

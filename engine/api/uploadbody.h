@@ -50,6 +50,10 @@ public:
     const QString &fileName() const { return m_fileName; }
     const QByteArray &fileContentType() const { return m_fileContentType; }
     qint64 contentBytes() const { return m_contentBytes; }
+    // Whether the content (as sent: gzip content is not looked into) has a line break.
+    bool contentHasLineBreak() const { return m_sawLineBreak; }
+    // Whether the content starts as gzip data does (1f 8b), whatever its headers said.
+    bool contentIsGzip() const { return m_head == QByteArrayView("\x1f\x8b", 2); }
     // Hex SHA-256 of the content, when it was only hashed.
     QString contentSha256() const;
     // The blob id the stored content will have (its SHA-256), before commit().
@@ -74,7 +78,8 @@ private:
     std::optional<Http::Response> m_refusal;
     std::optional<Http::Response> m_problem;
     qint64 m_contentBytes = 0;
-    QByteArray m_head; // the first bytes of a gzip-encoded body, until its magic is checked
+    bool m_sawLineBreak = false;
+    QByteArray m_head; // the content's first two bytes (gzip's magic or not)
 
     // Multipart state.
     bool m_inFile = false;

@@ -6,10 +6,13 @@
 #include "migrate/mapping.h"
 #include "store/records.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
 namespace Ferry {
+
+using namespace Qt::StringLiterals;
 
 namespace {
 
@@ -22,7 +25,17 @@ Http::Response badRequest(const QString &message, const char *code)
 
 } // namespace
 
-std::optional<Http::Response> UploadParams::take(const QString &name, const QString &value)
+const QStringList &UploadParams::names()
+{
+    static const QStringList names{QStringLiteral("dataset"), QStringLiteral("format"),
+                                   QStringLiteral("key"),     QStringLiteral("mapping"),
+                                   QStringLiteral("header"),  QStringLiteral("delimiter"),
+                                   QStringLiteral("quote"),   QStringLiteral("priority")};
+    return names;
+}
+
+std::optional<Http::Response>
+UploadParams::take(const QString &name, const QString &value, QStringView where)
 {
     if (name == u"dataset") {
         if (auto valid = validateDatasetName(value); !valid)
@@ -76,6 +89,29 @@ std::optional<Http::Response> UploadParams::take(const QString &name, const QStr
                               "invalid_priority");
         }
         m_priority = priority;
+    } else if (name == u"header") {
+        if (value != u"true" && value != u"false") {
+            return badRequest(QStringLiteral("header must be true (the first line names the "
+                                             "columns) or false; got '%1'.")
+                                  .arg(value.left(40)),
+                              "invalid_header");
+        }
+        m_header = value == u"true";
+    } else if (name == u"delimiter" || name == u"quote") {
+        auto character = checkCsvCharacter(name, value);
+        if (!character)
+            return badRequest(character.error().toString(),
+                              name == u"delimiter" ? "invalid_delimiter" : "invalid_quote");
+        (name == u"delimiter" ? m_delimiter : m_quote) = value;
+    } else {
+        Http::Response response =
+            badRequest(QStringLiteral("Unknown %1 '%2'. An upload takes %3.")
+                           .arg(where, name.left(64), names().join(QStringLiteral(", "))),
+                       "unknown_parameter");
+        QJsonObject body = QJsonDocument::fromJson(response.body).object();
+        body.insert(QStringLiteral("allowed"), QJsonArray::fromStringList(names()));
+        response.body = QJsonDocument(body).toJson(QJsonDocument::Compact);
+        return response;
     }
     return std::nullopt;
 }
@@ -99,6 +135,10 @@ MigrationRequest UploadParams::request(qint64 userId) const
     request.format = m_format;
     request.key = m_key;
     request.mapping = m_mapping;
+    request.header = m_header;
+    request.delimiter = m_delimiter;
+    if (!m_quote.isNull())
+        request.quote = m_quote;
     request.priority = m_priority.value_or(0);
     return request;
 }
@@ -106,13 +146,18 @@ MigrationRequest UploadParams::request(qint64 userId) const
 QStringList UploadParams::canonical() const
 {
     const QJsonObject mapping = m_mapping.toObject();
-    return {QStringLiteral("dataset=") + m_dataset, QStringLiteral("format=") + m_format,
+    return {QStringLiteral("dataset=") + m_dataset,
+            QStringLiteral("format=") + m_format,
             QStringLiteral("key=") + m_key,
             QStringLiteral("mapping=") +
                 (m_mapping.isObject()
                      ? QString::fromUtf8(QJsonDocument(mapping).toJson(QJsonDocument::Compact))
                      : QString()),
-            QStringLiteral("priority=") + (m_priority ? QString::number(*m_priority) : QString())};
+            QStringLiteral("priority=") + (m_priority ? QString::number(*m_priority) : QString()),
+            QStringLiteral("header=") +
+                (m_header ? (*m_header ? u"true"_s : u"false"_s) : QString()),
+            QStringLiteral("delimiter=") + m_delimiter,
+            QStringLiteral("quote=") + m_quote};
 }
 
 } // namespace Ferry

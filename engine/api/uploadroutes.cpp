@@ -1,8 +1,10 @@
 #include "uploadroutes.h"
 
+#include "api/quotarefusal.h"
 #include "api/uploadbody.h"
 #include "api/uploadparams.h"
 #include "core/jsontext.h"
+#include "migrate/jsonreader.h"
 #include "migrate/migrationrequest.h"
 #include "quota/tierpolicy.h"
 
@@ -18,9 +20,6 @@ const QList<QByteArray> s_rawTypes{"text/csv", "text/tab-separated-values", "app
                                    "application/json"};
 const QByteArray s_acceptedTypes = "text/csv, text/tab-separated-values, application/x-ndjson, "
                                    "application/json, multipart/form-data";
-const QStringList s_parameterNames{QStringLiteral("dataset"), QStringLiteral("format"),
-                                   QStringLiteral("key"), QStringLiteral("mapping"),
-                                   QStringLiteral("priority")};
 
 // What prepare() learned from the headers, for upload().
 struct UploadCall
@@ -40,11 +39,12 @@ QByteArray mediaTypeOf(const QByteArray &contentType)
     return (semicolon < 0 ? contentType : contentType.left(semicolon)).trimmed().toLower();
 }
 
-QByteArray acceptedBody(const QString &sessionId, qint64 jobId)
+QByteArray acceptedBody(const QString &sessionId, qint64 jobId, int priority)
 {
     std::string out = "{\"success\":true,\"sessionId\":";
     appendJsonString(out, sessionId.toStdString());
-    out += ",\"jobId\":\"" + std::to_string(jobId) + "\",\"status\":\"pending\"}";
+    out += ",\"jobId\":\"" + std::to_string(jobId) +
+           "\",\"status\":\"pending\",\"priority\":" + std::to_string(priority) + '}';
     return QByteArray(out.data(), qsizetype(out.size()));
 }
 
@@ -108,6 +108,32 @@ Http::Response unsupportedEncoding(const QByteArray &encoding, bool form)
     return response;
 }
 
+// A CSV or TSV body of more than a kilobyte without a single line break cannot be the table it
+// claims: it is the mark of `curl -d @file`, which strips the line breaks. Refused with the fix.
+std::optional<Http::Response> flattenedTable(const MigrationRequest &migration,
+                                             const QByteArray &encoding,
+                                             const UploadBody &body)
+{
+    constexpr qint64 MinBytes = 1024;
+    if (body.contentHasLineBreak() || body.contentBytes() < MinBytes || !encoding.isEmpty() ||
+        body.contentIsGzip())
+        return std::nullopt; // compressed content: its bytes say nothing of its lines
+    const DataFormat format =
+        !migration.format.isEmpty()
+            ? formatFromName(migration.format)
+            : detectFormat(migration.contentType, migration.fileName, std::string_view());
+    if (format != DataFormat::Csv && format != DataFormat::Tsv)
+        return std::nullopt;
+    return Api::error(400, "Bad request",
+                      QStringLiteral("The body is %1 bytes of %2 without a single line break, "
+                                     "so it cannot be a table of rows. curl -d removes line "
+                                     "breaks: send the file with curl --data-binary @people.csv "
+                                     "or -F file=@people.csv.")
+                          .arg(body.contentBytes())
+                          .arg(formatName(format).toUpper()),
+                      "no_line_breaks");
+}
+
 } // namespace
 
 UploadRoutes::UploadRoutes(
@@ -119,31 +145,28 @@ UploadRoutes::UploadRoutes(
     , m_options(options)
     , m_gate(blobs, quota, options.maxUploadBytes)
     , m_keys(queue.store(), clock)
-{}
+{
+    m_quotaWork.setObjectName(QStringLiteral("ferry-upload-quota"));
+    m_quotaWork.setMaxThreadCount(4);
+    m_quotaWork.setExpiryTimeout(30'000);
+}
+
+UploadRoutes::~UploadRoutes()
+{
+    m_quotaWork.waitForDone();
+}
 
 QList<ApiRoute> UploadRoutes::routes()
 {
     ApiRoute upload;
     upload.method = "POST";
     upload.path = "/api/v1/uploads";
+    upload.queryParameters = UploadParams::names();
     upload.offload = true; // commits files and writes SQL
     upload.prepare = [this](const ApiCall &call) { return prepare(call); };
     upload.prepareOffload = true; // an Idempotency-Key is looked up in the store
     upload.handle = [this](const ApiCall &call) { this->upload(call); };
     return {upload};
-}
-
-Http::Response UploadRoutes::quotaExceeded(const QuotaDecision &decision) const
-{
-    Http::Response response =
-        Api::error(429, "Quota exceeded",
-                   decision.message.isEmpty() ? QStringLiteral("Monthly upload limit exceeded")
-                                              : decision.message,
-                   "quota_exceeded");
-    const qint64 waitMs = std::max<qint64>(0, decision.resetsAtMs - m_clock.nowMs());
-    response.setHeader("Retry-After",
-                       QByteArray::number(std::max<qint64>(1, (waitMs + 999) / 1000)));
-    return response;
 }
 
 // POST /api/v1/uploads (auth)
@@ -184,17 +207,19 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
                            "invalid_form"));
         }
     }
-    for (const QString &name : s_parameterNames) {
+    for (const QString &name : UploadParams::names()) {
         const QString value = call.query(name);
         if (value.isEmpty())
             continue; // absent or empty: not given
-        if (auto bad = state->params.take(name, value))
+        if (auto bad = state->params.take(name, value, u"query parameter"))
             return HeaderDecision::refuse(std::move(*bad));
     }
     if (form) {
         body.checkField = [](const QString &name, const QString &value) {
             UploadParams scratch; // the fields are taken for good once the body is complete
-            return value.isEmpty() ? std::nullopt : scratch.take(name, value);
+            if (value.isEmpty() && UploadParams::names().contains(name))
+                return std::optional<Http::Response>(); // empty: not given
+            return scratch.take(name, value, u"form field");
         };
     } else { // a form may still name the dataset in its fields
         if (auto bad = state->params.checkComplete())
@@ -241,8 +266,8 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
         return HeaderDecision::refuse(
             Api::error(413, "Request body too large", admission->message, "body_too_large"));
     }
-    QuotaHold hold =
-        QuotaHold::reserveInBackground(m_quota, userId, std::max<qint64>(0, request.contentLength));
+    QuotaHold hold = QuotaHold::reserveInBackground(
+        m_quota, userId, std::max<qint64>(0, request.contentLength), &m_quotaWork);
     auto writer = m_blobs.create(request.contentLength); // 507 below the free-disk floor
     if (!writer)
         return HeaderDecision::refuse(Api::fromError(writer.error())); // the hold releases
@@ -276,9 +301,9 @@ void UploadRoutes::upload(const ApiCall &call)
         return call.respond(*body->problem());
     UploadParams params = state->params;
     for (const auto &[name, value] : body->fields()) {
-        if (value.isEmpty())
-            continue;
-        if (auto bad = params.take(name, value))
+        if (value.isEmpty() && UploadParams::names().contains(name))
+            continue; // empty: not given
+        if (auto bad = params.take(name, value, u"form field"))
             return call.respond(std::move(*bad));
     }
     if (auto bad = params.checkComplete())
@@ -296,6 +321,8 @@ void UploadRoutes::upload(const ApiCall &call)
     migration.fileName = body->fileName();
     migration.contentType =
         form ? QString::fromLatin1(body->fileContentType()) : state->contentType;
+    if (auto flattened = flattenedTable(migration, state->encoding, *body))
+        return call.respond(std::move(*flattened)); // before it is stored or charged
     // What the request asks for, whatever order or spelling its parameters came in (a form's
     // boundary differs on every send, so the form is hashed by its fields and file content).
     const QStringList parts =
@@ -335,7 +362,8 @@ void UploadRoutes::upload(const ApiCall &call)
     if (!settled || !settled->granted) {
         releaseKey();
         discardBlob(*blob);
-        return call.respond(settled ? quotaExceeded(*settled) : Api::fromError(settled.error()));
+        return call.respond(settled ? Api::quotaExceeded(*settled, m_clock.nowMs())
+                                    : Api::fromError(settled.error()));
     }
     // Tier and size decide the priority; a requested one is clamped to what the tier allows.
     migration.priority = uploadPriority(call.user().tier, blob->size, params.priority());
@@ -347,7 +375,8 @@ void UploadRoutes::upload(const ApiCall &call)
         return call.respond(Api::fromError(submitted.error()));
     }
     body->quota().keep();
-    const QByteArray answer = acceptedBody(submitted->sessionId, submitted->jobId);
+    const QByteArray answer =
+        acceptedBody(submitted->sessionId, submitted->jobId, migration.priority);
     if (!state->key.isEmpty()) {
         if (auto completed =
                 m_keys.complete(userId, state->key, submitted->sessionId, submitted->jobId, answer);

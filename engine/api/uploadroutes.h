@@ -8,6 +8,8 @@
 #include "storage/blobstore.h"
 #include "uploads/uploadgate.h"
 
+#include <QThreadPool>
+
 namespace Ferry {
 
 // POST /api/v1/uploads: a file (raw body or multipart/form-data) streamed into the blob store,
@@ -28,6 +30,9 @@ public:
     // quota may be null: no limit.
     UploadRoutes(
         JobQueue &queue, BlobStore &blobs, const Clock &clock, UploadQuota *quota, Options options);
+    // Waits for the quota work still running (reservations and releases of uploads that ended):
+    // destroy the HTTP server first, and the quota after.
+    ~UploadRoutes() override;
     QList<ApiRoute> routes() override;
 
 private:
@@ -36,7 +41,6 @@ private:
     // A blob that no session refers to (this upload's, on failure) is removed, unless another
     // upload took it since this one's commit (its lease).
     void discardBlob(const BlobInfo &blob);
-    Http::Response quotaExceeded(const QuotaDecision &decision) const;
 
     JobQueue &m_queue;
     BlobStore &m_blobs;
@@ -45,6 +49,7 @@ private:
     Options m_options;
     UploadGate m_gate; // size, free-disk floor, quota: shared with tus
     IdempotencyKeys m_keys;
+    QThreadPool m_quotaWork; // QuotaHold's reservations and releases, off the network threads
 };
 
 } // namespace Ferry

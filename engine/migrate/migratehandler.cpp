@@ -301,6 +301,22 @@ Result<void> resolveKey(DatasetStore &datasets, Payload &p, qint64 datasetId)
     return datasets.useKey(datasetId, p.key);
 }
 
+// Why a file that read without error gave no rows, and what to do about it.
+QString noRows(const Payload &p, qsizetype columns)
+{
+    if (p.format == DataFormat::Csv || p.format == DataFormat::Tsv) {
+        return p.header ? QStringLiteral("The file has no rows: it is one header line (%1 "
+                                         "columns) and nothing after it. Sent with curl -d? It "
+                                         "removes line breaks: use --data-binary @file or "
+                                         "-F file=@file.")
+                              .arg(columns)
+                        : QStringLiteral("The file has no rows: it holds only blank lines.");
+    }
+    return p.format == DataFormat::Json
+               ? QStringLiteral("The file has no records: its JSON array is empty.")
+               : QStringLiteral("The file has no records: it holds only blank lines.");
+}
+
 } // namespace
 
 JobOutcome MigrateHandler::run(JobContext &context)
@@ -495,6 +511,8 @@ JobOutcome MigrateHandler::run(JobContext &context)
         }
         if (input.error())
             return unreadable(input.error()->toString());
+        if (import.state().rowsRead == 0)
+            return Ending{Ending::Permanent, noRows(p, columns.size())};
         if (auto finished = import.finish((*source)->offset()); !finished)
             return fail(finished.error());
         return Ending{};

@@ -54,11 +54,20 @@ QByteArray firstBytes(BlobStore &blobs, const QString &blobId)
     return head;
 }
 
-// The dataset name and the named format (Unknown: detect it), before anything is stored.
+// The dataset name, the reading options and the named format (Unknown: detect it), before
+// anything is stored.
 Result<DataFormat> checkRequest(const MigrationRequest &request)
 {
     if (auto valid = validateDatasetName(request.dataset); !valid)
         return valid.error();
+    if (!request.delimiter.isEmpty()) {
+        if (auto valid = checkCsvCharacter(u"delimiter", request.delimiter); !valid)
+            return valid.error();
+    }
+    if (request.quote && !request.quote->isEmpty()) {
+        if (auto valid = checkCsvCharacter(u"quote", *request.quote); !valid)
+            return valid.error();
+    }
     if (request.format.isEmpty())
         return DataFormat::Unknown;
     const DataFormat format = formatFromName(request.format);
@@ -71,6 +80,28 @@ Result<DataFormat> checkRequest(const MigrationRequest &request)
 }
 
 } // namespace
+
+Result<QString> checkCsvCharacter(QStringView option, const QString &text)
+{
+    if (text == u"tab" || text == u"\\t")
+        return QStringLiteral("\t");
+    if (option == u"quote" && text == u"none")
+        return QString();
+    if (text.size() == 1 && text.at(0).unicode() < 128 && text.at(0) != u'\n' &&
+        text.at(0) != u'\r') {
+        return text;
+    }
+    return makeError(
+        ErrorCode::InvalidArgument,
+        QStringLiteral("%1 must be one ASCII character other than a line end, or 'tab'%2; got "
+                       "'%3'.")
+            .arg(option, option == u"quote" ? QStringLiteral(" or 'none'") : QString(),
+                 text.left(20)),
+        option == u"delimiter"
+            ? QStringLiteral("For a semicolon write delimiter=%3B in a URL (';' must be "
+                             "percent-encoded there).")
+            : QString());
+}
 
 Result<SubmittedMigration> submitMigration(JobQueue &queue,
                                            BlobStore &blobs,
@@ -128,7 +159,13 @@ Result<SubmittedMigration> submitStoredMigration(JobQueue &queue,
     if (request.header)
         payload.insert(QStringLiteral("header"), *request.header);
     if (!request.delimiter.isEmpty())
-        payload.insert(QStringLiteral("delimiter"), request.delimiter);
+        payload.insert(QStringLiteral("delimiter"),
+                       *checkCsvCharacter(u"delimiter", request.delimiter));
+    if (request.quote) {
+        payload.insert(QStringLiteral("quote"), request.quote->isEmpty()
+                                                    ? QString()
+                                                    : *checkCsvCharacter(u"quote", *request.quote));
+    }
 
     UploadSession session;
     session.id = QUuid::createUuid().toString(QUuid::WithoutBraces);

@@ -20,11 +20,17 @@ struct MigrationRequest
     QJsonValue mapping; // undefined or null: none
     QString key;
     std::optional<bool> header;
-    QString delimiter;
+    QString delimiter;            // one character (checkCsvCharacter); empty: the format's own
+    std::optional<QString> quote; // one character; empty: no quoting; none: '"'
     int priority = 0;
     // A resumable upload the job completes, atomically with the enqueue (NewJob).
     QString completesTusUpload;
 };
+
+// A CSV delimiter or quote as a person writes it: one ASCII character other than a line end,
+// or "tab" (also "\t") for a tab; for the quote, "none" turns quoting off (gives ""). The
+// error names the option.
+Result<QString> checkCsvCharacter(QStringView option, const QString &text);
 
 struct SubmittedMigration
 {

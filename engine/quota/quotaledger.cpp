@@ -36,14 +36,18 @@ Result<User> QuotaLedger::userById(qint64 userId)
     return **user;
 }
 
-QuotaDecision QuotaLedger::refusal(QuotaOutcome outcome, qint64 now) const
+QuotaDecision QuotaLedger::refusal(QuotaOutcome outcome, const QuotaStatus &status, qint64 bytes)
 {
     QuotaDecision decision;
     decision.granted = false;
-    decision.resetsAtMs = nextPeriodStartMs(now);
-    decision.message = outcome == QuotaOutcome::UploadsExceeded
-                           ? QStringLiteral("Monthly upload limit exceeded")
-                           : QStringLiteral("Monthly upload byte limit exceeded");
+    decision.resetsAtMs = status.resetsAtMs;
+    const bool uploads = outcome == QuotaOutcome::UploadsExceeded;
+    decision.limitName = uploads ? QStringLiteral("uploads") : QStringLiteral("bytes");
+    decision.limit = uploads ? status.uploadsLimit : status.bytesLimit;
+    decision.used = uploads ? status.uploadsUsed : status.bytesUsed;
+    decision.requested = uploads ? 1 : qMax<qint64>(bytes, 0);
+    decision.message = uploads ? QStringLiteral("Monthly upload limit exceeded")
+                               : QStringLiteral("Monthly upload byte limit exceeded");
     return decision;
 }
 
@@ -72,7 +76,7 @@ Result<QuotaDecision> QuotaLedger::reserveAs(qint64 userId, qint64 bytes, const 
     if (!reserved)
         return reserved.error();
     if (reserved->outcome != QuotaOutcome::Granted)
-        return refusal(reserved->outcome, now);
+        return refusal(reserved->outcome, *status, bytes);
     QuotaDecision decision;
     decision.granted = true;
     decision.resetsAtMs = status->resetsAtMs;
@@ -95,7 +99,7 @@ Result<QuotaDecision> QuotaLedger::settle(const QuotaReservation &reservation, q
     if (!settled)
         return settled.error();
     if (*settled != QuotaOutcome::Granted)
-        return refusal(*settled, m_clock.nowMs());
+        return refusal(*settled, *status, actualBytes);
     QuotaDecision decision;
     decision.granted = true;
     decision.reservation = reservation;
@@ -137,7 +141,7 @@ Result<QuotaDecision> QuotaLedger::chargeImportBytes(qint64 userId, qint64 bytes
     if (!charged)
         return charged.error();
     if (*charged != QuotaOutcome::Granted)
-        return refusal(*charged, m_clock.nowMs());
+        return refusal(*charged, *status, bytes);
     return decision;
 }
 

@@ -63,7 +63,7 @@ public:
 
 private:
     Result<User> userById(qint64 userId);
-    QuotaDecision refusal(QuotaOutcome outcome, qint64 now) const;
+    static QuotaDecision refusal(QuotaOutcome outcome, const QuotaStatus &status, qint64 bytes);
     Result<QuotaDecision> reserveAs(qint64 userId, qint64 bytes, const QString &owner);
 
     Store &m_store;

@@ -24,6 +24,12 @@ struct QuotaDecision
     QuotaReservation reservation; // when granted
     qint64 resetsAtMs = 0;        // start of the next period, ms since the epoch (UTC)
     QString message;              // when refused: "Monthly upload limit exceeded", ...
+    // When refused: which limit ("uploads" or "bytes"), its value, what the month had used of
+    // it before this request, and what this request asked for (1 upload, or its bytes).
+    QString limitName;
+    qint64 limit = 0;
+    qint64 used = 0;
+    qint64 requested = 0;
 };
 
 // The seam between the upload routes and the monthly quotas. Reservation is atomic: of two

@@ -113,6 +113,8 @@ MigrationRequest migrationRequest(const TusUploadRecord &upload)
     request.delimiter = m.value(u"delimiter").toString();
     if (m.contains(u"header"))
         request.header = m.value(u"header").toString() == u"true";
+    if (m.contains(u"quote"))
+        request.quote = m.value(u"quote").toString();
     if (m.contains(u"mapping"))
         request.mapping = QJsonDocument::fromJson(m.value(u"mapping").toString().toUtf8()).object();
     return request;

@@ -324,8 +324,9 @@ private Q_SLOTS:
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
             (void)api.t.store->saveProgress(id, lease, {{QStringLiteral("done"), 5}});
         });
-        const JobsReply reply =
-            api.get(QStringLiteral("/api/v1/jobs/%1?wait=60").arg(id), api.aliceToken);
+        // progress=true: the wait ends when the progress changes.
+        const JobsReply reply = api.get(
+            QStringLiteral("/api/v1/jobs/%1?wait=60&progress=true").arg(id), api.aliceToken);
         writer.join();
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.json.value(u"job").toObject().value(u"progress").toObject().value(u"done"),
@@ -333,6 +334,29 @@ private Q_SLOTS:
         QCOMPARE(reply.json.value(u"job").toObject().value(u"status").toString(),
                  QStringLiteral("running"));
         QCOMPARE(api.jobs->watcher().parked(), 0);
+
+        // Without it (issue 15: a 20-second job took 21 polls), progress does not end the wait:
+        // still parked several watcher ticks after the progress was written, it answers at its
+        // deadline with the job as it is then.
+        int parkedAfterProgress = -1;
+        std::thread progressWriter([&] {
+            while (api.jobs->watcher().parked() == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            (void)api.t.store->saveProgress(id, lease, {{QStringLiteral("done"), 6}});
+            std::this_thread::sleep_for(std::chrono::milliseconds(800)); // 4 ticks of 200 ms
+            parkedAfterProgress = api.jobs->watcher().parked();
+        });
+        const JobsReply quiet =
+            api.get(QStringLiteral("/api/v1/jobs/%1?wait=2").arg(id), api.aliceToken);
+        progressWriter.join();
+        QCOMPARE(parkedAfterProgress, 1);
+        QCOMPARE(quiet.status, 200);
+        QCOMPARE(quiet.json.value(u"job").toObject().value(u"progress").toObject().value(u"done"),
+                 QJsonValue(6));
+        QCOMPARE(
+            api.get(QStringLiteral("/api/v1/jobs/%1?wait=2&progress=maybe").arg(id), api.aliceToken)
+                .status,
+            400);
 
         // A status change from another thread, through the queue.
         const qint64 pending = api.enqueue(api.alice.id);
@@ -454,6 +478,22 @@ private Q_SLOTS:
             QCOMPARE(api.call("GET", base + u'/' + QLatin1String(action), api.aliceToken).status,
                      405);
         }
+
+        // A completed job is not run again: its 409 does not point at /retry (which would answer
+        // 409 too).
+        const qint64 done = api.enqueue(api.alice.id);
+        api.startDispatcher();
+        QVERIFY(waitFor([&] {
+            return (*api.t.store->job(done, std::nullopt))->status == JobStatus::Completed;
+        }));
+        const JobsReply finished =
+            api.call("POST", QStringLiteral("/api/v1/jobs/%1/cancel").arg(done), api.aliceToken);
+        QCOMPARE(finished.status, 409);
+        QVERIFY2(!finished.json.value(u"message").toString().contains(u"retry"),
+                 finished.body.constData());
+        QCOMPARE(api.call("POST", QStringLiteral("/api/v1/jobs/%1/retry").arg(done), api.aliceToken)
+                     .status,
+                 409);
     }
 
     void cancelARunningJob()
