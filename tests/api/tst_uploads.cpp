@@ -554,7 +554,8 @@ void tst_Uploads::rawCsvIsImported()
     QVERIFY(!sessionId.isEmpty());
     const QByteArray jobId = reply.json.value(u"jobId").toString().toUtf8();
     QCOMPARE(reply.headers.value("location"), "/api/v1/jobs/" + jobId);
-    QCOMPARE(reply.json.keys().size(), 4);
+    QCOMPARE(reply.json.value(u"priority").toInt(), 7); // the priority the job got
+    QCOMPARE(reply.json.keys().size(), 5);
 
     const qint64 id = f.completedJob(reply);
     QVERIFY(id > 0);
