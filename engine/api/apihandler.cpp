@@ -5,7 +5,6 @@
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonObject>
-#include <QUrlQuery>
 #include <QVarLengthArray>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -63,9 +62,7 @@ QByteArray tokenHash(const QByteArray &authorization)
 std::optional<Http::Response> unknownQueryParameter(const Http::Request &request,
                                                     const QStringList &allowed)
 {
-    QByteArray spaced = request.query;
-    spaced.replace('+', "%20");
-    const QUrlQuery query(QString::fromLatin1(spaced));
+    const QUrlQuery query = parseQuery(request.query);
     for (const auto &[name, value] : query.queryItems(QUrl::FullyDecoded)) {
         if (allowed.contains(name))
             continue;

@@ -12,17 +12,6 @@ Q_LOGGING_CATEGORY(lcApi, "ferry.api")
 
 namespace Ferry {
 
-namespace {
-
-QUrlQuery parseQuery(const QByteArray &query)
-{
-    QByteArray spaced = query;
-    spaced.replace('+', "%20"); // application/x-www-form-urlencoded: '+' is a space
-    return QUrlQuery(QString::fromLatin1(spaced));
-}
-
-} // namespace
-
 ApiCall::ApiCall(std::shared_ptr<ApiCallState> state) : m_state(std::move(state)) {}
 
 const Http::Request &ApiCall::request() const
@@ -33,6 +22,13 @@ const Http::Request &ApiCall::request() const
 QByteArray ApiCall::param(qsizetype n) const
 {
     return m_state->params.value(n);
+}
+
+QUrlQuery parseQuery(const QByteArray &query)
+{
+    QByteArray spaced = query;
+    spaced.replace('+', "%20"); // application/x-www-form-urlencoded: '+' is a space
+    return QUrlQuery(QString::fromLatin1(spaced));
 }
 
 QString ApiCall::query(const QString &name) const

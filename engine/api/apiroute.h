@@ -7,6 +7,7 @@
 #include <QByteArray>
 #include <QHostAddress>
 #include <QList>
+#include <QUrlQuery>
 
 #include <functional>
 #include <memory>
@@ -56,6 +57,9 @@ private:
     void *rawRouteState() const;
     std::shared_ptr<ApiCallState> m_state;
 };
+
+// A request's query as the routes read it (percent-decoded; '+' is a space).
+QUrlQuery parseQuery(const QByteArray &query);
 
 // A route: method and path ("/api/v1/jobs/{id}"), what it needs, and its code.
 struct ApiRoute
