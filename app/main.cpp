@@ -117,6 +117,7 @@ int main(int argc, char **argv)
                                nullptr,
                                &log};
         context.settings = &engine.settings();
+        context.reruns = &engine.reruns();
         if (engine.httpPort() != 0) {
             context.endpoint = QStringLiteral("http://%1:%2/api/v1/")
                                    .arg(engine.config().listenHost)

@@ -13,6 +13,7 @@ class QuotaLedger;
 class ResourceMonitor;
 class SettingsService;
 class Store;
+class UploadReruns;
 class UserDirectory;
 struct FerryConfig;
 
@@ -32,6 +33,7 @@ struct ConsoleContext
     QThreadPool *readers = nullptr; // the console's store reads; set by MainWindow
     LogBuffer *log = nullptr;       // recent engine log records for the log pane; may be null
     SettingsService *settings = nullptr; // Settings page; null: the page only shows the config
+    UploadReruns *reruns = nullptr;      // the Jobs page's "Run again"; null: not offered
 };
 
 } // namespace Ferry

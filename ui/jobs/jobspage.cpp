@@ -3,6 +3,7 @@
 #include "jobs/asyncread.h"
 #include "jobs/jobtablemodel.h"
 #include "jobs/progressdelegate.h"
+#include "jobs/rerundialog.h"
 #include "queue/jobqueue.h"
 #include "store/store.h"
 
@@ -196,8 +197,21 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     m_detail = new QTextBrowser(splitter);
     m_detail->setObjectName(QStringLiteral("jobDetail"));
     m_detail->setPlaceholderText(QStringLiteral("Select a job to see its attempts and errors."));
+    // Under the detail: run the shown migration's stored upload again, with new options.
+    auto *detailPane = new QWidget(splitter);
+    auto *detailLayout = new QVBoxLayout(detailPane);
+    detailLayout->setContentsMargins(0, 0, 0, 0);
+    detailLayout->addWidget(m_detail, 1);
+    m_rerun = new QPushButton(QStringLiteral("Run again…"), detailPane);
+    m_rerun->setObjectName(QStringLiteral("rerunButton"));
+    m_rerun->setToolTip(QStringLiteral("Import this upload's stored file again with a new "
+                                       "mapping, format, delimiter or key; dry-run it first. "
+                                       "Not charged to the user's quota again."));
+    m_rerun->setEnabled(false);
+    m_rerun->setVisible(context.reruns != nullptr);
+    detailLayout->addWidget(m_rerun, 0, Qt::AlignRight);
     splitter->addWidget(m_view);
-    splitter->addWidget(m_detail);
+    splitter->addWidget(detailPane);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 1);
     layout->addWidget(splitter, 1);
@@ -281,6 +295,8 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
                 if (current.isValid())
                     showDetail(m_model->jobId(current.row()));
             });
+
+    connect(m_rerun, &QPushButton::clicked, this, &JobsPage::runAgain);
 
     m_tick = new QTimer(this);
     m_tick->setInterval(1000);
@@ -388,6 +404,11 @@ void JobsPage::showDetail(qint64 jobId)
         [this, jobId](JobDetail detail) {
             if (jobId != m_detailJob)
                 return;
+            m_detailSession =
+                detail.job && detail.job->has_value() && (*detail.job)->type == u"migrate"
+                    ? (*detail.job)->sessionId
+                    : QString();
+            m_rerun->setEnabled(!m_detailSession.isEmpty());
             const QString html = detailHtml(detail);
             if (html != m_detail->toHtml()) {
                 const int scroll = m_detail->verticalScrollBar()->value();
@@ -395,6 +416,47 @@ void JobsPage::showDetail(qint64 jobId)
                 m_detail->verticalScrollBar()->setValue(scroll);
             }
             Q_EMIT detailShown(jobId);
+        });
+}
+
+void JobsPage::runAgain()
+{
+    UploadReruns *reruns = m_context.reruns;
+    const QString sessionId = m_detailSession;
+    if (!reruns || sessionId.isEmpty())
+        return;
+    m_actionResult->setText(QStringLiteral("Reading upload %1…").arg(sessionId));
+    runOffGui(
+        m_readers, this, [reruns, sessionId] { return reruns->find(sessionId, std::nullopt); },
+        [this, reruns, sessionId](Result<std::optional<StoredUpload>> upload) {
+            if (!upload) {
+                m_actionResult->setText(upload.error().toString());
+                return;
+            }
+            if (!upload->has_value()) {
+                m_actionResult->setText(
+                    QStringLiteral("Upload %1 is no longer stored: it cannot run again.")
+                        .arg(sessionId));
+                return;
+            }
+            m_actionResult->clear();
+            auto *dialog = new RerunDialog(*reruns, m_writers, std::move(**upload), this);
+            dialog->setAttribute(Qt::WA_DeleteOnClose);
+            connect(dialog, &RerunDialog::rerunQueued, this,
+                    [this, sessionId](qint64 jobId, bool inProgress) {
+                        if (inProgress)
+                            return; // the dialog says so and stays open
+                        const QString summary =
+                            QStringLiteral("Job %1 queued: upload %2 runs again.")
+                                .arg(jobId)
+                                .arg(sessionId);
+                        m_actionResult->setText(summary);
+                        m_model->refreshCount();
+                        applyFilter();
+                        Q_EMIT actionFinished(summary);
+                    });
+            dialog->open();
+            Q_EMIT rerunDialogOpened(dialog);
         });
 }
 

@@ -3,6 +3,7 @@
 #include "consolecontext.h"
 #include "store/consolerecords.h"
 
+#include <QDialog>
 #include <QWidget>
 
 #include <functional>
@@ -44,11 +45,14 @@ Q_SIGNALS:
     void actionFinished(const QString &summary);
     // The detail pane now shows this job.
     void detailShown(qint64 jobId);
+    // "Run again" opened its dialog (a RerunDialog, child of the page) for the shown upload.
+    void rerunDialogOpened(QDialog *dialog);
 
 private:
     void applyFilter();
     void refreshVisible();
     void showDetail(qint64 jobId);
+    void runAgain();
     void updateCount(qint64 total);
     void act(ConsoleBulkAction action, int value, const QString &verb);
     void execute(const ConsoleJobFilter &filter,
@@ -75,6 +79,8 @@ private:
     QSpinBox *m_priority;
     QLabel *m_actionResult;
     QTextBrowser *m_detail;
+    QPushButton *m_rerun;
+    QString m_detailSession; // the shown job's upload session, when it is a migration
     QTimer *m_filterDelay;
     QTimer *m_tick;
     qint64 m_detailJob = 0;
