@@ -58,10 +58,12 @@ EngineHost::~EngineHost()
     m_jobRoutes.reset();
     m_quotaRoutes.reset();
     m_datasetRoutes.reset();
+    m_migrationRoutes.reset();
     m_systemRoutes.reset();
     m_accessLogFlush.reset();
     m_accessLog.reset();
     m_dispatcher.reset();
+    m_reruns.reset();
     m_queue.reset();
     m_store.reset();
 }
@@ -122,6 +124,8 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
         return queue->setJobDefaults(next.queue.defaultTimeoutMs, next.queue.defaultMaxAttempts);
     });
     host->m_users = std::make_unique<UserDirectory>(*host->m_store, host->m_clock);
+    host->m_reruns = std::make_unique<UploadReruns>(*host->m_store, *host->m_queue, *host->m_blobs,
+                                                    config.migrate.maxColumns);
     host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock, nodeId);
     migrate->setQuota(host->m_quotas.get()); // decompressed bytes count (docs/api.md, Quotas)
     if (role == Role::Engine && sqlite) {
@@ -384,6 +388,9 @@ Result<void> EngineHost::start()
     // Upload and job API: datasets and their exports.
     m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
     m_api->addRoutes(*m_datasetRoutes);
+    // Re-runs and dry runs of stored uploads: read like an import, never charged again.
+    m_migrationRoutes = std::make_unique<MigrationRoutes>(*m_reruns);
+    m_api->addRoutes(*m_migrationRoutes);
     // Uploads, counted against the monthly quotas.
     UploadRoutes::Options uploads;
     uploads.maxUploadBytes = m_config.maxUploadBytes;

@@ -4,6 +4,7 @@
 #include "api/datasetroutes.h"
 #include "api/jobdurations.h"
 #include "api/jobroutes.h"
+#include "api/migrationroutes.h"
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "api/tusroutes.h"
@@ -55,6 +56,7 @@ public:
     JobQueue &queue() { return *m_queue; }
     UserDirectory &users() { return *m_users; }
     QuotaLedger &quotas() { return *m_quotas; }
+    UploadReruns &reruns() { return *m_reruns; }
     Dispatcher *dispatcher() { return m_dispatcher.get(); }
     BlobStore &blobs() { return *m_blobs; }
     // The HTTP endpoint's port once start() listened (0 before).
@@ -83,6 +85,7 @@ private:
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
     std::unique_ptr<QuotaLedger> m_quotas;
+    std::unique_ptr<UploadReruns> m_reruns;       // re-runs and dry runs of stored uploads
     std::unique_ptr<JobDurations> m_jobDurations; // fed by m_dispatcher: declared before it
     std::unique_ptr<Dispatcher> m_dispatcher;
     // Cluster-wide rate limit: the shared backend on PostgreSQL (null on SQLite), declared
@@ -101,8 +104,9 @@ private:
     std::unique_ptr<TusRoutes> m_tusRoutes;
     std::unique_ptr<QTimer> m_tusPrune;
     std::unique_ptr<MigrationUndoSweeper> m_undoSweeper;
-    std::unique_ptr<DatasetRoutes> m_datasetRoutes; // upload and job API
-    std::unique_ptr<UploadRoutes> m_uploadRoutes;   // POST /api/v1/uploads
+    std::unique_ptr<DatasetRoutes> m_datasetRoutes;     // upload and job API
+    std::unique_ptr<MigrationRoutes> m_migrationRoutes; // re-runs and dry runs
+    std::unique_ptr<UploadRoutes> m_uploadRoutes;       // POST /api/v1/uploads
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).

@@ -2,9 +2,7 @@
 
 #include "migrate/batchcommitter.h"
 #include "migrate/cancellablesource.h"
-#include "migrate/csvreader.h"
-#include "migrate/jsonreader.h"
-#include "migrate/recordconverter.h"
+#include "migrate/migrationrows.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -17,89 +15,6 @@ Q_LOGGING_CATEGORY(lcMigrate, "ferry.migrate")
 
 namespace {
 
-struct Payload
-{
-    QString blob;
-    DataFormat format = DataFormat::Unknown;
-    QString dataset;
-    std::optional<Mapping> mapping;
-    QString key;
-    bool header = true;
-    char delimiter = 0;
-    char quote = '"';
-    bool quoteSet = false;
-    qint64 maxRejectedRows = -1;
-};
-
-Error payloadError(const QString &message, const QString &hint = {})
-{
-    return makeError(ErrorCode::InvalidArgument, message, hint);
-}
-
-Result<char> singleCharacter(const QJsonObject &payload, QStringView name)
-{
-    const QString text = payload.value(name).toString();
-    if (text.size() != 1 || text.at(0).unicode() > 127 || text.at(0) == u'\n' ||
-        text.at(0) == u'\r') {
-        return payloadError(
-            QStringLiteral("\"%1\" must be one ASCII character other than a line end.").arg(name));
-    }
-    return char(text.at(0).unicode());
-}
-
-Result<Payload> parsePayload(const QJsonObject &json)
-{
-    Payload p;
-    p.blob = json.value(u"blob").toString();
-    if (!isBlobId(p.blob))
-        return payloadError(QStringLiteral("\"blob\" must name a stored upload (a SHA-256)."));
-    p.format = formatFromName(json.value(u"format").toString());
-    if (p.format == DataFormat::Unknown) {
-        return payloadError(
-            QStringLiteral("Unknown format '%1'.").arg(json.value(u"format").toString()),
-            QStringLiteral("Use csv, tsv, ndjson or json."));
-    }
-    p.dataset = json.value(u"dataset").toString();
-    if (auto valid = validateDatasetName(p.dataset); !valid)
-        return valid.error();
-    if (json.contains(u"mapping") && !json.value(u"mapping").isNull()) {
-        auto mapping = Mapping::fromJson(json.value(u"mapping"));
-        if (!mapping)
-            return mapping.error();
-        p.mapping = *mapping;
-    }
-    p.key = json.value(u"key").toString();
-    if (json.contains(u"header")) {
-        if (!json.value(u"header").isBool())
-            return payloadError(QStringLiteral("\"header\" must be true or false."));
-        p.header = json.value(u"header").toBool();
-    }
-    if (json.contains(u"delimiter")) {
-        auto c = singleCharacter(json, u"delimiter");
-        if (!c)
-            return c.error();
-        p.delimiter = *c;
-    }
-    if (json.contains(u"quote")) {
-        p.quoteSet = true;
-        if (json.value(u"quote").toString().isEmpty()) {
-            p.quote = 0;
-        } else {
-            auto c = singleCharacter(json, u"quote");
-            if (!c)
-                return c.error();
-            p.quote = *c;
-        }
-    }
-    if (json.contains(u"maxRejectedRows")) {
-        const double max = json.value(u"maxRejectedRows").toDouble(-1);
-        if (max < 0 || max != std::floor(max))
-            return payloadError(QStringLiteral("\"maxRejectedRows\" must be a whole number >= 0."));
-        p.maxRejectedRows = qint64(max);
-    }
-    return p;
-}
-
 // One run of one attempt: reads from the checkpoint on, writes batches with their checkpoint.
 class Import
 {
@@ -107,7 +22,7 @@ public:
     Import(JobContext &context,
            DatasetStore &datasets,
            const MigrateConfig &config,
-           const Payload &payload,
+           const MigrationPayload &payload,
            MigrationCheckpoint state,
            ImportQuota *quota,
            qint64 storedBytes)
@@ -138,10 +53,11 @@ public:
         ++m_state.rowsImported;
     }
 
-    bool reject(qint64 line, QString field, QString reason)
+    // Every reason the row was rejected is kept (for the first errorReportRows rows).
+    bool reject(const QList<RowError> &errors)
     {
         if (m_state.rowsRejected < m_config.errorReportRows)
-            m_batch.errors.append({line, std::move(field), std::move(reason)});
+            m_batch.errors.append(errors);
         ++m_state.rowsRejected;
         return m_state.rowsRejected <= m_maxRejected;
     }
@@ -242,7 +158,7 @@ private:
     JobContext &m_context;
     DatasetStore &m_datasets;
     const MigrateConfig &m_config;
-    const Payload &m_payload;
+    const MigrationPayload &m_payload;
     MigrationCheckpoint m_state;
     ImportBatch m_batch;
     qint64 m_maxRejected;
@@ -277,7 +193,7 @@ MigrateHandler::MigrateHandler(DatasetStore &datasets,
 
 Result<void> MigrateHandler::validatePayload(const QJsonObject &payload) const
 {
-    auto parsed = parsePayload(payload);
+    auto parsed = parseMigrationPayload(payload);
     if (!parsed)
         return parsed.error();
     return {};
@@ -285,7 +201,7 @@ Result<void> MigrateHandler::validatePayload(const QJsonObject &payload) const
 
 namespace {
 
-Result<void> resolveKey(DatasetStore &datasets, Payload &p, qint64 datasetId)
+Result<void> resolveKey(DatasetStore &datasets, MigrationPayload &p, qint64 datasetId)
 {
     // A dataset has at most one key. The import's (the key parameter or the mapping's) becomes
     // the dataset's if it has none; an import that names none upserts by the dataset's.
@@ -302,7 +218,7 @@ Result<void> resolveKey(DatasetStore &datasets, Payload &p, qint64 datasetId)
 }
 
 // Why a file that read without error gave no rows, and what to do about it.
-QString noRows(const Payload &p, qsizetype columns)
+QString noRows(const MigrationPayload &p, qsizetype columns)
 {
     if (p.format == DataFormat::Csv || p.format == DataFormat::Tsv) {
         return p.header ? QStringLiteral("The file has no rows: it is one header line (%1 "
@@ -322,10 +238,10 @@ QString noRows(const Payload &p, qsizetype columns)
 JobOutcome MigrateHandler::run(JobContext &context)
 {
     const ClaimedJob &job = context.job();
-    auto payload = parsePayload(job.payload);
+    auto payload = parseMigrationPayload(job.payload);
     if (!payload)
         return JobOutcome::permanentError(payload.error().toString());
-    Payload p = *payload;
+    MigrationPayload p = *payload;
 
     auto path = m_blobs.localPath(p.blob);
     if (!path)
@@ -383,131 +299,35 @@ JobOutcome MigrateHandler::run(JobContext &context)
             return input.wasCancelled() ? Ending{Ending::Cancelled, {}}
                                         : Ending{Ending::Permanent, text};
         };
-        if (p.format == DataFormat::Csv || p.format == DataFormat::Tsv) {
-            CsvReader::Options options =
-                p.format == DataFormat::Tsv ? tsvOptions() : CsvReader::Options();
-            if (p.delimiter)
-                options.delimiter = p.delimiter;
-            if (p.quoteSet)
-                options.quote = p.quote;
-            options.maxFields = m_config.maxColumns;
-            CsvReader reader(input, options);
-            CsvReader::Row row;
-            std::vector<std::string> header;
-            std::optional<CsvReader::Row> firstData;
-            const QJsonDocument state = QJsonDocument::fromJson(import.state().state);
-            if (resuming && state.isObject()) {
-                for (const QJsonValue &h : state.object().value(u"header").toArray())
-                    header.push_back(h.toString().toStdString());
-                if (auto resumed = reader.resumeAt(import.state().byteOffset, import.state().line);
-                    !resumed)
-                    return fail(resumed.error());
-            } else {
-                const auto status = reader.next(row);
-                if (status == CsvReader::Status::Error)
-                    return unreadable(reader.errorText());
-                if (status == CsvReader::Status::End)
-                    return Ending{Ending::Permanent,
-                                  QStringLiteral("The file is empty: there is nothing to import.")};
-                if (!row.problem.empty()) {
-                    return Ending{Ending::Permanent,
-                                  QStringLiteral("The first row is unreadable: %1")
-                                      .arg(QString::fromStdString(row.problem))};
-                }
-                if (p.header) {
-                    for (std::string_view f : row.fields)
-                        header.emplace_back(f);
-                    import.state().byteOffset = row.endOffset;
-                    import.state().line = row.endLine;
-                } else {
-                    for (size_t i = 0; i < row.fields.size(); ++i)
-                        header.push_back("column" + std::to_string(i + 1));
-                    firstData = row;
-                }
-                QJsonArray h;
-                for (const std::string &name : header)
-                    h.append(QString::fromStdString(name));
-                import.state().state = QJsonDocument(QJsonObject{{
-                                           QStringLiteral("header"),
-                                           h
-                                       }}).toJson(QJsonDocument::Compact);
-            }
+        MigrationRows rows(input, p, p.key, m_config.maxColumns);
+        if (resuming) {
+            const MigrationCheckpoint &at = import.state();
+            if (auto resumed = rows.resume(at.byteOffset, at.line, at.state); !resumed)
+                return fail(resumed.error());
+        } else {
+            if (auto started = rows.start(); !started)
+                return fail(started.error());
+            import.state().byteOffset = rows.startOffset();
+            import.state().line = rows.startLine();
+            import.state().state = rows.state();
+        }
+        columns = rows.columns();
+        MigrationRows::Row row;
+        while (true) {
             if (context.isCancelled())
                 return Ending{Ending::Cancelled, {}};
-            auto converter = RecordConverter::forTable(p.mapping, p.key, header);
-            if (!converter)
-                return Ending{Ending::Permanent, converter.error().toString()};
-            columns = converter->columns();
-            RecordWrite record;
-            RowError error;
-            auto handle = [&](const CsvReader::Row &r) -> std::optional<Ending> {
-                if (r.fields.size() == 1 && r.fields[0].empty() && header.size() != 1)
-                    return std::nullopt; // a blank line
-                import.beginRow();
-                if (!r.problem.empty()) {
-                    if (!import.reject(r.line, {}, QString::fromStdString(r.problem)))
-                        return rejectedTooMany();
-                } else if (converter->convertRow(r.fields, record, error)) {
-                    import.accept(std::move(record));
-                } else if (!import.reject(r.line, error.field, error.reason)) {
-                    return rejectedTooMany();
-                }
-                if (auto ended = import.endRow(r.endOffset, r.endLine); !ended)
-                    return fail(ended.error());
-                return std::nullopt;
-            };
-            if (firstData) {
-                if (auto ended = handle(*firstData))
-                    return *ended;
-            }
-            while (true) {
-                const auto status = reader.next(row);
-                if (status == CsvReader::Status::End)
-                    break;
-                if (status == CsvReader::Status::Error)
-                    return unreadable(reader.errorText());
-                if (auto ended = handle(row))
-                    return *ended;
-                if (context.isCancelled())
-                    return Ending{Ending::Cancelled, {}};
-            }
-        } else {
-            JsonReader::Options options;
-            options.layout = p.format == DataFormat::Json ? JsonReader::Layout::Array
-                                                          : JsonReader::Layout::Ndjson;
-            JsonReader reader(input, options);
-            if (resuming) {
-                if (auto resumed = reader.resumeAt(import.state().byteOffset, import.state().line);
-                    !resumed)
-                    return fail(resumed.error());
-            }
-            auto converter = RecordConverter::forDocuments(p.mapping, p.key);
-            if (!converter)
-                return Ending{Ending::Permanent, converter.error().toString()};
-            columns = converter->columns();
-            JsonReader::Document document;
-            RecordWrite record;
-            RowError error;
-            while (true) {
-                const auto status = reader.next(document);
-                if (status == JsonReader::Status::End)
-                    break;
-                if (status == JsonReader::Status::Error)
-                    return unreadable(reader.errorText());
-                import.beginRow();
-                if (!document.problem.empty()) {
-                    if (!import.reject(document.line, {}, QString::fromStdString(document.problem)))
-                        return rejectedTooMany();
-                } else if (converter->convertDocument(document.text, record, error)) {
-                    import.accept(std::move(record));
-                } else if (!import.reject(document.line, error.field, error.reason)) {
-                    return rejectedTooMany();
-                }
-                if (auto ended = import.endRow(document.endOffset, document.endLine); !ended)
-                    return fail(ended.error());
-                if (context.isCancelled())
-                    return Ending{Ending::Cancelled, {}};
-            }
+            const auto status = rows.next(row);
+            if (status == MigrationRows::Status::End)
+                break;
+            if (status == MigrationRows::Status::Failed)
+                return unreadable(rows.errorText());
+            import.beginRow();
+            if (row.accepted())
+                import.accept(std::move(row.record));
+            else if (!import.reject(row.errors))
+                return rejectedTooMany();
+            if (auto ended = import.endRow(row.endOffset, row.endLine); !ended)
+                return fail(ended.error());
         }
         if (input.error())
             return unreadable(input.error()->toString());

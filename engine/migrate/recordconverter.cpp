@@ -184,10 +184,17 @@ Result<RecordConverter> RecordConverter::forDocuments(std::optional<Mapping> map
 bool RecordConverter::convertMapped(
     const std::function<bool(size_t, std::string &, std::string &)> &valueOf,
     RecordWrite &out,
-    RowError &error)
+    QList<RowError> &errors)
 {
     // valueOf(i, out, reason): appends field i's JSON text; false with an empty reason means
     // "missing" (empty cell, absent key, null), false with a reason means "does not convert".
+    // Every field is looked at, so a rejected row lists all its errors (up to MaxRowErrors).
+    errors.clear();
+    qsizetype failed = 0;
+    auto fail = [&](const QString &field, QString reason) {
+        if (++failed <= MaxRowErrors)
+            errors.append({0, field, std::move(reason)});
+    };
     out.doc.clear();
     out.doc.push_back('{');
     out.key.clear();
@@ -199,41 +206,44 @@ bool RecordConverter::convertMapped(
         if (!valueOf(i, out.doc, reason)) {
             out.doc.resize(start);
             if (!reason.empty()) {
-                error.field = field.name;
-                error.reason = QString::fromStdString(reason);
-                return false;
+                fail(field.name, QString::fromStdString(reason));
+                continue;
             }
             if (!m_defaults[i].empty()) {
                 out.doc.append(m_defaults[i]);
             } else if (field.required) {
-                error.field = field.name;
-                error.reason = QStringLiteral("a value is required");
-                return false;
+                fail(field.name, QStringLiteral("a value is required"));
+                continue;
             } else {
                 out.doc.append("null");
             }
         }
         if (int(i) == m_keyIndex) {
             setCanonicalKey(out.key, std::string_view(out.doc).substr(start));
-            if (out.key.empty() || out.doc.compare(start, std::string::npos, "null") == 0) {
-                error.field = field.name;
-                error.reason = QStringLiteral("the key field is empty");
-                return false;
-            }
+            if (out.key.empty() || out.doc.compare(start, std::string::npos, "null") == 0)
+                fail(field.name, QStringLiteral("the key field is empty"));
         }
     }
+    if (failed > MaxRowErrors) {
+        errors.append({0, QString(),
+                       QStringLiteral("and %1 more fields of this row do not convert")
+                           .arg(failed - MaxRowErrors)});
+    }
+    if (failed > 0)
+        return false;
     out.doc.push_back('}');
     return true;
 }
 
 bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
                                  RecordWrite &out,
-                                 RowError &error)
+                                 QList<RowError> &errors)
 {
+    errors.clear();
     if (fields.size() != m_columnCount) {
-        error.field.clear();
-        error.reason =
-            QStringLiteral("expected %1 fields, found %2").arg(m_columnCount).arg(fields.size());
+        errors.append(
+            {0, QString(),
+             QStringLiteral("expected %1 fields, found %2").arg(m_columnCount).arg(fields.size())});
         return false;
     }
     if (m_mapping) {
@@ -244,7 +254,7 @@ bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
                     return false;
                 return convertText(m_mapping->fields[i].type, text, doc, reason);
             },
-            out, error);
+            out, errors);
     }
     out.doc.clear();
     out.doc.push_back('{');
@@ -256,8 +266,8 @@ bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
     out.key.clear();
     if (m_keyIndex >= 0) {
         if (fields[size_t(m_keyIndex)].empty()) {
-            error.field = m_columns.at(m_keyIndex).toString();
-            error.reason = QStringLiteral("the key field is empty");
+            errors.append(
+                {0, m_columns.at(m_keyIndex).toString(), QStringLiteral("the key field is empty")});
             return false;
         }
         out.key.assign(fields[size_t(m_keyIndex)]);
@@ -265,8 +275,11 @@ bool RecordConverter::convertRow(const std::vector<std::string_view> &fields,
     return true;
 }
 
-bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, RowError &error)
+bool RecordConverter::convertDocument(std::string_view json,
+                                      RecordWrite &out,
+                                      QList<RowError> &errors)
 {
+    errors.clear();
     if (!m_mapping && m_keyField.isEmpty()) {
         out.doc.assign(json);
         out.key.clear();
@@ -276,14 +289,13 @@ bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, R
     const QJsonDocument document = QJsonDocument::fromJson(
         QByteArray::fromRawData(json.data(), qsizetype(json.size())), &parseError);
     if (parseError.error != QJsonParseError::NoError) {
-        error.field.clear();
-        error.reason =
-            QStringLiteral("the document cannot be read: %1").arg(parseError.errorString());
+        errors.append(
+            {0, QString(),
+             QStringLiteral("the document cannot be read: %1").arg(parseError.errorString())});
         return false;
     }
     if (!document.isObject()) {
-        error.field.clear();
-        error.reason = QStringLiteral("expected a JSON object");
+        errors.append({0, QString(), QStringLiteral("expected a JSON object")});
         return false;
     }
     const QJsonObject object = document.object();
@@ -298,7 +310,7 @@ bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, R
                     return false;
                 return convertJson(field.type, value, doc, reason);
             },
-            out, error);
+            out, errors);
     }
     out.doc.assign(json);
     const QJsonValue key = valueAt(object, m_keyField);
@@ -310,8 +322,7 @@ bool RecordConverter::convertDocument(std::string_view json, RecordWrite &out, R
     else
         converted = convertJson(FieldType::Json, key, out.key, reason);
     if (key.isUndefined() || key.isNull() || !converted || out.key.empty()) {
-        error.field = m_keyField;
-        error.reason = QStringLiteral("the key field is missing");
+        errors.append({0, m_keyField, QStringLiteral("the key field is missing")});
         return false;
     }
     return true;

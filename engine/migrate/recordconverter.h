@@ -13,8 +13,8 @@
 namespace Ferry {
 
 // Turns source rows (CSV/TSV fields, or JSON documents) into the stored JSON documents and their
-// upsert keys, applying the mapping. A row that does not convert is rejected with the field and
-// the reason; it never aborts the file.
+// upsert keys, applying the mapping. A row that does not convert is rejected with every field
+// that fails and why (its line left 0, for the caller to fill in); it never aborts the file.
 class RecordConverter final
 {
 public:
@@ -25,14 +25,21 @@ public:
     static Result<RecordConverter> forDocuments(std::optional<Mapping> mapping,
                                                 const QString &keyField);
 
+    // The most errors listed for one row; past it, one more entry says how many were left out
+    // (a mapping can have Mapping::MaxFields fields).
+    static constexpr qsizetype MaxRowErrors = 20;
+
     QJsonArray columns() const { return m_columns; }
-    bool convertRow(const std::vector<std::string_view> &fields, RecordWrite &out, RowError &error);
-    bool convertDocument(std::string_view json, RecordWrite &out, RowError &error);
+    // False when the row is rejected: `errors` then lists why (cleared first).
+    bool convertRow(const std::vector<std::string_view> &fields,
+                    RecordWrite &out,
+                    QList<RowError> &errors);
+    bool convertDocument(std::string_view json, RecordWrite &out, QList<RowError> &errors);
 
 private:
     bool convertMapped(const std::function<bool(size_t, std::string &, std::string &)> &valueOf,
                        RecordWrite &out,
-                       RowError &error);
+                       QList<RowError> &errors);
 
     std::optional<Mapping> m_mapping;
     QString m_keyField;

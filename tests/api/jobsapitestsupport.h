@@ -7,6 +7,7 @@
 #include "api/apihandler.h"
 #include "api/datasetroutes.h"
 #include "api/jobroutes.h"
+#include "api/migrationroutes.h"
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "api/tusroutes.h"
@@ -77,6 +78,8 @@ struct JobsApiFixture
         tus = std::make_unique<TusRoutes>(*tusUploads);
         uploads = std::make_unique<UploadRoutes>(*queue, blobs, clock, quotas.get(),
                                                  UploadRoutes::Options{});
+        reruns = std::make_unique<UploadReruns>(*t.store, *queue, blobs, 100'000);
+        migrations = std::make_unique<MigrationRoutes>(*reruns);
         for (ApiRouteGroup *group : groups())
             handler->addRoutes(*group);
         server = std::make_unique<Http::HttpServer>(*handler);
@@ -91,7 +94,8 @@ struct JobsApiFixture
     // Every route group the API registers, as app/enginehost.cpp registers them.
     QList<ApiRouteGroup *> groups()
     {
-        return {system.get(), jobs.get(), datasets.get(), quota.get(), uploads.get(), tus.get()};
+        return {system.get(),  jobs.get(), datasets.get(),  quota.get(),
+                uploads.get(), tus.get(),  migrations.get()};
     }
 
     JobsReply call(const QByteArray &method, const QString &path, const QByteArray &token = {})
@@ -189,6 +193,8 @@ struct JobsApiFixture
     std::unique_ptr<TusUploads> tusUploads;
     std::unique_ptr<TusRoutes> tus;
     std::unique_ptr<UploadRoutes> uploads;
+    std::unique_ptr<UploadReruns> reruns;
+    std::unique_ptr<MigrationRoutes> migrations;
     std::unique_ptr<ApiHandler> handler;
     std::unique_ptr<Http::HttpServer> server;
     QNetworkAccessManager network;

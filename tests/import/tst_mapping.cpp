@@ -1,6 +1,7 @@
 #include "migrate/mapping.h"
 #include "migrate/recordconverter.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
@@ -149,20 +150,62 @@ private Q_SLOTS:
         auto converter = RecordConverter::forTable(*mapping, {}, {"Name", "ID", "Active", "Extra"});
         QVERIFY2(converter.ok(), qPrintable(converter.error().toString()));
         RecordWrite out;
-        RowError error;
-        QVERIFY(converter->convertRow({"Ann", "7", "", "x"}, out, error));
+        QList<RowError> errors;
+        QVERIFY(converter->convertRow({"Ann", "7", "", "x"}, out, errors));
         QCOMPARE(QByteArray::fromStdString(out.doc),
                  QByteArray("{\"id\":7,\"name\":\"Ann\",\"active\":false}"));
         QCOMPARE(QByteArray::fromStdString(out.key), QByteArray("7"));
-        QVERIFY(!converter->convertRow({"Bob", "", "yes", "x"}, out, error));
-        QCOMPARE(error.field, QStringLiteral("id"));
-        QVERIFY(error.reason.contains(u"required"));
-        QVERIFY(!converter->convertRow({"Bob", "x7", "yes", "x"}, out, error));
-        QVERIFY(error.reason.contains(u"'x7' is not an integer"));
-        QVERIFY(!converter->convertRow({"ragged", "1"}, out, error));
-        QVERIFY(error.reason.contains(u"expected 4 fields, found 2"));
+        QVERIFY(!converter->convertRow({"Bob", "", "yes", "x"}, out, errors));
+        QCOMPARE(errors.first().field, QStringLiteral("id"));
+        QVERIFY(errors.first().reason.contains(u"required"));
+        QVERIFY(!converter->convertRow({"Bob", "x7", "yes", "x"}, out, errors));
+        QVERIFY(errors.first().reason.contains(u"'x7' is not an integer"));
+        QVERIFY(!converter->convertRow({"ragged", "1"}, out, errors));
+        QVERIFY(errors.first().reason.contains(u"expected 4 fields, found 2"));
         QCOMPARE(converter->columns(), (QJsonArray{QStringLiteral("id"), QStringLiteral("name"),
                                                    QStringLiteral("active")}));
+    }
+
+    // A rejected row lists every field that fails, not only the first; a very wide row is
+    // capped at MaxRowErrors entries and one that says how many more there were.
+    void rowErrorsListEveryField()
+    {
+        auto mapping = Mapping::fromJson(
+            json("{\"fields\": [{\"name\": \"id\", \"type\": \"integer\", \"required\": true},"
+                 " {\"name\": \"score\", \"type\": \"number\"},"
+                 " {\"name\": \"active\", \"type\": \"boolean\"}]}"));
+        QVERIFY(mapping.ok());
+        auto converter = RecordConverter::forTable(*mapping, {}, {"id", "score", "active"});
+        QVERIFY(converter.ok());
+        RecordWrite out;
+        QList<RowError> errors;
+        QVERIFY(!converter->convertRow({"", "high", "maybe"}, out, errors));
+        QCOMPARE(errors.size(), 3);
+        QCOMPARE(errors.at(0).field, QStringLiteral("id"));
+        QVERIFY(errors.at(0).reason.contains(u"required"));
+        QCOMPARE(errors.at(1).field, QStringLiteral("score"));
+        QCOMPARE(errors.at(2).field, QStringLiteral("active"));
+        // The next row is judged afresh: no errors carried over.
+        QVERIFY(converter->convertRow({"1", "2.5", "true"}, out, errors));
+        QVERIFY(errors.isEmpty());
+
+        QJsonArray fields;
+        std::vector<std::string> header;
+        std::vector<std::string_view> bad;
+        for (int i = 0; i < 50; ++i) {
+            fields.append(QJsonObject{{QStringLiteral("name"), QStringLiteral("f%1").arg(i)},
+                                      {QStringLiteral("type"), QStringLiteral("integer")}});
+            header.push_back(QStringLiteral("f%1").arg(i).toStdString());
+        }
+        for (int i = 0; i < 50; ++i)
+            bad.push_back("x");
+        auto wide = Mapping::fromJson(QJsonObject{{QStringLiteral("fields"), fields}});
+        QVERIFY(wide.ok());
+        auto wideConverter = RecordConverter::forTable(*wide, {}, header);
+        QVERIFY(wideConverter.ok());
+        QVERIFY(!wideConverter->convertRow(bad, out, errors));
+        QCOMPARE(errors.size(), RecordConverter::MaxRowErrors + 1);
+        QVERIFY2(errors.last().reason.contains(u"30 more"), qPrintable(errors.last().reason));
     }
 
     void mappingNamesMissingColumn()
@@ -181,13 +224,13 @@ private Q_SLOTS:
             RecordConverter::forTable(std::nullopt, QStringLiteral("sku"), {"sku", "note"});
         QVERIFY(converter.ok());
         RecordWrite out;
-        RowError error;
-        QVERIFY(converter->convertRow({"A-1", "say \"hi\""}, out, error));
+        QList<RowError> errors;
+        QVERIFY(converter->convertRow({"A-1", "say \"hi\""}, out, errors));
         QCOMPARE(QByteArray::fromStdString(out.doc),
                  QByteArray("{\"sku\":\"A-1\",\"note\":\"say \\\"hi\\\"\"}"));
         QCOMPARE(QByteArray::fromStdString(out.key), QByteArray("A-1")); // a string key by its text
-        QVERIFY(!converter->convertRow({"", "no key"}, out, error));
-        QVERIFY(error.reason.contains(u"key"));
+        QVERIFY(!converter->convertRow({"", "no key"}, out, errors));
+        QVERIFY(errors.first().reason.contains(u"key"));
         QVERIFY(!RecordConverter::forTable(std::nullopt, {}, {"a", "a"}).ok()); // ambiguous
         QVERIFY(!RecordConverter::forTable(std::nullopt, QStringLiteral("nope"), {"a"}).ok());
     }
@@ -196,14 +239,14 @@ private Q_SLOTS:
     {
         auto asIs = RecordConverter::forDocuments(std::nullopt, {});
         RecordWrite out;
-        RowError error;
-        QVERIFY(asIs->convertDocument("[1, {\"a\": 2}]", out, error));
+        QList<RowError> errors;
+        QVERIFY(asIs->convertDocument("[1, {\"a\": 2}]", out, errors));
         QCOMPARE(QByteArray::fromStdString(out.doc), QByteArray("[1, {\"a\": 2}]"));
 
         auto keyed = RecordConverter::forDocuments(std::nullopt, QStringLiteral("user.id"));
-        QVERIFY(keyed->convertDocument("{\"user\": {\"id\": \"u1\"}, \"x\": 1}", out, error));
+        QVERIFY(keyed->convertDocument("{\"user\": {\"id\": \"u1\"}, \"x\": 1}", out, errors));
         QCOMPARE(QByteArray::fromStdString(out.key), QByteArray("u1"));
-        QVERIFY(!keyed->convertDocument("{\"x\": 1}", out, error));
+        QVERIFY(!keyed->convertDocument("{\"x\": 1}", out, errors));
 
         auto mapping =
             Mapping::fromJson(json("{\"fields\": [\n"
@@ -214,14 +257,14 @@ private Q_SLOTS:
         auto mapped = RecordConverter::forDocuments(*mapping, {});
         QVERIFY(mapped->convertDocument("{\"id\": 3, \"addr\": {\"city\": \"Oslo\"}, \"tags\": "
                                         "[\"a\"], \"when\": \"2026-01-01T00:00:00+01:00\"}",
-                                        out, error));
+                                        out, errors));
         QCOMPARE(QByteArray::fromStdString(out.doc),
                  QByteArray("{\"id\":3,\"city\":\"Oslo\",\"tags\":[\"a\"],\"when\":\"2025-12-31T23:"
                             "00:00.000Z\"}"));
-        QVERIFY(!mapped->convertDocument("{\"id\": 3.5}", out, error));
-        QCOMPARE(error.field, QStringLiteral("id"));
-        QVERIFY(!mapped->convertDocument("[1]", out, error));
-        QVERIFY(error.reason.contains(u"object"));
+        QVERIFY(!mapped->convertDocument("{\"id\": 3.5}", out, errors));
+        QCOMPARE(errors.first().field, QStringLiteral("id"));
+        QVERIFY(!mapped->convertDocument("[1]", out, errors));
+        QVERIFY(errors.first().reason.contains(u"object"));
     }
 };
 
