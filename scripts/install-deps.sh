@@ -15,6 +15,7 @@ packages=(
     postgresql # a throwaway server for the PostgreSQL store tests (scripts/pg-test-server.sh)
     libpq-dev  # libpq headers: the PostgreSQL store's imports COPY through QPSQL's own connection
     nginx # the load balancer in front of two nodes in tests/cluster/tst_nginxcluster
+    curl jq # tests/scripts/tst_apidocs.sh runs docs/api.md's curl examples (they use jq)
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from

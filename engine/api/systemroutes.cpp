@@ -1,6 +1,7 @@
 #include "api/systemroutes.h"
 
 #include "api/processstats.h"
+#include "core/sha256.h"
 
 #include <QFile>
 
@@ -23,7 +24,15 @@ SystemRoutes::SystemRoutes(Store &store,
                            Dispatcher *dispatcher,
                            Options options)
     : m_store(store), m_metrics(metrics), m_dispatcher(dispatcher), m_options(std::move(options))
-{}
+{
+    // Compiled in from docs/openapi.json (engine/api/CMakeLists.txt): read once, never changes
+    // while the process runs, so its hash is the ETag of every answer.
+    QFile openApi(QStringLiteral(":/ferry/openapi.json"));
+    if (openApi.open(QIODevice::ReadOnly)) {
+        m_openApi = openApi.readAll();
+        m_openApiEtag = '"' + Sha256::hash(m_openApi).toHex() + '"';
+    }
+}
 
 QList<ApiRoute> SystemRoutes::routes()
 {
@@ -42,7 +51,12 @@ QList<ApiRoute> SystemRoutes::routes()
     metrics.rateLimited = false;
     metrics.offload = true; // the job counts are a store read: never on the network thread
     metrics.handle = [this](const ApiCall &call) { metricsText(call); };
-    return {health, metrics};
+    ApiRoute openApi;
+    openApi.method = "GET";
+    openApi.path = "/api/v1/openapi.json";
+    openApi.authenticated = false; // the description is public; rate limited as every /api/ route
+    openApi.handle = [this](const ApiCall &call) { this->openApi(call); };
+    return {health, metrics, openApi};
 }
 
 // GET /api/v1/health (no auth, not rate limited)
@@ -148,6 +162,52 @@ void SystemRoutes::metricsText(const ApiCall &call)
     Http::Response response;
     response.body = text;
     response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    call.respond(std::move(response));
+}
+
+namespace {
+
+// If-None-Match (RFC 9110 13.1.2): "*" or a list of entity tags, compared weakly (W/ ignored);
+// the field may be repeated.
+bool noneMatchNames(const Http::Request &request, const QByteArray &etag)
+{
+    for (const auto &[name, value] : request.headers) {
+        if (name != "if-none-match")
+            continue;
+        for (QByteArray tag : value.split(',')) {
+            tag = tag.trimmed();
+            if (tag.startsWith("W/"))
+                tag = tag.mid(2);
+            if (tag == "*" || tag == etag)
+                return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+// GET /api/v1/openapi.json (no auth; rate limited)
+//   200 application/json: docs/openapi.json as this binary was built with it, with a strong ETag
+//   (the SHA-256 of the bytes) and Cache-Control: no-cache (clients revalidate: a new version of
+//   the engine answers a new document); 304 without a body when If-None-Match names the ETag.
+void SystemRoutes::openApi(const ApiCall &call) const
+{
+    if (m_openApi.isEmpty()) {
+        call.respond(Api::error(500, "Internal error",
+                                QStringLiteral("This build carries no OpenAPI document."),
+                                "internal_error"));
+        return;
+    }
+    Http::Response response;
+    response.setHeader("ETag", m_openApiEtag);
+    response.setHeader("Cache-Control", "no-cache");
+    if (noneMatchNames(call.request(), m_openApiEtag)) {
+        response.status = 304;
+    } else {
+        response.setHeader("Content-Type", "application/json");
+        response.body = m_openApi;
+    }
     call.respond(std::move(response));
 }
 

@@ -13,7 +13,8 @@
 
 namespace Ferry {
 
-// GET /api/v1/health and GET /metrics: unauthenticated, not rate limited.
+// GET /api/v1/health and GET /metrics: unauthenticated, not rate limited. GET
+// /api/v1/openapi.json: unauthenticated, rate limited.
 class SystemRoutes final : public ApiRouteGroup
 {
 public:
@@ -37,6 +38,7 @@ public:
 private:
     void health(const ApiCall &call);
     void metricsText(const ApiCall &call);
+    void openApi(const ApiCall &call) const;
     std::optional<QHash<JobStatus, qint64>> jobCounts();
 
     Store &m_store;
@@ -45,6 +47,9 @@ private:
     Options m_options;
     std::function<int()> m_openConnections;
     const JobDurations *m_jobDurations = nullptr;
+    // docs/openapi.json as compiled in (:/ferry/openapi.json) and its strong ETag.
+    QByteArray m_openApi;
+    QByteArray m_openApiEtag;
     QMutex m_countsMutex; // guards the three below
     std::optional<QHash<JobStatus, qint64>> m_counts;
     QElapsedTimer m_countsAge;

@@ -4,6 +4,7 @@
 #include "migrate/jsonreader.h"
 #include "migrate/mapping.h"
 #include "migrate/migrationrequest.h"
+#include "quota/tierpolicy.h"
 
 #include <QDateTime>
 #include <QDir>
@@ -429,11 +430,17 @@ void TusUploads::discard(const TusUploadRecord &upload)
 // answers the same job; a failure before the commit leaves the .part file for the retry.
 Result<TusUploadRecord> TusUploads::complete(TusUploadRecord upload)
 {
+    // Ranked as every upload by a user (POST /api/v1/uploads, a re-run): the tier's base and a
+    // size step, so a small tus upload does not wait behind a plain one of the same size.
+    auto owner = m_store.userById(upload.userId);
+    if (!owner)
+        return owner.error(); // kept: a zero-byte PATCH at the end tries again
     auto blob = m_blobs.adopt(partPath(upload.id));
     if (!blob)
         return blob.error(); // kept: a zero-byte PATCH at the end tries again
     MigrationRequest request = migrationRequest(upload);
     request.completesTusUpload = upload.id;
+    request.priority = uploadPriority(*owner ? (*owner)->tier : QString(), upload.length, {});
     auto submitted = submitStoredMigration(m_queue, m_blobs, m_clock, request, *blob);
     if (!submitted) {
         if (submitted.error().code == ErrorCode::Conflict) {

@@ -643,6 +643,7 @@ private Q_SLOTS:
         const QHash<QByteArray, std::pair<Expect, QString>> table = {
             {"GET /api/v1/health", {Expect::Public, {}}},
             {"GET /metrics", {Expect::Public, {}}},
+            {"GET /api/v1/openapi.json", {Expect::Public, {}}},
             {"GET /api/v1/jobs", {Expect::EmptyList, QStringLiteral("jobs")}},
             {"GET /api/v1/jobs/{id}", {Expect::NotFound, {}}},
             {"POST /api/v1/jobs/{id}/cancel", {Expect::NotFound, {}}},

@@ -2,6 +2,7 @@
 // register, each documents its errors, and live answers have the documented shapes.
 #include "jobsapitestsupport.h"
 
+#include <QCryptographicHash>
 #include <QFile>
 #include <QRegularExpression>
 #include <QSet>
@@ -221,6 +222,44 @@ private Q_SLOTS:
         }
     }
 
+    // GET /api/v1/openapi.json answers docs/openapi.json byte for byte, to anyone without a token
+    // (still rate limited), with a strong ETag of its bytes that If-None-Match revalidates.
+    void servesTheDocument()
+    {
+        JobsApiFixture api;
+        QFile file(QStringLiteral(FERRY_SOURCE_DIR "/docs/openapi.json"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray onDisk = file.readAll();
+        const QString path = QStringLiteral("/api/v1/openapi.json");
+        const JobsReply reply = api.get(path, {}); // no token
+        QCOMPARE(reply.status, 200);
+        QVERIFY2(reply.body == onDisk, "the served document is not docs/openapi.json");
+        QCOMPARE(reply.headers.value("content-type"), QByteArray("application/json"));
+        QCOMPARE(reply.headers.value("cache-control"), QByteArray("no-cache"));
+        const QByteArray etag =
+            '"' + QCryptographicHash::hash(onDisk, QCryptographicHash::Sha256).toHex() + '"';
+        QCOMPARE(reply.headers.value("etag"), etag);
+        QVERIFY2(reply.headers.contains("ratelimit"), "not counted against the rate limit");
+
+        // The ETag back: 304, no body, the same ETag. Also in a list, weak, or as "*".
+        const QList<QByteArray> matching = {etag, "\"0123\", " + etag, "W/" + etag, "*"};
+        for (const QByteArray &noneMatch : matching) {
+            const JobsReply same = api.send("GET", path, {}, {{"If-None-Match", noneMatch}}, {});
+            QVERIFY2(same.status == 304, noneMatch.constData());
+            QVERIFY(same.body.isEmpty());
+            QCOMPARE(same.headers.value("etag"), etag);
+        }
+        // Another ETag (an older document): the whole document again.
+        const JobsReply changed =
+            api.send("GET", path, {}, {{"If-None-Match", "\"0123456789\""}}, {});
+        QCOMPARE(changed.status, 200);
+        QVERIFY(changed.body == onDisk);
+        // With a token it is the same document (the token is not needed, and not refused).
+        const JobsReply withToken = api.get(path, api.aliceToken);
+        QCOMPARE(withToken.status, 200);
+        QVERIFY(withToken.body == onDisk);
+    }
+
     // Live answers match the documented schemas (success and error).
     void answersHaveTheDocumentedShape()
     {
@@ -244,6 +283,7 @@ private Q_SLOTS:
         const QString job = QString::number(import.jobId);
         const QList<Case> cases = {
             {"GET", "/api/v1/health", QStringLiteral("/api/v1/health"), 200},
+            {"GET", "/api/v1/openapi.json", QStringLiteral("/api/v1/openapi.json"), 200},
             {"GET", "/api/v1/jobs", QStringLiteral("/api/v1/jobs?limit=1"), 200},
             {"GET", "/api/v1/jobs", QStringLiteral("/api/v1/jobs?limit=0"), 400},
             {"GET", "/api/v1/jobs/{id}", QStringLiteral("/api/v1/jobs/") + job, 200},

@@ -1,3 +1,4 @@
+#include "quota/tierpolicy.h"
 #include "tusfixture.h"
 
 #include "store/databaseconfig.h"
@@ -177,6 +178,10 @@ private Q_SLOTS:
             f.call("GET", QStringLiteral("/api/v1/jobs/%1").arg(jobId), f.aliceToken);
         QCOMPARE(job.status, 200);
         QCOMPARE(job.json.value(u"job").toObject().value(u"sessionId").toString(), sessionId);
+        // Ranked as a plain upload of its size and the user's tier: standard, under 1 MiB.
+        QCOMPARE(job.json.value(u"job").toObject().value(u"priority").toInt(),
+                 uploadPriority(f.alice.tier, csv.size(), std::nullopt));
+        QCOMPARE(job.json.value(u"job").toObject().value(u"priority").toInt(), 5);
         QVERIFY(f.finished(jobId));
         QCOMPARE(f.job(jobId).status, JobStatus::Completed);
         QCOMPARE(f.blobContent(sessionId), csv);
