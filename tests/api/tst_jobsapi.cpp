@@ -59,10 +59,11 @@ enum class Expect {
     Public,
     NotFound,
     EmptyList,
-    TusNotFound, // a tus request (its headers, a body for PATCH) on A's upload: 404, A's untouched
-    OwnQuota,    // B's own usage, not A's
-    OwnUpload,   // B's upload creates B's own session and job, whatever dataset name it gives
-    OwnTusUpload // B's tus creation makes B's own upload, which A cannot see
+    TusNotFound,  // a tus request (its headers, a body for PATCH) on A's upload: 404, A's untouched
+    OwnQuota,     // B's own usage, not A's
+    OwnUpload,    // B's upload creates B's own session and job, whatever dataset name it gives
+    OwnTusUpload, // B's tus creation makes B's own upload, which A cannot see
+    DeleteNotFound // B's delete of A's dataset: 404, A's records all there (not replayed as A)
 };
 
 const QByteArray s_tus = "1.0.0";
@@ -650,6 +651,9 @@ private Q_SLOTS:
             {"GET /api/v1/sessions/{id}", {Expect::NotFound, {}}},
             {"GET /api/v1/datasets", {Expect::EmptyList, QStringLiteral("datasets")}},
             {"GET /api/v1/datasets/{name}/records", {Expect::NotFound, {}}},
+            {"GET /api/v1/datasets/{name}", {Expect::NotFound, {}}},
+            {"DELETE /api/v1/datasets/{name}", {Expect::DeleteNotFound, {}}},
+            {"DELETE /api/v1/datasets/{name}/records", {Expect::DeleteNotFound, {}}},
             {"GET /api/v1/quota", {Expect::OwnQuota, {}}},
             {"POST /api/v1/uploads", {Expect::OwnUpload, {}}},
             {"OPTIONS /api/v1/tus", {Expect::Public, {}}},
@@ -710,6 +714,9 @@ private Q_SLOTS:
         QTest::newRow("A's records as CSV")
             << QByteArray("GET") << QStringLiteral("/api/v1/datasets/people/records?format=csv")
             << int(Expect::NotFound) << QString();
+        QTest::newRow("A's records, a JSON page")
+            << QByteArray("GET") << QStringLiteral("/api/v1/datasets/people/records?format=json")
+            << int(Expect::NotFound) << QString();
         QTest::newRow("A's tus upload, PATCH at its offset")
             << QByteArray("PATCH") << QStringLiteral("/api/v1/tus/") + m_aliceTusId
             << int(Expect::TusNotFound) << QStringLiteral("offset 12");
@@ -734,6 +741,8 @@ private Q_SLOTS:
             return uploadIsolation(path);
         case Expect::OwnTusUpload:
             return tusCreationIsolation(path);
+        case Expect::DeleteNotFound:
+            return deleteIsolation(method, path);
         default:
             break;
         }
@@ -757,6 +766,19 @@ private Q_SLOTS:
     }
 
 private:
+    // B's delete of A's dataset (or its records): 404 as for a name B has none of, and A's
+    // dataset keeps every record. Not replayed as A, which would delete it: A's GET of it shows
+    // the 404 was isolation, not a missing dataset.
+    void deleteIsolation(const QByteArray &method, const QString &path)
+    {
+        JobsApiFixture &api = *m_shared;
+        const JobsReply asBob = api.call(method, path, api.bobToken);
+        QCOMPARE(asBob.status, 404);
+        QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
+        QCOMPARE(aliceRecordsIn(QStringLiteral("people")), s_aliceRecords);
+        QCOMPARE(api.get(QStringLiteral("/api/v1/datasets/people"), api.aliceToken).status, 200);
+    }
+
     // B's tus request, with everything the protocol asks for, on A's upload: 404, and A's upload
     // is where it was (offset, length), still resumable.
     void tusIsolation(const QByteArray &method, const QString &path, const QByteArray &offset)
