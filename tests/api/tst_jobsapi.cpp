@@ -295,7 +295,7 @@ private Q_SLOTS:
         QTest::newRow("wait text") << "/api/v1/jobs/1?wait=soon"
                                    << "0 to 60";
         QTest::newRow("format") << "/api/v1/datasets/people/records?format=xml"
-                                << "ndjson or csv";
+                                << "ndjson, csv or json";
     }
     void badParameters()
     {

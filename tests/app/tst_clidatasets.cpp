@@ -181,7 +181,7 @@ void tst_CliDatasets::listAndShow()
     for (const char *expected :
          {"dataset people of alice", "records: 3", "key: id", "columns: id, name",
           "imports (newest first, at most 50): 1", "completed\t3 imported, 0 rejected"}) {
-        QVERIFY2(show.out.contains(expected), qPrintable(expected + u'\n' + show.describe()));
+        QVERIFY2(show.out.contains(expected), qPrintable(QString::fromUtf8(expected) + u'\n' + show.describe()));
     }
 }
 
