@@ -17,6 +17,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -62,6 +63,8 @@ private Q_SLOTS:
     void usageErrors_data();
     void usageErrors();
     void deleteNeedsYesWithoutTerminal();
+    void deleteAsksOnTerminal_data();
+    void deleteAsksOnTerminal();
     void deleteDataset();
     void deleteRecordsOnly();
     void deleteRefusedWhileImportWaits();
@@ -69,6 +72,8 @@ private Q_SLOTS:
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
     Run ferry(const QStringList &arguments) const;
+    // ferry on a terminal (util-linux script(1) gives it a pseudo-terminal), typing input.
+    Run ferryOnTerminal(const QStringList &arguments, const QByteArray &input) const;
     // A migration of csv into the user's dataset, run here to its end; returns the job's id.
     qint64 importHere(const QString &user,
                       const QString &dataset,
@@ -98,16 +103,10 @@ void tst_CliDatasets::cleanup()
     m_dir.reset();
 }
 
-Run tst_CliDatasets::ferry(const QStringList &arguments) const
+namespace {
+
+Run finish(QProcess &process)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
-    env.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir->path() + QStringLiteral("/runtime"));
-    env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir->path() + QStringLiteral("/xdg-data"));
-    QProcess process;
-    process.setProcessEnvironment(env);
-    process.start(QStringLiteral(FERRY_BINARY),
-                  QStringList{QStringLiteral("--data-dir"), dataDir()} + arguments);
     Run run;
     if (!process.waitForFinished(ProcessTimeoutMs)) {
         process.kill();
@@ -119,6 +118,50 @@ Run tst_CliDatasets::ferry(const QStringList &arguments) const
     run.out = process.readAllStandardOutput();
     run.err += process.readAllStandardError();
     return run;
+}
+
+QProcessEnvironment ferryEnvironment(const QString &dir)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    env.insert(QStringLiteral("XDG_RUNTIME_DIR"), dir + QStringLiteral("/runtime"));
+    env.insert(QStringLiteral("XDG_DATA_HOME"), dir + QStringLiteral("/xdg-data"));
+    return env;
+}
+
+QString shellQuoted(const QString &word)
+{
+    QString quoted = word;
+    quoted.replace(u'\'', QStringLiteral("'\\''"));
+    return u'\'' + quoted + u'\'';
+}
+
+} // namespace
+
+Run tst_CliDatasets::ferry(const QStringList &arguments) const
+{
+    QProcess process;
+    process.setProcessEnvironment(ferryEnvironment(m_dir->path()));
+    process.start(QStringLiteral(FERRY_BINARY),
+                  QStringList{QStringLiteral("--data-dir"), dataDir()} + arguments);
+    return finish(process);
+}
+
+Run tst_CliDatasets::ferryOnTerminal(const QStringList &arguments, const QByteArray &input) const
+{
+    QStringList words{QStringLiteral(FERRY_BINARY), QStringLiteral("--data-dir"), dataDir()};
+    words += arguments;
+    QStringList quoted;
+    for (const QString &word : std::as_const(words))
+        quoted.append(shellQuoted(word));
+    QProcess process;
+    process.setProcessEnvironment(ferryEnvironment(m_dir->path()));
+    // -e: script's exit code is ferry's; the typescript is thrown away.
+    process.start(QStringLiteral("script"),
+                  {QStringLiteral("-qec"), quoted.join(u' '), QStringLiteral("/dev/null")});
+    process.write(input);
+    process.closeWriteChannel();
+    return finish(process);
 }
 
 qint64 tst_CliDatasets::importHere(const QString &user,
@@ -181,7 +224,8 @@ void tst_CliDatasets::listAndShow()
     for (const char *expected :
          {"dataset people of alice", "records: 3", "key: id", "columns: id, name",
           "imports (newest first, at most 50): 1", "completed\t3 imported, 0 rejected"}) {
-        QVERIFY2(show.out.contains(expected), qPrintable(QString::fromUtf8(expected) + u'\n' + show.describe()));
+        QVERIFY2(show.out.contains(expected),
+                 qPrintable(QString::fromUtf8(expected) + u'\n' + show.describe()));
     }
 }
 
@@ -328,6 +372,41 @@ void tst_CliDatasets::deleteNeedsYesWithoutTerminal()
         ferry({QStringLiteral("dataset"), QStringLiteral("show"), QStringLiteral("people"),
                QStringLiteral("--user"), QStringLiteral("alice"), QStringLiteral("--json")});
     QCOMPARE(show.json().value(u"records").toInteger(), 3);
+}
+
+// On a terminal, without --yes, the delete asks; only "y" or "yes" deletes.
+void tst_CliDatasets::deleteAsksOnTerminal_data()
+{
+    QTest::addColumn<QByteArray>("answer");
+    QTest::addColumn<bool>("deletes");
+    QTest::newRow("n") << QByteArray("n\n") << false;
+    QTest::newRow("enter") << QByteArray("\n") << false;
+    QTest::newRow("y") << QByteArray("y\n") << true;
+    QTest::newRow("YES") << QByteArray("YES\n") << true;
+}
+void tst_CliDatasets::deleteAsksOnTerminal()
+{
+    QFETCH(QByteArray, answer);
+    QFETCH(bool, deletes);
+    if (QStandardPaths::findExecutable(QStringLiteral("script")).isEmpty())
+        QSKIP("needs util-linux script(1) to give ferry a terminal");
+    importHere(QStringLiteral("alice"), QStringLiteral("people"), s_people);
+    const Run run = ferryOnTerminal({QStringLiteral("dataset"), QStringLiteral("delete"),
+                                     QStringLiteral("people"), QStringLiteral("--user"),
+                                     QStringLiteral("alice")},
+                                    answer);
+    // The terminal carries both streams: the question, then the outcome.
+    QVERIFY2(run.out.contains("Delete dataset people of alice and its 3 records? This cannot be "
+                              "undone. [y/N]"),
+             qPrintable(run.describe()));
+    QCOMPARE(run.exitCode, deletes ? 0 : 1);
+    QVERIFY2(run.out.contains(deletes ? "Deleted dataset people of alice and its 3 records."
+                                      : "ferry: nothing deleted."),
+             qPrintable(run.describe()));
+    const Run show =
+        ferry({QStringLiteral("dataset"), QStringLiteral("show"), QStringLiteral("people"),
+               QStringLiteral("--user"), QStringLiteral("alice")});
+    QCOMPARE(show.exitCode, deletes ? 1 : 0);
 }
 
 void tst_CliDatasets::deleteDataset()
