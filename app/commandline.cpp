@@ -24,6 +24,11 @@ CommandLine::CommandLine()
         "         [--key FIELD] [--no-header] [--delimiter C] [--priority P] [--json]\n"
         "                               store a file and queue its migration into a dataset\n"
         "  export DATASET --user NAME [--format ndjson|csv]   write a dataset to stdout\n"
+        "  dataset list --user NAME [--json]   a user's datasets\n"
+        "  dataset show NAME --user NAME [--json]   its schema, key, records, size, imports\n"
+        "  dataset delete NAME --user NAME [--records-only] [--yes]\n"
+        "                               delete a dataset (or only its records); asks first on\n"
+        "                               a terminal, needs --yes otherwise\n"
         "  job ID [--json]              a job's state, attempts and rejected rows\n"
         "  status [--json]              job counts by status\n"
         "  pause | resume               stop or restart starting new jobs\n\n"
@@ -62,7 +67,7 @@ CommandLine::CommandLine()
                         QStringLiteral("N"), QStringLiteral("1")});
     m_parser.addOption({QStringLiteral("user"),
                         QStringLiteral("enqueue: the owner (default: the operator user); "
-                                       "import, export: required."),
+                                       "import, export, dataset: required."),
                         QStringLiteral("NAME")});
     m_parser.addOption({QStringLiteral("priority"),
                         QStringLiteral("enqueue: -100 to 100, higher first."), QStringLiteral("P"),
@@ -82,6 +87,11 @@ CommandLine::CommandLine()
                         QStringLiteral("import: the CSV/TSV file has no header row.")});
     m_parser.addOption({QStringLiteral("delimiter"), QStringLiteral("import: the CSV delimiter."),
                         QStringLiteral("C")});
+    m_parser.addOption({QStringLiteral("records-only"),
+                        QStringLiteral("dataset delete: delete the records, keep the dataset's "
+                                       "name and key.")});
+    m_parser.addOption(
+        {QStringLiteral("yes"), QStringLiteral("dataset delete: do not ask for confirmation.")});
     m_parser.addOption({QStringLiteral("payload"),
                         QStringLiteral("enqueue: the job's JSON payload."), QStringLiteral("JSON"),
                         QStringLiteral("{}")});

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "commandoutput.h"
+#include "datasetcommands.h"
 #include "usercommands.h"
 
 #include "api/jobjson.h"
@@ -61,6 +62,15 @@ const QList<Shape> &shapes()
          2,
          QStringLiteral("one DATASET"),
          {QStringLiteral("--user NAME")}},
+        {QStringLiteral("dataset list"), 2, none, {QStringLiteral("--user NAME")}},
+        {QStringLiteral("dataset show"),
+         3,
+         QStringLiteral("one dataset NAME"),
+         {QStringLiteral("--user NAME")}},
+        {QStringLiteral("dataset delete"),
+         3,
+         QStringLiteral("one dataset NAME"),
+         {QStringLiteral("--user NAME")}},
         {QStringLiteral("job"), 2, QStringLiteral("one numeric job ID"), {}},
         {QStringLiteral("status"), 1, none, {}},
         {QStringLiteral("pause"), 1, none, {}},
@@ -74,7 +84,7 @@ int checkUsage(const CommandLine &cli)
 {
     const QStringList args = cli.positional();
     const QString command = args.value(0);
-    const bool hasAction = command == u"user" || command == u"quota";
+    const bool hasAction = command == u"user" || command == u"quota" || command == u"dataset";
     const QString name = hasAction ? command + u' ' + args.value(1) : command;
     const auto shape = std::find_if(shapes().cbegin(), shapes().cend(),
                                     [&](const Shape &s) { return s.name == name; });
@@ -86,6 +96,10 @@ int checkUsage(const CommandLine &cli)
         }
         if (command == u"quota") {
             return usage(QStringLiteral("unknown quota action '%1' (use set, show, list or reset).")
+                             .arg(args.value(1)));
+        }
+        if (command == u"dataset") {
+            return usage(QStringLiteral("unknown dataset action '%1' (use list, show or delete).")
                              .arg(args.value(1)));
         }
         return usage(QStringLiteral("unknown command '%1'.").arg(command));
@@ -379,6 +393,8 @@ int runCommand(const CommandLine &cli, const QProcessEnvironment &environment)
         return exportCommand(cli, **host);
     if (command == u"job")
         return jobCommand(cli, **host);
+    if (command == u"dataset")
+        return datasetCommand(cli, **host);
     const bool pause = command == u"pause";
     if (auto done = (*host)->queue().setPaused(pause); !done)
         return fail(done.error());

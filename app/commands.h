@@ -6,8 +6,8 @@
 
 namespace Ferry {
 
-// Shell subcommands (user, quota, enqueue, import, export, job, status, pause, resume). They use
-// the store directly and run no jobs, so they work beside a running engine. They load the
+// Shell subcommands (user, quota, enqueue, import, export, dataset, job, status, pause, resume).
+// They use the store directly and run no jobs, so they work beside a running engine. They load the
 // configuration themselves, refuse extra arguments, and refuse a store that does not exist
 // (only `user add` creates one; storecheck.h). Returns the process exit code.
 int runCommand(const CommandLine &commandLine, const QProcessEnvironment &environment);

@@ -386,7 +386,7 @@ Result<void> EngineHost::start()
     m_undoSweeper = std::make_unique<MigrationUndoSweeper>(m_store->datasets(), m_api->workers());
     m_undoSweeper->start();
     // Upload and job API: datasets and their exports.
-    m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store);
+    m_datasetRoutes = std::make_unique<DatasetRoutes>(*m_store, m_clock);
     m_api->addRoutes(*m_datasetRoutes);
     // Re-runs and dry runs of stored uploads: read like an import, never charged again.
     m_migrationRoutes = std::make_unique<MigrationRoutes>(*m_reruns);

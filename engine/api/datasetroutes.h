@@ -1,9 +1,12 @@
 #pragma once
 
 #include "api/apiroute.h"
+#include "core/clock.h"
+#include "datasets/datasetdetails.h"
 #include "datasets/datasetexport.h"
 #include "store/store.h"
 
+#include <QJsonObject>
 #include <QThreadPool>
 
 namespace Ferry {
@@ -16,12 +19,13 @@ struct DatasetRouteOptions
     int exportThreads = 2;
 };
 
-// The caller's datasets: /api/v1/datasets, /api/v1/datasets/{name}/records. Scoped by the
-// authenticated user; another user's dataset is a 404.
+// The caller's datasets: /api/v1/datasets, /api/v1/datasets/{name} (details, delete),
+// /api/v1/datasets/{name}/records (export, pages, delete). Scoped by the authenticated user;
+// another user's dataset is a 404.
 class DatasetRoutes final : public ApiRouteGroup
 {
 public:
-    explicit DatasetRoutes(Store &store, DatasetRouteOptions options = {});
+    DatasetRoutes(Store &store, const Clock &clock, DatasetRouteOptions options = {});
     // Waits for export chunks being made. The HTTP server (which holds the exports' producers)
     // must be gone first.
     ~DatasetRoutes() override;
@@ -29,11 +33,26 @@ public:
 
     QList<ApiRoute> routes() override;
 
+    // The API's shapes, shared with `ferry dataset` (app/datasetcommands.cpp). A list entry:
+    // {"name", "records", "columns", "key" (null: none), "createdAt", "updatedAt"}.
+    static QJsonObject toJson(const DatasetInfo &dataset);
+    // A list entry plus "sizeBytes" and "imports": [{"jobId" (a string), "sessionId" (null:
+    // none), "status", "rowsImported", "rowsRejected", "createdAt", "finishedAt" (null: not
+    // yet)}].
+    static QJsonObject toJson(const DatasetDetails &details);
+    // What a delete did: {"name", "recordsDeleted", "datasetDeleted"}.
+    static QJsonObject
+    toJson(const QString &name, const DatasetDeletion &deletion, DatasetDeleteScope scope);
+
 private:
     void listDatasets(const ApiCall &call);
+    void datasetDetails(const ApiCall &call);
     void exportRecords(const ApiCall &call);
+    void pageRecords(const ApiCall &call, const DatasetInfo &dataset);
+    void deleteDataset(const ApiCall &call, DatasetDeleteScope scope);
 
     Store &m_store;
+    const Clock &m_clock;
     DatasetRouteOptions m_options;
     QThreadPool m_exportPool;
 };

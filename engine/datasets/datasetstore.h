@@ -37,6 +37,22 @@ struct MigrationCheckpoint
     QByteArray state; // JSON the reader needs to resume (the header row)
 };
 
+// What DatasetStore::deleteDataset found and did.
+enum class DatasetDeleteScope {
+    Dataset, // the dataset: its records, its metadata (name, key, columns), its checkpoints
+    Records, // its records only: name, key and createdAt stay, columns are emptied
+};
+struct DatasetDeletion
+{
+    enum class Outcome { Deleted, NotFound, Busy };
+    Outcome outcome = Outcome::NotFound;
+    qint64 records = 0; // Deleted: the records deleted
+    // Busy: a migration into the dataset that is pending or running, or that ended (failed,
+    // cancelled, dead) with its undo not run yet (its checkpoint is still there).
+    qint64 busyJobId = 0;
+    QString busyJobStatus;
+};
+
 struct RowError
 {
     qint64 line = 0;
@@ -104,6 +120,17 @@ public:
     virtual Result<void> forEachRecord(qint64 datasetId,
                                        const std::function<bool(std::string_view doc)> &sink) = 0;
     virtual Result<QList<RowError>> rowErrors(qint64 jobId, int limit) = 0;
+    // ---- Managing datasets (GET/DELETE /api/v1/datasets/{name}; SQLite:
+    // store/sqlitedatasetadmin.cpp, PostgreSQL: store/postgresdatasetadmin.cpp) ----
+    // Bytes of the dataset's stored JSON documents (UTF-8): a pass over its records.
+    virtual Result<qint64> datasetBytes(qint64 datasetId) = 0;
+    // The user's dataset, or its records, deleted in one transaction; refused (Busy, nothing
+    // changed) while a migration writes into it or still has undo work pending, so an undo never
+    // runs against rows that are gone or were written since. A migration that starts after the
+    // delete writes into a new dataset of that name (Records: into the emptied one).
+    virtual Result<DatasetDeletion>
+    deleteDataset(qint64 userId, const QString &name, DatasetDeleteScope scope, qint64 now) = 0;
+    // ---- end of managing datasets ----
 };
 
 // [A-Za-z0-9_-]{1,64}: names reach URLs and file names, never SQL text.

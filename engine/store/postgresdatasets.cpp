@@ -30,24 +30,38 @@ Result<qint64> PostgresStore::ensureDataset(qint64 userId, const QString &name, 
         return db.error();
     // The unique (user_id, name) index decides between concurrent creators on any node: the
     // loser's insert waits for the winner's commit, then does nothing and reads the winner's id.
+    // That read takes FOR KEY SHARE: while a delete of the dataset (or of its records) holds the
+    // row FOR UPDATE it waits, then finds the row gone (and creates the dataset anew) or emptied;
+    // so a migration never starts writing into a dataset a delete is removing
+    // (postgresdatasetadmin.cpp).
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("INSERT INTO datasets (user_id, name, created_at, updated_at) "
-                             "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING "
-                             "RETURNING id"));
-    q.addBindValue(userId);
-    q.addBindValue(name);
-    q.addBindValue(now);
-    q.addBindValue(now);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("creating dataset %1").arg(name));
-    if (q.next())
-        return q.value(0).toLongLong();
-    q.prepare(QStringLiteral("SELECT id FROM datasets WHERE user_id = ? AND name = ?"));
-    q.addBindValue(userId);
-    q.addBindValue(name);
-    if (!q.exec() || !q.next())
-        return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
-    return q.value(0).toLongLong();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        q.prepare(QStringLiteral("INSERT INTO datasets (user_id, name, created_at, updated_at) "
+                                 "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING "
+                                 "RETURNING id"));
+        q.addBindValue(userId);
+        q.addBindValue(name);
+        q.addBindValue(now);
+        q.addBindValue(now);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("creating dataset %1").arg(name));
+        if (q.next())
+            return q.value(0).toLongLong();
+        q.prepare(
+            QStringLiteral("SELECT id FROM datasets WHERE user_id = ? AND name = ? FOR KEY SHARE"));
+        q.addBindValue(userId);
+        q.addBindValue(name);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("reading dataset %1").arg(name));
+        if (q.next())
+            return q.value(0).toLongLong();
+        // Deleted between the two statements: create it again.
+    }
+    return makeError(ErrorCode::Storage,
+                     QStringLiteral("Dataset %1 was deleted again and again while a migration "
+                                    "started to write into it.")
+                         .arg(name),
+                     QStringLiteral("The job retries."));
 }
 
 Result<std::optional<MigrationCheckpoint>> PostgresStore::checkpoint(qint64 jobId)

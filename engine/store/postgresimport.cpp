@@ -103,6 +103,15 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
                               {pgInt(datasetId)}, QStringLiteral("numbering records"));
         if (!locked)
             return locked.error();
+        // A delete of the dataset refuses while this job runs (postgresdatasetadmin.cpp), so
+        // this never happens; if it did, the batch must not land in a range nobody owns.
+        if (locked->rows() == 0) {
+            return makeError(ErrorCode::InvalidArgument,
+                             QStringLiteral("The dataset was deleted while job %1 imported into "
+                                            "it; its batch was not written.")
+                                 .arg(batch.jobId),
+                             QStringLiteral("Run the import again."));
+        }
         auto last = db.exec("SELECT coalesce(max(id), $1) FROM records WHERE id BETWEEN $1 AND $2",
                             {pgInt(firstRecordId(datasetId)), pgInt(lastRecordId(datasetId))},
                             QStringLiteral("numbering records"));

@@ -109,6 +109,12 @@ public:
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
     Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
+    // Managing datasets (postgresdatasetadmin.cpp).
+    Result<qint64> datasetBytes(qint64 datasetId) override;
+    Result<DatasetDeletion> deleteDataset(qint64 userId,
+                                          const QString &name,
+                                          DatasetDeleteScope scope,
+                                          qint64 now) override;
 
     // --- Resumable (tus) uploads ---
     Result<void> insertTusUpload(const TusUploadRecord &upload) override;

@@ -66,7 +66,7 @@ struct JobsApiFixture
         system = std::make_unique<SystemRoutes>(*t.store, handler->metrics(), nullptr,
                                                 SystemRoutes::Options{true, "test"});
         jobs = std::make_unique<JobRoutes>(*t.store, *queue);
-        datasets = std::make_unique<DatasetRoutes>(*t.store);
+        datasets = std::make_unique<DatasetRoutes>(*t.store, clock);
         // Uploads, tus uploads and the quota as app/enginehost.cpp wires them: one ledger counts
         // both kinds of upload.
         quotas = std::make_unique<QuotaLedger>(*t.store, clock);

@@ -63,7 +63,8 @@ enum class Expect {
     OwnQuota,     // B's own usage, not A's
     OwnUpload,    // B's upload creates B's own session and job, whatever dataset name it gives
     OwnTusUpload, // B's tus creation makes B's own upload, which A cannot see
-    OwnDryRun     // B's dry run of a body reads B's dataset of that name, not A's
+    OwnDryRun,    // B's dry run of a body reads B's dataset of that name, not A's
+    DeleteNotFound // B's delete of A's dataset: 404, A's records all there (not replayed as A)
 };
 
 const QByteArray s_tus = "1.0.0";
@@ -295,7 +296,7 @@ private Q_SLOTS:
         QTest::newRow("wait text") << "/api/v1/jobs/1?wait=soon"
                                    << "0 to 60";
         QTest::newRow("format") << "/api/v1/datasets/people/records?format=xml"
-                                << "ndjson or csv";
+                                << "ndjson, csv or json";
     }
     void badParameters()
     {
@@ -655,6 +656,9 @@ private Q_SLOTS:
             {"POST /api/v1/dry-run", {Expect::OwnDryRun, {}}},
             {"GET /api/v1/datasets", {Expect::EmptyList, QStringLiteral("datasets")}},
             {"GET /api/v1/datasets/{name}/records", {Expect::NotFound, {}}},
+            {"GET /api/v1/datasets/{name}", {Expect::NotFound, {}}},
+            {"DELETE /api/v1/datasets/{name}", {Expect::DeleteNotFound, {}}},
+            {"DELETE /api/v1/datasets/{name}/records", {Expect::DeleteNotFound, {}}},
             {"GET /api/v1/quota", {Expect::OwnQuota, {}}},
             {"POST /api/v1/uploads", {Expect::OwnUpload, {}}},
             {"OPTIONS /api/v1/tus", {Expect::Public, {}}},
@@ -715,6 +719,9 @@ private Q_SLOTS:
         QTest::newRow("A's records as CSV")
             << QByteArray("GET") << QStringLiteral("/api/v1/datasets/people/records?format=csv")
             << int(Expect::NotFound) << QString();
+        QTest::newRow("A's records, a JSON page")
+            << QByteArray("GET") << QStringLiteral("/api/v1/datasets/people/records?format=json")
+            << int(Expect::NotFound) << QString();
         QTest::newRow("A's tus upload, PATCH at its offset")
             << QByteArray("PATCH") << QStringLiteral("/api/v1/tus/") + m_aliceTusId
             << int(Expect::TusNotFound) << QStringLiteral("offset 12");
@@ -741,6 +748,8 @@ private Q_SLOTS:
             return tusCreationIsolation(path);
         case Expect::OwnDryRun:
             return dryRunIsolation(path);
+        case Expect::DeleteNotFound:
+            return deleteIsolation(method, path);
         default:
             break;
         }
@@ -766,6 +775,19 @@ private Q_SLOTS:
     }
 
 private:
+    // B's delete of A's dataset (or its records): 404 as for a name B has none of, and A's
+    // dataset keeps every record. Not replayed as A, which would delete it: A's GET of it shows
+    // the 404 was isolation, not a missing dataset.
+    void deleteIsolation(const QByteArray &method, const QString &path)
+    {
+        JobsApiFixture &api = *m_shared;
+        const JobsReply asBob = api.call(method, path, api.bobToken);
+        QCOMPARE(asBob.status, 404);
+        QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
+        QCOMPARE(aliceRecordsIn(QStringLiteral("people")), s_aliceRecords);
+        QCOMPARE(api.get(QStringLiteral("/api/v1/datasets/people"), api.aliceToken).status, 200);
+    }
+
     // B's tus request, with everything the protocol asks for, on A's upload: 404, and A's upload
     // is where it was (offset, length), still resumable.
     void tusIsolation(const QByteArray &method, const QString &path, const QByteArray &offset)
