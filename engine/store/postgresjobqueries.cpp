@@ -3,6 +3,7 @@
 // are read FOR UPDATE inside the transaction that changes them.
 #include "postgresstore.h"
 
+#include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h" // notFound
 #include "store/sqlvalues.h"
@@ -335,6 +336,34 @@ Result<QStringList> PostgresStore::pruneSessions(qint64 createdBefore, int batch
             return referenced.error();
         if (!*referenced)
             unreferenced.append(blob);
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return unreferenced;
+}
+
+Result<std::optional<QString>> PostgresStore::deleteUnusedSession(const QString &sessionId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(JobDeleteSql::deleteUnusedSession);
+    q.addBindValue(sessionId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("deleting upload session %1").arg(sessionId));
+    const QString blob = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    std::optional<QString> unreferenced;
+    if (!blob.isEmpty()) {
+        auto referenced = blobReferenced(blob);
+        if (!referenced)
+            return referenced.error();
+        if (!*referenced)
+            unreferenced = blob;
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();

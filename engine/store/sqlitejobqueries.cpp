@@ -1,6 +1,7 @@
 // SqliteStore: reading jobs and changing them on request (cancel, retry, priority, prune).
 #include "sqlitestore.h"
 
+#include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h"
 #include "store/sqlitenative.h"
@@ -330,6 +331,36 @@ Result<QStringList> SqliteStore::pruneSessions(qint64 createdBefore, int batchSi
             return referenced.error();
         if (!*referenced)
             unreferenced.append(blob);
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return unreferenced;
+}
+
+Result<std::optional<QString>> SqliteStore::deleteUnusedSession(const QString &sessionId)
+{
+    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
+    const std::lock_guard writer(m_writeMutex);
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(JobDeleteSql::deleteUnusedSession);
+    q.addBindValue(sessionId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("deleting upload session %1").arg(sessionId));
+    const QString blob = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    std::optional<QString> unreferenced;
+    if (!blob.isEmpty()) {
+        auto referenced = blobReferenced(blob);
+        if (!referenced)
+            return referenced.error();
+        if (!*referenced)
+            unreferenced = blob;
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();

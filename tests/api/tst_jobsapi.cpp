@@ -1,6 +1,7 @@
 // The upload and job API over real HTTP on loopback: sessions, the job list and its cursor,
 // long-polls, cancel and retry, reports, datasets and streamed exports, and isolation between
 // users walked over every registered route.
+#include "eventclient.h"
 #include "jobsapitestsupport.h"
 
 #include <QSet>
@@ -62,7 +63,9 @@ enum class Expect {
     TusNotFound, // a tus request (its headers, a body for PATCH) on A's upload: 404, A's untouched
     OwnQuota,    // B's own usage, not A's
     OwnUpload,   // B's upload creates B's own session and job, whatever dataset name it gives
-    OwnTusUpload // B's tus creation makes B's own upload, which A cannot see
+    OwnTusUpload, // B's tus creation makes B's own upload, which A cannot see
+    NotFoundKept, // a delete: 404 for B, and A's object stays (A's own request is not replayed)
+    OwnEvents,    // B's event stream carries B's jobs only, never A's
 };
 
 const QByteArray s_tus = "1.0.0";
@@ -657,6 +660,9 @@ private Q_SLOTS:
             {"HEAD /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
             {"PATCH /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
             {"DELETE /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
+            {"GET /api/v1/events", {Expect::OwnEvents, {}}},
+            {"DELETE /api/v1/jobs/{id}", {Expect::NotFoundKept, {}}},
+            {"DELETE /api/v1/sessions/{id}", {Expect::NotFoundKept, {}}},
         };
         // A's object for each kind of path parameter, by the path's collection.
         const QList<std::pair<QByteArray, QString>> arguments = {
@@ -734,11 +740,13 @@ private Q_SLOTS:
             return uploadIsolation(path);
         case Expect::OwnTusUpload:
             return tusCreationIsolation(path);
+        case Expect::OwnEvents:
+            return eventIsolation();
         default:
             break;
         }
         const JobsReply asBob = api.call(method, path, api.bobToken);
-        if (Expect(expect) == Expect::NotFound) {
+        if (Expect(expect) == Expect::NotFound || Expect(expect) == Expect::NotFoundKept) {
             QCOMPARE(asBob.status, 404);
             QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
         } else {
@@ -749,6 +757,13 @@ private Q_SLOTS:
         auto job = api.t.store->job(m_aliceImport.jobId, std::nullopt);
         QCOMPARE((*job)->status, JobStatus::Completed);
         QCOMPARE((*job)->attempts, 1);
+        if (Expect(expect) == Expect::NotFoundKept) {
+            QCOMPARE(api.get(QStringLiteral("/api/v1/sessions/") + m_aliceImport.sessionId,
+                             api.aliceToken)
+                         .status,
+                     200);
+            return; // A's own delete would delete it: tst_jobdelete covers that
+        }
         // The same request as A reaches A's object: the ids are right, the 404 is isolation.
         const JobsReply asAlice = api.call(method, path, api.aliceToken);
         QVERIFY2(asAlice.status == 200 || asAlice.status == 409, asAlice.body.constData());
@@ -757,6 +772,33 @@ private Q_SLOTS:
     }
 
 private:
+    // B's event stream, open while A's job is created and runs: it carries nothing of A's.
+    void eventIsolation()
+    {
+        JobsApiFixture &api = *m_shared;
+        EventClient alice(api.port, api.aliceToken);
+        EventClient bob(api.port, api.bobToken);
+        QVERIFY(alice.waitOpen());
+        QVERIFY(bob.waitOpen());
+        QCOMPARE(bob.status(), 200);
+        const qint64 aliceJob = api.enqueue(api.alice.id);
+        api.startDispatcher();
+        QVERIFY(alice.waitForStatus(aliceJob, QStringLiteral("completed")));
+        const qint64 bobJob = api.enqueue(api.bob.id);
+        QVERIFY(bob.waitForStatus(bobJob, QStringLiteral("completed")));
+        for (const Event &event : bob.events())
+            QCOMPARE(event.job.value(u"id").toString().toLongLong(), bobJob);
+        QVERIFY(alice.eventsOf(bobJob).isEmpty());
+        // B's job stays out of the walk's lists (B's lists must be empty for the other rows).
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(bobJob), api.bobToken)
+                     .status,
+                 200);
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(aliceJob),
+                          api.aliceToken)
+                     .status,
+                 200);
+    }
+
     // B's tus request, with everything the protocol asks for, on A's upload: 404, and A's upload
     // is where it was (offset, length), still resumable.
     void tusIsolation(const QByteArray &method, const QString &path, const QByteArray &offset)
