@@ -407,12 +407,15 @@ Result<void> EngineHost::start()
     // Job events: streams read the store (so other nodes' changes arrive too), woken by this
     // node's queue and dispatcher and, on PostgreSQL, by other nodes' NOTIFY.
     m_eventHub = std::make_unique<JobEventHub>(*m_store);
-    QObject::connect(m_queue.get(), &JobQueue::jobsEnqueued, m_queue.get(),
-                     [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
-    QObject::connect(m_dispatcher.get(), &Dispatcher::jobStarted, m_dispatcher.get(),
-                     [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
-    QObject::connect(m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
-                     [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    QObject::connect(
+        m_queue.get(), &JobQueue::jobsEnqueued, m_queue.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    QObject::connect(
+        m_dispatcher.get(), &Dispatcher::jobStarted, m_dispatcher.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    QObject::connect(
+        m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
     m_eventRoutes = std::make_unique<EventRoutes>(*m_eventHub);
     m_api->addRoutes(*m_eventRoutes);
     // Deleting finished jobs and their uploads.

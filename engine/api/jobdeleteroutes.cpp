@@ -50,14 +50,15 @@ Result<std::optional<Http::Response>> JobDeleteRoutes::refusalFor(qint64 jobId, 
 {
     using Refusal = std::optional<Http::Response>;
     if (!isTerminal(status)) {
-        return Refusal(Api::error(409, "Job not finished",
-                          QStringLiteral("Job %1 is %2: only finished jobs (completed, failed, "
-                                         "cancelled, dead) can be deleted. Cancel it first "
-                                         "(POST /api/v1/jobs/%1/cancel), then delete it once "
-                                         "it has ended.")
-                              .arg(jobId)
-                              .arg(jobStatusName(status)),
-                          "job_not_finished"));
+        return Refusal(
+            Api::error(409, "Job not finished",
+                       QStringLiteral("Job %1 is %2: only finished jobs (completed, failed, "
+                                      "cancelled, dead) can be deleted. Cancel it first "
+                                      "(POST /api/v1/jobs/%1/cancel), then delete it once "
+                                      "it has ended.")
+                           .arg(jobId)
+                           .arg(jobStatusName(status)),
+                       "job_not_finished"));
     }
     if (status == JobStatus::Completed)
         return Refusal();

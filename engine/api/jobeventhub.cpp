@@ -60,7 +60,7 @@ struct Tracker
 struct JobEventSubscriber
 {
     qint64 userId = 0;
-    QMap<qint64, QByteArray> queued; // event id -> the event's text, oldest first
+    QMap<qint64, QByteArray> queued;   // event id -> the event's text, oldest first
     QHash<qint64, qint64> queuedByJob; // job id -> its queued event's id (latest state only)
     std::optional<QPromise<Http::StreamChunk>> waiting; // the connection waits for a chunk
     qint64 waitingSinceMs = 0;
@@ -139,9 +139,8 @@ public:
     JobEventHubSide(Store &store, std::shared_ptr<JobEventHubState> state)
         : m_store(store), m_state(std::move(state))
     {
-        m_timer.setInterval(int(std::min(m_state->options.pollInterval,
-                                         m_state->options.keepAliveInterval)
-                                    .count()));
+        m_timer.setInterval(int(
+            std::min(m_state->options.pollInterval, m_state->options.keepAliveInterval).count()));
         connect(&m_timer, &QTimer::timeout, this, &JobEventHubSide::tick);
         m_soon.setSingleShot(true);
         connect(&m_soon, &QTimer::timeout, this, &JobEventHubSide::tick);
@@ -213,8 +212,8 @@ private:
             auto changed = changes(user, m_state->trackers[user]);
             if (!changed) {
                 // The streams stay; the next poll tries again.
-                qCWarning(lcEvents) << "reading jobs for event streams:"
-                                    << changed.error().toString();
+                qCWarning(lcEvents)
+                    << "reading jobs for event streams:" << changed.error().toString();
                 continue;
             }
             if (changed->isEmpty())
@@ -368,7 +367,8 @@ JobEventHub::~JobEventHub()
 {
     stop();
     JobEventHubSide *side = m_side;
-    QMetaObject::invokeMethod(side, [side] { delete side; }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        side, [side] { delete side; }, Qt::BlockingQueuedConnection);
     m_side = nullptr;
     m_thread.quit();
     m_thread.wait();
@@ -408,7 +408,8 @@ Result<JobEventHub::Subscription> JobEventHub::subscribe(qint64 userId)
 
 void JobEventHub::wake()
 {
-    QMetaObject::invokeMethod(m_side, [side = m_side] { side->pollSoon(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_side, [side = m_side] { side->pollSoon(); }, Qt::QueuedConnection);
 }
 
 void JobEventHub::stop()

@@ -5,8 +5,8 @@
 // search's LIKE (ASCII case-insensitive in SQLite) becomes ILIKE.
 #include "postgresstore.h"
 
-#include "store/postgresarrays.h"
 #include "store/jobdeletesql.h"
+#include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
 

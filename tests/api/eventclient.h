@@ -37,7 +37,10 @@ public:
     }
 
     // Waits for the status line and headers.
-    bool waitForHead() { return waitFor([this] { return m_status != 0 || m_closed; }); }
+    bool waitForHead()
+    {
+        return waitFor([this] { return m_status != 0 || m_closed; });
+    }
     // Waits until the stream says it is open (its first comment), so later changes are seen.
     bool waitOpen()
     {

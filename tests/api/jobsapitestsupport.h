@@ -104,8 +104,8 @@ struct JobsApiFixture
     // Every route group the API registers, as app/enginehost.cpp registers them.
     QList<ApiRouteGroup *> groups()
     {
-        return {system.get(),  jobs.get(), datasets.get(),  quota.get(),
-                uploads.get(), tus.get(),  migrations.get(), events.get(), jobDelete.get()};
+        return {system.get(), jobs.get(),       datasets.get(), quota.get(),    uploads.get(),
+                tus.get(),    migrations.get(), events.get(),   jobDelete.get()};
     }
 
     JobsReply call(const QByteArray &method, const QString &path, const QByteArray &token = {})

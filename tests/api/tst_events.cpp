@@ -64,9 +64,9 @@ private Q_SLOTS:
                 api.get(QStringLiteral("/api/v1/jobs/%1").arg(id), api.aliceToken);
             QCOMPARE(alice.eventsOf(id).last().job, got.json.value(u"job").toObject());
         }
-        QCOMPARE(alice.eventsOf(imported).last().job.value(u"result").toObject().value(
-                     u"rowsImported"),
-                 QJsonValue(2));
+        QCOMPARE(
+            alice.eventsOf(imported).last().job.value(u"result").toObject().value(u"rowsImported"),
+            QJsonValue(2));
         // In order: created before running before completed, ids growing.
         QStringList statuses;
         for (const Event &event : alice.eventsOf(sleeper)) {
@@ -190,6 +190,51 @@ private Q_SLOTS:
         QCOMPARE(late.status(), 503);
         api.server.reset();
         QVERIFY(waitFor([&] { return alice.closed(); }));
+    }
+
+    // A stream whose client does not read keeps the latest state of each job only, and ends
+    // once too many jobs wait for it. A second stream of the same user, read all along, shows
+    // when the hub has published.
+    void slowReaderKeepsTheLatestStatePerJob()
+    {
+        JobsApiFixture api;
+        JobEventHubOptions options = api.eventHub->options();
+        options.maxQueuedJobs = 2;
+        JobEventHub hub(*api.t.store, options);
+        std::shared_ptr<JobEventStream> slow = hub.subscribe(api.alice.id)->stream;
+        std::shared_ptr<JobEventStream> fast = hub.subscribe(api.alice.id)->stream;
+        QVERIFY(slow && fast);
+        QVERIFY(slow->next().result().data.startsWith(": ")); // opened; then it reads nothing
+        QByteArray fastText;
+        const auto readUntil = [&](const QByteArray &needle) {
+            while (!fastText.contains(needle)) {
+                QFuture<Http::StreamChunk> next = fast->next();
+                if (!waitFor([&] { return next.isFinished(); }))
+                    return false;
+                if (next.result().kind != Http::StreamChunk::Kind::Data)
+                    return false;
+                fastText += next.result().data;
+            }
+            return true;
+        };
+        QVERIFY(api.queue->setPaused(true).ok());
+        const qint64 id = api.enqueue(api.alice.id);
+        QVERIFY(readUntil("\"status\":\"pending\""));
+        QVERIFY(api.queue->cancel(id).ok());
+        QVERIFY(readUntil("\"status\":\"cancelled\""));
+        // Two changes of one job while the slow client read nothing: one event, the latest.
+        QFuture<Http::StreamChunk> waiting = slow->next();
+        QVERIFY(waiting.isFinished());
+        const QByteArray text = waiting.result().data;
+        QCOMPARE(text.count("event: job"), 1);
+        QVERIFY(text.contains("\"status\":\"cancelled\""));
+        // Three jobs waiting, two allowed: the stream ends.
+        for (int i = 0; i < 3; ++i)
+            api.enqueue(api.alice.id);
+        QVERIFY(readUntil("\"id\":\"" + QByteArray::number(id + 3) + '"'));
+        QFuture<Http::StreamChunk> ended = slow->next();
+        QVERIFY(ended.isFinished());
+        QVERIFY(ended.result().kind == Http::StreamChunk::Kind::End);
     }
 
     // Without a token: 401, like every authenticated route.

@@ -25,7 +25,10 @@ private:
         return api.call("DELETE", path, token);
     }
     static QString jobPath(qint64 id) { return QStringLiteral("/api/v1/jobs/%1").arg(id); }
-    static QString sessionPath(const QString &id) { return QStringLiteral("/api/v1/sessions/") + id; }
+    static QString sessionPath(const QString &id)
+    {
+        return QStringLiteral("/api/v1/sessions/") + id;
+    }
 
 private Q_SLOTS:
     // A completed import: the job, its session and (nothing else reading it) its file go.
@@ -44,9 +47,9 @@ private Q_SLOTS:
         QCOMPARE(api.get(sessionPath(import.sessionId), api.aliceToken).status, 404);
         QVERIFY(!*api.t.store->blobReferenced(import.blob.id));
         // The dataset's records stay: deleting a job is not an undo.
-        QCOMPARE((*api.t.store->datasets().dataset(api.alice.id, QStringLiteral("people")))
-                     ->records,
-                 qint64(2));
+        QCOMPARE(
+            (*api.t.store->datasets().dataset(api.alice.id, QStringLiteral("people")))->records,
+            qint64(2));
         // Again: it is gone.
         QCOMPARE(del(api, jobPath(import.jobId), api.aliceToken).status, 404);
     }
@@ -79,9 +82,9 @@ private Q_SLOTS:
         QCOMPARE(reply.json.value(u"code").toString(), QStringLiteral("job_not_finished"));
         QVERIFY(reply.json.value(u"message").toString().contains(u"running"));
         // Cancelled first, it can go.
-        QCOMPARE(api.call("POST", jobPath(running) + QStringLiteral("/cancel"), api.aliceToken)
-                     .status,
-                 200);
+        QCOMPARE(
+            api.call("POST", jobPath(running) + QStringLiteral("/cancel"), api.aliceToken).status,
+            200);
         QVERIFY(waitFor([&] {
             return (*api.t.store->job(running, std::nullopt))->status == JobStatus::Cancelled;
         }));
@@ -141,8 +144,8 @@ private Q_SLOTS:
         failed.newStatus = JobStatus::Failed;
         failed.outcome = QStringLiteral("failed");
         failed.error = QStringLiteral("broken");
-        QVERIFY(api.t.store->settleAndClaim({failed}, {QStringLiteral("node-a"), 0, now, 60'000})
-                    .ok());
+        QVERIFY(
+            api.t.store->settleAndClaim({failed}, {QStringLiteral("node-a"), 0, now, 60'000}).ok());
 
         const JobsReply reply = del(api, jobPath(id), api.aliceToken);
         QCOMPARE(reply.status, 409);
@@ -150,8 +153,8 @@ private Q_SLOTS:
         QVERIFY(reply.headers.contains("retry-after"));
         ConsoleJobFilter filter;
         filter.ids = QList<qint64>{id};
-        auto console = api.t.store->applyConsoleAction(filter, ConsoleBulkAction::DeleteFinished,
-                                                       0, now);
+        auto console =
+            api.t.store->applyConsoleAction(filter, ConsoleBulkAction::DeleteFinished, 0, now);
         QVERIFY(console.ok());
         QCOMPARE(console->changed, 0);
         QVERIFY(api.t.store->datasets().checkpoint(id)->has_value());
@@ -168,14 +171,13 @@ private Q_SLOTS:
         JobsApiFixture api;
         const SubmittedMigration import =
             api.migrate(api.alice.id, QStringLiteral("people"), csv());
-        const JobsReply rerun =
-            api.send("POST", sessionPath(import.sessionId) + QStringLiteral("/migrations"),
-                     api.aliceToken, {{"Content-Type", "application/json"}},
-                     "{\"dataset\": \"copy\"}");
+        const JobsReply rerun = api.send(
+            "POST", sessionPath(import.sessionId) + QStringLiteral("/migrations"), api.aliceToken,
+            {{"Content-Type", "application/json"}}, "{\"dataset\": \"copy\"}");
         QCOMPARE(rerun.status, 202);
         const qint64 second = rerun.json.value(u"jobId").toString().toLongLong();
-        QVERIFY(waitFor(
-            [&] { return isTerminal((*api.t.store->job(second, std::nullopt))->status); }));
+        QVERIFY(
+            waitFor([&] { return isTerminal((*api.t.store->job(second, std::nullopt))->status); }));
         JobsReply reply = del(api, jobPath(import.jobId), api.aliceToken);
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.json.value(u"sessionDeleted"), QJsonValue(false));
@@ -196,10 +198,9 @@ private Q_SLOTS:
         const SubmittedMigration import =
             api.migrate(api.alice.id, QStringLiteral("people"), csv());
         QVERIFY(api.queue->setPaused(true).ok());
-        const JobsReply rerun =
-            api.send("POST", sessionPath(import.sessionId) + QStringLiteral("/migrations"),
-                     api.aliceToken, {{"Content-Type", "application/json"}},
-                     "{\"dataset\": \"copy\"}");
+        const JobsReply rerun = api.send(
+            "POST", sessionPath(import.sessionId) + QStringLiteral("/migrations"), api.aliceToken,
+            {{"Content-Type", "application/json"}}, "{\"dataset\": \"copy\"}");
         QCOMPARE(rerun.status, 202);
         const QString waiting = rerun.json.value(u"jobId").toString();
         JobsReply reply = del(api, sessionPath(import.sessionId), api.aliceToken);
@@ -232,8 +233,7 @@ private Q_SLOTS:
         const JobsReply first = api.send("POST", path, api.aliceToken, headers, csv());
         QCOMPARE(first.status, 202);
         const qint64 id = first.json.value(u"jobId").toString().toLongLong();
-        QVERIFY(
-            waitFor([&] { return isTerminal((*api.t.store->job(id, std::nullopt))->status); }));
+        QVERIFY(waitFor([&] { return isTerminal((*api.t.store->job(id, std::nullopt))->status); }));
         QCOMPARE(del(api, jobPath(id), api.aliceToken).status, 200);
         const JobsReply replay = api.send("POST", path, api.aliceToken, headers, csv());
         QCOMPARE(replay.status, 202);

@@ -60,9 +60,9 @@ enum class Expect {
     Public,
     NotFound,
     EmptyList,
-    TusNotFound, // a tus request (its headers, a body for PATCH) on A's upload: 404, A's untouched
-    OwnQuota,    // B's own usage, not A's
-    OwnUpload,   // B's upload creates B's own session and job, whatever dataset name it gives
+    TusNotFound,  // a tus request (its headers, a body for PATCH) on A's upload: 404, A's untouched
+    OwnQuota,     // B's own usage, not A's
+    OwnUpload,    // B's upload creates B's own session and job, whatever dataset name it gives
     OwnTusUpload, // B's tus creation makes B's own upload, which A cannot see
     NotFoundKept, // a delete: 404 for B, and A's object stays (A's own request is not replayed)
     OwnEvents,    // B's event stream carries B's jobs only, never A's
@@ -790,11 +790,10 @@ private:
             QCOMPARE(event.job.value(u"id").toString().toLongLong(), bobJob);
         QVERIFY(alice.eventsOf(bobJob).isEmpty());
         // B's job stays out of the walk's lists (B's lists must be empty for the other rows).
-        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(bobJob), api.bobToken)
-                     .status,
-                 200);
-        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(aliceJob),
-                          api.aliceToken)
+        QCOMPARE(
+            api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(bobJob), api.bobToken).status,
+            200);
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(aliceJob), api.aliceToken)
                      .status,
                  200);
     }
