@@ -2,6 +2,7 @@
 // then Server-Sent Events), while jobs are enqueued, uploaded, run and end.
 #include "eventclient.h"
 #include "jobsapitestsupport.h"
+#include "testbackend.h"
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -84,6 +85,43 @@ private Q_SLOTS:
         for (const Event &event : bob.events())
             QCOMPARE(event.job.value(u"id").toString().toLongLong(), bobs);
         QVERIFY(alice.eventsOf(bobs).isEmpty());
+    }
+
+    // Cluster: a job that another node creates, claims and settles through a store connection of
+    // its own (the shared database) reaches the stream, as the job GET would show it.
+    void changesMadeByAnotherNodeArrive()
+    {
+        JobsApiFixture api;
+        EventClient alice(api.port, api.aliceToken);
+        QVERIFY(alice.waitOpen());
+        std::unique_ptr<Store> other = openTestStore(api.t.location());
+        const qint64 now = api.clock.nowMs();
+        NewJob job;
+        job.userId = api.alice.id;
+        job.type = QStringLiteral("noop");
+        job.maxAttempts = 1;
+        job.timeoutMs = 60'000;
+        const qint64 id = other->enqueue({job}, now)->first().id;
+        QVERIFY(alice.waitForStatus(id, QStringLiteral("pending")));
+        auto claimed = other->settleAndClaim({}, {QStringLiteral("node-b"), 1, now, 60'000});
+        QVERIFY(claimed.ok() && claimed->size() == 1);
+        QVERIFY(alice.waitForStatus(id, QStringLiteral("running")));
+        SettledAttempt done;
+        done.jobId = id;
+        done.userId = api.alice.id;
+        done.leaseToken = claimed->first().leaseToken;
+        done.attempt = 1;
+        done.startedAt = now;
+        done.finishedAt = now;
+        done.newStatus = JobStatus::Completed;
+        done.outcome = QStringLiteral("completed");
+        done.result = {{QStringLiteral("elsewhere"), true}};
+        QVERIFY(other->settleAndClaim({done}, {QStringLiteral("node-b"), 0, now, 60'000}).ok());
+        QVERIFY(alice.waitForStatus(id, QStringLiteral("completed")));
+        const JobsReply got = api.get(QStringLiteral("/api/v1/jobs/%1").arg(id), api.aliceToken);
+        QCOMPARE(alice.eventsOf(id).last().job, got.json.value(u"job").toObject());
+        QCOMPARE(alice.eventsOf(id).last().job.value(u"result").toObject().value(u"elsewhere"),
+                 QJsonValue(true));
     }
 
     // Progress goes out at most once a second per job: a 3.5 s job that saves progress every
