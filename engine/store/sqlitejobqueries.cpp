@@ -246,13 +246,11 @@ Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs "
-                             "WHERE finished_at < ? AND status IN ('completed', 'failed', "
-                             "'cancelled', 'dead') "
-                             // A failed migration waits for the undo sweep (its checkpoint
-                             // goes then): its rows are found by its job.
-                             "AND (status = 'completed' OR NOT EXISTS (SELECT 1 FROM "
-                             "migration_checkpoints c WHERE c.job_id = jobs.id)) LIMIT ?)"));
+    // A failed migration waits for the undo sweep (its checkpoint goes then): its rows
+    // are found by its job. The console and the API delete by the same rule.
+    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
+                             "finished_at < ? AND ") +
+              JobDeleteSql::deletable + QStringLiteral(" LIMIT ?)"));
     q.addBindValue(finishedBefore);
     q.addBindValue(batchSize);
     if (!q.exec())
