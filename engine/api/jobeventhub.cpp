@@ -7,6 +7,7 @@
 #include <QMap>
 #include <QMutex>
 #include <QPromise>
+#include <QSet>
 #include <QTimer>
 
 #include <algorithm>
@@ -229,6 +230,7 @@ private:
     {
         const JobEventHubOptions &options = m_state->options;
         QHash<qint64, Job> now;
+        QSet<qint64> listed; // in the pending or running list: watched from now on
         // New jobs, a few pages at most per poll (the rest come at the next).
         for (int page = 0; page < 4; ++page) {
             JobFilter created;
@@ -254,10 +256,13 @@ private:
             auto jobs = m_store.jobs(active);
             if (!jobs)
                 return jobs.error();
-            for (const Job &job : std::as_const(*jobs))
+            for (const Job &job : std::as_const(*jobs)) {
                 now.insert(job.id, job);
+                listed.insert(job.id);
+            }
         }
-        // Jobs told as active that are no longer in the lists: ended (or beyond the lists).
+        // Jobs told as active that are no longer in the lists: ended, or beyond the lists (then
+        // no longer watched, so `seen` stays within the lists' bounds). One read each.
         for (auto it = tracker.seen.begin(); it != tracker.seen.end();) {
             if (now.contains(it.key())) {
                 ++it;
@@ -288,7 +293,7 @@ private:
             }
             if (tell)
                 changed.append(job);
-            if (isTerminal(job.status)) {
+            if (isTerminal(job.status) || !listed.contains(id)) {
                 if (seen != tracker.seen.end())
                     tracker.seen.erase(seen);
             } else if (tell) {
