@@ -48,6 +48,9 @@ EngineHost::~EngineHost()
     m_cluster.reset();  // cluster: samples the dispatcher and the probe
     m_monitor.reset();
     m_http.reset();
+    m_eventRoutes.reset(); // events: after the server (it holds the streams), before the store
+    m_eventHub.reset();
+    m_jobDeleteRoutes.reset();
     m_tusPrune.reset();
     m_undoSweeper.reset();    // runs on m_api's pool
     m_rateLimitPurge.reset(); // cluster-wide rate limit: its timer uses m_api's pool
@@ -227,7 +230,11 @@ void EngineHost::createCluster()
     m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
     if (!sqlite) {
         NotificationListener::Callbacks callbacks;
-        callbacks.jobsEnqueued = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
+        callbacks.jobsEnqueued = [this, queue = m_queue.get()] {
+            queue->announceRemoteEnqueue();
+            if (m_eventHub) // events: another node's jobs changed
+                m_eventHub->wake();
+        };
         callbacks.cancelRequested = [queue = m_queue.get()](qint64 id) {
             queue->announceRemoteCancel(id);
         };
@@ -397,6 +404,23 @@ Result<void> EngineHost::start()
     m_uploadRoutes =
         std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, m_quotas.get(), uploads);
     m_api->addRoutes(*m_uploadRoutes);
+    // Job events: streams read the store (so other nodes' changes arrive too), woken by this
+    // node's queue and dispatcher and, on PostgreSQL, by other nodes' NOTIFY.
+    m_eventHub = std::make_unique<JobEventHub>(*m_store);
+    QObject::connect(
+        m_queue.get(), &JobQueue::jobsEnqueued, m_queue.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    QObject::connect(
+        m_dispatcher.get(), &Dispatcher::jobStarted, m_dispatcher.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    QObject::connect(
+        m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
+        [hub = m_eventHub.get()] { hub->wake(); }, Qt::DirectConnection);
+    m_eventRoutes = std::make_unique<EventRoutes>(*m_eventHub);
+    m_api->addRoutes(*m_eventRoutes);
+    // Deleting finished jobs and their uploads.
+    m_jobDeleteRoutes = std::make_unique<JobDeleteRoutes>(*m_store, *m_blobs, m_clock);
+    m_api->addRoutes(*m_jobDeleteRoutes);
     Http::HttpLimits limits;
     limits.networkThreads = m_config.httpThreads;
     m_http = std::make_unique<Http::HttpServer>(*m_api, limits);
@@ -433,6 +457,8 @@ void EngineHost::stop()
 {
     if (m_monitor)
         m_monitor->stop(); // resource monitor: first, before what it samples goes away
+    if (m_eventHub)
+        m_eventHub->stop(); // events: the streams end cleanly before the server closes
     if (m_http)
         m_http->close();
     if (m_listener)

@@ -2,7 +2,10 @@
 
 #include "api/apihandler.h"
 #include "api/datasetroutes.h"
+#include "api/eventroutes.h"
+#include "api/jobdeleteroutes.h"
 #include "api/jobdurations.h"
+#include "api/jobeventhub.h"
 #include "api/jobroutes.h"
 #include "api/migrationroutes.h"
 #include "api/quotaroutes.h"
@@ -107,6 +110,10 @@ private:
     std::unique_ptr<DatasetRoutes> m_datasetRoutes;     // upload and job API
     std::unique_ptr<MigrationRoutes> m_migrationRoutes; // re-runs and dry runs
     std::unique_ptr<UploadRoutes> m_uploadRoutes;       // POST /api/v1/uploads
+    // Job events (GET /api/v1/events) and deleting finished jobs and uploads.
+    std::unique_ptr<JobEventHub> m_eventHub;
+    std::unique_ptr<EventRoutes> m_eventRoutes;
+    std::unique_ptr<JobDeleteRoutes> m_jobDeleteRoutes;
     std::unique_ptr<Http::HttpServer> m_http;
     quint16 m_httpPort = 0;
     // Resource monitor (Engine role).

@@ -23,6 +23,7 @@ struct ConsoleJobFilter
     // upload's file name (both contain the text, case-insensitive for ASCII).
     QString search;
     std::optional<QList<qint64>> ids; // a selection: only these jobs
+    std::optional<QString> sessionId; // the jobs reading this upload (DELETE /api/v1/sessions)
 };
 
 // Sort orders the console offers: each walks an index, so a page starts at its cursor.
@@ -72,7 +73,10 @@ enum class ConsoleBulkAction {
     Retry,          // failed, dead or cancelled: pending again, attempts reset
     SetPriority,    // priority = value
     AdjustPriority, // priority += value, kept within MinPriority..MaxPriority
-    DeleteFinished, // completed, failed, cancelled or dead: deleted with attempts and row errors
+    // Completed, failed, cancelled or dead: deleted with attempts and row errors. A failed
+    // migration whose undo has not run yet stays (its checkpoint finds its rows; as retention).
+    // Also DELETE /api/v1/jobs/{id} and /api/v1/sessions/{id} (engine/api/jobdeleteroutes.h).
+    DeleteFinished,
 };
 
 struct ConsoleBulkResult

@@ -5,6 +5,7 @@
 // search's LIKE (ASCII case-insensitive in SQLite) becomes ILIKE.
 #include "postgresstore.h"
 
+#include "store/jobdeletesql.h"
 #include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
@@ -56,6 +57,10 @@ Where whereOf(const ConsoleJobFilter &filter, const QString &alias)
     if (filter.ids) {
         where.sql += QStringLiteral(" AND %1 = ANY(?::bigint[])").arg(column("id"));
         where.values.append(bigintArray(*filter.ids));
+    }
+    if (filter.sessionId) {
+        where.sql += QStringLiteral(" AND %1 = ?").arg(column("session_id"));
+        where.values.append(*filter.sessionId);
     }
     const QString search = filter.search.trimmed();
     if (!search.isEmpty()) {
@@ -348,9 +353,8 @@ Result<ConsoleBulkResult> PostgresStore::applyConsoleAction(const ConsoleJobFilt
     case ConsoleBulkAction::DeleteFinished: {
         // job_attempts, job_row_errors and migration_checkpoints go with their job (ON DELETE
         // CASCADE in the schema).
-        if (auto done = run(QStringLiteral("DELETE FROM jobs WHERE status IN ('completed', "
-                                           "'failed', 'cancelled', 'dead') AND ") +
-                                where.sql,
+        if (auto done = run(QStringLiteral("DELETE FROM jobs WHERE ") + JobDeleteSql::deletable +
+                                QStringLiteral(" AND ") + where.sql,
                             {}, QStringLiteral("deleting finished jobs"));
             !done)
             return done.error();

@@ -3,6 +3,7 @@
 // are read FOR UPDATE inside the transaction that changes them.
 #include "postgresstore.h"
 
+#include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobrows.h" // notFound
 #include "store/sqlvalues.h"
@@ -255,13 +256,11 @@ Result<int> PostgresStore::pruneFinished(qint64 finishedBefore, int batchSize)
     if (!db)
         return db.error();
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs "
-                             "WHERE finished_at < ? AND status IN ('completed', 'failed', "
-                             "'cancelled', 'dead') "
-                             // A failed migration waits for the undo sweep (its checkpoint
-                             // goes then): its rows are found by its job.
-                             "AND (status = 'completed' OR NOT EXISTS (SELECT 1 FROM "
-                             "migration_checkpoints c WHERE c.job_id = jobs.id)) LIMIT ?)"));
+    // A failed migration waits for the undo sweep (its checkpoint goes then): its rows
+    // are found by its job. The console and the API delete by the same rule.
+    q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
+                             "finished_at < ? AND ") +
+              JobDeleteSql::deletable + QStringLiteral(" LIMIT ?)"));
     q.addBindValue(finishedBefore);
     q.addBindValue(batchSize);
     if (!q.exec())
@@ -335,6 +334,34 @@ Result<QStringList> PostgresStore::pruneSessions(qint64 createdBefore, int batch
             return referenced.error();
         if (!*referenced)
             unreferenced.append(blob);
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return unreferenced;
+}
+
+Result<std::optional<QString>> PostgresStore::deleteUnusedSession(const QString &sessionId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    QSqlQuery q(*db);
+    q.prepare(JobDeleteSql::deleteUnusedSession);
+    q.addBindValue(sessionId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("deleting upload session %1").arg(sessionId));
+    const QString blob = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    std::optional<QString> unreferenced;
+    if (!blob.isEmpty()) {
+        auto referenced = blobReferenced(blob);
+        if (!referenced)
+            return referenced.error();
+        if (!*referenced)
+            unreferenced = blob;
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();

@@ -3,6 +3,7 @@
 // 0008_console.sql; search text is the exception (a scan, which a page stops early).
 #include "sqlitestore.h"
 
+#include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
 
@@ -60,6 +61,10 @@ Where whereOf(const ConsoleJobFilter &filter, const QString &alias)
         where.sql +=
             QStringLiteral(" AND %1 IN (SELECT value FROM json_each(?))").arg(column("id"));
         where.values.append(QString::fromUtf8(QJsonDocument(ids).toJson(QJsonDocument::Compact)));
+    }
+    if (filter.sessionId) {
+        where.sql += QStringLiteral(" AND %1 = ?").arg(column("session_id"));
+        where.values.append(*filter.sessionId);
     }
     const QString search = filter.search.trimmed();
     if (!search.isEmpty()) {
@@ -327,9 +332,8 @@ Result<ConsoleBulkResult> SqliteStore::applyConsoleAction(const ConsoleJobFilter
     case ConsoleBulkAction::DeleteFinished: {
         // job_attempts, job_row_errors and migration_checkpoints go with their job (ON DELETE
         // CASCADE; foreign_keys is on for every connection).
-        if (auto done = run(QStringLiteral("DELETE FROM jobs WHERE status IN ('completed', "
-                                           "'failed', 'cancelled', 'dead') AND ") +
-                                where.sql,
+        if (auto done = run(QStringLiteral("DELETE FROM jobs WHERE ") + JobDeleteSql::deletable +
+                                QStringLiteral(" AND ") + where.sql,
                             {}, QStringLiteral("deleting finished jobs"));
             !done)
             return done.error();

@@ -63,6 +63,7 @@ public:
                                                  std::optional<qint64> userId) override;
     Result<bool> blobReferenced(const QString &blobId) override;
     Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
+    Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
     DatasetStore &datasets() override { return *this; }
 
     // Quotas (sqlitequotas.cpp).

@@ -78,6 +78,10 @@ public:
     // Deletes up to batchSize sessions created before the cut-off that no job refers to any
     // more; returns the blobs that no session refers to now (the caller deletes them).
     virtual Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) = 0;
+    // Deletes the session unless a job still reads it (DELETE /api/v1/jobs/{id} and
+    // /api/v1/sessions/{id}); returns its blob when no session refers to that any more (the
+    // caller deletes it), else nothing. Not scoped: read session(id, user) first.
+    virtual Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) = 0;
     // Whether any upload session still refers to the blob (it may be deleted when not).
     virtual Result<bool> blobReferenced(const QString &blobId) = 0;
 

@@ -6,6 +6,8 @@
 // isolation walk and the OpenAPI test iterate it, so a new group is one line here.
 #include "api/apihandler.h"
 #include "api/datasetroutes.h"
+#include "api/eventroutes.h"
+#include "api/jobdeleteroutes.h"
 #include "api/jobroutes.h"
 #include "api/migrationroutes.h"
 #include "api/quotaroutes.h"
@@ -80,6 +82,14 @@ struct JobsApiFixture
                                                  UploadRoutes::Options{});
         reruns = std::make_unique<UploadReruns>(*t.store, *queue, blobs, 100'000);
         migrations = std::make_unique<MigrationRoutes>(*reruns);
+        // Job events, polled often so tests stay fast; deleting finished jobs and uploads.
+        JobEventHubOptions eventOptions;
+        eventOptions.pollInterval = std::chrono::milliseconds(100);
+        eventOptions.minPollGap = std::chrono::milliseconds(50);
+        eventOptions.keepAliveInterval = std::chrono::milliseconds(2000);
+        eventHub = std::make_unique<JobEventHub>(*t.store, eventOptions);
+        events = std::make_unique<EventRoutes>(*eventHub);
+        jobDelete = std::make_unique<JobDeleteRoutes>(*t.store, blobs, clock);
         for (ApiRouteGroup *group : groups())
             handler->addRoutes(*group);
         server = std::make_unique<Http::HttpServer>(*handler);
@@ -94,8 +104,8 @@ struct JobsApiFixture
     // Every route group the API registers, as app/enginehost.cpp registers them.
     QList<ApiRouteGroup *> groups()
     {
-        return {system.get(),  jobs.get(), datasets.get(),  quota.get(),
-                uploads.get(), tus.get(),  migrations.get()};
+        return {system.get(), jobs.get(),       datasets.get(), quota.get(),    uploads.get(),
+                tus.get(),    migrations.get(), events.get(),   jobDelete.get()};
     }
 
     JobsReply call(const QByteArray &method, const QString &path, const QByteArray &token = {})
@@ -195,6 +205,9 @@ struct JobsApiFixture
     std::unique_ptr<UploadRoutes> uploads;
     std::unique_ptr<UploadReruns> reruns;
     std::unique_ptr<MigrationRoutes> migrations;
+    std::unique_ptr<JobEventHub> eventHub;
+    std::unique_ptr<EventRoutes> events;
+    std::unique_ptr<JobDeleteRoutes> jobDelete;
     std::unique_ptr<ApiHandler> handler;
     std::unique_ptr<Http::HttpServer> server;
     QNetworkAccessManager network;

@@ -1,6 +1,7 @@
 // The upload and job API over real HTTP on loopback: sessions, the job list and its cursor,
 // long-polls, cancel and retry, reports, datasets and streamed exports, and isolation between
 // users walked over every registered route.
+#include "eventclient.h"
 #include "jobsapitestsupport.h"
 
 #include <QSet>
@@ -64,7 +65,9 @@ enum class Expect {
     OwnUpload,    // B's upload creates B's own session and job, whatever dataset name it gives
     OwnTusUpload, // B's tus creation makes B's own upload, which A cannot see
     OwnDryRun,    // B's dry run of a body reads B's dataset of that name, not A's
-    DeleteNotFound // B's delete of A's dataset: 404, A's records all there (not replayed as A)
+    DeleteNotFound, // B's delete of A's dataset: 404, A's records all there (not replayed as A)
+    NotFoundKept,   // a delete: 404 for B, and A's object stays (A's own request is not replayed)
+    OwnEvents,      // B's event stream carries B's jobs only, never A's
 };
 
 const QByteArray s_tus = "1.0.0";
@@ -651,9 +654,6 @@ private Q_SLOTS:
             {"POST /api/v1/jobs/{id}/retry", {Expect::NotFound, {}}},
             {"GET /api/v1/jobs/{id}/report", {Expect::NotFound, {}}},
             {"GET /api/v1/sessions/{id}", {Expect::NotFound, {}}},
-            {"POST /api/v1/sessions/{id}/migrations", {Expect::NotFound, {}}},
-            {"POST /api/v1/sessions/{id}/dry-run", {Expect::NotFound, {}}},
-            {"POST /api/v1/dry-run", {Expect::OwnDryRun, {}}},
             {"GET /api/v1/datasets", {Expect::EmptyList, QStringLiteral("datasets")}},
             {"GET /api/v1/datasets/{name}/records", {Expect::NotFound, {}}},
             {"GET /api/v1/datasets/{name}", {Expect::NotFound, {}}},
@@ -666,6 +666,14 @@ private Q_SLOTS:
             {"HEAD /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
             {"PATCH /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
             {"DELETE /api/v1/tus/{id}", {Expect::TusNotFound, {}}},
+            {"GET /api/v1/events", {Expect::OwnEvents, {}}},
+            {"DELETE /api/v1/jobs/{id}", {Expect::NotFoundKept, {}}},
+            {"DELETE /api/v1/sessions/{id}", {Expect::NotFoundKept, {}}},
+            // Re-runs and dry runs (issue 15): A's stored upload is a 404 for B; a re-run as A
+            // would queue a job, so it is not replayed.
+            {"POST /api/v1/sessions/{id}/migrations", {Expect::NotFoundKept, {}}},
+            {"POST /api/v1/sessions/{id}/dry-run", {Expect::NotFound, {}}},
+            {"POST /api/v1/dry-run", {Expect::OwnDryRun, {}}},
         };
         // A's object for each kind of path parameter, by the path's collection.
         const QList<std::pair<QByteArray, QString>> arguments = {
@@ -750,11 +758,13 @@ private Q_SLOTS:
             return dryRunIsolation(path);
         case Expect::DeleteNotFound:
             return deleteIsolation(method, path);
+        case Expect::OwnEvents:
+            return eventIsolation();
         default:
             break;
         }
         const JobsReply asBob = api.call(method, path, api.bobToken);
-        if (Expect(expect) == Expect::NotFound) {
+        if (Expect(expect) == Expect::NotFound || Expect(expect) == Expect::NotFoundKept) {
             QCOMPARE(asBob.status, 404);
             QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
         } else {
@@ -765,11 +775,16 @@ private Q_SLOTS:
         auto job = api.t.store->job(m_aliceImport.jobId, std::nullopt);
         QCOMPARE((*job)->status, JobStatus::Completed);
         QCOMPARE((*job)->attempts, 1);
+        if (Expect(expect) == Expect::NotFoundKept) {
+            QCOMPARE(api.get(QStringLiteral("/api/v1/sessions/") + m_aliceImport.sessionId,
+                             api.aliceToken)
+                         .status,
+                     200);
+            return; // A's own delete would delete it: tst_jobdelete covers that
+        }
         // The same request as A reaches A's object: the ids are right, the 404 is isolation.
-        // (A re-run of A's upload is queued: 202; a second one finds it pending: 409.)
         const JobsReply asAlice = api.call(method, path, api.aliceToken);
-        QVERIFY2(asAlice.status == 200 || asAlice.status == 202 || asAlice.status == 409,
-                 asAlice.body.constData());
+        QVERIFY2(asAlice.status == 200 || asAlice.status == 409, asAlice.body.constData());
         if (Expect(expect) == Expect::EmptyList)
             QVERIFY(!asAlice.json.value(listKey).toArray().isEmpty());
     }
@@ -786,6 +801,32 @@ private:
         QCOMPARE(asBob.json.value(u"code").toString(), QStringLiteral("not_found"));
         QCOMPARE(aliceRecordsIn(QStringLiteral("people")), s_aliceRecords);
         QCOMPARE(api.get(QStringLiteral("/api/v1/datasets/people"), api.aliceToken).status, 200);
+    }
+
+    // B's event stream, open while A's job is created and runs: it carries nothing of A's.
+    void eventIsolation()
+    {
+        JobsApiFixture &api = *m_shared;
+        EventClient alice(api.port, api.aliceToken);
+        EventClient bob(api.port, api.bobToken);
+        QVERIFY(alice.waitOpen());
+        QVERIFY(bob.waitOpen());
+        QCOMPARE(bob.status(), 200);
+        const qint64 aliceJob = api.enqueue(api.alice.id);
+        api.startDispatcher();
+        QVERIFY(alice.waitForStatus(aliceJob, QStringLiteral("completed")));
+        const qint64 bobJob = api.enqueue(api.bob.id);
+        QVERIFY(bob.waitForStatus(bobJob, QStringLiteral("completed")));
+        for (const Event &event : bob.events())
+            QCOMPARE(event.job.value(u"id").toString().toLongLong(), bobJob);
+        QVERIFY(alice.eventsOf(bobJob).isEmpty());
+        // B's job stays out of the walk's lists (B's lists must be empty for the other rows).
+        QCOMPARE(
+            api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(bobJob), api.bobToken).status,
+            200);
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/jobs/%1").arg(aliceJob), api.aliceToken)
+                     .status,
+                 200);
     }
 
     // B's tus request, with everything the protocol asks for, on A's upload: 404, and A's upload

@@ -398,6 +398,9 @@ private Q_SLOTS:
               {"Content-Type", "application/offset+octet-stream"}},
              "x"},
             {"POST", "/api/v1/tus", QStringLiteral("/api/v1/tus"), 412, {}, QByteArray()},
+            // Deleting: a pending job is refused; an unknown upload is 404.
+            {"DELETE", "/api/v1/jobs/{id}", QStringLiteral("/api/v1/jobs/%1").arg(pending), 409},
+            {"DELETE", "/api/v1/sessions/{id}", QStringLiteral("/api/v1/sessions/nope"), 404},
         };
         for (const Case &c : cases) {
             const JobsReply reply = api.send(c.method, c.path, api.aliceToken, c.headers, c.body);
