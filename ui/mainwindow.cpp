@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "config/ferryconfig.h"
+#include "datasets/datasetspage.h"
 #include "jobs/jobspage.h"
 #include "logpane.h"
 #include "monitor/resourcemonitor.h"
@@ -44,8 +45,8 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_navigation = new QListWidget(this);
     m_navigation->setObjectName(QStringLiteral("navigation"));
     m_navigation->addItems({QStringLiteral("Overview"), QStringLiteral("Jobs"),
-                            QStringLiteral("Users and quotas"), QStringLiteral("Settings"),
-                            QStringLiteral("Nodes")});
+                            QStringLiteral("Datasets"), QStringLiteral("Users and quotas"),
+                            QStringLiteral("Settings"), QStringLiteral("Nodes")});
     m_navigation->setFixedWidth(160);
     layout->addWidget(m_navigation);
     m_pages = new QStackedWidget(this);
@@ -53,6 +54,7 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_overview = new OverviewPage(m_context, this);
     m_pages->addWidget(m_overview);
     m_pages->addWidget(new JobsPage(m_context, this));
+    m_pages->addWidget(new DatasetsPage(m_context, this));
     m_pages->addWidget(new UsersPage(m_context, this));
     m_pages->addWidget(new SettingsPage(m_context, this));
     auto *nodes = new NodesPage(m_context, this); // cluster: every node on the database

@@ -31,7 +31,7 @@ public:
     ~MainWindow() override;
     Q_DISABLE_COPY_MOVE(MainWindow)
 
-    enum Page { Overview, Jobs, Users, Settings, Nodes };
+    enum Page { Overview, Jobs, Datasets, Users, Settings, Nodes };
     void showPage(Page page);
 
 private:

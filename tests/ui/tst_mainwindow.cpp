@@ -237,7 +237,8 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(c.find<QTableWidget>("jobsTable")->rowCount(), 5, 10'000);
         const QString dir = screenshotDir();
         const QStringList names{QStringLiteral("overview"), QStringLiteral("jobs"),
-                                QStringLiteral("users"), QStringLiteral("settings")};
+                                QStringLiteral("datasets"), QStringLiteral("users"),
+                                QStringLiteral("settings")};
         for (int page = MainWindow::Overview; page <= MainWindow::Settings; ++page) {
             c.window->showPage(MainWindow::Page(page));
             QCOMPARE(c.find<QStackedWidget>("pages")->currentIndex(), page);

@@ -13,6 +13,7 @@
 #include "quota/quotaledger.h"
 #include "storage/fileblobstore.h"
 #include "testsupport.h"
+#include "uploadtestsupport.h"
 
 #include <QComboBox>
 #include <QItemSelectionModel>
@@ -27,7 +28,6 @@
 #include <QTest>
 #include <QTextBrowser>
 #include <QThreadPool>
-#include <QUuid>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -82,33 +82,9 @@ private:
         // Stores the file and queues its migration as an upload does; the job's id.
         qint64 upload(const QJsonObject &options)
         {
-            auto writer = blobs.create(s_people.size());
-            if (!writer || !(*writer)->write(s_people.constData(), s_people.size()))
-                qFatal("cannot store the upload");
-            auto blob = (*writer)->commit();
-            if (!blob)
-                qFatal("cannot commit the upload");
-            NewJob job;
-            job.userId = alice;
-            job.type = QStringLiteral("migrate");
-            job.payload = options;
-            job.payload.insert(QStringLiteral("blob"), blob->id);
-            job.payload.insert(QStringLiteral("format"), QStringLiteral("csv"));
-            UploadSession session;
-            session.id = QUuid::createUuid().toString(QUuid::WithoutBraces);
-            session.userId = alice;
-            session.fileName = QStringLiteral("people.csv");
-            session.contentType = QStringLiteral("text/csv");
-            session.sizeBytes = s_people.size();
-            session.blobId = blob->id;
-            session.createdAt = QDateTime::currentMSecsSinceEpoch();
-            job.sessionId = session.id;
-            job.session = session;
-            auto enqueued = queue->enqueue(job);
-            if (!enqueued)
-                qFatal("cannot enqueue: %s", qPrintable(enqueued.error().toString()));
-            sessionId = session.id;
-            return enqueued->id;
+            const QueuedUpload queued = queueCsvUpload(*queue, blobs, alice, s_people, options);
+            sessionId = queued.sessionId;
+            return queued.jobId;
         }
         JobStatus status(qint64 id) { return (*t.store->job(id, std::nullopt))->status; }
         bool ended(qint64 id)
