@@ -255,6 +255,10 @@ void tst_CliDatasets::jsonUsesApiShapes()
     QCOMPARE(dataset.value(u"records").toInteger(), 3);
     QCOMPARE(dataset.value(u"columns").toArray(),
              QJsonArray({QStringLiteral("id"), QStringLiteral("name")}));
+    // Imported without a mapping: the schema names the columns, without types.
+    QCOMPARE(dataset.value(u"schema").toArray(),
+             QJsonArray({QJsonObject{{QStringLiteral("name"), QStringLiteral("id")}},
+                         QJsonObject{{QStringLiteral("name"), QStringLiteral("name")}}}));
     // The documents' bytes: {"id":"1","name":"Ada"} and so on (no mapping: strings).
     QCOMPARE(dataset.value(u"sizeBytes").toInteger(),
              qint64(QByteArray("{\"id\":\"1\",\"name\":\"Ada\"}{\"id\":\"2\",\"name\":\"Grace\"}"
