@@ -10,6 +10,7 @@
 
 #include <QDateTime>
 #include <QJsonArray>
+#include <QJsonObject>
 
 #include <cstdio>
 
@@ -68,9 +69,21 @@ int showDataset(const User &user, const QString &name, EngineHost &host, bool js
         printJson(DatasetRoutes::toJson(d));
         return ExitOk;
     }
+    // "id (integer), email, age (mixed: integer, string)": each column with its schema type.
     QStringList columns;
-    for (const QJsonValue &c : d.info.columns)
-        columns.append(c.toString());
+    for (const QJsonValue &c : datasetSchema(d.info)) {
+        const QJsonObject field = c.toObject();
+        QString text = field.value(u"name").toString();
+        if (field.contains(u"types")) {
+            QStringList types;
+            for (const QJsonValue &t : field.value(u"types").toArray())
+                types.append(t.toString());
+            text += QStringLiteral(" (mixed: %1)").arg(types.join(QStringLiteral(", ")));
+        } else if (field.contains(u"type")) {
+            text += QStringLiteral(" (%1)").arg(field.value(u"type").toString());
+        }
+        columns.append(text);
+    }
     print(QStringLiteral("dataset %1 of %2").arg(d.info.name, user.name));
     print(QStringLiteral("records: %1").arg(d.info.records));
     print(QStringLiteral("size: %1").arg(sizeText(d.sizeBytes)));

@@ -136,9 +136,13 @@ QList<ApiRoute> DatasetRoutes::routes()
 
 QJsonObject DatasetRoutes::toJson(const DatasetInfo &d)
 {
-    return {{QStringLiteral("name"), d.name},           {QStringLiteral("records"), d.records},
-            {QStringLiteral("columns"), d.columns},     {QStringLiteral("key"), orNull(d.key)},
-            {QStringLiteral("createdAt"), d.createdAt}, {QStringLiteral("updatedAt"), d.updatedAt}};
+    return {{QStringLiteral("name"), d.name},
+            {QStringLiteral("records"), d.records},
+            {QStringLiteral("columns"), d.columns},
+            {QStringLiteral("key"), orNull(d.key)},
+            {QStringLiteral("schema"), datasetSchema(d)},
+            {QStringLiteral("createdAt"), d.createdAt},
+            {QStringLiteral("updatedAt"), d.updatedAt}};
 }
 
 QJsonObject DatasetRoutes::toJson(const DatasetDetails &details)
@@ -171,8 +175,10 @@ QJsonObject DatasetRoutes::toJson(const QString &name,
 }
 
 // GET /api/v1/datasets (auth)
-//   200 {"success": true, "datasets": [{"name", "records", "columns", "key", "createdAt",
-//   "updatedAt"}]}, by name; key is null for a dataset without one.
+//   200 {"success": true, "datasets": [{"name", "records", "columns", "key", "schema",
+//   "createdAt", "updatedAt"}]}, by name; key is null for a dataset without one. schema: the
+//   columns in order, each {"name"} with "type" where a mapping gave one ("mixed" plus "types"
+//   when imports gave it several; datasetSchema()).
 void DatasetRoutes::listDatasets(const ApiCall &call)
 {
     auto datasets = m_store.datasets().datasets(call.user().id);
@@ -186,7 +192,7 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
 }
 
 // GET /api/v1/datasets/{name} (auth)
-//   200 {"success": true, "dataset": {"name", "records", "columns", "key", "createdAt",
+//   200 {"success": true, "dataset": {"name", "records", "columns", "key", "schema", "createdAt",
 //   "updatedAt", "sizeBytes", "imports": [...]}}: the list's entry, the bytes of its stored JSON
 //   documents, and the migrations that wrote it, newest first, at most 50 (toJson).
 //   404 when the caller has no such dataset (another user's included).

@@ -1,5 +1,6 @@
 #include "datasetstore.h"
 
+#include <QJsonObject>
 #include <QRegularExpression>
 
 namespace Ferry {
@@ -18,6 +19,24 @@ Result<void> validateDatasetName(const QString &name)
                          QStringLiteral("Use 1 to 64 letters, digits, '_' or '-'."));
     }
     return {};
+}
+
+QJsonArray datasetSchema(const DatasetInfo &dataset)
+{
+    QJsonArray schema;
+    for (const QJsonValue &column : dataset.columns) {
+        const QString name = column.toString();
+        QJsonObject field{{QStringLiteral("name"), name}};
+        const QJsonArray types = dataset.columnTypes.value(name).toArray();
+        if (types.size() == 1) {
+            field.insert(QStringLiteral("type"), types.at(0));
+        } else if (types.size() > 1) {
+            field.insert(QStringLiteral("type"), QStringLiteral("mixed"));
+            field.insert(QStringLiteral("types"), types);
+        }
+        schema.append(field);
+    }
+    return schema;
 }
 
 } // namespace Ferry

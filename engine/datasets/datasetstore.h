@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <QJsonArray>
+#include <QJsonObject>
 #include <QList>
 #include <QString>
 
@@ -23,7 +24,15 @@ struct DatasetInfo
     qint64 records = 0;
     qint64 createdAt = 0;
     qint64 updatedAt = 0;
+    // Column name → the types its imports' mappings gave it ("integer", ...), first-seen first;
+    // a column no mapping typed is absent. At most one entry per FieldType (seven).
+    QJsonObject columnTypes;
 };
+
+// The dataset's schema for the API: one {"name"} per column, in order, with "type" where a
+// mapping gave one. A column that imports gave different types has "type": "mixed" and "types":
+// every type it was given, first-seen first. (datasetstore.cpp)
+QJsonArray datasetSchema(const DatasetInfo &dataset);
 
 // Where a migration job stands: written with every batch, in the same transaction.
 struct MigrationCheckpoint
@@ -104,8 +113,13 @@ public:
     // After the job succeeded: drops the undo copies its overwrites kept.
     virtual Result<void> forgetUndo(qint64 jobId, qint64 datasetId) = 0;
     // Adds the columns the dataset does not list yet, after the ones it does (its schema is the
-    // union of what its imports wrote, in first-seen order).
-    virtual Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) = 0;
+    // union of what its imports wrote, in first-seen order), and the types a mapping gave them
+    // (`types`: column name → type name; a type a column has already is not added again; an
+    // import without a mapping passes none and leaves the types there are).
+    virtual Result<void> setColumns(qint64 datasetId,
+                                    const QJsonArray &columns,
+                                    const QJsonObject &types,
+                                    qint64 now) = 0;
     // The dataset's key field; empty when it has none.
     virtual Result<QString> datasetKey(qint64 datasetId) = 0;
     // Makes `field` the dataset's key (its first keyed import): the records already there take

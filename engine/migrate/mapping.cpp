@@ -336,6 +336,14 @@ QJsonArray Mapping::columns() const
     return columns;
 }
 
+QJsonObject Mapping::types() const
+{
+    QJsonObject types;
+    for (const FieldSpec &f : fields)
+        types.insert(f.name, fieldTypeName(f.type));
+    return types;
+}
+
 bool convertText(FieldType type, std::string_view text, std::string &out, std::string &reason)
 {
     switch (type) {

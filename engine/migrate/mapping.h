@@ -4,6 +4,7 @@
 #include "core/jsontext.h"
 
 #include <QJsonArray>
+#include <QJsonObject>
 #include <QJsonValue>
 #include <QString>
 
@@ -40,6 +41,8 @@ struct Mapping
 
     static Result<Mapping> fromJson(const QJsonValue &json);
     QJsonArray columns() const;
+    // Each field's name → its type's name ("integer"), for the dataset's schema.
+    QJsonObject types() const;
 };
 
 QString fieldTypeName(FieldType type);

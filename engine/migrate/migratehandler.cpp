@@ -277,6 +277,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
     Import import(context, m_datasets, m_config, p, start, m_quota, storedBytes);
     import.setTotalBytes(storedBytes);
     QJsonArray columns;
+    QJsonObject columnTypes;
 
     auto run = [&]() -> Ending {
         auto fail = [&](const Error &error) {
@@ -312,6 +313,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
             import.state().state = rows.state();
         }
         columns = rows.columns();
+        columnTypes = rows.columnTypes();
         MigrationRows::Row row;
         while (true) {
             if (context.isCancelled())
@@ -373,7 +375,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
         return JobOutcome::cancelled();
     }
     if (!columns.isEmpty())
-        (void)m_datasets.setColumns(datasetId, columns, m_clock.nowMs());
+        (void)m_datasets.setColumns(datasetId, columns, columnTypes, m_clock.nowMs());
     if (!p.key.isEmpty())
         (void)m_datasets.forgetUndo(job.id, datasetId);
     const MigrationCheckpoint &s = import.state();

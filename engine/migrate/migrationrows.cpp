@@ -104,6 +104,11 @@ QJsonArray MigrationRows::columns() const
     return m_converter ? m_converter->columns() : QJsonArray();
 }
 
+QJsonObject MigrationRows::columnTypes() const
+{
+    return m_converter ? m_converter->types() : QJsonObject();
+}
+
 MigrationRows::Status MigrationRows::fail(const QString &text)
 {
     m_errorText = text;

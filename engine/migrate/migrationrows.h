@@ -7,6 +7,7 @@
 #include "migrate/recordconverter.h"
 
 #include <QJsonArray>
+#include <QJsonObject>
 
 #include <optional>
 
@@ -49,6 +50,8 @@ public:
     QByteArray state() const { return m_state; }
     // The columns the records have (the mapping's, or the header's), for the dataset's schema.
     QJsonArray columns() const;
+    // The types a mapping gave those columns (name → type name); empty without a mapping.
+    QJsonObject columnTypes() const;
 
     // The next row (blank lines are skipped). Failed: the file cannot be read further, and
     // errorText() says where and why.

@@ -4,6 +4,7 @@
 #include "migrate/mapping.h"
 
 #include <QJsonArray>
+#include <QJsonObject>
 
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@ public:
     static constexpr qsizetype MaxRowErrors = 20;
 
     QJsonArray columns() const { return m_columns; }
+    // The mapping's field types (Mapping::types()); empty without a mapping.
+    QJsonObject types() const { return m_mapping ? m_mapping->types() : QJsonObject(); }
     // False when the row is rejected: `errors` then lists why (cleared first).
     bool convertRow(const std::vector<std::string_view> &fields,
                     RecordWrite &out,

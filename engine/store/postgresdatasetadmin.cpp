@@ -102,8 +102,8 @@ Result<DatasetDeletion> PostgresStore::deleteDataset(qint64 userId,
         q.prepare(QStringLiteral("DELETE FROM datasets WHERE id = ?"));
         q.addBindValue(datasetId);
     } else {
-        q.prepare(
-            QStringLiteral("UPDATE datasets SET columns = NULL, updated_at = ? WHERE id = ?"));
+        q.prepare(QStringLiteral("UPDATE datasets SET columns = NULL, column_types = NULL, "
+                                 "updated_at = ? WHERE id = ?"));
         q.addBindValue(now);
         q.addBindValue(datasetId);
     }

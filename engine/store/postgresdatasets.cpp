@@ -227,7 +227,10 @@ Result<void> PostgresStore::forgetUndo(qint64 jobId, qint64 datasetId)
     return {};
 }
 
-Result<void> PostgresStore::setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now)
+Result<void> PostgresStore::setColumns(qint64 datasetId,
+                                       const QJsonArray &columns,
+                                       const QJsonObject &types,
+                                       qint64 now)
 {
     auto db = this->db();
     if (!db)
@@ -236,21 +239,10 @@ Result<void> PostgresStore::setColumns(qint64 datasetId, const QJsonArray &colum
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     // FOR NO KEY UPDATE: two imports finishing at once on two nodes add their columns in turn.
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT columns FROM datasets WHERE id = ? FOR NO KEY UPDATE"));
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading the columns of a dataset"));
-    const QJsonArray have =
-        q.next() ? QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array() : QJsonArray();
-    q.finish();
-    q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
-    q.addBindValue(QString::fromUtf8(
-        QJsonDocument(SharedRows::mergedColumns(have, columns)).toJson(QJsonDocument::Compact)));
-    q.addBindValue(now);
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
+    if (auto added = SharedRows::addColumns(*db, datasetId, columns, types, now,
+                                            QStringLiteral(" FOR NO KEY UPDATE"));
+        !added)
+        return added.error();
     return transaction.commit();
 }
 

@@ -3,6 +3,7 @@
 #include "datasets/datasetstore.h"
 #include "monitor/resourcesample.h"
 #include "store/idempotencykey.h"
+#include "store/sqlhelpers.h"
 #include "uploads/tusuploadrecord.h"
 
 #include <QJsonArray>
@@ -20,7 +21,7 @@ const QString keyColumns =
 const QString datasetColumns = QStringLiteral(
     "d.id, d.name, d.columns, d.created_at, d.updated_at, "
     "(SELECT count(*) FROM records r WHERE r.id BETWEEN d.id << 40 AND ((d.id + 1) << 40) - 1), "
-    "d.key_field");
+    "d.key_field, d.column_types");
 
 const QString metricColumns =
     QStringLiteral("ts, rss_bytes, cpu_percent, mem_total_bytes, mem_available_bytes, "
@@ -74,6 +75,54 @@ QJsonArray mergedColumns(const QJsonArray &have, const QJsonArray &add)
     return merged;
 }
 
+QJsonObject mergedTypes(const QJsonObject &have, const QJsonObject &add)
+{
+    QJsonObject merged = have;
+    for (auto it = add.begin(); it != add.end(); ++it) {
+        QJsonArray types = merged.value(it.key()).toArray();
+        if (!types.contains(it.value())) {
+            types.append(it.value());
+            merged.insert(it.key(), types);
+        }
+    }
+    return merged;
+}
+
+Result<void> addColumns(QSqlDatabase &db,
+                        qint64 datasetId,
+                        const QJsonArray &columns,
+                        const QJsonObject &types,
+                        qint64 now,
+                        const QString &rowLock)
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT columns, column_types FROM datasets WHERE id = ?") + rowLock);
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the columns of a dataset"));
+    QJsonArray haveColumns;
+    QJsonObject haveTypes;
+    if (q.next()) {
+        haveColumns = QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array();
+        haveTypes = QJsonDocument::fromJson(q.value(1).toString().toUtf8()).object();
+    }
+    q.finish();
+    const QJsonObject mergedTypeMap = mergedTypes(haveTypes, types);
+    q.prepare(QStringLiteral(
+        "UPDATE datasets SET columns = ?, column_types = ?, updated_at = ? WHERE id = ?"));
+    q.addBindValue(QString::fromUtf8(
+        QJsonDocument(mergedColumns(haveColumns, columns)).toJson(QJsonDocument::Compact)));
+    q.addBindValue(mergedTypeMap.isEmpty()
+                       ? QVariant(QMetaType::fromType<QString>())
+                       : QVariant(QString::fromUtf8(
+                             QJsonDocument(mergedTypeMap).toJson(QJsonDocument::Compact))));
+    q.addBindValue(now);
+    q.addBindValue(datasetId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
+    return {};
+}
+
 Error keyedByAnother(const QString &current, const QString &field)
 {
     return makeError(ErrorCode::Conflict,
@@ -115,6 +164,7 @@ DatasetInfo datasetFrom(const QSqlQuery &q)
     info.updatedAt = q.value(4).toLongLong();
     info.records = q.value(5).toLongLong();
     info.key = q.value(6).toString();
+    info.columnTypes = QJsonDocument::fromJson(q.value(7).toString().toUtf8()).object();
     return info;
 }
 

@@ -6,8 +6,10 @@
 #include "core/error.h"
 
 #include <QJsonArray>
+#include <QJsonObject>
 #include <QString>
 
+class QSqlDatabase;
 class QSqlQuery;
 
 namespace Ferry {
@@ -29,6 +31,17 @@ extern const QString metricColumns;  // metric_samples, for sampleFrom
 TusUploadRecord tusFrom(const QSqlQuery &q);
 // A dataset's columns after an import: those it had, then the import's new ones, in order.
 QJsonArray mergedColumns(const QJsonArray &have, const QJsonArray &add);
+// A dataset's column types after an import: each column's types, then the import's type where
+// it is new for that column (`add`: column name → type name).
+QJsonObject mergedTypes(const QJsonObject &have, const QJsonObject &add);
+// DatasetStore::setColumns inside the caller's transaction: reads the dataset's columns and
+// types (`rowLock` appended to the SELECT: PostgreSQL's FOR NO KEY UPDATE), writes the merge.
+Result<void> addColumns(QSqlDatabase &db,
+                        qint64 datasetId,
+                        const QJsonArray &columns,
+                        const QJsonObject &types,
+                        qint64 now,
+                        const QString &rowLock);
 // DatasetStore::useKey's refusals, worded once for both stores.
 Error keyedByAnother(const QString &current, const QString &field);
 Error recordWithoutKey(const QString &field, qint64 count);

@@ -63,10 +63,11 @@ SqliteStore::deleteDataset(qint64 userId, const QString &name, DatasetDeleteScop
     // Only completed migrations' checkpoints can be left (see s_busy): nothing needs them.
     auto checkpoints =
         db.prepare(QStringLiteral("DELETE FROM migration_checkpoints WHERE dataset_id = ?1"));
-    auto finish = db.prepare(scope == DatasetDeleteScope::Dataset
-                                 ? QStringLiteral("DELETE FROM datasets WHERE id = ?1")
-                                 : QStringLiteral("UPDATE datasets SET columns = NULL, "
-                                                  "updated_at = ?2 WHERE id = ?1"));
+    auto finish =
+        db.prepare(scope == DatasetDeleteScope::Dataset
+                       ? QStringLiteral("DELETE FROM datasets WHERE id = ?1")
+                       : QStringLiteral("UPDATE datasets SET columns = NULL, column_types = NULL, "
+                                        "updated_at = ?2 WHERE id = ?1"));
     for (const auto *statement : {&find, &busy, &records, &checkpoints, &finish}) {
         if (!*statement)
             return statement->error();

@@ -25,7 +25,10 @@ Result<QString> readKeyField(QSqlDatabase &db, qint64 datasetId)
 
 } // namespace
 
-Result<void> SqliteStore::setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now)
+Result<void> SqliteStore::setColumns(qint64 datasetId,
+                                     const QJsonArray &columns,
+                                     const QJsonObject &types,
+                                     qint64 now)
 {
     const std::lock_guard writer(m_writeMutex);
     auto db = this->db();
@@ -34,21 +37,8 @@ Result<void> SqliteStore::setColumns(qint64 datasetId, const QJsonArray &columns
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT columns FROM datasets WHERE id = ?"));
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading the columns of a dataset"));
-    const QJsonArray have =
-        q.next() ? QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array() : QJsonArray();
-    q.finish();
-    q.prepare(QStringLiteral("UPDATE datasets SET columns = ?, updated_at = ? WHERE id = ?"));
-    q.addBindValue(QString::fromUtf8(
-        QJsonDocument(SharedRows::mergedColumns(have, columns)).toJson(QJsonDocument::Compact)));
-    q.addBindValue(now);
-    q.addBindValue(datasetId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("saving the columns of a dataset"));
+    if (auto added = SharedRows::addColumns(*db, datasetId, columns, types, now, {}); !added)
+        return added.error();
     return transaction.commit();
 }
 

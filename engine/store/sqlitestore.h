@@ -100,7 +100,10 @@ public:
     Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
     Result<int> undoEndedMigrations() override;
     Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
-    Result<void> setColumns(qint64 datasetId, const QJsonArray &columns, qint64 now) override;
+    Result<void> setColumns(qint64 datasetId,
+                            const QJsonArray &columns,
+                            const QJsonObject &types,
+                            qint64 now) override;
     Result<QString> datasetKey(qint64 datasetId) override;
     Result<void> useKey(qint64 datasetId, const QString &field) override;
     Result<QList<DatasetInfo>> datasets(qint64 userId) override;

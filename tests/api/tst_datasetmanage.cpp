@@ -375,6 +375,7 @@ private Q_SLOTS:
         QCOMPARE(after.value(u"sizeBytes").toInteger(), 0);
         QCOMPARE(after.value(u"key").toString(), QStringLiteral("id"));
         QCOMPARE(after.value(u"columns").toArray(), QJsonArray());
+        QCOMPARE(after.value(u"schema").toArray(), QJsonArray()); // its types go with its columns
         QCOMPARE(after.value(u"createdAt"), before.value(u"createdAt"));
         QVERIFY(after.value(u"updatedAt").toInteger() >= before.value(u"updatedAt").toInteger());
         // The imports that wrote it stay listed.
@@ -393,6 +394,57 @@ private Q_SLOTS:
         QCOMPARE(refilled.value(u"records").toInteger(), 6);
         QCOMPARE(refilled.value(u"columns").toArray(),
                  QJsonArray({QStringLiteral("id"), QStringLiteral("name")}));
+        // Imported without a mapping since: no types.
+        QCOMPARE(refilled.value(u"schema").toArray(),
+                 QJsonArray({QJsonObject{{QStringLiteral("name"), QStringLiteral("id")}},
+                             QJsonObject{{QStringLiteral("name"), QStringLiteral("name")}}}));
+    }
+
+    // The schema: the union of the imports' columns in first-seen order, each with the type its
+    // mapping gave. An untyped import adds untyped columns and keeps the types there are; a
+    // column that mappings gave different types is "mixed" and lists them, first-seen first; a
+    // type given again is not listed twice.
+    void schemaKeepsEachColumnsTypes()
+    {
+        JobsApiFixture api;
+        const QString people = QStringLiteral("people");
+        auto mapping = [](const char *json) { return QJsonDocument::fromJson(json).object(); };
+        api.migrate(api.alice.id, people, "id,name\n1,Ada\n",
+                    mapping("{\"fields\": [{\"name\": \"id\", \"type\": \"integer\"}, "
+                            "{\"name\": \"name\", \"type\": \"string\"}]}"));
+        api.migrate(api.alice.id, people, "id,name,email\n2,Bob,bob@example.com\n");
+        const QJsonObject ageMapping =
+            mapping("{\"fields\": [{\"name\": \"id\", \"type\": \"string\"}, "
+                    "{\"name\": \"age\", \"source\": \"years\", \"type\": \"integer\"}]}");
+        api.migrate(api.alice.id, people, "id,years\n3,40\n", ageMapping);
+        api.migrate(api.alice.id, people, "id,years\n4,41\n", ageMapping);
+
+        auto field = [](const char *name, const char *type = nullptr) {
+            QJsonObject f{{QStringLiteral("name"), QString::fromLatin1(name)}};
+            if (type)
+                f.insert(QStringLiteral("type"), QString::fromLatin1(type));
+            return f;
+        };
+        QJsonObject mixedId = field("id", "mixed");
+        mixedId.insert(QStringLiteral("types"),
+                       QJsonArray({QStringLiteral("integer"), QStringLiteral("string")}));
+        const QJsonArray schema{mixedId, field("name", "string"), field("email"),
+                                field("age", "integer")};
+        const QJsonArray columns{QStringLiteral("id"), QStringLiteral("name"),
+                                 QStringLiteral("email"), QStringLiteral("age")};
+
+        const JobsReply detail = api.get(detailPath(people), api.aliceToken);
+        QVERIFY2(detail.status == 200, detail.body.constData());
+        const QJsonObject dataset = detail.json.value(u"dataset").toObject();
+        QCOMPARE(dataset.value(u"records").toInteger(), 4);
+        QCOMPARE(dataset.value(u"columns").toArray(), columns); // unchanged for old clients
+        QCOMPARE(dataset.value(u"schema").toArray(), schema);
+
+        const JobsReply list = api.get(QStringLiteral("/api/v1/datasets"), api.aliceToken);
+        QVERIFY2(list.status == 200, list.body.constData());
+        const QJsonObject entry = list.json.value(u"datasets").toArray().at(0).toObject();
+        QCOMPARE(entry.value(u"columns").toArray(), columns);
+        QCOMPARE(entry.value(u"schema").toArray(), schema);
     }
 
     // A pending migration into the dataset keeps both deletes away (409 dataset_busy naming it);

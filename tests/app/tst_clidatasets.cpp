@@ -78,7 +78,8 @@ private:
     qint64 importHere(const QString &user,
                       const QString &dataset,
                       const QByteArray &csv,
-                      const QString &key = {});
+                      const QString &key = {},
+                      const QJsonValue &mapping = {});
 
     std::unique_ptr<QTemporaryDir> m_dir;
 };
@@ -167,7 +168,8 @@ Run tst_CliDatasets::ferryOnTerminal(const QStringList &arguments, const QByteAr
 qint64 tst_CliDatasets::importHere(const QString &user,
                                    const QString &dataset,
                                    const QByteArray &csv,
-                                   const QString &key)
+                                   const QString &key,
+                                   const QJsonValue &mapping)
 {
     auto store = Test::openStore(dataDir() + QStringLiteral("/ferry.db"));
     SystemClock clock;
@@ -183,6 +185,7 @@ qint64 tst_CliDatasets::importHere(const QString &user,
     request.dataset = dataset;
     request.fileName = QStringLiteral("people.csv");
     request.key = key;
+    request.mapping = mapping;
     QBuffer buffer;
     buffer.setData(csv);
     buffer.open(QIODevice::ReadOnly);
@@ -204,11 +207,26 @@ void tst_CliDatasets::listAndShow()
 {
     importHere(QStringLiteral("alice"), QStringLiteral("people"), s_people, QStringLiteral("id"));
     importHere(QStringLiteral("alice"), QStringLiteral("plain"), "a\n1\n");
+    // Typed by one mapping, then another: "a (integer), b (mixed: string, boolean)".
+    const auto typedMapping = [](const char *json) {
+        return QJsonValue(QJsonDocument::fromJson(json).object());
+    };
+    importHere(QStringLiteral("alice"), QStringLiteral("typed"), "a,b\n1,x\n", {},
+               typedMapping("{\"fields\": [{\"name\": \"a\", \"type\": \"integer\"}, "
+                            "{\"name\": \"b\"}]}"));
+    importHere(QStringLiteral("alice"), QStringLiteral("typed"), "b,c\ntrue,y\n", {},
+               typedMapping("{\"fields\": [{\"name\": \"b\", \"type\": \"boolean\"}]}"));
+    const Run typed =
+        ferry({QStringLiteral("dataset"), QStringLiteral("show"), QStringLiteral("typed"),
+               QStringLiteral("--user"), QStringLiteral("alice")});
+    QVERIFY2(typed.exitCode == 0, qPrintable(typed.describe()));
+    QVERIFY2(typed.out.contains("columns: a (integer), b (mixed: string, boolean)\n"),
+             qPrintable(typed.describe()));
     const Run list = ferry({QStringLiteral("dataset"), QStringLiteral("list"),
                             QStringLiteral("--user"), QStringLiteral("alice")});
     QVERIFY2(list.exitCode == 0, qPrintable(list.describe()));
     const QList<QByteArray> lines = list.out.trimmed().split('\n');
-    QCOMPARE(lines.size(), 2);
+    QCOMPARE(lines.size(), 3); // people, plain, typed
     QVERIFY2(lines.at(0).startsWith("people\t3 records\tkey id"), lines.at(0).constData());
     QVERIFY2(lines.at(1).startsWith("plain\t1 records\tno key"), lines.at(1).constData());
     // Bob has none: nothing on stdout, a note on stderr, success.
@@ -255,6 +273,10 @@ void tst_CliDatasets::jsonUsesApiShapes()
     QCOMPARE(dataset.value(u"records").toInteger(), 3);
     QCOMPARE(dataset.value(u"columns").toArray(),
              QJsonArray({QStringLiteral("id"), QStringLiteral("name")}));
+    // Imported without a mapping: the schema names the columns, without types.
+    QCOMPARE(dataset.value(u"schema").toArray(),
+             QJsonArray({QJsonObject{{QStringLiteral("name"), QStringLiteral("id")}},
+                         QJsonObject{{QStringLiteral("name"), QStringLiteral("name")}}}));
     // The documents' bytes: {"id":"1","name":"Ada"} and so on (no mapping: strings).
     QCOMPARE(dataset.value(u"sizeBytes").toInteger(),
              qint64(QByteArray("{\"id\":\"1\",\"name\":\"Ada\"}{\"id\":\"2\",\"name\":\"Grace\"}"

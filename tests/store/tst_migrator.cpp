@@ -89,6 +89,79 @@ private Q_SLOTS:
         QVERIFY(rows.at(2).value(0).isNull());
     }
 
+    // 0014: a dataset written before column types keeps its columns, untyped; the next imports
+    // add their types to it (a typed one, an untyped one, then a conflicting type).
+    void datasetColumnsGainTypes()
+    {
+        QTemporaryDir dir;
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/types.db"));
+        qint64 datasetId = 0;
+        qint64 userId = 0;
+        {
+            auto old = openTestStore(path, 13);
+            QCOMPARE(old->schemaVersion(), 13);
+            ManualClock clock;
+            UserDirectory users(*old, clock);
+            auto user = users.addUser(QStringLiteral("alice"));
+            QVERIFY(user.ok());
+            userId = user->user.id;
+            auto dataset = old->datasets().ensureDataset(userId, QStringLiteral("people"), 0);
+            QVERIFY(dataset.ok());
+            datasetId = *dataset;
+            // As 0013's setColumns wrote them: the columns alone.
+            QString error;
+            writeRows(path,
+                      QStringLiteral("UPDATE datasets SET columns = '[\"id\",\"name\"]' "
+                                     "WHERE id = %1")
+                          .arg(datasetId),
+                      &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+        }
+        auto store = openTestStore(path);
+        QVERIFY(store->schemaVersion() >= 14);
+        DatasetStore &datasets = store->datasets();
+        auto upgraded = datasets.dataset(userId, QStringLiteral("people"));
+        QVERIFY(upgraded.ok() && upgraded->has_value());
+        QCOMPARE((*upgraded)->columns, QJsonArray({QStringLiteral("id"), QStringLiteral("name")}));
+        QVERIFY((*upgraded)->columnTypes.isEmpty());
+        QCOMPARE(datasetSchema(**upgraded),
+                 QJsonArray({QJsonObject{{QStringLiteral("name"), QStringLiteral("id")}},
+                             QJsonObject{{QStringLiteral("name"), QStringLiteral("name")}}}));
+
+        const QString integer = QStringLiteral("integer");
+        const QString string = QStringLiteral("string");
+        QVERIFY(datasets
+                    .setColumns(datasetId, {QStringLiteral("id"), QStringLiteral("age")},
+                                {{QStringLiteral("id"), integer}, {QStringLiteral("age"), integer}},
+                                1)
+                    .ok());
+        QVERIFY(datasets.setColumns(datasetId, {QStringLiteral("email")}, {}, 2).ok());
+        QVERIFY(datasets
+                    .setColumns(datasetId, {QStringLiteral("id"), QStringLiteral("age")},
+                                {{QStringLiteral("id"), string}, {QStringLiteral("age"), integer}},
+                                3)
+                    .ok());
+        auto typed = datasets.dataset(userId, QStringLiteral("people"));
+        QVERIFY(typed.ok() && typed->has_value());
+        QCOMPARE((*typed)->columns, QJsonArray({QStringLiteral("id"), QStringLiteral("name"),
+                                                QStringLiteral("age"), QStringLiteral("email")}));
+        QCOMPARE((*typed)->columnTypes,
+                 QJsonObject({{QStringLiteral("id"), QJsonArray({integer, string})},
+                              {QStringLiteral("age"), QJsonArray({integer})}}));
+        const QJsonArray schema = datasetSchema(**typed);
+        QCOMPARE(schema.at(0).toObject(),
+                 QJsonObject({{QStringLiteral("name"), QStringLiteral("id")},
+                              {QStringLiteral("type"), QStringLiteral("mixed")},
+                              {QStringLiteral("types"), QJsonArray({integer, string})}}));
+        QCOMPARE(schema.at(1).toObject(),
+                 QJsonObject({{QStringLiteral("name"), QStringLiteral("name")}}));
+        QCOMPARE(schema.at(2).toObject(),
+                 QJsonObject({{QStringLiteral("name"), QStringLiteral("age")},
+                              {QStringLiteral("type"), integer}}));
+        QCOMPARE(schema.at(3).toObject(),
+                 QJsonObject({{QStringLiteral("name"), QStringLiteral("email")}}));
+    }
+
     void oldSchemaIsMigratedAndKeepsItsData()
     {
         QTemporaryDir dir;

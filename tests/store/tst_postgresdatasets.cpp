@@ -98,7 +98,7 @@ private Q_SLOTS:
         const auto job = claimJob();
         QVERIFY(commit(job, beta, {{"", doc(1)}, {"", doc(2)}, {"", doc(3)}}).ok());
         const QJsonArray columns{QStringLiteral("n"), QStringLiteral("tag")};
-        QVERIFY(m_store->setColumns(beta, columns, Now + 100).ok());
+        QVERIFY(m_store->setColumns(beta, columns, {}, Now + 100).ok());
 
         auto list = m_store->datasets(m_user);
         QVERIFY2(list.ok(), list ? "" : qPrintable(list.error().message));
