@@ -11,6 +11,8 @@
 #include "uploadtestsupport.h"
 
 #include <QComboBox>
+#include <QJsonArray>
+#include <QJsonObject>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -182,6 +184,28 @@ private Q_SLOTS:
 
         c.showUser(c.bob);
         QCOMPARE(c.names(), QStringList{QStringLiteral("bobs")});
+    }
+
+    // The details show each column's type where a mapping gave one.
+    void detailsShowColumnTypes()
+    {
+        Console c;
+        const QJsonObject mapping{
+            {QStringLiteral("fields"),
+             QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("id")},
+                                    {QStringLiteral("type"), QStringLiteral("integer")}},
+                        QJsonObject{{QStringLiteral("name"), QStringLiteral("name")}}}}};
+        const qint64 job = queueCsvUpload(*c.queue, c.blobs, c.alice, "id,name\n1,a\n2,b\n",
+                                          {{QStringLiteral("dataset"), QStringLiteral("typed")},
+                                           {QStringLiteral("mapping"), mapping}})
+                               .jobId;
+        QVERIFY(c.dispatcher->start());
+        c.started = true;
+        QVERIFY(waitFor(
+            [&] { return (*c.t.store->job(job, std::nullopt))->status == JobStatus::Completed; }));
+        c.show(c.alice);
+        const QString details = c.select(QStringLiteral("typed"));
+        QVERIFY2(details.contains(u"id (integer), name"), qPrintable(details));
     }
 
     // Delete asks first with the dataset's name and owner; declined, nothing changes; accepted,

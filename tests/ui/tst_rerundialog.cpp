@@ -113,6 +113,14 @@ private:
         void showJob(qint64 id)
         {
             auto *view = find<QTableView>("jobsView");
+            // A job queued since the table was read appears once the page re-reads it.
+            QVERIFY(waitFor([&] {
+                for (int row = 0; row < page->model()->rowCount(); ++row) {
+                    if (page->model()->jobId(row) == id)
+                        return true;
+                }
+                return false;
+            }));
             QSignalSpy shown(page.get(), &JobsPage::detailShown);
             for (int row = 0; row < page->model()->rowCount(); ++row) {
                 if (page->model()->jobId(row) == id)
@@ -219,6 +227,19 @@ private Q_SLOTS:
         people = c.t.store->datasets().dataset(c.alice, QStringLiteral("people"));
         QCOMPARE((*people)->records, 2);
         QCOMPARE((*people)->key, QStringLiteral("id"));
+
+        // The detail pane shows the re-run's result as labelled figures, not raw JSON (issue 16).
+        c.showJob(second);
+        QTRY_VERIFY(c.find<QTextBrowser>("jobDetail")->toPlainText().contains(u"completed"));
+        const QString detail = c.find<QTextBrowser>("jobDetail")->toPlainText();
+        QVERIFY2(detail.contains(u"Rows read\t3") || detail.contains(u"Rows read\n3"),
+                 qPrintable(detail));
+        QVERIFY2(detail.contains(u"Rows imported\t2") || detail.contains(u"Rows imported\n2"),
+                 qPrintable(detail));
+        QVERIFY2(detail.contains(u"Rows rejected\t1") || detail.contains(u"Rows rejected\n1"),
+                 qPrintable(detail));
+        QVERIFY2(detail.contains(u"Dataset"), qPrintable(detail));
+        QVERIFY2(!detail.contains(u"\"rowsImported\""), qPrintable(detail));
     }
 
     // A job that is not a migration has nothing to run again; a re-run while the upload's

@@ -7,6 +7,7 @@
 #include <QDateTime>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonObject>
 #include <QJsonValue>
 #include <QLabel>
 #include <QLocale>
@@ -57,6 +58,29 @@ QString columnsText(const QJsonArray &columns)
     return names.join(QStringLiteral(", "));
 }
 
+// "id (integer), name, score (mixed: integer, string)": the schema with each column's type.
+QString schemaText(const DatasetInfo &dataset)
+{
+    QStringList parts;
+    const QJsonArray schema = datasetSchema(dataset);
+    for (const QJsonValue &entry : schema) {
+        const QJsonObject field = entry.toObject();
+        QString part = field.value(u"name").toString();
+        const QString type = field.value(u"type").toString();
+        if (type == u"mixed") {
+            QStringList types;
+            const QJsonArray given = field.value(u"types").toArray();
+            for (const QJsonValue &t : given)
+                types.append(t.toString());
+            part += QStringLiteral(" (mixed: %1)").arg(types.join(QStringLiteral(", ")));
+        } else if (!type.isEmpty()) {
+            part += QStringLiteral(" (%1)").arg(type);
+        }
+        parts.append(part);
+    }
+    return parts.join(QStringLiteral(", "));
+}
+
 QString detailsHtml(const Result<std::optional<DatasetDetails>> &details, const QString &name)
 {
     if (!details)
@@ -73,7 +97,7 @@ QString detailsHtml(const Result<std::optional<DatasetDetails>> &details, const 
                  timeText(d.info.createdAt), timeText(d.info.updatedAt));
     html += QStringLiteral("<h4>Columns</h4><p>%1</p>")
                 .arg(d.info.columns.isEmpty() ? QStringLiteral("<i>none yet</i>")
-                                              : columnsText(d.info.columns).toHtmlEscaped());
+                                              : schemaText(d.info).toHtmlEscaped());
     html += QStringLiteral("<h4>Imports (newest first, at most %1)</h4>").arg(MaxDatasetImports);
     if (d.imports.isEmpty())
         return html + QStringLiteral("<p>None left (retention prunes old jobs).</p>");
