@@ -401,6 +401,30 @@ private Q_SLOTS:
         QCOMPARE(quotaUsed(api), quotaBefore);
     }
 
+    // Found by attacking the API: a re-run racing DELETE /api/v1/sessions/{id} read the session,
+    // then enqueued its job after the session was deleted; the store refused the job (the session
+    // it names is gone) and the client got a 503 "the database does not answer". The re-run says
+    // the session is gone instead (404), as it would have a moment later.
+    void rerunOfASessionDeletedMeanwhileIsNotFound()
+    {
+        JobsApiFixture api;
+        const QJsonObject accepted = upload(api, QStringLiteral("dataset=people"));
+        const QString sessionId = accepted.value(u"sessionId").toString();
+        waitForEnd(api, accepted.value(u"jobId").toString());
+        auto found = api.reruns->find(sessionId, api.alice.id);
+        QVERIFY(found && found->has_value());
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/sessions/") + sessionId, api.aliceToken)
+                     .status,
+                 200);
+        QJsonObject payload = (*found)->lastPayload;
+        payload.insert(QStringLiteral("format"), QStringLiteral("csv")); // no read of the file
+        auto queued = api.reruns->rerun(**found, payload, 0);
+        QVERIFY(!queued);
+        QCOMPARE(queued.error().code, ErrorCode::NotFound);
+        QVERIFY2(queued.error().message.contains(sessionId), qPrintable(queued.error().message));
+        QCOMPARE(jobCount(api), 0);
+    }
+
     // Found by attacking the API: 12 slow dry runs of one user (1 MiB gzip bodies that
     // decompress to spaces) held all 8 of the API's workers, and another user's GET /api/v1/jobs
     // waited for them. Dry runs run on a pool of their own; a user's beyond 2 at once get a 429.
