@@ -98,7 +98,51 @@ ApiRoute route(const char *path, auto handle, auto prepare)
 
 MigrationRoutes::MigrationRoutes(UploadReruns &reruns, MigrationRouteOptions options)
     : m_reruns(reruns), m_options(options)
-{}
+{
+    m_dryRunPool.setObjectName(QStringLiteral("ferry-dry-run"));
+    m_dryRunPool.setMaxThreadCount(qMax(1, options.dryRunThreads));
+    m_dryRunPool.setExpiryTimeout(30'000);
+}
+
+MigrationRoutes::~MigrationRoutes()
+{
+    m_dryRunPool.waitForDone();
+}
+
+void MigrationRoutes::onDryRunPool(const ApiCall &call, std::function<void()> work)
+{
+    const qint64 user = call.user().id;
+    {
+        QMutexLocker lock(&m_dryRunMutex);
+        const bool userFull = m_dryRunsPerUser.value(user) >= m_options.maxDryRunsPerUser;
+        if (userFull || m_dryRuns >= m_options.maxDryRuns) {
+            lock.unlock();
+            Http::Response response =
+                userFull ? Api::error(429, "Too many requests",
+                                      QStringLiteral("You have %1 dry runs in progress, the most "
+                                                     "one user may. Wait for one to answer, then "
+                                                     "send the next.")
+                                          .arg(m_options.maxDryRunsPerUser),
+                                      "too_many_dry_runs")
+                         : Api::error(503, "Unavailable",
+                                      QStringLiteral("The server has %1 dry runs in progress, the "
+                                                     "most it runs at once. Try again shortly.")
+                                          .arg(m_options.maxDryRuns),
+                                      "too_many_dry_runs");
+            response.setHeader("Retry-After", userFull ? "2" : "5");
+            return call.respond(std::move(response));
+        }
+        ++m_dryRunsPerUser[user];
+        ++m_dryRuns;
+    }
+    m_dryRunPool.start([this, user, work = std::move(work)] {
+        work();
+        QMutexLocker lock(&m_dryRunMutex);
+        if (--m_dryRunsPerUser[user] <= 0)
+            m_dryRunsPerUser.remove(user);
+        --m_dryRuns;
+    });
+}
 
 QList<ApiRoute> MigrationRoutes::routes()
 {
@@ -211,25 +255,29 @@ void MigrationRoutes::rerun(const ApiCall &call)
 // POST /api/v1/sessions/{id}/dry-run (auth)
 //   Body (optional, application/json): the options of POST .../migrations but priority, and
 //   "rows" (1-1000, default 20). Nothing is written and nothing is charged.
-//   200 the dry run (see answerDryRun); 400 bad option; 404 no such session of the caller's.
+//   200 the dry run (see answerDryRun); 400 bad option; 404 no such session of the caller's;
+//   429 / 503 too_many_dry_runs (Retry-After) past the caller's or the server's dry runs at once.
 void MigrationRoutes::dryRunStored(const ApiCall &call)
 {
     auto parsed = MigrationOptions::parse(call.request().body, {QStringLiteral("rows")});
     if (auto *bad = std::get_if<Http::Response>(&parsed))
         return call.respond(std::move(*bad));
     const MigrationOptions &options = std::get<MigrationOptions>(parsed);
-    const std::optional<StoredUpload> upload = callersUpload(call);
+    std::optional<StoredUpload> upload = callersUpload(call);
     if (!upload)
         return;
-    answerDryRun(
-        call, m_reruns.dryRun(*upload, options.applyTo(upload->lastPayload, upload->session.blobId),
-                              int(options.rows().value_or(DefaultDryRunRows)), deadline(call)));
+    QJsonObject payload = options.applyTo(upload->lastPayload, upload->session.blobId);
+    const int rows = int(options.rows().value_or(DefaultDryRunRows));
+    onDryRunPool(call, [this, call, upload = std::move(*upload), payload, rows] {
+        answerDryRun(call, m_reruns.dryRun(upload, payload, rows, deadline(call)));
+    });
 }
 
 // POST /api/v1/dry-run?dataset=&format=&key=&mapping=&header=&delimiter=&quote=&rows= (auth)
 //   Body: the first rows of a file (at most maxDryRunBodyBytes), as for POST /api/v1/uploads.
 //   The dataset is optional: named, its key is the one a real import would use.
-//   200 the dry run; 400 bad parameter or empty body; 413 body too large; 415 media type.
+//   200 the dry run; 400 bad parameter or empty body; 413 body too large; 415 media type;
+//   429 / 503 too_many_dry_runs as above.
 void MigrationRoutes::dryRunBody(const ApiCall &call)
 {
     auto parsed = MigrationOptions::fromQuery(
@@ -246,10 +294,13 @@ void MigrationRoutes::dryRunBody(const ApiCall &call)
     }
     QJsonObject payload = options.applyTo({}, {});
     payload.remove(QStringLiteral("blob"));
-    answerDryRun(call, m_reruns.dryRunBytes(
-                           call.user().id, body,
-                           QString::fromLatin1(call.request().header("content-type")), payload,
-                           int(options.rows().value_or(DefaultDryRunRows)), deadline(call)));
+    const int rows = int(options.rows().value_or(DefaultDryRunRows));
+    onDryRunPool(call, [this, call, payload, rows] {
+        const Http::Request &request = call.request();
+        answerDryRun(call, m_reruns.dryRunBytes(call.user().id, request.body,
+                                                QString::fromLatin1(request.header("content-type")),
+                                                payload, rows, deadline(call)));
+    });
 }
 
 //   200 {"success": true, "ok": <no problem and no rejected row>, "format", "dataset" (null when

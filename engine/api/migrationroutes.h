@@ -3,6 +3,10 @@
 #include "api/apiroute.h"
 #include "migrate/uploadreruns.h"
 
+#include <QHash>
+#include <QMutex>
+#include <QThreadPool>
+
 namespace Ferry {
 
 struct MigrationRouteOptions
@@ -11,6 +15,13 @@ struct MigrationRouteOptions
     int dryRunTimeoutMs = 10'000;
     // The largest body POST /api/v1/dry-run takes; bigger files are uploaded, then dry-run.
     qint64 maxDryRunBodyBytes = 1 << 20;
+    // Dry runs read files (a stored upload, a gzip body of up to 1 GiB decompressed) for up to
+    // dryRunTimeoutMs: they run on a pool of their own, so they never hold the API's workers that
+    // every other request needs. At most maxDryRunsPerUser of one user and maxDryRuns in all are
+    // running or waiting for a thread; beyond, 429 / 503 too_many_dry_runs.
+    int dryRunThreads = 2;
+    int maxDryRunsPerUser = 2;
+    int maxDryRuns = 8;
 };
 
 // Fixing an import without uploading again (UploadReruns over HTTP):
@@ -22,6 +33,9 @@ class MigrationRoutes final : public ApiRouteGroup
 {
 public:
     explicit MigrationRoutes(UploadReruns &reruns, MigrationRouteOptions options = {});
+    // Waits for the dry runs still running.
+    ~MigrationRoutes() override;
+    Q_DISABLE_COPY_MOVE(MigrationRoutes)
 
     QList<ApiRoute> routes() override;
 
@@ -33,9 +47,16 @@ private:
     std::optional<StoredUpload> callersUpload(const ApiCall &call);
     void answerDryRun(const ApiCall &call, const Result<DryRunResult> &result);
     std::function<bool()> deadline(const ApiCall &call) const;
+    // Runs work (a dry run) on the dry-run pool when the caller and the server are within their
+    // limits; otherwise answers 429 / 503 too_many_dry_runs and drops it.
+    void onDryRunPool(const ApiCall &call, std::function<void()> work);
 
     UploadReruns &m_reruns;
     MigrationRouteOptions m_options;
+    QThreadPool m_dryRunPool;
+    QMutex m_dryRunMutex; // guards the two counts below
+    QHash<qint64, int> m_dryRunsPerUser;
+    int m_dryRuns = 0;
 };
 
 } // namespace Ferry

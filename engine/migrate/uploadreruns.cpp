@@ -110,8 +110,18 @@ UploadReruns::rerun(const StoredUpload &upload, QJsonObject payload, int priorit
     // Two re-runs at once: the second finds the first pending and is refused.
     job.uniqueKey = QStringLiteral("rerun:") + upload.session.id;
     auto enqueued = m_queue.enqueue(job);
-    if (!enqueued)
+    if (!enqueued) {
+        // Deleted since it was read (DELETE /api/v1/sessions/{id} at the same moment): the store
+        // refuses a job naming it. That is the caller's 404, not a failing database.
+        auto still = m_store.session(upload.session.id, upload.session.userId);
+        if (still && !still->has_value()) {
+            return makeError(ErrorCode::NotFound,
+                             QStringLiteral("You have no upload session %1: it was deleted.")
+                                 .arg(upload.session.id),
+                             QStringLiteral("Upload the file again."));
+        }
         return enqueued.error();
+    }
     return RerunResult{enqueued->id, enqueued->deduplicated};
 }
 

@@ -5,6 +5,7 @@
 
 #include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
+#include "store/sqlitejobids.h"
 #include "store/sqlvalues.h"
 
 #include <QJsonArray>
@@ -332,6 +333,8 @@ Result<ConsoleBulkResult> SqliteStore::applyConsoleAction(const ConsoleJobFilter
     case ConsoleBulkAction::DeleteFinished: {
         // job_attempts, job_row_errors and migration_checkpoints go with their job (ON DELETE
         // CASCADE; foreign_keys is on for every connection).
+        if (!q.exec(SqliteJobIds::keepLastId))
+            return sqlError(q, QStringLiteral("keeping the last job id"));
         if (auto done = run(QStringLiteral("DELETE FROM jobs WHERE ") + JobDeleteSql::deletable +
                                 QStringLiteral(" AND ") + where.sql,
                             {}, QStringLiteral("deleting finished jobs"));

@@ -3,6 +3,7 @@
 
 #include "store/jobdeletesql.h"
 #include "store/sqlhelpers.h"
+#include "store/sqlitejobids.h"
 #include "store/sqlitejobrows.h"
 #include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
@@ -246,6 +247,8 @@ Result<int> SqliteStore::pruneFinished(qint64 finishedBefore, int batchSize)
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery q(*db);
+    if (!q.exec(SqliteJobIds::keepLastId))
+        return sqlError(q, QStringLiteral("keeping the last job id"));
     // A failed migration waits for the undo sweep (its checkpoint goes then): its rows
     // are found by its job. The console and the API delete by the same rule.
     q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "

@@ -2,6 +2,7 @@
 #include "sqlitestore.h"
 
 #include "store/sqlhelpers.h"
+#include "store/sqlitejobids.h"
 #include "store/sqlitejobrows.h"
 #include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
@@ -59,10 +60,12 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
     if (!native)
         return native.error();
     NativeConnection &db = **native;
-    auto insert = db.prepare(QStringLiteral(
-        "INSERT INTO jobs (user_id, session_id, type, payload, status, priority, fair_rank, "
-        "max_attempts, run_at, timeout_ms, unique_key, created_at) "
-        "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    auto insert = db.prepare(
+        QStringLiteral("INSERT INTO jobs (id, user_id, session_id, type, payload, status, "
+                       "priority, fair_rank, "
+                       "max_attempts, run_at, timeout_ms, unique_key, created_at) VALUES (") +
+        SqliteJobIds::nextId +
+        QStringLiteral(", ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     if (!insert)
         return insert.error();
     auto insertSession = db.prepare(QStringLiteral(

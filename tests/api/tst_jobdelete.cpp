@@ -240,6 +240,21 @@ private Q_SLOTS:
         QCOMPARE(replay.headers.value("idempotent-replayed"), QByteArray("true"));
         QCOMPARE(replay.json.value(u"jobId").toString(), QString::number(id));
     }
+
+    // Found by attacking the API: on SQLite, deleting the newest job let the next job take its
+    // id (a rowid is max + 1), so an Idempotency-Key replay, a saved Location or an event stream
+    // (which tells new jobs by id) took the new job for the deleted one.
+    void deletedJobIdsAreNotGivenAgain()
+    {
+        JobsApiFixture api;
+        const SubmittedMigration import =
+            api.migrate(api.alice.id, QStringLiteral("people"), csv());
+        QCOMPARE(del(api, jobPath(import.jobId), api.aliceToken).status, 200);
+        const qint64 next = api.enqueue(api.bob.id);
+        QVERIFY2(
+            next > import.jobId,
+            qPrintable(QStringLiteral("job %1 after deleted job %2").arg(next).arg(import.jobId)));
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_JobDelete)

@@ -7,6 +7,10 @@
 
 #include <QUrlQuery>
 
+#include <zlib.h>
+
+#include <memory>
+
 using namespace Ferry;
 using namespace Ferry::Test;
 
@@ -39,6 +43,30 @@ QJsonObject typedMapping(const QString &scoreSource = QStringLiteral("score"))
 }
 
 const QList<std::pair<QByteArray, QByteArray>> s_json{{"Content-Type", "application/json"}};
+
+// A gzip body of megabytes MiB of spaces (about a thousandth of that compressed): a JSON dry run
+// reads all of it looking for the array, a second or more of work for a body under 1 MiB.
+QByteArray gzipOfSpaces(int megabytes)
+{
+    z_stream stream{};
+    deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+    QByteArray spaces(1 << 20, ' ');
+    QByteArray out;
+    QByteArray buffer(1 << 16, Qt::Uninitialized);
+    for (int i = 0; i < megabytes; ++i) {
+        stream.next_in = reinterpret_cast<Bytef *>(spaces.data());
+        stream.avail_in = uInt(spaces.size());
+        const int flush = i + 1 == megabytes ? Z_FINISH : Z_NO_FLUSH;
+        do {
+            stream.next_out = reinterpret_cast<Bytef *>(buffer.data());
+            stream.avail_out = uInt(buffer.size());
+            deflate(&stream, flush);
+            out.append(buffer.constData(), buffer.size() - qsizetype(stream.avail_out));
+        } while (stream.avail_out == 0);
+    }
+    deflateEnd(&stream);
+    return out;
+}
 
 } // namespace
 
@@ -371,6 +399,86 @@ private Q_SLOTS:
         // Nothing stored: no job, no session, no quota used.
         QCOMPARE(jobCount(api), 0);
         QCOMPARE(quotaUsed(api), quotaBefore);
+    }
+
+    // Found by attacking the API: a re-run racing DELETE /api/v1/sessions/{id} read the session,
+    // then enqueued its job after the session was deleted; the store refused the job (the session
+    // it names is gone) and the client got a 503 "the database does not answer". The re-run says
+    // the session is gone instead (404), as it would have a moment later.
+    void rerunOfASessionDeletedMeanwhileIsNotFound()
+    {
+        JobsApiFixture api;
+        const QJsonObject accepted = upload(api, QStringLiteral("dataset=people"));
+        const QString sessionId = accepted.value(u"sessionId").toString();
+        waitForEnd(api, accepted.value(u"jobId").toString());
+        auto found = api.reruns->find(sessionId, api.alice.id);
+        QVERIFY(found && found->has_value());
+        QCOMPARE(api.call("DELETE", QStringLiteral("/api/v1/sessions/") + sessionId, api.aliceToken)
+                     .status,
+                 200);
+        QJsonObject payload = (*found)->lastPayload;
+        payload.insert(QStringLiteral("format"), QStringLiteral("csv")); // no read of the file
+        auto queued = api.reruns->rerun(**found, payload, 0);
+        QVERIFY(!queued);
+        QCOMPARE(queued.error().code, ErrorCode::NotFound);
+        QVERIFY2(queued.error().message.contains(sessionId), qPrintable(queued.error().message));
+        QCOMPARE(jobCount(api), 0);
+    }
+
+    // Found by attacking the API: 12 slow dry runs of one user (1 MiB gzip bodies that
+    // decompress to spaces) held all 8 of the API's workers, and another user's GET /api/v1/jobs
+    // waited for them. Dry runs run on a pool of their own; a user's beyond 2 at once get a 429.
+    void dryRunsLeaveTheWorkersFree()
+    {
+        JobsApiFixture api;
+        const QByteArray bomb = gzipOfSpaces(400);
+        QVERIFY(bomb.size() < (1 << 20));
+        // Several managers: one opens at most 6 connections to a host.
+        std::vector<std::unique_ptr<QNetworkAccessManager>> managers;
+        QList<QNetworkReply *> dryRuns;
+        for (int i = 0; i < 12; ++i) {
+            if (i % 6 == 0)
+                managers.push_back(std::make_unique<QNetworkAccessManager>());
+            QNetworkRequest request(
+                QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1/dry-run").arg(api.port)));
+            request.setRawHeader("Authorization", "Bearer " + api.aliceToken);
+            request.setRawHeader("Content-Type", "application/json");
+            request.setRawHeader("Content-Encoding", "gzip");
+            dryRuns.append(managers.back()->post(request, bomb));
+        }
+        // Alice's beyond her two are refused at once, in the API's error shape.
+        QVERIFY(waitFor([&] {
+            return std::count_if(dryRuns.begin(), dryRuns.end(),
+                                 [](QNetworkReply *r) { return r->isFinished(); }) >= 10;
+        }));
+        int refused = 0;
+        for (QNetworkReply *reply : std::as_const(dryRuns)) {
+            if (!reply->isFinished())
+                continue;
+            ++refused;
+            QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 429);
+            QVERIFY(reply->hasRawHeader("Retry-After"));
+            const QJsonObject body = QJsonDocument::fromJson(reply->readAll()).object();
+            QCOMPARE(body.value(u"success").toBool(true), false);
+            QCOMPARE(body.value(u"code").toString(), QStringLiteral("too_many_dry_runs"));
+        }
+        QCOMPARE(refused, 10);
+        // Bob's request is answered while alice's two dry runs still read their bodies.
+        const JobsReply bobs = api.get(QStringLiteral("/api/v1/jobs"), api.bobToken);
+        QCOMPARE(bobs.status, 200);
+        QVERIFY(std::any_of(dryRuns.begin(), dryRuns.end(),
+                            [](QNetworkReply *r) { return !r->isFinished(); }));
+        QVERIFY(waitFor(
+            [&] {
+                return std::all_of(dryRuns.begin(), dryRuns.end(),
+                                   [](QNetworkReply *r) { return r->isFinished(); });
+            },
+            60'000));
+        for (QNetworkReply *reply : std::as_const(dryRuns)) {
+            const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            QVERIFY(status == 200 || status == 429);
+            reply->deleteLater();
+        }
     }
 };
 
