@@ -43,9 +43,10 @@ int listDatasets(const User &user, EngineHost &host, bool json)
         if (json)
             array.append(DatasetRoutes::toJson(d));
         else
-            print(QStringLiteral("%1\t%2 records\t%3\tupdated %4")
+            print(QStringLiteral("%1\t%2 record%3\t%4\tupdated %5")
                       .arg(d.name)
                       .arg(d.records)
+                      .arg(d.records == 1 ? QString() : QStringLiteral("s"))
                       .arg(d.key.isEmpty() ? QStringLiteral("no key")
                                            : QStringLiteral("key ") + d.key,
                            timeText(d.updatedAt)));

@@ -228,7 +228,7 @@ void tst_CliDatasets::listAndShow()
     const QList<QByteArray> lines = list.out.trimmed().split('\n');
     QCOMPARE(lines.size(), 3); // people, plain, typed
     QVERIFY2(lines.at(0).startsWith("people\t3 records\tkey id"), lines.at(0).constData());
-    QVERIFY2(lines.at(1).startsWith("plain\t1 records\tno key"), lines.at(1).constData());
+    QVERIFY2(lines.at(1).startsWith("plain\t1 record\tno key"), lines.at(1).constData());
     // Bob has none: nothing on stdout, a note on stderr, success.
     const Run none = ferry({QStringLiteral("dataset"), QStringLiteral("list"),
                             QStringLiteral("--user"), QStringLiteral("bob")});
