@@ -29,31 +29,9 @@ class tst_DatasetsPage : public QObject
     Q_OBJECT
 
 private:
-    struct Console
+    struct Console : MigrationEngine
     {
-        Console() : blobs(t.dir.path() + QStringLiteral("/blobs"), 0)
-        {
-            registerBuiltinHandlers(handlers);
-            handlers.add(QStringLiteral("migrate"),
-                         std::make_shared<MigrateHandler>(t.store->datasets(), blobs, clock,
-                                                          MigrateConfig{}));
-            QueueConfig config;
-            config.pollIntervalMs = 20;
-            queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
-            dispatcher =
-                std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            users = std::make_unique<UserDirectory>(*t.store, clock);
-            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            readers.setMaxThreadCount(1);
-            alice = t.addUser(QStringLiteral("alice"));
-            bob = t.addUser(QStringLiteral("bob"));
-        }
-        ~Console()
-        {
-            page.reset();
-            readers.waitForDone();
-            dispatcher.reset();
-        }
+        ~Console() { page.reset(); }
         // Imports `rows` people into the user's dataset and waits for the job to complete.
         void import(qint64 userId, const QString &dataset, int rows, const QString &key = {})
         {
@@ -138,18 +116,8 @@ private:
             return d && d->has_value() ? (*d)->records : -1;
         }
 
-        TempStore t;
-        SystemClock clock;
-        FileBlobStore blobs;
-        HandlerRegistry handlers;
-        std::unique_ptr<JobQueue> queue;
-        std::unique_ptr<Dispatcher> dispatcher;
-        std::unique_ptr<UserDirectory> users;
-        std::unique_ptr<QuotaLedger> quotas;
-        QThreadPool readers;
         std::unique_ptr<ConsoleContext> context;
         std::unique_ptr<DatasetsPage> page;
-        qint64 alice = 0, bob = 0;
         bool started = false;
         QStringList questions;
         bool accept = true;

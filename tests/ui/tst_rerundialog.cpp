@@ -54,31 +54,9 @@ class tst_RerunDialog : public QObject
     Q_OBJECT
 
 private:
-    struct Console
+    struct Console : MigrationEngine
     {
-        Console() : blobs(t.dir.path() + QStringLiteral("/blobs"), 0)
-        {
-            registerBuiltinHandlers(handlers);
-            handlers.add(QStringLiteral("migrate"),
-                         std::make_shared<MigrateHandler>(t.store->datasets(), blobs, clock,
-                                                          MigrateConfig{}));
-            QueueConfig config;
-            config.pollIntervalMs = 20;
-            queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
-            dispatcher =
-                std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            users = std::make_unique<UserDirectory>(*t.store, clock);
-            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            reruns = std::make_unique<UploadReruns>(*t.store, *queue, blobs, 1000);
-            readers.setMaxThreadCount(1);
-            alice = t.addUser(QStringLiteral("alice"));
-        }
-        ~Console()
-        {
-            page.reset();
-            readers.waitForDone();
-            dispatcher.reset();
-        }
+        ~Console() { page.reset(); }
         // Stores the file and queues its migration as an upload does; the job's id.
         qint64 upload(const QJsonObject &options)
         {
@@ -132,19 +110,8 @@ private:
                 [&] { return !shown.isEmpty() && shown.last().first().toLongLong() == id; }));
         }
 
-        TempStore t;
-        SystemClock clock;
-        FileBlobStore blobs;
-        HandlerRegistry handlers;
-        std::unique_ptr<JobQueue> queue;
-        std::unique_ptr<Dispatcher> dispatcher;
-        std::unique_ptr<UserDirectory> users;
-        std::unique_ptr<QuotaLedger> quotas;
-        std::unique_ptr<UploadReruns> reruns;
-        QThreadPool readers;
         std::unique_ptr<ConsoleContext> context;
         std::unique_ptr<JobsPage> page;
-        qint64 alice = 0;
         QString sessionId;
     };
 
