@@ -1,8 +1,6 @@
 #pragma once
 
-#include "datasets/datasetstore.h"
-#include "store/connectionpool.h"
-#include "store/store.h"
+#include "store/sqlstore.h"
 
 #include <memory>
 
@@ -16,7 +14,7 @@ namespace Ferry {
 // Every Store and DatasetStore method is implemented (postgres*.cpp). Failed statements map by
 // SQLSTATE (postgreserrors.h); imports write through libpq's COPY on QPSQL's own connection
 // (postgresnative.h).
-class PostgresStore final : public Store, public DatasetStore
+class PostgresStore final : public SqlStore
 {
 public:
     // Connects and migrates to targetSchemaVersion (default: newest) with the "postgres"
@@ -24,18 +22,6 @@ public:
     static Result<std::unique_ptr<PostgresStore>> open(const DatabaseConfig &config,
                                                        int targetSchemaVersion = -1);
     ~PostgresStore() override;
-
-    QString backendName() const override { return QStringLiteral("postgresql"); }
-    int schemaVersion() override;
-
-    Result<User> createUser(const QString &name,
-                            const QString &tier,
-                            const QByteArray &tokenHash,
-                            qint64 now) override;
-    Result<std::optional<User>> userByName(const QString &name) override;
-    Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
-    Result<QList<User>> users() override;
-    Result<void> setUserDisabled(qint64 userId, bool disabled) override;
 
     Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
     Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
@@ -58,9 +44,6 @@ public:
     Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
     Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
 
-    Result<std::optional<QString>> setting(const QString &key) override;
-    Result<void> setSetting(const QString &key, const QString &value) override;
-
     Result<std::optional<UploadSession>> session(const QString &id,
                                                  std::optional<qint64> userId) override;
     Result<bool> blobReferenced(const QString &blobId) override;
@@ -69,7 +52,6 @@ public:
     DatasetStore &datasets() override { return *this; }
 
     // Quotas .
-    Result<std::optional<User>> userById(qint64 userId) override;
     Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
     Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
     Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
@@ -93,7 +75,6 @@ public:
     Result<int> releaseAllQuotaReservations() override;
     Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
-    Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
 
     // DatasetStore .
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
@@ -180,8 +161,6 @@ private:
     // counted under a transaction-level advisory lock (held until the claim commits).
     Result<int> clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning);
     explicit PostgresStore(const DatabaseConfig &config);
-    Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
-    Result<QSqlDatabase> db() { return m_pool.connection(); }
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
     // enqueue() of one job without an upload session: a single statement.
@@ -193,8 +172,6 @@ private:
     // Inside enqueue()'s transaction: NewJob::completesTusUpload (postgrestus.cpp).
     Result<void> markTusComplete(
         QSqlDatabase &db, const QString &id, const QString &sessionId, qint64 jobId, qint64 now);
-
-    ConnectionPool m_pool;
 };
 
 } // namespace Ferry

@@ -256,17 +256,6 @@ Result<void> SqliteStore::resetQuotaUsage(qint64 userId, const QString &period)
     return reset ? Result<void>() : Result<void>(reset.error());
 }
 
-Result<void> SqliteStore::setUserTokenHash(qint64 userId, const QByteArray &tokenHash)
-{
-    auto changed = writeStatement(QStringLiteral("UPDATE users SET token_hash = ? WHERE id = ?"),
-                                  {tokenHash, userId}, QStringLiteral("rotating a token"));
-    if (!changed)
-        return changed.error();
-    if (*changed == 0)
-        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
-    return {};
-}
-
 // One statement outside any transaction of its own, in the writers' turn (m_writeMutex);
 // returns the rows it changed.
 Result<int>

@@ -52,18 +52,12 @@ Result<void> initializeConnection(QSqlDatabase &db, const DatabaseConfig &config
     return {};
 }
 
-User userFrom(const QSqlQuery &q)
-{
-    return User{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(),
-                q.value(3).toBool(), q.value(4).toLongLong()};
-}
-
-const QString &s_userColumns = SharedRows::userColumns;
-
 } // namespace
 
 SqliteStore::SqliteStore(const DatabaseConfig &config)
-    : m_pool(config, [config](QSqlDatabase &db) { return initializeConnection(db, config); })
+    : SqlStore(SqlDialect(SqlDialect::Engine::Sqlite),
+               config,
+               [config](QSqlDatabase &db) { return initializeConnection(db, config); })
     , m_disk(config.sqlitePath + QStringLiteral(".reserve"), config.minFreeDiskBytes)
     , m_walPath(config.sqlitePath + QStringLiteral("-wal"))
 {}
@@ -150,167 +144,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const DatabaseConfig &con
     store->m_disk.ensure();
     store->m_checkpointer = std::thread([raw = store.get()] { raw->checkpointLoop(); });
     return store;
-}
-
-int SqliteStore::schemaVersion()
-{
-    auto db = this->db();
-    if (!db)
-        return -1;
-    auto version = Migrator(*db, QStringLiteral("sqlite")).currentVersion();
-    return version ? *version : -1;
-}
-
-Result<User> SqliteStore::createUser(const QString &name,
-                                     const QString &tier,
-                                     const QByteArray &tokenHash,
-                                     qint64 now)
-{
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    auto existing = userByName(name);
-    if (!existing)
-        return existing.error();
-    if (existing->has_value()) {
-        return makeError(ErrorCode::Conflict,
-                         QStringLiteral("A user named '%1' already exists.").arg(name),
-                         QStringLiteral("Pick another name, or rotate that user's token."));
-    }
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral(
-        "INSERT INTO users (name, tier, token_hash, created_at) VALUES (?, ?, ?, ?)"));
-    q.addBindValue(name);
-    q.addBindValue(tier);
-    q.addBindValue(tokenHash);
-    q.addBindValue(now);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("adding a user"));
-    const qint64 id = q.lastInsertId().toLongLong();
-    if (auto committed = transaction.commit(); !committed)
-        return committed.error();
-    return User{id, name, tier, false, now};
-}
-
-Result<std::optional<User>> SqliteStore::userByName(const QString &name)
-{
-    auto q = prepared(QStringLiteral("SELECT ") + s_userColumns +
-                      QStringLiteral(" FROM users WHERE name = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, name);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("looking up a user"));
-    std::optional<User> user;
-    if (query.next())
-        user = userFrom(query);
-    query.finish();
-    return user;
-}
-
-Result<std::optional<User>> SqliteStore::userById(qint64 userId)
-{
-    auto q = prepared(QStringLiteral("SELECT ") + s_userColumns +
-                      QStringLiteral(" FROM users WHERE id = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, userId);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("looking up a user"));
-    std::optional<User> user;
-    if (query.next())
-        user = userFrom(query);
-    query.finish();
-    return user;
-}
-
-Result<std::optional<User>> SqliteStore::userByTokenHash(const QByteArray &tokenHash)
-{
-    auto q = prepared(QStringLiteral("SELECT ") + s_userColumns +
-                      QStringLiteral(" FROM users WHERE token_hash = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, tokenHash);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("authenticating"));
-    std::optional<User> user;
-    if (query.next())
-        user = userFrom(query);
-    query.finish();
-    return user;
-}
-
-Result<QList<User>> SqliteStore::users()
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    if (!q.exec(QStringLiteral("SELECT ") + s_userColumns +
-                QStringLiteral(" FROM users ORDER BY name")))
-        return sqlError(q, QStringLiteral("listing users"));
-    QList<User> result;
-    while (q.next())
-        result.append(userFrom(q));
-    return result;
-}
-
-Result<void> SqliteStore::setUserDisabled(qint64 userId, bool disabled)
-{
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("UPDATE users SET disabled = ? WHERE id = ?"));
-    q.addBindValue(disabled ? 1 : 0);
-    q.addBindValue(userId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("changing a user"));
-    if (q.numRowsAffected() == 0)
-        return makeError(ErrorCode::NotFound, QStringLiteral("No such user."));
-    return {};
-}
-
-Result<std::optional<QString>> SqliteStore::setting(const QString &key)
-{
-    auto q = prepared(QStringLiteral("SELECT value FROM settings WHERE key = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, key);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("reading setting %1").arg(key));
-    std::optional<QString> value;
-    if (query.next())
-        value = query.value(0).toString();
-    query.finish();
-    return value;
-}
-
-Result<void> SqliteStore::setSetting(const QString &key, const QString &value)
-{
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
-    auto q = prepared(QStringLiteral("INSERT INTO settings (key, value) VALUES (?, ?) "
-                                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, key);
-    query.bindValue(1, value);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("saving setting %1").arg(key));
-    return {};
 }
 
 } // namespace Ferry

@@ -1,9 +1,7 @@
 #pragma once
 
-#include "datasets/datasetstore.h"
-#include "store/connectionpool.h"
 #include "store/diskreserve.h"
-#include "store/store.h"
+#include "store/sqlstore.h"
 
 #include <condition_variable>
 #include <memory>
@@ -15,25 +13,13 @@ namespace Ferry {
 class NativeConnection; // per-user cap (cappedClaimIds)
 
 // The embedded default store: one SQLite file in WAL mode, a connection per thread.
-class SqliteStore final : public Store, public DatasetStore
+class SqliteStore final : public SqlStore
 {
 public:
     // Opens (creating if needed) and migrates to targetSchemaVersion (default: newest).
     static Result<std::unique_ptr<SqliteStore>> open(const DatabaseConfig &config,
                                                      int targetSchemaVersion = -1);
     ~SqliteStore() override;
-
-    QString backendName() const override { return QStringLiteral("sqlite"); }
-    int schemaVersion() override;
-
-    Result<User> createUser(const QString &name,
-                            const QString &tier,
-                            const QByteArray &tokenHash,
-                            qint64 now) override;
-    Result<std::optional<User>> userByName(const QString &name) override;
-    Result<std::optional<User>> userByTokenHash(const QByteArray &tokenHash) override;
-    Result<QList<User>> users() override;
-    Result<void> setUserDisabled(qint64 userId, bool disabled) override;
 
     Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) override;
     Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
@@ -56,9 +42,6 @@ public:
     Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
     Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
 
-    Result<std::optional<QString>> setting(const QString &key) override;
-    Result<void> setSetting(const QString &key, const QString &value) override;
-
     Result<std::optional<UploadSession>> session(const QString &id,
                                                  std::optional<qint64> userId) override;
     Result<bool> blobReferenced(const QString &blobId) override;
@@ -67,7 +50,6 @@ public:
     DatasetStore &datasets() override { return *this; }
 
     // Quotas (sqlitequotas.cpp).
-    Result<std::optional<User>> userById(qint64 userId) override;
     Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
     Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
     Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
@@ -91,7 +73,6 @@ public:
     Result<int> releaseAllQuotaReservations() override;
     Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
-    Result<void> setUserTokenHash(qint64 userId, const QByteArray &tokenHash) override;
 
     // DatasetStore (sqlitedatasets.cpp).
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
@@ -173,12 +154,13 @@ public:
     rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
     // end of the cluster block
 
+protected:
+    std::unique_lock<std::mutex> writeTurn() override { return std::unique_lock(m_writeMutex); }
+
 private:
     // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
     Result<int> clusterClaimAllowance(NativeConnection &db, int clusterMaxRunning);
     explicit SqliteStore(const DatabaseConfig &config);
-    Result<QSqlQuery *> prepared(const QString &sql) { return m_pool.statement(sql); }
-    Result<QSqlDatabase> db() { return m_pool.connection(); }
     // One write statement in the writers' turn; the rows it changed (sqlitequotas.cpp).
     Result<int>
     writeStatement(const QString &sql, const QVariantList &values, const QString &doing);
@@ -207,7 +189,6 @@ private:
     // size), waiting for this process's writers; best effort.
     void restartWal();
 
-    ConnectionPool m_pool;
     // SQLite has one writer at a time; a waiter in its busy handler sleeps 1 ms or more, so
     // this process's writers take turns on a mutex instead (other processes still use the
     // busy timeout).

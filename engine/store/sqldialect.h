@@ -1,0 +1,82 @@
+#pragma once
+// The real differences between SQLite's and PostgreSQL's SQL, where a statement is otherwise the
+// same on both. SqlStore writes its statements once and asks the dialect for these fragments; a
+// difference that is more than a fragment (how a write takes its turn, what follows a cancel) is
+// a virtual hook of SqlStore instead. Each fragment is a constant: nothing user-supplied goes in.
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QVariant>
+
+namespace Ferry {
+
+class SqlDialect final
+{
+public:
+    enum class Engine { Sqlite, Postgres };
+
+    explicit constexpr SqlDialect(Engine engine) : m_engine(engine) {}
+
+    Engine engine() const { return m_engine; }
+    bool isPostgres() const { return m_engine == Engine::Postgres; }
+    // The migrations' directory (resources/migrations/<name>) and the backend's name.
+    QString migrations() const
+    {
+        return isPostgres() ? QStringLiteral("postgres") : QStringLiteral("sqlite");
+    }
+
+    // `column` is one of an id list bound as idList(ids) at this placeholder: SQLite reads a JSON
+    // array with json_each, PostgreSQL an array parameter.
+    QString inIdList(const QString &column) const
+    {
+        return isPostgres() ? column + QStringLiteral(" = ANY(?::bigint[])")
+                            : column + QStringLiteral(" IN (SELECT value FROM json_each(?))");
+    }
+    QVariant idList(const QList<qint64> &ids) const
+    {
+        QStringList parts;
+        parts.reserve(ids.size());
+        for (const qint64 id : ids)
+            parts.append(QString::number(id));
+        const QString joined = parts.join(u',');
+        return QVariant(isPostgres() ? QStringLiteral("{") + joined + QStringLiteral("}")
+                                     : QStringLiteral("[") + joined + QStringLiteral("]"));
+    }
+
+    // Appended to a SELECT whose rows the statement goes on to change or delete: on PostgreSQL
+    // two nodes doing it at once take different rows instead of waiting on each other. SQLite
+    // has one writer at a time: nothing to add.
+    QString skipLocked() const
+    {
+        return isPostgres() ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString();
+    }
+    // Appended to a SELECT of a row the transaction will update (without changing its key).
+    QString rowLock() const
+    {
+        return isPostgres() ? QStringLiteral(" FOR NO KEY UPDATE") : QString();
+    }
+    // Appended to an ORDER BY of text: byte order, as SQLite's BINARY collation sorts.
+    QString byteOrder() const
+    {
+        return isPostgres() ? QStringLiteral(" COLLATE \"C\"") : QString();
+    }
+    // Case-insensitive pattern match (ASCII on SQLite, whose LIKE folds only ASCII).
+    QString like() const { return isPostgres() ? QStringLiteral("ILIKE") : QStringLiteral("LIKE"); }
+    // `write` (an INSERT, UPDATE or DELETE without RETURNING) made to tell every node on the
+    // database, when it commits, on `channel`, with each changed row's `column` as the payload:
+    // PostgreSQL's NOTIFY, in the same statement. On SQLite, nothing to tell: `write` as it is.
+    QString notifying(const QString &write, const QString &channel, const QString &column) const
+    {
+        if (!isPostgres())
+            return write;
+        return QStringLiteral("WITH changed AS (") + write + QStringLiteral(" RETURNING ") +
+               column + QStringLiteral(") SELECT pg_notify('") + channel + QStringLiteral("', ") +
+               column + QStringLiteral("::text) FROM changed");
+    }
+
+private:
+    Engine m_engine;
+};
+
+} // namespace Ferry
