@@ -5,8 +5,8 @@
 #include "enginehost.h"
 #include "usercommands.h"
 
-#include "api/datasetroutes.h"
 #include "datasets/datasetdetails.h"
+#include "datasets/datasetjson.h"
 
 #include <QDateTime>
 #include <QJsonArray>
@@ -41,7 +41,7 @@ int listDatasets(const User &user, EngineHost &host, bool json)
     QJsonArray array;
     for (const DatasetInfo &d : std::as_const(*datasets)) {
         if (json)
-            array.append(DatasetRoutes::toJson(d));
+            array.append(datasetJson(d));
         else
             print(QStringLiteral("%1\t%2 record%3\t%4\tupdated %5")
                       .arg(d.name)
@@ -67,7 +67,7 @@ int showDataset(const User &user, const QString &name, EngineHost &host, bool js
         return fail(noDataset(user, name));
     const DatasetDetails &d = **details;
     if (json) {
-        printJson(DatasetRoutes::toJson(d));
+        printJson(datasetJson(d));
         return ExitOk;
     }
     // "id (integer), email, age (mixed: integer, string)": each column with its schema type.
@@ -171,7 +171,7 @@ int deleteDataset(
         break;
     }
     if (json) {
-        printJson(DatasetRoutes::toJson(name, *deletion, scope));
+        printJson(datasetDeletionJson(name, *deletion, scope));
     } else if (scope == DatasetDeleteScope::Dataset) {
         print(QStringLiteral("Deleted dataset %1 of %2 and its %3 records.")
                   .arg(name, user.name)

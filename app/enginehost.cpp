@@ -3,6 +3,7 @@
 #include "config/originlist.h"
 #include "core/nodeid.h"
 #include "queue/builtinhandlers.h"
+#include "queue/dispatchercontrol.h"
 #include "store/storefactory.h"
 
 #include <QHostInfo>
@@ -194,8 +195,9 @@ void EngineHost::createMonitor()
     options.governor.lowWaterBytes = m_config.memoryLowBytes;
     options.governor.holdMs = m_config.memoryHoldSeconds * 1000;
     options.governor.minFreeDiskBytes = m_config.minFreeDiskBytes;
-    m_monitor = std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
-                                                  m_store.get(), m_dispatcher.get());
+    m_monitor =
+        std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
+                                          m_store.get(), concurrencyControlOf(*m_dispatcher));
     m_settings->setApplier(SettingsService::Group::MemoryWatermarks,
                            [monitor = m_monitor.get()](const FerryConfig &config) {
                                return monitor->setWatermarks(config.memoryHighBytes,
@@ -293,7 +295,7 @@ Result<void> EngineHost::start()
         return origins.error();
     m_api->setCorsPolicy(CorsPolicy(*origins));
     // --- Cluster-wide rate limit: on PostgreSQL every node shares one GCRA state per client
-    // (engine/ratelimit/postgresratelimit.h, table rate_limits of migration 0010) through its own
+    // (engine/store/postgresratelimit.h, table rate_limits of migration 0010) through its own
     // small connection pool; if the database cannot answer, each node limits on its own until it
     // can (RateLimiter). Fully reset keys are deleted every minute on the API pool, by every node
     // (idempotent; the DELETE is one statement). On SQLite one engine sees every request: the

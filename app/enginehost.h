@@ -26,8 +26,8 @@
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
 #include "quota/quotaledger.h"
-#include "ratelimit/postgresratelimit.h"
 #include "storage/fileblobstore.h"
+#include "store/postgresratelimit.h"
 #include "store/store.h"
 #include "users/userdirectory.h"
 

@@ -5,8 +5,8 @@
 #include "config/configloader.h"
 #include "core/logbuffer.h"
 #include "enginehost.h"
-#include "mainwindow.h"
 #include "signalwatcher.h"
+#include "ui/mainwindow.h"
 
 #include <QApplication>
 #include <QLoggingCategory>

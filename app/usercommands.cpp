@@ -1,9 +1,9 @@
 #include "usercommands.h"
 
-#include "api/quotaroutes.h"
 #include "commandoutput.h"
 #include "enginehost.h"
 #include "quota/limitparser.h"
+#include "quota/quotajson.h"
 #include "quota/quotaledger.h"
 #include "storecheck.h"
 
@@ -145,7 +145,7 @@ int quotaCommand(const CommandLine &cli, EngineHost &host)
         auto status = ledger.status(user);
         if (!status)
             return status.error();
-        *object = QuotaRoutes::toJson(user, *status);
+        *object = quotaJson(user, *status);
         object->insert(QStringLiteral("user"), user.name);
         *line = QStringLiteral("%1\t%2\t%3\tuploads %4/%5\tbytes %6/%7\tresets %8")
                     .arg(user.name, user.tier, status->period)

@@ -8,12 +8,12 @@
 // (to the end every 50 ms, so pages keep loading; a jump back to the top every second; a filter
 // change every 2 s) while a 5 ms timer measures the gaps between its ticks on the GUI thread. A
 // gap far above 5 ms is an event-loop stall. Prints one JSON line: max and p99 gap, rows loaded.
-#include "jobs/jobspage.h"
-#include "jobs/jobtablemodel.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "store/sqlitestore.h"
+#include "ui/jobs/jobspage.h"
+#include "ui/jobs/jobtablemodel.h"
 #include "users/userdirectory.h"
 
 #include "benchstats.h"

@@ -1,16 +1,16 @@
 #include "mainwindow.h"
 
 #include "config/ferryconfig.h"
-#include "datasets/datasetspage.h"
-#include "jobs/jobspage.h"
 #include "logpane.h"
 #include "monitor/resourcemonitor.h"
-#include "nodes/nodespage.h"
-#include "overview/overviewpage.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
-#include "settings/settingspage.h"
-#include "users/userspage.h"
+#include "ui/datasets/datasetspage.h"
+#include "ui/jobs/jobspage.h"
+#include "ui/nodes/nodespage.h"
+#include "ui/overview/overviewpage.h"
+#include "ui/settings/settingspage.h"
+#include "ui/users/userspage.h"
 
 #include <QFutureWatcher>
 #include <QHBoxLayout>

@@ -1,6 +1,7 @@
 #include "api/datasetroutes.h"
 
 #include "datasets/datasetexportstream.h"
+#include "datasets/datasetjson.h"
 #include "store/recordrange.h"
 
 #include <QJsonArray>
@@ -86,11 +87,6 @@ std::optional<qint64> digits(const QString &text)
     return text.toLongLong();
 }
 
-QJsonValue orNull(const QString &text)
-{
-    return text.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(text);
-}
-
 } // namespace
 
 DatasetRoutes::DatasetRoutes(Store &store, const Clock &clock, DatasetRouteOptions options)
@@ -134,46 +130,6 @@ QList<ApiRoute> DatasetRoutes::routes()
     };
 }
 
-QJsonObject DatasetRoutes::toJson(const DatasetInfo &d)
-{
-    return {{QStringLiteral("name"), d.name},
-            {QStringLiteral("records"), d.records},
-            {QStringLiteral("columns"), d.columns},
-            {QStringLiteral("key"), orNull(d.key)},
-            {QStringLiteral("schema"), datasetSchema(d)},
-            {QStringLiteral("createdAt"), d.createdAt},
-            {QStringLiteral("updatedAt"), d.updatedAt}};
-}
-
-QJsonObject DatasetRoutes::toJson(const DatasetDetails &details)
-{
-    QJsonObject object = toJson(details.info);
-    object.insert(QStringLiteral("sizeBytes"), details.sizeBytes);
-    QJsonArray imports;
-    for (const DatasetImport &i : details.imports) {
-        imports.append(QJsonObject{
-            {QStringLiteral("jobId"), QString::number(i.jobId)},
-            {QStringLiteral("sessionId"), orNull(i.sessionId)},
-            {QStringLiteral("status"), jobStatusName(i.status)},
-            {QStringLiteral("rowsImported"), i.rowsImported},
-            {QStringLiteral("rowsRejected"), i.rowsRejected},
-            {QStringLiteral("createdAt"), i.createdAt},
-            {QStringLiteral("finishedAt"),
-             i.finishedAt > 0 ? QJsonValue(i.finishedAt) : QJsonValue(QJsonValue::Null)}});
-    }
-    object.insert(QStringLiteral("imports"), imports);
-    return object;
-}
-
-QJsonObject DatasetRoutes::toJson(const QString &name,
-                                  const DatasetDeletion &deletion,
-                                  DatasetDeleteScope scope)
-{
-    return {{QStringLiteral("name"), name},
-            {QStringLiteral("recordsDeleted"), deletion.records},
-            {QStringLiteral("datasetDeleted"), scope == DatasetDeleteScope::Dataset}};
-}
-
 // GET /api/v1/datasets (auth)
 //   200 {"success": true, "datasets": [{"name", "records", "columns", "key", "schema",
 //   "createdAt", "updatedAt"}]}, by name; key is null for a dataset without one. schema: the
@@ -186,7 +142,7 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
         return call.respond(Api::fromError(datasets.error()));
     QJsonArray list;
     for (const DatasetInfo &d : *datasets)
-        list.append(toJson(d));
+        list.append(datasetJson(d));
     call.respond(
         Api::json(200, {{QStringLiteral("success"), true}, {QStringLiteral("datasets"), list}}));
 }
@@ -194,7 +150,7 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
 // GET /api/v1/datasets/{name} (auth)
 //   200 {"success": true, "dataset": {"name", "records", "columns", "key", "schema", "createdAt",
 //   "updatedAt", "sizeBytes", "imports": [...]}}: the list's entry, the bytes of its stored JSON
-//   documents, and the migrations that wrote it, newest first, at most 50 (toJson).
+//   documents, and the migrations that wrote it, newest first, at most 50 (datasetJson).
 //   404 when the caller has no such dataset (another user's included).
 void DatasetRoutes::datasetDetails(const ApiCall &call)
 {
@@ -204,8 +160,8 @@ void DatasetRoutes::datasetDetails(const ApiCall &call)
         return call.respond(Api::fromError(details.error()));
     if (!details->has_value())
         return call.respond(notFound(name));
-    call.respond(Api::json(
-        200, {{QStringLiteral("success"), true}, {QStringLiteral("dataset"), toJson(**details)}}));
+    call.respond(Api::json(200, {{QStringLiteral("success"), true},
+                                 {QStringLiteral("dataset"), datasetJson(**details)}}));
 }
 
 // GET /api/v1/datasets/{name}/records?format=ndjson|csv (auth)
@@ -327,12 +283,12 @@ void DatasetRoutes::pageRecords(const ApiCall &call, const DatasetInfo &dataset)
     }
     // An indexed range scan of limit records from the cursor, whatever the page's depth; a full
     // page asks for one more record to know whether another page follows.
-    auto page = m_store.recordPage(dataset.id, after, limit);
+    auto page = m_store.datasets().recordPage(dataset.id, after, limit);
     if (!page)
         return call.respond(Api::fromError(page.error()));
     bool more = false;
     if (qsizetype(page->docs.size()) == limit) {
-        auto probe = m_store.recordPage(dataset.id, page->lastId, 1);
+        auto probe = m_store.datasets().recordPage(dataset.id, page->lastId, 1);
         if (!probe)
             return call.respond(Api::fromError(probe.error()));
         more = !probe->docs.empty();
@@ -390,7 +346,7 @@ void DatasetRoutes::deleteDataset(const ApiCall &call, DatasetDeleteScope scope)
     case DatasetDeletion::Outcome::Deleted:
         break;
     }
-    QJsonObject body = toJson(name, *deletion, scope);
+    QJsonObject body = datasetDeletionJson(name, *deletion, scope);
     body.insert(QStringLiteral("success"), true);
     call.respond(Api::json(200, body));
 }

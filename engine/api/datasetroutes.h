@@ -33,17 +33,6 @@ public:
 
     QList<ApiRoute> routes() override;
 
-    // The API's shapes, shared with `ferry dataset` (app/datasetcommands.cpp). A list entry:
-    // {"name", "records", "columns", "key" (null: none), "createdAt", "updatedAt"}.
-    static QJsonObject toJson(const DatasetInfo &dataset);
-    // A list entry plus "sizeBytes" and "imports": [{"jobId" (a string), "sessionId" (null:
-    // none), "status", "rowsImported", "rowsRejected", "createdAt", "finishedAt" (null: not
-    // yet)}].
-    static QJsonObject toJson(const DatasetDetails &details);
-    // What a delete did: {"name", "recordsDeleted", "datasetDeleted"}.
-    static QJsonObject
-    toJson(const QString &name, const DatasetDeletion &deletion, DatasetDeleteScope scope);
-
 private:
     void listDatasets(const ApiCall &call);
     void datasetDetails(const ApiCall &call);

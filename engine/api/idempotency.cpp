@@ -7,7 +7,8 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcIdempotency, "ferry.api.idempotency")
 
-IdempotencyKeys::IdempotencyKeys(Store &store, const Clock &clock) : m_store(store), m_clock(clock)
+IdempotencyKeys::IdempotencyKeys(UploadStore &store, const Clock &clock)
+    : m_store(store), m_clock(clock)
 {}
 
 bool IdempotencyKeys::isValidKey(const QByteArray &key)

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/clock.h"
-#include "store/store.h"
+#include "store/uploadstore.h"
 
 #include <QByteArray>
 #include <QStringList>
@@ -22,7 +22,7 @@ public:
     // or charge): a live one lasts an fsync, a rename and one transaction.
     static constexpr qint64 AbandonedAfterMs = 10 * 60 * 1000;
 
-    IdempotencyKeys(Store &store, const Clock &clock);
+    IdempotencyKeys(UploadStore &store, const Clock &clock);
 
     // 1-255 printable ASCII characters (what Stripe accepts).
     static bool isValidKey(const QByteArray &key);
@@ -47,7 +47,7 @@ public:
     void release(qint64 userId, const QString &key);
 
 private:
-    Store &m_store;
+    UploadStore &m_store;
     const Clock &m_clock;
 };
 

@@ -137,7 +137,7 @@ struct JobEventHubState
 class JobEventHubSide final : public QObject
 {
 public:
-    JobEventHubSide(Store &store, std::shared_ptr<JobEventHubState> state)
+    JobEventHubSide(JobStore &store, std::shared_ptr<JobEventHubState> state)
         : m_store(store), m_state(std::move(state))
     {
         m_timer.setInterval(int(
@@ -166,7 +166,7 @@ public:
     }
 
     // Reads what a user's first stream compares the next poll with. Under pollMutex.
-    static Result<Tracker> baseline(Store &store, qint64 userId, int maxTracked)
+    static Result<Tracker> baseline(JobStore &store, qint64 userId, int maxTracked)
     {
         Tracker tracker;
         JobFilter newest;
@@ -313,7 +313,7 @@ private:
         }
     }
 
-    Store &m_store;
+    JobStore &m_store;
     std::shared_ptr<JobEventHubState> m_state;
     QTimer m_timer{this};
     QTimer m_soon{this};
@@ -359,7 +359,7 @@ QFuture<Http::StreamChunk> JobEventStream::next()
     return subscriber.waiting->future();
 }
 
-JobEventHub::JobEventHub(Store &store, JobEventHubOptions options)
+JobEventHub::JobEventHub(JobStore &store, JobEventHubOptions options)
     : m_store(store), m_options(options), m_state(std::make_shared<JobEventHubState>(options))
 {
     m_thread.setObjectName(QStringLiteral("ferry-events"));

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "http/httptypes.h"
-#include "store/store.h"
+#include "store/jobstore.h"
 
 #include <QFuture>
 #include <QThread>
@@ -72,7 +72,7 @@ public:
         std::shared_ptr<JobEventStream> stream;
     };
 
-    explicit JobEventHub(Store &store, JobEventHubOptions options = {});
+    explicit JobEventHub(JobStore &store, JobEventHubOptions options = {});
     // stop()s, then ends the thread. Streams may outlive the hub (they end at once).
     ~JobEventHub();
     Q_DISABLE_COPY_MOVE(JobEventHub)
@@ -89,7 +89,7 @@ public:
     const JobEventHubOptions &options() const { return m_options; }
 
 private:
-    Store &m_store;
+    JobStore &m_store;
     const JobEventHubOptions m_options;
     std::shared_ptr<JobEventHubState> m_state;
     QThread m_thread;

@@ -14,7 +14,7 @@ namespace Ferry {
 class JobWatcherSide final : public QObject
 {
 public:
-    JobWatcherSide(Store &store, std::chrono::milliseconds interval, std::atomic<int> &parked)
+    JobWatcherSide(JobStore &store, std::chrono::milliseconds interval, std::atomic<int> &parked)
         : m_store(store), m_parked(parked)
     {
         m_timer.setInterval(interval);
@@ -99,13 +99,13 @@ private:
             m_timer.stop();
     }
 
-    Store &m_store;
+    JobStore &m_store;
     std::atomic<int> &m_parked;
     QTimer m_timer{this};
     std::vector<Wait> m_waits;
 };
 
-JobWatcher::JobWatcher(Store &store, std::chrono::milliseconds interval)
+JobWatcher::JobWatcher(JobStore &store, std::chrono::milliseconds interval)
 {
     m_thread.setObjectName(QStringLiteral("ferry-jobwatch"));
     m_side = new JobWatcherSide(store, interval, m_parked);

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "api/apiroute.h"
-#include "store/store.h"
+#include "store/jobstore.h"
 
 #include <QThread>
 
@@ -25,7 +25,7 @@ class JobWatcherSide;
 class JobWatcher final
 {
 public:
-    explicit JobWatcher(Store &store,
+    explicit JobWatcher(JobStore &store,
                         std::chrono::milliseconds interval = std::chrono::milliseconds(200));
     // Answers parked calls whose client is still connected with 503 (the server is stopping)
     // and stops the thread. Destroy it after the HTTP server (then no client is left), and

@@ -12,10 +12,6 @@ public:
     explicit QuotaRoutes(QuotaLedger &ledger);
     QList<ApiRoute> routes() override;
 
-    // {"period", "periodStart", "resetsAt", "tier", "uploads": {"used", "limit"},
-    //  "bytes": {"used", "limit"}}; a limit of null means unlimited.
-    static QJsonObject toJson(const User &user, const QuotaStatus &status);
-
 private:
     QuotaLedger &m_ledger;
 };

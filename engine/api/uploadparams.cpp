@@ -1,9 +1,9 @@
 #include "uploadparams.h"
 
 #include "api/apiroute.h"
-#include "datasets/datasetstore.h"
 #include "migrate/jsonreader.h"
 #include "migrate/mapping.h"
+#include "store/datasetstore.h"
 #include "store/records.h"
 
 #include <QJsonArray>

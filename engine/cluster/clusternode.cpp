@@ -10,7 +10,7 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcCluster, "ferry.cluster")
 
-ClusterNode::ClusterNode(Store &store, const Clock &clock, Options options, QObject *parent)
+ClusterNode::ClusterNode(ClusterStore &store, const Clock &clock, Options options, QObject *parent)
     : QObject(parent)
     , m_store(store)
     , m_clock(clock)

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/clock.h"
-#include "store/store.h"
+#include "store/clusterstore.h"
 
 #include <QObject>
 
@@ -45,7 +45,10 @@ public:
         std::function<void(int)> jobsRescued; // jobs of dead nodes back in the queue (wake)
     };
 
-    ClusterNode(Store &store, const Clock &clock, Options options, QObject *parent = nullptr);
+    ClusterNode(ClusterStore &store,
+                const Clock &clock,
+                Options options,
+                QObject *parent = nullptr);
     ~ClusterNode() override; // stop()s
     Q_DISABLE_COPY_MOVE(ClusterNode)
 
@@ -71,7 +74,7 @@ Q_SIGNALS:
 private:
     void setLeaderUntil(qint64 until);
 
-    Store &m_store;
+    ClusterStore &m_store;
     const Clock &m_clock;
     Options m_options;
     qint64 m_startedAt = 0;

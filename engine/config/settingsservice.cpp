@@ -111,7 +111,7 @@ Result<std::pair<QString, quint16>> listenAddress(const QString &key, const QStr
 
 } // namespace
 
-SettingsService::SettingsService(Store &store, const FerryConfig &configured)
+SettingsService::SettingsService(SettingStore &store, const FerryConfig &configured)
     : m_store(store), m_configured(configured), m_effective(configured)
 {}
 

@@ -2,7 +2,7 @@
 
 #include "config/ferryconfig.h"
 #include "core/error.h"
-#include "store/store.h"
+#include "store/settingstore.h"
 
 #include <QHash>
 #include <QMutex>
@@ -66,7 +66,7 @@ public:
     // Applies the group's values from the new configuration to the running engine.
     using Applier = std::function<Result<void>(const FerryConfig &)>;
 
-    SettingsService(Store &store, const FerryConfig &configured);
+    SettingsService(SettingStore &store, const FerryConfig &configured);
 
     static QStringList keys();
     static Group groupOf(const QString &key);
@@ -97,7 +97,7 @@ public:
 private:
     Result<SaveOutcome> commit(const FerryConfig &candidate, const QHash<QString, QString> &stored);
 
-    Store &m_store;
+    SettingStore &m_store;
     const FerryConfig m_configured;
     QMutex m_saveMutex; // one save or revert at a time, from reading the values to applying them
     mutable QMutex m_mutex;

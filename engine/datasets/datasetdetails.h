@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/error.h"
-#include "datasets/datasetstore.h"
+#include "store/datasetstore.h"
 #include "store/records.h"
 
 #include <QList>

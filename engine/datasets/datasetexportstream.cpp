@@ -27,7 +27,7 @@ std::optional<QByteArray> DatasetExportStream::next()
     // is what the connection holds in flight.
     while (out.size() < ChunkBytes) {
         if (m_index == m_page.docs.size()) {
-            auto page = m_store.recordPage(m_dataset.id, m_after, m_pageSize);
+            auto page = m_store.datasets().recordPage(m_dataset.id, m_after, m_pageSize);
             if (!page) {
                 m_error = page.error();
                 m_done = true;
@@ -69,7 +69,7 @@ Result<CsvColumnScan> scanCsvColumns(Store &store,
             scan.stopped = true;
             return scan;
         }
-        auto page = store.recordPage(dataset.id, after, pageSize);
+        auto page = store.datasets().recordPage(dataset.id, after, pageSize);
         if (!page)
             return page.error();
         if (page->docs.empty())

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "datasets/datasetstore.h"
+#include "store/datasetstore.h"
 
 #include <condition_variable>
 #include <mutex>

@@ -1,10 +1,10 @@
 #pragma once
 
 #include "core/clock.h"
-#include "datasets/datasetstore.h"
 #include "queue/jobhandler.h"
 #include "quota/uploadquota.h"
 #include "storage/blobstore.h"
+#include "store/datasetstore.h"
 
 namespace Ferry {
 

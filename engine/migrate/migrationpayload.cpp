@@ -1,7 +1,7 @@
 #include "migrationpayload.h"
 
-#include "datasets/datasetstore.h"
 #include "storage/blobstore.h"
+#include "store/datasetstore.h"
 
 #include <cmath>
 

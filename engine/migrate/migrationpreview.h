@@ -1,8 +1,8 @@
 #pragma once
 
-#include "datasets/datasetstore.h"
 #include "migrate/bytesource.h"
 #include "migrate/migrationpayload.h"
+#include "store/datasetstore.h"
 
 #include <QJsonArray>
 #include <QList>

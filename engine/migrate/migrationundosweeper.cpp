@@ -1,6 +1,6 @@
 #include "migrationundosweeper.h"
 
-#include "datasets/datasetstore.h"
+#include "store/datasetstore.h"
 
 #include <QLoggingCategory>
 #include <QThreadPool>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "datasets/datasetstore.h"
 #include "migrate/mapping.h"
+#include "store/datasetstore.h"
 
 #include <QJsonArray>
 #include <QJsonObject>

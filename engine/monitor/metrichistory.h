@@ -1,6 +1,6 @@
 #pragma once
 
-#include "monitor/resourcesample.h"
+#include "store/resourcesample.h"
 
 #include <QList>
 

@@ -1,7 +1,6 @@
 #include "resourcemonitor.h"
 
-#include "queue/dispatcher.h"
-#include "store/store.h"
+#include "store/metricstore.h"
 
 #include <QLoggingCategory>
 #include <QThread>
@@ -21,8 +20,8 @@ ResourceMonitor::ResourceMonitor(SystemProbe &probe,
                                  const Clock &clock,
                                  MonitorSources sources,
                                  Options options,
-                                 Store *store,
-                                 Dispatcher *dispatcher,
+                                 MetricStore *store,
+                                 ConcurrencyControl control,
                                  QObject *parent)
     : QObject(parent)
     , m_probe(probe)
@@ -30,7 +29,7 @@ ResourceMonitor::ResourceMonitor(SystemProbe &probe,
     , m_sources(std::move(sources))
     , m_options(options)
     , m_store(store)
-    , m_dispatcher(dispatcher)
+    , m_control(std::move(control))
     , m_governor(options.governor)
     , m_governorConfig(options.governor)
 {
@@ -175,9 +174,9 @@ void ResourceMonitor::readSources(ResourceSample &sample)
 
 void ResourceMonitor::govern(ResourceSample &sample)
 {
-    if (!m_dispatcher)
+    if (!m_control)
         return;
-    const int configured = m_dispatcher->maxConcurrency();
+    const int configured = m_control.configured();
     {
         QMutexLocker lock(&m_mutex);
         if (m_governorConfigChanged) {
@@ -190,10 +189,10 @@ void ResourceMonitor::govern(ResourceSample &sample)
         const auto decision = m_governor.update(
             {sample.timestampMs, sample.rssBytes, sample.freeDiskBytes, configured});
         const int cap = decision.throttled ? decision.effectiveLimit : 0;
-        if (m_dispatcher->resourceLimit() != cap)
-            m_dispatcher->setResourceLimit(cap);
+        if (m_control.resourceLimit() != cap)
+            m_control.setResourceLimit(cap);
         if (decision.claimingChanged)
-            m_dispatcher->setClaimingPaused(decision.claimingPaused);
+            m_control.setClaimingPaused(decision.claimingPaused);
         if (decision.limitChanged || decision.claimingChanged) {
             qCInfo(lcMonitor).noquote()
                 << QStringLiteral("concurrency %1 of %2%3 - %4")
@@ -215,7 +214,7 @@ void ResourceMonitor::govern(ResourceSample &sample)
                 Q_EMIT claimingPausedChanged(decision.claimingPaused, decision.reason);
         }
     }
-    sample.concurrencyLimit = m_dispatcher->effectiveConcurrency();
+    sample.concurrencyLimit = m_control.effective();
     sample.configuredMax = configured;
 }
 

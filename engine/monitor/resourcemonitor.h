@@ -3,8 +3,8 @@
 #include "core/clock.h"
 #include "monitor/concurrencygovernor.h"
 #include "monitor/metrichistory.h"
-#include "monitor/resourcesample.h"
 #include "monitor/systemprobe.h"
+#include "store/resourcesample.h"
 
 #include <QMutex>
 #include <QObject>
@@ -19,8 +19,7 @@ class QThread;
 
 namespace Ferry {
 
-class Dispatcher;
-class Store;
+class MetricStore;
 
 // The engine's counters, read once a tick on the monitor's thread. Each is optional (unset
 // reads 0), so the monitor depends on neither the API nor the queue; app/enginehost.cpp wires them.
@@ -31,6 +30,20 @@ struct MonitorSources
     std::function<qint64()> completedTotal;    // jobs completed since the process started
     std::function<qint64()> httpRequestsTotal; // requests answered since the process started
     std::function<qint64()> http429Total;      // of which rate-limited
+};
+
+// The concurrency the governor steers: the Dispatcher's, wired in app/enginehost.cpp as
+// callbacks, so the monitor stays below the queue. Set all or none (none: nothing to govern).
+// Called on the monitor's thread; the Dispatcher's methods behind them are thread-safe.
+struct ConcurrencyControl
+{
+    std::function<int()> configured;           // the configured maximum
+    std::function<int()> resourceLimit;        // the governor's current cap (0: none)
+    std::function<void(int)> setResourceLimit; // 0 lifts the cap
+    std::function<void(bool)> setClaimingPaused;
+    std::function<int()> effective; // what runs at most now, all limits applied
+
+    explicit operator bool() const { return bool(configured); }
 };
 
 // One change of the governor, for the log and the console.
@@ -46,7 +59,7 @@ struct GovernorEvent
 // Samples the process and the machine once a second on a thread of its own (never the GUI
 // thread), keeps the history (MetricHistory, persisted through the Store so charts survive a
 // restart) and drives adaptive concurrency: each tick's reading goes to a ConcurrencyGovernor,
-// whose decisions are applied to the Dispatcher (setResourceLimit, setClaimingPaused), logged,
+// whose decisions are applied to the Dispatcher (through ConcurrencyControl), logged,
 // and signalled.
 //
 // Persistence: one-minute rows are written as each minute completes; one-second samples in
@@ -69,13 +82,13 @@ public:
         int maxEvents = 200; // governor events kept for the console
     };
 
-    // store and dispatcher may be null (no persistence; nothing to govern).
+    // store may be null (no persistence); control may be empty (nothing to govern).
     ResourceMonitor(SystemProbe &probe,
                     const Clock &clock,
                     MonitorSources sources,
                     Options options,
-                    Store *store = nullptr,
-                    Dispatcher *dispatcher = nullptr,
+                    MetricStore *store = nullptr,
+                    ConcurrencyControl control = {},
                     QObject *parent = nullptr);
     ~ResourceMonitor() override; // stop()s
     Q_DISABLE_COPY_MOVE(ResourceMonitor)
@@ -122,8 +135,8 @@ private:
     const Clock &m_clock;
     const MonitorSources m_sources;
     const Options m_options;
-    Store *m_store;
-    Dispatcher *m_dispatcher;
+    MetricStore *m_store;
+    const ConcurrencyControl m_control;
     ConcurrencyGovernor m_governor;
 
     // Monitor-thread state (tick()).

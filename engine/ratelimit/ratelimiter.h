@@ -2,9 +2,9 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "ratelimit/ratelimitbackend.h"
 #include "ratelimit/ratelimitdecision.h"
 #include "ratelimit/sharedratelimit.h"
+#include "store/ratelimitbackend.h"
 
 #include <QByteArray>
 #include <QHashFunctions>

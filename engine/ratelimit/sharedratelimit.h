@@ -1,8 +1,8 @@
 #pragma once
 
 #include "core/clock.h"
-#include "ratelimit/ratelimitbackend.h"
 #include "ratelimit/ratelimitdecision.h"
+#include "store/ratelimitbackend.h"
 
 #include <QHash>
 #include <QMutex>

@@ -1,10 +1,10 @@
 #include "sharedrows.h"
 
-#include "datasets/datasetstore.h"
-#include "monitor/resourcesample.h"
+#include "store/datasetstore.h"
 #include "store/idempotencykey.h"
+#include "store/resourcesample.h"
 #include "store/sqlhelpers.h"
-#include "uploads/tusuploadrecord.h"
+#include "store/tusuploadrecord.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

@@ -6,8 +6,8 @@
 // commit, and SQLite's checkpointer. Files: sql<table>.cpp here, sqlite<table>.cpp and
 // postgres<table>.cpp for a dialect's own part of the same table.
 
-#include "datasets/datasetstore.h"
 #include "store/connectionpool.h"
+#include "store/datasetstore.h"
 #include "store/sqldialect.h"
 #include "store/store.h"
 

@@ -1,10 +1,10 @@
 #include "uploads/tusuploads.h"
 
-#include "datasets/datasetstore.h"
 #include "migrate/jsonreader.h"
 #include "migrate/mapping.h"
 #include "migrate/migrationrequest.h"
 #include "quota/tierpolicy.h"
+#include "store/datasetstore.h"
 
 #include <QDateTime>
 #include <QDir>

@@ -6,7 +6,7 @@
 #include "quota/uploadquota.h"
 #include "storage/blobstore.h"
 #include "store/store.h"
-#include "uploads/tusuploadrecord.h"
+#include "store/tusuploadrecord.h"
 #include "uploads/uploadgate.h"
 
 #include <QByteArrayView>

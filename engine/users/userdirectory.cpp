@@ -12,7 +12,8 @@ namespace {
 const QString s_operatorName = QStringLiteral("operator");
 }
 
-UserDirectory::UserDirectory(Store &store, const Clock &clock) : m_store(store), m_clock(clock) {}
+UserDirectory::UserDirectory(UserStore &store, const Clock &clock) : m_store(store), m_clock(clock)
+{}
 
 QStringList UserDirectory::tiers()
 {

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/clock.h"
-#include "store/store.h"
+#include "store/userstore.h"
 
 #include <atomic>
 
@@ -11,7 +11,7 @@ namespace Ferry {
 class UserDirectory final
 {
 public:
-    UserDirectory(Store &store, const Clock &clock);
+    UserDirectory(UserStore &store, const Clock &clock);
 
     struct NewUser
     {
@@ -39,7 +39,7 @@ public:
     static QByteArray hashToken(const QString &token);
 
 private:
-    Store &m_store;
+    UserStore &m_store;
     const Clock &m_clock;
     std::atomic<quint64> m_generation{0};
 };

@@ -5,8 +5,8 @@
 //  - the undo is fenced: a stale attempt cannot undo (nor report progress over) the current one;
 //  - a job retried before the sweep keeps its rows for the attempt that resumes them, and
 //    retention waits for the undo.
-#include "datasets/datasetstore.h"
 #include "migrate/migrationundosweeper.h"
+#include "store/datasetstore.h"
 #include "testsupport.h"
 
 #include <QJsonObject>

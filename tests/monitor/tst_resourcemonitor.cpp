@@ -1,6 +1,6 @@
 #include "monitor/resourcemonitor.h"
 #include "queue/builtinhandlers.h"
-#include "queue/dispatcher.h"
+#include "queue/dispatchercontrol.h"
 #include "testsupport.h"
 
 #include <QSignalSpy>
@@ -56,7 +56,7 @@ struct Harness
         sources.httpRequestsTotal = [this]() -> qint64 { return requests.load(); };
         sources.http429Total = [this]() -> qint64 { return limited.load(); };
         return std::make_unique<ResourceMonitor>(probe, t.clock, sources, options, t.store.get(),
-                                                 dispatcher.get());
+                                                 concurrencyControlOf(*dispatcher));
     }
     void tick(ResourceMonitor &monitor)
     {

@@ -5,8 +5,8 @@
 // is gone. Month ends with a manual clock: a reservation in flight counts against the month it is
 // still in flight in, and an upload is charged to, and checked against, the month it settles in.
 #include "quota/quotaledger.h"
+#include "store/tusuploadrecord.h"
 #include "testsupport.h"
-#include "uploads/tusuploadrecord.h"
 
 #include <QDateTime>
 #include <QTest>

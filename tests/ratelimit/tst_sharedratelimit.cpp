@@ -7,9 +7,9 @@
 // forgets fully reset keys; and an unreachable database falls back to the node's own limit.
 #include "core/clock.h"
 #include "pgtestsupport.h"
-#include "ratelimit/postgresratelimit.h"
 #include "ratelimit/ratelimiter.h"
 #include "store/databaseconfig.h"
+#include "store/postgresratelimit.h"
 #include "store/postgresstore.h"
 
 #include <QRegularExpression>

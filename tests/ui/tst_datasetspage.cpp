@@ -1,13 +1,13 @@
 // Issue 15, "the same in the console: a Datasets page per user (size, records, last import,
 // delete with confirmation)". Driven through the widgets (offscreen) over a real engine: store,
 // blob store, queue, dispatcher and migrate handler; each test asserts what the store holds.
-#include "datasets/datasetspage.h"
 #include "migrate/migratehandler.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "storage/fileblobstore.h"
 #include "testsupport.h"
+#include "ui/datasets/datasetspage.h"
 #include "uploadtestsupport.h"
 
 #include <QComboBox>

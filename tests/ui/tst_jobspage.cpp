@@ -1,10 +1,10 @@
-#include "jobs/jobspage.h"
-#include "jobs/jobtablemodel.h"
 #include "jobstestsupport.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "testsupport.h"
+#include "ui/jobs/jobspage.h"
+#include "ui/jobs/jobtablemodel.h"
 
 #include <QComboBox>
 #include <QItemSelectionModel>

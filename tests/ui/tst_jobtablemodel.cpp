@@ -1,6 +1,6 @@
-#include "jobs/jobtablemodel.h"
 #include "jobstestsupport.h"
 #include "testsupport.h"
+#include "ui/jobs/jobtablemodel.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>

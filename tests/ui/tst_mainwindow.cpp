@@ -1,10 +1,10 @@
 #include "core/logbuffer.h"
-#include "logpane.h"
-#include "mainwindow.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "testsupport.h"
+#include "ui/logpane.h"
+#include "ui/mainwindow.h"
 
 #include <QComboBox>
 #include <QDir>

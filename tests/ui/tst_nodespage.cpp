@@ -2,12 +2,12 @@
 // running jobs, heartbeat age, RSS, leader), the status bar counts them, and the page renders to
 // build/screenshots/nodes.png.
 
-#include "mainwindow.h"
-#include "nodes/nodespage.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "testsupport.h"
+#include "ui/mainwindow.h"
+#include "ui/nodes/nodespage.h"
 
 #include <QDateTime>
 #include <QDir>

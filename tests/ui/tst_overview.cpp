@@ -1,13 +1,13 @@
 #include "core/logbuffer.h"
-#include "logpane.h"
-#include "mainwindow.h"
 #include "monitor/resourcemonitor.h"
-#include "overview/metricchart.h"
-#include "overview/overviewpage.h"
 #include "queue/builtinhandlers.h"
-#include "queue/dispatcher.h"
+#include "queue/dispatchercontrol.h"
 #include "quota/quotaledger.h"
 #include "testsupport.h"
+#include "ui/logpane.h"
+#include "ui/mainwindow.h"
+#include "ui/overview/metricchart.h"
+#include "ui/overview/overviewpage.h"
 
 #include <QComboBox>
 #include <QDir>
@@ -60,7 +60,7 @@ struct Console
         ResourceMonitor::Options options;
         options.governorEnabled = false; // the test sets the limit itself
         monitor = std::make_unique<ResourceMonitor>(probe, t.clock, sources, options, nullptr,
-                                                    dispatcher.get());
+                                                    concurrencyControlOf(*dispatcher));
         ConsoleContext context{
             *t.store, *queue,        *dispatcher, *users,
             *quotas,  monitor.get(), nullptr,     QStringLiteral("http://127.0.0.1:8080/api/v1/")};

@@ -3,9 +3,6 @@
 // every error of each row without writing; "Run again" with a fixed mapping queues a new job on
 // the same stored file, which imports it. Driven through the widgets (offscreen) over a real
 // engine: store, blob store, queue, dispatcher and migrate handler.
-#include "jobs/jobspage.h"
-#include "jobs/jobtablemodel.h"
-#include "jobs/rerundialog.h"
 #include "migrate/migratehandler.h"
 #include "migrate/uploadreruns.h"
 #include "queue/builtinhandlers.h"
@@ -13,6 +10,9 @@
 #include "quota/quotaledger.h"
 #include "storage/fileblobstore.h"
 #include "testsupport.h"
+#include "ui/jobs/jobspage.h"
+#include "ui/jobs/jobtablemodel.h"
+#include "ui/jobs/rerundialog.h"
 #include "uploadtestsupport.h"
 
 #include <QComboBox>

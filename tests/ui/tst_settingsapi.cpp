@@ -1,7 +1,7 @@
 #include "../api/apitestsupport.h"
 #include "config/settingsservice.h"
 #include "queue/dispatcher.h"
-#include "settings/settingspage.h"
+#include "ui/settings/settingspage.h"
 
 #include <QLabel>
 #include <QLineEdit>

@@ -5,8 +5,8 @@
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "ratelimit/ratelimiter.h"
-#include "settings/settingspage.h"
 #include "testsupport.h"
+#include "ui/settings/settingspage.h"
 
 #include <QDir>
 #include <QLabel>

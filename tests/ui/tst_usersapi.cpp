@@ -1,8 +1,8 @@
 #include "../api/apitestsupport.h"
 #include "queue/dispatcher.h"
-#include "users/tokendialog.h"
-#include "users/userspage.h"
-#include "users/userstablemodel.h"
+#include "ui/users/tokendialog.h"
+#include "ui/users/userspage.h"
+#include "ui/users/userstablemodel.h"
 
 #include <QLineEdit>
 #include <QPushButton>

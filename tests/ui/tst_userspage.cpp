@@ -2,11 +2,11 @@
 #include "queue/dispatcher.h"
 #include "quota/quotaledger.h"
 #include "testsupport.h"
-#include "users/adduserdialog.h"
-#include "users/limitvalidator.h"
-#include "users/tokendialog.h"
-#include "users/userspage.h"
-#include "users/userstablemodel.h"
+#include "ui/users/adduserdialog.h"
+#include "ui/users/limitvalidator.h"
+#include "ui/users/tokendialog.h"
+#include "ui/users/userspage.h"
+#include "ui/users/userstablemodel.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>

@@ -1,7 +1,7 @@
-#include "datasets/datasetspage.h"
+#include "ui/datasets/datasetspage.h"
 
-#include "jobs/asyncread.h"
 #include "store/store.h"
+#include "ui/jobs/asyncread.h"
 
 #include <QComboBox>
 #include <QDateTime>

@@ -1,4 +1,4 @@
-#include "jobs/jobdetailhtml.h"
+#include "ui/jobs/jobdetailhtml.h"
 
 #include <QDateTime>
 #include <QJsonDocument>

@@ -1,12 +1,12 @@
-#include "jobs/jobspage.h"
+#include "ui/jobs/jobspage.h"
 
-#include "jobs/asyncread.h"
-#include "jobs/jobdetailhtml.h"
-#include "jobs/jobtablemodel.h"
-#include "jobs/progressdelegate.h"
-#include "jobs/rerundialog.h"
 #include "queue/jobqueue.h"
 #include "store/store.h"
+#include "ui/jobs/asyncread.h"
+#include "ui/jobs/jobdetailhtml.h"
+#include "ui/jobs/jobtablemodel.h"
+#include "ui/jobs/progressdelegate.h"
+#include "ui/jobs/rerundialog.h"
 
 #include <QComboBox>
 #include <QDateTime>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "consolecontext.h"
 #include "store/consolerecords.h"
+#include "ui/consolecontext.h"
 
 #include <QDialog>
 #include <QWidget>

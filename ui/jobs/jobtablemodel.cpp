@@ -1,7 +1,7 @@
-#include "jobs/jobtablemodel.h"
+#include "ui/jobs/jobtablemodel.h"
 
-#include "jobs/asyncread.h"
 #include "store/store.h"
+#include "ui/jobs/asyncread.h"
 
 #include <QDateTime>
 #include <QHash>

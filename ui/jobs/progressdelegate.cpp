@@ -1,6 +1,6 @@
-#include "jobs/progressdelegate.h"
+#include "ui/jobs/progressdelegate.h"
 
-#include "jobs/jobtablemodel.h"
+#include "ui/jobs/jobtablemodel.h"
 
 #include <QApplication>
 #include <QPainter>

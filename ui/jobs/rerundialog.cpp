@@ -1,8 +1,8 @@
-#include "jobs/rerundialog.h"
+#include "ui/jobs/rerundialog.h"
 
-#include "datasets/datasetstore.h"
-#include "jobs/asyncread.h"
+#include "store/datasetstore.h"
 #include "store/records.h"
+#include "ui/jobs/asyncread.h"
 
 #include <QCheckBox>
 #include <QComboBox>

@@ -1,8 +1,8 @@
 #include "nodespage.h"
 
-#include "jobs/asyncread.h"
 #include "queue/dispatcher.h"
 #include "store/store.h"
+#include "ui/jobs/asyncread.h"
 
 #include <QColor>
 #include <QDateTime>

@@ -1,4 +1,4 @@
-#include "overview/metricchart.h"
+#include "ui/overview/metricchart.h"
 
 #include <QDateTime>
 #include <QGraphicsLayout>

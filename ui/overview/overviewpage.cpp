@@ -1,9 +1,9 @@
-#include "overview/overviewpage.h"
+#include "ui/overview/overviewpage.h"
 
 #include "monitor/resourcemonitor.h"
-#include "overview/metricchart.h"
 #include "queue/dispatcher.h"
 #include "store/store.h"
+#include "ui/overview/metricchart.h"
 
 #include <QComboBox>
 #include <QDateTime>

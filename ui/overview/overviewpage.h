@@ -1,6 +1,6 @@
 #pragma once
 
-#include "consolecontext.h"
+#include "ui/consolecontext.h"
 
 #include <QWidget>
 

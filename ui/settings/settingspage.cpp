@@ -1,6 +1,6 @@
-#include "settings/settingspage.h"
+#include "ui/settings/settingspage.h"
 
-#include "users/backgroundtask.h"
+#include "ui/users/backgroundtask.h"
 
 #include <QFormLayout>
 #include <QHBoxLayout>

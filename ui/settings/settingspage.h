@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/settingsservice.h"
-#include "consolecontext.h"
+#include "ui/consolecontext.h"
 
 #include <QHash>
 #include <QWidget>

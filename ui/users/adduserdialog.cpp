@@ -1,4 +1,4 @@
-#include "users/adduserdialog.h"
+#include "ui/users/adduserdialog.h"
 
 #include "users/userdirectory.h"
 

@@ -1,7 +1,7 @@
-#include "users/limitdelegate.h"
+#include "ui/users/limitdelegate.h"
 
-#include "users/limitvalidator.h"
-#include "users/userstablemodel.h"
+#include "ui/users/limitvalidator.h"
+#include "ui/users/userstablemodel.h"
 
 #include <QLineEdit>
 

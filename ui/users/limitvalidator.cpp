@@ -1,4 +1,4 @@
-#include "users/limitvalidator.h"
+#include "ui/users/limitvalidator.h"
 
 namespace Ferry {
 

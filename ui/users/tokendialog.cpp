@@ -1,4 +1,4 @@
-#include "users/tokendialog.h"
+#include "ui/users/tokendialog.h"
 
 #include <QClipboard>
 #include <QDialogButtonBox>

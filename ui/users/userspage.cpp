@@ -1,12 +1,12 @@
-#include "users/userspage.h"
+#include "ui/users/userspage.h"
 
 #include "quota/quotaledger.h"
-#include "users/adduserdialog.h"
-#include "users/backgroundtask.h"
-#include "users/limitdelegate.h"
-#include "users/tokendialog.h"
+#include "ui/users/adduserdialog.h"
+#include "ui/users/backgroundtask.h"
+#include "ui/users/limitdelegate.h"
+#include "ui/users/tokendialog.h"
+#include "ui/users/userstablemodel.h"
 #include "users/userdirectory.h"
-#include "users/userstablemodel.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "consolecontext.h"
 #include "quota/limitparser.h"
+#include "ui/consolecontext.h"
 
 #include <QWidget>
 

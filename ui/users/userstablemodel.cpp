@@ -1,4 +1,4 @@
-#include "users/userstablemodel.h"
+#include "ui/users/userstablemodel.h"
 
 #include <QDateTime>
 #include <QLocale>

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "store/jobsapirecords.h"
 
 #include <QJsonArray>
 #include <QJsonObject>
@@ -133,6 +134,10 @@ public:
     // Streams the records in insertion order; return false from the callback to stop.
     virtual Result<void> forEachRecord(qint64 datasetId,
                                        const std::function<bool(std::string_view doc)> &sink) = 0;
+    // Up to limit records of the dataset with an id above afterId (0: from the first), oldest
+    // first. One short statement, no transaction left open between pages: exports page with it
+    // while the client drains. Not scoped: read dataset(user, name) first.
+    virtual Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) = 0;
     virtual Result<QList<RowError>> rowErrors(qint64 jobId, int limit) = 0;
     // ---- Managing datasets (GET/DELETE /api/v1/datasets/{name}; SQLite:
     // store/sqlitedatasetadmin.cpp, PostgreSQL: store/postgresdatasetadmin.cpp) ----

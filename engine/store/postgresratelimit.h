@@ -1,8 +1,8 @@
 #pragma once
 
-#include "ratelimit/ratelimitbackend.h"
 #include "store/connectionpool.h"
 #include "store/databaseconfig.h"
+#include "store/ratelimitbackend.h"
 
 #include <atomic>
 

@@ -1,0 +1,58 @@
+#pragma once
+// The job queue's rows: enqueue, claim, leases, and the reads of jobs (engine/queue/).
+
+#include "core/error.h"
+#include "store/records.h"
+
+#include <QHash>
+
+namespace Ferry {
+
+class JobStore
+{
+public:
+    virtual ~JobStore() = default;
+
+    // enqueue() writes all or nothing; an equal unique key already pending or running
+    // returns that job, flagged as deduplicated.
+    virtual Result<QList<EnqueuedJob>> enqueue(const QList<NewJob> &jobs, qint64 now) = 0;
+    // Writes back finished attempts (fenced by lease token), then claims up to request.limit
+    // ready jobs by priority, fair rank between users, and age. One transaction.
+    virtual Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
+                                                     const ClaimRequest &request) = 0;
+    // Extends the given leases, each only while the job is still running under that lease token
+    // for this node; returns the ids of the jobs it still holds. An attempt missing from the
+    // list lost its lease (rescued, perhaps running on another node now, or claimed again by
+    // this one under a new token): the dispatcher stops it (CancelReason::LeaseLost).
+    virtual Result<QList<qint64>>
+    renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) = 0;
+    // Running jobs of this node whose cancellation was requested (by any process).
+    virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
+    // Only while the job still runs under leaseToken: a stale attempt's progress is dropped.
+    virtual Result<void>
+    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) = 0;
+    virtual Result<QList<RescuedJob>>
+    rescueLeases(RescueScope scope, const QString &node, qint64 now) = 0;
+    // Pending: cancelled now. Running: marked; the running node observes it. Returns the new
+    // status (Cancelled or Running). NotFound when the job is not the user's; Conflict when
+    // it already finished. userId empty: operator access to every user's jobs.
+    virtual Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) = 0;
+    virtual Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) = 0;
+    virtual Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) = 0;
+
+    virtual Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) = 0;
+    virtual Result<QList<Job>> jobs(const JobFilter &filter) = 0;
+    virtual Result<QList<JobAttempt>> attempts(qint64 jobId) = 0;
+    virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;
+    // Deletes up to batchSize finished jobs (and their attempts) finished before the cut-off.
+    virtual Result<int> pruneFinished(qint64 finishedBefore, int batchSize) = 0;
+    // Ageing: pending jobs ready since readyBefore (run_at) gain one priority step, up to
+    // MaxPriority; at most `limit` jobs, those waiting longest first. Returns how many.
+    virtual Result<int> agePendingJobs(qint64 readyBefore, int limit) = 0;
+
+protected:
+    JobStore() = default;
+    Q_DISABLE_COPY_MOVE(JobStore)
+};
+
+} // namespace Ferry
