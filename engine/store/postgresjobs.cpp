@@ -485,15 +485,4 @@ Result<QHash<JobStatus, qint64>> PostgresStore::countByStatus()
     return result;
 }
 
-Result<qint64> PostgresStore::pendingJobCount()
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    if (!q.exec(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'pending'")) || !q.next())
-        return sqlError(q, QStringLiteral("counting pending jobs"));
-    return q.value(0).toLongLong();
-}
-
 } // namespace Ferry

@@ -51,31 +51,6 @@ public:
     Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
     DatasetStore &datasets() override { return *this; }
 
-    // Quotas .
-    Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
-    Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
-    Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
-    Result<QuotaReserveResult> reserveQuota(qint64 userId,
-                                            const QString &period,
-                                            qint64 bytes,
-                                            qint64 uploadsLimit,
-                                            qint64 bytesLimit,
-                                            qint64 now,
-                                            const QString &owner = {}) override;
-    Result<QuotaOutcome> settleQuota(qint64 reservationId,
-                                     qint64 bytes,
-                                     qint64 bytesLimit,
-                                     const QString &period = {}) override;
-    Result<void> releaseQuota(qint64 reservationId) override;
-    Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) override;
-    Result<QuotaOutcome> chargeQuotaBytes(qint64 userId,
-                                          const QString &period,
-                                          qint64 bytes,
-                                          qint64 bytesLimit) override;
-    Result<int> releaseAllQuotaReservations() override;
-    Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
-    Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
-
     // DatasetStore .
     Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
     Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
@@ -101,38 +76,9 @@ public:
                                           DatasetDeleteScope scope,
                                           qint64 now) override;
 
-    // --- Resumable (tus) uploads ---
-    Result<void> insertTusUpload(const TusUploadRecord &upload) override;
-    Result<std::optional<TusUploadRecord>> tusUpload(const QString &id,
-                                                     std::optional<qint64> userId) override;
-    Result<void> setTusOffset(const QString &id, qint64 offset, qint64 now) override;
-    Result<void> completeTusUpload(const QString &id,
-                                   const QString &sessionId,
-                                   qint64 jobId,
-                                   qint64 now) override;
-    Result<void> deleteTusUpload(const QString &id) override;
-    Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) override;
-    // --- Resource monitor ---
-    Result<void> saveMetricSamples(MetricResolution resolution,
-                                   const QList<ResourceSample> &samples,
-                                   qint64 pruneBefore) override;
-    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
-    Result<qint64> pendingJobCount() override;
-    // --- end resource monitor ---
     // Upload and job API .
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
     Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
-    // Idempotency keys of the upload API .
-    Result<std::optional<IdempotencyKey>>
-    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) override;
-    Result<std::optional<IdempotencyKey>>
-    claimIdempotencyKey(const IdempotencyClaim &claim) override;
-    Result<void> completeIdempotencyKey(qint64 userId,
-                                        const QString &key,
-                                        const QString &sessionId,
-                                        qint64 jobId,
-                                        const QByteArray &response) override;
-    Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
 
     // Operator console, the Jobs page .
     Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) override;
@@ -143,23 +89,12 @@ public:
                                                  int value,
                                                  qint64 now) override;
 
-    // Cluster: nodes, heartbeats, the leader lease (postgrescluster.cpp).
-    Result<void> upsertNode(const NodeRecord &node) override;
-    Result<void> removeNode(const QString &nodeId) override;
-    Result<QList<NodeRecord>> nodes(qint64 now) override;
-    Result<bool> acquireClusterLease(const QString &name,
-                                     const QString &holder,
-                                     qint64 now,
-                                     qint64 expiresAt) override;
-    Result<void> releaseClusterLease(const QString &name, const QString &holder) override;
-    Result<DeadNodeRescue>
-    rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
-    // end of the cluster block
-
 private:
     // Global concurrency limit (postgrescluster.cpp): how many more jobs may start cluster-wide,
     // counted under a transaction-level advisory lock (held until the claim commits).
     Result<int> clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning);
+    // rescueDeadNodes(): the dead nodes' sessions end (postgrescluster.cpp).
+    Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes) override;
     explicit PostgresStore(const DatabaseConfig &config);
     // Fair rank for a user's next job at a priority (see fair_clock in the schema).
     Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);

@@ -74,6 +74,15 @@ public:
                column + QStringLiteral(") SELECT pg_notify('") + channel + QStringLiteral("', ") +
                column + QStringLiteral("::text) FROM changed");
     }
+    // Appended to a SELECT of a row the transaction will delete, or whose row stands for a
+    // resource that writers take turns on (a user's quota): other nodes' writers wait until it
+    // commits. SQLite has one writer at a time: nothing to add, and nothing to lock.
+    QString forUpdate() const { return isPostgres() ? QStringLiteral(" FOR UPDATE") : QString(); }
+    // The larger of its arguments: SQLite's scalar max(), PostgreSQL's GREATEST.
+    QString greatest() const
+    {
+        return isPostgres() ? QStringLiteral("GREATEST") : QStringLiteral("MAX");
+    }
 
 private:
     Engine m_engine;

@@ -38,6 +38,93 @@ public:
     Result<void> setSetting(const QString &key, const QString &value) override;
     // ---- end of users and settings ----
 
+    // ---- Idempotency keys of the upload API (sqlidempotency.cpp) ----
+    Result<std::optional<IdempotencyKey>>
+    idempotencyKey(qint64 userId, const QString &key, qint64 notBefore) override;
+    Result<std::optional<IdempotencyKey>>
+    claimIdempotencyKey(const IdempotencyClaim &claim) override;
+    Result<void> completeIdempotencyKey(qint64 userId,
+                                        const QString &key,
+                                        const QString &sessionId,
+                                        qint64 jobId,
+                                        const QByteArray &response) override;
+    Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
+    // ---- end of idempotency keys ----
+
+    // ---- Resumable (tus) uploads (sqltus.cpp; marking one complete inside enqueue() is each
+    // dialect's own: sqlitetus.cpp, postgrestus.cpp) ----
+    Result<void> insertTusUpload(const TusUploadRecord &upload) override;
+    Result<std::optional<TusUploadRecord>> tusUpload(const QString &id,
+                                                     std::optional<qint64> userId) override;
+    Result<void> setTusOffset(const QString &id, qint64 offset, qint64 now) override;
+    Result<void> completeTusUpload(const QString &id,
+                                   const QString &sessionId,
+                                   qint64 jobId,
+                                   qint64 now) override;
+    Result<void> deleteTusUpload(const QString &id) override;
+    Result<QList<TusUploadRecord>> staleTusUploads(qint64 updatedBefore, int limit) override;
+    // ---- end of tus uploads ----
+
+    // ---- Resource monitor (sqlmetrics.cpp) ----
+    Result<void> saveMetricSamples(MetricResolution resolution,
+                                   const QList<ResourceSample> &samples,
+                                   qint64 pruneBefore) override;
+    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
+    Result<qint64> pendingJobCount() override;
+    // ---- end of resource monitor ----
+
+    // ---- Cluster: nodes, heartbeats, the leader lease (sqlcluster.cpp; the global concurrency
+    // limit's count is part of each dialect's claim: sqlitecluster.cpp, postgrescluster.cpp) ----
+    Result<void> upsertNode(const NodeRecord &node) override;
+    Result<void> removeNode(const QString &nodeId) override;
+    Result<QList<NodeRecord>> nodes(qint64 now) override;
+    Result<bool> acquireClusterLease(const QString &name,
+                                     const QString &holder,
+                                     qint64 now,
+                                     qint64 expiresAt) override;
+    Result<void> releaseClusterLease(const QString &name, const QString &holder) override;
+    Result<DeadNodeRescue>
+    rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
+
+protected:
+    // Inside rescueDeadNodes()'s transaction: ends the database sessions of these dead nodes;
+    // how many. PostgreSQL's (postgrescluster.cpp) says why; SQLite has one engine and no
+    // sessions of other nodes: 0.
+    virtual Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes);
+    // One write statement outside any transaction of its own, in the writers' turn; the rows
+    // it changed (sqlcluster.cpp; quotas use it too).
+    Result<int>
+    writeStatement(const QString &sql, const QVariantList &values, const QString &doing);
+
+public:
+    // ---- end of cluster ----
+
+    // ---- Quotas (sqlquotas.cpp) ----
+    Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
+    Result<void> setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits) override;
+    Result<QuotaUsage> quotaUsage(qint64 userId, const QString &period) override;
+    Result<QuotaReserveResult> reserveQuota(qint64 userId,
+                                            const QString &period,
+                                            qint64 bytes,
+                                            qint64 uploadsLimit,
+                                            qint64 bytesLimit,
+                                            qint64 now,
+                                            const QString &owner = {}) override;
+    Result<QuotaOutcome> settleQuota(qint64 reservationId,
+                                     qint64 bytes,
+                                     qint64 bytesLimit,
+                                     const QString &period = {}) override;
+    Result<void> releaseQuota(qint64 reservationId) override;
+    Result<void> refundQuota(qint64 userId, const QString &period, qint64 bytes) override;
+    Result<QuotaOutcome> chargeQuotaBytes(qint64 userId,
+                                          const QString &period,
+                                          qint64 bytes,
+                                          qint64 bytesLimit) override;
+    Result<int> releaseAllQuotaReservations() override;
+    Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
+    Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
+    // ---- end of quotas ----
+
 protected:
     SqlStore(SqlDialect dialect,
              const DatabaseConfig &config,

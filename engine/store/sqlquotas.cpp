@@ -1,7 +1,12 @@
-// SqliteStore: monthly upload quotas. Usage = stored uploads (quota_usage) + reservations of
-// uploads in flight (quota_reservations); every check-and-count is one write transaction.
+// SqlStore: monthly upload quotas. Usage = stored uploads (quota_usage) + reservations of
+// uploads in flight (quota_reservations). Every check-and-count is one write transaction; on
+// PostgreSQL it first locks the user's row, so nodes checking the same user's quota take turns
+// (SQLite gets this from its single writer).
+#include "sqlstore.h"
+
 #include "store/sqlhelpers.h"
-#include "store/sqlitestore.h"
+
+#include <QSqlQuery>
 
 namespace Ferry {
 
@@ -47,9 +52,23 @@ readUsage(QSqlDatabase db, qint64 userId, const QString &period, qint64 except =
     return usage;
 }
 
+// Nodes checking the same user's quota take turns on the user's row (PostgreSQL). SQLite has
+// one writer at a time, already in its turn here: no statement to run.
+Result<void> lockUser(const SqlDialect &sql, QSqlDatabase db, qint64 userId)
+{
+    if (sql.forUpdate().isEmpty())
+        return {};
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT 1 FROM users WHERE id = ?") + sql.forUpdate());
+    q.addBindValue(userId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("locking a user's quota"));
+    return {};
+}
+
 } // namespace
 
-Result<QuotaLimitOverrides> SqliteStore::quotaLimits(qint64 userId)
+Result<QuotaLimitOverrides> SqlStore::quotaLimits(qint64 userId)
 {
     auto db = this->db();
     if (!db)
@@ -64,7 +83,7 @@ Result<QuotaLimitOverrides> SqliteStore::quotaLimits(qint64 userId)
     return QuotaLimitOverrides{optionalValue(q.value(0)), optionalValue(q.value(1))};
 }
 
-Result<void> SqliteStore::setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits)
+Result<void> SqlStore::setQuotaLimits(qint64 userId, const QuotaLimitOverrides &limits)
 {
     auto changed = writeStatement(
         QStringLiteral("UPDATE users SET uploads_limit = ?, bytes_limit = ? WHERE id = ?"),
@@ -77,7 +96,7 @@ Result<void> SqliteStore::setQuotaLimits(qint64 userId, const QuotaLimitOverride
     return {};
 }
 
-Result<QuotaUsage> SqliteStore::quotaUsage(qint64 userId, const QString &period)
+Result<QuotaUsage> SqlStore::quotaUsage(qint64 userId, const QString &period)
 {
     auto db = this->db();
     if (!db)
@@ -85,22 +104,23 @@ Result<QuotaUsage> SqliteStore::quotaUsage(qint64 userId, const QString &period)
     return readUsage(*db, userId, period);
 }
 
-Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
-                                                     const QString &period,
-                                                     qint64 bytes,
-                                                     qint64 uploadsLimit,
-                                                     qint64 bytesLimit,
-                                                     qint64 now,
-                                                     const QString &owner)
+Result<QuotaReserveResult> SqlStore::reserveQuota(qint64 userId,
+                                                  const QString &period,
+                                                  qint64 bytes,
+                                                  qint64 uploadsLimit,
+                                                  qint64 bytesLimit,
+                                                  qint64 now,
+                                                  const QString &owner)
 {
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
+    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+        return locked.error();
     auto usage = readUsage(*db, userId, period);
     if (!usage)
         return usage.error();
@@ -111,26 +131,27 @@ Result<QuotaReserveResult> SqliteStore::reserveQuota(qint64 userId,
     QSqlQuery q(*db);
     q.prepare(
         QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
-                       "VALUES (?, ?, ?, ?, COALESCE(?, ''))"));
+                       "VALUES (?, ?, ?, ?, COALESCE(?, '')) RETURNING id"));
     q.addBindValue(userId);
     q.addBindValue(period);
     q.addBindValue(bytes);
     q.addBindValue(now);
     q.addBindValue(owner);
-    if (!q.exec())
+    if (!q.exec() || !q.next())
         return sqlError(q, QStringLiteral("reserving quota"));
-    const qint64 id = q.lastInsertId().toLongLong();
+    const qint64 id = q.value(0).toLongLong();
+    q.finish();
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return QuotaReserveResult{QuotaOutcome::Granted, id};
 }
 
-Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
-                                              qint64 bytes,
-                                              qint64 bytesLimit,
-                                              const QString &settlePeriod)
+Result<QuotaOutcome> SqlStore::settleQuota(qint64 reservationId,
+                                           qint64 bytes,
+                                           qint64 bytesLimit,
+                                           const QString &settlePeriod)
 {
-    const std::lock_guard writer(m_writeMutex);
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
@@ -138,7 +159,8 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT user_id, period, bytes FROM quota_reservations WHERE id = ?"));
+    q.prepare(QStringLiteral("SELECT user_id, period, bytes FROM quota_reservations WHERE id = ?") +
+              m_sql.forUpdate());
     q.addBindValue(reservationId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("reading a quota reservation"));
@@ -153,6 +175,8 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
     const QString period = settlePeriod.isEmpty() ? q.value(1).toString() : settlePeriod;
     const qint64 reserved = q.value(2).toLongLong();
     q.finish();
+    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+        return locked.error();
     QuotaOutcome outcome = QuotaOutcome::Granted;
     if (bytes > reserved && bytesLimit >= 0) {
         auto others = readUsage(*db, userId, period, reservationId);
@@ -170,8 +194,8 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
         QSqlQuery add(*db);
         add.prepare(QStringLiteral(
             "INSERT INTO quota_usage (user_id, period, uploads, bytes) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT (user_id, period) DO UPDATE SET uploads = uploads + 1, "
-            "bytes = bytes + excluded.bytes"));
+            "ON CONFLICT (user_id, period) DO UPDATE SET uploads = quota_usage.uploads + 1, "
+            "bytes = quota_usage.bytes + excluded.bytes"));
         add.addBindValue(userId);
         add.addBindValue(period);
         add.addBindValue(bytes);
@@ -183,41 +207,47 @@ Result<QuotaOutcome> SqliteStore::settleQuota(qint64 reservationId,
     return outcome;
 }
 
-Result<void> SqliteStore::releaseQuota(qint64 reservationId)
+Result<void> SqlStore::releaseQuota(qint64 reservationId)
 {
     auto released = writeStatement(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"),
                                    {reservationId}, QStringLiteral("releasing quota"));
     return released ? Result<void>() : Result<void>(released.error());
 }
 
-Result<void> SqliteStore::refundQuota(qint64 userId, const QString &period, qint64 bytes)
+Result<void> SqlStore::refundQuota(qint64 userId, const QString &period, qint64 bytes)
 {
+    const QString greatest = m_sql.greatest();
     auto refunded =
-        writeStatement(QStringLiteral("UPDATE quota_usage SET uploads = MAX(uploads - 1, 0), "
-                                      "bytes = MAX(bytes - ?, 0) WHERE user_id = ? AND period = ?"),
+        writeStatement(QStringLiteral("UPDATE quota_usage SET uploads = %1(uploads - 1, 0), "
+                                      "bytes = %1(bytes - ?, 0) WHERE user_id = ? AND period = ?")
+                           .arg(greatest),
                        {bytes, userId, period}, QStringLiteral("refunding quota"));
     return refunded ? Result<void>() : Result<void>(refunded.error());
 }
 
 Result<QuotaOutcome>
-SqliteStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes, qint64 bytesLimit)
+SqlStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes, qint64 bytesLimit)
 {
-    const std::lock_guard writer(m_writeMutex);
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
+    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+        return locked.error();
     auto usage = readUsage(*db, userId, period);
     if (!usage)
         return usage.error();
     if (bytes > 0 && bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
         return QuotaOutcome::BytesExceeded;
     QSqlQuery add(*db);
-    add.prepare(QStringLiteral(
-        "INSERT INTO quota_usage (user_id, period, uploads, bytes) VALUES (?, ?, 0, MAX(?, 0)) "
-        "ON CONFLICT (user_id, period) DO UPDATE SET bytes = MAX(bytes + ?, 0)"));
+    add.prepare(QStringLiteral("INSERT INTO quota_usage (user_id, period, uploads, bytes) "
+                               "VALUES (?, ?, 0, %1(CAST(? AS BIGINT), 0)) "
+                               "ON CONFLICT (user_id, period) "
+                               "DO UPDATE SET bytes = %1(quota_usage.bytes + CAST(? AS BIGINT), 0)")
+                    .arg(m_sql.greatest()));
     add.addBindValue(userId);
     add.addBindValue(period);
     add.addBindValue(bytes);
@@ -229,7 +259,7 @@ SqliteStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes
     return QuotaOutcome::Granted;
 }
 
-Result<int> SqliteStore::releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode)
+Result<int> SqlStore::releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode)
 {
     return writeStatement(
         QStringLiteral(
@@ -242,36 +272,18 @@ Result<int> SqliteStore::releaseOrphanedQuotaReservations(qint64 createdBefore, 
         QStringLiteral("releasing orphaned quota reservations"));
 }
 
-Result<int> SqliteStore::releaseAllQuotaReservations()
+Result<int> SqlStore::releaseAllQuotaReservations()
 {
     return writeStatement(QStringLiteral("DELETE FROM quota_reservations"), {},
                           QStringLiteral("releasing quota reservations"));
 }
 
-Result<void> SqliteStore::resetQuotaUsage(qint64 userId, const QString &period)
+Result<void> SqlStore::resetQuotaUsage(qint64 userId, const QString &period)
 {
     auto reset =
         writeStatement(QStringLiteral("DELETE FROM quota_usage WHERE user_id = ? AND period = ?"),
                        {userId, period}, QStringLiteral("resetting quota usage"));
     return reset ? Result<void>() : Result<void>(reset.error());
-}
-
-// One statement outside any transaction of its own, in the writers' turn (m_writeMutex);
-// returns the rows it changed.
-Result<int>
-SqliteStore::writeStatement(const QString &sql, const QVariantList &values, const QString &doing)
-{
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(sql);
-    for (const QVariant &value : values)
-        q.addBindValue(value);
-    if (!q.exec())
-        return sqlError(q, doing);
-    return q.numRowsAffected();
 }
 
 } // namespace Ferry

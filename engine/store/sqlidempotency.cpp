@@ -1,9 +1,9 @@
-// PostgresStore: the upload API's idempotency keys (resources/migrations/postgres/0007). The
-// port of sqliteidempotency.cpp. Nodes sharing the database claim a key with
-// INSERT ... ON CONFLICT DO NOTHING: a concurrent claim of the same key waits on the primary key
-// until the first transaction ends, then inserts nothing and reads the holder, so exactly one
-// request wins.
-#include "postgresstore.h"
+// SqlStore: the upload API's idempotency keys (resources/migrations/*/0007). A claim is
+// INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL, where nodes share the database, a concurrent
+// claim of the same key waits on the primary key until the first transaction ends, then inserts
+// nothing and reads the holder, so exactly one request wins; on SQLite the writers' turn and the
+// write transaction order the claims.
+#include "sqlstore.h"
 
 #include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
@@ -23,7 +23,7 @@ using SharedRows::keyFrom;
 } // namespace
 
 Result<std::optional<IdempotencyKey>>
-PostgresStore::idempotencyKey(qint64 userId, const QString &key, qint64 notBefore)
+SqlStore::idempotencyKey(qint64 userId, const QString &key, qint64 notBefore)
 {
     auto db = this->db();
     if (!db)
@@ -43,9 +43,9 @@ PostgresStore::idempotencyKey(qint64 userId, const QString &key, qint64 notBefor
     return result;
 }
 
-Result<std::optional<IdempotencyKey>>
-PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
+Result<std::optional<IdempotencyKey>> SqlStore::claimIdempotencyKey(const IdempotencyClaim &claim)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
@@ -53,12 +53,12 @@ PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     QSqlQuery q(*db);
-    // Expired keys go in batches as new ones come (the created_at index finds them). SKIP LOCKED:
-    // two nodes pruning at once take different rows instead of waiting on (or deadlocking over)
-    // each other's.
+    // Expired keys go in batches as new ones come (the created_at index finds them). SKIP LOCKED
+    // (PostgreSQL): two nodes pruning at once take different rows instead of waiting on (or
+    // deadlocking over) each other's.
     q.prepare(QStringLiteral("DELETE FROM idempotency_keys WHERE (user_id, key) IN (SELECT "
-                             "user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ? "
-                             "FOR UPDATE SKIP LOCKED)"));
+                             "user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?") +
+              m_sql.skipLocked() + QStringLiteral(")"));
     q.addBindValue(claim.expiredBefore);
     q.addBindValue(PruneBatch);
     if (!q.exec())
@@ -83,7 +83,8 @@ PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
         return sqlError(q, QStringLiteral("claiming an idempotency key"));
     std::optional<IdempotencyKey> holder;
     if (q.numRowsAffected() != 1) {
-        // READ COMMITTED: this statement sees the row of the claim that won, committed by now.
+        // PostgreSQL's READ COMMITTED: this statement sees the row of the claim that won,
+        // committed by now.
         q.prepare(QStringLiteral("SELECT ") + s_keyColumns +
                   QStringLiteral(" FROM idempotency_keys WHERE user_id = ? AND key = ?"));
         q.addBindValue(claim.userId);
@@ -91,8 +92,9 @@ PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
         if (!q.exec())
             return sqlError(q, QStringLiteral("reading an idempotency key"));
         if (!q.next()) {
-            // The winner released its claim between our insert and this read: let the caller
-            // try again rather than run the request unguarded.
+            // The winner released its claim between our insert and this read (PostgreSQL; on
+            // SQLite the write transaction keeps the row): let the caller try again rather than
+            // run the request unguarded.
             return makeError(ErrorCode::Conflict,
                              QStringLiteral("Idempotency key '%1' changed hands while being "
                                             "claimed.")
@@ -107,12 +109,13 @@ PostgresStore::claimIdempotencyKey(const IdempotencyClaim &claim)
     return holder;
 }
 
-Result<void> PostgresStore::completeIdempotencyKey(qint64 userId,
-                                                   const QString &key,
-                                                   const QString &sessionId,
-                                                   qint64 jobId,
-                                                   const QByteArray &response)
+Result<void> SqlStore::completeIdempotencyKey(qint64 userId,
+                                              const QString &key,
+                                              const QString &sessionId,
+                                              qint64 jobId,
+                                              const QByteArray &response)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
@@ -129,8 +132,9 @@ Result<void> PostgresStore::completeIdempotencyKey(qint64 userId,
     return {};
 }
 
-Result<void> PostgresStore::releaseIdempotencyKey(qint64 userId, const QString &key)
+Result<void> SqlStore::releaseIdempotencyKey(qint64 userId, const QString &key)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();

@@ -1,6 +1,5 @@
-// PostgresStore: the resource monitor's persisted history (port of sqlitemetrics.cpp; the queue
-// depth it samples, pendingJobCount, is in postgresjobs.cpp).
-#include "postgresstore.h"
+// SqlStore: the resource monitor's persisted history and the queue depth it samples.
+#include "sqlstore.h"
 
 #include "store/sharedrows.h"
 #include "store/sqlhelpers.h"
@@ -13,7 +12,8 @@ namespace {
 
 const QString &s_metricColumns = SharedRows::metricColumns;
 
-// SQLite's INSERT OR REPLACE: a sample of the same second (or minute) replaces the older one.
+// A sample of the same second (or minute) replaces the older one (what SQLite's INSERT OR
+// REPLACE did, written so that both dialects accept it).
 const QString s_metricUpdates = QStringLiteral(
     "rss_bytes = excluded.rss_bytes, cpu_percent = excluded.cpu_percent, "
     "mem_total_bytes = excluded.mem_total_bytes, "
@@ -28,10 +28,11 @@ using SharedRows::sampleFrom;
 
 } // namespace
 
-Result<void> PostgresStore::saveMetricSamples(MetricResolution resolution,
-                                              const QList<ResourceSample> &samples,
-                                              qint64 pruneBefore)
+Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
+                                         const QList<ResourceSample> &samples,
+                                         qint64 pruneBefore)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
@@ -70,8 +71,7 @@ Result<void> PostgresStore::saveMetricSamples(MetricResolution resolution,
     return transaction.commit();
 }
 
-Result<QList<ResourceSample>> PostgresStore::metricSamples(MetricResolution resolution,
-                                                           qint64 since)
+Result<QList<ResourceSample>> SqlStore::metricSamples(MetricResolution resolution, qint64 since)
 {
     auto db = this->db();
     if (!db)
@@ -88,6 +88,18 @@ Result<QList<ResourceSample>> PostgresStore::metricSamples(MetricResolution reso
     while (q.next())
         result.append(sampleFrom(q));
     return result;
+}
+
+Result<qint64> SqlStore::pendingJobCount()
+{
+    // Answered from the partial index jobs_ready (status = 'pending'), not a table scan.
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    if (!q.exec(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'pending'")) || !q.next())
+        return sqlError(q, QStringLiteral("counting pending jobs"));
+    return q.value(0).toLongLong();
 }
 
 } // namespace Ferry
