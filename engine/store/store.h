@@ -191,7 +191,7 @@ public:
     // Drops an in-progress claim whose request failed, so a retry with the key runs anew.
     virtual Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) = 0;
     // ---- end of idempotency keys ----
-    // ---- Operator console: the Jobs page (ui/jobs/; SQLite: store/sqliteconsole.cpp) ----
+    // ---- Operator console: the Jobs page (ui/jobs/; both backends: store/sqlconsole.cpp) ----
     // One keyset page of every user's jobs matching the query, in its sort order, with user name,
     // file name, dataset and progress. Operator scope: no user check.
     virtual Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) = 0;

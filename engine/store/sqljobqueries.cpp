@@ -1,11 +1,12 @@
-// PostgresStore: changing jobs on request (cancel, retry, priority), rescuing lost leases,
-// ageing, pruning, and upload sessions. Rows another node may be changing at the same moment
-// are read FOR UPDATE inside the transaction that changes them.
-#include "postgresstore.h"
+// SqlStore: reading jobs and changing them on request (cancel, retry, priority), rescuing lost
+// leases, ageing, pruning, and upload sessions. On PostgreSQL, rows another node may be changing
+// at the same moment are read with a row lock (or SKIP LOCKED) inside the transaction that
+// changes them; on SQLite the write's turn (writeTurn) keeps this process's writers apart.
+#include "sqlstore.h"
 
 #include "store/jobdeletesql.h"
+#include "store/jobrows.h"
 #include "store/sqlhelpers.h"
-#include "store/sqlitejobrows.h" // notFound
 #include "store/sqlvalues.h"
 
 #include <QSqlQuery>
@@ -21,35 +22,42 @@ struct LockedJob
     int priority = 0;
 };
 
-// The job's row, locked until the transaction ends; nothing when it does not exist or belongs to
-// another user (then it is "not found" too).
+// The job's row (`q`: SELECT status, user_id, priority by id, locked on PostgreSQL until the
+// transaction ends); nothing when it does not exist or belongs to another user (then it is
+// "not found" too).
 Result<std::optional<LockedJob>>
-lockJob(QSqlDatabase &db, qint64 jobId, std::optional<qint64> userId)
+lockJob(Result<QSqlQuery *> q, qint64 jobId, std::optional<qint64> userId)
 {
-    QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT status, user_id, priority FROM jobs WHERE id = ? FOR UPDATE"));
-    q.addBindValue(jobId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading job %1").arg(jobId));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
     std::optional<LockedJob> job;
-    if (q.next() && (!userId || q.value(1).toLongLong() == *userId)) {
-        job = LockedJob{jobStatusFromName(q.value(0).toString()).value_or(JobStatus::Pending),
-                        q.value(1).toLongLong(), q.value(2).toInt()};
+    if (query.next() && (!userId || query.value(1).toLongLong() == *userId)) {
+        job = LockedJob{jobStatusFromName(query.value(0).toString()).value_or(JobStatus::Pending),
+                        query.value(1).toLongLong(), query.value(2).toInt()};
     }
+    query.finish();
     return job;
 }
 
 } // namespace
 
-Result<JobStatus> PostgresStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+Result<JobStatus> SqlStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    auto job = lockJob(*db, jobId, userId);
+    auto job = lockJob(prepared(QStringLiteral("SELECT status, user_id, priority FROM jobs "
+                                               "WHERE id = ?") +
+                                m_sql.rowLock()),
+                       jobId, userId);
     if (!job)
         return job.error();
     if (!job->has_value())
@@ -73,28 +81,29 @@ Result<JobStatus> PostgresStore::cancelJob(qint64 jobId, std::optional<qint64> u
     q.addBindValue(jobId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
-    // Cluster: the node running it hears ferry_cancel at commit and stops it at once.
+    // The node running it is told (cluster: at commit), and stops it at once.
     if (result == JobStatus::Running) {
-        QSqlQuery notify(*db);
-        notify.prepare(QStringLiteral("SELECT pg_notify('ferry_cancel', ?)"));
-        notify.addBindValue(QString::number(jobId));
-        if (!notify.exec())
-            return sqlError(notify, QStringLiteral("notifying the node running job %1").arg(jobId));
+        if (auto told = cancelRequestedOf(*db, {jobId}); !told)
+            return told.error();
     }
     if (auto committed = transaction.commit(); !committed)
         return committed.error();
     return result;
 }
 
-Result<void> PostgresStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
+Result<void> SqlStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
     SqlTransaction transaction(*db);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
-    auto job = lockJob(*db, jobId, userId);
+    auto job = lockJob(prepared(QStringLiteral("SELECT status, user_id, priority FROM jobs "
+                                               "WHERE id = ?") +
+                                m_sql.rowLock()),
+                       jobId, userId);
     if (!job)
         return job.error();
     if (!job->has_value())
@@ -106,7 +115,7 @@ Result<void> PostgresStore::retryJob(qint64 jobId, std::optional<qint64> userId,
                          QStringLiteral("Job %1 is %2.").arg(jobId).arg(jobStatusName(current)),
                          QStringLiteral("Only failed, dead or cancelled jobs can be retried."));
     }
-    auto rank = nextFairRank(*db, (*job)->userId, (*job)->priority);
+    auto rank = nextFairRank((*job)->userId, (*job)->priority);
     if (!rank)
         return rank.error();
     QSqlQuery q(*db);
@@ -129,38 +138,156 @@ Result<void> PostgresStore::retryJob(qint64 jobId, std::optional<qint64> userId,
     return {};
 }
 
-Result<void> PostgresStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
+Result<void> SqlStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
 {
-    auto db = this->db();
-    if (!db)
-        return db.error();
+    const auto turn = writeTurn();
     // Two statements, not "? IS NULL OR user_id = ?": PostgreSQL cannot type an untyped NULL
     // parameter that is only compared with IS NULL.
-    QSqlQuery q(*db);
-    q.prepare(userId ? QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? AND user_id = ?")
-                     : QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ?"));
-    q.addBindValue(priority);
-    q.addBindValue(jobId);
+    auto q = prepared(
+        userId ? QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ? AND user_id = ?")
+               : QStringLiteral("UPDATE jobs SET priority = ? WHERE id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, priority);
+    query.bindValue(1, jobId);
     if (userId)
-        q.addBindValue(*userId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("setting the priority of job %1").arg(jobId));
-    if (q.numRowsAffected() == 0)
+        query.bindValue(2, *userId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("setting the priority of job %1").arg(jobId));
+    if (query.numRowsAffected() == 0)
         return notFound(jobId);
     return {};
 }
 
-Result<QList<RescuedJob>>
-PostgresStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
+Result<QList<Job>> SqlStore::jobs(const JobFilter &filter)
 {
     auto db = this->db();
     if (!db)
         return db.error();
-    SqlTransaction transaction(*db);
+    // A user's jobs walk the jobs_user index (user_id, id) in id order from the cursor; status
+    // and dataset are checked on those rows. The cursor is a plain range ("id < ?", not
+    // "? = 0 OR id < ?"), so a deep page starts at its place in the index instead of scanning.
+    QString sql =
+        QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE TRUE");
+    const qint64 cursor = filter.newestFirst ? filter.beforeId : filter.afterId;
+    if (cursor > 0)
+        sql += filter.newestFirst ? QStringLiteral(" AND id < ?") : QStringLiteral(" AND id > ?");
+    if (filter.userId)
+        sql += QStringLiteral(" AND user_id = ?");
+    if (filter.status)
+        sql += QStringLiteral(" AND status = ?");
+    if (filter.dataset) {
+        sql += QStringLiteral(" AND ") +
+               m_sql.jsonField(QStringLiteral("payload"), QStringLiteral("dataset")) +
+               QStringLiteral(" = ?");
+    }
+    sql += filter.newestFirst ? QStringLiteral(" ORDER BY id DESC LIMIT ?")
+                              : QStringLiteral(" ORDER BY id LIMIT ?");
+    QSqlQuery q(*db);
+    q.setForwardOnly(true);
+    q.prepare(sql);
+    if (cursor > 0)
+        q.addBindValue(cursor);
+    if (filter.userId)
+        q.addBindValue(*filter.userId);
+    if (filter.status)
+        q.addBindValue(jobStatusName(*filter.status));
+    if (filter.dataset)
+        q.addBindValue(*filter.dataset);
+    q.addBindValue(filter.limit);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("listing jobs"));
+    QList<Job> result;
+    while (q.next())
+        result.append(jobFrom(q));
+    return result;
+}
+
+Result<QList<JobAttempt>> SqlStore::attempts(qint64 jobId)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.prepare(QStringLiteral("SELECT job_id, attempt, node, started_at, finished_at, outcome, "
+                             "error FROM job_attempts WHERE job_id = ? ORDER BY lease_token"));
+    q.addBindValue(jobId);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading attempts of job %1").arg(jobId));
+    QList<JobAttempt> result;
+    while (q.next()) {
+        result.append({q.value(0).toLongLong(), q.value(1).toInt(), q.value(2).toString(),
+                       q.value(3).toLongLong(), q.value(4).toLongLong(), q.value(5).toString(),
+                       q.value(6).toString()});
+    }
+    return result;
+}
+
+Result<QHash<JobStatus, qint64>> SqlStore::countByStatus()
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    if (!q.exec(QStringLiteral("SELECT status, count(*) FROM jobs GROUP BY status")))
+        return sqlError(q, QStringLiteral("counting jobs"));
+    QHash<JobStatus, qint64> result;
+    while (q.next()) {
+        if (auto status = jobStatusFromName(q.value(0).toString()))
+            result.insert(*status, q.value(1).toLongLong());
+    }
+    return result;
+}
+
+Result<QList<qint64>> SqlStore::cancelRequested(const QString &node)
+{
+    auto q = prepared(QStringLiteral("SELECT id FROM jobs WHERE status = 'running' "
+                                     "AND lease_owner = ? AND cancel_requested = 1"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, node);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading cancellations"));
+    QList<qint64> ids;
+    while (query.next())
+        ids.append(query.value(0).toLongLong());
+    query.finish();
+    return ids;
+}
+
+Result<void> SqlStore::saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress)
+{
+    const auto turn = writeTurn();
+    auto q =
+        prepared(QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' "
+                                "AND lease_token = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jsonText(progress));
+    query.bindValue(1, jobId);
+    query.bindValue(2, leaseToken);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("saving progress of job %1").arg(jobId));
+    return {};
+}
+
+Result<QList<RescuedJob>> SqlStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
+{
+    const auto turn = writeTurn();
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    // SQLite's BEGIN and COMMIT are statements prepared once per thread; PostgreSQL cannot
+    // PREPARE BEGIN.
+    SqlTransaction transaction(*db, m_sql.isPostgres() ? nullptr : &m_pool);
     if (auto begun = transaction.begin(); !begun)
         return begun.error();
     // A node never rescues its own leases: it knows they are running and renews them. SKIP
-    // LOCKED: a row another node is settling or rescuing right now is that node's business.
+    // LOCKED (PostgreSQL): a row another node is settling or rescuing right now is that node's
+    // business.
     QSqlQuery select(*db);
     select.prepare(
         QStringLiteral("SELECT id, user_id, attempts, max_attempts, cancel_requested, "
@@ -168,7 +295,7 @@ PostgresStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
                        "AND (lease_owner IS NULL OR lease_owner <> ?)") +
         (scope == RescueScope::ExpiredLeases ? QStringLiteral(" AND lease_expires_at < ?")
                                              : QString()) +
-        QStringLiteral(" FOR UPDATE SKIP LOCKED"));
+        m_sql.skipLocked());
     select.addBindValue(node);
     if (scope == RescueScope::ExpiredLeases)
         select.addBindValue(now);
@@ -190,6 +317,7 @@ PostgresStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
                      select.value(5).toLongLong(), select.value(6).toString(),
                      select.value(7).toLongLong()});
     }
+    select.finish();
 
     const QString error =
         QStringLiteral("The worker running this attempt stopped (lease expired).");
@@ -232,16 +360,18 @@ PostgresStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
     return rescued;
 }
 
-Result<int> PostgresStore::agePendingJobs(qint64 readyBefore, int limit)
+Result<int> SqlStore::agePendingJobs(qint64 readyBefore, int limit)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
     QSqlQuery q(*db);
-    q.prepare(QStringLiteral(
-        "UPDATE jobs SET priority = priority + 1 WHERE id IN (SELECT id FROM jobs "
-        "WHERE status = 'pending' AND priority < ? AND run_at <= ? ORDER BY run_at LIMIT ? "
-        "FOR UPDATE SKIP LOCKED)"));
+    q.prepare(
+        QStringLiteral("UPDATE jobs SET priority = priority + 1 WHERE id IN (SELECT id FROM jobs "
+                       "WHERE status = 'pending' AND priority < ? AND run_at <= ? ORDER BY run_at "
+                       "LIMIT ?") +
+        m_sql.skipLocked() + u')');
     q.addBindValue(MaxPriority);
     q.addBindValue(readyBefore);
     q.addBindValue(limit);
@@ -250,11 +380,17 @@ Result<int> PostgresStore::agePendingJobs(qint64 readyBefore, int limit)
     return q.numRowsAffected();
 }
 
-Result<int> PostgresStore::pruneFinished(qint64 finishedBefore, int batchSize)
+Result<int> SqlStore::pruneFinished(qint64 finishedBefore, int batchSize)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
+    SqlTransaction transaction(*db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    if (auto kept = beforeDeletingJobs(*db); !kept)
+        return kept.error();
     QSqlQuery q(*db);
     // A failed migration waits for the undo sweep (its checkpoint goes then): its rows
     // are found by its job. The console and the API delete by the same rule.
@@ -265,11 +401,14 @@ Result<int> PostgresStore::pruneFinished(qint64 finishedBefore, int batchSize)
     q.addBindValue(batchSize);
     if (!q.exec())
         return sqlError(q, QStringLiteral("pruning finished jobs"));
-    return q.numRowsAffected();
+    const int deleted = q.numRowsAffected();
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return deleted;
 }
 
-Result<std::optional<UploadSession>> PostgresStore::session(const QString &id,
-                                                            std::optional<qint64> userId)
+Result<std::optional<UploadSession>> SqlStore::session(const QString &id,
+                                                       std::optional<qint64> userId)
 {
     auto db = this->db();
     if (!db)
@@ -290,7 +429,7 @@ Result<std::optional<UploadSession>> PostgresStore::session(const QString &id,
     return result;
 }
 
-Result<bool> PostgresStore::blobReferenced(const QString &blobId)
+Result<bool> SqlStore::blobReferenced(const QString &blobId)
 {
     auto db = this->db();
     if (!db)
@@ -303,8 +442,9 @@ Result<bool> PostgresStore::blobReferenced(const QString &blobId)
     return q.value(0).toBool();
 }
 
-Result<QStringList> PostgresStore::pruneSessions(qint64 createdBefore, int batchSize)
+Result<QStringList> SqlStore::pruneSessions(qint64 createdBefore, int batchSize)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
@@ -340,8 +480,9 @@ Result<QStringList> PostgresStore::pruneSessions(qint64 createdBefore, int batch
     return unreferenced;
 }
 
-Result<std::optional<QString>> PostgresStore::deleteUnusedSession(const QString &sessionId)
+Result<std::optional<QString>> SqlStore::deleteUnusedSession(const QString &sessionId)
 {
+    const auto turn = writeTurn();
     auto db = this->db();
     if (!db)
         return db.error();
