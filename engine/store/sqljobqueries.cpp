@@ -22,9 +22,11 @@ struct LockedJob
     int priority = 0;
 };
 
-// The job's row (`q`: SELECT status, user_id, priority by id, locked on PostgreSQL until the
-// transaction ends); nothing when it does not exist or belongs to another user (then it is
-// "not found" too).
+// Binds: the job id. With the dialect's row lock appended (lockJob).
+const QString s_lockJob = QStringLiteral("SELECT status, user_id, priority FROM jobs WHERE id = ?");
+
+// The job's row (`q`: s_lockJob, locked on PostgreSQL until the transaction ends); nothing when
+// it does not exist or belongs to another user (then it is "not found" too).
 Result<std::optional<LockedJob>>
 lockJob(Result<QSqlQuery *> q, qint64 jobId, std::optional<qint64> userId)
 {
@@ -43,6 +45,32 @@ lockJob(Result<QSqlQuery *> q, qint64 jobId, std::optional<qint64> userId)
     return job;
 }
 
+// One change of a job on request (cancel, retry), in a transaction of its own: the job's row is
+// read with `lock` (s_lockJob, with the dialect's row lock), then `change` is given the connection
+// and the row; "not found" when there is no such job of this user.
+template<typename Change>
+auto changeJob(QSqlDatabase db,
+               Result<QSqlQuery *> lock,
+               qint64 jobId,
+               std::optional<qint64> userId,
+               Change change) -> decltype(change(db, LockedJob{}))
+{
+    SqlTransaction transaction(db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    auto job = lockJob(std::move(lock), jobId, userId);
+    if (!job)
+        return job.error();
+    if (!job->has_value())
+        return notFound(jobId);
+    auto result = change(db, **job);
+    if (!result)
+        return result.error();
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    return result;
+}
+
 } // namespace
 
 Result<JobStatus> SqlStore::cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
@@ -51,44 +79,34 @@ Result<JobStatus> SqlStore::cancelJob(qint64 jobId, std::optional<qint64> userId
     auto db = this->db();
     if (!db)
         return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    auto job = lockJob(prepared(QStringLiteral("SELECT status, user_id, priority FROM jobs "
-                                               "WHERE id = ?") +
-                                m_sql.rowLock()),
-                       jobId, userId);
-    if (!job)
-        return job.error();
-    if (!job->has_value())
-        return notFound(jobId);
-    const JobStatus status = (*job)->status;
-    QSqlQuery q(*db);
-    JobStatus result = JobStatus::Cancelled;
-    if (status == JobStatus::Pending) {
-        q.prepare(QStringLiteral("UPDATE jobs SET status = 'cancelled', finished_at = ?, "
-                                 "error = 'Cancelled before it started.' WHERE id = ?"));
-        q.addBindValue(now);
-    } else if (status == JobStatus::Running) {
-        q.prepare(QStringLiteral("UPDATE jobs SET cancel_requested = 1 WHERE id = ?"));
-        result = JobStatus::Running;
-    } else {
-        return makeError(
-            ErrorCode::Conflict,
-            QStringLiteral("Job %1 already finished (%2).").arg(jobId).arg(jobStatusName(status)),
-            QStringLiteral("Only pending or running jobs can be cancelled."));
-    }
-    q.addBindValue(jobId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
-    // The node running it is told (cluster: at commit), and stops it at once.
-    if (result == JobStatus::Running) {
-        if (auto told = cancelRequestedOf(*db, {jobId}); !told)
-            return told.error();
-    }
-    if (auto committed = transaction.commit(); !committed)
-        return committed.error();
-    return result;
+    const auto cancel = [&](QSqlDatabase &connection, const LockedJob &job) -> Result<JobStatus> {
+        QSqlQuery q(connection);
+        JobStatus result = JobStatus::Cancelled;
+        if (job.status == JobStatus::Pending) {
+            q.prepare(QStringLiteral("UPDATE jobs SET status = 'cancelled', finished_at = ?, "
+                                     "error = 'Cancelled before it started.' WHERE id = ?"));
+            q.addBindValue(now);
+        } else if (job.status == JobStatus::Running) {
+            q.prepare(QStringLiteral("UPDATE jobs SET cancel_requested = 1 WHERE id = ?"));
+            result = JobStatus::Running;
+        } else {
+            return makeError(ErrorCode::Conflict,
+                             QStringLiteral("Job %1 already finished (%2).")
+                                 .arg(jobId)
+                                 .arg(jobStatusName(job.status)),
+                             QStringLiteral("Only pending or running jobs can be cancelled."));
+        }
+        q.addBindValue(jobId);
+        if (!q.exec())
+            return sqlError(q, QStringLiteral("cancelling job %1").arg(jobId));
+        // The node running it is told (cluster: at commit), and stops it at once.
+        if (result == JobStatus::Running) {
+            if (auto told = cancelRequestedOf(connection, {jobId}); !told)
+                return told.error();
+        }
+        return result;
+    };
+    return changeJob(*db, prepared(s_lockJob + m_sql.rowLock()), jobId, userId, cancel);
 }
 
 Result<void> SqlStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now)
@@ -97,45 +115,35 @@ Result<void> SqlStore::retryJob(qint64 jobId, std::optional<qint64> userId, qint
     auto db = this->db();
     if (!db)
         return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    auto job = lockJob(prepared(QStringLiteral("SELECT status, user_id, priority FROM jobs "
-                                               "WHERE id = ?") +
-                                m_sql.rowLock()),
-                       jobId, userId);
-    if (!job)
-        return job.error();
-    if (!job->has_value())
-        return notFound(jobId);
-    const JobStatus current = (*job)->status;
-    if (current != JobStatus::Failed && current != JobStatus::Dead &&
-        current != JobStatus::Cancelled) {
-        return makeError(ErrorCode::Conflict,
-                         QStringLiteral("Job %1 is %2.").arg(jobId).arg(jobStatusName(current)),
-                         QStringLiteral("Only failed, dead or cancelled jobs can be retried."));
-    }
-    auto rank = nextFairRank((*job)->userId, (*job)->priority);
-    if (!rank)
-        return rank.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral(
-        "UPDATE jobs SET status = 'pending', attempts = 0, run_at = ?, fair_rank = ?, "
-        "error = NULL, result = NULL, progress = NULL, finished_at = NULL, cancel_requested = 0 "
-        "WHERE id = ?"));
-    q.addBindValue(now);
-    q.addBindValue(*rank);
-    q.addBindValue(jobId);
-    if (!q.exec()) {
-        return makeError(ErrorCode::Conflict,
-                         QStringLiteral("Job %1 cannot be retried: %2")
-                             .arg(jobId)
-                             .arg(sqlError(q, QStringLiteral("retrying")).message),
-                         QStringLiteral("Another job with the same unique key is queued."));
-    }
-    if (auto committed = transaction.commit(); !committed)
-        return committed.error();
-    return {};
+    const auto retry = [&](QSqlDatabase &connection, const LockedJob &job) -> Result<void> {
+        if (job.status != JobStatus::Failed && job.status != JobStatus::Dead &&
+            job.status != JobStatus::Cancelled) {
+            return makeError(
+                ErrorCode::Conflict,
+                QStringLiteral("Job %1 is %2.").arg(jobId).arg(jobStatusName(job.status)),
+                QStringLiteral("Only failed, dead or cancelled jobs can be retried."));
+        }
+        auto rank = nextFairRank(job.userId, job.priority);
+        if (!rank)
+            return rank.error();
+        QSqlQuery q(connection);
+        q.prepare(QStringLiteral(
+            "UPDATE jobs SET status = 'pending', attempts = 0, run_at = ?, fair_rank = ?, "
+            "error = NULL, result = NULL, progress = NULL, finished_at = NULL, "
+            "cancel_requested = 0 WHERE id = ?"));
+        q.addBindValue(now);
+        q.addBindValue(*rank);
+        q.addBindValue(jobId);
+        if (!q.exec()) {
+            return makeError(ErrorCode::Conflict,
+                             QStringLiteral("Job %1 cannot be retried: %2")
+                                 .arg(jobId)
+                                 .arg(sqlError(q, QStringLiteral("retrying")).message),
+                             QStringLiteral("Another job with the same unique key is queued."));
+        }
+        return {};
+    };
+    return changeJob(*db, prepared(s_lockJob + m_sql.rowLock()), jobId, userId, retry);
 }
 
 Result<void> SqlStore::setPriority(qint64 jobId, std::optional<qint64> userId, int priority)
