@@ -11,7 +11,7 @@ namespace Ferry {
 
 // The operator console's view of the jobs table (ui/jobs/): every user's jobs, filtered,
 // searched and sorted on indexes (resources/migrations/sqlite/0008_console.sql), read in keyset
-// pages. SQLite: engine/store/sqliteconsole.cpp.
+// pages. Both backends: engine/store/sqlconsole.cpp.
 
 // Which jobs. Empty fields match everything.
 struct ConsoleJobFilter

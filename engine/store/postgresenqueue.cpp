@@ -14,9 +14,7 @@ namespace Ferry {
 
 // The hot statements below are prepared once per thread and connection (ConnectionPool::
 // statement): a fresh QSqlQuery costs QPSQL a PREPARE and a DEALLOCATE round trip each time.
-Result<qint64> PostgresStore::nextFairRank(QSqlDatabase & /*db: this thread's, as prepared()'s*/,
-                                           qint64 userId,
-                                           int priority)
+Result<qint64> PostgresStore::nextFairRank(qint64 userId, int priority)
 {
     auto prepared = this->prepared(QStringLiteral(
         "SELECT greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ? "
@@ -96,7 +94,7 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
         if (auto it = ranks.find(rankKey); it != ranks.end()) {
             rank = ++*it;
         } else {
-            auto next = nextFairRank(*db, job.userId, job.priority);
+            auto next = nextFairRank(job.userId, job.priority);
             if (!next)
                 return next.error();
             rank = *next;
@@ -180,7 +178,7 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs
             if (auto it = ranks.find(rankKey); it != ranks.end()) {
                 rank = ++*it;
             } else {
-                auto next = nextFairRank(*db, job.userId, job.priority);
+                auto next = nextFairRank(job.userId, job.priority);
                 if (!next)
                     return next.error();
                 rank = *next;

@@ -1,10 +1,11 @@
-// PostgresStore: the job queue (jobs, job_attempts, fair_clock) and reading jobs.
+// PostgresStore: the job queue's hot paths (settle-and-claim, lease renewal; enqueue is in
+// postgresenqueue.cpp) and what follows a cancel (NOTIFY ferry_cancel). The rest of the jobs'
+// reads and changes are SqlStore's (sqljobqueries.cpp).
 #include "postgresstore.h"
 
 #include "store/postgresarrays.h"
 #include "store/postgreserrors.h"
 #include "store/sqlhelpers.h"
-#include "store/sqlitejobrows.h" // s_jobColumns and jobFrom: plain SQL, shared by both stores
 #include "store/sqlvalues.h"
 
 #include <QSqlError>
@@ -354,135 +355,18 @@ PostgresStore::renewLeases(const QString &node, const QList<HeldLease> &leases, 
     return held;
 }
 
-Result<QList<qint64>> PostgresStore::cancelRequested(const QString &node)
+Result<void> PostgresStore::cancelRequestedOf(QSqlDatabase &db, const QList<qint64> &jobIds)
 {
-    auto q = prepared(QStringLiteral("SELECT id FROM jobs WHERE status = 'running' "
-                                     "AND lease_owner = ? AND cancel_requested = 1"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, node);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("reading cancellations"));
-    QList<qint64> ids;
-    while (query.next())
-        ids.append(query.value(0).toLongLong());
-    query.finish();
-    return ids;
-}
-
-Result<void>
-PostgresStore::saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress)
-{
-    auto q =
-        prepared(QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' "
-                                "AND lease_token = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, jsonText(progress));
-    query.bindValue(1, jobId);
-    query.bindValue(2, leaseToken);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("saving progress of job %1").arg(jobId));
+    // Cluster: the nodes running them hear ferry_cancel at commit and stop them at once.
+    if (jobIds.isEmpty())
+        return {};
+    QSqlQuery notify(db);
+    notify.prepare(QStringLiteral("SELECT pg_notify('ferry_cancel', id::text) "
+                                  "FROM unnest(?::bigint[]) AS id"));
+    notify.addBindValue(bigintArray(jobIds));
+    if (!notify.exec())
+        return sqlError(notify, QStringLiteral("notifying the nodes running them"));
     return {};
-}
-
-Result<std::optional<Job>> PostgresStore::job(qint64 jobId, std::optional<qint64> userId)
-{
-    auto q = prepared(QStringLiteral("SELECT ") + s_jobColumns +
-                      QStringLiteral(" FROM jobs WHERE id = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, jobId);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
-    std::optional<Job> result;
-    if (query.next()) {
-        Job job = jobFrom(query);
-        if (!userId || job.userId == *userId)
-            result = std::move(job);
-    }
-    query.finish();
-    return result;
-}
-
-Result<QList<Job>> PostgresStore::jobs(const JobFilter &filter)
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QString sql =
-        QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE true");
-    const qint64 cursor = filter.newestFirst ? filter.beforeId : filter.afterId;
-    if (cursor > 0)
-        sql += filter.newestFirst ? QStringLiteral(" AND id < ?") : QStringLiteral(" AND id > ?");
-    if (filter.userId)
-        sql += QStringLiteral(" AND user_id = ?");
-    if (filter.status)
-        sql += QStringLiteral(" AND status = ?");
-    if (filter.dataset) {
-        // SQLite reads the payload's dataset only where the payload is valid JSON; the payloads
-        // this store writes always are (jsonString), so the cast cannot fail on them.
-        sql += QStringLiteral(" AND payload::jsonb ->> 'dataset' = ?");
-    }
-    sql += filter.newestFirst ? QStringLiteral(" ORDER BY id DESC LIMIT ?")
-                              : QStringLiteral(" ORDER BY id LIMIT ?");
-    QSqlQuery q(*db);
-    q.setForwardOnly(true);
-    q.prepare(sql);
-    if (cursor > 0)
-        q.addBindValue(cursor);
-    if (filter.userId)
-        q.addBindValue(*filter.userId);
-    if (filter.status)
-        q.addBindValue(jobStatusName(*filter.status));
-    if (filter.dataset)
-        q.addBindValue(*filter.dataset);
-    q.addBindValue(filter.limit);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("listing jobs"));
-    QList<Job> result;
-    while (q.next())
-        result.append(jobFrom(q));
-    return result;
-}
-
-Result<QList<JobAttempt>> PostgresStore::attempts(qint64 jobId)
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral("SELECT job_id, attempt, node, started_at, finished_at, outcome, "
-                             "error FROM job_attempts WHERE job_id = ? ORDER BY lease_token"));
-    q.addBindValue(jobId);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("reading attempts of job %1").arg(jobId));
-    QList<JobAttempt> result;
-    while (q.next()) {
-        result.append({q.value(0).toLongLong(), q.value(1).toInt(), q.value(2).toString(),
-                       q.value(3).toLongLong(), q.value(4).toLongLong(), q.value(5).toString(),
-                       q.value(6).toString()});
-    }
-    return result;
-}
-
-Result<QHash<JobStatus, qint64>> PostgresStore::countByStatus()
-{
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    if (!q.exec(QStringLiteral("SELECT status, count(*) FROM jobs GROUP BY status")))
-        return sqlError(q, QStringLiteral("counting jobs"));
-    QHash<JobStatus, qint64> result;
-    while (q.next()) {
-        if (auto status = jobStatusFromName(q.value(0).toString()))
-            result.insert(*status, q.value(1).toLongLong());
-    }
-    return result;
 }
 
 } // namespace Ferry

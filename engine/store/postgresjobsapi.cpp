@@ -1,12 +1,35 @@
-// PostgresStore: the upload API's read of a session's job (port of sqlitejobsapi.cpp's
-// sessionJob; recordPage belongs with the dataset methods, postgrespendingdatasets.cpp).
+// PostgresStore: the hot reads of the upload and job API (one job, a session's job), through
+// statements prepared once per thread (ConnectionPool::statement), as sqlitejobsapi.cpp reads
+// them through SQLite's C API. recordPage belongs with the dataset reads (postgresrecords.cpp);
+// the rest of the jobs' reads are SqlStore's (sqljobqueries.cpp).
 #include "postgresstore.h"
 
+#include "store/jobrows.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
 
 namespace Ferry {
+
+Result<std::optional<Job>> PostgresStore::job(qint64 jobId, std::optional<qint64> userId)
+{
+    auto q = prepared(QStringLiteral("SELECT ") + s_jobColumns +
+                      QStringLiteral(" FROM jobs WHERE id = ?"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, jobId);
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading job %1").arg(jobId));
+    std::optional<Job> result;
+    if (query.next()) {
+        Job job = jobFrom(query);
+        if (!userId || job.userId == *userId)
+            result = std::move(job);
+    }
+    query.finish();
+    return result;
+}
 
 Result<std::optional<SessionJob>> PostgresStore::sessionJob(const QString &sessionId)
 {

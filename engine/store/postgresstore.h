@@ -28,27 +28,9 @@ public:
                                              const ClaimRequest &request) override;
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
-    Result<QList<qint64>> cancelRequested(const QString &node) override;
-    Result<void>
-    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) override;
-    Result<QList<RescuedJob>>
-    rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
-    Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
-    Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
-    Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;
-
+    // One job, read on the API's hot path (postgresjobsapi.cpp); the rest of the jobs' reads and
+    // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
-    Result<QList<Job>> jobs(const JobFilter &filter) override;
-    Result<QList<JobAttempt>> attempts(qint64 jobId) override;
-    Result<QHash<JobStatus, qint64>> countByStatus() override;
-    Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
-    Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
-
-    Result<std::optional<UploadSession>> session(const QString &id,
-                                                 std::optional<qint64> userId) override;
-    Result<bool> blobReferenced(const QString &blobId) override;
-    Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
-    Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
     DatasetStore &datasets() override { return *this; }
 
     // DatasetStore .
@@ -80,14 +62,11 @@ public:
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
     Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
 
-    // Operator console, the Jobs page .
-    Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) override;
-    Result<QList<ConsoleJobRow>> consoleJobsById(const QList<qint64> &ids) override;
-    Result<qint64> countConsoleJobs(const ConsoleJobFilter &filter) override;
-    Result<ConsoleBulkResult> applyConsoleAction(const ConsoleJobFilter &filter,
-                                                 ConsoleBulkAction action,
-                                                 int value,
-                                                 qint64 now) override;
+protected:
+    // ---- Jobs: the dialect's hooks (postgresenqueue.cpp, postgresjobs.cpp) ----
+    Result<qint64> nextFairRank(qint64 userId, int priority) override;
+    Result<void> cancelRequestedOf(QSqlDatabase &db, const QList<qint64> &jobIds) override;
+    // ---- end of jobs' hooks ----
 
 private:
     // Global concurrency limit (postgrescluster.cpp): how many more jobs may start cluster-wide,
@@ -96,8 +75,6 @@ private:
     // rescueDeadNodes(): the dead nodes' sessions end (postgrescluster.cpp).
     Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes) override;
     explicit PostgresStore(const DatabaseConfig &config);
-    // Fair rank for a user's next job at a priority (see fair_clock in the schema).
-    Result<qint64> nextFairRank(QSqlDatabase &db, qint64 userId, int priority);
     // enqueue() of one job without an upload session: a single statement.
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
     // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.

@@ -1,6 +1,6 @@
 #pragma once
 // Row mappers and column lists that mean the same on SQLite and PostgreSQL, shared by SqliteStore
-// and PostgresStore (the jobs' own are in sqlitejobrows.h). Each mapper reads the columns of its
+// and PostgresStore (the jobs' own are in jobrows.h). Each mapper reads the columns of its
 // list, in that order.
 
 #include "core/error.h"

@@ -78,11 +78,25 @@ public:
     // resource that writers take turns on (a user's quota): other nodes' writers wait until it
     // commits. SQLite has one writer at a time: nothing to add, and nothing to lock.
     QString forUpdate() const { return isPostgres() ? QStringLiteral(" FOR UPDATE") : QString(); }
-    // The larger of its arguments: SQLite's scalar max(), PostgreSQL's GREATEST.
+
+    // A JSON object's `field` in text `column`, as text (NULL where there is none). SQLite reads
+    // it only where the text is valid JSON: this is the jobs_dataset index's expression, exactly
+    // (0008_console.sql). PostgreSQL casts: the store writes payloads as JSON objects (or NULL),
+    // so the cast cannot fail on them.
+    QString jsonField(const QString &column, const QString &field) const
+    {
+        if (isPostgres())
+            return column + QStringLiteral("::jsonb ->> '") + field + u'\'';
+        return QStringLiteral("CASE WHEN json_valid(%1) THEN json_extract(%1, '$.%2') END")
+            .arg(column, field);
+    }
+    // The larger and the smaller of several values, as a function name: SQLite's max() and min()
+    // take several arguments, PostgreSQL's are aggregates only (it has greatest and least).
     QString greatest() const
     {
-        return isPostgres() ? QStringLiteral("GREATEST") : QStringLiteral("MAX");
+        return isPostgres() ? QStringLiteral("greatest") : QStringLiteral("max");
     }
+    QString least() const { return isPostgres() ? QStringLiteral("least") : QStringLiteral("min"); }
 
 private:
     Engine m_engine;

@@ -1,9 +1,11 @@
-// SqliteStore: the job queue's tables (jobs, job_attempts, fair_clock).
+// SqliteStore: the job queue's hot paths (jobs, job_attempts, fair_clock): enqueue,
+// settle-and-claim and lease renewal, over SQLite's C API where it is faster, and the largest job
+// id kept before jobs are deleted. The rest of the jobs' reads and changes are SqlStore's
+// (sqljobqueries.cpp).
 #include "sqlitestore.h"
 
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobids.h"
-#include "store/sqlitejobrows.h"
 #include "store/sqlitenative.h"
 #include "store/sqlvalues.h"
 
@@ -360,138 +362,12 @@ SqliteStore::renewLeases(const QString &node, const QList<HeldLease> &leases, qi
     return held;
 }
 
-Result<QList<qint64>> SqliteStore::cancelRequested(const QString &node)
+Result<void> SqliteStore::beforeDeletingJobs(QSqlDatabase &db)
 {
-    auto q = prepared(QStringLiteral("SELECT id FROM jobs WHERE status = 'running' "
-                                     "AND lease_owner = ? AND cancel_requested = 1"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, node);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("reading cancellations"));
-    QList<qint64> ids;
-    while (query.next())
-        ids.append(query.value(0).toLongLong());
-    query.finish();
-    return ids;
-}
-
-Result<void> SqliteStore::saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress)
-{
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
-    auto q =
-        prepared(QStringLiteral("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' "
-                                "AND lease_token = ?"));
-    if (!q)
-        return q.error();
-    QSqlQuery &query = **q;
-    query.bindValue(0, jsonText(progress));
-    query.bindValue(1, jobId);
-    query.bindValue(2, leaseToken);
-    if (!query.exec())
-        return sqlError(query, QStringLiteral("saving progress of job %1").arg(jobId));
+    QSqlQuery q(db);
+    if (!q.exec(SqliteJobIds::keepLastId))
+        return sqlError(q, QStringLiteral("keeping the last job id"));
     return {};
-}
-
-Result<QList<RescuedJob>>
-SqliteStore::rescueLeases(RescueScope scope, const QString &node, qint64 now)
-{
-    // In-process writers queue here, not in SQLite's busy handler (see m_writeMutex).
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db, &m_pool);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
-    QSqlQuery select(*db);
-    // A node never rescues its own leases: it knows they are running and renews them.
-    select.prepare(QStringLiteral("SELECT id, user_id, attempts, max_attempts, cancel_requested, "
-                                  "lease_token, lease_owner, started_at FROM jobs "
-                                  "WHERE status = 'running' AND (lease_owner IS NULL OR "
-                                  "lease_owner <> ?) AND (? = 0 OR lease_expires_at < ?)"));
-    select.addBindValue(node);
-    select.addBindValue(scope == RescueScope::ExpiredLeases ? 1 : 0);
-    select.addBindValue(now);
-    if (!select.exec())
-        return sqlError(select, QStringLiteral("finding lost jobs"));
-    struct Lost
-    {
-        qint64 id, userId;
-        int attempts, maxAttempts;
-        bool cancel;
-        qint64 token;
-        QString owner;
-        qint64 startedAt;
-    };
-    QList<Lost> lost;
-    while (select.next()) {
-        lost.append({select.value(0).toLongLong(), select.value(1).toLongLong(),
-                     select.value(2).toInt(), select.value(3).toInt(), select.value(4).toBool(),
-                     select.value(5).toLongLong(), select.value(6).toString(),
-                     select.value(7).toLongLong()});
-    }
-    select.finish();
-
-    const QString error =
-        QStringLiteral("The worker running this attempt stopped (lease expired).");
-    QSqlQuery update(*db);
-    update.prepare(QStringLiteral(
-        "UPDATE jobs SET status = ?, run_at = ?, error = ?, finished_at = ?, lease_owner = NULL, "
-        "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND status = 'running'"));
-    QSqlQuery history(*db);
-    history.prepare(QStringLiteral(
-        "INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, started_at, "
-        "finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, 'lost', ?)"));
-    QList<RescuedJob> rescued;
-    for (const Lost &job : std::as_const(lost)) {
-        const JobStatus status = job.cancel                        ? JobStatus::Cancelled
-                                 : job.attempts >= job.maxAttempts ? JobStatus::Dead
-                                                                   : JobStatus::Pending;
-        update.bindValue(0, jobStatusName(status));
-        update.bindValue(1, now);
-        update.bindValue(2, error);
-        update.bindValue(3, isTerminal(status) ? QVariant(now)
-                                               : QVariant(QMetaType(QMetaType::LongLong)));
-        update.bindValue(4, job.id);
-        update.bindValue(5, job.token);
-        if (!update.exec())
-            return sqlError(update, QStringLiteral("rescuing job %1").arg(job.id));
-        history.bindValue(0, job.id);
-        history.bindValue(1, job.token);
-        history.bindValue(2, job.attempts);
-        history.bindValue(3, job.userId);
-        history.bindValue(4, nullIfEmpty(job.owner));
-        history.bindValue(5, job.startedAt);
-        history.bindValue(6, now);
-        history.bindValue(7, error);
-        if (!history.exec())
-            return sqlError(history, QStringLiteral("recording a lost attempt"));
-        rescued.append({job.id, status});
-    }
-    if (auto committed = transaction.commit(); !committed)
-        return committed.error();
-    return rescued;
-}
-
-Result<int> SqliteStore::agePendingJobs(qint64 readyBefore, int limit)
-{
-    const std::lock_guard writer(m_writeMutex);
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    QSqlQuery q(*db);
-    q.prepare(QStringLiteral(
-        "UPDATE jobs SET priority = priority + 1 WHERE id IN (SELECT id FROM jobs "
-        "WHERE status = 'pending' AND priority < ? AND run_at <= ? ORDER BY run_at LIMIT ?)"));
-    q.addBindValue(MaxPriority);
-    q.addBindValue(readyBefore);
-    q.addBindValue(limit);
-    if (!q.exec())
-        return sqlError(q, QStringLiteral("ageing waiting jobs"));
-    return q.numRowsAffected();
 }
 
 } // namespace Ferry

@@ -1,6 +1,9 @@
-// SqliteStore: the reads of the upload and job API (a session's job, dataset record pages).
+// SqliteStore: the hot reads of the upload and job API (one job, a session's job, dataset record
+// pages), through SQLite's C API (sqlitenative.h); the rest of the jobs' reads are SqlStore's
+// (sqljobqueries.cpp).
 #include "sqlitestore.h"
 
+#include "store/jobrows.h"
 #include "store/sqlitenative.h"
 
 #include <algorithm>
@@ -14,6 +17,29 @@ namespace {
 constexpr int DatasetShift = 40;
 
 } // namespace
+
+Result<std::optional<Job>> SqliteStore::job(qint64 jobId, std::optional<qint64> userId)
+{
+    auto native = NativeConnection::of(m_pool);
+    if (!native)
+        return native.error();
+    static const QString sql =
+        QStringLiteral("SELECT ") + s_jobColumns + QStringLiteral(" FROM jobs WHERE id = ?1");
+    auto prepared = (*native)->prepare(sql);
+    if (!prepared)
+        return prepared.error();
+    NativeStatement q(*prepared);
+    q.bind(1, jobId);
+    std::optional<Job> result;
+    if (q.step()) {
+        Job job = jobFromNative(q);
+        if (!userId || job.userId == *userId)
+            result = std::move(job);
+    } else if (q.failed()) {
+        return q.error(QStringLiteral("reading job %1").arg(jobId));
+    }
+    return result;
+}
 
 Result<std::optional<SessionJob>> SqliteStore::sessionJob(const QString &sessionId)
 {

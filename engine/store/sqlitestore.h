@@ -26,27 +26,9 @@ public:
                                              const ClaimRequest &request) override;
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
-    Result<QList<qint64>> cancelRequested(const QString &node) override;
-    Result<void>
-    saveProgress(qint64 jobId, qint64 leaseToken, const QJsonObject &progress) override;
-    Result<QList<RescuedJob>>
-    rescueLeases(RescueScope scope, const QString &node, qint64 now) override;
-    Result<JobStatus> cancelJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
-    Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
-    Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;
-
+    // One job, read on the API's hot path (sqlitejobsapi.cpp); the rest of the jobs' reads and
+    // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
-    Result<QList<Job>> jobs(const JobFilter &filter) override;
-    Result<QList<JobAttempt>> attempts(qint64 jobId) override;
-    Result<QHash<JobStatus, qint64>> countByStatus() override;
-    Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;
-    Result<int> agePendingJobs(qint64 readyBefore, int limit) override;
-
-    Result<std::optional<UploadSession>> session(const QString &id,
-                                                 std::optional<qint64> userId) override;
-    Result<bool> blobReferenced(const QString &blobId) override;
-    Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
-    Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
     DatasetStore &datasets() override { return *this; }
 
     // DatasetStore (sqlitedatasets.cpp).
@@ -78,29 +60,22 @@ public:
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
     Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
 
-    // Operator console, the Jobs page (sqliteconsole.cpp).
-    Result<QList<ConsoleJobRow>> consoleJobs(const ConsoleJobQuery &query) override;
-    Result<QList<ConsoleJobRow>> consoleJobsById(const QList<qint64> &ids) override;
-    Result<qint64> countConsoleJobs(const ConsoleJobFilter &filter) override;
-    Result<ConsoleBulkResult> applyConsoleAction(const ConsoleJobFilter &filter,
-                                                 ConsoleBulkAction action,
-                                                 int value,
-                                                 qint64 now) override;
 
 protected:
     std::unique_lock<std::mutex> writeTurn() override { return std::unique_lock(m_writeMutex); }
+    // ---- Jobs: the dialect's hooks (sqlitejobs.cpp) ----
+    Result<qint64> nextFairRank(qint64 userId, int priority) override;
+    Result<void> beforeDeletingJobs(QSqlDatabase &db) override;
+    // ---- end of jobs' hooks ----
 
 private:
     // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
     Result<int> clusterClaimAllowance(NativeConnection &db, int clusterMaxRunning);
     explicit SqliteStore(const DatabaseConfig &config);
-    // Fair rank for a user's next job at a priority (see fair_clock in the schema).
-    Result<qint64> nextFairRank(qint64 userId, int priority);
     Result<void> advanceFairClock(const QHash<int, qint64> &highest);
     // Per-user cap (sqliteclaimcap.cpp): the ids the next claim takes, as a JSON array, skipping
     // users who already run request.maxPerUser jobs.
     Result<QString> cappedClaimIds(NativeConnection &db, const ClaimRequest &request);
-    Result<std::optional<JobStatus>> statusOf(qint64 jobId, std::optional<qint64> userId);
     // Inside enqueue()'s transaction: NewJob::completesTusUpload (sqlitetus.cpp).
     Result<void> markTusComplete(NativeConnection &db,
                                  const QString &id,

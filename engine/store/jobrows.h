@@ -8,6 +8,9 @@
 
 namespace Ferry {
 
+// The job row mapper of both stores (SqlStore, and each dialect's own fast reads): the column
+// list of a jobs row, its decoder over Qt SQL and over SQLite's C API, and the "not found" error.
+
 // Reading a jobs row: the column list and the matching decoder.
 inline const QString s_jobColumns = QStringLiteral(
     "id, user_id, session_id, type, payload, status, priority, attempts, max_attempts, run_at, "
