@@ -49,7 +49,6 @@ public:
     Result<bool> blobReferenced(const QString &blobId) override;
     Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
     Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
-    DatasetStore &datasets() override { return *this; }
 
     // Quotas .
     Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
@@ -76,30 +75,11 @@ public:
     Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
 
-    // DatasetStore .
-    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
-    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    // DatasetStore: this dialect's batch commit (postgresimport.cpp) and record reads
+    // (postgresrecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
-    Result<int> undoEndedMigrations() override;
-    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
-    Result<void> setColumns(qint64 datasetId,
-                            const QJsonArray &columns,
-                            const QJsonObject &types,
-                            qint64 now) override;
-    Result<QString> datasetKey(qint64 datasetId) override;
-    Result<void> useKey(qint64 datasetId, const QString &field) override;
-    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
-    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
-    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
-    // Managing datasets (postgresdatasetadmin.cpp).
-    Result<qint64> datasetBytes(qint64 datasetId) override;
-    Result<DatasetDeletion> deleteDataset(qint64 userId,
-                                          const QString &name,
-                                          DatasetDeleteScope scope,
-                                          qint64 now) override;
 
     // --- Resumable (tus) uploads ---
     Result<void> insertTusUpload(const TusUploadRecord &upload) override;

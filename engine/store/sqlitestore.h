@@ -47,7 +47,6 @@ public:
     Result<bool> blobReferenced(const QString &blobId) override;
     Result<QStringList> pruneSessions(qint64 createdBefore, int batchSize) override;
     Result<std::optional<QString>> deleteUnusedSession(const QString &sessionId) override;
-    DatasetStore &datasets() override { return *this; }
 
     // Quotas (sqlitequotas.cpp).
     Result<QuotaLimitOverrides> quotaLimits(qint64 userId) override;
@@ -74,30 +73,11 @@ public:
     Result<int> releaseOrphanedQuotaReservations(qint64 createdBefore, bool everyNode) override;
     Result<void> resetQuotaUsage(qint64 userId, const QString &period) override;
 
-    // DatasetStore (sqlitedatasets.cpp).
-    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
-    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    // DatasetStore: this dialect's batch commit (sqliteimport.cpp) and record reads
+    // (sqliterecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
-    Result<int> undoEndedMigrations() override;
-    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
-    Result<void> setColumns(qint64 datasetId,
-                            const QJsonArray &columns,
-                            const QJsonObject &types,
-                            qint64 now) override;
-    Result<QString> datasetKey(qint64 datasetId) override;
-    Result<void> useKey(qint64 datasetId, const QString &field) override;
-    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
-    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
-    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
-    // Managing datasets (sqlitedatasetadmin.cpp).
-    Result<qint64> datasetBytes(qint64 datasetId) override;
-    Result<DatasetDeletion> deleteDataset(qint64 userId,
-                                          const QString &name,
-                                          DatasetDeleteScope scope,
-                                          qint64 now) override;
 
     // --- Resumable (tus) uploads (sqlitetus.cpp). ---
     Result<void> insertTusUpload(const TusUploadRecord &upload) override;
@@ -156,6 +136,10 @@ public:
 
 protected:
     std::unique_lock<std::mutex> writeTurn() override { return std::unique_lock(m_writeMutex); }
+    // On a full disk, a second try after the WAL restarts in the room the reserve held
+    // (sqliteimport.cpp).
+    Result<std::optional<qint64>>
+    undoMigration(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken) override;
 
 private:
     // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
@@ -179,12 +163,6 @@ private:
                                  qint64 now);
 
     void checkpointLoop();
-    // leaseToken: the running attempt's (undoJob); nullopt: the job must have ended
-    // (undoEndedMigrations). nullopt result: the fence did not hold, nothing was changed.
-    Result<std::optional<qint64>>
-    undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
-    Result<std::optional<qint64>>
-    undoJobWithReserve(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
     // Copies the WAL into the database and restarts it from its beginning (its file keeps its
     // size), waiting for this process's writers; best effort.
     void restartWal();
