@@ -87,7 +87,7 @@ struct ImportBatch
 };
 
 // Users' datasets and the migration jobs' writes into them. Every call is scoped by user where a
-// user can reach it. Implemented by SqliteStore (and a PostgreSQL store later).
+// user can reach it. Implemented once for both backends by SqlStore (store/sqlstore.h).
 class DatasetStore
 {
 public:
@@ -139,8 +139,8 @@ public:
     // while the client drains. Not scoped: read dataset(user, name) first.
     virtual Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) = 0;
     virtual Result<QList<RowError>> rowErrors(qint64 jobId, int limit) = 0;
-    // ---- Managing datasets (GET/DELETE /api/v1/datasets/{name}; SQLite:
-    // store/sqlitedatasetadmin.cpp, PostgreSQL: store/postgresdatasetadmin.cpp) ----
+    // ---- Managing datasets (GET/DELETE /api/v1/datasets/{name}; both backends:
+    // store/sqldatasetadmin.cpp) ----
     // Bytes of the dataset's stored JSON documents (UTF-8): a pass over its records.
     virtual Result<qint64> datasetBytes(qint64 datasetId) = 0;
     // The user's dataset, or its records, deleted in one transaction; refused (Busy, nothing

@@ -2,7 +2,7 @@
 // transaction, fenced by the job's lease token. Records go in with COPY ... FROM STDIN in binary
 // format through libpq (postgresnative.h): row-by-row INSERTs through QPSQL reach a fraction of
 // psql's \copy (docs/benchmarks.md). Same semantics, codes and messages as SqliteStore's
-// (sqlitedatasets.cpp).
+// (sqliteimport.cpp).
 #include "postgresstore.h"
 
 #include "store/postgresnative.h"
@@ -85,13 +85,8 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
                          QStringLiteral("checking the lease of job %1").arg(batch.jobId));
     if (!fence)
         return fence.error();
-    if (fence->rows() == 0) {
-        return makeError(ErrorCode::Conflict,
-                         QStringLiteral("Job %1 no longer holds its lease; its batch was not "
-                                        "written.")
-                             .arg(batch.jobId),
-                         QStringLiteral("The job was rescued and runs elsewhere."));
-    }
+    if (fence->rows() == 0)
+        return batchLeaseLost(batch.jobId);
 
     const qint64 datasetId = batch.checkpoint.datasetId;
     qint64 nextId = 0;
@@ -103,7 +98,7 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
                               {pgInt(datasetId)}, QStringLiteral("numbering records"));
         if (!locked)
             return locked.error();
-        // A delete of the dataset refuses while this job runs (postgresdatasetadmin.cpp), so
+        // A delete of the dataset refuses while this job runs (sqldatasetadmin.cpp), so
         // this never happens; if it did, the batch must not land in a range nobody owns.
         if (locked->rows() == 0) {
             return makeError(ErrorCode::InvalidArgument,
@@ -118,11 +113,8 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
         if (!last)
             return last.error();
         nextId = last->int64(0, 0) + 1;
-        if (nextId + qint64(batch.records.size()) > lastRecordId(datasetId)) {
-            return makeError(ErrorCode::Unavailable,
-                             QStringLiteral("The dataset is full (2^40 records)."),
-                             QStringLiteral("Import into a new dataset."));
-        }
+        if (nextId + qint64(batch.records.size()) > lastRecordId(datasetId))
+            return datasetFull();
     }
 
     PgCopyBuffer plain;

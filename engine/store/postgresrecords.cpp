@@ -1,7 +1,7 @@
 // PostgresStore: reading a dataset's records in id (insertion) order, for exports and the
 // records API. Through libpq (postgresnative.h): each document is handed on as a view into the
-// result, without a QVariant and a QString per value. Port of sqlitedatasets.cpp's forEachRecord
-// and sqlitejobsapi.cpp's recordPage.
+// result, without a QVariant and a QString per value. SQLite's twins: sqliterecords.cpp's
+// forEachRecord and sqlitejobsapi.cpp's recordPage.
 #include "postgresstore.h"
 
 #include "store/postgresnative.h"

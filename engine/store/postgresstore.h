@@ -31,32 +31,11 @@ public:
     // One job, read on the API's hot path (postgresjobsapi.cpp); the rest of the jobs' reads and
     // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
-    DatasetStore &datasets() override { return *this; }
-
-    // DatasetStore .
-    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
-    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    // DatasetStore: this dialect's batch commit (postgresimport.cpp) and record reads
+    // (postgresrecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
-    Result<int> undoEndedMigrations() override;
-    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
-    Result<void> setColumns(qint64 datasetId,
-                            const QJsonArray &columns,
-                            const QJsonObject &types,
-                            qint64 now) override;
-    Result<QString> datasetKey(qint64 datasetId) override;
-    Result<void> useKey(qint64 datasetId, const QString &field) override;
-    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
-    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
-    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
-    // Managing datasets (postgresdatasetadmin.cpp).
-    Result<qint64> datasetBytes(qint64 datasetId) override;
-    Result<DatasetDeletion> deleteDataset(qint64 userId,
-                                          const QString &name,
-                                          DatasetDeleteScope scope,
-                                          qint64 now) override;
 
     // Upload and job API .
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;

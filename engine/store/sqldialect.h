@@ -98,6 +98,58 @@ public:
     }
     QString least() const { return isPostgres() ? QStringLiteral("least") : QStringLiteral("min"); }
 
+    // ---- Datasets (sqldatasets.cpp) ----
+    // Appended to a SELECT of a row that must stay (not be deleted or re-keyed) until the
+    // transaction commits, while updates of its other columns go through: PostgreSQL's
+    // FOR KEY SHARE. SQLite has one writer at a time: nothing to add.
+    QString keyShare() const { return isPostgres() ? QStringLiteral(" FOR KEY SHARE") : QString(); }
+    // Appended to a SELECT of a row the transaction will delete: every other lock waits.
+    QString deleteLock() const { return isPostgres() ? QStringLiteral(" FOR UPDATE") : QString(); }
+    // Text field `name` (a constant) of the JSON object in `column`, as SQL text. SQLite gives
+    // NULL where the column is not JSON; PostgreSQL's payloads always are.
+    QString jsonText(const QString &column, const QString &name) const
+    {
+        if (isPostgres())
+            return column + QStringLiteral("::jsonb ->> '") + name + u'\'';
+        return QStringLiteral("CASE WHEN json_valid(") + column +
+               QStringLiteral(") THEN json_extract(") + column + QStringLiteral(", '$.") + name +
+               QStringLiteral("') END");
+    }
+    // The value of a field of the JSON document in `doc` as imports compare keys: a string by
+    // its text, anything else by its JSON text, NULL for null. The field is named by `path`, a
+    // column bound to keyPath(field): a value, never SQL text.
+    QString keyValue(const QString &doc, const QString &path) const
+    {
+        if (isPostgres())
+            return QStringLiteral("(") + doc + QStringLiteral("::jsonb ->> ") + path + u')';
+        return QStringLiteral("(CASE json_type(") + doc + QStringLiteral(", ") + path +
+               QStringLiteral(") WHEN 'text' THEN ") + doc + QStringLiteral(" ->> ") + path +
+               QStringLiteral(" WHEN 'null' THEN NULL ELSE ") + doc + QStringLiteral(" -> ") +
+               path + QStringLiteral(" END)");
+    }
+    // PostgreSQL takes the field's name. SQLite a JSON path that quotes it; its paths cannot
+    // escape a double quote, so such a name matches nothing.
+    QString keyPath(const QString &field) const
+    {
+        return isPostgres() ? field : QStringLiteral("$.\"%1\"").arg(field);
+    }
+    // Bytes of a text column's UTF-8 (SQLite 3.40 has no octet_length: length() of text counts
+    // characters; of the same bytes as a blob, bytes).
+    QString octetLength(const QString &column) const
+    {
+        if (isPostgres())
+            return QStringLiteral("octet_length(") + column + u')';
+        return QStringLiteral("length(CAST(") + column + QStringLiteral(" AS BLOB))");
+    }
+    // The value bound to a LIMIT: a negative count means every row, which SQLite spells LIMIT -1
+    // and PostgreSQL LIMIT NULL.
+    QVariant limit(int count) const
+    {
+        return count < 0 && isPostgres() ? QVariant(QMetaType(QMetaType::LongLong))
+                                         : QVariant(count);
+    }
+    // ---- end of datasets ----
+
 private:
     Engine m_engine;
 };

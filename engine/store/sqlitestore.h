@@ -29,32 +29,11 @@ public:
     // One job, read on the API's hot path (sqlitejobsapi.cpp); the rest of the jobs' reads and
     // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
-    DatasetStore &datasets() override { return *this; }
-
-    // DatasetStore (sqlitedatasets.cpp).
-    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
-    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    // DatasetStore: this dialect's batch commit (sqliteimport.cpp) and record reads
+    // (sqliterecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;
-    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
-    Result<int> undoEndedMigrations() override;
-    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
-    Result<void> setColumns(qint64 datasetId,
-                            const QJsonArray &columns,
-                            const QJsonObject &types,
-                            qint64 now) override;
-    Result<QString> datasetKey(qint64 datasetId) override;
-    Result<void> useKey(qint64 datasetId, const QString &field) override;
-    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
-    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
-    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
-    // Managing datasets (sqlitedatasetadmin.cpp).
-    Result<qint64> datasetBytes(qint64 datasetId) override;
-    Result<DatasetDeletion> deleteDataset(qint64 userId,
-                                          const QString &name,
-                                          DatasetDeleteScope scope,
-                                          qint64 now) override;
 
     // Upload and job API (sqlitejobsapi.cpp).
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
@@ -67,6 +46,10 @@ protected:
     Result<qint64> nextFairRank(qint64 userId, int priority) override;
     Result<void> beforeDeletingJobs(QSqlDatabase &db) override;
     // ---- end of jobs' hooks ----
+    // On a full disk, a second try after the WAL restarts in the room the reserve held
+    // (sqliteimport.cpp).
+    Result<std::optional<qint64>>
+    undoMigration(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken) override;
 
 private:
     // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
@@ -84,12 +67,6 @@ private:
                                  qint64 now);
 
     void checkpointLoop();
-    // leaseToken: the running attempt's (undoJob); nullopt: the job must have ended
-    // (undoEndedMigrations). nullopt result: the fence did not hold, nothing was changed.
-    Result<std::optional<qint64>>
-    undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
-    Result<std::optional<qint64>>
-    undoJobWithReserve(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
     // Copies the WAL into the database and restarts it from its beginning (its file keeps its
     // size), waiting for this process's writers; best effort.
     void restartWal();

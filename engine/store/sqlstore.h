@@ -159,6 +159,31 @@ public:
                                                  qint64 now) override;
     // ---- end of operator console ----
 
+    // ---- Datasets (sqldatasets.cpp, sqldatasetadmin.cpp; each dialect's batch commit in
+    // sqliteimport.cpp / postgresimport.cpp, its record reads in sqliterecords.cpp /
+    // postgresrecords.cpp) ----
+    DatasetStore &datasets() override { return *this; }
+    Result<qint64> ensureDataset(qint64 userId, const QString &name, qint64 now) override;
+    Result<std::optional<MigrationCheckpoint>> checkpoint(qint64 jobId) override;
+    Result<qint64> undoJob(qint64 jobId, qint64 datasetId, qint64 leaseToken) override;
+    Result<int> undoEndedMigrations() override;
+    Result<void> forgetUndo(qint64 jobId, qint64 datasetId) override;
+    Result<void> setColumns(qint64 datasetId,
+                            const QJsonArray &columns,
+                            const QJsonObject &types,
+                            qint64 now) override;
+    Result<QString> datasetKey(qint64 datasetId) override;
+    Result<void> useKey(qint64 datasetId, const QString &field) override;
+    Result<QList<DatasetInfo>> datasets(qint64 userId) override;
+    Result<std::optional<DatasetInfo>> dataset(qint64 userId, const QString &name) override;
+    Result<QList<RowError>> rowErrors(qint64 jobId, int limit) override;
+    Result<qint64> datasetBytes(qint64 datasetId) override;
+    Result<DatasetDeletion> deleteDataset(qint64 userId,
+                                          const QString &name,
+                                          DatasetDeleteScope scope,
+                                          qint64 now) override;
+    // ---- end of datasets ----
+
 protected:
     SqlStore(SqlDialect dialect,
              const DatabaseConfig &config,
@@ -189,6 +214,24 @@ protected:
     // new job never takes a deleted one's (sqlitejobids.h); PostgreSQL's sequence never goes back.
     virtual Result<void> beforeDeletingJobs(QSqlDatabase & /*db*/) { return {}; }
     // ---- end of jobs' hooks ----
+
+    // ---- Datasets (sqldatasets.cpp) ----
+    // Undoes one migration in one transaction (undoJob, undoEndedMigrations). leaseToken: the
+    // running attempt's (undoJob); nullopt: the job must have ended (undoEndedMigrations).
+    // nullopt result: the fence did not hold, nothing was changed.
+    Result<std::optional<qint64>>
+    undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken);
+    // commitBatch's refusals, worded once for both dialects: the job no longer holds the batch's
+    // lease; the dataset's id range is full.
+    static Error batchLeaseLost(qint64 jobId);
+    static Error datasetFull();
+    // undoJobOnce, or what a dialect wraps around it (SQLite: a second try on a full disk).
+    virtual Result<std::optional<qint64>>
+    undoMigration(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken)
+    {
+        return undoJobOnce(jobId, datasetId, leaseToken);
+    }
+    // ---- end of datasets ----
 
     const SqlDialect m_sql;
     ConnectionPool m_pool;

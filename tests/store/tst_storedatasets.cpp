@@ -1,16 +1,17 @@
-// PostgresStore's datasets and imports against the throwaway server of the "ferry_pg" fixture,
-// each test case on a database of its own: datasets, checkpoints, the fenced batch write (COPY),
-// keyed upserts and undo, record paging, and a MigrateHandler import end to end.
+// The DatasetStore contract, run on both backends (tst_storedatasets on SQLite,
+// tst_storedatasets_pg on the "ferry_pg" fixture's server), each test case on a store of its own:
+// datasets, checkpoints, the fenced batch write (SQLite's native statements, PostgreSQL's COPY),
+// keyed upserts and undo, keying a dataset, record paging, deletes, and a MigrateHandler import
+// end to end.
 
 #include "datasets/datasetexport.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
-#include "pgtestsupport.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "storage/fileblobstore.h"
 #include "store/databaseconfig.h"
-#include "store/postgresstore.h"
+#include "testbackend.h"
 #include "testsupport.h"
 
 #include <QBuffer>
@@ -46,42 +47,39 @@ QStringList strings(const std::vector<std::string> &docs)
 
 } // namespace
 
-class TestPostgresDatasets : public QObject
+class TestStoreDatasets : public QObject
 {
     Q_OBJECT
 
 private Q_SLOTS:
     void init()
     {
-        if (Test::postgresTestUrl().isEmpty())
-            QSKIP("no PostgreSQL test server (run through ctest, or set FERRY_TEST_PG_URL)");
-        QString error;
-        m_url = Test::createPostgresTestDatabase(QStringLiteral("pgdatasets"), &error);
-        QVERIFY2(!m_url.isEmpty(), qPrintable(error));
-        auto config = DatabaseConfig::fromUrl(m_url);
-        QVERIFY(config.ok());
-        m_config = *config;
-        auto store = PostgresStore::open(m_config);
-        QVERIFY2(store.ok(), store ? "" : qPrintable(store.error().message));
-        m_store = std::move(*store);
+        m_temp = std::make_unique<Test::TempStore>();
+        m_store = m_temp->store.get();
+        m_data = &m_store->datasets();
         m_user = addUser(QStringLiteral("alice"));
     }
 
-    void cleanup() { m_store.reset(); }
+    void cleanup()
+    {
+        m_data = nullptr;
+        m_store = nullptr;
+        m_temp.reset();
+    }
 
     void ensureDatasetCreatesOnceAndChecksTheName()
     {
-        auto first = m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        auto first = m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
         QVERIFY2(first.ok(), first ? "" : qPrintable(first.error().message));
-        auto again = m_store->ensureDataset(m_user, QStringLiteral("people"), Now + 5);
+        auto again = m_data->ensureDataset(m_user, QStringLiteral("people"), Now + 5);
         QVERIFY(again.ok());
         QCOMPARE(*again, *first);
         const qint64 bob = addUser(QStringLiteral("bob"));
-        auto bobs = m_store->ensureDataset(bob, QStringLiteral("people"), Now);
+        auto bobs = m_data->ensureDataset(bob, QStringLiteral("people"), Now);
         QVERIFY(bobs.ok());
         QVERIFY(*bobs != *first);
 
-        auto bad = m_store->ensureDataset(m_user, QStringLiteral("no spaces; DROP TABLE"), Now);
+        auto bad = m_data->ensureDataset(m_user, QStringLiteral("no spaces; DROP TABLE"), Now);
         QVERIFY(!bad.ok());
         QCOMPARE(bad.error().code, ErrorCode::InvalidArgument);
         QVERIFY(bad.error().message.contains(u"is not a valid dataset name"));
@@ -89,18 +87,18 @@ private Q_SLOTS:
 
     void datasetsListCountsAndColumns()
     {
-        const qint64 zeta = *m_store->ensureDataset(m_user, QStringLiteral("zeta"), Now);
-        const qint64 alpha = *m_store->ensureDataset(m_user, QStringLiteral("Alpha"), Now);
-        const qint64 beta = *m_store->ensureDataset(m_user, QStringLiteral("beta"), Now);
+        const qint64 zeta = *m_data->ensureDataset(m_user, QStringLiteral("zeta"), Now);
+        const qint64 alpha = *m_data->ensureDataset(m_user, QStringLiteral("Alpha"), Now);
+        const qint64 beta = *m_data->ensureDataset(m_user, QStringLiteral("beta"), Now);
         const qint64 bob = addUser(QStringLiteral("bob"));
-        QVERIFY(m_store->ensureDataset(bob, QStringLiteral("hidden"), Now).ok());
+        QVERIFY(m_data->ensureDataset(bob, QStringLiteral("hidden"), Now).ok());
 
         const auto job = claimJob();
         QVERIFY(commit(job, beta, {{"", doc(1)}, {"", doc(2)}, {"", doc(3)}}).ok());
         const QJsonArray columns{QStringLiteral("n"), QStringLiteral("tag")};
-        QVERIFY(m_store->setColumns(beta, columns, {}, Now + 100).ok());
+        QVERIFY(m_data->setColumns(beta, columns, {}, Now + 100).ok());
 
-        auto list = m_store->datasets(m_user);
+        auto list = m_data->datasets(m_user);
         QVERIFY2(list.ok(), list ? "" : qPrintable(list.error().message));
         QCOMPARE(list->size(), 3);
         // Byte order, as SQLite's BINARY collation: upper case first.
@@ -114,20 +112,20 @@ private Q_SLOTS:
         QCOMPARE(list->at(2).id, zeta);
         QCOMPARE(list->at(2).records, 0);
 
-        auto one = m_store->dataset(m_user, QStringLiteral("beta"));
+        auto one = m_data->dataset(m_user, QStringLiteral("beta"));
         QVERIFY(one.ok() && one->has_value());
         QCOMPARE((*one)->records, 3);
         QCOMPARE((*one)->columns, columns);
-        QVERIFY(!m_store->dataset(m_user, QStringLiteral("hidden"))->has_value());
-        QVERIFY(!m_store->dataset(m_user, QStringLiteral("missing"))->has_value());
-        QCOMPARE(m_store->datasets(bob)->size(), 1);
+        QVERIFY(!m_data->dataset(m_user, QStringLiteral("hidden"))->has_value());
+        QVERIFY(!m_data->dataset(m_user, QStringLiteral("missing"))->has_value());
+        QCOMPARE(m_data->datasets(bob)->size(), 1);
     }
 
     void commitBatchWritesRecordsCheckpointAndErrorsTogether()
     {
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
         const auto job = claimJob();
-        QVERIFY(!m_store->checkpoint(job.id)->has_value());
+        QVERIFY(!m_data->checkpoint(job.id)->has_value());
 
         ImportBatch batch =
             makeBatch(job, dataset, {{"", doc(1)}, {"", doc(2, "with \\\" and é")}});
@@ -140,10 +138,10 @@ private Q_SLOTS:
         batch.errors = {{3, QStringLiteral("n"), QStringLiteral("not an integer")},
                         {4, QString(), QStringLiteral("ragged row")}};
         batch.firstErrorSeq = 0;
-        auto written = m_store->commitBatch(batch);
+        auto written = m_data->commitBatch(batch);
         QVERIFY2(written.ok(), written ? "" : qPrintable(written.error().message));
 
-        auto saved = m_store->checkpoint(job.id);
+        auto saved = m_data->checkpoint(job.id);
         QVERIFY2(saved.ok() && saved->has_value(), "no checkpoint");
         QCOMPARE((*saved)->datasetId, dataset);
         QCOMPARE((*saved)->byteOffset, 120);
@@ -161,10 +159,10 @@ private Q_SLOTS:
         next.checkpoint.rowsRejected = 3;
         next.errors = {{6, QStringLiteral("tag"), QStringLiteral("too long")}};
         next.firstErrorSeq = 2;
-        QVERIFY(m_store->commitBatch(next).ok());
-        QCOMPARE((*m_store->checkpoint(job.id))->rowsRead, 6);
+        QVERIFY(m_data->commitBatch(next).ok());
+        QCOMPARE((*m_data->checkpoint(job.id))->rowsRead, 6);
 
-        auto errors = m_store->rowErrors(job.id, 10);
+        auto errors = m_data->rowErrors(job.id, 10);
         QVERIFY2(errors.ok(), errors ? "" : qPrintable(errors.error().message));
         QCOMPARE(errors->size(), 3);
         QCOMPARE(errors->at(0).line, 3);
@@ -173,9 +171,9 @@ private Q_SLOTS:
         QVERIFY(errors->at(1).field.isEmpty());
         QCOMPARE(errors->at(1).reason, QStringLiteral("ragged row"));
         QCOMPARE(errors->at(2).line, 6);
-        QCOMPARE(m_store->rowErrors(job.id, 2)->size(), 2);
-        QCOMPARE(m_store->rowErrors(job.id, -1)->size(), 3); // negative: all, as on SQLite
-        QVERIFY(m_store->rowErrors(job.id + 1000, 10)->isEmpty());
+        QCOMPARE(m_data->rowErrors(job.id, 2)->size(), 2);
+        QCOMPARE(m_data->rowErrors(job.id, -1)->size(), 3); // negative: all, as on SQLite
+        QVERIFY(m_data->rowErrors(job.id + 1000, 10)->isEmpty());
 
         // Documents come back byte for byte (escapes, UTF-8), in insertion order.
         QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1)),
@@ -185,11 +183,11 @@ private Q_SLOTS:
 
     void commitBatchIsRefusedOnceTheLeaseMoved()
     {
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
         const auto first = claimJob();
         ImportBatch batch = makeBatch(first, dataset, {{"", doc(1)}, {"", doc(2)}});
         batch.checkpoint.rowsRead = 2;
-        QVERIFY(m_store->commitBatch(batch).ok());
+        QVERIFY(m_data->commitBatch(batch).ok());
 
         // The node stops renewing; another node rescues the job and claims it again.
         auto rescued = m_store->rescueLeases(RescueScope::ExpiredLeases, QStringLiteral("node-b"),
@@ -208,20 +206,20 @@ private Q_SLOTS:
         ImportBatch stale = makeBatch(first, dataset, {{"", doc(3)}, {"", doc(4)}});
         stale.checkpoint.rowsRead = 4;
         stale.errors = {{9, QStringLiteral("n"), QStringLiteral("stale")}};
-        auto refused = m_store->commitBatch(stale);
+        auto refused = m_data->commitBatch(stale);
         QVERIFY(!refused.ok());
         QCOMPARE(refused.error().code, ErrorCode::Conflict);
         QVERIFY(refused.error().message.contains(u"no longer holds its lease"));
-        QCOMPARE((*m_store->checkpoint(first.id))->rowsRead, 2);
-        QVERIFY(m_store->rowErrors(first.id, 10)->isEmpty());
+        QCOMPARE((*m_data->checkpoint(first.id))->rowsRead, 2);
+        QVERIFY(m_data->rowErrors(first.id, 10)->isEmpty());
         QCOMPARE(exportAll(dataset).size(), 2);
 
         // The new holder resumes from the checkpoint: rows 3 and 4 once, rows 1 and 2 not again.
-        const qint64 resumeAt = (*m_store->checkpoint(second.id))->rowsRead;
+        const qint64 resumeAt = (*m_data->checkpoint(second.id))->rowsRead;
         QCOMPARE(resumeAt, 2);
         ImportBatch resumed = makeBatch(second, dataset, {{"", doc(3)}, {"", doc(4)}});
         resumed.checkpoint.rowsRead = 4;
-        QVERIFY(m_store->commitBatch(resumed).ok());
+        QVERIFY(m_data->commitBatch(resumed).ok());
         QCOMPARE(exportAll(dataset),
                  QStringList({QString::fromStdString(doc(1)), QString::fromStdString(doc(2)),
                               QString::fromStdString(doc(3)), QString::fromStdString(doc(4))}));
@@ -237,7 +235,7 @@ private Q_SLOTS:
         done.newStatus = JobStatus::Completed;
         done.outcome = QStringLiteral("completed");
         QVERIFY(m_store->settleAndClaim({done}, claimRequest(0)).ok());
-        QCOMPARE(m_store->commitBatch(makeBatch(second, dataset, {{"", doc(5)}})).error().code,
+        QCOMPARE(m_data->commitBatch(makeBatch(second, dataset, {{"", doc(5)}})).error().code,
                  ErrorCode::Conflict);
         QCOMPARE(exportAll(dataset).size(), 4);
     }
@@ -254,17 +252,21 @@ private Q_SLOTS:
     // every job on the node its lease), while a rescue from another node still passes it over.
     void renewalAndProgressDoNotWaitBehindABatch()
     {
+        if (!Test::onPostgres())
+            QSKIP("PostgreSQL only: row locks between sessions (SQLite's writers take turns)");
         QFETCH(bool, undo);
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto config = DatabaseConfig::fromUrl(m_temp->location());
+        QVERIFY(config.ok());
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
         const auto job = claimJob();
         QVERIFY(commit(job, dataset, {{"", doc(1)}}).ok());
 
         // Another session holds the dataset's row: the batch takes the job's fence, then waits.
         auto blocker = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("hold"));
-        blocker.setHostName(m_config.host);
-        blocker.setPort(m_config.port);
-        blocker.setUserName(m_config.user);
-        blocker.setDatabaseName(m_config.database);
+        blocker.setHostName(config->host);
+        blocker.setPort(config->port);
+        blocker.setUserName(config->user);
+        blocker.setDatabaseName(config->database);
         QVERIFY(blocker.open());
         QVERIFY(blocker.transaction());
         QSqlQuery hold(blocker);
@@ -274,7 +276,7 @@ private Q_SLOTS:
         std::atomic<bool> written{false};
         bool writeOk = false;
         QThread *writer = QThread::create([&] {
-            writeOk = undo ? m_store->undoJob(job.id, dataset, job.leaseToken).ok()
+            writeOk = undo ? m_data->undoJob(job.id, dataset, job.leaseToken).ok()
                            : commit(job, dataset, {{"", doc(2)}}).ok();
             written = true;
         });
@@ -332,7 +334,7 @@ private Q_SLOTS:
 
     void commitBatchRefusesAFullDataset()
     {
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("full"), Now);
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("full"), Now);
         // The last id of the dataset's range is taken: no room for another record.
         const qint64 last = ((dataset + 1) << 40) - 1;
         QCOMPARE(execute(QStringLiteral("INSERT INTO records (id, dataset_id, doc) VALUES (%1, %2, "
@@ -345,16 +347,16 @@ private Q_SLOTS:
         QVERIFY(!refused.ok());
         QCOMPARE(refused.error().code, ErrorCode::Unavailable);
         QCOMPARE(refused.error().message, QStringLiteral("The dataset is full (2^40 records)."));
-        QVERIFY(!m_store->checkpoint(job.id)->has_value()); // nothing of the batch was kept
+        QVERIFY(!m_data->checkpoint(job.id)->has_value()); // nothing of the batch was kept
         QCOMPARE(exportAll(dataset).size(), 1);
     }
 
     void keyedUpsertAndUndoRestoresOverwrittenRecords()
     {
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
         const auto one = claimJob();
         QVERIFY(commit(one, dataset, {{"a", doc(1, "one")}, {"b", doc(2, "one")}}).ok());
-        QVERIFY(m_store->forgetUndo(one.id, dataset).ok());
+        QVERIFY(m_data->forgetUndo(one.id, dataset).ok());
         const QStringList before = exportAll(dataset);
 
         // Job two overwrites a (twice in one batch), adds c, and in a later batch overwrites b.
@@ -367,26 +369,26 @@ private Q_SLOTS:
         QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1, "two-again")),
                                                   QString::fromStdString(doc(2, "two")),
                                                   QString::fromStdString(doc(3, "two-again"))}));
-        QCOMPARE((*m_store->dataset(m_user, QStringLiteral("people")))->records, 3);
+        QCOMPARE((*m_data->dataset(m_user, QStringLiteral("people")))->records, 3);
 
-        auto undone = m_store->undoJob(two.id, dataset, two.leaseToken);
+        auto undone = m_data->undoJob(two.id, dataset, two.leaseToken);
         QVERIFY2(undone.ok(), undone ? "" : qPrintable(undone.error().message));
         QCOMPARE(*undone, 3); // c deleted, a and b restored
         QCOMPARE(exportAll(dataset), before);
-        QVERIFY(!m_store->checkpoint(two.id)->has_value());
+        QVERIFY(!m_data->checkpoint(two.id)->has_value());
 
         // forgetUndo drops the copies: nothing is kept to restore any more.
         const auto three = claimJob();
         QVERIFY(commit(three, dataset, {{"a", doc(1, "three")}}).ok());
         QCOMPARE(countWhere(QStringLiteral("prev_doc IS NOT NULL")), 1);
-        QVERIFY(m_store->forgetUndo(three.id, dataset).ok());
+        QVERIFY(m_data->forgetUndo(three.id, dataset).ok());
         QCOMPARE(countWhere(QStringLiteral("prev_doc IS NOT NULL")), 0);
     }
 
     void recordsPageInInsertionOrder()
     {
-        const qint64 first = *m_store->ensureDataset(m_user, QStringLiteral("first"), Now);
-        const qint64 other = *m_store->ensureDataset(m_user, QStringLiteral("other"), Now);
+        const qint64 first = *m_data->ensureDataset(m_user, QStringLiteral("first"), Now);
+        const qint64 other = *m_data->ensureDataset(m_user, QStringLiteral("other"), Now);
         const auto job = claimJob();
         int n = 0;
         for (int batch = 0; batch < 3; ++batch) {
@@ -398,7 +400,7 @@ private Q_SLOTS:
         }
 
         QStringList streamed;
-        QVERIFY(m_store
+        QVERIFY(m_data
                     ->forEachRecord(first,
                                     [&](std::string_view d) {
                                         streamed.append(
@@ -410,7 +412,7 @@ private Q_SLOTS:
         for (int i = 0; i < streamed.size(); ++i)
             QCOMPARE(streamed.at(i), QString::fromStdString(doc(i + 1)));
         int seen = 0;
-        QVERIFY(m_store->forEachRecord(first, [&](std::string_view) { return ++seen < 10; }).ok());
+        QVERIFY(m_data->forEachRecord(first, [&](std::string_view) { return ++seen < 10; }).ok());
         QCOMPARE(seen, 10);
 
         QStringList paged;
@@ -439,7 +441,7 @@ private Q_SLOTS:
 
     void concurrentWritersOfOneDatasetTakeTurns()
     {
-        const qint64 dataset = *m_store->ensureDataset(m_user, QStringLiteral("shared"), Now);
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("shared"), Now);
         const auto a = claimJob();
         const auto b = claimJob();
         std::atomic<int> failures{0};
@@ -448,7 +450,7 @@ private Q_SLOTS:
                 std::vector<RecordWrite> records;
                 for (int i = 0; i < 100; ++i)
                     records.push_back({{}, doc(tag * 100000 + batch * 100 + i)});
-                if (!m_store->commitBatch(makeBatch(job, dataset, std::move(records))))
+                if (!m_data->commitBatch(makeBatch(job, dataset, std::move(records))))
                     ++failures;
             }
         };
@@ -460,7 +462,7 @@ private Q_SLOTS:
         delete one;
         delete two;
         QCOMPARE(failures.load(), 0);
-        QCOMPARE((*m_store->dataset(m_user, QStringLiteral("shared")))->records, 4000);
+        QCOMPARE((*m_data->dataset(m_user, QStringLiteral("shared")))->records, 4000);
     }
 
     void migrateHandlerImportsACsvEndToEnd()
@@ -516,12 +518,12 @@ private Q_SLOTS:
         QCOMPARE(first.result.value(u"rowsRead").toInt(), 97);
         QCOMPARE(first.result.value(u"rowsImported").toInt(), 96);
         QCOMPARE(first.result.value(u"rowsRejected").toInt(), 1);
-        auto errors = m_store->rowErrors(first.id, 10);
+        auto errors = m_data->rowErrors(first.id, 10);
         QVERIFY(errors.ok());
         QCOMPARE(errors->size(), 1);
         QCOMPARE(errors->first().field, QStringLiteral("id"));
 
-        auto info = m_store->dataset(m_user, QStringLiteral("people"));
+        auto info = m_data->dataset(m_user, QStringLiteral("people"));
         QVERIFY(info.ok() && info->has_value());
         QCOMPARE((*info)->records, 96);
         QCOMPARE((*info)->columns.size(), 3);
@@ -534,12 +536,113 @@ private Q_SLOTS:
         // Importing again by key updates in place: no row twice, the new values win.
         const Job second = run("id,name,active\n5,renamed,0\n200,new,1\n");
         QCOMPARE(second.status, JobStatus::Completed);
-        info = m_store->dataset(m_user, QStringLiteral("people"));
+        info = m_data->dataset(m_user, QStringLiteral("people"));
         QCOMPARE((*info)->records, 97);
         rows = exportRows(**info);
         QCOMPARE(rows.at(4).value(u"name").toString(), QStringLiteral("renamed"));
         QCOMPARE(rows.last().value(u"id").toInteger(), 200);
         dispatcher.stop();
+    }
+
+    // The first keyed import into a dataset keys the records already there, as imports compare
+    // keys (a string by its text, anything else by its JSON text), or refuses and changes nothing.
+    void useKeyKeysTheRecordsOrRefuses()
+    {
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("keyed"), Now);
+        const auto job = claimJob();
+        QVERIFY(commit(job, dataset, {{"", doc(1, "a")}, {"", doc(2, "a")}}).ok());
+        QCOMPARE(*m_data->datasetKey(dataset), QString());
+
+        auto missing = m_data->useKey(dataset, QStringLiteral("missing"));
+        QVERIFY(!missing.ok());
+        QCOMPARE(missing.error().code, ErrorCode::Conflict);
+        QVERIFY2(missing.error().message.contains(u"2 of its records have no value"),
+                 qPrintable(missing.error().message));
+        auto shared = m_data->useKey(dataset, QStringLiteral("tag"));
+        QVERIFY(!shared.ok());
+        QCOMPARE(shared.error().code, ErrorCode::Conflict);
+        QVERIFY2(shared.error().message.contains(u"several of its records have the value a"),
+                 qPrintable(shared.error().message));
+        QCOMPARE(*m_data->datasetKey(dataset), QString());
+
+        auto keyed = m_data->useKey(dataset, QStringLiteral("n"));
+        QVERIFY2(keyed.ok(), keyed ? "" : qPrintable(keyed.error().message));
+        QCOMPARE(*m_data->datasetKey(dataset), QStringLiteral("n"));
+        QVERIFY(m_data->useKey(dataset, QStringLiteral("n")).ok()); // the same key again
+        auto another = m_data->useKey(dataset, QStringLiteral("tag"));
+        QVERIFY(!another.ok());
+        QCOMPARE(another.error().code, ErrorCode::Conflict);
+        QVERIFY(another.error().message.contains(u"is keyed by \"n\""));
+
+        // The number 1's key is its JSON text: an import of key "1" overwrites that record.
+        QVERIFY(commit(job, dataset, {{"1", doc(1, "b")}, {"3", doc(3, "b")}}).ok());
+        QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1, "b")),
+                                                  QString::fromStdString(doc(2, "a")),
+                                                  QString::fromStdString(doc(3, "b"))}));
+    }
+
+    void datasetBytesAndDeleteWaitForMigrations()
+    {
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto job = claimJob();
+        QVERIFY(commit(job, dataset, {{"", doc(1)}, {"", doc(2, "é")}}).ok());
+        QVERIFY(m_data->setColumns(dataset, {QStringLiteral("n")}, {}, Now).ok());
+        QCOMPARE(*m_data->datasetBytes(dataset), qint64(doc(1).size() + doc(2, "é").size()));
+        QCOMPARE(*m_data->datasetBytes(dataset + 1000), 0);
+
+        // The migration into it runs: refused, nothing changed.
+        auto busy = m_data->deleteDataset(m_user, QStringLiteral("people"),
+                                          DatasetDeleteScope::Dataset, Now + 1);
+        QVERIFY2(busy.ok(), busy ? "" : qPrintable(busy.error().message));
+        QCOMPARE(busy->outcome, DatasetDeletion::Outcome::Busy);
+        QCOMPARE(busy->busyJobId, job.id);
+        QCOMPARE(busy->busyJobStatus, QStringLiteral("running"));
+        QCOMPARE(exportAll(dataset).size(), 2);
+
+        settle(job, JobStatus::Completed);
+        auto emptied = m_data->deleteDataset(m_user, QStringLiteral("people"),
+                                             DatasetDeleteScope::Records, Now + 2);
+        QVERIFY2(emptied.ok(), emptied ? "" : qPrintable(emptied.error().message));
+        QCOMPARE(emptied->outcome, DatasetDeletion::Outcome::Deleted);
+        QCOMPARE(emptied->records, 2);
+        auto info = m_data->dataset(m_user, QStringLiteral("people"));
+        QVERIFY(info.ok() && info->has_value());
+        QCOMPARE((*info)->id, dataset);
+        QCOMPARE((*info)->records, 0);
+        QVERIFY((*info)->columns.isEmpty());
+        QCOMPARE((*info)->updatedAt, Now + 2);
+        QVERIFY(!m_data->checkpoint(job.id)->has_value());
+
+        auto deleted = m_data->deleteDataset(m_user, QStringLiteral("people"),
+                                             DatasetDeleteScope::Dataset, Now + 3);
+        QVERIFY(deleted.ok());
+        QCOMPARE(deleted->outcome, DatasetDeletion::Outcome::Deleted);
+        QVERIFY(!m_data->dataset(m_user, QStringLiteral("people"))->has_value());
+        auto gone = m_data->deleteDataset(m_user, QStringLiteral("people"),
+                                          DatasetDeleteScope::Dataset, Now + 4);
+        QVERIFY(gone.ok());
+        QCOMPARE(gone->outcome, DatasetDeletion::Outcome::NotFound);
+    }
+
+    // The sweep undoes a migration that ended without its undo (here: failed), and drops only
+    // the checkpoint of one that completed.
+    void undoEndedMigrationsUndoesFailedOnesOnly()
+    {
+        const qint64 dataset = *m_data->ensureDataset(m_user, QStringLiteral("people"), Now);
+        const auto kept = claimJob();
+        QVERIFY(commit(kept, dataset, {{"", doc(1)}}).ok());
+        settle(kept, JobStatus::Completed);
+        const auto failed = claimJob();
+        QVERIFY(commit(failed, dataset, {{"", doc(2)}, {"", doc(3)}}).ok());
+        settle(failed, JobStatus::Dead);
+
+        auto undone = m_data->undoEndedMigrations();
+        QVERIFY2(undone.ok(), undone ? "" : qPrintable(undone.error().message));
+        QCOMPARE(*undone, 1);
+        QCOMPARE(exportAll(dataset), QStringList({QString::fromStdString(doc(1))}));
+        QVERIFY(!m_data->checkpoint(kept.id)->has_value());
+        QVERIFY(!m_data->checkpoint(failed.id)->has_value());
+        QCOMPARE(*m_data->undoEndedMigrations(), 0);
     }
 
 private:
@@ -574,6 +677,22 @@ private:
         return claimed->first();
     }
 
+    // Ends the job's attempt with `status`.
+    void settle(const ClaimedJob &job, JobStatus status)
+    {
+        SettledAttempt done;
+        done.jobId = job.id;
+        done.userId = m_user;
+        done.leaseToken = job.leaseToken;
+        done.attempt = job.attempt;
+        done.startedAt = job.startedAt;
+        done.finishedAt = Now + 50;
+        done.newStatus = status;
+        done.outcome = jobStatusName(status);
+        if (!m_store->settleAndClaim({done}, claimRequest(0)))
+            qFatal("settle failed");
+    }
+
     static ImportBatch
     makeBatch(const ClaimedJob &job, qint64 dataset, std::vector<RecordWrite> records)
     {
@@ -588,13 +707,13 @@ private:
 
     Result<void> commit(const ClaimedJob &job, qint64 dataset, std::vector<RecordWrite> records)
     {
-        return m_store->commitBatch(makeBatch(job, dataset, std::move(records)));
+        return m_data->commitBatch(makeBatch(job, dataset, std::move(records)));
     }
 
     QStringList exportAll(qint64 dataset)
     {
         QStringList docs;
-        auto read = m_store->forEachRecord(dataset, [&](std::string_view d) {
+        auto read = m_data->forEachRecord(dataset, [&](std::string_view d) {
             docs.append(QString::fromUtf8(d.data(), qsizetype(d.size())));
             return true;
         });
@@ -606,7 +725,7 @@ private:
     QList<QJsonObject> exportRows(const DatasetInfo &info)
     {
         QByteArray out;
-        (void)exportDataset(*m_store, info, ExportFormat::Ndjson, [&](QByteArrayView bytes) {
+        (void)exportDataset(*m_data, info, ExportFormat::Ndjson, [&](QByteArrayView bytes) {
             out.append(bytes);
             return true;
         });
@@ -625,30 +744,24 @@ private:
     }
 
     // Runs fixed SQL on a connection of the test's own: the first column of a SELECT's first
-    // row, or the rows a change affected; -1 on error.
+    // row, or the rows a change (INSERT, UPDATE, DELETE) affected; -1 on error.
     int execute(const QString &sql)
     {
-        auto db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("inspect"));
-        db.setHostName(m_config.host);
-        db.setPort(m_config.port);
-        db.setUserName(m_config.user);
-        db.setDatabaseName(m_config.database);
-        int result = -1;
-        if (db.open()) {
-            QSqlQuery q(db);
-            if (q.exec(sql))
-                result = q.isSelect() ? (q.next() ? q.value(0).toInt() : -1) : q.numRowsAffected();
+        QString error;
+        if (sql.startsWith(u"SELECT")) {
+            const auto rows = Test::readRows(m_temp->location(), sql, &error);
+            return error.isEmpty() && !rows.isEmpty() ? rows.first().value(0).toInt() : -1;
         }
-        db = QSqlDatabase();
-        QSqlDatabase::removeDatabase(QStringLiteral("inspect"));
-        return result;
+        const auto rows =
+            Test::writeRows(m_temp->location(), sql + QStringLiteral(" RETURNING 1"), &error);
+        return error.isEmpty() ? int(rows.size()) : -1;
     }
 
-    QString m_url;
-    DatabaseConfig m_config;
-    std::unique_ptr<PostgresStore> m_store;
+    std::unique_ptr<Test::TempStore> m_temp;
+    Store *m_store = nullptr;
+    DatasetStore *m_data = nullptr;
     qint64 m_user = 0;
 };
 
-QTEST_GUILESS_MAIN(TestPostgresDatasets)
-#include "tst_postgresdatasets.moc"
+QTEST_GUILESS_MAIN(TestStoreDatasets)
+#include "tst_storedatasets.moc"
