@@ -103,24 +103,9 @@ Http::Response error(int status, const char *title, const QString &message, cons
 
 Http::Response fromError(const Error &e)
 {
-    switch (e.code) {
-    case ErrorCode::InvalidArgument:
-        return error(400, "Bad request", e.toString(), "invalid_argument");
-    case ErrorCode::NotFound:
-        return error(404, "Not found", e.toString(), "not_found");
-    case ErrorCode::Conflict:
-        return error(409, "Conflict", e.toString(), "conflict");
-    case ErrorCode::Unavailable:
-    case ErrorCode::Storage:
-        return error(503, "Unavailable", e.toString(), "unavailable");
-    case ErrorCode::InsufficientStorage:
-        return error(507, "Insufficient storage", e.toString(), "insufficient_storage");
-    case ErrorCode::Config:
-    case ErrorCode::SchemaTooNew:
-    case ErrorCode::Internal:
-        break;
-    }
-    return error(500, "Internal error", e.toString(), "internal_error");
+    // The status, title and code come from the one table of error codes (engine/core/error.h).
+    const ErrorCodeInfo &info = errorCodeInfo(e.code);
+    return error(info.httpStatus, info.httpTitle, e.toString(), info.apiCode);
 }
 
 QString hideErrorDetails(Http::Response &response,

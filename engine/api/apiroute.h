@@ -97,8 +97,9 @@ namespace Api {
 
 // {"success": false, "error": title, "message": message, "code": code}
 Http::Response error(int status, const char *title, const QString &message, const char *code);
-// An engine Error as an HTTP answer: InvalidArgument 400, NotFound 404, Conflict 409,
-// Unavailable 503, Storage 503, InsufficientStorage 507, anything else 500.
+// An engine Error as an HTTP answer, by the table of error codes (errorCodes(), docs/api.md
+// "Error codes"): InvalidArgument 400, NotFound 404, Conflict 409, Unavailable and Storage 503
+// (code "unavailable"), InsufficientStorage 507, anything else 500.
 Http::Response fromError(const Error &error);
 Http::Response json(int status, const QJsonObject &object);
 // JSON text the caller already wrote (the hot paths write it directly).

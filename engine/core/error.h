@@ -3,6 +3,7 @@
 #include <QString>
 
 #include <optional>
+#include <span>
 #include <utility>
 #include <variant>
 
@@ -20,9 +21,27 @@ enum class ErrorCode {
     SchemaTooNew,    // the database was written by a newer Ferry
     Unavailable,     // a resource is exhausted for now (connection pool, shutting down)
     InsufficientStorage, // the disk is below its free-space floor (uploads refused: HTTP 507)
-    Internal,
+    Internal,            // stays last: errorCodes() has one row per value up to it
 };
 
+// The one table of error codes: every ErrorCode's name and how the HTTP API answers it.
+// docs/api.md ("Error codes") lists it, and tests/api/tst_errorcodes checks that it does.
+struct ErrorCodeInfo
+{
+    ErrorCode code;
+    // The code's own name (invalid_argument, storage_error, ...): unique, for logs and tools.
+    const char *name;
+    int httpStatus;        // the status of an API answer that reports this error
+    const char *httpTitle; // its "error" title
+    // Its "code". The name, except where clients have always received another one: a storage
+    // failure answers "unavailable" (retry later, as for any 503), a configuration or schema
+    // error "internal_error".
+    const char *apiCode;
+};
+
+// In ErrorCode order, one row per value.
+std::span<const ErrorCodeInfo> errorCodes();
+const ErrorCodeInfo &errorCodeInfo(ErrorCode code);
 QString errorCodeName(ErrorCode code);
 
 struct Error

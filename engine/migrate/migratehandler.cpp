@@ -176,7 +176,7 @@ private:
 struct Ending
 {
     enum Kind { Done, Permanent, Transient, Cancelled } kind = Done;
-    QString message;
+    Error error;            // Permanent, Transient: what the job's outcome reports
     bool leaseLost = false; // another node holds the job now: never undo its work
 };
 
@@ -240,35 +240,35 @@ JobOutcome MigrateHandler::run(JobContext &context)
     const ClaimedJob &job = context.job();
     auto payload = parseMigrationPayload(job.payload);
     if (!payload)
-        return JobOutcome::permanentError(payload.error().toString());
+        return JobOutcome::permanentError(payload.error());
     MigrationPayload p = *payload;
 
     auto path = m_blobs.localPath(p.blob);
     if (!path)
-        return JobOutcome::permanentError(path.error().toString());
+        return JobOutcome::permanentError(path.error());
     ByteSource::Options sourceOptions;
     sourceOptions.maxDecompressedBytes = m_config.maxDecompressedBytes;
     auto source = ByteSource::openFile(*path, sourceOptions);
     if (!source)
-        return JobOutcome::transientError(source.error().toString());
+        return JobOutcome::transientError(source.error());
 
     auto saved = m_datasets.checkpoint(job.id);
     if (!saved)
-        return JobOutcome::transientError(saved.error().toString());
+        return JobOutcome::transientError(saved.error());
     MigrationCheckpoint start;
     if (saved->has_value()) {
         start = **saved;
     } else {
         auto dataset = m_datasets.ensureDataset(job.userId, p.dataset, m_clock.nowMs());
         if (!dataset)
-            return JobOutcome::transientError(dataset.error().toString());
+            return JobOutcome::transientError(dataset.error());
         start.datasetId = *dataset;
         start.line = 1;
     }
     if (auto keyed = resolveKey(m_datasets, p, start.datasetId); !keyed) {
         return keyed.error().code == ErrorCode::Conflict
-                   ? JobOutcome::permanentError(keyed.error().toString())
-                   : JobOutcome::transientError(keyed.error().toString());
+                   ? JobOutcome::permanentError(keyed.error())
+                   : JobOutcome::transientError(keyed.error());
     }
     const bool resuming = saved->has_value();
     // The readers read through this: a cancel or the job timeout stops any step within one read.
@@ -285,20 +285,21 @@ JobOutcome MigrateHandler::run(JobContext &context)
                 return Ending{Ending::Cancelled, {}};
             return Ending{error.code == ErrorCode::InvalidArgument ? Ending::Permanent
                                                                    : Ending::Transient,
-                          error.toString(), error.code == ErrorCode::Conflict};
+                          error, error.code == ErrorCode::Conflict};
         };
         auto rejectedTooMany = [&] {
             return Ending{
                 Ending::Permanent,
-                QStringLiteral("%1 rows were rejected, more than the limit of %2. The job "
-                               "report lists the first of them.")
-                    .arg(import.state().rowsRejected)
-                    .arg(import.maxRejected())};
+                makeError(ErrorCode::InvalidArgument,
+                          QStringLiteral("%1 rows were rejected, more than the limit of %2. The "
+                                         "job report lists the first of them.")
+                              .arg(import.state().rowsRejected)
+                              .arg(import.maxRejected()))};
         };
         // A reader's error, unless the reader stopped because the job was cancelled.
-        auto unreadable = [&](const QString &text) {
+        auto unreadable = [&](const Error &error) {
             return input.wasCancelled() ? Ending{Ending::Cancelled, {}}
-                                        : Ending{Ending::Permanent, text};
+                                        : Ending{Ending::Permanent, error};
         };
         MigrationRows rows(input, p, p.key, m_config.maxColumns);
         if (resuming) {
@@ -322,7 +323,7 @@ JobOutcome MigrateHandler::run(JobContext &context)
             if (status == MigrationRows::Status::End)
                 break;
             if (status == MigrationRows::Status::Failed)
-                return unreadable(rows.errorText());
+                return unreadable(makeError(ErrorCode::InvalidArgument, rows.errorText()));
             import.beginRow();
             if (row.accepted())
                 import.accept(std::move(row.record));
@@ -332,9 +333,10 @@ JobOutcome MigrateHandler::run(JobContext &context)
                 return fail(ended.error());
         }
         if (input.error())
-            return unreadable(input.error()->toString());
+            return unreadable(*input.error());
         if (import.state().rowsRead == 0)
-            return Ending{Ending::Permanent, noRows(p, columns.size())};
+            return Ending{Ending::Permanent,
+                          makeError(ErrorCode::InvalidArgument, noRows(p, columns.size()))};
         if (auto finished = import.finish((*source)->offset()); !finished)
             return fail(finished.error());
         return Ending{};
@@ -362,11 +364,11 @@ JobOutcome MigrateHandler::run(JobContext &context)
         break;
     case Ending::Permanent:
         undo();
-        return JobOutcome::permanentError(ending.message);
+        return JobOutcome::permanentError(ending.error);
     case Ending::Transient:
         if (job.attempt >= job.maxAttempts && !ending.leaseLost)
             undo(); // the last attempt: the job ends dead, so nothing of it stays
-        return JobOutcome::transientError(ending.message);
+        return JobOutcome::transientError(ending.error);
     case Ending::Cancelled:
         // A timeout or a shutdown resumes later from the checkpoint; a cancel undoes the import.
         if (context.cancelReason() == CancelReason::Requested ||

@@ -15,10 +15,10 @@ Dispatcher::Dispatcher(JobQueue &queue,
 {
     DispatchLoop::Callbacks callbacks;
     callbacks.started = [this](qint64 id) { Q_EMIT jobStarted(id); };
-    callbacks.finished = [this](qint64 id, JobStatus status) {
-        Q_EMIT jobFinished(id, int(status));
+    callbacks.finished = [this](qint64 id, JobStatus status, const std::optional<Error> &error) {
+        Q_EMIT jobFinished(id, int(status), error);
     };
-    callbacks.storeError = [this](const QString &message) { Q_EMIT storeError(message); };
+    callbacks.storeError = [this](const Error &error) { Q_EMIT storeError(error); };
     m_loop = std::make_unique<DispatchLoop>(queue, handlers, clock, std::move(nodeId),
                                             std::move(callbacks));
     m_queue.addObserver(this);

@@ -70,8 +70,12 @@ public:
 
 Q_SIGNALS:
     void jobStarted(qint64 jobId);
-    void jobFinished(qint64 jobId, int status); // a JobStatus value
-    void storeError(const QString &message);
+    // status: a JobStatus value. error: what the attempt ended with, typed: the handler's error
+    // (Failed; Pending for a retry; Dead, whose stored text adds "(gave up after N attempts)")
+    // or a timeout (ErrorCode::Unavailable). None for a completed, cancelled, released or lost
+    // attempt. The job's stored error is its text, Error::toString().
+    void jobFinished(qint64 jobId, int status, const std::optional<Ferry::Error> &error);
+    void storeError(const Ferry::Error &error);
 
 private:
     void jobsEnqueued(int count) override;

@@ -101,7 +101,7 @@ void DispatchLoop::releaseRemaining(qint64 now)
         for (auto *attempts : {&m_running, &m_waiting}) {
             for (auto &[id, running] : *attempts) {
                 running.state->cancel(CancelReason::Shutdown); // a cancel request still wins
-                SettledAttempt s = settle(running, JobOutcome::cancelled(), now);
+                SettledAttempt s = settle(running, JobOutcome::cancelled(), now).attempt;
                 if (attempts == &m_waiting) { // it never started: no attempt to record
                     s.outcome.clear();
                     s.error.clear();

@@ -183,7 +183,16 @@ int DispatchLoop::ownedCount() const
 void DispatchLoop::run()
 {
     QList<SettledAttempt> unsettled; // finished attempts not yet written (kept across errors)
-    QList<std::pair<qint64, JobStatus>> finished;
+    // What each of them ended with (same order; none for completed, cancelled, released or lost
+    // attempts). Kept beside, not in, SettledAttempt: the store writes only the error's text.
+    QList<std::optional<Error>> unsettledErrors;
+    struct Finished
+    {
+        qint64 jobId;
+        JobStatus status;
+        std::optional<Error> error;
+    };
+    QList<Finished> finished;
     std::vector<Completion> done;
     SteadyTime graceDeadline = SteadyTime::max();
     const auto poll = ms(qMax<qint64>(10, m_config.pollIntervalMs));
@@ -240,7 +249,9 @@ void DispatchLoop::run()
                 auto it = m_running.find(completion.jobId);
                 if (it == m_running.end() || it->second.job.leaseToken != completion.leaseToken)
                     continue;
-                unsettled.append(settle(it->second, completion.outcome, now));
+                Settled settled = settle(it->second, completion.outcome, now);
+                unsettled.append(std::move(settled.attempt));
+                unsettledErrors.append(std::move(settled.error));
                 m_running.erase(it);
                 startWaiting(completion.jobId);
                 m_averageJobMs = 0.9 * m_averageJobMs + 0.1 * double(completion.durationNs) / 1e6;
@@ -252,8 +263,10 @@ void DispatchLoop::run()
                 m_readyMaybe = true;
         }
         // Paused or stopping: claimed jobs that have not started go back, uncounted.
-        if (stopping || m_queue.isPaused())
+        if (stopping || m_queue.isPaused()) {
             unsettled.append(takeBackReady(now));
+            unsettledErrors.resize(unsettled.size()); // released, not ended by an error
+        }
 
         int capacity = 0;
         if (!stopping && !m_queue.isPaused() && !m_claimingPaused.load() && m_readyMaybe) {
@@ -279,9 +292,10 @@ void DispatchLoop::run()
                                          [this] { return m_inbox->stopping; });
                 continue;
             }
-            for (const SettledAttempt &s : std::as_const(unsettled))
-                finished.append({s.jobId, s.newStatus});
+            for (qsizetype i = 0; i < unsettled.size(); ++i)
+                finished.append({unsettled[i].jobId, unsettled[i].newStatus, unsettledErrors[i]});
             unsettled.clear();
+            unsettledErrors.clear();
             if (capacity > 0 && claimed->size() < capacity)
                 m_readyMaybe = false; // nothing more is ready; wait for a wake or the poll
             hand(*claimed);
@@ -290,8 +304,8 @@ void DispatchLoop::run()
             if (m_claimRefusedByPause && !m_queue.isPaused())
                 m_queue.reloadPaused();
             if (m_callbacks.finished) {
-                for (const auto &[id, status] : std::as_const(finished))
-                    m_callbacks.finished(id, status);
+                for (const auto &[id, status, error] : std::as_const(finished))
+                    m_callbacks.finished(id, status, error);
             }
             finished.clear();
         }
@@ -308,10 +322,12 @@ void DispatchLoop::run()
     releaseRemaining(m_clock.nowMs());
 }
 
-SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &outcome, qint64 now)
+DispatchLoop::Settled
+DispatchLoop::settle(const Running &running, const JobOutcome &outcome, qint64 now)
 {
     const ClaimedJob &job = running.job;
-    SettledAttempt s;
+    Settled settled;
+    SettledAttempt &s = settled.attempt;
     s.jobId = job.id;
     s.userId = job.userId;
     s.leaseToken = job.leaseToken;
@@ -321,12 +337,15 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
     if (auto progress = running.state->takeProgress())
         s.progress = progressJson(*progress);
 
-    auto retryOrDead = [&](const QString &error, const QString &attemptOutcome) {
-        s.error = error;
+    auto retryOrDead = [&](const Error &error, const QString &attemptOutcome) {
+        settled.error = error;
+        s.error = error.toString();
         s.outcome = attemptOutcome;
         if (job.attempt >= job.maxAttempts) {
             s.newStatus = JobStatus::Dead;
-            s.error = QStringLiteral("%1 (gave up after %2 attempts)").arg(error).arg(job.attempt);
+            s.error = QStringLiteral("%1 (gave up after %2 attempts)")
+                          .arg(error.toString())
+                          .arg(job.attempt);
             return;
         }
         s.newStatus = JobStatus::Pending;
@@ -362,7 +381,8 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
     case JobOutcome::Kind::PermanentError:
         s.newStatus = JobStatus::Failed;
         s.outcome = QStringLiteral("failed");
-        s.error = outcome.error;
+        settled.error = outcome.error;
+        s.error = outcome.error.toString();
         break;
     case JobOutcome::Kind::TransientError:
         if (reason == CancelReason::Requested)
@@ -376,8 +396,11 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
         break;
     case JobOutcome::Kind::Cancelled:
         if (reason == CancelReason::Timeout)
-            retryOrDead(QStringLiteral("Timed out: the attempt ran longer than its %1 ms timeout.")
-                            .arg(job.timeoutMs),
+            // Unavailable: the attempt's time ran out, as a resource does; a later one may finish.
+            retryOrDead(makeError(ErrorCode::Unavailable,
+                                  QStringLiteral(
+                                      "Timed out: the attempt ran longer than its %1 ms timeout.")
+                                      .arg(job.timeoutMs)),
                         QStringLiteral("timeout"));
         else if (reason == CancelReason::Shutdown)
             release();
@@ -387,7 +410,7 @@ SettledAttempt DispatchLoop::settle(const Running &running, const JobOutcome &ou
             cancelled();
         break;
     }
-    return s;
+    return settled;
 }
 
 void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
@@ -487,7 +510,7 @@ void DispatchLoop::reportStoreError(const Error &error)
     m_nextErrorReport = now + 5s;
     qCWarning(lcDispatch) << error.toString();
     if (m_callbacks.storeError)
-        m_callbacks.storeError(error.toString());
+        m_callbacks.storeError(error);
 }
 
 } // namespace Ferry

@@ -27,8 +27,9 @@ public:
     struct Callbacks
     {
         std::function<void(qint64)> started;
-        std::function<void(qint64, JobStatus)> finished;
-        std::function<void(const QString &)> storeError;
+        // The error is what the attempt ended with (see Dispatcher::jobFinished).
+        std::function<void(qint64, JobStatus, const std::optional<Error> &)> finished;
+        std::function<void(const Error &)> storeError;
     };
 
     DispatchLoop(JobQueue &queue,
@@ -104,7 +105,14 @@ private:
     void startWorkers();             // one worker loop per free slot
     int prefetch() const;
     QList<SettledAttempt> takeBackReady(qint64 now);
-    SettledAttempt settle(const Running &running, const JobOutcome &outcome, qint64 now);
+    // An ended attempt: what the store writes, and the error it ended with, typed (the store
+    // keeps only its text; jobFinished carries the type).
+    struct Settled
+    {
+        SettledAttempt attempt;
+        std::optional<Error> error;
+    };
+    Settled settle(const Running &running, const JobOutcome &outcome, qint64 now);
     void maintain(qint64 now, SteadyTime steadyNow);
     void releaseRemaining(qint64 now);
     void renewHeldLeases(qint64 now, SteadyTime steadyNow);

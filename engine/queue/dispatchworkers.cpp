@@ -74,17 +74,20 @@ void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
         if (task.state->cancelReason() != CancelReason::None) {
             outcome = JobOutcome::cancelled(); // cancelled before it started
         } else if (!task.handler) {
-            outcome = JobOutcome::permanentError(
-                QStringLiteral("No handler for job type '%1' on this node.").arg(task.job.type));
+            outcome = JobOutcome::permanentError(makeError(
+                ErrorCode::InvalidArgument,
+                QStringLiteral("No handler for job type '%1' on this node.").arg(task.job.type)));
         } else {
             JobContext context(task.job, *task.state);
             try {
                 outcome = task.handler->run(context);
             } catch (const std::exception &e) {
-                outcome = JobOutcome::transientError(QStringLiteral("Handler threw: ") +
-                                                     QString::fromUtf8(e.what()));
+                outcome = JobOutcome::transientError(
+                    makeError(ErrorCode::Internal,
+                              QStringLiteral("Handler threw: ") + QString::fromUtf8(e.what())));
             } catch (...) {
-                outcome = JobOutcome::transientError(QStringLiteral("Handler threw."));
+                outcome = JobOutcome::transientError(
+                    makeError(ErrorCode::Internal, QStringLiteral("Handler threw.")));
             }
         }
         completion = {
@@ -111,7 +114,7 @@ QList<SettledAttempt> DispatchLoop::takeBackReady(qint64 now)
         if (it == m_running.end())
             continue;
         it->second.state->cancel(CancelReason::Shutdown);
-        SettledAttempt s = settle(it->second, JobOutcome::cancelled(), now);
+        SettledAttempt s = settle(it->second, JobOutcome::cancelled(), now).attempt;
         s.outcome.clear(); // it never started: no attempt to record
         s.error.clear();
         released.append(s);
@@ -120,7 +123,7 @@ QList<SettledAttempt> DispatchLoop::takeBackReady(qint64 now)
     // Waiting behind a lost attempt of the same job: they never started either.
     for (auto &[id, waiting] : m_waiting) {
         waiting.state->cancel(CancelReason::Shutdown);
-        SettledAttempt s = settle(waiting, JobOutcome::cancelled(), now);
+        SettledAttempt s = settle(waiting, JobOutcome::cancelled(), now).attempt;
         s.outcome.clear();
         s.error.clear();
         released.append(s);

@@ -83,27 +83,28 @@ private:
     RunState &m_state;
 };
 
-// Exactly one outcome per attempt (KJob's rule).
+// Exactly one outcome per attempt (KJob's rule). An error keeps its type (code, message, hint)
+// up to the dispatcher's jobFinished; the job's stored error is its text (Error::toString()).
 struct JobOutcome
 {
     enum class Kind { Completed, TransientError, PermanentError, Cancelled };
     Kind kind = Kind::Completed;
     QJsonObject result;
-    QString error;
+    Error error; // for TransientError and PermanentError
 
     static JobOutcome completed(QJsonObject result = {})
     {
         return {Kind::Completed, std::move(result), {}};
     }
     // Worth retrying: the same attempt may succeed later (a busy resource, a timeout).
-    static JobOutcome transientError(QString message)
+    static JobOutcome transientError(Error error)
     {
-        return {Kind::TransientError, {}, std::move(message)};
+        return {Kind::TransientError, {}, std::move(error)};
     }
     // Retrying cannot help (bad input): the job fails now.
-    static JobOutcome permanentError(QString message)
+    static JobOutcome permanentError(Error error)
     {
-        return {Kind::PermanentError, {}, std::move(message)};
+        return {Kind::PermanentError, {}, std::move(error)};
     }
     static JobOutcome cancelled() { return {Kind::Cancelled, {}, {}}; }
 };

@@ -43,7 +43,7 @@ private:
     std::atomic<int> m_maxActive{0};
 };
 
-// Fails as the payload says: {"kind": "transient" | "permanent" | "throw"}.
+// Fails as the payload says: {"kind": "transient" | "permanent" | "storage" | "throw"}.
 class FailingHandler final : public JobHandler
 {
 public:
@@ -52,9 +52,15 @@ public:
         const QString kind = context.payload().value(u"kind").toString();
         if (kind == u"throw")
             throw std::runtime_error("boom");
+        if (kind == u"storage") // as a store's failure inside a migration
+            return JobOutcome::transientError(makeError(ErrorCode::Storage,
+                                                        QStringLiteral("disk I/O error"),
+                                                        QStringLiteral("Check the disk.")));
         if (kind == u"permanent")
-            return JobOutcome::permanentError(QStringLiteral("bad input"));
-        return JobOutcome::transientError(QStringLiteral("try later"));
+            return JobOutcome::permanentError(
+                makeError(ErrorCode::InvalidArgument, QStringLiteral("bad input")));
+        return JobOutcome::transientError(
+            makeError(ErrorCode::Unavailable, QStringLiteral("try later")));
     }
 };
 
@@ -95,7 +101,8 @@ public:
         while (!letGo.load())
             QThread::msleep(1);
         if (context.payload().value(u"end").toString() == u"transient")
-            return JobOutcome::transientError(QStringLiteral("busy"));
+            return JobOutcome::transientError(
+                makeError(ErrorCode::Unavailable, QStringLiteral("busy")));
         return JobOutcome::cancelled();
     }
     std::atomic<int> started{0};

@@ -2,6 +2,8 @@
 
 #include <QTest>
 
+#include <map>
+
 using namespace Ferry;
 using namespace Ferry::Test;
 
@@ -154,6 +156,46 @@ private Q_SLOTS:
         const qint64 threw = h.enqueue(thrower);
         QVERIFY(h.waitStatus(threw, JobStatus::Dead));
         QVERIFY(h.get(threw).error.contains(u"boom"));
+    }
+
+    // A job's error keeps its type up to jobFinished; the store keeps its text, as before.
+    void finishedSignalCarriesTheTypedError()
+    {
+        Harness h;
+        QObject receiver;
+        std::map<qint64, std::pair<int, std::optional<Error>>> finished;
+        connect(h.dispatcher.get(), &Dispatcher::jobFinished, &receiver,
+                [&](qint64 id, int status, const std::optional<Error> &error) {
+                    finished[id] = {status, error};
+                });
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 bad =
+            h.enqueue(h.job(h.alice, QStringLiteral("fail"),
+                            {{QStringLiteral("kind"), QStringLiteral("permanent")}}));
+        NewJob broken = h.job(h.alice, QStringLiteral("fail"),
+                              {{QStringLiteral("kind"), QStringLiteral("storage")}});
+        broken.maxAttempts = 1;
+        const qint64 storage = h.enqueue(broken);
+        const qint64 fine =
+            h.enqueue(h.job(h.alice, QStringLiteral("sleep"), {{QStringLiteral("ms"), 1}}));
+        QTRY_VERIFY(finished.contains(bad) && finished.contains(storage) &&
+                    finished.contains(fine));
+
+        QCOMPARE(finished[bad].first, int(JobStatus::Failed));
+        QVERIFY(finished[bad].second.has_value());
+        QCOMPARE(finished[bad].second->code, ErrorCode::InvalidArgument);
+        QCOMPARE(finished[bad].second->message, QStringLiteral("bad input"));
+        QCOMPARE(h.get(bad).error, QStringLiteral("bad input"));
+
+        QCOMPARE(finished[storage].first, int(JobStatus::Dead));
+        QVERIFY(finished[storage].second.has_value());
+        QCOMPARE(finished[storage].second->code, ErrorCode::Storage);
+        QCOMPARE(finished[storage].second->hint, QStringLiteral("Check the disk."));
+        QCOMPARE(h.get(storage).error,
+                 QStringLiteral("disk I/O error Check the disk. (gave up after 1 attempts)"));
+
+        QCOMPARE(finished[fine].first, int(JobStatus::Completed));
+        QVERIFY(!finished[fine].second.has_value());
     }
 
     void timeoutCancelsAndRetriesByPolicy()
