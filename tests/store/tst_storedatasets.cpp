@@ -419,7 +419,7 @@ private Q_SLOTS:
         qint64 after = 0;
         int pages = 0;
         while (true) {
-            auto page = m_store->recordPage(first, after, 1000);
+            auto page = m_store->datasets().recordPage(first, after, 1000);
             QVERIFY2(page.ok(), page ? "" : qPrintable(page.error().message));
             if (page->docs.empty()) {
                 QCOMPARE(page->lastId, 0);
@@ -432,11 +432,12 @@ private Q_SLOTS:
         }
         QCOMPARE(pages, 3);
         QCOMPARE(paged, streamed);
-        QCOMPARE(m_store->recordPage(first, 0, 0)->docs.size(), size_t(1)); // at least one
-        QCOMPARE(strings(m_store->recordPage(other, 0, 10)->docs),
+        QCOMPARE(m_store->datasets().recordPage(first, 0, 0)->docs.size(),
+                 size_t(1)); // at least one
+        QCOMPARE(strings(m_store->datasets().recordPage(other, 0, 10)->docs),
                  QStringList({QString::fromStdString(doc(0)), QString::fromStdString(doc(-1)),
                               QString::fromStdString(doc(-2))}));
-        QVERIFY(m_store->recordPage(other + 1000, 0, 10)->docs.empty());
+        QVERIFY(m_store->datasets().recordPage(other + 1000, 0, 10)->docs.empty());
     }
 
     void concurrentWritersOfOneDatasetTakeTurns()
