@@ -1,7 +1,8 @@
 #pragma once
 // The store written once for both SQL backends. SqlStore holds every method whose SQL means the
-// same on SQLite and PostgreSQL, written against SqlDialect (the fragments that differ) and two
-// hooks (a write's turn, a notice to other nodes). SqliteStore and PostgresStore derive from it
+// same on SQLite and PostgreSQL, written against SqlDialect (the fragments that differ) and
+// protected virtual hooks (the steps that differ: a write's turn, what follows a cancel, a full
+// disk's retry of an undo, ...). SqliteStore and PostgresStore derive from it
 // and keep only what truly differs: opening, enqueue, settle-and-claim and lease renewal, batch
 // commit, and SQLite's checkpointer. Files: sql<table>.cpp here, sqlite<table>.cpp and
 // postgres<table>.cpp for a dialect's own part of the same table.
