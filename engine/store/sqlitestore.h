@@ -39,7 +39,6 @@ public:
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
     Result<RecordPage> recordPage(qint64 datasetId, qint64 afterId, int limit) override;
 
-
 protected:
     std::unique_lock<std::mutex> writeTurn() override { return std::unique_lock(m_writeMutex); }
     // ---- Jobs: the dialect's hooks (sqlitejobs.cpp) ----
