@@ -235,15 +235,101 @@ QString noRows(const MigrationPayload &p, qsizetype columns)
 
 } // namespace
 
-JobOutcome MigrateHandler::run(JobContext &context)
+// What an attempt starts from: its payload (the key resolved), the file opened, and the
+// checkpoint it resumes from (a fresh one, on the dataset made for it, for a first attempt).
+struct AttemptStart
 {
-    const ClaimedJob &job = context.job();
+    MigrationPayload payload;
+    std::unique_ptr<ByteSource> source;
+    qint64 storedBytes = 0; // the file's size as stored (compressed, for a gzip upload)
+    MigrationCheckpoint checkpoint;
+    bool resuming = false;
+};
+
+namespace {
+
+// Reads every row after the checkpoint into the import: the one loop behind every format
+// (MigrationRows reads CSV, TSV, NDJSON and JSON alike). Leaves the dataset's columns in
+// columns and columnTypes.
+Ending importRows(JobContext &context,
+                  const AttemptStart &start,
+                  CancellableSource &input,
+                  Import &import,
+                  qsizetype maxColumns,
+                  QJsonArray &columns,
+                  QJsonObject &columnTypes)
+{
+    const MigrationPayload &p = start.payload;
+    auto fail = [&](const Error &error) {
+        if (input.wasCancelled())
+            return Ending{Ending::Cancelled, {}};
+        return Ending{error.code == ErrorCode::InvalidArgument ? Ending::Permanent
+                                                               : Ending::Transient,
+                      error, error.code == ErrorCode::Conflict};
+    };
+    // A reader's error, unless the reader stopped because the job was cancelled.
+    auto unreadable = [&](const Error &error) {
+        return input.wasCancelled() ? Ending{Ending::Cancelled, {}}
+                                    : Ending{Ending::Permanent, error};
+    };
+    MigrationRows rows(input, p, p.key, maxColumns);
+    if (start.resuming) {
+        const MigrationCheckpoint &at = import.state();
+        if (auto resumed = rows.resume(at.byteOffset, at.line, at.state); !resumed)
+            return fail(resumed.error());
+    } else {
+        if (auto started = rows.start(); !started)
+            return fail(started.error());
+        import.state().byteOffset = rows.startOffset();
+        import.state().line = rows.startLine();
+        import.state().state = rows.state();
+    }
+    columns = rows.columns();
+    columnTypes = rows.columnTypes();
+    MigrationRows::Row row;
+    while (true) {
+        if (context.isCancelled())
+            return Ending{Ending::Cancelled, {}};
+        const auto status = rows.next(row);
+        if (status == MigrationRows::Status::End)
+            break;
+        if (status == MigrationRows::Status::Failed)
+            return unreadable(rows.error());
+        import.beginRow();
+        if (row.accepted())
+            import.accept(std::move(row.record));
+        else if (!import.reject(row.errors))
+            return Ending{Ending::Permanent,
+                          makeError(ErrorCode::InvalidArgument,
+                                    QStringLiteral("%1 rows were rejected, more than the limit "
+                                                   "of %2. The job report lists the first of "
+                                                   "them.")
+                                        .arg(import.state().rowsRejected)
+                                        .arg(import.maxRejected()))};
+        if (auto ended = import.endRow(row.endOffset, row.endLine); !ended)
+            return fail(ended.error());
+    }
+    if (input.error())
+        return unreadable(*input.error());
+    if (import.state().rowsRead == 0)
+        return Ending{Ending::Permanent,
+                      makeError(ErrorCode::InvalidArgument, noRows(p, columns.size()))};
+    if (auto finished = import.finish(start.source->offset()); !finished)
+        return fail(finished.error());
+    return Ending{};
+}
+
+} // namespace
+
+std::variant<JobOutcome, AttemptStartPtr> MigrateHandler::begin(const ClaimedJob &job) const
+{
     auto payload = parseMigrationPayload(job.payload);
     if (!payload)
         return JobOutcome::permanentError(payload.error());
-    MigrationPayload p = *payload;
+    auto start = std::make_unique<AttemptStart>();
+    start->payload = *payload;
 
-    auto path = m_blobs.localPath(p.blob);
+    auto path = m_blobs.localPath(start->payload.blob);
     if (!path)
         return JobOutcome::permanentError(path.error());
     ByteSource::Options sourceOptions;
@@ -251,98 +337,48 @@ JobOutcome MigrateHandler::run(JobContext &context)
     auto source = ByteSource::openFile(*path, sourceOptions);
     if (!source)
         return JobOutcome::transientError(source.error());
+    start->source = std::move(*source);
+    start->storedBytes = QFileInfo(*path).size();
 
     auto saved = m_datasets.checkpoint(job.id);
     if (!saved)
         return JobOutcome::transientError(saved.error());
-    MigrationCheckpoint start;
     if (saved->has_value()) {
-        start = **saved;
+        start->checkpoint = **saved;
+        start->resuming = true;
     } else {
-        auto dataset = m_datasets.ensureDataset(job.userId, p.dataset, m_clock.nowMs());
+        auto dataset =
+            m_datasets.ensureDataset(job.userId, start->payload.dataset, m_clock.nowMs());
         if (!dataset)
             return JobOutcome::transientError(dataset.error());
-        start.datasetId = *dataset;
-        start.line = 1;
+        start->checkpoint.datasetId = *dataset;
+        start->checkpoint.line = 1;
     }
-    if (auto keyed = resolveKey(m_datasets, p, start.datasetId); !keyed) {
+    if (auto keyed = resolveKey(m_datasets, start->payload, start->checkpoint.datasetId); !keyed) {
         return keyed.error().code == ErrorCode::Conflict
                    ? JobOutcome::permanentError(keyed.error())
                    : JobOutcome::transientError(keyed.error());
     }
-    const bool resuming = saved->has_value();
+    return start;
+}
+
+JobOutcome MigrateHandler::run(JobContext &context)
+{
+    const ClaimedJob &job = context.job();
+    auto begun = begin(job);
+    if (auto *refused = std::get_if<JobOutcome>(&begun))
+        return *refused;
+    const AttemptStart &start = *std::get<AttemptStartPtr>(begun);
+    const MigrationPayload &p = start.payload;
+
     // The readers read through this: a cancel or the job timeout stops any step within one read.
-    CancellableSource input(**source, [&context] { return context.isCancelled(); });
-    const qint64 storedBytes = QFileInfo(*path).size();
-    Import import(context, m_datasets, m_config, p, start, m_quota, storedBytes);
-    import.setTotalBytes(storedBytes);
+    CancellableSource input(*start.source, [&context] { return context.isCancelled(); });
+    Import import(context, m_datasets, m_config, p, start.checkpoint, m_quota, start.storedBytes);
+    import.setTotalBytes(start.storedBytes);
     QJsonArray columns;
     QJsonObject columnTypes;
-
-    auto run = [&]() -> Ending {
-        auto fail = [&](const Error &error) {
-            if (input.wasCancelled())
-                return Ending{Ending::Cancelled, {}};
-            return Ending{error.code == ErrorCode::InvalidArgument ? Ending::Permanent
-                                                                   : Ending::Transient,
-                          error, error.code == ErrorCode::Conflict};
-        };
-        auto rejectedTooMany = [&] {
-            return Ending{
-                Ending::Permanent,
-                makeError(ErrorCode::InvalidArgument,
-                          QStringLiteral("%1 rows were rejected, more than the limit of %2. The "
-                                         "job report lists the first of them.")
-                              .arg(import.state().rowsRejected)
-                              .arg(import.maxRejected()))};
-        };
-        // A reader's error, unless the reader stopped because the job was cancelled.
-        auto unreadable = [&](const Error &error) {
-            return input.wasCancelled() ? Ending{Ending::Cancelled, {}}
-                                        : Ending{Ending::Permanent, error};
-        };
-        MigrationRows rows(input, p, p.key, m_config.maxColumns);
-        if (resuming) {
-            const MigrationCheckpoint &at = import.state();
-            if (auto resumed = rows.resume(at.byteOffset, at.line, at.state); !resumed)
-                return fail(resumed.error());
-        } else {
-            if (auto started = rows.start(); !started)
-                return fail(started.error());
-            import.state().byteOffset = rows.startOffset();
-            import.state().line = rows.startLine();
-            import.state().state = rows.state();
-        }
-        columns = rows.columns();
-        columnTypes = rows.columnTypes();
-        MigrationRows::Row row;
-        while (true) {
-            if (context.isCancelled())
-                return Ending{Ending::Cancelled, {}};
-            const auto status = rows.next(row);
-            if (status == MigrationRows::Status::End)
-                break;
-            if (status == MigrationRows::Status::Failed)
-                return unreadable(makeError(ErrorCode::InvalidArgument, rows.errorText()));
-            import.beginRow();
-            if (row.accepted())
-                import.accept(std::move(row.record));
-            else if (!import.reject(row.errors))
-                return rejectedTooMany();
-            if (auto ended = import.endRow(row.endOffset, row.endLine); !ended)
-                return fail(ended.error());
-        }
-        if (input.error())
-            return unreadable(*input.error());
-        if (import.state().rowsRead == 0)
-            return Ending{Ending::Permanent,
-                          makeError(ErrorCode::InvalidArgument, noRows(p, columns.size()))};
-        if (auto finished = import.finish((*source)->offset()); !finished)
-            return fail(finished.error());
-        return Ending{};
-    };
-
-    const Ending ending = run();
+    const Ending ending =
+        importRows(context, start, input, import, m_config.maxColumns, columns, columnTypes);
     import.abandon(); // every batch submitted is written (or failed) before any undo
     if (ending.leaseLost)
         qCWarning(lcMigrate) << "job" << job.id

@@ -6,7 +6,13 @@
 #include "storage/blobstore.h"
 #include "store/datasetstore.h"
 
+#include <memory>
+#include <variant>
+
 namespace Ferry {
+
+struct AttemptStart;
+using AttemptStartPtr = std::unique_ptr<AttemptStart>;
 
 struct MigrateConfig
 {
@@ -46,6 +52,11 @@ public:
     void setQuota(ImportQuota *quota) { m_quota = quota; }
 
 private:
+    // Everything before the first row: the payload read, the file opened, the checkpoint to
+    // resume from (or the dataset made), the key settled. Or the outcome of a job that cannot
+    // start: permanent when a retry cannot help (a bad payload, a missing file, a key conflict).
+    std::variant<JobOutcome, AttemptStartPtr> begin(const ClaimedJob &job) const;
+
     DatasetStore &m_datasets;
     BlobStore &m_blobs;
     const Clock &m_clock;

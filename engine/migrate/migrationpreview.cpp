@@ -23,7 +23,7 @@ MigrationPreview previewMigration(ByteSource &source,
         if (status == MigrationRows::Status::End)
             break;
         if (status == MigrationRows::Status::Failed) {
-            preview.problem = rows.errorText();
+            preview.problem = rows.error().message;
             break;
         }
         if (preview.rows.size() >= maxRows) {

@@ -54,9 +54,9 @@ public:
     QJsonObject columnTypes() const;
 
     // The next row (blank lines are skipped). Failed: the file cannot be read further, and
-    // errorText() says where and why.
+    // error() says where and why (InvalidArgument: the file is at fault, not the store).
     Status next(Row &row);
-    QString errorText() const { return m_errorText; }
+    Error error() const { return makeError(ErrorCode::InvalidArgument, m_errorText); }
 
 private:
     Result<void> makeConverter(const std::vector<std::string> &header);
