@@ -60,7 +60,7 @@ int listDatasets(const User &user, EngineHost &host, bool json)
 
 int showDataset(const User &user, const QString &name, EngineHost &host, bool json)
 {
-    auto details = datasetDetails(host.store(), user.id, name);
+    auto details = datasetDetails(host.store().datasets(), host.store(), user.id, name);
     if (!details)
         return fail(details.error());
     if (!details->has_value())

@@ -20,8 +20,11 @@ Q_LOGGING_CATEGORY(lcDatasetRoutes, "ferry.api.datasets")
 // chunk only once the last one came back).
 struct ExportState
 {
-    ExportState(Store &store, DatasetInfo dataset, ExportFormat format, QStringList columns)
-        : name(dataset.name), stream(store, std::move(dataset), format, std::move(columns))
+    ExportState(DatasetStore &datasets,
+                DatasetInfo dataset,
+                ExportFormat format,
+                QStringList columns)
+        : name(dataset.name), stream(datasets, std::move(dataset), format, std::move(columns))
     {}
 
     Http::StreamChunk nextChunk()
@@ -155,7 +158,7 @@ void DatasetRoutes::listDatasets(const ApiCall &call)
 void DatasetRoutes::datasetDetails(const ApiCall &call)
 {
     const QString name = QString::fromUtf8(call.param(0));
-    auto details = Ferry::datasetDetails(m_store, call.user().id, name);
+    auto details = Ferry::datasetDetails(m_store.datasets(), m_store, call.user().id, name);
     if (!details)
         return call.respond(Api::fromError(details.error()));
     if (!details->has_value())
@@ -216,7 +219,7 @@ void DatasetRoutes::exportRecords(const ApiCall &call)
     QStringList columns;
     if (csv) {
         // On this worker, before the status line: a dataset too wide for CSV gets a clear 422.
-        auto scan = scanCsvColumns(m_store, **dataset, m_options.maxCsvColumns,
+        auto scan = scanCsvColumns(m_store.datasets(), **dataset, m_options.maxCsvColumns,
                                    [&call] { return call.clientGone(); });
         if (!scan)
             return call.respond(Api::fromError(scan.error()));
@@ -239,7 +242,8 @@ void DatasetRoutes::exportRecords(const ApiCall &call)
                        "attachment; filename=\"" + name.toUtf8() + (csv ? ".csv\"" : ".ndjson\""));
     // Each chunk is read and formatted by a task on the export pool and handed back to the
     // connection, which asks for the next one as the socket drains (Http::ResponseStream).
-    auto state = std::make_shared<ExportState>(m_store, **dataset, format, std::move(columns));
+    auto state =
+        std::make_shared<ExportState>(m_store.datasets(), **dataset, format, std::move(columns));
     auto guard = std::make_shared<StopOnDrop>(state);
     response.stream = [state, guard, pool = &m_exportPool]() -> QFuture<Http::StreamChunk> {
         return QtConcurrent::run(pool, [state] { return state->nextChunk(); });

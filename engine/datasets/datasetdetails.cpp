@@ -1,6 +1,6 @@
 #include "datasets/datasetdetails.h"
 
-#include "store/store.h"
+#include "store/jobstore.h"
 
 namespace Ferry {
 
@@ -15,18 +15,18 @@ qint64 counter(const Job &job, const QString &name)
 } // namespace
 
 Result<std::optional<DatasetDetails>>
-datasetDetails(Store &store, qint64 userId, const QString &name)
+datasetDetails(DatasetStore &datasets, JobStore &jobs, qint64 userId, const QString &name)
 {
     if (!validateDatasetName(name))
         return std::optional<DatasetDetails>();
-    auto info = store.datasets().dataset(userId, name);
+    auto info = datasets.dataset(userId, name);
     if (!info)
         return info.error();
     if (!info->has_value())
         return std::optional<DatasetDetails>();
     DatasetDetails details;
     details.info = std::move(**info);
-    auto bytes = store.datasets().datasetBytes(details.info.id);
+    auto bytes = datasets.datasetBytes(details.info.id);
     if (!bytes)
         return bytes.error();
     details.sizeBytes = *bytes;
@@ -39,7 +39,7 @@ datasetDetails(Store &store, qint64 userId, const QString &name)
     filter.newestFirst = true;
     filter.limit = 200;
     while (details.imports.size() < MaxDatasetImports) {
-        auto page = store.jobs(filter);
+        auto page = jobs.jobs(filter);
         if (!page)
             return page.error();
         for (const Job &job : std::as_const(*page)) {

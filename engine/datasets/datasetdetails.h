@@ -12,7 +12,7 @@ class QString;
 
 namespace Ferry {
 
-class Store;
+class JobStore;
 
 // The most imports GET /api/v1/datasets/{name} (and `ferry dataset show`) lists.
 inline constexpr int MaxDatasetImports = 50;
@@ -43,7 +43,7 @@ struct DatasetDetails
 // dataset of that name that was deleted since). Jobs pruned by retention are not listed. nullopt
 // when the user has no such dataset (or the name cannot be one).
 Result<std::optional<DatasetDetails>>
-datasetDetails(Store &store, qint64 userId, const QString &name);
+datasetDetails(DatasetStore &datasets, JobStore &jobs, qint64 userId, const QString &name);
 
 // Why a delete was refused (DatasetDeletion::Outcome::Busy), and what to do: cancel or wait for
 // a running or pending migration, wait for the undo of an ended one.

@@ -4,9 +4,12 @@
 
 namespace Ferry {
 
-DatasetExportStream::DatasetExportStream(
-    Store &store, DatasetInfo dataset, ExportFormat format, QStringList columns, int pageSize)
-    : m_store(store)
+DatasetExportStream::DatasetExportStream(DatasetStore &datasets,
+                                         DatasetInfo dataset,
+                                         ExportFormat format,
+                                         QStringList columns,
+                                         int pageSize)
+    : m_datasets(datasets)
     , m_dataset(std::move(dataset))
     , m_format(format)
     , m_pageSize(pageSize)
@@ -27,7 +30,7 @@ std::optional<QByteArray> DatasetExportStream::next()
     // is what the connection holds in flight.
     while (out.size() < ChunkBytes) {
         if (m_index == m_page.docs.size()) {
-            auto page = m_store.datasets().recordPage(m_dataset.id, m_after, m_pageSize);
+            auto page = m_datasets.recordPage(m_dataset.id, m_after, m_pageSize);
             if (!page) {
                 m_error = page.error();
                 m_done = true;
@@ -55,7 +58,7 @@ std::optional<QByteArray> DatasetExportStream::next()
     return QByteArray(out.data(), qsizetype(out.size()));
 }
 
-Result<CsvColumnScan> scanCsvColumns(Store &store,
+Result<CsvColumnScan> scanCsvColumns(DatasetStore &datasets,
                                      const DatasetInfo &dataset,
                                      qsizetype maxColumns,
                                      const std::function<bool()> &stop,
@@ -69,7 +72,7 @@ Result<CsvColumnScan> scanCsvColumns(Store &store,
             scan.stopped = true;
             return scan;
         }
-        auto page = store.datasets().recordPage(dataset.id, after, pageSize);
+        auto page = datasets.recordPage(dataset.id, after, pageSize);
         if (!page)
             return page.error();
         if (page->docs.empty())

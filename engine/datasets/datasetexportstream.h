@@ -1,7 +1,7 @@
 #pragma once
 
 #include "datasets/datasetexport.h"
-#include "store/store.h"
+#include "store/datasetstore.h"
 
 #include <QByteArray>
 
@@ -21,7 +21,7 @@ class DatasetExportStream final
 {
 public:
     // columns: the CSV header (scanCsvColumns()); unused for NDJSON.
-    DatasetExportStream(Store &store,
+    DatasetExportStream(DatasetStore &datasets,
                         DatasetInfo dataset,
                         ExportFormat format,
                         QStringList columns = {},
@@ -36,7 +36,7 @@ public:
     static constexpr size_t ChunkBytes = 256 * 1024;
 
 private:
-    Store &m_store;
+    DatasetStore &m_datasets;
     DatasetInfo m_dataset;
     ExportFormat m_format;
     int m_pageSize;
@@ -58,7 +58,7 @@ struct CsvColumnScan
     bool tooMany = false; // more distinct keys than maxColumns
     bool stopped = false; // stop() said so
 };
-Result<CsvColumnScan> scanCsvColumns(Store &store,
+Result<CsvColumnScan> scanCsvColumns(DatasetStore &datasets,
                                      const DatasetInfo &dataset,
                                      qsizetype maxColumns,
                                      const std::function<bool()> &stop,

@@ -120,7 +120,7 @@ private:
     void reportStoreError(const Error &error);
 
     JobQueue &m_queue;
-    Store &m_store;
+    JobStore &m_store;
     const HandlerRegistry &m_handlers;
     const Clock &m_clock;
     const QueueConfig m_config;

@@ -351,7 +351,8 @@ void DatasetsPage::showDetails(const QString &name)
     const qint64 userId = currentUser();
     Store *store = &m_context.store;
     runOffGui(
-        m_readers, this, [store, userId, name] { return datasetDetails(*store, userId, name); },
+        m_readers, this,
+        [store, userId, name] { return datasetDetails(store->datasets(), *store, userId, name); },
         [this, name](Result<std::optional<DatasetDetails>> details) {
             if (name != m_detailsName)
                 return;
