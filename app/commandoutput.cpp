@@ -12,6 +12,13 @@ void print(const QString &text)
     std::fputc('\n', stdout);
 }
 
+int fail(const Error &error)
+{
+    const bool callersFault =
+        error.code == ErrorCode::InvalidArgument || error.code == ErrorCode::Config;
+    return fail(error, callersFault ? ExitUsage : ExitFailure);
+}
+
 int fail(const Error &error, int code)
 {
     std::fprintf(stderr, "ferry: %s\n", qPrintable(error.toString()));

@@ -13,7 +13,10 @@ namespace Ferry {
 // the exit code to return.
 void print(const QString &text);
 void printJson(const QJsonObject &object);
-int fail(const Error &error, int code = ExitFailure);
+// The exit code follows the error: 2 (ExitUsage) for what the caller can fix in the command
+// (InvalidArgument, Config), 1 for the rest; code overrides it.
+int fail(const Error &error);
+int fail(const Error &error, int code);
 int usage(const QString &message);
 // Something the user should know that is not the result (stderr, so --json output stays one
 // document): "ferry: <text>".

@@ -149,9 +149,7 @@ int enqueueCommand(const CommandLine &cli, EngineHost &host)
         QList<NewJob> batch(qMin(Chunk, count - done), job);
         auto enqueued = host.queue().enqueueBatch(batch);
         if (!enqueued)
-            return fail(enqueued.error(), enqueued.error().code == ErrorCode::InvalidArgument
-                                              ? ExitUsage
-                                              : ExitFailure);
+            return fail(enqueued.error());
         if (done == 0)
             first = enqueued->first().id;
         last = enqueued->last().id;
@@ -176,8 +174,7 @@ int importCommand(const CommandLine &cli, EngineHost &host)
     if (!file.open(QIODevice::ReadOnly))
         return fail(
             makeError(ErrorCode::InvalidArgument,
-                      QStringLiteral("Cannot read %1: %2").arg(args.at(1), file.errorString())),
-            ExitUsage);
+                      QStringLiteral("Cannot read %1: %2").arg(args.at(1), file.errorString())));
     auto user = namedUser(host, cli.value(QStringLiteral("user")));
     if (!user)
         return fail(user.error());
@@ -212,8 +209,7 @@ int importCommand(const CommandLine &cli, EngineHost &host)
     auto submitted =
         submitMigration(host.queue(), host.blobs(), host.clock(), request, file, file.size());
     if (!submitted)
-        return fail(submitted.error(),
-                    submitted.error().code == ErrorCode::InvalidArgument ? ExitUsage : ExitFailure);
+        return fail(submitted.error());
     if (cli.isSet(QStringLiteral("json"))) {
         // As POST /api/v1/uploads answers (its 202 body), plus what the CLI decided.
         printJson({{QStringLiteral("sessionId"), submitted->sessionId},

@@ -66,9 +66,7 @@ int userCommand(const CommandLine &cli, EngineHost &host)
     if (action == u"add") {
         auto created = host.users().addUser(args.at(2), cli.value(QStringLiteral("tier")));
         if (!created)
-            return fail(created.error(), created.error().code == ErrorCode::InvalidArgument
-                                             ? ExitUsage
-                                             : ExitFailure);
+            return fail(created.error());
         if (json) {
             QJsonObject object = userJson(created->user);
             object.insert(QStringLiteral("token"), created->token);
