@@ -3,6 +3,7 @@
 #include "datasets/datasetdetails.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 #include <functional>
@@ -47,10 +48,11 @@ protected:
     void showEvent(QShowEvent *event) override;
 
 private:
-    void loadUsers();
-    void reload();
-    void showDetails(const QString &name);
-    void remove(DatasetDeleteScope scope);
+    // Coroutines: reads on the reader pool, deletes on the writer thread.
+    QCoro::Task<> loadUsers();
+    QCoro::Task<> reload();
+    QCoro::Task<> showDetails(QString name);
+    QCoro::Task<> remove(DatasetDeleteScope scope);
     QString selectedName() const;
     qint64 currentUser() const;
 

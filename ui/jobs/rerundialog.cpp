@@ -2,7 +2,7 @@
 
 #include "store/datasetstore.h"
 #include "store/records.h"
-#include "ui/jobs/asyncread.h"
+#include "ui/runonpool.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -227,67 +227,68 @@ void RerunDialog::setBusy(bool busy)
     m_runButton->setEnabled(!busy);
 }
 
-void RerunDialog::dryRun()
+QCoro::Task<> RerunDialog::dryRun()
 {
     auto options = payload();
     if (!options) {
         m_status->setText(options.error().toString());
-        return;
+        co_return;
     }
     setBusy(true);
     m_status->setText(QStringLiteral("Reading the first %1…").arg(rowsText(PreviewRows)));
     UploadReruns *reruns = &m_reruns;
-    runOffGui(
-        m_pool, this,
-        [reruns, upload = m_upload, payload = *options, closed = m_closed] {
+    auto reading =
+        runOnPool(this, m_pool, [reruns, upload = m_upload, payload = *options, closed = m_closed] {
             return reruns->dryRun(upload, payload, PreviewRows,
                                   [closed] { return closed->load(); });
-        },
-        [this](Result<DryRunResult> result) {
-            setBusy(false);
-            m_preview->setHtml(previewHtml(result));
-            m_status->setText(!result ? QStringLiteral("The dry run failed.")
-                              : result->problem.isEmpty() && result->preview.rowsRejected == 0
-                                  ? QStringLiteral("These options import the rows read.")
-                                  : QStringLiteral("Fix the options and dry-run again."));
-            Q_EMIT dryRunShown();
         });
+    const auto result = co_await reading;
+    if (!result)
+        co_return; // the dialog is gone
+    setBusy(false);
+    m_preview->setHtml(previewHtml(*result));
+    m_status->setText(!*result ? QStringLiteral("The dry run failed.")
+                      : (*result)->problem.isEmpty() && (*result)->preview.rowsRejected == 0
+                          ? QStringLiteral("These options import the rows read.")
+                          : QStringLiteral("Fix the options and dry-run again."));
+    Q_EMIT dryRunShown();
 }
 
-void RerunDialog::runAgain()
+QCoro::Task<> RerunDialog::runAgain()
 {
     auto options = payload();
     if (!options) {
         m_status->setText(options.error().toString());
         Q_EMIT rerunFailed(m_status->text());
-        return;
+        co_return;
     }
     setBusy(true);
     m_status->setText(QStringLiteral("Queueing…"));
     UploadReruns *reruns = &m_reruns;
-    runOffGui(
-        m_pool, this,
-        [reruns, upload = m_upload, payload = *options, priority = m_priority->value()] {
-            return reruns->rerun(upload, payload, priority);
-        },
-        [this](Result<RerunResult> result) {
-            setBusy(false);
-            if (!result) {
-                m_status->setText(result.error().toString());
-                Q_EMIT rerunFailed(m_status->text());
-                return;
-            }
-            if (result->inProgress) {
-                m_status->setText(
-                    QStringLiteral("Job %1 imports this upload now: wait for it to end (or cancel "
-                                   "it) before running it again.")
-                        .arg(result->jobId));
-                Q_EMIT rerunQueued(result->jobId, true);
-                return;
-            }
-            Q_EMIT rerunQueued(result->jobId, false);
-            accept();
-        });
+    auto queueing =
+        runOnPool(this, m_pool,
+                  [reruns, upload = m_upload, payload = *options, priority = m_priority->value()] {
+                      return reruns->rerun(upload, payload, priority);
+                  });
+    const auto result = co_await queueing;
+    if (!result)
+        co_return; // the dialog is gone
+    setBusy(false);
+    if (!*result) {
+        m_status->setText(result->error().toString());
+        Q_EMIT rerunFailed(m_status->text());
+        co_return;
+    }
+    const RerunResult &rerun = **result;
+    if (rerun.inProgress) {
+        m_status->setText(QStringLiteral("Job %1 imports this upload now: wait for it to end (or "
+                                         "cancel it) before running it again.")
+                              .arg(rerun.jobId));
+        Q_EMIT rerunQueued(rerun.jobId, true);
+        co_return;
+    }
+    Q_EMIT rerunQueued(rerun.jobId, false);
+    accept();
 }
 
 } // namespace Ferry

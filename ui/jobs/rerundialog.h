@@ -2,6 +2,7 @@
 
 #include "migrate/uploadreruns.h"
 
+#include <QCoroTask>
 #include <QDialog>
 
 #include <atomic>
@@ -49,8 +50,9 @@ Q_SIGNALS:
     void rerunFailed(const QString &message);
 
 private:
-    void dryRun();
-    void runAgain();
+    // Coroutines: the dry run and the re-run read and write on m_pool.
+    QCoro::Task<> dryRun();
+    QCoro::Task<> runAgain();
     void setBusy(bool busy);
 
     UploadReruns &m_reruns;

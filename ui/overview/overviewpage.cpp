@@ -4,10 +4,10 @@
 #include "queue/dispatcher.h"
 #include "store/store.h"
 #include "ui/overview/metricchart.h"
+#include "ui/runonpool.h"
 
 #include <QComboBox>
 #include <QDateTime>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -17,7 +17,6 @@
 #include <QThreadPool>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -295,19 +294,13 @@ void OverviewPage::showLimit(int effective, int configured, const QString &reaso
     }
 }
 
-void OverviewPage::refresh()
+QCoro::Task<> OverviewPage::refresh()
 {
     if (m_refreshing)
-        return; // the previous read is still running; never queue reads up
+        co_return; // the previous read is still running; never queue reads up
     m_refreshing = true;
-    auto *watcher = new QFutureWatcher<Snapshot>(this);
-    connect(watcher, &QFutureWatcher<Snapshot>::finished, this, [this, watcher] {
-        m_refreshing = false;
-        apply(watcher->result());
-        watcher->deleteLater();
-    });
     Store *store = &m_context.store;
-    watcher->setFuture(QtConcurrent::run(m_context.readers, [store] {
+    auto reading = runOnPool(this, m_context.readers, [store] {
         Snapshot snapshot;
         auto counts = store->countByStatus();
         JobFilter filter;
@@ -327,7 +320,12 @@ void OverviewPage::refresh()
                 snapshot.userNames.insert(user.id, user.name);
         }
         return snapshot;
-    }));
+    });
+    const auto snapshot = co_await reading;
+    if (!snapshot)
+        co_return; // the page is gone
+    m_refreshing = false;
+    apply(*snapshot);
 }
 
 void OverviewPage::apply(const Snapshot &snapshot)

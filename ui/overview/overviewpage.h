@@ -2,6 +2,7 @@
 
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 class QComboBox;
@@ -27,8 +28,8 @@ class OverviewPage final : public QWidget
 public:
     explicit OverviewPage(ConsoleContext &context, QWidget *parent = nullptr);
 
-    // Reads the store now (asynchronously); the view updates when the read is done.
-    void refresh();
+    // Reads the store now, on the reader pool (a coroutine); the view updates when it is read.
+    QCoro::Task<> refresh();
     // Redraws the charts from the monitor's history for the chosen range.
     void refreshCharts();
     MetricRange range() const;
