@@ -134,6 +134,17 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     };
 
     auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buildUserBar());
+    layout->addWidget(buildBody(), 1);
+    layout->addLayout(buildActions());
+    connectSelection();
+    startTicking();
+    loadUsers();
+}
+
+// Whose datasets are shown, and how many there are.
+QHBoxLayout *DatasetsPage::buildUserBar()
+{
     auto *top = new QHBoxLayout;
     top->addWidget(new QLabel(QStringLiteral("User"), this));
     m_user = new QComboBox(this);
@@ -143,8 +154,12 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     m_count = new QLabel(this);
     m_count->setObjectName(QStringLiteral("datasetCount"));
     top->addWidget(m_count, 1);
-    layout->addLayout(top);
+    return top;
+}
 
+// The datasets' table, and the selected one's details beside it.
+QSplitter *DatasetsPage::buildBody()
+{
     auto *splitter = new QSplitter(this);
     m_table = new QTableWidget(0, ColumnCount, splitter);
     m_table->setObjectName(QStringLiteral("datasetsTable"));
@@ -168,8 +183,12 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     splitter->addWidget(m_details);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
-    layout->addWidget(splitter, 1);
+    return splitter;
+}
 
+// "Empty…" and "Delete…" for the selected dataset, and what the last one did.
+QHBoxLayout *DatasetsPage::buildActions()
+{
     auto *actions = new QHBoxLayout;
     m_empty = new QPushButton(QStringLiteral("Empty…"), this);
     m_empty->setObjectName(QStringLiteral("emptyDatasetButton"));
@@ -183,10 +202,16 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     actions->addWidget(m_empty);
     actions->addWidget(m_delete);
     actions->addWidget(m_result, 1);
-    layout->addLayout(actions);
     m_empty->setEnabled(false);
     m_delete->setEnabled(false);
+    connect(m_empty, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Records); });
+    connect(m_delete, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Dataset); });
+    return actions;
+}
 
+// Another user: their list; another dataset: its details and the buttons for it.
+void DatasetsPage::connectSelection()
+{
     connect(m_user, &QComboBox::currentIndexChanged, this, [this] {
         m_details->clear();
         m_detailsName.clear();
@@ -200,9 +225,11 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
         if (!name.isEmpty() && name != m_detailsName)
             showDetails(name);
     });
-    connect(m_empty, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Records); });
-    connect(m_delete, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Dataset); });
+}
 
+// While shown, the list is re-read every 5 s and the users every 10 s.
+void DatasetsPage::startTicking()
+{
     auto *tick = new QTimer(this);
     tick->setInterval(1000);
     connect(tick, &QTimer::timeout, this, [this] {
@@ -214,7 +241,6 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
             reload();
     });
     tick->start();
-    loadUsers();
 }
 
 DatasetsPage::~DatasetsPage()

@@ -9,8 +9,10 @@
 #include <functional>
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
+class QSplitter;
 class QTableWidget;
 class QTextBrowser;
 class QThreadPool;
@@ -48,6 +50,13 @@ protected:
     void showEvent(QShowEvent *event) override;
 
 private:
+    // The constructor's parts, top to bottom.
+    QHBoxLayout *buildUserBar();
+    QSplitter *buildBody();
+    QHBoxLayout *buildActions();
+    void connectSelection();
+    void startTicking();
+
     // Coroutines: reads on the reader pool, deletes on the writer thread.
     QCoro::Task<> loadUsers();
     QCoro::Task<> reload();

@@ -82,7 +82,6 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
 {
     setObjectName(QStringLiteral("rerunDialog"));
     setWindowTitle(QStringLiteral("Run upload %1 again").arg(m_upload.session.id));
-    const QJsonObject last = m_upload.lastPayload;
 
     auto *layout = new QVBoxLayout(this);
     auto *intro = new QLabel(
@@ -96,6 +95,27 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
     intro->setWordWrap(true);
     layout->addWidget(intro);
 
+    layout->addLayout(buildOptions());
+
+    m_preview = new QTextBrowser(this);
+    m_preview->setObjectName(QStringLiteral("rerunPreview"));
+    m_preview->setPlaceholderText(
+        QStringLiteral("Dry run: see what the first %1 rows become, with every error of each row, "
+                       "before anything is written.")
+            .arg(PreviewRows));
+    layout->addWidget(m_preview, 1);
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("rerunStatus"));
+    m_status->setWordWrap(true);
+    layout->addWidget(m_status);
+    layout->addWidget(buildButtons());
+    resize(640, 720);
+}
+
+// The migration's options, filled in from the upload's last job.
+QFormLayout *RerunDialog::buildOptions()
+{
+    const QJsonObject last = m_upload.lastPayload;
     auto *form = new QFormLayout;
     m_dataset = new QLineEdit(last.value(u"dataset").toString(), this);
     m_dataset->setObjectName(QStringLiteral("rerunDataset"));
@@ -139,32 +159,23 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
     m_priority->setRange(MinPriority, MaxPriority);
     m_priority->setValue(m_upload.lastJob ? m_upload.lastJob->priority : 0);
     form->addRow(QStringLiteral("Priority"), m_priority);
-    layout->addLayout(form);
+    return form;
+}
 
-    m_preview = new QTextBrowser(this);
-    m_preview->setObjectName(QStringLiteral("rerunPreview"));
-    m_preview->setPlaceholderText(
-        QStringLiteral("Dry run: see what the first %1 rows become, with every error of each row, "
-                       "before anything is written.")
-            .arg(PreviewRows));
-    layout->addWidget(m_preview, 1);
-    m_status = new QLabel(this);
-    m_status->setObjectName(QStringLiteral("rerunStatus"));
-    m_status->setWordWrap(true);
-    layout->addWidget(m_status);
-
+// "Dry run", "Run again" and "Close".
+QDialogButtonBox *RerunDialog::buildButtons()
+{
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
     m_dryRunButton = buttons->addButton(QStringLiteral("Dry run"), QDialogButtonBox::ActionRole);
     m_dryRunButton->setObjectName(QStringLiteral("dryRunButton"));
     m_runButton = buttons->addButton(QStringLiteral("Run again"), QDialogButtonBox::AcceptRole);
     m_runButton->setObjectName(QStringLiteral("runAgainButton"));
-    layout->addWidget(buttons);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(m_dryRunButton, &QPushButton::clicked, this, &RerunDialog::dryRun);
     // Not accepted on click: the dialog closes once the job is queued.
     disconnect(buttons, &QDialogButtonBox::accepted, this, nullptr);
     connect(m_runButton, &QPushButton::clicked, this, &RerunDialog::runAgain);
-    resize(640, 720);
+    return buttons;
 }
 
 RerunDialog::~RerunDialog()

@@ -10,6 +10,8 @@
 
 class QCheckBox;
 class QComboBox;
+class QDialogButtonBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -50,6 +52,8 @@ Q_SIGNALS:
     void rerunFailed(const QString &message);
 
 private:
+    QFormLayout *buildOptions();
+    QDialogButtonBox *buildButtons();
     // Coroutines: the dry run and the re-run read and write on m_pool.
     QCoro::Task<> dryRun();
     QCoro::Task<> runAgain();

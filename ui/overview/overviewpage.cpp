@@ -70,6 +70,25 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
 {
     setObjectName(QStringLiteral("overviewpage"));
     auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buildHeader());
+    layout->addWidget(buildCharts(), 3);
+    layout->addWidget(buildLatestJobs(), 2);
+    connectMonitor();
+    connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
+    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
+              QString());
+    refreshCharts();
+
+    auto *timer = new QTimer(this);
+    timer->setInterval(1000);
+    connect(timer, &QTimer::timeout, this, &OverviewPage::refresh);
+    timer->start();
+    refresh();
+}
+
+// Job counts, the concurrency limit and the charts' time range.
+QHBoxLayout *OverviewPage::buildHeader()
+{
     auto *header = new QHBoxLayout;
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("summary"));
@@ -86,9 +105,12 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_range->setToolTip(QStringLiteral("The charts' time range"));
     m_range->setVisible(m_context.monitor != nullptr); // no charts without a monitor
     header->addWidget(m_range);
-    layout->addLayout(header);
-    layout->addWidget(buildCharts(), 3);
+    return header;
+}
 
+// The latest jobs, or, before there are any, how to queue some.
+QStackedWidget *OverviewPage::buildLatestJobs()
+{
     m_body = new QStackedWidget(this);
     m_body->setObjectName(QStringLiteral("body"));
     auto *empty = new QLabel(
@@ -101,8 +123,8 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
             "     %1uploads\n"
             "ferry enqueue sleep --user alice --count 20 --payload '{\"ms\": 500}'</pre>"
             "<p>Jobs appear here as they are queued, run and finish.</p>")
-            .arg((context.endpoint.isEmpty() ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
-                                             : context.endpoint)
+            .arg((m_context.endpoint.isEmpty() ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
+                                               : m_context.endpoint)
                      .toHtmlEscaped()),
         this);
     empty->setAlignment(Qt::AlignCenter);
@@ -123,33 +145,28 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_body->addWidget(m_table);
-    layout->addWidget(m_body, 2);
+    return m_body;
+}
 
-    if (ResourceMonitor *monitor = m_context.monitor) {
-        // The monitor emits on its own thread: these connections are queued.
-        connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
-                Qt::QueuedConnection);
-        connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
-                Qt::QueuedConnection);
-        connect(
-            monitor, &ResourceMonitor::claimingPausedChanged, this,
-            [this](bool, const QString &reason) {
-                m_claimingReason = reason;
-                showLimit(m_context.dispatcher.effectiveConcurrency(),
-                          m_context.dispatcher.maxConcurrency(), m_limitReason);
-            },
+// The monitor's samples redraw the charts; its limit and its pause show in the header.
+void OverviewPage::connectMonitor()
+{
+    ResourceMonitor *monitor = m_context.monitor;
+    if (!monitor)
+        return;
+    // The monitor emits on its own thread: these connections are queued.
+    connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
             Qt::QueuedConnection);
-    }
-    connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
-    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
-              QString());
-    refreshCharts();
-
-    auto *timer = new QTimer(this);
-    timer->setInterval(1000);
-    connect(timer, &QTimer::timeout, this, &OverviewPage::refresh);
-    timer->start();
-    refresh();
+    connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
+            Qt::QueuedConnection);
+    connect(
+        monitor, &ResourceMonitor::claimingPausedChanged, this,
+        [this](bool, const QString &reason) {
+            m_claimingReason = reason;
+            showLimit(m_context.dispatcher.effectiveConcurrency(),
+                      m_context.dispatcher.maxConcurrency(), m_limitReason);
+        },
+        Qt::QueuedConnection);
 }
 
 QWidget *OverviewPage::buildCharts()

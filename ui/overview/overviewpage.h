@@ -6,6 +6,7 @@
 #include <QWidget>
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QStackedWidget;
 class QTableWidget;
@@ -44,7 +45,10 @@ protected:
 private:
     struct Snapshot;
     void apply(const Snapshot &snapshot);
+    QHBoxLayout *buildHeader();
     QWidget *buildCharts();
+    QStackedWidget *buildLatestJobs();
+    void connectMonitor();
     void scheduleCharts();
     void showLimit(int effective, int configured, const QString &reason);
 

@@ -73,16 +73,57 @@ UsersPage::UsersPage(ConsoleContext &context, QWidget *parent)
     m_confirm = [this](const QString &title, const QString &question) {
         return QMessageBox::question(this, title, question) == QMessageBox::Yes;
     };
+    auto *buttons = buildButtons();
+    m_message->setObjectName(QStringLiteral("usersMessage"));
+    m_message->setWordWrap(true);
+    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    buildBody();
+    auto *layout = new QVBoxLayout(this);
+    auto *intro = new QLabel(QStringLiteral("Users, tokens and monthly quotas. Double-click a "
+                                            "limit to edit it; edits apply to the next upload."),
+                             this);
+    intro->setWordWrap(true);
+    layout->addWidget(intro);
+    layout->addLayout(buttons);
+    layout->addWidget(m_body, 1);
+    layout->addWidget(m_message);
+
+    connect(m_model, &UsersTableModel::limitEdited, this, &UsersPage::applyLimit);
+    connect(m_model, &UsersTableModel::editRefused, this, &UsersPage::showMessage);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &UsersPage::updateActions);
+    connect(m_model, &QAbstractItemModel::dataChanged, this, &UsersPage::updateActions);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &UsersPage::updateActions);
+    updateActions();
+}
+
+// Add, disable or enable, rotate, reset; and Refresh, apart.
+QHBoxLayout *UsersPage::buildButtons()
+{
     m_add->setObjectName(QStringLiteral("addUser"));
     m_disable->setObjectName(QStringLiteral("disableUser"));
     m_rotate->setObjectName(QStringLiteral("rotateToken"));
     m_reset->setObjectName(QStringLiteral("resetUsage"));
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"), this);
     refreshButton->setObjectName(QStringLiteral("refreshUsers"));
-    m_message->setObjectName(QStringLiteral("usersMessage"));
-    m_message->setWordWrap(true);
-    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_add);
+    buttons->addWidget(m_disable);
+    buttons->addWidget(m_rotate);
+    buttons->addWidget(m_reset);
+    buttons->addStretch(1);
+    buttons->addWidget(refreshButton);
+    connect(m_add, &QPushButton::clicked, this, &UsersPage::addUser);
+    connect(m_disable, &QPushButton::clicked, this, &UsersPage::toggleDisabled);
+    connect(m_rotate, &QPushButton::clicked, this, &UsersPage::rotateToken);
+    connect(m_reset, &QPushButton::clicked, this, &UsersPage::resetUsage);
+    connect(refreshButton, &QPushButton::clicked, this, &UsersPage::refresh);
+    return buttons;
+}
 
+// The users' table with its inline limit editor; "loading" and "no users yet" in its place.
+void UsersPage::buildBody()
+{
     m_view->setObjectName(QStringLiteral("usersTable"));
     m_view->setModel(m_model);
     m_view->setItemDelegate(new LimitDelegate(m_view));
@@ -107,36 +148,6 @@ UsersPage::UsersPage(ConsoleContext &context, QWidget *parent)
     m_body->addWidget(loading); // 0
     m_body->addWidget(empty);   // 1
     m_body->addWidget(m_view);  // 2
-
-    auto *buttons = new QHBoxLayout;
-    buttons->addWidget(m_add);
-    buttons->addWidget(m_disable);
-    buttons->addWidget(m_rotate);
-    buttons->addWidget(m_reset);
-    buttons->addStretch(1);
-    buttons->addWidget(refreshButton);
-    auto *layout = new QVBoxLayout(this);
-    auto *intro = new QLabel(QStringLiteral("Users, tokens and monthly quotas. Double-click a "
-                                            "limit to edit it; edits apply to the next upload."),
-                             this);
-    intro->setWordWrap(true);
-    layout->addWidget(intro);
-    layout->addLayout(buttons);
-    layout->addWidget(m_body, 1);
-    layout->addWidget(m_message);
-
-    connect(m_add, &QPushButton::clicked, this, &UsersPage::addUser);
-    connect(m_disable, &QPushButton::clicked, this, &UsersPage::toggleDisabled);
-    connect(m_rotate, &QPushButton::clicked, this, &UsersPage::rotateToken);
-    connect(m_reset, &QPushButton::clicked, this, &UsersPage::resetUsage);
-    connect(refreshButton, &QPushButton::clicked, this, &UsersPage::refresh);
-    connect(m_model, &UsersTableModel::limitEdited, this, &UsersPage::applyLimit);
-    connect(m_model, &UsersTableModel::editRefused, this, &UsersPage::showMessage);
-    connect(m_model, &QAbstractItemModel::modelReset, this, &UsersPage::updateActions);
-    connect(m_model, &QAbstractItemModel::dataChanged, this, &UsersPage::updateActions);
-    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            &UsersPage::updateActions);
-    updateActions();
 }
 
 void UsersPage::showEvent(QShowEvent *event)

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
 class QStackedWidget;
@@ -52,6 +53,8 @@ protected:
     void showEvent(QShowEvent *event) override;
 
 private:
+    QHBoxLayout *buildButtons();
+    void buildBody();
     const UserRow *selectedRow() const;
     void updateActions();
     void showMessage(const QString &message);
