@@ -390,20 +390,21 @@ QCoro::Task<> JobsPage::runAgain()
     m_actionResult->setText(QStringLiteral("Reading upload %1…").arg(sessionId));
     auto reading = runOnPool(this, m_readers,
                              [reruns, sessionId] { return reruns->find(sessionId, std::nullopt); });
-    auto upload = co_await reading;
-    if (!upload)
+    auto found = co_await reading;
+    if (!found)
         co_return; // the page is gone
-    if (!*upload) {
-        m_actionResult->setText(upload->error().toString());
+    Result<std::optional<StoredUpload>> &upload = *found;
+    if (!upload) {
+        m_actionResult->setText(upload.error().toString());
         co_return;
     }
-    if (!(*upload)->has_value()) {
+    if (!upload->has_value()) {
         m_actionResult->setText(
             QStringLiteral("Upload %1 is no longer stored: it cannot run again.").arg(sessionId));
         co_return;
     }
     m_actionResult->clear();
-    auto *dialog = new RerunDialog(*reruns, m_writers, std::move(***upload), this);
+    auto *dialog = new RerunDialog(*reruns, m_writers, std::move(**upload), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(
         dialog, &RerunDialog::rerunQueued, this, [this, sessionId](qint64 jobId, bool inProgress) {
@@ -483,14 +484,15 @@ QCoro::Task<> JobsPage::act(ConsoleBulkAction action, int value, QString verb)
         }
         return result;
     });
-    const auto result = co_await applying;
-    if (!result)
+    const auto applied = co_await applying;
+    if (!applied)
         co_return; // the page is gone
-    const QString summary =
-        *result ? QStringLiteral("%1: %2 job%3 changed.")
-                      .arg(verb, number((*result)->changed),
-                           (*result)->changed == 1 ? QString() : QStringLiteral("s"))
-                : result->error().toString();
+    const Result<ConsoleBulkResult> &result = *applied;
+    const QString summary = result
+                                ? QStringLiteral("%1: %2 job%3 changed.")
+                                      .arg(verb, number(result->changed),
+                                           result->changed == 1 ? QString() : QStringLiteral("s"))
+                                : result.error().toString();
     m_actionResult->setText(summary);
     refreshShownRows();
     m_model->refreshCount();

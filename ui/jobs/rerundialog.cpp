@@ -253,13 +253,14 @@ QCoro::Task<> RerunDialog::dryRun()
             return reruns->dryRun(upload, payload, PreviewRows,
                                   [closed] { return closed->load(); });
         });
-    const auto result = co_await reading;
-    if (!result)
+    const auto ran = co_await reading;
+    if (!ran)
         co_return; // the dialog is gone
+    const Result<DryRunResult> &result = *ran;
     setBusy(false);
-    m_preview->setHtml(previewHtml(*result));
-    m_status->setText(!*result ? QStringLiteral("The dry run failed.")
-                      : (*result)->problem.isEmpty() && (*result)->preview.rowsRejected == 0
+    m_preview->setHtml(previewHtml(result));
+    m_status->setText(!result ? QStringLiteral("The dry run failed.")
+                      : result->problem.isEmpty() && result->preview.rowsRejected == 0
                           ? QStringLiteral("These options import the rows read.")
                           : QStringLiteral("Fix the options and dry-run again."));
     Q_EMIT dryRunShown();

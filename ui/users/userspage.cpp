@@ -164,15 +164,16 @@ QCoro::Task<> UsersPage::refresh()
     m_loaded = true;
     ConsoleContext *context = &m_context;
     auto reading = runOnPool(this, m_context.readers, [context] { return readRows(*context); });
-    const auto rows = co_await reading;
-    if (!rows)
+    const auto read = co_await reading;
+    if (!read)
         co_return; // the page is gone
-    if (!*rows) {
-        showMessage(QStringLiteral("Could not read the users: ") + describe(rows->error()));
+    const Result<QList<UserRow>> &rows = *read;
+    if (!rows) {
+        showMessage(QStringLiteral("Could not read the users: ") + describe(rows.error()));
         co_return;
     }
-    m_model->setRows(**rows);
-    m_body->setCurrentIndex((*rows)->isEmpty() ? 1 : 2);
+    m_model->setRows(*rows);
+    m_body->setCurrentIndex(rows->isEmpty() ? 1 : 2);
     Q_EMIT refreshed();
 }
 
@@ -212,15 +213,16 @@ QCoro::Task<> UsersPage::createUser(QString name, QString tier)
     UserDirectory *users = &m_context.users;
     auto adding = runOnPool(this, m_context.readers,
                             [users, name, tier] { return users->addUser(name, tier); });
-    const auto created = co_await adding;
-    if (!created)
+    const auto added = co_await adding;
+    if (!added)
         co_return; // the page is gone
-    if (!*created) {
-        showMessage(QStringLiteral("Could not add the user: ") + describe(created->error()));
+    const Result<UserDirectory::NewUser> &created = *added;
+    if (!created) {
+        showMessage(QStringLiteral("Could not add the user: ") + describe(created.error()));
         co_return;
     }
     showMessage(QStringLiteral("Added %1.").arg(name));
-    showToken(QStringLiteral("The API token of %1:").arg(name), (*created)->token);
+    showToken(QStringLiteral("The API token of %1:").arg(name), created->token);
     refresh();
 }
 
