@@ -9,10 +9,10 @@
 #include "ui/jobs/jobspage.h"
 #include "ui/nodes/nodespage.h"
 #include "ui/overview/overviewpage.h"
+#include "ui/runonpool.h"
 #include "ui/settings/settingspage.h"
 #include "ui/users/userspage.h"
 
-#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -25,7 +25,6 @@
 #include <QThreadPool>
 #include <QTimer>
 #include <QToolBar>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -165,32 +164,25 @@ void MainWindow::buildStatusBar()
     timer->start();
 }
 
-void MainWindow::writeOffGui(std::function<Result<void>()> write, std::function<void()> after)
-{
-    // Settings writes are SQL: they run on the reader pool (one thread, so in click order).
-    auto *watcher = new QFutureWatcher<QString>(this);
-    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, after] {
-        const QString error = watcher->result();
-        watcher->deleteLater();
-        if (after)
-            after();
-        if (!error.isEmpty())
-            QMessageBox::warning(this, QStringLiteral("Ferry"), error);
-    });
-    watcher->setFuture(QtConcurrent::run(m_readers, [write = std::move(write)] {
-        const Result<void> done = write();
-        return done ? QString() : done.error().toString();
-    }));
-}
-
-void MainWindow::setPerUserCap(int cap)
+// Queue settings are SQL writes: they run on the reader pool (one thread, so in click order).
+QCoro::Task<> MainWindow::setPerUserCap(int cap)
 {
     JobQueue *queue = &m_context.queue;
-    writeOffGui([queue, cap] { return queue->setMaxPerUser(cap); },
-                [this] {
-                    const QSignalBlocker quiet(m_perUserCap);
-                    m_perUserCap->setValue(m_context.queue.maxPerUser());
-                });
+    auto writing = runOnPool(this, m_readers, [queue, cap] { return queue->setMaxPerUser(cap); });
+    const auto written = co_await writing;
+    if (!written)
+        co_return; // the window is gone
+    {
+        const QSignalBlocker quiet(m_perUserCap);
+        m_perUserCap->setValue(m_context.queue.maxPerUser());
+    }
+    warnIfFailed(*written);
+}
+
+void MainWindow::warnIfFailed(const Result<void> &write)
+{
+    if (!write)
+        QMessageBox::warning(this, QStringLiteral("Ferry"), write.error().toString());
 }
 
 void MainWindow::updateLimits()
@@ -226,17 +218,19 @@ void MainWindow::updateStatus(const QString &storeError)
             : QStringLiteral("Store error: ") + storeError);
 }
 
-void MainWindow::togglePaused()
+QCoro::Task<> MainWindow::togglePaused()
 {
     JobQueue *queue = &m_context.queue;
     const bool paused = !queue->isPaused();
     m_pauseButton->setEnabled(false); // until this write is done
-    writeOffGui([queue, paused] { return queue->setPaused(paused); },
-                [this] {
-                    m_pauseButton->setEnabled(true);
-                    updateStatus({});
-                    m_overview->refresh();
-                });
+    auto writing = runOnPool(this, m_readers, [queue, paused] { return queue->setPaused(paused); });
+    const auto written = co_await writing;
+    if (!written)
+        co_return; // the window is gone
+    m_pauseButton->setEnabled(true);
+    updateStatus({});
+    m_overview->refresh();
+    warnIfFailed(*written);
 }
 
 } // namespace Ferry

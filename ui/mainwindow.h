@@ -4,9 +4,8 @@
 
 #include "core/error.h"
 
+#include <QCoroTask>
 #include <QMainWindow>
-
-#include <functional>
 
 class QLabel;
 class QListWidget;
@@ -37,10 +36,11 @@ public:
 private:
     void buildToolbar();
     void buildStatusBar();
-    void togglePaused();
-    void setPerUserCap(int cap);
-    // Runs a settings write on the reader pool, then `after` on the GUI thread; errors are shown.
-    void writeOffGui(std::function<Result<void>()> write, std::function<void()> after);
+    // Coroutines: the queue's setting is written on the reader pool, then shown.
+    QCoro::Task<> togglePaused();
+    QCoro::Task<> setPerUserCap(int cap);
+    // A failed write is shown in a message box.
+    void warnIfFailed(const Result<void> &write);
     void updateStatus(const QString &storeError);
     void updateLimits();
 

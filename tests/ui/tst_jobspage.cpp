@@ -10,7 +10,9 @@
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableView>
@@ -150,6 +152,27 @@ private:
     };
 
 private Q_SLOTS:
+    // The page's reads are coroutines on the reader pool (ui/runonpool.h): a page closed while
+    // they wait is never continued when they end. Its first reads (users, the first page, the
+    // count) wait here behind a blocked reader thread while the page goes.
+    void closedWhileItsReadsRun()
+    {
+        Console c;
+        c.enqueue(20, QStringLiteral("noop"));
+        QSemaphore gate;
+        c.readers.start([&gate] { gate.acquire(); });
+        c.context = std::make_unique<ConsoleContext>(
+            ConsoleContext{*c.t.store, *c.queue, *c.dispatcher, *c.users, *c.quotas, nullptr,
+                           nullptr, QString(), &c.readers});
+        c.page = std::make_unique<JobsPage>(*c.context);
+        QPointer<JobTableModel> model = c.page->model();
+        c.page.reset();
+        QVERIFY(!model);
+        gate.release();
+        QVERIFY(c.readers.waitForDone(15'000));
+        QTest::qWait(200); // the finished reads reach the event loop, and return at once
+    }
+
     // With no jobs the page says how to make some; a filter that matches nothing says so.
     void emptyStatesSayWhatToDo()
     {

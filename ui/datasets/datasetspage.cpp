@@ -1,7 +1,7 @@
 #include "ui/datasets/datasetspage.h"
 
 #include "store/store.h"
-#include "ui/jobs/asyncread.h"
+#include "ui/runonpool.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -134,6 +134,17 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     };
 
     auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buildUserBar());
+    layout->addWidget(buildBody(), 1);
+    layout->addLayout(buildActions());
+    connectSelection();
+    startTicking();
+    loadUsers();
+}
+
+// Whose datasets are shown, and how many there are.
+QHBoxLayout *DatasetsPage::buildUserBar()
+{
     auto *top = new QHBoxLayout;
     top->addWidget(new QLabel(QStringLiteral("User"), this));
     m_user = new QComboBox(this);
@@ -143,8 +154,12 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     m_count = new QLabel(this);
     m_count->setObjectName(QStringLiteral("datasetCount"));
     top->addWidget(m_count, 1);
-    layout->addLayout(top);
+    return top;
+}
 
+// The datasets' table, and the selected one's details beside it.
+QSplitter *DatasetsPage::buildBody()
+{
     auto *splitter = new QSplitter(this);
     m_table = new QTableWidget(0, ColumnCount, splitter);
     m_table->setObjectName(QStringLiteral("datasetsTable"));
@@ -168,8 +183,12 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     splitter->addWidget(m_details);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
-    layout->addWidget(splitter, 1);
+    return splitter;
+}
 
+// "Empty…" and "Delete…" for the selected dataset, and what the last one did.
+QHBoxLayout *DatasetsPage::buildActions()
+{
     auto *actions = new QHBoxLayout;
     m_empty = new QPushButton(QStringLiteral("Empty…"), this);
     m_empty->setObjectName(QStringLiteral("emptyDatasetButton"));
@@ -183,10 +202,16 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
     actions->addWidget(m_empty);
     actions->addWidget(m_delete);
     actions->addWidget(m_result, 1);
-    layout->addLayout(actions);
     m_empty->setEnabled(false);
     m_delete->setEnabled(false);
+    connect(m_empty, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Records); });
+    connect(m_delete, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Dataset); });
+    return actions;
+}
 
+// Another user: their list; another dataset: its details and the buttons for it.
+void DatasetsPage::connectSelection()
+{
     connect(m_user, &QComboBox::currentIndexChanged, this, [this] {
         m_details->clear();
         m_detailsName.clear();
@@ -200,9 +225,11 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
         if (!name.isEmpty() && name != m_detailsName)
             showDetails(name);
     });
-    connect(m_empty, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Records); });
-    connect(m_delete, &QPushButton::clicked, this, [this] { remove(DatasetDeleteScope::Dataset); });
+}
 
+// While shown, the list is re-read every 5 s and the users every 10 s.
+void DatasetsPage::startTicking()
+{
     auto *tick = new QTimer(this);
     tick->setInterval(1000);
     connect(tick, &QTimer::timeout, this, [this] {
@@ -214,7 +241,6 @@ DatasetsPage::DatasetsPage(ConsoleContext &context, QWidget *parent)
             reload();
     });
     tick->start();
-    loadUsers();
 }
 
 DatasetsPage::~DatasetsPage()
@@ -257,121 +283,120 @@ QString DatasetsPage::selectedName() const
     return {};
 }
 
-void DatasetsPage::loadUsers()
+QCoro::Task<> DatasetsPage::loadUsers()
 {
     Store *store = &m_context.store;
-    runOffGui(
-        m_readers, this, [store] { return store->users(); },
-        [this](Result<QList<User>> users) {
-            if (!users) {
-                m_count->setText(users.error().toString());
-                return;
-            }
-            const qint64 wanted = m_wantedUser ? m_wantedUser : currentUser();
-            m_wantedUser = 0;
-            {
-                const QSignalBlocker block(m_user);
-                m_user->clear();
-                for (const User &user : *users)
-                    m_user->addItem(user.name, user.id);
-                m_user->setCurrentIndex(qMax(0, m_user->findData(wanted)));
-            }
-            if (users->isEmpty())
-                m_count->setText(QStringLiteral("No users yet: add one on the Users page."));
-            if (currentUser() != m_shownUser)
-                reload();
-        });
+    auto reading = runOnPool(this, m_readers, [store] { return store->users(); });
+    const auto read = co_await reading;
+    if (!read)
+        co_return; // the page is gone
+    const Result<QList<User>> &users = *read;
+    if (!users) {
+        m_count->setText(users.error().toString());
+        co_return;
+    }
+    const qint64 wanted = m_wantedUser ? m_wantedUser : currentUser();
+    m_wantedUser = 0;
+    {
+        const QSignalBlocker block(m_user);
+        m_user->clear();
+        for (const User &user : *users)
+            m_user->addItem(user.name, user.id);
+        m_user->setCurrentIndex(qMax(0, m_user->findData(wanted)));
+    }
+    if (users->isEmpty())
+        m_count->setText(QStringLiteral("No users yet: add one on the Users page."));
+    if (currentUser() != m_shownUser)
+        reload();
 }
 
-void DatasetsPage::reload()
+QCoro::Task<> DatasetsPage::reload()
 {
     const qint64 userId = currentUser();
     if (userId <= 0) {
         m_table->setRowCount(0);
-        return;
+        co_return;
     }
     Store *store = &m_context.store;
-    runOffGui(
-        m_readers, this, [store, userId] { return store->datasets().datasets(userId); },
-        [this, userId](Result<QList<DatasetInfo>> datasets) {
-            if (userId != currentUser())
-                return; // the user changed meanwhile: its own read follows
-            if (!datasets) {
-                m_count->setText(QStringLiteral("Store error: ") + datasets.error().toString());
-                Q_EMIT datasetsRead(userId, 0, datasets.error().toString());
-                return;
-            }
-            m_shownUser = userId;
-            const QString selected = selectedName();
-            const int scroll = m_table->verticalScrollBar()->value();
-            {
-                const QSignalBlocker block(m_table);
-                m_table->clearSelection();
-                m_table->setRowCount(int(datasets->size()));
-                for (int row = 0; row < datasets->size(); ++row) {
-                    const DatasetInfo &d = datasets->at(row);
-                    const auto set = [&](int column, const QString &text,
-                                         Qt::Alignment align = Qt::AlignLeft) {
-                        auto *item = new QTableWidgetItem(text);
-                        item->setTextAlignment(align | Qt::AlignVCenter);
-                        m_table->setItem(row, column, item);
-                    };
-                    set(Name, d.name);
-                    set(Records, number(d.records), Qt::AlignRight);
-                    set(Key, d.key.isEmpty() ? QStringLiteral("—") : d.key);
-                    set(Columns, columnsText(d.columns));
-                    set(Updated, timeText(d.updatedAt));
-                    if (d.name == selected)
-                        m_table->selectRow(row);
-                }
-            }
-            m_table->verticalScrollBar()->setValue(scroll);
-            const bool stillThere = !selectedName().isEmpty();
-            m_empty->setEnabled(stillThere);
-            m_delete->setEnabled(stillThere);
-            if (!stillThere && !m_detailsName.isEmpty()) {
-                m_detailsName.clear();
-                m_details->clear();
-            } else if (stillThere) {
-                showDetails(selected); // its counts and imports change while imports run
-            }
-            m_count->setText(
-                datasets->isEmpty()
-                    ? QStringLiteral("No datasets: an upload creates one.")
-                    : QStringLiteral("%1 dataset%2")
-                          .arg(datasets->size())
-                          .arg(datasets->size() == 1 ? QString() : QStringLiteral("s")));
-            Q_EMIT datasetsRead(userId, int(datasets->size()), QString());
-        });
+    auto reading =
+        runOnPool(this, m_readers, [store, userId] { return store->datasets().datasets(userId); });
+    const auto read = co_await reading;
+    if (!read || userId != currentUser())
+        co_return; // the page is gone, or the user changed meanwhile: its own read follows
+    const Result<QList<DatasetInfo>> &datasets = *read;
+    if (!datasets) {
+        m_count->setText(QStringLiteral("Store error: ") + datasets.error().toString());
+        Q_EMIT datasetsRead(userId, 0, datasets.error().toString());
+        co_return;
+    }
+    m_shownUser = userId;
+    const QString selected = selectedName();
+    const int scroll = m_table->verticalScrollBar()->value();
+    {
+        const QSignalBlocker block(m_table);
+        m_table->clearSelection();
+        m_table->setRowCount(int(datasets->size()));
+        for (int row = 0; row < datasets->size(); ++row) {
+            const DatasetInfo &d = datasets->at(row);
+            const auto set = [&](int column, const QString &text,
+                                 Qt::Alignment align = Qt::AlignLeft) {
+                auto *item = new QTableWidgetItem(text);
+                item->setTextAlignment(align | Qt::AlignVCenter);
+                m_table->setItem(row, column, item);
+            };
+            set(Name, d.name);
+            set(Records, number(d.records), Qt::AlignRight);
+            set(Key, d.key.isEmpty() ? QStringLiteral("—") : d.key);
+            set(Columns, columnsText(d.columns));
+            set(Updated, timeText(d.updatedAt));
+            if (d.name == selected)
+                m_table->selectRow(row);
+        }
+    }
+    m_table->verticalScrollBar()->setValue(scroll);
+    const bool stillThere = !selectedName().isEmpty();
+    m_empty->setEnabled(stillThere);
+    m_delete->setEnabled(stillThere);
+    if (!stillThere && !m_detailsName.isEmpty()) {
+        m_detailsName.clear();
+        m_details->clear();
+    } else if (stillThere) {
+        showDetails(selected); // its counts and imports change while imports run
+    }
+    m_count->setText(datasets->isEmpty()
+                         ? QStringLiteral("No datasets: an upload creates one.")
+                         : QStringLiteral("%1 dataset%2")
+                               .arg(datasets->size())
+                               .arg(datasets->size() == 1 ? QString() : QStringLiteral("s")));
+    Q_EMIT datasetsRead(userId, int(datasets->size()), QString());
 }
 
-void DatasetsPage::showDetails(const QString &name)
+QCoro::Task<> DatasetsPage::showDetails(QString name)
 {
     m_detailsName = name;
     const qint64 userId = currentUser();
     Store *store = &m_context.store;
-    runOffGui(
-        m_readers, this,
-        [store, userId, name] { return datasetDetails(store->datasets(), *store, userId, name); },
-        [this, name](Result<std::optional<DatasetDetails>> details) {
-            if (name != m_detailsName)
-                return;
-            const QString html = detailsHtml(details, name);
-            if (html != m_details->toHtml()) {
-                const int scroll = m_details->verticalScrollBar()->value();
-                m_details->setHtml(html);
-                m_details->verticalScrollBar()->setValue(scroll);
-            }
-            Q_EMIT detailsShown(name);
-        });
+    auto reading = runOnPool(this, m_readers, [store, userId, name] {
+        return datasetDetails(store->datasets(), *store, userId, name);
+    });
+    const auto details = co_await reading;
+    if (!details || name != m_detailsName)
+        co_return; // the page is gone, or another dataset was chosen meanwhile
+    const QString html = detailsHtml(*details, name);
+    if (html != m_details->toHtml()) {
+        const int scroll = m_details->verticalScrollBar()->value();
+        m_details->setHtml(html);
+        m_details->verticalScrollBar()->setValue(scroll);
+    }
+    Q_EMIT detailsShown(name);
 }
 
-void DatasetsPage::remove(DatasetDeleteScope scope)
+QCoro::Task<> DatasetsPage::remove(DatasetDeleteScope scope)
 {
     const QString name = selectedName();
     const qint64 userId = currentUser();
     if (name.isEmpty() || userId <= 0)
-        return;
+        co_return;
     const QString user = m_user->currentText();
     const QString question =
         scope == DatasetDeleteScope::Dataset
@@ -382,36 +407,36 @@ void DatasetsPage::remove(DatasetDeleteScope scope)
                              "This cannot be undone.")
                   .arg(name, user);
     if (!m_confirm(this, question))
-        return;
+        co_return;
     m_result->setText(QStringLiteral("Deleting…"));
     m_empty->setEnabled(false);
     m_delete->setEnabled(false);
     Store *store = &m_context.store;
-    runOffGui(
-        m_writers, this,
-        [store, userId, name, scope] {
-            return store->datasets().deleteDataset(userId, name, scope,
-                                                   QDateTime::currentMSecsSinceEpoch());
-        },
-        [this, name, scope](Result<DatasetDeletion> deletion) {
-            QString summary;
-            if (!deletion) {
-                summary = deletion.error().toString();
-            } else if (deletion->outcome == DatasetDeletion::Outcome::Busy) {
-                summary = datasetBusy(name, *deletion).toString();
-            } else if (deletion->outcome == DatasetDeletion::Outcome::NotFound) {
-                summary = QStringLiteral("Dataset %1 no longer exists.").arg(name);
-            } else {
-                summary = scope == DatasetDeleteScope::Dataset
-                              ? QStringLiteral("Deleted dataset %1 and its %2.")
-                                    .arg(name, recordsText(deletion->records))
-                              : QStringLiteral("Emptied dataset %1: %2 deleted.")
-                                    .arg(name, recordsText(deletion->records));
-            }
-            m_result->setText(summary);
-            reload();
-            Q_EMIT deleteFinished(summary);
-        });
+    auto deleting = runOnPool(this, m_writers, [store, userId, name, scope] {
+        return store->datasets().deleteDataset(userId, name, scope,
+                                               QDateTime::currentMSecsSinceEpoch());
+    });
+    const auto deleted = co_await deleting;
+    if (!deleted)
+        co_return; // the page is gone
+    const Result<DatasetDeletion> &deletion = *deleted;
+    QString summary;
+    if (!deletion) {
+        summary = deletion.error().toString();
+    } else if (deletion->outcome == DatasetDeletion::Outcome::Busy) {
+        summary = datasetBusy(name, *deletion).toString();
+    } else if (deletion->outcome == DatasetDeletion::Outcome::NotFound) {
+        summary = QStringLiteral("Dataset %1 no longer exists.").arg(name);
+    } else {
+        summary = scope == DatasetDeleteScope::Dataset
+                      ? QStringLiteral("Deleted dataset %1 and its %2.")
+                            .arg(name, recordsText(deletion->records))
+                      : QStringLiteral("Emptied dataset %1: %2 deleted.")
+                            .arg(name, recordsText(deletion->records));
+    }
+    m_result->setText(summary);
+    reload();
+    Q_EMIT deleteFinished(summary);
 }
 
 } // namespace Ferry

@@ -3,13 +3,16 @@
 #include "datasets/datasetdetails.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 #include <functional>
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
+class QSplitter;
 class QTableWidget;
 class QTextBrowser;
 class QThreadPool;
@@ -47,10 +50,18 @@ protected:
     void showEvent(QShowEvent *event) override;
 
 private:
-    void loadUsers();
-    void reload();
-    void showDetails(const QString &name);
-    void remove(DatasetDeleteScope scope);
+    // The constructor's parts, top to bottom.
+    QHBoxLayout *buildUserBar();
+    QSplitter *buildBody();
+    QHBoxLayout *buildActions();
+    void connectSelection();
+    void startTicking();
+
+    // Coroutines: reads on the reader pool, deletes on the writer thread.
+    QCoro::Task<> loadUsers();
+    QCoro::Task<> reload();
+    QCoro::Task<> showDetails(QString name);
+    QCoro::Task<> remove(DatasetDeleteScope scope);
     QString selectedName() const;
     qint64 currentUser() const;
 

@@ -2,11 +2,11 @@
 
 #include "queue/jobqueue.h"
 #include "store/store.h"
-#include "ui/jobs/asyncread.h"
 #include "ui/jobs/jobdetailhtml.h"
 #include "ui/jobs/jobtablemodel.h"
 #include "ui/jobs/progressdelegate.h"
 #include "ui/jobs/rerundialog.h"
+#include "ui/runonpool.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -67,6 +67,25 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     m_model = new JobTableModel(context.store, m_readers, this);
 
     auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buildFilters());
+    auto *splitter = new QSplitter(this);
+    splitter->addWidget(buildTable(splitter));
+    splitter->addWidget(buildDetailPane(splitter));
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 1);
+    layout->addWidget(splitter, 1);
+    layout->addLayout(buildActions());
+
+    connectFilters();
+    connectTable();
+    startTicking();
+    loadUsers();
+    applyFilter();
+}
+
+// Status, user, dataset and search, and the count of the jobs they match.
+QHBoxLayout *JobsPage::buildFilters()
+{
     auto *filters = new QHBoxLayout;
     m_status = new QComboBox(this);
     m_status->setObjectName(QStringLiteral("statusFilter"));
@@ -92,9 +111,12 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     filters->addWidget(m_dataset);
     filters->addWidget(m_search, 1);
     filters->addWidget(m_count);
-    layout->addLayout(filters);
+    return filters;
+}
 
-    auto *splitter = new QSplitter(this);
+// The jobs, sortable in the indexed orders only, with an empty state over them.
+QTableView *JobsPage::buildTable(QSplitter *splitter)
+{
     m_view = new QTableView(splitter);
     m_view->setObjectName(QStringLiteral("jobsView"));
     m_view->setModel(m_model);
@@ -120,10 +142,15 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     m_empty->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_empty->hide();
     (new QVBoxLayout(m_view->viewport()))->addWidget(m_empty); // follows the viewport's size
+    return m_view;
+}
+
+// The shown job's attempts and errors; under them, "Run again" for a migration's stored upload.
+QWidget *JobsPage::buildDetailPane(QSplitter *splitter)
+{
     m_detail = new QTextBrowser(splitter);
     m_detail->setObjectName(QStringLiteral("jobDetail"));
     m_detail->setPlaceholderText(QStringLiteral("Select a job to see its attempts and errors."));
-    // Under the detail: run the shown migration's stored upload again, with new options.
     auto *detailPane = new QWidget(splitter);
     auto *detailLayout = new QVBoxLayout(detailPane);
     detailLayout->setContentsMargins(0, 0, 0, 0);
@@ -134,14 +161,15 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
                                        "mapping, format, delimiter or key; dry-run it first. "
                                        "Not charged to the user's quota again."));
     m_rerun->setEnabled(false);
-    m_rerun->setVisible(context.reruns != nullptr);
+    m_rerun->setVisible(m_context.reruns != nullptr);
     detailLayout->addWidget(m_rerun, 0, Qt::AlignRight);
-    splitter->addWidget(m_view);
-    splitter->addWidget(detailPane);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 1);
-    layout->addWidget(splitter, 1);
+    connect(m_rerun, &QPushButton::clicked, this, &JobsPage::runAgain);
+    return detailPane;
+}
 
+// What the bulk actions apply to, the actions, and what the last one did.
+QHBoxLayout *JobsPage::buildActions()
+{
     auto *actions = new QHBoxLayout;
     m_scope = new QComboBox(this);
     m_scope->setObjectName(QStringLiteral("actionScope"));
@@ -167,7 +195,6 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     m_actionResult = new QLabel(this);
     m_actionResult->setObjectName(QStringLiteral("actionResult"));
     actions->addWidget(m_actionResult, 1);
-    layout->addLayout(actions);
 
     connect(cancel, &QPushButton::clicked, this,
             [this] { act(ConsoleBulkAction::Cancel, 0, QStringLiteral("Cancel")); });
@@ -188,7 +215,12 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     connect(remove, &QPushButton::clicked, this, [this] {
         act(ConsoleBulkAction::DeleteFinished, 0, QStringLiteral("Delete the finished among"));
     });
+    return actions;
+}
 
+// A status or user applies at once; typing waits for a pause. The model reports the count.
+void JobsPage::connectFilters()
+{
     m_filterDelay = new QTimer(this);
     m_filterDelay->setSingleShot(true);
     m_filterDelay->setInterval(300);
@@ -201,6 +233,11 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     connect(m_model, &JobTableModel::readFailed, this, [this](const QString &message) {
         m_count->setText(QStringLiteral("Store error: ") + message);
     });
+}
+
+// Sorting by a column that is not an indexed order is refused; the current row is detailed.
+void JobsPage::connectTable()
+{
     connect(m_view->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
             [this](int column, Qt::SortOrder) {
                 if (JobTableModel::isSortable(column))
@@ -221,16 +258,15 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
                 if (current.isValid())
                     showDetail(m_model->jobId(current.row()));
             });
+}
 
-    connect(m_rerun, &QPushButton::clicked, this, &JobsPage::runAgain);
-
+// The visible rows (and, less often, the count and the users) are re-read every second.
+void JobsPage::startTicking()
+{
     m_tick = new QTimer(this);
     m_tick->setInterval(1000);
     connect(m_tick, &QTimer::timeout, this, &JobsPage::refreshVisible);
     m_tick->start();
-
-    loadUsers();
-    applyFilter();
 }
 
 JobsPage::~JobsPage()
@@ -238,22 +274,20 @@ JobsPage::~JobsPage()
     m_writers->waitForDone();
 }
 
-void JobsPage::loadUsers()
+QCoro::Task<> JobsPage::loadUsers()
 {
     Store *store = &m_context.store;
-    runOffGui(
-        m_readers, this, [store] { return store->users(); },
-        [this](Result<QList<User>> users) {
-            if (!users)
-                return;
-            const QVariant current = m_user->currentData();
-            const QSignalBlocker block(m_user);
-            while (m_user->count() > 1)
-                m_user->removeItem(1);
-            for (const User &user : *users)
-                m_user->addItem(user.name, user.id);
-            m_user->setCurrentIndex(qMax(0, m_user->findData(current)));
-        });
+    auto reading = runOnPool(this, m_readers, [store] { return store->users(); });
+    const auto users = co_await reading;
+    if (!users || !*users)
+        co_return; // the page is gone, or the list stays as it was
+    const QVariant current = m_user->currentData();
+    const QSignalBlocker block(m_user);
+    while (m_user->count() > 1)
+        m_user->removeItem(1);
+    for (const User &user : **users)
+        m_user->addItem(user.name, user.id);
+    m_user->setCurrentIndex(qMax(0, m_user->findData(current)));
 }
 
 void JobsPage::applyFilter()
@@ -305,85 +339,86 @@ void JobsPage::refreshVisible()
         loadUsers();
     if (m_ticks % 5 == 0)
         m_model->refreshCount();
+    refreshShownRows();
+    if (m_detailJob > 0)
+        showDetail(m_detailJob);
+}
+
+// Re-reads the rows the view shows (all loaded rows when it cannot tell).
+void JobsPage::refreshShownRows()
+{
     const int first = qMax(0, m_view->rowAt(0));
     int last = m_view->rowAt(m_view->viewport()->height() - 1);
     if (last < 0)
         last = m_model->rowCount() - 1;
     m_model->refreshRows(first, last);
-    if (m_detailJob > 0)
-        showDetail(m_detailJob);
 }
 
-void JobsPage::showDetail(qint64 jobId)
+QCoro::Task<> JobsPage::showDetail(qint64 jobId)
 {
     m_detailJob = jobId;
     Store *store = &m_context.store;
-    runOffGui(
-        m_readers, this,
-        [store, jobId] {
-            JobDetail detail;
-            detail.job = store->job(jobId, std::nullopt);
-            detail.attempts = store->attempts(jobId);
-            detail.rowErrors = store->datasets().rowErrors(jobId, DetailRowErrors);
-            return detail;
-        },
-        [this, jobId](JobDetail detail) {
-            if (jobId != m_detailJob)
-                return;
-            m_detailSession =
-                detail.job && detail.job->has_value() && (*detail.job)->type == u"migrate"
-                    ? (*detail.job)->sessionId
-                    : QString();
-            m_rerun->setEnabled(!m_detailSession.isEmpty());
-            const QString html = jobDetailHtml(detail);
-            if (html != m_detail->toHtml()) {
-                const int scroll = m_detail->verticalScrollBar()->value();
-                m_detail->setHtml(html);
-                m_detail->verticalScrollBar()->setValue(scroll);
-            }
-            Q_EMIT detailShown(jobId);
-        });
+    auto reading = runOnPool(this, m_readers, [store, jobId] {
+        JobDetail detail;
+        detail.job = store->job(jobId, std::nullopt);
+        detail.attempts = store->attempts(jobId);
+        detail.rowErrors = store->datasets().rowErrors(jobId, DetailRowErrors);
+        return detail;
+    });
+    const auto detail = co_await reading;
+    if (!detail || jobId != m_detailJob)
+        co_return; // the page is gone, or another job was chosen meanwhile
+    const Result<std::optional<Job>> &job = detail->job;
+    m_detailSession =
+        job && job->has_value() && (*job)->type == u"migrate" ? (*job)->sessionId : QString();
+    m_rerun->setEnabled(!m_detailSession.isEmpty());
+    const QString html = jobDetailHtml(*detail);
+    if (html != m_detail->toHtml()) {
+        const int scroll = m_detail->verticalScrollBar()->value();
+        m_detail->setHtml(html);
+        m_detail->verticalScrollBar()->setValue(scroll);
+    }
+    Q_EMIT detailShown(jobId);
 }
 
-void JobsPage::runAgain()
+QCoro::Task<> JobsPage::runAgain()
 {
     UploadReruns *reruns = m_context.reruns;
     const QString sessionId = m_detailSession;
     if (!reruns || sessionId.isEmpty())
-        return;
+        co_return;
     m_actionResult->setText(QStringLiteral("Reading upload %1…").arg(sessionId));
-    runOffGui(
-        m_readers, this, [reruns, sessionId] { return reruns->find(sessionId, std::nullopt); },
-        [this, reruns, sessionId](Result<std::optional<StoredUpload>> upload) {
-            if (!upload) {
-                m_actionResult->setText(upload.error().toString());
-                return;
-            }
-            if (!upload->has_value()) {
-                m_actionResult->setText(
-                    QStringLiteral("Upload %1 is no longer stored: it cannot run again.")
-                        .arg(sessionId));
-                return;
-            }
-            m_actionResult->clear();
-            auto *dialog = new RerunDialog(*reruns, m_writers, std::move(**upload), this);
-            dialog->setAttribute(Qt::WA_DeleteOnClose);
-            connect(dialog, &RerunDialog::rerunQueued, this,
-                    [this, sessionId](qint64 jobId, bool inProgress) {
-                        if (inProgress)
-                            return; // the dialog says so and stays open
-                        const QString summary =
-                            QStringLiteral("Job %1 queued: upload %2 runs again.")
-                                .arg(jobId)
-                                .arg(sessionId);
-                        m_actionResult->setText(summary);
-                        m_model->refreshCount();
-                        applyFilter();
-                        Q_EMIT actionFinished(summary);
-                    });
-            dialog->open();
-            Q_EMIT rerunDialogOpened(dialog);
+    auto reading = runOnPool(this, m_readers,
+                             [reruns, sessionId] { return reruns->find(sessionId, std::nullopt); });
+    auto found = co_await reading;
+    if (!found)
+        co_return; // the page is gone
+    Result<std::optional<StoredUpload>> &upload = *found;
+    if (!upload) {
+        m_actionResult->setText(upload.error().toString());
+        co_return;
+    }
+    if (!upload->has_value()) {
+        m_actionResult->setText(
+            QStringLiteral("Upload %1 is no longer stored: it cannot run again.").arg(sessionId));
+        co_return;
+    }
+    m_actionResult->clear();
+    auto *dialog = new RerunDialog(*reruns, m_writers, std::move(**upload), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(
+        dialog, &RerunDialog::rerunQueued, this, [this, sessionId](qint64 jobId, bool inProgress) {
+            if (inProgress)
+                return; // the dialog says so and stays open
+            const QString summary =
+                QStringLiteral("Job %1 queued: upload %2 runs again.").arg(jobId).arg(sessionId);
+            m_actionResult->setText(summary);
+            m_model->refreshCount();
+            applyFilter();
+            Q_EMIT actionFinished(summary);
         });
+    dialog->open();
+    Q_EMIT rerunDialogOpened(dialog);
 }
 
 QList<qint64> JobsPage::selectedIds() const
@@ -395,85 +430,75 @@ QList<qint64> JobsPage::selectedIds() const
     return ids;
 }
 
-void JobsPage::act(ConsoleBulkAction action, int value, const QString &verb)
+QCoro::Task<> JobsPage::act(ConsoleBulkAction action, int value, QString verb)
 {
-    if (Scope(m_scope->currentData().toInt()) == Scope::Selection) {
+    // The question states how many jobs the action concerns: the selected ones, or everything
+    // matching the filter, counted first (off the GUI thread).
+    const bool selection = Scope(m_scope->currentData().toInt()) == Scope::Selection;
+    ConsoleJobFilter filter;
+    QString question;
+    if (selection) {
         const QList<qint64> ids = selectedIds();
         if (ids.isEmpty()) {
             m_actionResult->setText(QStringLiteral("Select jobs first, or choose \"Everything "
                                                    "matching the filter\"."));
-            return;
+            co_return;
         }
-        const QString question =
+        filter.ids = ids;
+        question =
             QStringLiteral("%1 %2 selected job%3?")
                 .arg(verb, number(ids.size()), ids.size() == 1 ? QString() : QStringLiteral("s"));
-        if (!m_confirm(this, question))
-            return;
-        ConsoleJobFilter filter;
-        filter.ids = ids;
-        execute(filter, action, value, verb);
-        return;
+    } else {
+        filter = m_model->filter();
+        Store *store = &m_context.store;
+        m_actionResult->setText(QStringLiteral("Counting the jobs matching the filter…"));
+        auto counting =
+            runOnPool(this, m_readers, [store, filter] { return store->countConsoleJobs(filter); });
+        const auto count = co_await counting;
+        if (!count)
+            co_return; // the page is gone
+        if (!*count) {
+            m_actionResult->setText(count->error().toString());
+            co_return;
+        }
+        question = QStringLiteral("%1 all %2 matching the filter? Jobs the action does not apply "
+                                  "to are left as they are.")
+                       .arg(verb, jobsText(**count));
     }
-    // Everything matching: count first (off the GUI thread), so the question states it.
-    const ConsoleJobFilter filter = m_model->filter();
-    Store *store = &m_context.store;
-    m_actionResult->setText(QStringLiteral("Counting the jobs matching the filter…"));
-    runOffGui(
-        m_readers, this, [store, filter] { return store->countConsoleJobs(filter); },
-        [this, filter, action, value, verb](Result<qint64> count) {
-            if (!count) {
-                m_actionResult->setText(count.error().toString());
-                return;
-            }
-            const QString question =
-                QStringLiteral("%1 all %2 matching the filter? Jobs the action does not apply "
-                               "to are left as they are.")
-                    .arg(verb, jobsText(*count));
-            if (!m_confirm(this, question)) {
-                m_actionResult->clear();
-                return;
-            }
-            execute(filter, action, value, verb);
-        });
-}
+    if (!m_confirm(this, question)) {
+        if (!selection)
+            m_actionResult->clear(); // no longer counting
+        co_return;
+    }
 
-void JobsPage::execute(const ConsoleJobFilter &filter,
-                       ConsoleBulkAction action,
-                       int value,
-                       const QString &verb)
-{
     m_actionResult->setText(QStringLiteral("Working…"));
     Store *store = &m_context.store;
     JobQueue *queue = &m_context.queue;
-    runOffGui(
-        m_writers, this,
-        [store, queue, filter, action, value] {
-            auto result = store->applyConsoleAction(filter, action, value,
-                                                    QDateTime::currentMSecsSinceEpoch());
-            // Running jobs were marked; through the queue their node hears it at once.
-            if (result) {
-                for (qint64 id : std::as_const(result->runningCancelled))
-                    (void)queue->cancel(id);
-            }
-            return result;
-        },
-        [this, verb](Result<ConsoleBulkResult> result) {
-            const QString summary =
-                result ? QStringLiteral("%1: %2 job%3 changed.")
-                             .arg(verb, number(result->changed),
-                                  result->changed == 1 ? QString() : QStringLiteral("s"))
-                       : result.error().toString();
-            m_actionResult->setText(summary);
-            const int first = qMax(0, m_view->rowAt(0));
-            int last = m_view->rowAt(m_view->viewport()->height() - 1);
-            if (last < 0)
-                last = m_model->rowCount() - 1;
-            m_model->refreshRows(first, last);
-            m_model->refreshCount();
-            if (m_detailJob > 0)
-                showDetail(m_detailJob);
-            Q_EMIT actionFinished(summary);
-        });
+    auto applying = runOnPool(this, m_writers, [store, queue, filter, action, value] {
+        auto result =
+            store->applyConsoleAction(filter, action, value, QDateTime::currentMSecsSinceEpoch());
+        // Running jobs were marked; through the queue their node hears it at once.
+        if (result) {
+            for (qint64 id : std::as_const(result->runningCancelled))
+                (void)queue->cancel(id);
+        }
+        return result;
+    });
+    const auto applied = co_await applying;
+    if (!applied)
+        co_return; // the page is gone
+    const Result<ConsoleBulkResult> &result = *applied;
+    const QString summary = result
+                                ? QStringLiteral("%1: %2 job%3 changed.")
+                                      .arg(verb, number(result->changed),
+                                           result->changed == 1 ? QString() : QStringLiteral("s"))
+                                : result.error().toString();
+    m_actionResult->setText(summary);
+    refreshShownRows();
+    m_model->refreshCount();
+    if (m_detailJob > 0)
+        showDetail(m_detailJob);
+    Q_EMIT actionFinished(summary);
 }
 
 } // namespace Ferry

@@ -3,16 +3,19 @@
 #include "store/consolerecords.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QDialog>
 #include <QWidget>
 
 #include <functional>
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
+class QSplitter;
 class QTableView;
 class QTextBrowser;
 class QThreadPool;
@@ -49,17 +52,24 @@ Q_SIGNALS:
     void rerunDialogOpened(QDialog *dialog);
 
 private:
+    // The constructor's parts, in the order the page is laid out (which is also the tab order).
+    QHBoxLayout *buildFilters();
+    QTableView *buildTable(QSplitter *splitter);
+    QWidget *buildDetailPane(QSplitter *splitter);
+    QHBoxLayout *buildActions();
+    void connectFilters();
+    void connectTable();
+    void startTicking();
+
     void applyFilter();
     void refreshVisible();
-    void showDetail(qint64 jobId);
-    void runAgain();
+    void refreshShownRows();
+    // The coroutines read and write on the pools; each returns early once the page is gone.
+    QCoro::Task<> showDetail(qint64 jobId);
+    QCoro::Task<> runAgain();
     void updateCount(qint64 total);
-    void act(ConsoleBulkAction action, int value, const QString &verb);
-    void execute(const ConsoleJobFilter &filter,
-                 ConsoleBulkAction action,
-                 int value,
-                 const QString &verb);
-    void loadUsers();
+    QCoro::Task<> act(ConsoleBulkAction action, int value, QString verb);
+    QCoro::Task<> loadUsers();
     QList<qint64> selectedIds() const;
 
     ConsoleContext &m_context;

@@ -1,7 +1,7 @@
 #include "ui/jobs/jobtablemodel.h"
 
 #include "store/store.h"
-#include "ui/jobs/asyncread.h"
+#include "ui/runonpool.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -162,54 +162,57 @@ void JobTableModel::fetchMore(const QModelIndex &parent)
         query.afterId = m_rows.constLast().id;
         query.afterPriority = m_rows.constLast().priority;
     }
-    const quint64 generation = m_generation;
-    Store *store = &m_store;
-    runOffGui(
-        m_readers, this, [store, query] { return store->consoleJobs(query); },
-        [this, generation](Result<QList<ConsoleJobRow>> page) {
-            if (generation != m_generation)
-                return;
-            m_fetching = false;
-            if (!page) {
-                m_atEnd = true;
-                Q_EMIT readFailed(page.error().toString());
-                return;
-            }
-            if (page->size() < m_pageSize)
-                m_atEnd = true;
-            if (!page->isEmpty()) {
-                beginInsertRows({}, int(m_rows.size()), int(m_rows.size() + page->size() - 1));
-                m_rows.append(std::move(*page));
-                endInsertRows();
-            }
-            Q_EMIT pageLoaded(int(m_rows.size()));
-        });
+    readPage(query);
 }
 
-void JobTableModel::refreshCount()
+QCoro::Task<> JobTableModel::readPage(ConsoleJobQuery query)
+{
+    const quint64 generation = m_generation;
+    Store *store = &m_store;
+    auto reading = runOnPool(this, m_readers, [store, query] { return store->consoleJobs(query); });
+    auto page = co_await reading;
+    if (!page || generation != m_generation)
+        co_return; // the model is gone, or its query changed meanwhile
+    m_fetching = false;
+    if (!*page) {
+        m_atEnd = true;
+        Q_EMIT readFailed(page->error().toString());
+        co_return;
+    }
+    QList<ConsoleJobRow> &rows = **page;
+    if (rows.size() < m_pageSize)
+        m_atEnd = true;
+    if (!rows.isEmpty()) {
+        beginInsertRows({}, int(m_rows.size()), int(m_rows.size() + rows.size() - 1));
+        m_rows.append(std::move(rows));
+        endInsertRows();
+    }
+    Q_EMIT pageLoaded(int(m_rows.size()));
+}
+
+QCoro::Task<> JobTableModel::refreshCount()
 {
     const quint64 generation = m_generation;
     const quint64 countGeneration = ++m_countGeneration;
     Store *store = &m_store;
     const ConsoleJobFilter filter = m_filter;
-    runOffGui(
-        m_readers, this, [store, filter] { return store->countConsoleJobs(filter); },
-        [this, generation, countGeneration](Result<qint64> count) {
-            if (generation != m_generation || countGeneration != m_countGeneration)
-                return;
-            if (!count) {
-                Q_EMIT readFailed(count.error().toString());
-                return;
-            }
-            m_total = *count;
-            Q_EMIT countChanged(m_total);
-        });
+    auto counting =
+        runOnPool(this, m_readers, [store, filter] { return store->countConsoleJobs(filter); });
+    const auto count = co_await counting;
+    if (!count || generation != m_generation || countGeneration != m_countGeneration)
+        co_return; // the model is gone, or a newer count is coming
+    if (!*count) {
+        Q_EMIT readFailed(count->error().toString());
+        co_return;
+    }
+    m_total = **count;
+    Q_EMIT countChanged(m_total);
 }
 
-void JobTableModel::refreshRows(int first, int last)
+QCoro::Task<> JobTableModel::refreshRows(int first, int last)
 {
     if (m_fetching || m_refreshing)
-        return;
+        co_return;
     first = qMax(0, first);
     last = qMin(int(m_rows.size()) - 1, qMin(last, first + MaxRefreshRows - 1));
     QList<qint64> ids;
@@ -218,7 +221,7 @@ void JobTableModel::refreshRows(int first, int last)
     // Newest first, jobs created since the first row was read go on top.
     const bool prepend = m_sort == ConsoleJobSort::NewestFirst && (!m_rows.isEmpty() || m_atEnd);
     if (ids.isEmpty() && !prepend)
-        return;
+        co_return;
     ConsoleJobQuery newer;
     newer.filter = m_filter;
     newer.sort = ConsoleJobSort::OldestFirst;
@@ -232,26 +235,23 @@ void JobTableModel::refreshRows(int first, int last)
         Result<QList<ConsoleJobRow>> changed = QList<ConsoleJobRow>{};
         Result<QList<ConsoleJobRow>> newer = QList<ConsoleJobRow>{};
     };
-    runOffGui(
-        m_readers, this,
-        [store, ids, newer, prepend] {
-            Refresh refresh;
-            refresh.changed = store->consoleJobsById(ids);
-            if (prepend)
-                refresh.newer = store->consoleJobs(newer);
-            return refresh;
-        },
-        [this, generation, first](Refresh refresh) {
-            if (generation != m_generation)
-                return;
-            m_refreshing = false;
-            if (!refresh.changed || !refresh.newer) {
-                Q_EMIT readFailed(
-                    (!refresh.changed ? refresh.changed : refresh.newer).error().toString());
-                return;
-            }
-            applyRefresh(first, *refresh.changed, std::move(*refresh.newer));
-        });
+    auto reading = runOnPool(this, m_readers, [store, ids, newer, prepend] {
+        Refresh refresh;
+        refresh.changed = store->consoleJobsById(ids);
+        if (prepend)
+            refresh.newer = store->consoleJobs(newer);
+        return refresh;
+    });
+    auto refresh = co_await reading;
+    if (!refresh || generation != m_generation)
+        co_return; // the model is gone, or its query changed meanwhile
+    m_refreshing = false;
+    if (!refresh->changed || !refresh->newer) {
+        Q_EMIT readFailed(
+            (!refresh->changed ? refresh->changed : refresh->newer).error().toString());
+        co_return;
+    }
+    applyRefresh(first, *refresh->changed, std::move(*refresh->newer));
 }
 
 void JobTableModel::applyRefresh(int first,

@@ -3,6 +3,7 @@
 #include "store/consolerecords.h"
 
 #include <QAbstractTableModel>
+#include <QCoroTask>
 #include <QList>
 
 class QThreadPool;
@@ -46,8 +47,8 @@ public:
 
     // Re-reads rows first..last (at most MaxRefreshRows) by id; when sorted newest first, also
     // prepends jobs created since. Ignored while a page or a refresh is being read.
-    void refreshRows(int first, int last);
-    void refreshCount();
+    QCoro::Task<> refreshRows(int first, int last);
+    QCoro::Task<> refreshCount();
     static constexpr int MaxRefreshRows = 300;
 
     int rowCount(const QModelIndex &parent = {}) const override;
@@ -67,6 +68,7 @@ Q_SIGNALS:
     void readFailed(const QString &message);
 
 private:
+    QCoro::Task<> readPage(ConsoleJobQuery query);
     void applyRefresh(int first, const QList<ConsoleJobRow> &changed, QList<ConsoleJobRow> newer);
 
     Store &m_store;

@@ -2,7 +2,7 @@
 
 #include "store/datasetstore.h"
 #include "store/records.h"
-#include "ui/jobs/asyncread.h"
+#include "ui/runonpool.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -82,7 +82,6 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
 {
     setObjectName(QStringLiteral("rerunDialog"));
     setWindowTitle(QStringLiteral("Run upload %1 again").arg(m_upload.session.id));
-    const QJsonObject last = m_upload.lastPayload;
 
     auto *layout = new QVBoxLayout(this);
     auto *intro = new QLabel(
@@ -96,6 +95,27 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
     intro->setWordWrap(true);
     layout->addWidget(intro);
 
+    layout->addLayout(buildOptions());
+
+    m_preview = new QTextBrowser(this);
+    m_preview->setObjectName(QStringLiteral("rerunPreview"));
+    m_preview->setPlaceholderText(
+        QStringLiteral("Dry run: see what the first %1 rows become, with every error of each row, "
+                       "before anything is written.")
+            .arg(PreviewRows));
+    layout->addWidget(m_preview, 1);
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("rerunStatus"));
+    m_status->setWordWrap(true);
+    layout->addWidget(m_status);
+    layout->addWidget(buildButtons());
+    resize(640, 720);
+}
+
+// The migration's options, filled in from the upload's last job.
+QFormLayout *RerunDialog::buildOptions()
+{
+    const QJsonObject last = m_upload.lastPayload;
     auto *form = new QFormLayout;
     m_dataset = new QLineEdit(last.value(u"dataset").toString(), this);
     m_dataset->setObjectName(QStringLiteral("rerunDataset"));
@@ -139,32 +159,23 @@ RerunDialog::RerunDialog(UploadReruns &reruns,
     m_priority->setRange(MinPriority, MaxPriority);
     m_priority->setValue(m_upload.lastJob ? m_upload.lastJob->priority : 0);
     form->addRow(QStringLiteral("Priority"), m_priority);
-    layout->addLayout(form);
+    return form;
+}
 
-    m_preview = new QTextBrowser(this);
-    m_preview->setObjectName(QStringLiteral("rerunPreview"));
-    m_preview->setPlaceholderText(
-        QStringLiteral("Dry run: see what the first %1 rows become, with every error of each row, "
-                       "before anything is written.")
-            .arg(PreviewRows));
-    layout->addWidget(m_preview, 1);
-    m_status = new QLabel(this);
-    m_status->setObjectName(QStringLiteral("rerunStatus"));
-    m_status->setWordWrap(true);
-    layout->addWidget(m_status);
-
+// "Dry run", "Run again" and "Close".
+QDialogButtonBox *RerunDialog::buildButtons()
+{
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
     m_dryRunButton = buttons->addButton(QStringLiteral("Dry run"), QDialogButtonBox::ActionRole);
     m_dryRunButton->setObjectName(QStringLiteral("dryRunButton"));
     m_runButton = buttons->addButton(QStringLiteral("Run again"), QDialogButtonBox::AcceptRole);
     m_runButton->setObjectName(QStringLiteral("runAgainButton"));
-    layout->addWidget(buttons);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(m_dryRunButton, &QPushButton::clicked, this, &RerunDialog::dryRun);
     // Not accepted on click: the dialog closes once the job is queued.
     disconnect(buttons, &QDialogButtonBox::accepted, this, nullptr);
     connect(m_runButton, &QPushButton::clicked, this, &RerunDialog::runAgain);
-    resize(640, 720);
+    return buttons;
 }
 
 RerunDialog::~RerunDialog()
@@ -227,67 +238,69 @@ void RerunDialog::setBusy(bool busy)
     m_runButton->setEnabled(!busy);
 }
 
-void RerunDialog::dryRun()
+QCoro::Task<> RerunDialog::dryRun()
 {
     auto options = payload();
     if (!options) {
         m_status->setText(options.error().toString());
-        return;
+        co_return;
     }
     setBusy(true);
     m_status->setText(QStringLiteral("Reading the first %1…").arg(rowsText(PreviewRows)));
     UploadReruns *reruns = &m_reruns;
-    runOffGui(
-        m_pool, this,
-        [reruns, upload = m_upload, payload = *options, closed = m_closed] {
+    auto reading =
+        runOnPool(this, m_pool, [reruns, upload = m_upload, payload = *options, closed = m_closed] {
             return reruns->dryRun(upload, payload, PreviewRows,
                                   [closed] { return closed->load(); });
-        },
-        [this](Result<DryRunResult> result) {
-            setBusy(false);
-            m_preview->setHtml(previewHtml(result));
-            m_status->setText(!result ? QStringLiteral("The dry run failed.")
-                              : result->problem.isEmpty() && result->preview.rowsRejected == 0
-                                  ? QStringLiteral("These options import the rows read.")
-                                  : QStringLiteral("Fix the options and dry-run again."));
-            Q_EMIT dryRunShown();
         });
+    const auto ran = co_await reading;
+    if (!ran)
+        co_return; // the dialog is gone
+    const Result<DryRunResult> &result = *ran;
+    setBusy(false);
+    m_preview->setHtml(previewHtml(result));
+    m_status->setText(!result ? QStringLiteral("The dry run failed.")
+                      : result->problem.isEmpty() && result->preview.rowsRejected == 0
+                          ? QStringLiteral("These options import the rows read.")
+                          : QStringLiteral("Fix the options and dry-run again."));
+    Q_EMIT dryRunShown();
 }
 
-void RerunDialog::runAgain()
+QCoro::Task<> RerunDialog::runAgain()
 {
     auto options = payload();
     if (!options) {
         m_status->setText(options.error().toString());
         Q_EMIT rerunFailed(m_status->text());
-        return;
+        co_return;
     }
     setBusy(true);
     m_status->setText(QStringLiteral("Queueing…"));
     UploadReruns *reruns = &m_reruns;
-    runOffGui(
-        m_pool, this,
-        [reruns, upload = m_upload, payload = *options, priority = m_priority->value()] {
-            return reruns->rerun(upload, payload, priority);
-        },
-        [this](Result<RerunResult> result) {
-            setBusy(false);
-            if (!result) {
-                m_status->setText(result.error().toString());
-                Q_EMIT rerunFailed(m_status->text());
-                return;
-            }
-            if (result->inProgress) {
-                m_status->setText(
-                    QStringLiteral("Job %1 imports this upload now: wait for it to end (or cancel "
-                                   "it) before running it again.")
-                        .arg(result->jobId));
-                Q_EMIT rerunQueued(result->jobId, true);
-                return;
-            }
-            Q_EMIT rerunQueued(result->jobId, false);
-            accept();
-        });
+    auto queueing =
+        runOnPool(this, m_pool,
+                  [reruns, upload = m_upload, payload = *options, priority = m_priority->value()] {
+                      return reruns->rerun(upload, payload, priority);
+                  });
+    const auto result = co_await queueing;
+    if (!result)
+        co_return; // the dialog is gone
+    setBusy(false);
+    if (!*result) {
+        m_status->setText(result->error().toString());
+        Q_EMIT rerunFailed(m_status->text());
+        co_return;
+    }
+    const RerunResult &rerun = **result;
+    if (rerun.inProgress) {
+        m_status->setText(QStringLiteral("Job %1 imports this upload now: wait for it to end (or "
+                                         "cancel it) before running it again.")
+                              .arg(rerun.jobId));
+        Q_EMIT rerunQueued(rerun.jobId, true);
+        co_return;
+    }
+    Q_EMIT rerunQueued(rerun.jobId, false);
+    accept();
 }
 
 } // namespace Ferry

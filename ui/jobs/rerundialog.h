@@ -2,6 +2,7 @@
 
 #include "migrate/uploadreruns.h"
 
+#include <QCoroTask>
 #include <QDialog>
 
 #include <atomic>
@@ -9,6 +10,8 @@
 
 class QCheckBox;
 class QComboBox;
+class QDialogButtonBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -49,8 +52,11 @@ Q_SIGNALS:
     void rerunFailed(const QString &message);
 
 private:
-    void dryRun();
-    void runAgain();
+    QFormLayout *buildOptions();
+    QDialogButtonBox *buildButtons();
+    // Coroutines: the dry run and the re-run read and write on m_pool.
+    QCoro::Task<> dryRun();
+    QCoro::Task<> runAgain();
     void setBusy(bool busy);
 
     UploadReruns &m_reruns;

@@ -2,7 +2,7 @@
 
 #include "queue/dispatcher.h"
 #include "store/store.h"
-#include "ui/jobs/asyncread.h"
+#include "ui/runonpool.h"
 
 #include <QColor>
 #include <QDateTime>
@@ -19,13 +19,6 @@ namespace {
 enum Column { Id, Address, Running, Heartbeat, Rss, Leader, Version, ColumnCount };
 
 constexpr qint64 StaleHeartbeatMs = 6'000;
-
-struct NodesRead
-{
-    QList<NodeRecord> nodes;
-    qint64 now = 0;
-    QString error;
-};
 
 } // namespace
 
@@ -62,33 +55,25 @@ NodesPage::NodesPage(ConsoleContext context, QWidget *parent)
     QTimer::singleShot(0, this, &NodesPage::refresh);
 }
 
-void NodesPage::refresh()
+QCoro::Task<> NodesPage::refresh()
 {
     if (m_reading || !m_context.readers)
-        return;
+        co_return;
     m_reading = true;
     Store *store = &m_context.store;
     const qint64 now = m_now();
-    runOffGui(
-        m_context.readers, this,
-        [store, now] {
-            NodesRead read;
-            read.now = now;
-            if (auto nodes = store->nodes(now); nodes)
-                read.nodes = std::move(*nodes);
-            else
-                read.error = nodes.error().toString();
-            return read;
-        },
-        [this](NodesRead read) {
-            m_reading = false;
-            if (!read.error.isEmpty()) {
-                m_summary->setText(read.error);
-                Q_EMIT nodesRead(liveCount({}, m_context.dispatcher.nodeId()), read.error);
-                return;
-            }
-            show(read.nodes, read.now);
-        });
+    auto reading = runOnPool(this, m_context.readers, [store, now] { return store->nodes(now); });
+    const auto nodes = co_await reading;
+    if (!nodes)
+        co_return; // the page is gone
+    m_reading = false;
+    if (!*nodes) {
+        const QString error = nodes->error().toString();
+        m_summary->setText(error);
+        Q_EMIT nodesRead(liveCount({}, m_context.dispatcher.nodeId()), error);
+        co_return;
+    }
+    show(**nodes, now);
 }
 
 void NodesPage::show(const QList<NodeRecord> &nodes, qint64 now)

@@ -3,6 +3,7 @@
 #include "store/clusterrecords.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 #include <functional>
@@ -23,8 +24,8 @@ public:
     explicit NodesPage(ConsoleContext context, QWidget *parent = nullptr);
     Q_DISABLE_COPY_MOVE(NodesPage)
 
-    // Reads now (the timer also does, every 2 s).
-    void refresh();
+    // Reads now (the timer also does, every 2 s): a coroutine, the read runs on the reader pool.
+    QCoro::Task<> refresh();
     // Test hook: the time heartbeat ages are measured against (default: the system clock).
     void setNow(std::function<qint64()> now) { m_now = std::move(now); }
 

@@ -4,10 +4,10 @@
 #include "queue/dispatcher.h"
 #include "store/store.h"
 #include "ui/overview/metricchart.h"
+#include "ui/runonpool.h"
 
 #include <QComboBox>
 #include <QDateTime>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -17,7 +17,6 @@
 #include <QThreadPool>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace Ferry {
 
@@ -71,6 +70,25 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
 {
     setObjectName(QStringLiteral("overviewpage"));
     auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buildHeader());
+    layout->addWidget(buildCharts(), 3);
+    layout->addWidget(buildLatestJobs(), 2);
+    connectMonitor();
+    connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
+    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
+              QString());
+    refreshCharts();
+
+    auto *timer = new QTimer(this);
+    timer->setInterval(1000);
+    connect(timer, &QTimer::timeout, this, &OverviewPage::refresh);
+    timer->start();
+    refresh();
+}
+
+// Job counts, the concurrency limit and the charts' time range.
+QHBoxLayout *OverviewPage::buildHeader()
+{
     auto *header = new QHBoxLayout;
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("summary"));
@@ -87,9 +105,12 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_range->setToolTip(QStringLiteral("The charts' time range"));
     m_range->setVisible(m_context.monitor != nullptr); // no charts without a monitor
     header->addWidget(m_range);
-    layout->addLayout(header);
-    layout->addWidget(buildCharts(), 3);
+    return header;
+}
 
+// The latest jobs, or, before there are any, how to queue some.
+QStackedWidget *OverviewPage::buildLatestJobs()
+{
     m_body = new QStackedWidget(this);
     m_body->setObjectName(QStringLiteral("body"));
     auto *empty = new QLabel(
@@ -102,8 +123,8 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
             "     %1uploads\n"
             "ferry enqueue sleep --user alice --count 20 --payload '{\"ms\": 500}'</pre>"
             "<p>Jobs appear here as they are queued, run and finish.</p>")
-            .arg((context.endpoint.isEmpty() ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
-                                             : context.endpoint)
+            .arg((m_context.endpoint.isEmpty() ? QStringLiteral("http://127.0.0.1:8080/api/v1/")
+                                               : m_context.endpoint)
                      .toHtmlEscaped()),
         this);
     empty->setAlignment(Qt::AlignCenter);
@@ -124,33 +145,28 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_body->addWidget(m_table);
-    layout->addWidget(m_body, 2);
+    return m_body;
+}
 
-    if (ResourceMonitor *monitor = m_context.monitor) {
-        // The monitor emits on its own thread: these connections are queued.
-        connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
-                Qt::QueuedConnection);
-        connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
-                Qt::QueuedConnection);
-        connect(
-            monitor, &ResourceMonitor::claimingPausedChanged, this,
-            [this](bool, const QString &reason) {
-                m_claimingReason = reason;
-                showLimit(m_context.dispatcher.effectiveConcurrency(),
-                          m_context.dispatcher.maxConcurrency(), m_limitReason);
-            },
+// The monitor's samples redraw the charts; its limit and its pause show in the header.
+void OverviewPage::connectMonitor()
+{
+    ResourceMonitor *monitor = m_context.monitor;
+    if (!monitor)
+        return;
+    // The monitor emits on its own thread: these connections are queued.
+    connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
             Qt::QueuedConnection);
-    }
-    connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
-    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
-              QString());
-    refreshCharts();
-
-    auto *timer = new QTimer(this);
-    timer->setInterval(1000);
-    connect(timer, &QTimer::timeout, this, &OverviewPage::refresh);
-    timer->start();
-    refresh();
+    connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
+            Qt::QueuedConnection);
+    connect(
+        monitor, &ResourceMonitor::claimingPausedChanged, this,
+        [this](bool, const QString &reason) {
+            m_claimingReason = reason;
+            showLimit(m_context.dispatcher.effectiveConcurrency(),
+                      m_context.dispatcher.maxConcurrency(), m_limitReason);
+        },
+        Qt::QueuedConnection);
 }
 
 QWidget *OverviewPage::buildCharts()
@@ -295,19 +311,13 @@ void OverviewPage::showLimit(int effective, int configured, const QString &reaso
     }
 }
 
-void OverviewPage::refresh()
+QCoro::Task<> OverviewPage::refresh()
 {
     if (m_refreshing)
-        return; // the previous read is still running; never queue reads up
+        co_return; // the previous read is still running; never queue reads up
     m_refreshing = true;
-    auto *watcher = new QFutureWatcher<Snapshot>(this);
-    connect(watcher, &QFutureWatcher<Snapshot>::finished, this, [this, watcher] {
-        m_refreshing = false;
-        apply(watcher->result());
-        watcher->deleteLater();
-    });
     Store *store = &m_context.store;
-    watcher->setFuture(QtConcurrent::run(m_context.readers, [store] {
+    auto reading = runOnPool(this, m_context.readers, [store] {
         Snapshot snapshot;
         auto counts = store->countByStatus();
         JobFilter filter;
@@ -327,7 +337,12 @@ void OverviewPage::refresh()
                 snapshot.userNames.insert(user.id, user.name);
         }
         return snapshot;
-    }));
+    });
+    const auto snapshot = co_await reading;
+    if (!snapshot)
+        co_return; // the page is gone
+    m_refreshing = false;
+    apply(*snapshot);
 }
 
 void OverviewPage::apply(const Snapshot &snapshot)

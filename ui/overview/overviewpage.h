@@ -2,9 +2,11 @@
 
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QStackedWidget;
 class QTableWidget;
@@ -27,8 +29,8 @@ class OverviewPage final : public QWidget
 public:
     explicit OverviewPage(ConsoleContext &context, QWidget *parent = nullptr);
 
-    // Reads the store now (asynchronously); the view updates when the read is done.
-    void refresh();
+    // Reads the store now, on the reader pool (a coroutine); the view updates when it is read.
+    QCoro::Task<> refresh();
     // Redraws the charts from the monitor's history for the chosen range.
     void refreshCharts();
     MetricRange range() const;
@@ -43,7 +45,10 @@ protected:
 private:
     struct Snapshot;
     void apply(const Snapshot &snapshot);
+    QHBoxLayout *buildHeader();
     QWidget *buildCharts();
+    QStackedWidget *buildLatestJobs();
+    void connectMonitor();
     void scheduleCharts();
     void showLimit(int effective, int configured, const QString &reason);
 

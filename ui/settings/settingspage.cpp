@@ -1,6 +1,6 @@
 #include "ui/settings/settingspage.h"
 
-#include "ui/users/backgroundtask.h"
+#include "ui/runonpool.h"
 
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -12,12 +12,6 @@
 namespace Ferry {
 
 namespace {
-
-struct SaveResult
-{
-    QString error; // empty: saved
-    SettingsService::SaveOutcome outcome;
-};
 
 QString describe(const Error &error)
 {
@@ -132,10 +126,10 @@ void SettingsPage::reload()
     }
 }
 
-void SettingsPage::save()
+QCoro::Task<> SettingsPage::save()
 {
     if (!m_context.settings)
-        return;
+        co_return;
     // Check every field first, here (pure parsing, no I/O), so the operator sees which is wrong.
     QHash<QString, QString> values;
     FerryConfig candidate = m_context.settings->effective();
@@ -146,81 +140,64 @@ void SettingsPage::save()
         if (auto set = SettingsService::setText(candidate, key, text); !set) {
             markInvalid(key);
             showMessage(QStringLiteral("Not saved. ") + describe(set.error()), true);
-            return;
+            co_return;
         }
         values.insert(key, text);
     }
     if (auto valid = SettingsService::validate(candidate); !valid) {
         showMessage(QStringLiteral("Not saved. ") + describe(valid.error()), true);
-        return;
+        co_return;
     }
     setBusy(true);
     SettingsService *service = m_context.settings;
-    runInBackground(
-        m_context.readers, this,
-        [service, values] {
-            SaveResult result;
-            auto saved = service->save(values);
-            if (!saved)
-                result.error = describe(saved.error());
-            else
-                result.outcome = *saved;
-            return result;
-        },
-        [this](const SaveResult &result) {
-            setBusy(false);
-            reload();
-            if (!result.error.isEmpty()) {
-                showMessage(result.error, true);
-                return;
-            }
-            const auto &outcome = result.outcome;
-            QStringList parts;
-            if (outcome.changed.isEmpty())
-                parts.append(QStringLiteral("Nothing changed."));
-            if (!outcome.appliedLive.isEmpty())
-                parts.append(
-                    QStringLiteral("Saved and applied: %1.").arg(labelsOf(outcome.appliedLive)));
-            if (!outcome.afterRestart.isEmpty())
-                parts.append(QStringLiteral("Saved; applies after Ferry restarts: %1.")
-                                 .arg(labelsOf(outcome.afterRestart)));
-            showMessage(parts.join(u' '), false);
-            Q_EMIT saved();
-        });
+    auto saving =
+        runOnPool(this, m_context.readers, [service, values] { return service->save(values); });
+    const auto result = co_await saving;
+    if (!result)
+        co_return; // the page is gone
+    setBusy(false);
+    reload();
+    if (!*result) {
+        showMessage(describe(result->error()), true);
+        co_return;
+    }
+    const SettingsService::SaveOutcome &outcome = **result;
+    QStringList parts;
+    if (outcome.changed.isEmpty())
+        parts.append(QStringLiteral("Nothing changed."));
+    if (!outcome.appliedLive.isEmpty())
+        parts.append(QStringLiteral("Saved and applied: %1.").arg(labelsOf(outcome.appliedLive)));
+    if (!outcome.afterRestart.isEmpty())
+        parts.append(QStringLiteral("Saved; applies after Ferry restarts: %1.")
+                         .arg(labelsOf(outcome.afterRestart)));
+    showMessage(parts.join(u' '), false);
+    Q_EMIT saved();
 }
 
-void SettingsPage::revertToConfigured()
+QCoro::Task<> SettingsPage::revertToConfigured()
 {
     if (!m_context.settings)
-        return;
+        co_return;
     setBusy(true);
     SettingsService *service = m_context.settings;
-    runInBackground(
-        m_context.readers, this,
-        [service] {
-            SaveResult result;
-            auto reverted = service->revert(SettingsService::keys());
-            if (!reverted)
-                result.error = describe(reverted.error());
-            else
-                result.outcome = *reverted;
-            return result;
-        },
-        [this](const SaveResult &result) {
-            setBusy(false);
-            reload();
-            if (!result.error.isEmpty()) {
-                showMessage(result.error, true);
-                return;
-            }
-            showMessage(result.outcome.afterRestart.isEmpty()
-                            ? QStringLiteral("The configured values apply again.")
-                            : QStringLiteral("The configured values apply again (%1: after a "
-                                             "restart).")
-                                  .arg(labelsOf(result.outcome.afterRestart)),
-                        false);
-            Q_EMIT saved();
-        });
+    auto reverting = runOnPool(this, m_context.readers,
+                               [service] { return service->revert(SettingsService::keys()); });
+    const auto result = co_await reverting;
+    if (!result)
+        co_return; // the page is gone
+    setBusy(false);
+    reload();
+    if (!*result) {
+        showMessage(describe(result->error()), true);
+        co_return;
+    }
+    const QStringList afterRestart = (*result)->afterRestart;
+    showMessage(afterRestart.isEmpty()
+                    ? QStringLiteral("The configured values apply again.")
+                    : QStringLiteral("The configured values apply again (%1: after a restart).")
+                          .arg(labelsOf(afterRestart)),
+                false);
+    Q_EMIT saved();
 }
 
 void SettingsPage::showMessage(const QString &message, bool error)

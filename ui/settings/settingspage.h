@@ -3,6 +3,7 @@
 #include "config/settingsservice.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QHash>
 #include <QWidget>
 
@@ -22,8 +23,9 @@ class SettingsPage final : public QWidget
 public:
     explicit SettingsPage(ConsoleContext &context, QWidget *parent = nullptr);
 
-    void save();
-    void revertToConfigured();
+    // Coroutines: the store write runs on the context's reader pool.
+    QCoro::Task<> save();
+    QCoro::Task<> revertToConfigured();
     // Re-reads the values in force into the form.
     void reload();
 

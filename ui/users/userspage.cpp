@@ -1,8 +1,8 @@
 #include "ui/users/userspage.h"
 
 #include "quota/quotaledger.h"
+#include "ui/runonpool.h"
 #include "ui/users/adduserdialog.h"
-#include "ui/users/backgroundtask.h"
 #include "ui/users/limitdelegate.h"
 #include "ui/users/tokendialog.h"
 #include "ui/users/userstablemodel.h"
@@ -21,14 +21,21 @@ namespace Ferry {
 
 namespace {
 
-// What a background step hands back to the GUI thread.
-struct Outcome
+// Every user with this month's quota: on the pool, never on the GUI thread.
+Result<QList<UserRow>> readRows(ConsoleContext &context)
 {
-    QString error; // empty: it worked
+    auto users = context.store.users();
+    if (!users)
+        return users.error();
     QList<UserRow> rows;
-    QString token;
-    QString name;
-};
+    for (const User &user : std::as_const(*users)) {
+        auto quota = context.quotas.status(user);
+        if (!quota)
+            return quota.error();
+        rows.append(UserRow{user, *quota});
+    }
+    return rows;
+}
 
 Result<UserRow> readRow(ConsoleContext &context, qint64 userId)
 {
@@ -66,16 +73,57 @@ UsersPage::UsersPage(ConsoleContext &context, QWidget *parent)
     m_confirm = [this](const QString &title, const QString &question) {
         return QMessageBox::question(this, title, question) == QMessageBox::Yes;
     };
+    auto *buttons = buildButtons();
+    m_message->setObjectName(QStringLiteral("usersMessage"));
+    m_message->setWordWrap(true);
+    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    buildBody();
+    auto *layout = new QVBoxLayout(this);
+    auto *intro = new QLabel(QStringLiteral("Users, tokens and monthly quotas. Double-click a "
+                                            "limit to edit it; edits apply to the next upload."),
+                             this);
+    intro->setWordWrap(true);
+    layout->addWidget(intro);
+    layout->addLayout(buttons);
+    layout->addWidget(m_body, 1);
+    layout->addWidget(m_message);
+
+    connect(m_model, &UsersTableModel::limitEdited, this, &UsersPage::applyLimit);
+    connect(m_model, &UsersTableModel::editRefused, this, &UsersPage::showMessage);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &UsersPage::updateActions);
+    connect(m_model, &QAbstractItemModel::dataChanged, this, &UsersPage::updateActions);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &UsersPage::updateActions);
+    updateActions();
+}
+
+// Add, disable or enable, rotate, reset; and Refresh, apart.
+QHBoxLayout *UsersPage::buildButtons()
+{
     m_add->setObjectName(QStringLiteral("addUser"));
     m_disable->setObjectName(QStringLiteral("disableUser"));
     m_rotate->setObjectName(QStringLiteral("rotateToken"));
     m_reset->setObjectName(QStringLiteral("resetUsage"));
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"), this);
     refreshButton->setObjectName(QStringLiteral("refreshUsers"));
-    m_message->setObjectName(QStringLiteral("usersMessage"));
-    m_message->setWordWrap(true);
-    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_add);
+    buttons->addWidget(m_disable);
+    buttons->addWidget(m_rotate);
+    buttons->addWidget(m_reset);
+    buttons->addStretch(1);
+    buttons->addWidget(refreshButton);
+    connect(m_add, &QPushButton::clicked, this, &UsersPage::addUser);
+    connect(m_disable, &QPushButton::clicked, this, &UsersPage::toggleDisabled);
+    connect(m_rotate, &QPushButton::clicked, this, &UsersPage::rotateToken);
+    connect(m_reset, &QPushButton::clicked, this, &UsersPage::resetUsage);
+    connect(refreshButton, &QPushButton::clicked, this, &UsersPage::refresh);
+    return buttons;
+}
 
+// The users' table with its inline limit editor; "loading" and "no users yet" in its place.
+void UsersPage::buildBody()
+{
     m_view->setObjectName(QStringLiteral("usersTable"));
     m_view->setModel(m_model);
     m_view->setItemDelegate(new LimitDelegate(m_view));
@@ -100,36 +148,6 @@ UsersPage::UsersPage(ConsoleContext &context, QWidget *parent)
     m_body->addWidget(loading); // 0
     m_body->addWidget(empty);   // 1
     m_body->addWidget(m_view);  // 2
-
-    auto *buttons = new QHBoxLayout;
-    buttons->addWidget(m_add);
-    buttons->addWidget(m_disable);
-    buttons->addWidget(m_rotate);
-    buttons->addWidget(m_reset);
-    buttons->addStretch(1);
-    buttons->addWidget(refreshButton);
-    auto *layout = new QVBoxLayout(this);
-    auto *intro = new QLabel(QStringLiteral("Users, tokens and monthly quotas. Double-click a "
-                                            "limit to edit it; edits apply to the next upload."),
-                             this);
-    intro->setWordWrap(true);
-    layout->addWidget(intro);
-    layout->addLayout(buttons);
-    layout->addWidget(m_body, 1);
-    layout->addWidget(m_message);
-
-    connect(m_add, &QPushButton::clicked, this, &UsersPage::addUser);
-    connect(m_disable, &QPushButton::clicked, this, &UsersPage::toggleDisabled);
-    connect(m_rotate, &QPushButton::clicked, this, &UsersPage::rotateToken);
-    connect(m_reset, &QPushButton::clicked, this, &UsersPage::resetUsage);
-    connect(refreshButton, &QPushButton::clicked, this, &UsersPage::refresh);
-    connect(m_model, &UsersTableModel::limitEdited, this, &UsersPage::applyLimit);
-    connect(m_model, &UsersTableModel::editRefused, this, &UsersPage::showMessage);
-    connect(m_model, &QAbstractItemModel::modelReset, this, &UsersPage::updateActions);
-    connect(m_model, &QAbstractItemModel::dataChanged, this, &UsersPage::updateActions);
-    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            &UsersPage::updateActions);
-    updateActions();
 }
 
 void UsersPage::showEvent(QShowEvent *event)
@@ -141,38 +159,22 @@ void UsersPage::showEvent(QShowEvent *event)
     }
 }
 
-void UsersPage::refresh()
+QCoro::Task<> UsersPage::refresh()
 {
     m_loaded = true;
     ConsoleContext *context = &m_context;
-    runInBackground(
-        m_context.readers, this,
-        [context] {
-            Outcome outcome;
-            auto users = context->store.users();
-            if (!users) {
-                outcome.error = describe(users.error());
-                return outcome;
-            }
-            for (const User &user : std::as_const(*users)) {
-                auto quota = context->quotas.status(user);
-                if (!quota) {
-                    outcome.error = describe(quota.error());
-                    return outcome;
-                }
-                outcome.rows.append(UserRow{user, *quota});
-            }
-            return outcome;
-        },
-        [this](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(QStringLiteral("Could not read the users: ") + outcome.error);
-                return;
-            }
-            m_model->setRows(outcome.rows);
-            m_body->setCurrentIndex(outcome.rows.isEmpty() ? 1 : 2);
-            Q_EMIT refreshed();
-        });
+    auto reading = runOnPool(this, m_context.readers, [context] { return readRows(*context); });
+    const auto read = co_await reading;
+    if (!read)
+        co_return; // the page is gone
+    const Result<QList<UserRow>> &rows = *read;
+    if (!rows) {
+        showMessage(QStringLiteral("Could not read the users: ") + describe(rows.error()));
+        co_return;
+    }
+    m_model->setRows(*rows);
+    m_body->setCurrentIndex(rows->isEmpty() ? 1 : 2);
+    Q_EMIT refreshed();
 }
 
 const UserRow *UsersPage::selectedRow() const
@@ -201,105 +203,86 @@ void UsersPage::addUser()
 {
     auto *dialog = new AddUserDialog(this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &QDialog::accepted, this, [this, dialog] {
-        const QString name = dialog->name();
-        const QString tier = dialog->tier();
-        UserDirectory *users = &m_context.users;
-        runInBackground(
-            m_context.readers, this,
-            [users, name, tier] {
-                Outcome outcome;
-                outcome.name = name;
-                auto created = users->addUser(name, tier);
-                if (!created)
-                    outcome.error = describe(created.error());
-                else
-                    outcome.token = created->token;
-                return outcome;
-            },
-            [this](const Outcome &outcome) {
-                if (!outcome.error.isEmpty()) {
-                    showMessage(QStringLiteral("Could not add the user: ") + outcome.error);
-                    return;
-                }
-                showMessage(QStringLiteral("Added %1.").arg(outcome.name));
-                showToken(QStringLiteral("The API token of %1:").arg(outcome.name), outcome.token);
-                refresh();
-            });
-    });
+    connect(dialog, &QDialog::accepted, this,
+            [this, dialog] { createUser(dialog->name(), dialog->tier()); });
     dialog->open();
 }
 
-void UsersPage::toggleDisabled()
+QCoro::Task<> UsersPage::createUser(QString name, QString tier)
+{
+    UserDirectory *users = &m_context.users;
+    auto adding = runOnPool(this, m_context.readers,
+                            [users, name, tier] { return users->addUser(name, tier); });
+    const auto added = co_await adding;
+    if (!added)
+        co_return; // the page is gone
+    const Result<UserDirectory::NewUser> &created = *added;
+    if (!created) {
+        showMessage(QStringLiteral("Could not add the user: ") + describe(created.error()));
+        co_return;
+    }
+    showMessage(QStringLiteral("Added %1.").arg(name));
+    showToken(QStringLiteral("The API token of %1:").arg(name), created->token);
+    refresh();
+}
+
+QCoro::Task<> UsersPage::toggleDisabled()
 {
     const UserRow *row = selectedRow();
     if (!row)
-        return;
+        co_return;
     const qint64 userId = row->user.id;
     const bool disable = !row->user.disabled;
     const QString name = row->user.name;
     UserDirectory *users = &m_context.users;
-    runInBackground(
-        m_context.readers, this,
-        [users, userId, disable] {
-            Outcome outcome;
-            if (auto set = users->setDisabled(userId, disable); !set)
-                outcome.error = describe(set.error());
-            return outcome;
-        },
-        [this, userId, disable, name](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(QStringLiteral("Could not change %1: %2").arg(name, outcome.error));
-                return;
-            }
-            refreshRow(userId, disable ? QStringLiteral("Disabled %1: their token is refused "
-                                                        "from now on.")
-                                             .arg(name)
-                                       : QStringLiteral("Enabled %1.").arg(name));
-        });
+    auto writing = runOnPool(this, m_context.readers, [users, userId, disable] {
+        return users->setDisabled(userId, disable);
+    });
+    const auto set = co_await writing;
+    if (!set)
+        co_return; // the page is gone
+    if (!*set) {
+        showMessage(QStringLiteral("Could not change %1: %2").arg(name, describe(set->error())));
+        co_return;
+    }
+    refreshRow(userId,
+               disable
+                   ? QStringLiteral("Disabled %1: their token is refused from now on.").arg(name)
+                   : QStringLiteral("Enabled %1.").arg(name));
 }
 
-void UsersPage::rotateToken()
+QCoro::Task<> UsersPage::rotateToken()
 {
     const UserRow *row = selectedRow();
     if (!row)
-        return;
+        co_return;
     const qint64 userId = row->user.id;
     const QString name = row->user.name;
     if (!m_confirm(QStringLiteral("Rotate token"),
                    QStringLiteral("Give %1 a new API token? The current one stops working at once "
                                   "and clients using it must be updated.")
                        .arg(name)))
-        return;
+        co_return;
     UserDirectory *users = &m_context.users;
-    runInBackground(
-        m_context.readers, this,
-        [users, userId] {
-            Outcome outcome;
-            auto token = users->rotateToken(userId);
-            if (!token)
-                outcome.error = describe(token.error());
-            else
-                outcome.token = *token;
-            return outcome;
-        },
-        [this, name](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(QStringLiteral("Could not rotate the token of %1: %2")
-                                .arg(name, outcome.error));
-                return;
-            }
-            showMessage(
-                QStringLiteral("Rotated the token of %1; the old one no longer works.").arg(name));
-            showToken(QStringLiteral("The new API token of %1:").arg(name), outcome.token);
-        });
+    auto rotating =
+        runOnPool(this, m_context.readers, [users, userId] { return users->rotateToken(userId); });
+    const auto token = co_await rotating;
+    if (!token)
+        co_return; // the page is gone
+    if (!*token) {
+        showMessage(QStringLiteral("Could not rotate the token of %1: %2")
+                        .arg(name, describe(token->error())));
+        co_return;
+    }
+    showMessage(QStringLiteral("Rotated the token of %1; the old one no longer works.").arg(name));
+    showToken(QStringLiteral("The new API token of %1:").arg(name), **token);
 }
 
-void UsersPage::resetUsage()
+QCoro::Task<> UsersPage::resetUsage()
 {
     const UserRow *row = selectedRow();
     if (!row)
-        return;
+        co_return;
     const qint64 userId = row->user.id;
     const QString name = row->user.name;
     if (!m_confirm(QStringLiteral("Reset usage"),
@@ -308,83 +291,64 @@ void UsersPage::resetUsage()
                        .arg(name, row->quota.period)
                        .arg(row->quota.uploadsUsed)
                        .arg(humanBytes(row->quota.bytesUsed))))
-        return;
+        co_return;
     QuotaLedger *quotas = &m_context.quotas;
-    runInBackground(
-        m_context.readers, this,
-        [quotas, userId] {
-            Outcome outcome;
-            if (auto reset = quotas->resetUsage(userId); !reset)
-                outcome.error = describe(reset.error());
-            return outcome;
-        },
-        [this, userId, name](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(
-                    QStringLiteral("Could not reset the usage of %1: %2").arg(name, outcome.error));
-                return;
-            }
-            refreshRow(userId, QStringLiteral("Reset this month's usage of %1.").arg(name));
-        });
+    auto resetting =
+        runOnPool(this, m_context.readers, [quotas, userId] { return quotas->resetUsage(userId); });
+    const auto reset = co_await resetting;
+    if (!reset)
+        co_return; // the page is gone
+    if (!*reset) {
+        showMessage(QStringLiteral("Could not reset the usage of %1: %2")
+                        .arg(name, describe(reset->error())));
+        co_return;
+    }
+    refreshRow(userId, QStringLiteral("Reset this month's usage of %1.").arg(name));
 }
 
-void UsersPage::applyLimit(qint64 userId, LimitKind kind, std::optional<qint64> limit)
+QCoro::Task<> UsersPage::applyLimit(qint64 userId, LimitKind kind, std::optional<qint64> limit)
 {
     ConsoleContext *context = &m_context;
-    runInBackground(
-        m_context.readers, this,
-        [context, userId, kind, limit] {
-            Outcome outcome;
+    auto writing =
+        runOnPool(this, m_context.readers, [context, userId, kind, limit]() -> Result<void> {
             // Only the edited limit changes; the other keeps its per-user value (or default).
             auto current = context->store.quotaLimits(userId);
-            if (!current) {
-                outcome.error = describe(current.error());
-                return outcome;
-            }
+            if (!current)
+                return current.error();
             std::optional<qint64> uploads = current->uploads;
             std::optional<qint64> bytes = current->bytes;
             (kind == LimitKind::Bytes ? bytes : uploads) = limit;
-            if (auto set = context->quotas.setLimits(userId, uploads, bytes); !set)
-                outcome.error = describe(set.error());
-            return outcome;
-        },
-        [this, userId, kind](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(QStringLiteral("Could not change the limit: ") + outcome.error);
-                return;
-            }
-            refreshRow(userId,
-                       kind == LimitKind::Bytes
+            return context->quotas.setLimits(userId, uploads, bytes);
+        });
+    const auto set = co_await writing;
+    if (!set)
+        co_return; // the page is gone
+    if (!*set) {
+        showMessage(QStringLiteral("Could not change the limit: ") + describe(set->error()));
+        co_return;
+    }
+    refreshRow(userId, kind == LimitKind::Bytes
                            ? QStringLiteral("Byte limit saved; the next upload uses it.")
                            : QStringLiteral("Upload limit saved; the next upload uses it."));
-        });
 }
 
-void UsersPage::refreshRow(qint64 userId, const QString &message)
+QCoro::Task<> UsersPage::refreshRow(qint64 userId, QString message)
 {
     ConsoleContext *context = &m_context;
-    runInBackground(
-        m_context.readers, this,
-        [context, userId] {
-            Outcome outcome;
-            auto row = readRow(*context, userId);
-            if (!row)
-                outcome.error = describe(row.error());
-            else
-                outcome.rows.append(*row);
-            return outcome;
-        },
-        [this, userId, message](const Outcome &outcome) {
-            if (!outcome.error.isEmpty()) {
-                showMessage(outcome.error);
-                return;
-            }
-            m_model->updateRow(outcome.rows.first());
-            m_body->setCurrentIndex(2);
-            updateActions();
-            showMessage(message);
-            Q_EMIT rowRefreshed(userId);
-        });
+    auto reading =
+        runOnPool(this, m_context.readers, [context, userId] { return readRow(*context, userId); });
+    const auto row = co_await reading;
+    if (!row)
+        co_return; // the page is gone
+    if (!*row) {
+        showMessage(describe(row->error()));
+        co_return;
+    }
+    m_model->updateRow(**row);
+    m_body->setCurrentIndex(2);
+    updateActions();
+    showMessage(message);
+    Q_EMIT rowRefreshed(userId);
 }
 
 void UsersPage::showToken(const QString &heading, const QString &token)

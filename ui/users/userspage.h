@@ -3,11 +3,13 @@
 #include "quota/limitparser.h"
 #include "ui/consolecontext.h"
 
+#include <QCoroTask>
 #include <QWidget>
 
 #include <functional>
 #include <optional>
 
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
 class QStackedWidget;
@@ -35,11 +37,12 @@ public:
     UsersTableModel *model() const { return m_model; }
     QTableView *view() const { return m_view; }
 
-    void refresh();
+    // Coroutines but addUser: store reads and writes run on the context's reader pool.
+    QCoro::Task<> refresh();
     void addUser();
-    void toggleDisabled();
-    void rotateToken();
-    void resetUsage();
+    QCoro::Task<> toggleDisabled();
+    QCoro::Task<> rotateToken();
+    QCoro::Task<> resetUsage();
 
 Q_SIGNALS:
     void refreshed(); // the table shows the store's users
@@ -50,12 +53,15 @@ protected:
     void showEvent(QShowEvent *event) override;
 
 private:
+    QHBoxLayout *buildButtons();
+    void buildBody();
     const UserRow *selectedRow() const;
     void updateActions();
     void showMessage(const QString &message);
-    void applyLimit(qint64 userId, LimitKind kind, std::optional<qint64> limit);
+    QCoro::Task<> createUser(QString name, QString tier);
+    QCoro::Task<> applyLimit(qint64 userId, LimitKind kind, std::optional<qint64> limit);
     // Re-reads one user's row after a change.
-    void refreshRow(qint64 userId, const QString &message);
+    QCoro::Task<> refreshRow(qint64 userId, QString message);
     void showToken(const QString &heading, const QString &token);
 
     ConsoleContext &m_context;
