@@ -8,25 +8,17 @@
 #include "api/quotaroutes.h"
 #include "api/systemroutes.h"
 #include "http/httpserver.h"
+#include "httpclient.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "testsupport.h"
 
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QTest>
 
 namespace Ferry::Test {
 
-struct Reply
-{
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-    QHash<QByteArray, QByteArray> headers;
-};
+using Reply = HttpReply;
 
 struct ApiFixture
 {
@@ -68,23 +60,9 @@ struct ApiFixture
                const QByteArray &token = {},
                QList<std::pair<QByteArray, QByteArray>> extra = {})
     {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
-        if (!token.isEmpty())
-            request.setRawHeader("Authorization", "Bearer " + token);
-        for (const auto &[name, value] : extra)
-            request.setRawHeader(name, value);
-        QNetworkReply *reply =
-            method == "HEAD" ? network.head(request) : network.sendCustomRequest(request, method);
-        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
-            qFatal("no answer");
-        Reply result;
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.body = reply->readAll();
-        result.json = QJsonDocument::fromJson(result.body).object();
-        for (const auto &[name, value] : reply->rawHeaderPairs())
-            result.headers.insert(name.toLower(), value);
-        reply->deleteLater();
-        return result;
+        return sendHttp(network, method,
+                        QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)), token,
+                        extra);
     }
 
     TempStore t;

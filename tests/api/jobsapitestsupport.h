@@ -15,6 +15,7 @@
 #include "api/tusroutes.h"
 #include "api/uploadroutes.h"
 #include "http/httpserver.h"
+#include "httpclient.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
 #include "queue/builtinhandlers.h"
@@ -28,18 +29,11 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QTest>
 
 namespace Ferry::Test {
 
-struct JobsReply
-{
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-    QHash<QByteArray, QByteArray> headers;
-};
+using JobsReply = HttpReply;
 
 struct JobsApiFixture
 {
@@ -120,24 +114,9 @@ struct JobsApiFixture
                    const QList<std::pair<QByteArray, QByteArray>> &headers,
                    const QByteArray &body)
     {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
-        if (!token.isEmpty())
-            request.setRawHeader("Authorization", "Bearer " + token);
-        for (const auto &[name, value] : headers)
-            request.setRawHeader(name, value);
-        QNetworkReply *reply = method == "HEAD" ? network.head(request)
-                               : body.isNull()  ? network.sendCustomRequest(request, method)
-                                                : network.sendCustomRequest(request, method, body);
-        if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 90'000))
-            qFatal("no answer");
-        JobsReply result;
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.body = reply->readAll();
-        result.json = QJsonDocument::fromJson(result.body).object();
-        for (const auto &[name, value] : reply->rawHeaderPairs())
-            result.headers.insert(name.toLower(), value);
-        reply->deleteLater();
-        return result;
+        return sendHttp(network, method,
+                        QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)), token,
+                        headers, body.isNull() ? std::nullopt : std::optional(body), 90'000);
     }
     JobsReply get(const QString &path, const QByteArray &token) { return call("GET", path, token); }
 

@@ -2,8 +2,8 @@
 // answers in the access log and /metrics, 5xx bodies without internals, a store error during
 // authentication, the Bearer scheme in any case, one notion of client for the connection cap,
 // and /metrics behind a proxy.
-#include "../http/httptestsupport.h"
 #include "apitestsupport.h"
+#include "http/httptestsupport.h"
 
 #include <QFile>
 #include <QTemporaryFile>

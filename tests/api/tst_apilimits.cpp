@@ -1,8 +1,8 @@
 // The server layer's limits as the API's clients meet them: through the real ApiHandler and
 // HttpServer, every refusal comes back as Ferry's JSON error, and the refusals that the headers
 // decide (413 from Content-Length, 401 on Expect: 100-continue) come before any body byte.
-#include "../http/httptestsupport.h"
 #include "apitestsupport.h"
+#include "http/httptestsupport.h"
 
 using namespace Ferry;
 using namespace Ferry::Test;

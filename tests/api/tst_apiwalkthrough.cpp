@@ -1,9 +1,8 @@
 // The API walked as a client walks it, over HTTP only: upload a CSV (raw, multipart or gzip),
 // follow its job with long-polls until it completed, look at its session, export the dataset as
 // NDJSON and find every row of the CSV in it, and see the upload counted in the quota.
+#include "gzip.h"
 #include "jobsapitestsupport.h"
-
-#include <zlib.h>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -46,21 +45,6 @@ QByteArray toCsv(const QList<QStringList> &rows)
         csv += cells.join(',') + '\n';
     }
     return csv;
-}
-
-QByteArray gzip(const QByteArray &data)
-{
-    z_stream stream{};
-    deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    QByteArray out(qsizetype(deflateBound(&stream, uLong(data.size()))) + 64, Qt::Uninitialized);
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    stream.next_out = reinterpret_cast<Bytef *>(out.data());
-    stream.avail_out = uInt(out.size());
-    deflate(&stream, Z_FINISH);
-    out.resize(qsizetype(stream.total_out));
-    deflateEnd(&stream);
-    return out;
 }
 
 // A form as curl -F sends it: the dataset field, then the file.

@@ -6,6 +6,7 @@
 
 #include <QElapsedTimer>
 #include <QMutex>
+#include <QNetworkReply>
 #include <QTcpSocket>
 
 using namespace Ferry;

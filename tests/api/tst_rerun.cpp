@@ -3,11 +3,11 @@
 // being charged again; a dry run (POST /api/v1/sessions/{id}/dry-run, POST /api/v1/dry-run)
 // shows what an import would make of the first rows, every error of each row, and writes
 // nothing; the rejected-rows report lists every error of a row.
+#include "gzip.h"
 #include "jobsapitestsupport.h"
 
+#include <QNetworkReply>
 #include <QUrlQuery>
-
-#include <zlib.h>
 
 #include <memory>
 
@@ -43,30 +43,6 @@ QJsonObject typedMapping(const QString &scoreSource = QStringLiteral("score"))
 }
 
 const QList<std::pair<QByteArray, QByteArray>> s_json{{"Content-Type", "application/json"}};
-
-// A gzip body of megabytes MiB of spaces (about a thousandth of that compressed): a JSON dry run
-// reads all of it looking for the array, a second or more of work for a body under 1 MiB.
-QByteArray gzipOfSpaces(int megabytes)
-{
-    z_stream stream{};
-    deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
-    QByteArray spaces(1 << 20, ' ');
-    QByteArray out;
-    QByteArray buffer(1 << 16, Qt::Uninitialized);
-    for (int i = 0; i < megabytes; ++i) {
-        stream.next_in = reinterpret_cast<Bytef *>(spaces.data());
-        stream.avail_in = uInt(spaces.size());
-        const int flush = i + 1 == megabytes ? Z_FINISH : Z_NO_FLUSH;
-        do {
-            stream.next_out = reinterpret_cast<Bytef *>(buffer.data());
-            stream.avail_out = uInt(buffer.size());
-            deflate(&stream, flush);
-            out.append(buffer.constData(), buffer.size() - qsizetype(stream.avail_out));
-        } while (stream.avail_out == 0);
-    }
-    deflateEnd(&stream);
-    return out;
-}
 
 } // namespace
 
@@ -431,7 +407,9 @@ private Q_SLOTS:
     void dryRunsLeaveTheWorkersFree()
     {
         JobsApiFixture api;
-        const QByteArray bomb = gzipOfSpaces(400);
+        // 400 MiB of spaces, about a thousandth of that compressed: a JSON dry run reads all of
+        // it looking for the array, a second or more of work for a body under 1 MiB.
+        const QByteArray bomb = gzipRepeated(QByteArray(1 << 20, ' '), 400, GzipSmallest);
         QVERIFY(bomb.size() < (1 << 20));
         // Several managers: one opens at most 6 connections to a host.
         std::vector<std::unique_ptr<QNetworkAccessManager>> managers;

@@ -1,10 +1,10 @@
 #include "config/settingsservice.h"
+#include "httpclient.h"
 #include "testsupport.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -69,15 +69,11 @@ private Q_SLOTS:
 
         QNetworkAccessManager network;
         auto get = [&](QByteArray *policy) {
-            QNetworkRequest request(QUrl(base + QStringLiteral("/api/v1/quota")));
-            request.setRawHeader("Authorization", "Bearer " + token);
-            QNetworkReply *reply = network.get(request);
-            if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
-                return -1;
+            const HttpReply reply =
+                sendHttp(network, "GET", QUrl(base + QStringLiteral("/api/v1/quota")), token);
             if (policy)
-                *policy = reply->rawHeader("RateLimit-Policy");
-            reply->deleteLater();
-            return reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+                *policy = reply.header("RateLimit-Policy");
+            return reply.status;
         };
         QByteArray policy;
         QCOMPARE(get(&policy), 200);

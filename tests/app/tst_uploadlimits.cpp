@@ -1,9 +1,9 @@
+#include "httpclient.h"
 #include "testsupport.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -60,20 +60,12 @@ private Q_SLOTS:
         QVERIFY2(!base.isEmpty(), log.constData());
 
         QNetworkAccessManager network;
-        auto send = [&](const QByteArray &method, const QString &path,
-                        const QList<std::pair<QByteArray, QByteArray>> &headers,
+        auto send = [&](const QByteArray &method, const QString &path, const HttpHeaders &headers,
                         QByteArray *maxSize = nullptr) {
-            QNetworkRequest request(QUrl(base + path));
-            request.setRawHeader("Authorization", "Bearer " + token);
-            for (const auto &[name, value] : headers)
-                request.setRawHeader(name, value);
-            QNetworkReply *reply = network.sendCustomRequest(request, method);
-            if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 30'000))
-                return -1;
+            const HttpReply reply = sendHttp(network, method, QUrl(base + path), token, headers);
             if (maxSize)
-                *maxSize = reply->rawHeader("Tus-Max-Size");
-            reply->deleteLater();
-            return reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+                *maxSize = reply.header("Tus-Max-Size");
+            return reply.status;
         };
         const QByteArray twoGiB = QByteArray::number(qint64(2) << 30);
         QByteArray maxSize;

@@ -6,6 +6,7 @@
 //
 // nginx connects to the nodes from 127.0.0.2 (proxy_bind) and only that address is trusted
 // (--trust-proxy 127.0.0.2); clients connect to nginx from 127.0.0.1 and 127.0.0.3.
+#include "httpclient.h"
 #include "pgtestsupport.h"
 #include "ratelimit/sharedratelimit.h"
 
@@ -32,42 +33,15 @@ constexpr int Limit = 10;
 constexpr int Requests = 25;
 constexpr int TimeoutMs = 60'000;
 
-struct HttpAnswer
-{
-    int status = 0;
-    QHash<QByteArray, QByteArray> headers; // names lowercased
-};
-
 // One GET over a fresh connection from `from` (a loopback address), answered in full.
-HttpAnswer
+Ferry::Test::HttpReply
 get(const QHostAddress &from, quint16 port, const QByteArray &path, const QByteArray &token)
 {
-    HttpAnswer answer;
-    QTcpSocket socket;
-    if (!socket.bind(from))
-        return answer;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(TimeoutMs))
-        return answer;
-    socket.write("GET " + path + " HTTP/1.1\r\nHost: ferry.test\r\nAuthorization: Bearer " + token +
-                 "\r\nConnection: close\r\n\r\n");
-    QByteArray data;
-    while (socket.state() == QAbstractSocket::ConnectedState && socket.waitForReadyRead(TimeoutMs))
-        data += socket.readAll();
-    data += socket.readAll();
-    const qsizetype end = data.indexOf("\r\n\r\n");
-    if (end < 0)
-        return answer;
-    const QList<QByteArray> lines = data.left(end).split('\n');
-    const QList<QByteArray> statusLine = lines.value(0).trimmed().split(' ');
-    answer.status = statusLine.value(1).toInt();
-    for (qsizetype i = 1; i < lines.size(); ++i) {
-        const qsizetype colon = lines[i].indexOf(':');
-        if (colon > 0)
-            answer.headers.insert(lines[i].left(colon).trimmed().toLower(),
-                                  lines[i].mid(colon + 1).trimmed());
-    }
-    return answer;
+    return Ferry::Test::sendRawHttp(port,
+                                    "GET " + path +
+                                        " HTTP/1.1\r\nHost: ferry.test\r\nAuthorization: Bearer " +
+                                        token + "\r\nConnection: close\r\n\r\n",
+                                    from, TimeoutMs);
 }
 
 quint16 freePort()
@@ -284,7 +258,7 @@ void tst_NginxCluster::rateLimitHoldsAcrossTwoNodesBehindNginx()
     int refused = 0;
     QSet<QByteArray> upstreams;
     for (int i = 0; i < Requests; ++i) {
-        const HttpAnswer answer = get(client, nginxPort, "/api/v1/quota", token);
+        const Ferry::Test::HttpReply answer = get(client, nginxPort, "/api/v1/quota", token);
         upstreams.insert(answer.headers.value("x-ferry-upstream"));
         if (answer.status == 200) {
             ++passed;
@@ -314,7 +288,7 @@ void tst_NginxCluster::rateLimitHoldsAcrossTwoNodesBehindNginx()
     QCOMPARE(upstreams.size(), 2);
 
     // The limit is per client, not per proxy: another address still has its whole quota.
-    const HttpAnswer other =
+    const Ferry::Test::HttpReply other =
         get(QHostAddress(QStringLiteral("127.0.0.3")), nginxPort, "/api/v1/quota", token);
     QCOMPARE(other.status, 200);
     const QByteArray expected = "\"default\";r=" + QByteArray::number(Limit - 1) + ";t=";

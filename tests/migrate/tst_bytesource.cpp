@@ -1,3 +1,4 @@
+#include "gzip.h"
 #include "migrate/bytesource.h"
 
 #include <QFile>
@@ -5,53 +6,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <zlib.h>
-
 using namespace Ferry;
+using namespace Ferry::Test;
 
 namespace {
-
-// gzip of the bytes that produce() hands out, compressed as a stream so that a huge input
-// never exists in memory at once.
-QByteArray gzipStream(const std::function<QByteArray()> &produce, int level = 6)
-{
-    z_stream stream{};
-    if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        qFatal("deflateInit2 failed");
-    QByteArray out;
-    char buffer[64 * 1024];
-    for (;;) {
-        const QByteArray in = produce();
-        const int flush = in.isEmpty() ? Z_FINISH : Z_NO_FLUSH;
-        stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.constData()));
-        stream.avail_in = uInt(in.size());
-        int rc = Z_OK;
-        do {
-            stream.next_out = reinterpret_cast<Bytef *>(buffer);
-            stream.avail_out = sizeof buffer;
-            rc = deflate(&stream, flush);
-            out.append(buffer, qsizetype(sizeof buffer - stream.avail_out));
-        } while (stream.avail_out == 0);
-        if (flush == Z_FINISH) {
-            if (rc != Z_STREAM_END)
-                qFatal("deflate did not finish");
-            break;
-        }
-    }
-    deflateEnd(&stream);
-    return out;
-}
-
-QByteArray gzip(const QByteArray &data)
-{
-    bool given = false;
-    return gzipStream([&] {
-        if (given)
-            return QByteArray();
-        given = true;
-        return data;
-    });
-}
 
 // Compressible but not trivial: lines of text with random numbers.
 QByteArray sampleText(int lines)

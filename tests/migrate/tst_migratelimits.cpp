@@ -2,6 +2,7 @@
 // duplicate check must be linear, and a file whose one reading step would run for minutes, which
 // a cancel must still stop. Bounded-time tests: each bound is generous (tens of times what the
 // fixed code needs); the unfixed code needs far more.
+#include "gzip.h"
 #include "migrate/csvreader.h"
 #include "migrate/mapping.h"
 #include "migrate/migratehandler.h"
@@ -19,34 +20,10 @@
 #include <QJsonObject>
 #include <QTest>
 
-#include <zlib.h>
-
 using namespace Ferry;
 using namespace Ferry::Test;
 
 namespace {
-
-// One gzip member holding `repeat` copies of block (deflated as a stream: no copy in memory).
-QByteArray gzipRepeated(const QByteArray &block, int repeat)
-{
-    z_stream stream{};
-    deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    QByteArray out;
-    QByteArray buffer(1 << 16, Qt::Uninitialized);
-    for (int i = 0; i < repeat; ++i) {
-        stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(block.constData()));
-        stream.avail_in = uInt(block.size());
-        const int flush = i + 1 == repeat ? Z_FINISH : Z_NO_FLUSH;
-        do {
-            stream.next_out = reinterpret_cast<Bytef *>(buffer.data());
-            stream.avail_out = uInt(buffer.size());
-            deflate(&stream, flush);
-            out.append(buffer.constData(), buffer.size() - qsizetype(stream.avail_out));
-        } while (stream.avail_out == 0);
-    }
-    deflateEnd(&stream);
-    return out;
-}
 
 // The engine as app/ wires it: a queue, a dispatcher, a real migrate handler over a blob store.
 struct Engine

@@ -3,28 +3,12 @@
 // decompressed stream (MigrateHandler, QuotaLedger::chargeImportBytes). Real HTTP to a server on
 // an ephemeral port, the real migrate handler and dispatcher, on SQLite and PostgreSQL.
 #include "../api/jobsapitestsupport.h"
-
-#include <zlib.h>
+#include "gzip.h"
 
 using namespace Ferry;
 using namespace Ferry::Test;
 
 namespace {
-
-QByteArray gzip(const QByteArray &data)
-{
-    z_stream stream{};
-    deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    QByteArray out(qsizetype(deflateBound(&stream, uLong(data.size()))) + 64, Qt::Uninitialized);
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    stream.next_out = reinterpret_cast<Bytef *>(out.data());
-    stream.avail_out = uInt(out.size());
-    deflate(&stream, Z_FINISH);
-    out.resize(qsizetype(stream.total_out));
-    deflateEnd(&stream);
-    return out;
-}
 
 // About 1.3 MB of CSV that compresses more than 5 times.
 QByteArray bigCsv()
@@ -76,7 +60,7 @@ void tst_ImportQuota::gzipIsChargedItsDecompressedSize()
     JobsApiFixture f;
     wireQuota(f);
     const QByteArray csv = bigCsv();
-    const QByteArray compressed = gzip(csv);
+    const QByteArray compressed = gzip(csv, GzipSmallest);
     QVERIFY(compressed.size() * 5 < csv.size());
     const Job job = upload(f, "big", compressed);
     QCOMPARE(job.status, JobStatus::Completed);
@@ -92,7 +76,7 @@ void tst_ImportQuota::gzipPastTheByteLimitWhenDecompressedIsRefused()
     JobsApiFixture f;
     wireQuota(f);
     const QByteArray csv = bigCsv();
-    const QByteArray compressed = gzip(csv);
+    const QByteArray compressed = gzip(csv, GzipSmallest);
     // Room for the compressed upload many times over, not for what it decompresses to.
     QVERIFY(f.quotas->setLimits(f.alice.id, std::nullopt, csv.size() / 2).ok());
     const Job job = upload(f, "big", compressed);

@@ -1,4 +1,5 @@
-// The store side of the upload API's idempotency keys (SqliteStore, migration 0007).
+// The store side of the upload API's idempotency keys (migration 0007), as a contract run on
+// SQLite and PostgreSQL; claims racing from two nodes are PostgreSQL only.
 #include "testsupport.h"
 
 #include <QTest>
@@ -61,6 +62,8 @@ private Q_SLOTS:
         QCOMPARE((*found)->jobId, 7);
         QCOMPARE((*found)->response, QByteArray("{\"ok\":1}"));
         QCOMPARE((*found)->createdAt, now);
+        // Older than the cut-off given: not found.
+        QVERIFY(!t.store->idempotencyKey(alice, QStringLiteral("k"), now + 1)->has_value());
         // A finished key is not released by a failing request.
         QVERIFY(t.store->releaseIdempotencyKey(alice, QStringLiteral("k")).ok());
         QVERIFY(t.store->idempotencyKey(alice, QStringLiteral("k"), 0)->has_value());
@@ -127,6 +130,53 @@ private Q_SLOTS:
             for (int i = 0; i < 4; ++i) {
                 threads.append(QThread::create([&] {
                     auto claimed = t.store->claimIdempotencyKey(claimOf(alice, key, 0));
+                    if (!claimed)
+                        ++failures;
+                    else if (claimed->has_value())
+                        ++losers;
+                    else
+                        ++winners;
+                }));
+            }
+            for (QThread *thread : threads)
+                thread->start();
+            for (QThread *thread : threads) {
+                thread->wait();
+                delete thread;
+            }
+            QCOMPARE(failures.load(), 0);
+            QCOMPARE(winners.load(), 1);
+            QCOMPARE(losers.load(), 3);
+        }
+    }
+
+    void claimOfAnUnknownUserFails()
+    {
+        TempStore t;
+        auto claimed = t.store->claimIdempotencyKey(claimOf(9999, QStringLiteral("k"), 0));
+        QVERIFY(!claimed.ok());
+        QCOMPARE(claimed.error().code, ErrorCode::Storage);
+        QVERIFY(claimed.error().message.contains(u"claiming an idempotency key"));
+    }
+
+    void concurrentClaimsFromTwoNodesHaveOneWinner()
+    {
+        // Several nodes share one database only on PostgreSQL (a SQLite file has one engine).
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: several nodes on one database");
+        TempStore t;
+        const qint64 alice = t.addUser(QStringLiteral("alice"));
+        // A second node: its own store and connection pool on the same database.
+        const std::unique_ptr<Store> other = openTestStore(t.location());
+        QList<Store *> nodes{t.store.get(), other.get()};
+        for (int round = 0; round < 10; ++round) {
+            const QString key = QStringLiteral("race-%1").arg(round);
+            std::atomic<int> winners = 0, losers = 0, failures = 0;
+            QList<QThread *> threads;
+            for (int i = 0; i < 4; ++i) {
+                Store *node = nodes.at(i % 2);
+                threads.append(QThread::create([&, node] {
+                    auto claimed = node->claimIdempotencyKey(claimOf(alice, key, 0));
                     if (!claimed)
                         ++failures;
                     else if (claimed->has_value())

@@ -1,4 +1,5 @@
 #include "datasets/datasetexport.h"
+#include "gzip.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
 #include "queue/builtinhandlers.h"
@@ -13,27 +14,10 @@
 #include <QSet>
 #include <QTest>
 
-#include <zlib.h>
-
 using namespace Ferry;
 using namespace Ferry::Test;
 
 namespace {
-
-QByteArray gzip(const QByteArray &data)
-{
-    z_stream stream{};
-    deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    QByteArray out(qsizetype(deflateBound(&stream, uLong(data.size()))) + 64, Qt::Uninitialized);
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    stream.next_out = reinterpret_cast<Bytef *>(out.data());
-    stream.avail_out = uInt(out.size());
-    deflate(&stream, Z_FINISH);
-    out.resize(qsizetype(stream.total_out));
-    deflateEnd(&stream);
-    return out;
-}
 
 QByteArray csvRows(int from, int to)
 {
