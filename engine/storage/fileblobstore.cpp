@@ -38,7 +38,8 @@ bool isShardName(const QString &name)
 
 bool isBlobId(const QString &id)
 {
-    static const QRegularExpression pattern(QStringLiteral("^[0-9a-f]{64}$"));
+    static const QRegularExpression pattern(
+        QRegularExpression::anchoredPattern(QStringLiteral("[0-9a-f]{64}")));
     return pattern.match(id).hasMatch();
 }
 

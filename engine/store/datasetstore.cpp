@@ -7,7 +7,8 @@ namespace Ferry {
 
 Result<void> validateDatasetName(const QString &name)
 {
-    static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9_-]{1,64}$"));
+    static const QRegularExpression pattern(
+        QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9_-]{1,64}")));
     if (!pattern.match(name).hasMatch()) {
         QString shown = name.left(80);
         for (QChar &c : shown) {

@@ -12,6 +12,17 @@ namespace {
 Error storageError(const QSqlError &error, const QString &doing)
 {
     const QString text = error.text();
+    // A unique key already taken is a Conflict, as on PostgreSQL (postgreserrors.cpp), so that
+    // callers handle it the same on both. QSQLITE reports the primary result code (19,
+    // SQLITE_CONSTRAINT, shared by every kind of constraint) or an extended one (2067 UNIQUE,
+    // 1555 PRIMARY KEY); SQLite's message names the kind.
+    const QString code = error.nativeErrorCode();
+    if (code == u"2067" || code == u"1555" ||
+        (code == u"19" && text.contains(u"UNIQUE constraint failed"))) {
+        return makeError(ErrorCode::Conflict,
+                         QStringLiteral("Conflict while %1: %2").arg(doing, text),
+                         QStringLiteral("Another row with the same key exists."));
+    }
     QString hint = QStringLiteral("Check the database file and the disk.");
     if (text.contains(u"not a database") || text.contains(u"malformed"))
         hint = QStringLiteral("The database file is damaged: restore it from a backup or move it "

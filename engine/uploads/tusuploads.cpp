@@ -200,7 +200,8 @@ Result<QJsonObject> TusUploads::parseMetadata(const QByteArray &header)
         const qsizetype space = pair.indexOf(' ');
         const QByteArray key = space < 0 ? pair : pair.left(space);
         const QByteArray value = space < 0 ? QByteArray() : pair.mid(space + 1).trimmed();
-        static const QRegularExpression keyPattern(QStringLiteral("^[A-Za-z0-9_.\\-]{1,64}$"));
+        static const QRegularExpression keyPattern(
+            QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9_.\\-]{1,64}")));
         if (!keyPattern.match(QString::fromLatin1(key)).hasMatch()) {
             return invalid(QStringLiteral("Upload-Metadata has an invalid key '%1'.")
                                .arg(QString::fromLatin1(key.left(40))),

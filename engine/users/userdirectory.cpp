@@ -22,7 +22,8 @@ QStringList UserDirectory::tiers()
 
 Result<void> UserDirectory::validateName(const QString &name)
 {
-    static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9_.-]{1,64}$"));
+    static const QRegularExpression pattern(
+        QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9_.-]{1,64}")));
     if (!pattern.match(name).hasMatch()) {
         return makeError(ErrorCode::InvalidArgument,
                          QStringLiteral("'%1' is not a valid user name.").arg(name),

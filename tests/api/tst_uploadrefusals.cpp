@@ -41,6 +41,10 @@ void tst_UploadRefusals::badRequestsCreateNothing_data()
     QTest::newRow("bad dataset name")
         << QByteArray("/api/v1/uploads?dataset=a%20b") << QByteArray("text/csv") << s_csv
         << QStringLiteral("invalid_dataset") << QStringLiteral("letters, digits");
+    // A pattern ending in '$' would take "x\n" (it matches before a final newline).
+    QTest::newRow("dataset name ending in a newline")
+        << QByteArray("/api/v1/uploads?dataset=x%0A") << QByteArray("text/csv") << s_csv
+        << QStringLiteral("invalid_dataset") << QStringLiteral("letters, digits");
     QTest::newRow("unknown format")
         << QByteArray("/api/v1/uploads?dataset=x&format=xml") << QByteArray("text/csv") << s_csv
         << QStringLiteral("invalid_format") << QStringLiteral("csv, tsv, ndjson or json");

@@ -85,11 +85,6 @@ private Q_SLOTS:
         // The unique id decides (a unique violation on either backend): a Conflict.
         auto duplicate = t.store->insertTusUpload(tusRecord(QStringLiteral("a"), alice, Now));
         QVERIFY(!duplicate.ok());
-        // Engine divergence, reported rather than fixed here: PostgreSQL maps the unique
-        // violation to Conflict (postgreserrors.cpp), SQLite's sqlError reports it as Storage.
-        if (!onPostgres())
-            QEXPECT_FAIL("", "SQLite reports a duplicate tus id as Storage, not Conflict",
-                         Continue);
         QCOMPARE(duplicate.error().code, ErrorCode::Conflict);
         QVERIFY(duplicate.error().message.contains(u"creating upload a"));
         // An unknown user violates the foreign key: a storage error.
