@@ -171,6 +171,38 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
     if (!native)
         return native.error();
     NativeConnection &db = **native;
+
+    NativeTransaction transaction(db);
+    if (auto begun = transaction.begin(); !begun)
+        return begun.error();
+    if (auto done = settleAttempts(db, settled, request.node); !done)
+        return done.error();
+    if (auto limit = claimLimitNow(db, request); !limit)
+        return limit.error();
+    else
+        request.limit = *limit;
+    QList<ClaimedJob> claimed;
+    if (request.limit > 0) {
+        auto taken = claimJobs(db, request);
+        if (!taken)
+            return taken.error();
+        claimed = std::move(*taken);
+    }
+    if (auto committed = transaction.commit(); !committed)
+        return committed.error();
+    // RETURNING gives no order; start jobs in claim order.
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
+        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
+    });
+    return claimed;
+}
+
+Result<void> SqliteStore::settleAttempts(NativeConnection &db,
+                                         const QList<SettledAttempt> &settled,
+                                         const QString &node)
+{
+    if (settled.isEmpty())
+        return {};
     // A cancel request wins over every later settle that is not the handler's own verdict: an
     // attempt that times out, fails transiently, is released at shutdown or handed back while
     // paused would go back to pending (or dead on its last attempt) and run again; with
@@ -192,31 +224,6 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
         "finished_at, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     if (!history)
         return history.error();
-    // Per-user cap: with a cap the candidates are picked first (cappedClaimIds) and passed as a
-    // JSON array in ?4; without one (the hot path) the claim is the one statement it always was.
-    const bool capped = request.maxPerUser > 0 && request.limit > 0;
-    static const QString claimHead = QStringLiteral(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
-        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3 ");
-    static const QString claimTail = QStringLiteral(
-        "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
-        "max_attempts, timeout_ms, lease_token, created_at");
-    static const QString claimNext =
-        claimHead +
-        QStringLiteral("WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND "
-                       "run_at <= ?3 ORDER BY priority DESC, fair_rank, id LIMIT ?4) ") +
-        claimTail;
-    static const QString claimChosen =
-        claimHead +
-        QStringLiteral("WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?4)) ") +
-        claimTail;
-    auto claim = db.prepare(capped ? claimChosen : claimNext);
-    if (!claim)
-        return claim.error();
-
-    NativeTransaction transaction(db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun.error();
     for (const SettledAttempt &s : settled) {
         const bool terminal = isTerminal(s.newStatus);
         {
@@ -247,7 +254,7 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
             .bind(2, s.leaseToken)
             .bind(3, qint64(s.attempt))
             .bind(4, s.userId)
-            .bind(5, request.node)
+            .bind(5, node)
             .bind(6, s.startedAt)
             .bind(7, s.finishedAt)
             .bind(8, s.outcome)
@@ -256,73 +263,97 @@ Result<QList<ClaimedJob>> SqliteStore::settleAndClaim(const QList<SettledAttempt
         if (h.failed())
             return h.error(QStringLiteral("recording an attempt of job %1").arg(s.jobId));
     }
+    return {};
+}
 
-    QList<ClaimedJob> claimed;
-    if (request.limit > 0) { // the persisted pause, as it is under this write lock
+Result<int> SqliteStore::claimLimitNow(NativeConnection &db, const ClaimRequest &request)
+{
+    if (request.limit <= 0)
+        return request.limit;
+    { // the persisted pause, as it is under this write lock
         auto paused = db.prepare(
             QStringLiteral("SELECT 1 FROM settings WHERE key = 'queue.paused' AND value = '1'"));
         if (!paused)
             return paused.error();
         NativeStatement q(*paused);
         if (q.step()) {
-            request.limit = 0;
             if (request.claimPaused)
                 request.claimPaused();
-        } else if (q.failed()) {
-            return q.error(QStringLiteral("reading the queue's pause"));
+            return 0;
         }
+        if (q.failed())
+            return q.error(QStringLiteral("reading the queue's pause"));
     }
-    if (request.limit > 0 && request.clusterMaxRunning > 0) { // global concurrency limit
+    if (request.clusterMaxRunning > 0) { // global concurrency limit
         auto allowed = clusterClaimAllowance(db, request.clusterMaxRunning);
         if (!allowed)
             return allowed.error();
-        request.limit = qMin(request.limit, *allowed);
+        return qMin(request.limit, *allowed);
     }
-    if (request.limit > 0) {
-        QHash<int, qint64> highestRank;
-        QString cappedIds;
-        if (capped) {
-            auto ids = cappedClaimIds(db, request);
-            if (!ids)
-                return ids.error();
-            cappedIds = *ids;
-        }
-        NativeStatement q(*claim);
-        q.bind(1, request.node).bind(2, request.now + request.leaseMs).bind(3, request.now);
-        if (capped)
-            q.bind(4, cappedIds);
-        else
-            q.bind(4, qint64(request.limit));
-        while (q.step()) {
-            ClaimedJob job;
-            job.id = q.int64(0);
-            job.userId = q.int64(1);
-            job.sessionId = q.text(2);
-            job.type = q.text(3);
-            job.payload = jsonObject(q.text(4));
-            job.priority = int(q.int64(5));
-            const qint64 rank = q.int64(6);
-            job.attempt = int(q.int64(7));
-            job.maxAttempts = int(q.int64(8));
-            job.timeoutMs = q.int64(9);
-            job.leaseToken = q.int64(10);
-            job.createdAt = q.int64(11);
-            job.startedAt = request.now;
-            qint64 &highest = highestRank[job.priority];
-            highest = qMax(highest, rank);
-            claimed.append(std::move(job));
-        }
-        if (q.failed())
-            return q.error(QStringLiteral("claiming jobs"));
-        if (auto advanced = advanceFairClock(highestRank); !advanced)
-            return advanced.error();
+    return request.limit;
+}
+
+Result<QList<ClaimedJob>> SqliteStore::claimJobs(NativeConnection &db, const ClaimRequest &request)
+{
+    // Per-user cap: with a cap the candidates are picked first (cappedClaimIds) and passed as a
+    // JSON array in ?4; without one (the hot path) the claim is the one statement it always was.
+    const bool capped = request.maxPerUser > 0;
+    static const QString claimHead = QStringLiteral(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, "
+        "lease_expires_at = ?2, lease_token = lease_token + 1, started_at = ?3 ");
+    static const QString claimTail = QStringLiteral(
+        "RETURNING id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+        "max_attempts, timeout_ms, lease_token, created_at");
+    static const QString claimNext =
+        claimHead +
+        QStringLiteral("WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND "
+                       "run_at <= ?3 ORDER BY priority DESC, fair_rank, id LIMIT ?4) ") +
+        claimTail;
+    static const QString claimChosen =
+        claimHead +
+        QStringLiteral("WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?4)) ") +
+        claimTail;
+    auto claim = db.prepare(capped ? claimChosen : claimNext);
+    if (!claim)
+        return claim.error();
+    QString cappedIds;
+    if (capped) {
+        auto ids = cappedClaimIds(db, request);
+        if (!ids)
+            return ids.error();
+        cappedIds = *ids;
     }
-    if (auto committed = transaction.commit(); !committed)
-        return committed.error();
-    // RETURNING gives no order; start jobs in claim order.
-    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob &a, const ClaimedJob &b) {
-        return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-    });
+    QList<ClaimedJob> claimed;
+    QHash<int, qint64> highestRank;
+    NativeStatement q(*claim);
+    q.bind(1, request.node).bind(2, request.now + request.leaseMs).bind(3, request.now);
+    if (capped)
+        q.bind(4, cappedIds);
+    else
+        q.bind(4, qint64(request.limit));
+    while (q.step()) {
+        ClaimedJob job;
+        job.id = q.int64(0);
+        job.userId = q.int64(1);
+        job.sessionId = q.text(2);
+        job.type = q.text(3);
+        job.payload = jsonObject(q.text(4));
+        job.priority = int(q.int64(5));
+        const qint64 rank = q.int64(6);
+        job.attempt = int(q.int64(7));
+        job.maxAttempts = int(q.int64(8));
+        job.timeoutMs = q.int64(9);
+        job.leaseToken = q.int64(10);
+        job.createdAt = q.int64(11);
+        job.startedAt = request.now;
+        qint64 &highest = highestRank[job.priority];
+        highest = qMax(highest, rank);
+        claimed.append(std::move(job));
+    }
+    if (q.failed())
+        return q.error(QStringLiteral("claiming jobs"));
+    if (auto advanced = advanceFairClock(highestRank); !advanced)
+        return advanced.error();
     return claimed;
 }
 

@@ -51,6 +51,12 @@ protected:
     undoMigration(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken) override;
 
 private:
+    // settleAndClaim's steps, in its transaction under the write lock: the attempts that ended,
+    // how many jobs may be claimed now (0 while paused; the cluster's allowance), the claim.
+    Result<void>
+    settleAttempts(NativeConnection &db, const QList<SettledAttempt> &settled, const QString &node);
+    Result<int> claimLimitNow(NativeConnection &db, const ClaimRequest &request);
+    Result<QList<ClaimedJob>> claimJobs(NativeConnection &db, const ClaimRequest &request);
     // Global concurrency limit (sqlitecluster.cpp): how many more jobs may start cluster-wide.
     Result<int> clusterClaimAllowance(NativeConnection &db, int clusterMaxRunning);
     explicit SqliteStore(const DatabaseConfig &config);

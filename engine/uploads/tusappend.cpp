@@ -1,4 +1,6 @@
 // TusAppend: one PATCH body appended to an upload's .part file (see tusuploads.h).
+#include "uploads/tusappend.h"
+
 #include "uploads/tusuploads.h"
 
 #include <QLoggingCategory>

@@ -7,6 +7,7 @@
 #include "storage/blobstore.h"
 #include "store/store.h"
 #include "store/tusuploadrecord.h"
+#include "uploads/tusappend.h"
 #include "uploads/uploadgate.h"
 
 #include <QByteArrayView>
@@ -40,8 +41,6 @@ struct TusCreation
     std::optional<QuotaDecision> refused;
     std::optional<QString> tooLarge;
 };
-
-class TusAppend;
 
 // Resumable uploads (tus 1.0.0 core, creation, termination) independent of HTTP: an upload is a
 // row in the store plus the bytes received so far in <directory>/<id>.part. Appends are
@@ -120,41 +119,6 @@ private:
     QSet<QString> m_busy; // uploads with an append (or termination) in progress
     std::atomic<qint64> m_pendingBytes = 0;
     QThreadPool m_pool; // last: destroyed first, it waits for the work still queued
-};
-
-// One PATCH body being appended. Holds the upload exclusively until commit() or keep() (or
-// destruction, which keeps what arrived).
-class TusAppend final
-{
-public:
-    ~TusAppend();
-    Q_DISABLE_COPY_MOVE(TusAppend)
-
-    const TusUploadRecord &upload() const { return m_upload; }
-    qint64 remaining() const { return m_upload.length - m_offset; }
-
-    // Appends to the .part file; false on a write error or past the upload's length.
-    bool write(QByteArrayView data);
-    // Why write() refused, when it was not the disk's own error (the free-disk floor).
-    const std::optional<Error> &writeError() const { return m_writeError; }
-    // The body is whole: makes the bytes durable, records the offset, and completes the upload
-    // when it reached its length. Returns the upload as it is now.
-    Result<TusUploadRecord> commit();
-    // The body broke off: makes what arrived durable and records that offset.
-    void keep();
-
-private:
-    friend class TusUploads;
-    TusAppend(TusUploads &uploads, TusUploadRecord upload, int fd);
-    Result<void> persist();
-
-    TusUploads &m_uploads;
-    TusUploadRecord m_upload;
-    int m_fd;
-    qint64 m_offset;
-    bool m_writeFailed = false;
-    std::optional<Error> m_writeError;
-    bool m_done = false;
 };
 
 } // namespace Ferry
