@@ -2,8 +2,10 @@
 # Before and after, in one run: the same benchmarks from two build directories (for example the
 # commit before a refactor and main), their rounds interleaved (base, new; then new, base; ...) so
 # that a machine getting busier or quieter weighs on both alike. For each benchmark it prints every
-# round's JSON line tagged with its build, then the medians of each build and the ratio new/base
-# (above 1 is faster for rates, slower for latencies).
+# round's JSON line tagged with its build, then the medians of each build, the ratio of those
+# medians new/base, and the median of the rounds' own new/base ratios (steadier when the machine's
+# load drifts: each round's pair ran back to back). Above 1 is faster for rates, slower for
+# latencies.
 #
 #   scripts/bench-compare.sh BASE_BUILD NEW_BUILD [--rounds R] [--only NAME[,NAME...]]
 #
@@ -91,8 +93,14 @@ http_round() {
     echo "$out"
 }
 
-echo "== bench-compare: base $base ($(git -C "$base" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
-    "new $new; $rounds rounds; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The commit each build directory was configured from (its CMakeCache names the source tree).
+commit_of() {
+    local src
+    src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$1/CMakeCache.txt" 2>/dev/null)
+    git -C "${src:-$1}" rev-parse --short HEAD 2>/dev/null || echo '?'
+}
+echo "== bench-compare: base $base ($(commit_of "$base")), new $new ($(commit_of "$new"));" \
+    "$rounds rounds; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 results="$scratch/results.jsonl"
 for name in queue queue-pg migrate migrate-pg http; do
     wanted "$name" || continue
@@ -115,8 +123,16 @@ for name in queue queue-pg migrate migrate-pg http; do
                - ["round", "rounds", "jobs", "rows", "columns", "csvBytes", "workers", "users",
                   "maxPerUser", "non2xx"]) as $keys
             | reduce $keys[] as $k ({}; .[$k] = ($rows | map(.[$k] | select(. != null)) | median));
-        medians("base") as $b | medians("new") as $w
+        # Each round ran both builds back to back: new/base per round, then their median.
+        def paired: [.[] | select(.bench == $n)] | group_by(.round)
+            | map((map(select(.build == "base"))[0]) as $x | (map(select(.build == "new"))[0]) as $y
+                  | $x | with_entries(select(.value | type == "number") | select(.value != 0)
+                                     | .value = ($y[.key] / .value)))
+            | . as $pairs | (map(keys) | add | unique) as $keys
+            | reduce $keys[] as $k ({}; .[$k] = ($pairs | map(.[$k] | select(. != null)) | median * 1000 | round / 1000));
+        medians("base") as $b | medians("new") as $w | paired as $p
         | {bench: $n, summary: "medians", base: $b, new: $w,
-           ratioNewOverBase: ($b | with_entries(.value = (if .value != 0 then ($w[.key] / .value * 1000 | round / 1000) else null end)))}
+           ratioNewOverBase: ($b | with_entries(.value = (if .value != 0 then ($w[.key] / .value * 1000 | round / 1000) else null end))),
+           medianOfPairedRatios: ($p | with_entries(select(.key as $k | $b | has($k))))}
         ' "$results"
 done
