@@ -2,6 +2,7 @@
 // commits a NOTIFY on ferry_jobs so idle nodes claim at once. Claiming is in postgresjobs.cpp.
 #include "postgresstore.h"
 
+#include "store/batchfairranks.h"
 #include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
@@ -74,7 +75,8 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
 
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
-    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    BatchFairRanks ranks(
+        [this](qint64 userId, int priority) { return nextFairRank(userId, priority); });
     const QString emptyPayload = QStringLiteral("{}");
     for (const NewJob &job : jobs) {
         if (job.session) {
@@ -89,24 +91,16 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
             if (!insertSession.exec())
                 return sqlError(insertSession, QStringLiteral("opening an upload session"));
         }
-        const auto rankKey = qMakePair(job.userId, job.priority);
-        qint64 rank = 0;
-        if (auto it = ranks.find(rankKey); it != ranks.end()) {
-            rank = ++*it;
-        } else {
-            auto next = nextFairRank(job.userId, job.priority);
-            if (!next)
-                return next.error();
-            rank = *next;
-            ranks.insert(rankKey, rank);
-        }
+        auto rank = ranks.next(job.userId, job.priority);
+        if (!rank)
+            return rank.error();
         const QString sessionId = job.session ? job.session->id : job.sessionId;
         insert.bindValue(0, job.userId);
         insert.bindValue(1, nullIfEmpty(sessionId));
         insert.bindValue(2, job.type);
         insert.bindValue(3, job.payload.isEmpty() ? emptyPayload : jsonString(job.payload));
         insert.bindValue(4, job.priority);
-        insert.bindValue(5, rank);
+        insert.bindValue(5, *rank);
         insert.bindValue(6, job.maxAttempts);
         insert.bindValue(7, job.runAt > 0 ? job.runAt : now);
         insert.bindValue(8, job.timeoutMs);
@@ -166,30 +160,23 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs
     QSqlQuery &insert = **statement;
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
-    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    BatchFairRanks ranks(
+        [this](qint64 userId, int priority) { return nextFairRank(userId, priority); });
     for (qsizetype first = 0; first < jobs.size(); first += Chunk) {
         NumberArray userIds, priorities, rankValues, maxAttempts, runAts, timeouts;
         TextArray sessionIds, types, payloads;
         const qsizetype end = qMin(jobs.size(), first + Chunk);
         for (qsizetype i = first; i < end; ++i) {
             const NewJob &job = jobs.at(i);
-            const auto rankKey = qMakePair(job.userId, job.priority);
-            qint64 rank = 0;
-            if (auto it = ranks.find(rankKey); it != ranks.end()) {
-                rank = ++*it;
-            } else {
-                auto next = nextFairRank(job.userId, job.priority);
-                if (!next)
-                    return next.error();
-                rank = *next;
-                ranks.insert(rankKey, rank);
-            }
+            auto rank = ranks.next(job.userId, job.priority);
+            if (!rank)
+                return rank.error();
             userIds.add(job.userId);
             sessionIds.add(job.sessionId.isEmpty() ? QString() : job.sessionId);
             types.add(job.type);
             payloads.add(job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
             priorities.add(job.priority);
-            rankValues.add(rank);
+            rankValues.add(*rank);
             maxAttempts.add(job.maxAttempts);
             runAts.add(job.runAt > 0 ? job.runAt : now);
             timeouts.add(job.timeoutMs);

@@ -4,6 +4,7 @@
 // (sqljobqueries.cpp).
 #include "sqlitestore.h"
 
+#include "store/batchfairranks.h"
 #include "store/sqlhelpers.h"
 #include "store/sqlitejobids.h"
 #include "store/sqlitenative.h"
@@ -86,7 +87,8 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
         return begun.error();
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
-    QHash<QPair<qint64, int>, qint64> ranks; // (user, priority) -> last rank given in this batch
+    BatchFairRanks ranks(
+        [this](qint64 userId, int priority) { return nextFairRank(userId, priority); });
     const QString emptyPayload = QStringLiteral("{}");
     for (const NewJob &job : jobs) {
         if (!job.uniqueKey.isEmpty()) {
@@ -113,17 +115,9 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
             if (q.failed())
                 return q.error(QStringLiteral("opening an upload session"));
         }
-        const auto rankKey = qMakePair(job.userId, job.priority);
-        qint64 rank = 0;
-        if (auto it = ranks.find(rankKey); it != ranks.end()) {
-            rank = ++*it;
-        } else {
-            auto next = nextFairRank(job.userId, job.priority);
-            if (!next)
-                return next.error();
-            rank = *next;
-            ranks.insert(rankKey, rank);
-        }
+        auto rank = ranks.next(job.userId, job.priority);
+        if (!rank)
+            return rank.error();
         NativeStatement q(*insert);
         q.bind(1, job.userId)
             .bind(2, job.session               ? job.session->id
@@ -132,7 +126,7 @@ Result<QList<EnqueuedJob>> SqliteStore::enqueue(const QList<NewJob> &jobs, qint6
             .bind(3, job.type)
             .bind(4, job.payload.isEmpty() ? emptyPayload : jsonString(job.payload))
             .bind(5, qint64(job.priority))
-            .bind(6, rank)
+            .bind(6, *rank)
             .bind(7, qint64(job.maxAttempts))
             .bind(8, job.runAt > 0 ? job.runAt : now)
             .bind(9, job.timeoutMs)
