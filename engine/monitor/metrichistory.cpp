@@ -1,5 +1,6 @@
 #include "metrichistory.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace Ferry {
@@ -126,8 +127,14 @@ QList<ResourceSample> MetricHistory::query(MetricRange range, qint64 nowMs) cons
         return m_seconds.since(nowMs - MinuteMs + 1);
     case MetricRange::Last15Minutes:
         return m_seconds.since(nowMs - SecondCapacity * 1000 + 1);
-    case MetricRange::Last24Hours:
-        return m_minutes.since(minuteOf(nowMs) - (MinuteCapacity - 1) * MinuteMs);
+    case MetricRange::Last24Hours: {
+        // The minute in progress is the chart's newest point: a run shorter than a minute shows.
+        const qint64 from = minuteOf(nowMs) - (MinuteCapacity - 1) * MinuteMs;
+        QList<ResourceSample> minutes = m_minutes.since(from);
+        if (auto partial = partialMinute(); partial && partial->timestampMs >= from)
+            minutes.append(*partial);
+        return minutes;
+    }
     }
     return {};
 }
@@ -140,13 +147,29 @@ QList<ResourceSample> MetricHistory::restore(const QList<ResourceSample> &second
     m_minutes.clear();
     m_fold = Fold{};
     m_newestMs = -1;
-    for (const ResourceSample &minute : minutes)
-        m_minutes.append(minute);
-    const qint64 lastMinute = minutes.isEmpty() ? -1 : minutes.last().timestampMs;
+    // The last row may be a minute written unfinished when the monitor stopped. When the store
+    // still has all of that minute's seconds, it is folded again from them instead, so that the
+    // seconds after the restart join it (its row is then written again, complete).
+    qsizetype keptRows = minutes.size();
+    qint64 foldFrom = minutes.isEmpty() ? -1 : minutes.last().timestampMs + MinuteMs;
+    if (!minutes.isEmpty() && !seconds.isEmpty()) {
+        const qint64 last = minutes.last().timestampMs;
+        const bool wholeMinuteKept = seconds.first().timestampMs <= last;
+        const bool hasSecondsOfIt =
+            std::any_of(seconds.cbegin(), seconds.cend(), [last](const ResourceSample &s) {
+                return minuteOf(s.timestampMs) == last;
+            });
+        if (wholeMinuteKept && hasSecondsOfIt) {
+            keptRows = minutes.size() - 1;
+            foldFrom = last;
+        }
+    }
+    for (qsizetype i = 0; i < keptRows; ++i)
+        m_minutes.append(minutes.at(i));
     for (const ResourceSample &second : seconds) {
         m_seconds.append(second);
         m_newestMs = qMax(m_newestMs, second.timestampMs);
-        if (minuteOf(second.timestampMs) <= lastMinute)
+        if (second.timestampMs < foldFrom)
             continue;
         if (m_fold.count > 0 && minuteOf(second.timestampMs) != m_fold.minuteMs) {
             // A whole minute the store has seconds of but no row for (stopped before writing it).

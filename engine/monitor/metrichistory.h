@@ -51,12 +51,14 @@ public:
 
     // Samples must come in time order; one older than the newest is ignored.
     std::optional<ResourceSample> add(const ResourceSample &sample);
-    // Samples of the range ending at nowMs, at the range's resolution, oldest first.
+    // Samples of the range ending at nowMs, at the range's resolution, oldest first. The 24-hour
+    // range ends with the minute in progress, folded so far.
     QList<ResourceSample> query(MetricRange range, qint64 nowMs) const;
     // Replaces the history with what the store kept (oldest first). Seconds newer than the last
-    // minute row are folded again, so the minute in progress at shutdown completes after a
-    // restart instead of being lost or written twice. Returns the minutes completed that way
-    // (whole minutes of seconds without a row), for the caller to persist.
+    // minute row are folded again, and so are the seconds of the last row's own minute when the
+    // store kept all of them (that row may be the minute written unfinished at a stop), so the
+    // minute in progress at shutdown completes after a restart with both halves. Returns the
+    // minutes completed that way, for the caller to persist (again: rows are replaced).
     QList<ResourceSample> restore(const QList<ResourceSample> &seconds,
                                   const QList<ResourceSample> &minutes);
 

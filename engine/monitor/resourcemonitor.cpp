@@ -66,8 +66,7 @@ void ResourceMonitor::start()
 void ResourceMonitor::stop()
 {
     if (!m_thread) {
-        if (auto flushed = flush(); !flushed)
-            qCWarning(lcMonitor).noquote() << flushed.error().toString();
+        saveOnStop();
         return;
     }
     // The timer and the last write happen on the monitor's thread, which owns them.
@@ -76,8 +75,7 @@ void ResourceMonitor::stop()
         [this] {
             if (auto *timer = m_worker->findChild<QTimer *>(QStringLiteral("ticker")))
                 timer->stop();
-            if (auto flushed = flush(); !flushed)
-                qCWarning(lcMonitor).noquote() << flushed.error().toString();
+            saveOnStop();
             QThread::currentThread()->quit();
         },
         Qt::QueuedConnection);
@@ -239,6 +237,28 @@ void ResourceMonitor::record(const ResourceSample &sample)
         if (auto flushed = flush(); !flushed)
             warnOnce(flushed.error());
     }
+}
+
+void ResourceMonitor::saveOnStop()
+{
+    if (auto flushed = flush(); !flushed)
+        qCWarning(lcMonitor).noquote() << flushed.error().toString();
+    if (!m_store)
+        return;
+    // The minute in progress, as far as it got: without it the 24-hour chart of a run shorter
+    // than a minute stays empty. A restart folds it again from its seconds (MetricHistory::
+    // restore) and writes it again once complete.
+    std::optional<ResourceSample> partial;
+    {
+        QMutexLocker lock(&m_mutex);
+        partial = m_history.partialMinute();
+    }
+    if (!partial)
+        return;
+    if (auto saved = m_store->saveMetricSamples(MetricResolution::Minute, {*partial},
+                                                partial->timestampMs - MinuteWindowMs);
+        !saved)
+        qCWarning(lcMonitor).noquote() << saved.error().toString();
 }
 
 Result<void> ResourceMonitor::flush()

@@ -65,7 +65,7 @@ struct GovernorEvent
 // Persistence: one-minute rows are written as each minute completes; one-second samples in
 // batches (every secondsBatch ticks, 10 s by default), so a crash loses at most that much of the
 // 15-minute chart and SQLite sees one small transaction per 10 s instead of one a second.
-// stop() writes the unwritten batch.
+// stop() writes the unwritten batch and the minute in progress.
 //
 // Signals are emitted on the monitor's thread: connect with a queued connection (the default
 // for a receiver on another thread).
@@ -124,6 +124,8 @@ Q_SIGNALS:
     void claimingPausedChanged(bool paused, const QString &reason);
 
 private:
+    // stop()'s last writes: the unwritten seconds and the minute in progress.
+    void saveOnStop();
     void readProbe(ResourceSample &sample);
     void readSources(ResourceSample &sample);
     void govern(ResourceSample &sample);

@@ -123,9 +123,11 @@ private Q_SLOTS:
         QCOMPARE(quarter.size(), 900);
         QCOMPARE(quarter.first().timestampMs, now - 899 * Second);
         const auto day = history.query(MetricRange::Last24Hours, now);
-        QCOMPARE(day.size(), 19); // the 20th minute is still in progress
+        QCOMPARE(day.size(), 20); // 19 whole minutes, and the 20th as far as it got
         QCOMPARE(day.first().timestampMs, Start);
-        QCOMPARE(day.last().timestampMs, Start + 18 * Minute);
+        QCOMPARE(day.at(18).timestampMs, Start + 18 * Minute);
+        QCOMPARE(day.last().timestampMs, Start + 19 * Minute);
+        QCOMPARE(day.last().timestampMs, history.partialMinute()->timestampMs);
         // Minutes older than a day drop out of the range.
         QCOMPARE(history.query(MetricRange::Last24Hours, now + 24 * 60 * Minute).size(), 0);
     }
@@ -155,6 +157,43 @@ private Q_SLOTS:
         QVERIFY(minute);
         QCOMPARE(minute->timestampMs, Start + Minute);
         QCOMPARE(minute->rssBytes, qint64(700));
+    }
+
+    void aRunShorterThanAMinuteShowsInTheDay()
+    {
+        MetricHistory history;
+        for (qint64 t = Start; t < Start + 20 * Second; t += Second)
+            (void)history.add(at(t, t == Start + 5 * Second ? 300 : 100));
+        const auto day = history.query(MetricRange::Last24Hours, Start + 20 * Second);
+        QCOMPARE(day.size(), 1);
+        QCOMPARE(day.first().timestampMs, Start);
+        QCOMPARE(day.first().rssBytes, qint64(300)); // the peak so far
+    }
+
+    void restoreFoldsAMinuteWrittenUnfinishedAgain()
+    {
+        // Stopped 20 s into a minute: its row holds those 20 s, and the store has their seconds.
+        QList<ResourceSample> seconds;
+        for (qint64 t = Start + Minute; t < Start + Minute + 20 * Second; t += Second)
+            seconds.append(at(t, t == Start + Minute + 3 * Second ? 500 : 100));
+        const QList<ResourceSample> minutes{at(Start, 900), at(Start + Minute, 500)};
+        MetricHistory history;
+        QVERIFY(history.restore(seconds, minutes).isEmpty());
+        QCOMPARE(history.minutes().size(), 1); // the whole one; the other is in progress again
+        QVERIFY(history.partialMinute());
+        QCOMPARE(history.partialMinute()->timestampMs, Start + Minute);
+        // Seconds after the restart join it; the next minute completes it with both halves.
+        (void)history.add(at(Start + Minute + 40 * Second, 600));
+        const auto completed = history.add(at(Start + 2 * Minute));
+        QVERIFY(completed);
+        QCOMPARE(completed->timestampMs, Start + Minute);
+        QCOMPARE(completed->rssBytes, qint64(600));
+
+        // When the store no longer has all of that minute's seconds, its row stands.
+        MetricHistory later;
+        QVERIFY(later.restore(seconds.mid(5), minutes).isEmpty());
+        QCOMPARE(later.minutes().size(), 2);
+        QCOMPARE(later.minutes().at(1).rssBytes, qint64(500));
     }
 
     void restoreCompletesWholeMinutesWithoutARow()

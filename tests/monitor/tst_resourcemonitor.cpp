@@ -239,7 +239,18 @@ private Q_SLOTS:
             QCOMPARE(rows.size(), 2);
             QCOMPARE(rows.at(0).at(1).toInt(), 70);
             QCOMPARE(rows.at(1).at(1).toInt(), 1);
-        } // the monitor's destructor writes the last 5 seconds
+        } // the monitor's destructor writes the last 5 seconds and the minute in progress
+        {
+            QString error;
+            auto rows = readRows(h.t.path(),
+                                 QStringLiteral("SELECT ts, rss_bytes FROM metric_samples "
+                                                "WHERE resolution = 60 ORDER BY ts"),
+                                 &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+            QCOMPARE(rows.size(), 2);
+            QCOMPARE(rows.at(1).at(0).toLongLong(), start + 60'000);
+            QCOMPARE(rows.at(1).at(1).toLongLong(), 174 * MB); // its 15 seconds' peak
+        }
 
         // A new store on the same file, and a new monitor: the charts come back.
         h.dispatcher.reset();
@@ -254,18 +265,20 @@ private Q_SLOTS:
         QCOMPARE(seconds.last().timestampMs, start + 74'000);
         QCOMPARE(seconds.at(20).rssBytes, 450 * MB);
         const auto minutes = monitor->history(MetricRange::Last24Hours);
-        QCOMPARE(minutes.size(), 1);
+        QCOMPARE(minutes.size(), 2); // the whole minute, and the one in progress at the stop
         QCOMPARE(minutes.first().timestampMs, start);
         QCOMPARE(minutes.first().rssBytes, 450 * MB); // the minute's peak
+        QCOMPARE(minutes.last().timestampMs, start + 60'000);
 
         // The minute in progress at shutdown completes after the restart, with both halves.
         h.probe.rss = 50 * MB;
         for (int i = 0; i < 46; ++i)
             h.tick(*monitor);
         const auto after = monitor->history(MetricRange::Last24Hours);
-        QCOMPARE(after.size(), 2);
-        QCOMPARE(after.last().timestampMs, start + 60'000);
-        QCOMPARE(after.last().rssBytes, 174 * MB); // from before the restart
+        QCOMPARE(after.size(), 3); // and the next minute, just begun
+        QCOMPARE(after.at(1).timestampMs, start + 60'000);
+        QCOMPARE(after.at(1).rssBytes, 174 * MB); // from before the restart
+        QCOMPARE(after.last().timestampMs, start + 120'000);
         QString error;
         auto rows = readRows(h.t.path(),
                              QStringLiteral("SELECT ts, rss_bytes FROM metric_samples "
