@@ -402,21 +402,17 @@ Result<ConsoleBulkResult> SqlStore::applyConsoleAction(const ConsoleJobFilter &f
                                                        int value,
                                                        qint64 now)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    FilteredJobs jobs(m_sql, *db, whereOf(m_sql, filter, QString()));
+    FilteredJobs jobs(m_sql, write.db(), whereOf(m_sql, filter, QString()));
     Result<ConsoleBulkResult> result = ConsoleBulkResult{};
     switch (action) {
     case ConsoleBulkAction::Cancel:
         result = cancelJobs(jobs, now);
         // The nodes running them are told (cluster: at commit), as cancelJob does for one job.
         if (result && !result->runningCancelled.isEmpty()) {
-            if (auto told = cancelRequestedOf(*db, result->runningCancelled); !told)
+            if (auto told = cancelRequestedOf(write.db(), result->runningCancelled); !told)
                 return told.error();
         }
         break;
@@ -432,14 +428,14 @@ Result<ConsoleBulkResult> SqlStore::applyConsoleAction(const ConsoleJobFilter &f
         result = adjustPriorities(jobs, value);
         break;
     case ConsoleBulkAction::DeleteFinished:
-        if (auto kept = beforeDeletingJobs(*db); !kept)
+        if (auto kept = beforeDeletingJobs(write.db()); !kept)
             return kept.error();
         result = deleteFinished(jobs);
         break;
     }
     if (!result)
         return result.error();
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return result;
 }

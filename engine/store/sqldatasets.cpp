@@ -225,14 +225,10 @@ Result<int> SqlStore::undoEndedMigrations()
 Result<std::optional<qint64>>
 SqlStore::undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leaseToken)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     // The fence: nothing can change the job before this commits. SQLite holds the write turn;
     // PostgreSQL holds the job row as commitBatch does, then the dataset, in commitBatch's
     // order: no batch of this job commits after the check, and a rescue or a retry of the job
@@ -256,7 +252,7 @@ SqlStore::undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leas
             q.addBindValue(jobId);
             if (!q.exec())
                 return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
-            if (auto committed = transaction.commit(); !committed)
+            if (auto committed = write.commit(); !committed)
                 return committed.error();
         }
         return std::optional<qint64>();
@@ -288,7 +284,7 @@ SqlStore::undoJobOnce(qint64 jobId, qint64 datasetId, std::optional<qint64> leas
     q.addBindValue(jobId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("undoing job %1").arg(jobId));
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return std::optional<qint64>(undone);
 }
@@ -315,14 +311,10 @@ Result<void> SqlStore::setColumns(qint64 datasetId,
                                   const QJsonObject &types,
                                   qint64 now)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     // Locked on PostgreSQL: two imports finishing at once on two nodes add their columns in
     // turn (SQLite's writers take turns already).
     q.prepare(QStringLiteral("SELECT columns, column_types FROM datasets WHERE id = ?") +
@@ -350,7 +342,7 @@ Result<void> SqlStore::setColumns(qint64 datasetId,
     q.addBindValue(datasetId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("saving the columns of a dataset"));
-    return transaction.commit();
+    return write.commit();
 }
 
 Result<QString> SqlStore::datasetKey(qint64 datasetId)
@@ -368,16 +360,12 @@ Result<QString> SqlStore::datasetKey(qint64 datasetId)
 
 Result<void> SqlStore::useKey(qint64 datasetId, const QString &field)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
     // The dataset's row, locked as commitBatch locks it (PostgreSQL; SQLite holds the write
     // turn): no batch of any import writes while the records are keyed.
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(QStringLiteral("SELECT key_field FROM datasets WHERE id = ?") + m_sql.rowLock());
     q.addBindValue(datasetId);
     if (!q.exec())
@@ -428,7 +416,7 @@ Result<void> SqlStore::useKey(qint64 datasetId, const QString &field)
     q.addBindValue(datasetId);
     if (!q.exec())
         return sqlError(q, QStringLiteral("keying a dataset"));
-    return transaction.commit();
+    return write.commit();
 }
 
 Result<QList<DatasetInfo>> SqlStore::datasets(qint64 userId)

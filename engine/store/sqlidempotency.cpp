@@ -45,14 +45,10 @@ SqlStore::idempotencyKey(qint64 userId, const QString &key, qint64 notBefore)
 
 Result<std::optional<IdempotencyKey>> SqlStore::claimIdempotencyKey(const IdempotencyClaim &claim)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     // Expired keys go in batches as new ones come (the created_at index finds them). SKIP LOCKED
     // (PostgreSQL): two nodes pruning at once take different rows instead of waiting on (or
     // deadlocking over) each other's.
@@ -104,7 +100,7 @@ Result<std::optional<IdempotencyKey>> SqlStore::claimIdempotencyKey(const Idempo
         holder = keyFrom(q);
     }
     q.finish();
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return holder;
 }

@@ -390,16 +390,12 @@ Result<int> SqlStore::agePendingJobs(qint64 readyBefore, int limit)
 
 Result<int> SqlStore::pruneFinished(qint64 finishedBefore, int batchSize)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    if (auto kept = beforeDeletingJobs(*db); !kept)
+    if (auto kept = beforeDeletingJobs(write.db()); !kept)
         return kept.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     // A failed migration waits for the undo sweep (its checkpoint goes then): its rows
     // are found by its job. The console and the API delete by the same rule.
     q.prepare(QStringLiteral("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
@@ -410,7 +406,7 @@ Result<int> SqlStore::pruneFinished(qint64 finishedBefore, int batchSize)
     if (!q.exec())
         return sqlError(q, QStringLiteral("pruning finished jobs"));
     const int deleted = q.numRowsAffected();
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return deleted;
 }
@@ -452,14 +448,10 @@ Result<bool> SqlStore::blobReferenced(const QString &blobId)
 
 Result<QStringList> SqlStore::pruneSessions(qint64 createdBefore, int batchSize)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(QStringLiteral(
         "DELETE FROM upload_sessions WHERE id IN (SELECT s.id FROM upload_sessions s "
         "WHERE s.created_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.session_id = s.id) "
@@ -483,21 +475,17 @@ Result<QStringList> SqlStore::pruneSessions(qint64 createdBefore, int batchSize)
         if (!*referenced)
             unreferenced.append(blob);
     }
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return unreferenced;
 }
 
 Result<std::optional<QString>> SqlStore::deleteUnusedSession(const QString &sessionId)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(JobDeleteSql::deleteUnusedSession);
     q.addBindValue(sessionId);
     if (!q.exec())
@@ -512,7 +500,7 @@ Result<std::optional<QString>> SqlStore::deleteUnusedSession(const QString &sess
         if (!*referenced)
             unreferenced = blob;
     }
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return unreferenced;
 }

@@ -32,14 +32,10 @@ Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
                                          const QList<ResourceSample> &samples,
                                          qint64 pruneBefore)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(QStringLiteral("INSERT INTO metric_samples (resolution, ") + s_metricColumns +
               QStringLiteral(") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                              "ON CONFLICT (resolution, ts) DO UPDATE SET ") +
@@ -62,13 +58,13 @@ Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
         if (!q.exec())
             return sqlError(q, QStringLiteral("saving resource samples"));
     }
-    QSqlQuery prune(*db);
+    QSqlQuery prune(write.db());
     prune.prepare(QStringLiteral("DELETE FROM metric_samples WHERE resolution = ? AND ts < ?"));
     prune.addBindValue(int(resolution));
     prune.addBindValue(pruneBefore);
     if (!prune.exec())
         return sqlError(prune, QStringLiteral("pruning resource samples"));
-    return transaction.commit();
+    return write.commit();
 }
 
 Result<QList<ResourceSample>> SqlStore::metricSamples(MetricResolution resolution, qint64 since)

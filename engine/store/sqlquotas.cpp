@@ -112,23 +112,19 @@ Result<QuotaReserveResult> SqlStore::reserveQuota(qint64 userId,
                                                   qint64 now,
                                                   const QString &owner)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+    if (auto locked = lockUser(m_sql, write.db(), userId); !locked)
         return locked.error();
-    auto usage = readUsage(*db, userId, period);
+    auto usage = readUsage(write.db(), userId, period);
     if (!usage)
         return usage.error();
     if (uploadsLimit >= 0 && usage->uploads + 1 > uploadsLimit)
         return QuotaReserveResult{QuotaOutcome::UploadsExceeded, 0};
     if (bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
         return QuotaReserveResult{QuotaOutcome::BytesExceeded, 0};
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(
         QStringLiteral("INSERT INTO quota_reservations (user_id, period, bytes, created_at, owner) "
                        "VALUES (?, ?, ?, ?, COALESCE(?, '')) RETURNING id"));
@@ -141,7 +137,7 @@ Result<QuotaReserveResult> SqlStore::reserveQuota(qint64 userId,
         return sqlError(q, QStringLiteral("reserving quota"));
     const qint64 id = q.value(0).toLongLong();
     q.finish();
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return QuotaReserveResult{QuotaOutcome::Granted, id};
 }
@@ -151,14 +147,10 @@ Result<QuotaOutcome> SqlStore::settleQuota(qint64 reservationId,
                                            qint64 bytesLimit,
                                            const QString &settlePeriod)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    QSqlQuery q(*db);
+    QSqlQuery q(write.db());
     q.prepare(QStringLiteral("SELECT user_id, period, bytes FROM quota_reservations WHERE id = ?") +
               m_sql.forUpdate());
     q.addBindValue(reservationId);
@@ -175,23 +167,23 @@ Result<QuotaOutcome> SqlStore::settleQuota(qint64 reservationId,
     const QString period = settlePeriod.isEmpty() ? q.value(1).toString() : settlePeriod;
     const qint64 reserved = q.value(2).toLongLong();
     q.finish();
-    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+    if (auto locked = lockUser(m_sql, write.db(), userId); !locked)
         return locked.error();
     QuotaOutcome outcome = QuotaOutcome::Granted;
     if (bytes > reserved && bytesLimit >= 0) {
-        auto others = readUsage(*db, userId, period, reservationId);
+        auto others = readUsage(write.db(), userId, period, reservationId);
         if (!others)
             return others.error();
         if (others->bytes + bytes > bytesLimit)
             outcome = QuotaOutcome::BytesExceeded;
     }
-    QSqlQuery remove(*db);
+    QSqlQuery remove(write.db());
     remove.prepare(QStringLiteral("DELETE FROM quota_reservations WHERE id = ?"));
     remove.addBindValue(reservationId);
     if (!remove.exec())
         return sqlError(remove, QStringLiteral("settling quota"));
     if (outcome == QuotaOutcome::Granted) {
-        QSqlQuery add(*db);
+        QSqlQuery add(write.db());
         add.prepare(QStringLiteral(
             "INSERT INTO quota_usage (user_id, period, uploads, bytes) VALUES (?, ?, 1, ?) "
             "ON CONFLICT (user_id, period) DO UPDATE SET uploads = quota_usage.uploads + 1, "
@@ -202,7 +194,7 @@ Result<QuotaOutcome> SqlStore::settleQuota(qint64 reservationId,
         if (!add.exec())
             return sqlError(add, QStringLiteral("settling quota"));
     }
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return outcome;
 }
@@ -228,21 +220,17 @@ Result<void> SqlStore::refundQuota(qint64 userId, const QString &period, qint64 
 Result<QuotaOutcome>
 SqlStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes, qint64 bytesLimit)
 {
-    const auto turn = writeTurn();
-    auto db = this->db();
-    if (!db)
-        return db.error();
-    SqlTransaction transaction(*db);
-    if (auto begun = transaction.begin(); !begun)
+    WriteTransaction write(*this);
+    if (auto begun = write.begin(); !begun)
         return begun.error();
-    if (auto locked = lockUser(m_sql, *db, userId); !locked)
+    if (auto locked = lockUser(m_sql, write.db(), userId); !locked)
         return locked.error();
-    auto usage = readUsage(*db, userId, period);
+    auto usage = readUsage(write.db(), userId, period);
     if (!usage)
         return usage.error();
     if (bytes > 0 && bytesLimit >= 0 && usage->bytes + bytes > bytesLimit)
         return QuotaOutcome::BytesExceeded;
-    QSqlQuery add(*db);
+    QSqlQuery add(write.db());
     add.prepare(QStringLiteral("INSERT INTO quota_usage (user_id, period, uploads, bytes) "
                                "VALUES (?, ?, 0, %1(CAST(? AS BIGINT), 0)) "
                                "ON CONFLICT (user_id, period) "
@@ -254,7 +242,7 @@ SqlStore::chargeQuotaBytes(qint64 userId, const QString &period, qint64 bytes, q
     add.addBindValue(bytes);
     if (!add.exec())
         return sqlError(add, QStringLiteral("charging decompressed bytes"));
-    if (auto committed = transaction.commit(); !committed)
+    if (auto committed = write.commit(); !committed)
         return committed.error();
     return QuotaOutcome::Granted;
 }

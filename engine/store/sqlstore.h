@@ -10,9 +10,11 @@
 #include "store/connectionpool.h"
 #include "store/datasetstore.h"
 #include "store/sqldialect.h"
+#include "store/sqlhelpers.h"
 #include "store/store.h"
 
 #include <mutex>
+#include <optional>
 
 namespace Ferry {
 
@@ -199,6 +201,36 @@ protected:
     // time and this process's writers queue on a mutex rather than in SQLite's busy handler
     // (SqliteStore); PostgreSQL locks rows, and the turn is empty.
     virtual std::unique_lock<std::mutex> writeTurn() { return {}; }
+
+    // A write in a transaction of its own: the write's turn, this thread's connection and BEGIN,
+    // as most of the shared writes start. Rolled back unless commit() is called.
+    //     WriteTransaction write(*this);
+    //     if (auto begun = write.begin(); !begun)
+    //         return begun.error();
+    //     QSqlQuery q(write.db()); ... return write.commit();
+    class WriteTransaction final
+    {
+    public:
+        explicit WriteTransaction(SqlStore &store) : m_store(store), m_turn(store.writeTurn()) {}
+        Q_DISABLE_COPY_MOVE(WriteTransaction)
+
+        Result<void> begin()
+        {
+            auto db = m_store.db();
+            if (!db)
+                return db.error();
+            m_db = *db;
+            return m_transaction.emplace(m_db).begin();
+        }
+        QSqlDatabase &db() { return m_db; }
+        Result<void> commit() { return m_transaction->commit(); }
+
+    private:
+        SqlStore &m_store;
+        std::unique_lock<std::mutex> m_turn;
+        QSqlDatabase m_db;
+        std::optional<SqlTransaction> m_transaction; // the turn is taken first, released last
+    };
 
     // ---- Jobs: the dialects' hooks (sqljobqueries.cpp, sqlconsole.cpp) ----
     // The fair rank for a user's next job at a priority (see fair_clock in the schema): each
