@@ -44,9 +44,10 @@ EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
 EngineHost::~EngineHost()
 {
     stop();
-    m_settings.reset(); // its appliers point at what follows
-    m_listener.reset(); // cluster: its callbacks reach the queue
-    m_cluster.reset();  // cluster: samples the dispatcher and the probe
+    m_listener.reset();         // cluster: its callbacks reach the follower and the queue
+    m_settingsFollower.reset(); // applies settings through m_settings' appliers
+    m_settings.reset();         // its appliers point at what follows
+    m_cluster.reset();          // cluster: samples the dispatcher and the probe
     m_monitor.reset();
     m_http.reset();
     m_eventRoutes.reset(); // events: after the server (it holds the streams), before the store
@@ -240,8 +241,14 @@ void EngineHost::createCluster()
         callbacks.cancelRequested = [queue = m_queue.get()](qint64 id) {
             queue->announceRemoteCancel(id);
         };
-        // A pause (or per-user cap) set by another node or process applies here at once.
-        callbacks.settingChanged = [queue = m_queue.get()](const QString &) {
+        // A pause (or per-user cap) set by another node or process applies here at once; so
+        // does a console setting saved on another node (rate limit, proxies, job defaults...).
+        callbacks.settingChanged = [this, queue = m_queue.get()](const QString &key) {
+            if (key.startsWith(u"console.")) {
+                if (m_settingsFollower)
+                    m_settingsFollower->requestReload();
+                return;
+            }
             queue->reloadPaused();
         };
         m_listener =
@@ -255,6 +262,9 @@ Result<void> EngineHost::startCluster()
     if (auto started = m_cluster->start(); !started)
         return started;
     if (m_listener) {
+        // Console settings saved on other nodes: at their NOTIFY, and every 10 s in case one
+        // was lost while the listener reconnected. Created once every applier is registered.
+        m_settingsFollower = std::make_unique<SettingsFollower>(*m_settings, 10'000);
         // Not fatal: the dispatcher polls, and the listener keeps trying to connect.
         if (auto listening = m_listener->start(); !listening)
             qCWarning(lcHost) << listening.error().toString();

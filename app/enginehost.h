@@ -15,6 +15,7 @@
 #include "cluster/clusternode.h"
 #include "cluster/notificationlistener.h"
 #include "config/ferryconfig.h"
+#include "config/settingsfollower.h"
 #include "config/settingsservice.h"
 #include "core/clock.h"
 #include "http/httpserver.h"
@@ -125,6 +126,8 @@ private:
     std::unique_ptr<NotificationListener> m_listener;
     // Console settings: overrides read at create(), appliers registered as their targets exist.
     std::unique_ptr<SettingsService> m_settings;
+    // Cluster: settings other nodes saved, applied here (PostgreSQL only; null on SQLite).
+    std::unique_ptr<SettingsFollower> m_settingsFollower;
 };
 
 } // namespace Ferry

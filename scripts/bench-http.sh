@@ -4,17 +4,22 @@
 # (Express 5 + express-rate-limit on Node) serving the same JSON. Prints one JSON line per server
 # and round: requests/s, p50/p99 latency, server RSS after the run.
 #
-#   scripts/bench-http.sh [BUILD_DIR] [--rounds R] [--seconds S]
+#   scripts/bench-http.sh [BUILD_DIR] [--rounds R] [--seconds S] [--db URL]
+#
+# --db postgresql://...: Ferry's node on that (empty) PostgreSQL database instead of SQLite in its
+# data dir (issue 17: the same measures on the cluster's store; the shared rate limit included).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 shift || true
 rounds=3
 seconds=10
+db=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --db) db=(--db "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -40,14 +45,14 @@ run_wrk() {
 # Ferry: a fresh data dir, one user, one finished job.
 ferry="$build/app/ferry"
 data="$scratch/ferry"
-token=$("$ferry" --data-dir "$data" user add bench --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
-"$ferry" --data-dir "$data" enqueue noop --user bench >/dev/null
+token=$("$ferry" --data-dir "$data" "${db[@]}" user add bench --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
+"$ferry" --data-dir "$data" "${db[@]}" enqueue noop --user bench >/dev/null
 # Uploads: no quota in the way, and the queue paused so that only receiving is measured (the
 # Express peer stores the file and answers; it runs nothing either).
-"$ferry" --data-dir "$data" quota set bench --uploads unlimited --bytes unlimited >/dev/null
-"$ferry" --data-dir "$data" pause >/dev/null
+"$ferry" --data-dir "$data" "${db[@]}" quota set bench --uploads unlimited --bytes unlimited >/dev/null
+"$ferry" --data-dir "$data" "${db[@]}" pause >/dev/null
 port=$(free_port)
-"$ferry" --headless --data-dir "$data" --listen "127.0.0.1:$port" --rate-limit 1000000000 \
+"$ferry" --headless --data-dir "$data" "${db[@]}" --listen "127.0.0.1:$port" --rate-limit 1000000000 \
     >"$scratch/ferry.log" 2>&1 &
 pids+=($!)
 ferry_pid=$!
@@ -63,6 +68,7 @@ pids+=($!)
 express_pid=$!
 for _ in $(seq 50); do curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$eport/api/v1/jobs/1" >/dev/null 2>&1 && break; sleep 0.1; done
 
+echo "== bench/http: Ferry on ${db[1]:-SQLite}"
 echo "== bench/http: wrk -t2 -c64 -d${seconds}s GET /api/v1/jobs/1, Ferry and Express 5 + express-rate-limit (node $(node --version))"
 for round in $(seq "$rounds"); do
     f=$(run_wrk "http://127.0.0.1:$port/api/v1/jobs/1" "$token")

@@ -220,35 +220,74 @@ Result<void> SettingsService::validate(const FerryConfig &config)
     return ConcurrencyGovernor::validateWatermarks(config.memoryHighBytes, config.memoryLowBytes);
 }
 
-Result<void> SettingsService::load()
+Result<SettingsService::Stored> SettingsService::readStored() const
 {
-    FerryConfig effective = m_configured;
-    QHash<QString, QString> overrides;
+    Stored read{m_configured, {}};
     for (const QString &key : keys()) {
         auto stored = m_store.setting(storeKey(key));
         if (!stored)
             return stored.error();
         if (!stored->has_value() || (*stored)->isEmpty())
             continue;
-        FerryConfig candidate = effective;
+        FerryConfig candidate = read.effective;
         if (auto set = setText(candidate, key, **stored); !set) {
             qCWarning(lcSettings).noquote()
                 << "ignoring the console's setting" << key << "-" << set.error().toString();
             continue;
         }
-        effective = candidate;
-        overrides.insert(key, **stored);
+        read.effective = candidate;
+        read.overrides.insert(key, **stored);
     }
-    if (auto valid = validate(effective); !valid) {
+    if (auto valid = validate(read.effective); !valid) {
         qCWarning(lcSettings).noquote()
             << "ignoring the console's settings -" << valid.error().toString();
-        effective = m_configured;
-        overrides.clear();
+        read = Stored{m_configured, {}};
     }
+    return read;
+}
+
+Result<void> SettingsService::load()
+{
+    auto read = readStored();
+    if (!read)
+        return read.error();
     const QMutexLocker locker(&m_mutex);
-    m_effective = effective;
-    m_overrides = overrides;
+    m_effective = read->effective;
+    m_overrides = read->overrides;
     return {};
+}
+
+Result<QStringList> SettingsService::reload()
+{
+    const QMutexLocker saving(&m_saveMutex);
+    auto read = readStored();
+    if (!read)
+        return read.error();
+    QStringList changed;
+    std::set<Group> groups;
+    {
+        const QMutexLocker locker(&m_mutex);
+        for (const QString &key : keys()) {
+            if (textOf(read->effective, key) != textOf(m_effective, key)) {
+                changed.append(key);
+                groups.insert(groupOf(key));
+            }
+        }
+        m_effective = read->effective;
+        m_overrides = read->overrides;
+    }
+    // Outside m_mutex, as commit() does not: an applier may take its own locks, and a reader of
+    // settings() must not wait for it.
+    for (const Group group : groups) {
+        const auto applier = m_appliers.find(group);
+        if (applier == m_appliers.end())
+            continue; // applies at the next start, as on the node that saved it
+        if (auto applied = applier->second(read->effective); !applied) {
+            qCWarning(lcSettings).noquote()
+                << "a setting saved elsewhere was not applied -" << applied.error().toString();
+        }
+    }
+    return changed;
 }
 
 FerryConfig SettingsService::effective() const

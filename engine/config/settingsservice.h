@@ -82,6 +82,11 @@ public:
     // Reads the saved overrides (EngineHost, before it builds anything from the configuration).
     // An override that no longer parses is skipped with a warning.
     Result<void> load();
+    // Reads the overrides again and applies, live where an applier exists, those that differ from
+    // what is in force: another node (or process) saved them on the shared store. Returns the
+    // keys whose value changed. EngineHost calls it when the store announces a change of a
+    // console setting (PostgreSQL NOTIFY ferry_settings) and every few seconds as a fallback.
+    Result<QStringList> reload();
     FerryConfig effective() const;
     QList<Setting> settings() const;
 
@@ -95,6 +100,12 @@ public:
     Result<SaveOutcome> revert(const QStringList &keys);
 
 private:
+    struct Stored
+    {
+        FerryConfig effective;
+        QHash<QString, QString> overrides;
+    };
+    Result<Stored> readStored() const;
     Result<SaveOutcome> commit(const FerryConfig &candidate, const QHash<QString, QString> &stored);
 
     SettingStore &m_store;

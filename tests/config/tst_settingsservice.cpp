@@ -1,9 +1,11 @@
+#include "config/settingsfollower.h"
 #include "config/settingsservice.h"
 #include "queue/builtinhandlers.h"
 #include "queue/jobqueue.h"
 #include "ratelimit/ratelimiter.h"
 #include "testsupport.h"
 
+#include <QSemaphore>
 #include <QTest>
 
 using namespace Ferry;
@@ -155,6 +157,97 @@ private Q_SLOTS:
         QVERIFY(third.load().ok());
         QCOMPARE(third.effective().rateLimit, 50);
         QCOMPARE(third.effective().rateWindowSeconds, 60);
+    }
+
+    // Two nodes on one store: what one saves, the other's reload() reads and applies live (its
+    // applier runs once per changed group), and a reload that finds nothing new applies nothing.
+    void reloadAppliesWhatAnotherNodeSaved()
+    {
+        TempStore t;
+        FerryConfig config;
+        SettingsService saver(*t.store, config);
+        SettingsService follower(*t.store, config);
+        QVERIFY(saver.load().ok());
+        QVERIFY(follower.load().ok());
+        QList<int> applied;
+        follower.setApplier(SettingsService::Group::RateLimit,
+                            [&](const FerryConfig &next) -> Result<void> {
+                                applied.append(next.rateLimit);
+                                return {};
+                            });
+        int jobDefaultsApplied = 0;
+        follower.setApplier(SettingsService::Group::JobDefaults,
+                            [&](const FerryConfig &) -> Result<void> {
+                                ++jobDefaultsApplied;
+                                return {};
+                            });
+
+        auto nothing = follower.reload();
+        QVERIFY(nothing.ok());
+        QVERIFY(nothing->isEmpty());
+        QVERIFY(applied.isEmpty());
+
+        QVERIFY(saver
+                    .save({{QStringLiteral("rate_limit"), QStringLiteral("9")},
+                           {QStringLiteral("listen_address"), QStringLiteral("0.0.0.0:9100")}})
+                    .ok());
+        auto changed = follower.reload();
+        QVERIFY(changed.ok());
+        QCOMPARE(*changed,
+                 QStringList({QStringLiteral("listen_address"), QStringLiteral("rate_limit")}));
+        QCOMPARE(applied, QList<int>{9});
+        QCOMPARE(jobDefaultsApplied, 0);
+        QCOMPARE(follower.effective().rateLimit, 9);
+        // A restart-only setting shows as in force from the next start, as on the saving node.
+        QCOMPARE(follower.effective().listenPort, quint16(9100));
+        for (const auto &setting : follower.settings()) {
+            if (setting.key == u"rate_limit")
+                QCOMPARE(setting.source, SettingsService::Source::Console);
+        }
+
+        // A revert on the saving node is a change too: the configured value comes back.
+        QVERIFY(saver.revert({QStringLiteral("rate_limit")}).ok());
+        changed = follower.reload();
+        QVERIFY(changed.ok());
+        QCOMPARE(*changed, QStringList{QStringLiteral("rate_limit")});
+        QCOMPARE(applied, QList<int>({9, 50}));
+        QVERIFY(follower.reload()->isEmpty());
+        QCOMPARE(applied.size(), 2);
+    }
+
+    // The follower reloads on request, off the caller's thread, and a burst of requests that
+    // arrives while a reload runs costs one more read, never one per request.
+    void followerFoldsABurstOfRequests()
+    {
+        TempStore t;
+        SettingsService saver(*t.store, FerryConfig{});
+        SettingsService follower(*t.store, FerryConfig{});
+        QVERIFY(saver.load().ok());
+        QVERIFY(follower.load().ok());
+        std::atomic<int> limit = 0;
+        QSemaphore applying; // the first reload's applier waits here while the burst arrives
+        QSemaphore release;
+        follower.setApplier(SettingsService::Group::RateLimit,
+                            [&](const FerryConfig &next) -> Result<void> {
+                                applying.release();
+                                release.tryAcquire(1, 30'000);
+                                limit = next.rateLimit;
+                                return {};
+                            });
+        SettingsFollower following(follower, 3'600'000); // no poll within the test
+        QVERIFY(saver.save({{QStringLiteral("rate_limit"), QStringLiteral("11")}}).ok());
+        following.requestReload();
+        QVERIFY(applying.tryAcquire(1, 30'000)); // the reload runs, on the follower's thread
+        for (int i = 0; i < 1000; ++i)
+            following.requestReload();
+        release.release(2);
+        QVERIFY(waitFor([&] { return following.reloads() == 2; }));
+        QCOMPARE(limit.load(), 11);
+        QCOMPARE(following.changes(), 1); // the second read found nothing new
+        // A later request reads again: a second save is applied too.
+        QVERIFY(saver.save({{QStringLiteral("rate_limit"), QStringLiteral("12")}}).ok());
+        following.requestReload();
+        QVERIFY(waitFor([&] { return limit.load() == 12 && following.reloads() == 3; }));
     }
 
     void aBrokenOverrideIsIgnored()
