@@ -5,6 +5,7 @@
 #include "store/postgresstore.h"
 #include "testsupport.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QRandomGenerator>
 #include <QTest>
@@ -281,6 +282,8 @@ private Q_SLOTS:
         const qint64 total = qint64(256) << 20;
         QByteArray piece = randomBytes(64 * 1024, 5);
         const qint64 before = peakRss();
+        QElapsedTimer clock; // reported for docs/architecture.md, not asserted
+        clock.start();
         auto writer = blobs->create(total);
         QVERIFY(writer.ok());
         Sha256 hash;
@@ -292,6 +295,7 @@ private Q_SLOTS:
         auto blob = (*writer)->commit();
         QVERIFY2(blob.ok(), blob ? "" : qPrintable(blob.error().toString()));
         QCOMPARE(blob->id, QString::fromLatin1(hash.result().toHex()));
+        const qint64 writeMs = clock.restart();
         auto reader = blobs->open(blob->id);
         QVERIFY(reader.ok());
         Sha256 readBack;
@@ -306,6 +310,10 @@ private Q_SLOTS:
         }
         QCOMPARE(read, total);
         QCOMPARE(readBack.result(), hash.result());
+        const qint64 readMs = clock.elapsed();
+        qInfo("256 MiB: written in %lld ms (%lld MiB/s), read in %lld ms (%lld MiB/s)", writeMs,
+              256'000 / std::max<qint64>(1, writeMs), readMs,
+              256'000 / std::max<qint64>(1, readMs));
         const qint64 growth = peakRss() - before;
         qInfo() << "peak RSS growth writing and reading 256 MiB:" << (growth >> 20) << "MiB";
         QVERIFY2(growth < (qint64(48) << 20), qPrintable(QString::number(growth >> 20)));
