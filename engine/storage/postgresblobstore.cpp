@@ -97,14 +97,23 @@ private:
     qint64 m_chunkStart = 0;
 };
 
+// The threads that read or commit uploads are the store's callers (API pool, job slots, tus
+// pool), as many as the store's own pool serves; the chunk writers come on top, so that a busy
+// upload path never waits the busy timeout for a connection the writers hold.
+DatabaseConfig withWriters(DatabaseConfig config, int writers)
+{
+    config.maxConnections = config.connectionLimit() + std::max(1, writers);
+    return config;
+}
+
 } // namespace
 
 PostgresBlobStore::PostgresBlobStore(const DatabaseConfig &config, Options options)
     : m_options(options)
     , m_connections(std::make_unique<ConnectionPool>(
-          config, ConnectionPool::Initializer(), [](QSqlDatabase &db) {
-              return PgBlobSql::connectionAlive(db);
-          }))
+          withWriters(config, options.threads),
+          ConnectionPool::Initializer(),
+          [](QSqlDatabase &db) { return PgBlobSql::connectionAlive(db); }))
 {
     m_pool.setObjectName(QStringLiteral("ferry-blobs"));
     m_pool.setMaxThreadCount(std::max(1, options.threads));
