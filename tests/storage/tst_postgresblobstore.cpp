@@ -363,7 +363,7 @@ private Q_SLOTS:
     {
         PostgresBlobStore::Options options;
         options.chunkBytes = 100'000;
-        options.appendLeaseMs = 300;
+        options.appendLeaseMs = 2000; // long enough to see it held, on a busy machine too
         auto blobs = blobStore(options);
         const QByteArray content = randomBytes(500'000, 7);
         const QString id = newUpload(*blobs, content.size());
@@ -374,7 +374,7 @@ private Q_SLOTS:
         QVERIFY((*stalled)->write(QByteArrayView(content).first(200'000)).ok());
         QVERIFY(Test::waitFor([&] { return offsetOf(id) == 200'000; }));
         QCOMPARE(blobs->beginPartAppend(id, 200'000, 1000).error().code, ErrorCode::Conflict);
-        QThread::msleep(400);
+        QThread::msleep(options.appendLeaseMs + 200);
         // Its hold ran out: another PATCH resumes at what was committed.
         auto resumed = blobs->beginPartAppend(id, 200'000, 2000);
         QVERIFY2(resumed.ok(), resumed ? "" : qPrintable(resumed.error().toString()));
