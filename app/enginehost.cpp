@@ -4,6 +4,8 @@
 #include "core/nodeid.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatchercontrol.h"
+#include "storage/fileblobstore.h"
+#include "storage/postgresblobstore.h"
 #include "store/storefactory.h"
 
 #include <QHostInfo>
@@ -112,10 +114,17 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
         return loaded.error();
     host->m_config = host->m_settings->effective();
     host->m_config.database.sessionName = database.sessionName; // the listener's, the limiter's
-    // Uploads reachable from every node: --blob-dir (default <data-dir>/blobs), which several
-    // nodes on several machines must share (docs/deployment.md).
-    host->m_blobs =
-        std::make_unique<FileBlobStore>(host->m_config.blobDir, config.minFreeDiskBytes);
+    // Uploads reachable from every node: in the database on PostgreSQL (--blob-store database,
+    // its default), else under --blob-dir (default <data-dir>/blobs), which several nodes on
+    // several machines must share (docs/deployment.md).
+    if (host->m_config.blobStorage == FerryConfig::BlobStorage::Database) {
+        auto blobs = std::make_unique<PostgresBlobStore>(database, PostgresBlobStore::Options());
+        host->m_tusParts = blobs.get();
+        host->m_blobs = std::move(blobs);
+    } else {
+        host->m_blobs =
+            std::make_unique<FileBlobStore>(host->m_config.blobDir, config.minFreeDiskBytes);
+    }
     registerBuiltinHandlers(host->m_handlers);
     auto migrate = std::make_shared<MigrateHandler>(host->m_store->datasets(), *host->m_blobs,
                                                     host->m_clock, config.migrate);
@@ -379,9 +388,10 @@ Result<void> EngineHost::start()
     m_api->addRoutes(*m_quotaRoutes);
     // Resumable (tus) uploads, counted against the same monthly quotas.
     TusOptions tus;
-    tus.directory =
-        m_config.blobDir + QStringLiteral("/tus"); // shared, so a PATCH may land on any node
-    tus.maxSize = m_config.maxUploadBytes;         // one size limit for every upload path
+    // Shared (the directory, or the database), so a PATCH may land on any node.
+    tus.directory = m_config.blobDir + QStringLiteral("/tus");
+    tus.parts = m_tusParts;
+    tus.maxSize = m_config.maxUploadBytes; // one size limit for every upload path
     m_tusUploads = std::make_unique<TusUploads>(*m_store, *m_queue, *m_blobs, m_clock,
                                                 m_quotas.get(), std::move(tus));
     m_tusRoutes = std::make_unique<TusRoutes>(*m_tusUploads);

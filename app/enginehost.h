@@ -27,7 +27,8 @@
 #include "queue/handlerregistry.h"
 #include "queue/jobqueue.h"
 #include "quota/quotaledger.h"
-#include "storage/fileblobstore.h"
+#include "storage/blobstore.h"
+#include "storage/tuspartstore.h"
 #include "store/postgresratelimit.h"
 #include "store/store.h"
 #include "users/userdirectory.h"
@@ -84,7 +85,8 @@ private:
     SystemClock m_clock;
     std::unique_ptr<QLockFile> m_engineLock;
     std::unique_ptr<Store> m_store;
-    std::unique_ptr<FileBlobStore> m_blobs;
+    std::unique_ptr<BlobStore> m_blobs;
+    TusPartStore *m_tusParts = nullptr; // m_blobs when uploads live in the database
     HandlerRegistry m_handlers;
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;

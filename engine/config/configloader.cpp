@@ -196,6 +196,20 @@ const QList<Definition> &definitions()
              config.blobDir = QDir::cleanPath(QDir(source.value.trimmed()).absolutePath());
              return {};
          }},
+        {{QStringLiteral("blob-store"), QStringLiteral("database|files"),
+          QStringLiteral("Where uploads live: in the PostgreSQL database (PostgreSQL's default; "
+                         "nodes share no directory) or as files under --blob-dir (SQLite's)."),
+          QStringLiteral("database on PostgreSQL, files on SQLite")},
+         [](FerryConfig &config, const QString &name, const Source &source) -> Result<void> {
+             const QString value = source.value.trimmed().toLower();
+             if (value == u"files")
+                 config.blobStorage = FerryConfig::BlobStorage::Files;
+             else if (value == u"database")
+                 config.blobStorage = FerryConfig::BlobStorage::Database;
+             else
+                 return badValue(name, source, QStringLiteral("database or files"));
+             return {};
+         }},
         {{QStringLiteral("max-rejected-rows"), QStringLiteral("N"),
           QStringLiteral("A migration with more rejected rows than this fails."),
           QStringLiteral("1000")},
@@ -369,6 +383,16 @@ Result<FerryConfig> ConfigLoader::load(const QHash<QString, QString> &commandLin
     }
     if (config.blobDir.isEmpty())
         config.blobDir = config.dataDir + QStringLiteral("/blobs"); // --blob-dir's default
+    const bool postgres = config.database.backend == DatabaseConfig::Backend::Postgres;
+    if (config.blobStorage == FerryConfig::BlobStorage::Default) {
+        config.blobStorage =
+            postgres ? FerryConfig::BlobStorage::Database : FerryConfig::BlobStorage::Files;
+    } else if (config.blobStorage == FerryConfig::BlobStorage::Database && !postgres) {
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("--blob-store database needs a PostgreSQL store (--db "
+                                        "postgresql://...); SQLite keeps uploads as files."),
+                         QStringLiteral("Leave --blob-store out, or pass --blob-store files."));
+    }
     // Only now, with every value valid, is anything created on disk.
     if (dataDir == DataDir::Create || QFileInfo::exists(config.dataDir)) {
         QFile probe(config.dataDir + QStringLiteral("/.ferry-write-test"));

@@ -20,9 +20,15 @@ struct FerryConfig
     MigrateConfig migrate;
     qint64 minFreeDiskBytes = qint64(256) << 20; // uploads are refused below this
     qint64 maxUploadBytes = qint64(1024) << 20;  // POST /api/v1/uploads bodies over this: 413
-    // --blob-dir: uploaded files (blobs) and unfinished tus uploads (<blob-dir>/tus); shared by
-    // every node of a cluster. ConfigLoader defaults it to <data-dir>/blobs.
+    // --blob-dir: uploaded files (blobs) and unfinished tus uploads (<blob-dir>/tus) when they
+    // are kept as files; shared by every node of a cluster. ConfigLoader defaults it to
+    // <data-dir>/blobs.
     QString blobDir;
+    // --blob-store: where uploads live. Database (PostgreSQL only, its default: nodes share no
+    // directory) or files under blobDir (SQLite's default and only choice). ConfigLoader
+    // resolves Default by the backend.
+    enum class BlobStorage { Default, Files, Database };
+    BlobStorage blobStorage = BlobStorage::Default;
     qint64 rateLimit = 50; // requests per client per window, /api/ routes
     qint64 rateWindowSeconds = 15 * 60;
     QString trustedProxies;                     // --trust-proxy: addresses or CIDR ranges

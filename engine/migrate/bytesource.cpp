@@ -73,6 +73,78 @@ private:
     qint64 m_offset = 0;
 };
 
+// A blob store's reader. The first piece may be read ahead (to see gzip's magic bytes) and is
+// handed out first.
+class BlobInput final : public RawInput
+{
+public:
+    explicit BlobInput(std::unique_ptr<BlobReader> reader) : m_reader(std::move(reader)) {}
+
+    // The first bytes, without consuming them.
+    QByteArrayView peek()
+    {
+        if (!m_peeked) {
+            m_peeked = true;
+            m_ahead = take(1 << 16);
+        }
+        return m_ahead;
+    }
+
+    std::string_view read(qsizetype maxBytes) override
+    {
+        if (error)
+            return {};
+        QByteArrayView piece;
+        if (!m_ahead.isEmpty()) {
+            piece = m_ahead.first(std::min(maxBytes, m_ahead.size()));
+            m_ahead = m_ahead.sliced(piece.size());
+        } else {
+            m_peeked = true;
+            piece = take(maxBytes);
+        }
+        m_offset += piece.size();
+        return {piece.data(), size_t(piece.size())};
+    }
+
+    qint64 skip(qint64 count) override
+    {
+        qint64 skipped = 0;
+        if (!m_ahead.isEmpty()) {
+            const qsizetype step = qsizetype(std::min<qint64>(count, m_ahead.size()));
+            m_ahead = m_ahead.sliced(step);
+            skipped = step;
+        }
+        m_peeked = true;
+        if (skipped < count) {
+            auto more = m_reader->skip(count - skipped);
+            if (!more)
+                error = more.error();
+            else
+                skipped += *more;
+        }
+        m_offset += skipped;
+        return skipped;
+    }
+
+    qint64 offset() const override { return m_offset; }
+
+private:
+    QByteArrayView take(qint64 maxBytes)
+    {
+        auto piece = m_reader->read(maxBytes);
+        if (!piece) {
+            error = piece.error();
+            return {};
+        }
+        return *piece;
+    }
+
+    std::unique_ptr<BlobReader> m_reader;
+    QByteArrayView m_ahead; // read ahead by peek(), not handed out yet (the reader's buffer)
+    bool m_peeked = false;
+    qint64 m_offset = 0;
+};
+
 class MemoryInput final : public RawInput
 {
 public:
@@ -327,6 +399,28 @@ Result<std::unique_ptr<ByteSource>> ByteSource::openFile(const QString &path, Op
         return makeError(ErrorCode::Storage,
                          QStringLiteral("Cannot seek in %1: %2").arg(path, file.errorString()));
     if (isGzipMagic(magic, got))
+        return std::unique_ptr<ByteSource>(new GzipSource(std::move(input), options));
+    return std::unique_ptr<ByteSource>(new PlainSource(std::move(input), options.bufferBytes));
+}
+
+Result<std::unique_ptr<ByteSource>>
+ByteSource::openBlob(BlobStore &blobs, const QString &id, Options options)
+{
+    auto reader = blobs.open(id);
+    if (!reader)
+        return reader.error();
+    return fromReader(std::move(*reader), options);
+}
+
+Result<std::unique_ptr<ByteSource>> ByteSource::fromReader(std::unique_ptr<BlobReader> reader,
+                                                           Options options)
+{
+    options = sane(options);
+    auto input = std::make_unique<BlobInput>(std::move(reader));
+    const QByteArrayView head = input->peek();
+    if (input->error)
+        return *input->error;
+    if (isGzipMagic(head.data(), head.size()))
         return std::unique_ptr<ByteSource>(new GzipSource(std::move(input), options));
     return std::unique_ptr<ByteSource>(new PlainSource(std::move(input), options.bufferBytes));
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "storage/blobstore.h"
 
 #include <QString>
 
@@ -35,6 +36,12 @@ public:
     };
     // Opens a file; gzip is detected from its magic bytes (1f 8b), whatever its name.
     static Result<std::unique_ptr<ByteSource>> openFile(const QString &path, Options options);
+    // Opens a stored blob (a file, or chunk rows in PostgreSQL), read piece by piece; gzip as
+    // openFile().
+    static Result<std::unique_ptr<ByteSource>>
+    openBlob(BlobStore &blobs, const QString &id, Options options);
+    static Result<std::unique_ptr<ByteSource>> fromReader(std::unique_ptr<BlobReader> reader,
+                                                          Options options);
     // For tests and in-memory data.
     static std::unique_ptr<ByteSource> fromBytes(QByteArray bytes, Options options);
 };

@@ -329,16 +329,20 @@ std::variant<JobOutcome, AttemptStartPtr> MigrateHandler::begin(const ClaimedJob
     auto start = std::make_unique<AttemptStart>();
     start->payload = *payload;
 
-    auto path = m_blobs.localPath(start->payload.blob);
-    if (!path)
-        return JobOutcome::permanentError(path.error());
+    auto reader = m_blobs.open(start->payload.blob);
+    if (!reader) {
+        if (reader.error().code == ErrorCode::NotFound)
+            return JobOutcome::permanentError(reader.error());
+        return JobOutcome::transientError(reader.error()); // the database, not the upload
+    }
+    const qint64 storedBytes = (*reader)->size();
     ByteSource::Options sourceOptions;
     sourceOptions.maxDecompressedBytes = m_config.maxDecompressedBytes;
-    auto source = ByteSource::openFile(*path, sourceOptions);
+    auto source = ByteSource::fromReader(std::move(*reader), sourceOptions);
     if (!source)
         return JobOutcome::transientError(source.error());
     start->source = std::move(*source);
-    start->storedBytes = QFileInfo(*path).size();
+    start->storedBytes = storedBytes;
 
     auto saved = m_datasets.checkpoint(job.id);
     if (!saved)

@@ -38,10 +38,7 @@ Result<BlobInfo> storeContent(BlobStore &blobs, QIODevice &content, qint64 expec
 // The first bytes of the content, decompressed when it is gzip, for sniffing.
 QByteArray firstBytes(BlobStore &blobs, const QString &blobId)
 {
-    auto path = blobs.localPath(blobId);
-    if (!path)
-        return {};
-    auto source = ByteSource::openFile(*path, {});
+    auto source = ByteSource::openBlob(blobs, blobId, {});
     if (!source)
         return {};
     QByteArray head;

@@ -88,10 +88,7 @@ UploadReruns::rerun(const StoredUpload &upload, QJsonObject payload, int priorit
         return RerunResult{upload.lastJob->id, true};
     payload.insert(QStringLiteral("blob"), upload.session.blobId);
     if (!payload.contains(u"format")) {
-        auto path = m_blobs.localPath(upload.session.blobId);
-        if (!path)
-            return path.error();
-        auto source = ByteSource::openFile(*path, sourceOptions());
+        auto source = ByteSource::openBlob(m_blobs, upload.session.blobId, sourceOptions());
         if (!source)
             return source.error();
         if (auto known = settleFormat(payload, upload.session.contentType, upload.session.fileName,
@@ -130,11 +127,8 @@ Result<DryRunResult> UploadReruns::dryRun(const StoredUpload &upload,
                                           int rows,
                                           const std::function<bool()> &cancelled)
 {
-    auto path = m_blobs.localPath(upload.session.blobId);
-    if (!path)
-        return path.error();
     if (!payload.contains(u"format")) {
-        auto head = ByteSource::openFile(*path, sourceOptions());
+        auto head = ByteSource::openBlob(m_blobs, upload.session.blobId, sourceOptions());
         if (!head)
             return head.error();
         if (auto known = settleFormat(payload, upload.session.contentType, upload.session.fileName,
@@ -145,7 +139,7 @@ Result<DryRunResult> UploadReruns::dryRun(const StoredUpload &upload,
     auto parsed = parseMigrationPayload(payload, PayloadUse::DryRun);
     if (!parsed)
         return parsed.error();
-    auto source = ByteSource::openFile(*path, sourceOptions());
+    auto source = ByteSource::openBlob(m_blobs, upload.session.blobId, sourceOptions());
     if (!source)
         return source.error();
     return preview(upload.session.userId, **source, std::move(*parsed), rows, cancelled);

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 
+#include <QByteArrayView>
 #include <QString>
 
 #include <functional>
@@ -32,6 +33,20 @@ public:
     virtual qint64 written() const = 0;
 };
 
+// A stored blob, read forward in pieces: memory stays at one piece whatever the blob's size (a
+// file's buffer, or one chunk row of PostgreSQL).
+class BlobReader
+{
+public:
+    virtual ~BlobReader() = default;
+    // The next piece, at most maxBytes (at least 1 unless at the end): empty at the end. The view
+    // stays valid until the next call.
+    virtual Result<QByteArrayView> read(qint64 maxBytes) = 0;
+    // Skips up to count bytes; how many were skipped (fewer at the end).
+    virtual Result<qint64> skip(qint64 count) = 0;
+    virtual qint64 size() const = 0;
+};
+
 // What one garbage-collection pass removed.
 struct BlobCollection
 {
@@ -39,8 +54,9 @@ struct BlobCollection
     int blobs = 0;          // blobs no session refers to
 };
 
-// Uploaded files, content-addressed. FileBlobStore keeps them under the data dir; a
-// database-backed store (several nodes, one PostgreSQL) can fill the same interface.
+// Uploaded files, content-addressed. FileBlobStore keeps them under --blob-dir;
+// PostgresBlobStore in the database, as chunk rows (several nodes, one PostgreSQL, no shared
+// directory).
 //
 // De-duplication against deletion: equal content shares one blob, so an upload that is refused
 // must not delete the blob another upload has just committed (and answered 202 for) before that
@@ -58,8 +74,8 @@ public:
     // Takes the (fsync'd, complete) file at `path` into the store without copying it where the
     // store can (a hard link on the same file system); `path` itself stays for the caller.
     virtual Result<BlobInfo> adopt(const QString &path) = 0;
-    // A local file with the blob's content, for streaming readers.
-    virtual Result<QString> localPath(const QString &id) = 0;
+    // The blob's content as a stream. NotFound when it is not stored.
+    virtual Result<std::unique_ptr<BlobReader>> open(const QString &id) = 0;
     virtual bool contains(const QString &id) = 0;
     // Deletes a blob the caller found unreferenced (no session refers to it). With the lease of
     // the caller's own commit: only when no other upload committed the same content since. With

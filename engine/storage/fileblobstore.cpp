@@ -8,6 +8,8 @@
 #include <QFile>
 #include <QRegularExpression>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -110,6 +112,71 @@ Result<QString> FileBlobStore::localPath(const QString &id)
                          QStringLiteral("Upload the file again."));
     }
     return pathOf(id);
+}
+
+namespace {
+
+// A blob's file read through one buffer.
+class FileBlobReader final : public BlobReader
+{
+public:
+    explicit FileBlobReader(const QString &path) : m_file(path) {}
+
+    Result<void> open()
+    {
+        if (!m_file.open(QIODevice::ReadOnly | QIODevice::Unbuffered)) {
+            return makeError(
+                m_file.exists() ? ErrorCode::Storage : ErrorCode::NotFound,
+                QStringLiteral("Cannot open %1: %2").arg(m_file.fileName(), m_file.errorString()));
+        }
+        m_size = m_file.size();
+        return {};
+    }
+
+    Result<QByteArrayView> read(qint64 maxBytes) override
+    {
+        const qsizetype want = qsizetype(std::clamp<qint64>(maxBytes, 1, 1 << 20));
+        if (m_buffer.size() < want)
+            m_buffer.resize(want);
+        const qint64 n = m_file.read(m_buffer.data(), want);
+        if (n < 0) {
+            return makeError(
+                ErrorCode::Storage,
+                QStringLiteral("Cannot read %1: %2").arg(m_file.fileName(), m_file.errorString()));
+        }
+        return QByteArrayView(m_buffer.constData(), qsizetype(n));
+    }
+
+    Result<qint64> skip(qint64 count) override
+    {
+        const qint64 at = m_file.pos();
+        const qint64 step = std::min(count, std::max<qint64>(0, m_size - at));
+        if (!m_file.seek(at + step)) {
+            return makeError(ErrorCode::Storage, QStringLiteral("Cannot seek in %1: %2")
+                                                     .arg(m_file.fileName(), m_file.errorString()));
+        }
+        return step;
+    }
+
+    qint64 size() const override { return m_size; }
+
+private:
+    QFile m_file;
+    QByteArray m_buffer;
+    qint64 m_size = 0;
+};
+
+} // namespace
+
+Result<std::unique_ptr<BlobReader>> FileBlobStore::open(const QString &id)
+{
+    auto path = localPath(id);
+    if (!path)
+        return path.error();
+    auto reader = std::make_unique<FileBlobReader>(*path);
+    if (auto opened = reader->open(); !opened)
+        return opened.error();
+    return std::unique_ptr<BlobReader>(std::move(reader));
 }
 
 bool FileBlobStore::contains(const QString &id)

@@ -38,7 +38,9 @@ public:
     Result<std::unique_ptr<BlobWriter>> create(qint64 expectedSize) override;
     Result<void> checkSpace(qint64 bytes) override;
     Result<BlobInfo> adopt(const QString &path) override;
-    Result<QString> localPath(const QString &id) override;
+    Result<std::unique_ptr<BlobReader>> open(const QString &id) override;
+    // The blob's file (tests, and the tus uploads whose .part file becomes it by a link).
+    Result<QString> localPath(const QString &id);
     bool contains(const QString &id) override;
     Result<void> remove(const QString &id, qint64 lease = 0) override;
     Result<BlobCollection>

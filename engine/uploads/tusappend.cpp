@@ -16,6 +16,16 @@ TusAppend::TusAppend(TusUploads &uploads, TusUploadRecord upload, int fd)
     : m_uploads(uploads), m_upload(std::move(upload)), m_fd(fd), m_offset(m_upload.offset)
 {}
 
+TusAppend::TusAppend(TusUploads &uploads,
+                     TusUploadRecord upload,
+                     std::unique_ptr<TusPartAppend> part)
+    : m_uploads(uploads)
+    , m_upload(std::move(upload))
+    , m_fd(-1)
+    , m_part(std::move(part))
+    , m_offset(m_upload.offset)
+{}
+
 TusAppend::~TusAppend()
 {
     keep();
@@ -32,6 +42,16 @@ bool TusAppend::write(QByteArrayView data)
             m_writeError = room.error();
             return false;
         }
+    }
+    if (m_part) {
+        // Buffered and handed to the database's pool: this thread (the network's) never waits.
+        if (auto written = m_part->write(data); !written) {
+            m_writeFailed = true;
+            m_writeError = written.error();
+            return false;
+        }
+        m_offset += data.size();
+        return true;
     }
     const char *at = data.data();
     qsizetype left = data.size();
@@ -52,6 +72,18 @@ bool TusAppend::write(QByteArrayView data)
 
 Result<void> TusAppend::persist()
 {
+    if (m_part) {
+        // Each chunk committed its offset with it; this commits the last one and ends the hold.
+        auto kept = m_part->finish(m_uploads.m_clock.nowMs());
+        m_part.reset();
+        if (!kept)
+            return kept.error();
+        if (*kept != m_upload.offset) {
+            m_upload.offset = *kept;
+            m_upload.updatedAt = m_uploads.m_clock.nowMs();
+        }
+        return {};
+    }
     // The file stays open, and so locked against other nodes' appends (TusUploads::beginAppend),
     // until its offset is recorded: another node resuming in between would read the old offset
     // and cut the new bytes off.

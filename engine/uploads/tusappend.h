@@ -1,10 +1,12 @@
 #pragma once
 
 #include "core/error.h"
+#include "storage/tuspartstore.h"
 #include "store/tusuploadrecord.h"
 
 #include <QByteArrayView>
 
+#include <memory>
 #include <optional>
 
 namespace Ferry {
@@ -35,11 +37,15 @@ public:
 private:
     friend class TusUploads;
     TusAppend(TusUploads &uploads, TusUploadRecord upload, int fd);
+    // Into the database (TusOptions::parts): the part store's append, which records the offset
+    // itself, chunk by chunk.
+    TusAppend(TusUploads &uploads, TusUploadRecord upload, std::unique_ptr<TusPartAppend> part);
     Result<void> persist();
 
     TusUploads &m_uploads;
     TusUploadRecord m_upload;
     int m_fd;
+    std::unique_ptr<TusPartAppend> m_part;
     qint64 m_offset;
     bool m_writeFailed = false;
     std::optional<Error> m_writeError;

@@ -259,6 +259,17 @@ Result<TusCreation> TusUploads::create(qint64 userId, qint64 length, const QJson
         QFile::remove(partPath(upload.id));
         return error;
     };
+    if (m_options.parts) {
+        // In the database: the row first, then room for its bytes (createPart names the row).
+        if (auto inserted = m_store.insertTusUpload(upload); !inserted)
+            return fail(inserted.error());
+        if (auto made = m_options.parts->createPart(upload.id); !made) {
+            (void)m_store.deleteTusUpload(upload.id);
+            return fail(made.error());
+        }
+        creation.upload = upload;
+        return creation;
+    }
     if (!QDir().mkpath(m_options.directory)) {
         return fail(makeError(ErrorCode::Storage,
                               QStringLiteral("Cannot create %1.").arg(m_options.directory)));
@@ -319,6 +330,14 @@ TusUploads::beginAppend(const QString &id, qint64 userId, qint64 offset)
     // The free-disk floor, as for a plain upload: the rest must fit.
     if (auto room = m_blobs.checkSpace(upload.length - upload.offset); !room)
         return unlocked(room.error());
+    if (m_options.parts) {
+        // In the database: the hold on the upload is the store's, across nodes (the lock above
+        // only answers a second PATCH on this node sooner).
+        auto part = m_options.parts->beginPartAppend(id, offset, m_clock.nowMs());
+        if (!part)
+            return unlocked(part.error());
+        return std::unique_ptr<TusAppend>(new TusAppend(*this, upload, std::move(*part)));
+    }
     const QString path = partPath(id);
     const int fd = ::open(QFile::encodeName(path).constData(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -436,7 +455,8 @@ Result<TusUploadRecord> TusUploads::complete(TusUploadRecord upload)
     auto owner = m_store.userById(upload.userId);
     if (!owner)
         return owner.error(); // kept: a zero-byte PATCH at the end tries again
-    auto blob = m_blobs.adopt(partPath(upload.id));
+    auto blob = m_options.parts ? m_options.parts->completePart(upload.id)
+                                : m_blobs.adopt(partPath(upload.id));
     if (!blob)
         return blob.error(); // kept: a zero-byte PATCH at the end tries again
     MigrationRequest request = migrationRequest(upload);
@@ -453,9 +473,13 @@ Result<TusUploadRecord> TusUploads::complete(TusUploadRecord upload)
             }
             return submitted.error();
         }
-        // Shared blobs (the same content uploaded before) stay for their other sessions.
-        if (auto referenced = m_store.blobReferenced(blob->id); referenced && !*referenced)
-            (void)m_blobs.remove(blob->id, blob->lease);
+        // Shared blobs (the same content uploaded before) stay for their other sessions. In the
+        // database the blob is the upload's own bytes, which a retry needs: its lease and
+        // collect() decide.
+        if (!m_options.parts) {
+            if (auto referenced = m_store.blobReferenced(blob->id); referenced && !*referenced)
+                (void)m_blobs.remove(blob->id, blob->lease);
+        }
         // Content that cannot be imported will not become importable by trying again.
         if (submitted.error().code == ErrorCode::InvalidArgument)
             discard(upload);

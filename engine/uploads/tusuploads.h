@@ -5,6 +5,7 @@
 #include "queue/jobqueue.h"
 #include "quota/uploadquota.h"
 #include "storage/blobstore.h"
+#include "storage/tuspartstore.h"
 #include "store/store.h"
 #include "store/tusuploadrecord.h"
 #include "uploads/tusappend.h"
@@ -23,7 +24,10 @@ namespace Ferry {
 
 struct TusOptions
 {
-    QString directory; // where <id>.part files live (<data-dir>/tus)
+    QString directory; // where <id>.part files live (<blob-dir>/tus)
+    // Set: the bytes live there instead (PostgresBlobStore: in the database, so a PATCH may land
+    // on any node with no shared directory), and so does the hold of an append.
+    TusPartStore *parts = nullptr;
     // Tus-Max-Size: larger uploads are refused. The app sets --max-upload-mb: one limit for
     // every way into the blob store (UploadGate).
     qint64 maxSize = qint64(1024) << 20;
@@ -43,7 +47,8 @@ struct TusCreation
 };
 
 // Resumable uploads (tus 1.0.0 core, creation, termination) independent of HTTP: an upload is a
-// row in the store plus the bytes received so far in <directory>/<id>.part. Appends are
+// row in the store plus the bytes received so far in <directory>/<id>.part (or in the database:
+// TusOptions::parts). Appends are
 // exclusive per upload; the bytes an interrupted append wrote are kept (that is what makes the
 // upload resumable). When the offset reaches the length the content is committed into the blob
 // store and submitStoredMigration() opens the session and its migrate job. Thread-safe.

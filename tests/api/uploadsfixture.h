@@ -240,7 +240,7 @@ public:
     }
     Result<void> checkSpace(qint64 bytes) override { return m_disk.checkSpace(bytes); }
     Result<BlobInfo> adopt(const QString &path) override { return m_disk.adopt(path); }
-    Result<QString> localPath(const QString &id) override { return m_disk.localPath(id); }
+    Result<std::unique_ptr<BlobReader>> open(const QString &id) override { return m_disk.open(id); }
     bool contains(const QString &id) override { return m_disk.contains(id); }
     Result<void> remove(const QString &id, qint64 lease) override
     {

@@ -117,8 +117,8 @@ private:
         env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir.path() + QStringLiteral("/xdg"));
         return env;
     }
-    // Nodes on one machine share the data directory's blob store (on several machines it would be
-    // a shared mount); the database is the only thing they coordinate through.
+    // Nodes on one machine share the data directory (their ferry.conf); uploads are in the
+    // database, the only thing they coordinate through.
     QString dataDir() const { return m_dir.path() + QStringLiteral("/data"); }
 
     QString cli(const QString &dbUrl, const QStringList &args, int *exitCode)

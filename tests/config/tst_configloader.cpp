@@ -94,6 +94,7 @@ private Q_SLOTS:
     void retryCapAgainstBase();
     void memoryMarks();
     void blobDirDefaultsToTheDataDir(); // uploads reachable from every node: --blob-dir
+    void blobStoreFollowsTheBackend();  // --blob-store: the database on PostgreSQL, else files
 
 private:
     QString dataDir() const { return m_dir->path() + QStringLiteral("/data"); }
@@ -221,6 +222,34 @@ void tst_ConfigLoader::blobDirDefaultsToTheDataDir()
     Values cli = commandLine();
     cli.insert(QStringLiteral("blob-dir"), QStringLiteral(" "));
     QVERIFY(!ConfigLoader::load(cli, {}).ok());
+}
+
+void tst_ConfigLoader::blobStoreFollowsTheBackend()
+{
+    using Storage = FerryConfig::BlobStorage;
+    auto load = [&](const QString &db, const QString &store) {
+        Values cli = commandLine();
+        if (!db.isEmpty())
+            cli.insert(QStringLiteral("db"), db);
+        if (!store.isEmpty())
+            cli.insert(QStringLiteral("blob-store"), store);
+        return ConfigLoader::load(cli, {});
+    };
+    const QString postgres = QStringLiteral("postgresql://ferry@127.0.0.1:5432/ferry");
+    QCOMPARE(load({}, {})->blobStorage, Storage::Files);
+    QCOMPARE(load(postgres, {})->blobStorage, Storage::Database);
+    QCOMPARE(load(postgres, QStringLiteral("files"))->blobStorage, Storage::Files);
+    QCOMPARE(load(postgres, QStringLiteral("Database"))->blobStorage, Storage::Database);
+    // SQLite has no tables for uploads: asking for them is a configuration error, named.
+    auto refused = load({}, QStringLiteral("database"));
+    QVERIFY(!refused.ok());
+    QCOMPARE(refused.error().code, ErrorCode::Config);
+    QVERIFY2(refused.error().message.contains(u"--blob-store"),
+             qPrintable(refused.error().message));
+    auto bad = load(postgres, QStringLiteral("nfs"));
+    QVERIFY(!bad.ok());
+    QVERIFY2(bad.error().toString().contains(u"database or files"),
+             qPrintable(bad.error().toString()));
 }
 
 void tst_ConfigLoader::dataDirFromEnvironment()
