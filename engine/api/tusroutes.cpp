@@ -162,6 +162,12 @@ public:
         }
     }
     const std::optional<Http::Response> &refusal() const { return m_refusal; }
+    // Network thread: the append's own back-pressure, once it has begun (before that, what
+    // arrives waits in m_pending under its budget).
+    std::optional<QFuture<void>> readyForMore() const
+    {
+        return m_append ? m_append->readyForMore() : std::nullopt;
+    }
 
     // In handle(), on a worker: waits for the append to begin, writes what waited, commits.
     Result<TusUploadRecord> commit()
@@ -278,6 +284,7 @@ public:
     bool finish() override { return m_state->finish(); }
     void abort() override { m_state->abort(); }
     std::optional<Http::Response> refusal() override { return m_state->refusal(); }
+    std::optional<QFuture<void>> readyForMore() override { return m_state->readyForMore(); }
     Result<TusUploadRecord> commit() { return m_state->commit(); }
 
 private:

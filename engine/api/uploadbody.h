@@ -41,6 +41,10 @@ public:
     bool finish() override;
     void abort() override;
     std::optional<Http::Response> refusal() override;
+    std::optional<QFuture<void>> readyForMore() override
+    {
+        return m_writer ? m_writer->readyForMore() : std::nullopt;
+    }
 
     // After finish(), in the route's handle():
     // What was wrong with a body that arrived whole (a truncated form, no file): its answer.

@@ -3,10 +3,12 @@
 #include "core/error.h"
 
 #include <QByteArrayView>
+#include <QFuture>
 #include <QString>
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace Ferry {
 
@@ -31,6 +33,10 @@ public:
     virtual QString contentId() const = 0;
     virtual Result<BlobInfo> commit() = 0;
     virtual qint64 written() const = 0;
+    // None when write() may be called again now; else a future that finishes once the writer
+    // caught up (a database-backed writer's queue of chunks is full). Lets the HTTP layer stop
+    // reading the body instead of blocking its thread (Http::BodyConsumer::readyForMore).
+    virtual std::optional<QFuture<void>> readyForMore() { return std::nullopt; }
 };
 
 // A stored blob, read forward in pieces: memory stays at one piece whatever the blob's size (a

@@ -1,6 +1,7 @@
 #include "storage/chunkpipeline.h"
 
 #include <QMutex>
+#include <QPromise>
 #include <QThreadPool>
 #include <QWaitCondition>
 
@@ -22,6 +23,17 @@ struct ChunkPipeline::State
     bool running = false;                            // a pool task drains the queue
     bool dropped = false;                            // the pipeline is gone: abandon
     bool finished = false;                           // drained successfully: keep
+    // What room() handed out while the queue was full; finished as soon as there is room again
+    // (or never will be: an error, the pipeline dropped). Guarded by mutex.
+    std::optional<QPromise<void>> roomPromise;
+
+    void signalRoom() // with mutex held
+    {
+        if (!roomPromise)
+            return;
+        roomPromise->finish();
+        roomPromise.reset();
+    }
 
     // On the pool, while running: writes the oldest queued chunk, then queues itself again
     // behind other uploads' chunks (one busy upload does not keep a pool thread: the others'
@@ -34,6 +46,7 @@ struct ChunkPipeline::State
             if (state->queue.empty() || state->error || state->dropped) {
                 state->running = false;
                 const bool abandon = state->dropped && !state->finished;
+                state->signalRoom();
                 state->changed.wakeAll();
                 lock.unlock();
                 if (abandon && state->abandon)
@@ -42,13 +55,16 @@ struct ChunkPipeline::State
             }
             chunk = std::move(state->queue.front());
             state->queue.pop_front();
-            state->changed.wakeAll(); // room for the producer
+            if (int(state->queue.size()) < state->maxQueued)
+                state->signalRoom();  // the body's reading goes on
+            state->changed.wakeAll(); // room for a producer that blocked
         }
         auto written = state->sink(chunk.first, chunk.second);
         if (!written) {
             QMutexLocker lock(&state->mutex);
             state->error = written.error();
             state->queue.clear();
+            state->signalRoom(); // the next push() reports the error
         }
         state->pool->start([state] { run(state); });
     }
@@ -68,6 +84,7 @@ ChunkPipeline::~ChunkPipeline()
     QMutexLocker lock(&m_state->mutex);
     m_state->dropped = true;
     m_state->queue.clear();
+    m_state->signalRoom();
     if (m_state->running || m_state->finished || !m_state->abandon)
         return; // the running task abandons when it ends
     m_state->pool->start([state = m_state] { state->abandon(); });
@@ -76,7 +93,8 @@ ChunkPipeline::~ChunkPipeline()
 Result<void> ChunkPipeline::push(qint64 start, QByteArray chunk)
 {
     QMutexLocker lock(&m_state->mutex);
-    while (!m_state->error && int(m_state->queue.size()) >= m_state->maxQueued)
+    // Only a producer that did not wait for room() gets here with the queue full.
+    while (!m_state->error && int(m_state->queue.size()) >= 2 * m_state->maxQueued)
         m_state->changed.wait(&m_state->mutex);
     if (m_state->error)
         return *m_state->error;
@@ -86,6 +104,18 @@ Result<void> ChunkPipeline::push(qint64 start, QByteArray chunk)
         m_state->pool->start([state = m_state] { State::run(state); });
     }
     return {};
+}
+
+std::optional<QFuture<void>> ChunkPipeline::room()
+{
+    QMutexLocker lock(&m_state->mutex);
+    if (m_state->error || int(m_state->queue.size()) < m_state->maxQueued)
+        return std::nullopt;
+    if (!m_state->roomPromise) {
+        m_state->roomPromise.emplace();
+        m_state->roomPromise->start();
+    }
+    return m_state->roomPromise->future();
 }
 
 Result<void> ChunkPipeline::drain()

@@ -3,9 +3,11 @@
 #include "core/error.h"
 
 #include <QByteArray>
+#include <QFuture>
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 class QThreadPool;
 
@@ -13,9 +15,11 @@ namespace Ferry {
 
 // Chunks handed from the thread that receives them (an upload's body arrives on a network
 // thread, which must never wait for PostgreSQL) to a pool thread that writes them, one at a time
-// and in order. At most maxQueued chunks wait: past that push() blocks until one is written, the
-// bound that keeps an upload's memory at a few chunks when the database is slower than the
-// network (the HTTP layer has no way to stop reading a body; see docs/architecture.md).
+// and in order. Once maxQueued chunks wait, room() gives a future that finishes when one was
+// written: the HTTP layer stops reading that client's body until then (BodyConsumer::
+// readyForMore), so an upload's memory stays at a few chunks when the database is slower than
+// the network, and the network thread never waits. push() itself blocks only for a producer
+// that ignores room() (twice maxQueued waiting): a bound, not the way back-pressure works.
 class ChunkPipeline final
 {
 public:
@@ -33,6 +37,10 @@ public:
 
     // Queues a chunk; the error of an earlier chunk, if one failed (nothing more is written).
     Result<void> push(qint64 start, QByteArray chunk);
+    // None while fewer than maxQueued chunks wait (or after an error: push() reports it); else
+    // a future that finishes once one of them was written, or the pipeline failed or was
+    // dropped. Thread-safe.
+    std::optional<QFuture<void>> room();
     // Waits until every queued chunk is written: the first error, if any. Not on a network
     // thread.
     Result<void> drain();

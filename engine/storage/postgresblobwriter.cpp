@@ -106,6 +106,7 @@ public:
     }
 
     qint64 written() const override { return m_written + m_buffer.size(); }
+    std::optional<QFuture<void>> readyForMore() override { return m_pipeline.room(); }
 
 private:
     Result<void> pushBuffer()

@@ -144,6 +144,7 @@ public:
     }
 
     qint64 offset() const override { return m_offset; }
+    std::optional<QFuture<void>> readyForMore() override { return m_pipeline.room(); }
 
 private:
     Result<void> push()

@@ -21,6 +21,9 @@ public:
     // the store, also on error: what was committed before the error counts).
     virtual Result<qint64> finish(qint64 nowMs) = 0;
     virtual qint64 offset() const = 0; // bytes accepted so far (not all committed)
+    // As BlobWriter::readyForMore: a future while the chunks waiting for the database are at
+    // their bound.
+    virtual std::optional<QFuture<void>> readyForMore() { return std::nullopt; }
 };
 
 // Where a store keeps unfinished tus uploads' bytes when not in <blob-dir>/tus/<id>.part files

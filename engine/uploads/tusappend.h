@@ -28,6 +28,12 @@ public:
     bool write(QByteArrayView data);
     // Why write() refused, when it was not the disk's own error (the free-disk floor).
     const std::optional<Error> &writeError() const { return m_writeError; }
+    // None when write() may be called again now; a future while the database's queue of this
+    // append's chunks is full (TusPartAppend::readyForMore). A .part file never asks to wait.
+    std::optional<QFuture<void>> readyForMore() const
+    {
+        return m_part ? m_part->readyForMore() : std::nullopt;
+    }
     // The body is whole: makes the bytes durable, records the offset, and completes the upload
     // when it reached its length. Returns the upload as it is now.
     Result<TusUploadRecord> commit();

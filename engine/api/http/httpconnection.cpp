@@ -363,6 +363,15 @@ int HttpConnection::onBody(llhttp_t *parser, const char *at, size_t length)
     if (c->m_consumer) {
         if (!c->m_consumer->write(QByteArrayView(at, qsizetype(length))))
             return c->failRequest(c->consumerRefusal());
+        if (std::optional<QFuture<void>> room = c->m_consumer->readyForMore();
+            room && !room->isFinished()) {
+            // Nothing more is read until the consumer's sink caught up: TCP pushes back on the
+            // client, and this thread goes on serving the other connections.
+            c->m_bodyWaiting = true;
+            c->disarmDeadline();
+            c->awaitBodyRoom(std::move(*room), c->m_currentSequence);
+            return HPE_PAUSED;
+        }
     } else {
         c->m_request.body.append(at, qsizetype(length));
     }
@@ -500,6 +509,11 @@ void HttpConnection::decided(quint64 sequence, std::shared_ptr<HeaderDecision> d
     applyDecision(std::move(*decision));
     if (m_dead || m_stopReading)
         return;
+    resumeParsing();
+}
+
+void HttpConnection::resumeParsing()
+{
     // Goes on where the parser paused: a request without a body completes even if nothing more
     // arrives (so the parser runs on the empty rest), then whatever the socket holds.
     m_inParse = true;
@@ -509,8 +523,36 @@ void HttpConnection::decided(quint64 sequence, std::shared_ptr<HeaderDecision> d
     if (m_dead)
         return;
     flush();
-    if (!m_dead && !m_deciding)
+    if (!m_dead && !m_deciding && !m_bodyWaiting)
         onReadyRead();
+}
+
+// ---- a body consumer's pause ---------------------------------------------------------------
+
+QCoro::Task<> HttpConnection::awaitBodyRoom(QFuture<void> room, quint64 sequence)
+{
+    QPointer<HttpConnection> self(this);
+    co_await room;
+    if (!self || m_dead)
+        co_return;
+    if (m_inParse) {
+        // Finished before the wait began (still inside onBody()): go on once the parser has
+        // stopped, from the event loop.
+        QMetaObject::invokeMethod(
+            this, [this, sequence] { bodyRoomReady(sequence); }, Qt::QueuedConnection);
+        co_return;
+    }
+    bodyRoomReady(sequence);
+}
+
+void HttpConnection::bodyRoomReady(quint64 sequence)
+{
+    // Answered or failed meanwhile (failRequest stops reading): nothing more to read for it.
+    if (m_dead || !m_bodyWaiting || sequence != m_currentSequence || m_stopReading)
+        return;
+    m_bodyWaiting = false;
+    armDeadline(m_limits.bodyStallTimeoutMs);
+    resumeParsing();
 }
 
 // ---- socket events ---------------------------------------------------------------------------
@@ -523,7 +565,7 @@ void HttpConnection::onReadyRead()
         m_socket->skip(m_socket->bytesAvailable());
         return;
     }
-    if (m_stopReading || m_parsePaused || m_deciding || m_inParse)
+    if (m_stopReading || m_parsePaused || m_deciding || m_bodyWaiting || m_inParse)
         return;
     thread_local char buffer[ReadChunk];
     m_inParse = true;
@@ -531,7 +573,7 @@ void HttpConnection::onReadyRead()
         const QByteArray pending = std::exchange(m_leftover, QByteArray());
         feed(pending.constData(), pending.size());
     }
-    while (!m_stopReading && !m_parsePaused && !m_deciding && !m_dead) {
+    while (!m_stopReading && !m_parsePaused && !m_deciding && !m_bodyWaiting && !m_dead) {
         const qint64 n = m_socket->read(buffer, ReadChunk);
         if (n <= 0)
             break;

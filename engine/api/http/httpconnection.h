@@ -94,6 +94,12 @@ private:
     // A decision made later (HeaderDecision::later): waits for it here, on the network thread.
     QCoro::Task<> awaitDecision(QFuture<std::shared_ptr<HeaderDecision>> future, quint64 sequence);
     void decided(quint64 sequence, std::shared_ptr<HeaderDecision> decision);
+    // The body consumer asked for a pause (BodyConsumer::readyForMore): reading goes on once
+    // the future finishes, on the network thread.
+    QCoro::Task<> awaitBodyRoom(QFuture<void> room, quint64 sequence);
+    void bodyRoomReady(quint64 sequence);
+    // Parses what was left when the parser paused, then whatever the socket holds.
+    void resumeParsing();
     int messageComplete();
     bool countHeaderBytes(size_t length);
     int headersTooLarge();
@@ -167,6 +173,7 @@ private:
     bool m_inParse = false;
     bool m_parsePaused = false; // too many requests in flight; resumes as answers go out
     bool m_deciding = false;    // the Handler decides on the current headers elsewhere
+    bool m_bodyWaiting = false; // the body consumer asked to pause (readyForMore)
     bool m_stopReading = false; // no further request will be read on this connection
     bool m_closing = false;     // close once the write buffer drained
     bool m_lingering = false;   // write side shut; draining what the client still sends

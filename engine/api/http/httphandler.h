@@ -28,6 +28,13 @@ public:
     // The answer sent when write() or finish() returned false; none: 500 "Body not stored".
     // Lets a consumer refuse with what went wrong (507 disk full, 400 malformed form data).
     virtual std::optional<Response> refusal() { return std::nullopt; }
+    // Asked after each write() that accepted its data: none when the consumer takes more now,
+    // else a future that finishes once it can (its sink, e.g. PostgreSQL, caught up). Until then
+    // the connection reads nothing more from this client (TCP pushes back on it), so a slow
+    // sink bounds the body's memory without ever blocking the network thread. The body stall
+    // timeout does not run meanwhile; the consumer's own sink must end the wait (finish the
+    // future on success and on error).
+    virtual std::optional<QFuture<void>> readyForMore() { return std::nullopt; }
 };
 
 // What Handler::headersReceived() decides once the headers are parsed, before any body byte is

@@ -36,6 +36,70 @@ QByteArray post(const QByteArray &path, const QByteArray &body)
            "\r\n\r\n" + body;
 }
 
+// A consumer that asks the connection to pause after every `everyBytes` it took, until the test
+// lets it go on (BodyConsumer::readyForMore): what a PostgreSQL blob writer does when its queue
+// of chunks is full. The test reads and steers it through a Control it shares (the consumer
+// itself is freed once the request was handled).
+class PausingConsumer final : public BodyConsumer
+{
+public:
+    struct Control
+    {
+        // Lets the body go on (from the test's thread).
+        void goOn()
+        {
+            QMutexLocker lock(&mutex);
+            if (promise) {
+                promise->finish();
+                promise.reset();
+            }
+        }
+        bool paused()
+        {
+            QMutexLocker lock(&mutex);
+            return promise.has_value();
+        }
+        std::atomic<qint64> bytes = 0;
+        std::atomic<int> pauses = 0;
+        std::atomic<bool> finished = false;
+        std::atomic<bool> aborted = false;
+        QMutex mutex;
+        std::optional<QPromise<void>> promise;
+    };
+
+    PausingConsumer(std::shared_ptr<Control> control, qint64 everyBytes)
+        : m_control(std::move(control)), m_every(everyBytes)
+    {}
+    bool write(QByteArrayView data) override
+    {
+        m_control->bytes += data.size();
+        return true;
+    }
+    bool finish() override
+    {
+        m_control->finished = true;
+        return true;
+    }
+    void abort() override { m_control->aborted = true; }
+    std::optional<QFuture<void>> readyForMore() override
+    {
+        const qint64 bytes = m_control->bytes.load();
+        if (bytes < m_nextPause)
+            return std::nullopt;
+        m_nextPause = bytes + m_every;
+        QMutexLocker lock(&m_control->mutex);
+        m_control->promise.emplace();
+        m_control->promise->start();
+        ++m_control->pauses;
+        return m_control->promise->future();
+    }
+
+private:
+    std::shared_ptr<Control> m_control;
+    const qint64 m_every;
+    qint64 m_nextPause = 0;
+};
+
 } // namespace
 
 class tst_HttpDecideLater : public QObject
@@ -172,6 +236,63 @@ private Q_SLOTS:
         QVERIFY(client.waitResponses(1));
         QCOMPARE(client.responses[0].status, 200);
         QCOMPARE(handedBytes.load(), qint64(body.size()));
+    }
+
+    // A body consumer whose sink is slow pauses the body (readyForMore): nothing more is read
+    // from that client while it waits, while another connection on the same (only) network
+    // thread is served; the body stall timeout does not count the wait; once the consumer goes
+    // on, the rest of the body arrives, whole, and the request is handled.
+    void slowConsumerPausesItsBodyNotTheThread()
+    {
+        HttpLimits limits = fastLimits(); // a 300 ms body stall timeout
+        QVERIFY(start(limits));
+        auto control = std::make_shared<PausingConsumer::Control>();
+        m_handler.onHeaders = [&](const Request &request) {
+            if (request.path != "/upload")
+                return HeaderDecision::accept();
+            return HeaderDecision::streamInto(
+                std::make_unique<PausingConsumer>(control, 256 * 1024));
+        };
+        std::atomic<int> uploadsHandled{0};
+        m_handler.onHandle = [&](Request request, std::unique_ptr<BodyConsumer> body,
+                                 Responder respond) {
+            if (request.path == "/upload" && dynamic_cast<PausingConsumer *>(body.get()))
+                ++uploadsHandled;
+            respond(TestHandler::echo(request));
+        };
+        const QByteArray body(8 * 1024 * 1024, 'x');
+        RawClient client(m_port);
+        QVERIFY(client.waitConnected());
+        client.send(post("/upload", body));
+        QVERIFY(QTest::qWaitFor([&] { return control->paused(); }, 20'000));
+
+        // Paused: what it took stays put (past the stall timeout: the wait is not a stall), and
+        // the only network thread answers someone else.
+        const qint64 atPause = control->bytes.load();
+        QVERIFY(atPause < body.size());
+        RawClient other(m_port);
+        QVERIFY(other.waitConnected());
+        other.send("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+        QVERIFY(other.waitResponses(1));
+        QCOMPARE(other.responses[0].status, 200);
+        QTest::qWait(600);
+        QCOMPARE(control->bytes.load(), atPause);
+        QCOMPARE(client.pump(), 0);
+        QVERIFY(client.isOpen());
+
+        // Going on, pause after pause, until the body is whole and handled.
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                control->goOn();
+                return uploadsHandled.load() == 1;
+            },
+            30'000));
+        QVERIFY(client.waitResponses(1));
+        QCOMPARE(client.responses[0].status, 200);
+        QCOMPARE(control->bytes.load(), qint64(body.size()));
+        QVERIFY(control->finished);
+        QVERIFY(!control->aborted);
+        QVERIFY(control->pauses.load() >= 8); // 8 MiB, a pause every 256 KiB or more
     }
 
     // Requests pipelined behind a deferred one wait their turn and are answered in order, and a
