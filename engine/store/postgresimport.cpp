@@ -21,7 +21,7 @@ namespace {
 // this transaction only.
 const char s_createStaging[] =
     "SET LOCAL client_min_messages = warning; "
-    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_records (id BIGINT, key TEXT, doc TEXT) "
+    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_records (id BIGINT, key TEXT, doc JSONB) "
     "ON COMMIT DELETE ROWS; "
     "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_row_errors "
     "(seq BIGINT, line BIGINT, field TEXT, reason TEXT) ON COMMIT DELETE ROWS";
@@ -126,7 +126,7 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             plain.startRow(4);
             plain.addInt64(id);
             plain.addInt64(datasetId);
-            plain.addText(std::string_view(record.doc));
+            plain.addJsonb(record.doc);
             plain.addInt64(batch.jobId);
             continue;
         }
@@ -153,7 +153,7 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             rows.startRow(3);
             rows.addInt64(record.id);
             rows.addText(record.key);
-            rows.addText(record.doc);
+            rows.addJsonb(record.doc);
         }
         if (auto copied = db.copyIn("COPY ferry_stage_records (id, key, doc) FROM STDIN "
                                     "(FORMAT binary)",

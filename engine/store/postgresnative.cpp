@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace Ferry {
@@ -82,6 +83,13 @@ void PgCopyBuffer::addText(std::string_view text)
 {
     addInt32(qint32(text.size()));
     m_data.append(text.data(), qsizetype(text.size()));
+}
+
+void PgCopyBuffer::addJsonb(std::string_view json)
+{
+    addInt32(qint32(json.size() + 1));
+    m_data.append(char(1));
+    m_data.append(json.data(), qsizetype(json.size()));
 }
 
 void PgCopyBuffer::addText(const QString &text)
@@ -197,8 +205,20 @@ Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const
     // The COPY's own result, then the end of the command.
     std::optional<Error> failed;
     while (PGresult *end = PQgetResult(m_connection)) {
-        if (PQresultStatus(end) != PGRES_COMMAND_OK && !failed)
+        if (PQresultStatus(end) != PGRES_COMMAND_OK && !failed) {
             failed = error(doing, end);
+            // Class 22, a data exception: the server refused one of the rows' values, which
+            // come from the imported file (a document jsonb cannot hold: a \u0000 escape, a
+            // number past numeric's range). Sending it again fails again: the file's fault.
+            const char *state = PQresultErrorField(end, PG_DIAG_SQLSTATE);
+            if (state && std::string_view(state).starts_with("22")) {
+                failed->code = ErrorCode::InvalidArgument;
+                failed->hint = QStringLiteral(
+                    "PostgreSQL stores dataset documents as jsonb, which refuses the character "
+                    "U+0000 (\\u0000) in strings and numbers beyond its numeric type's range; "
+                    "change such values in the file and import it again.");
+            }
+        }
         PQclear(end);
     }
     if (failed)

@@ -54,6 +54,9 @@ public:
     void addInt64(qint64 value);
     void addText(std::string_view text);
     void addText(const QString &text); // a null QString is SQL NULL
+    // A jsonb value from JSON text: jsonb's binary format is a version byte (1) and the text,
+    // which the server parses as it would the text format's.
+    void addJsonb(std::string_view json);
     void addNull();
     const QByteArray &finish(); // appends the trailer
     int rowCount() const { return m_rows; }
