@@ -1,14 +1,22 @@
 // Dataset documents on PostgreSQL are jsonb (0017_records_jsonb.sql, issue 17), read back compact
 // (store/jsonbtext.h); on SQLite they are the text Ferry wrote. Run on both backends: what a
 // document keeps whatever the backend, what jsonb changes (and SQLite does not), what jsonb
-// refuses.
+// refuses, and docs/deployment.md's example queries on an import.
 
+#include "migrate/migratehandler.h"
+#include "migrate/migrationrequest.h"
+#include "queue/builtinhandlers.h"
+#include "queue/dispatcher.h"
+#include "storage/fileblobstore.h"
 #include "store/jsonbtext.h"
 #include "testbackend.h"
 #include "testsupport.h"
 
+#include <QBuffer>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTest>
 
 using namespace Ferry;
@@ -16,6 +24,28 @@ using namespace Ferry;
 namespace {
 
 constexpr qint64 Now = 1'700'000'000'000;
+
+// The fenced code blocks of one section ("## title") of a Markdown file, as (language, text).
+QList<std::pair<QString, QString>> sectionBlocks(const QString &path, const QString &title)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        qFatal("cannot read %s", qPrintable(path));
+    const QString text = QString::fromUtf8(file.readAll());
+    const qsizetype start = text.indexOf(QStringLiteral("\n## ") + title + u'\n');
+    if (start < 0)
+        qFatal("no section \"%s\" in %s", qPrintable(title), qPrintable(path));
+    qsizetype end = text.indexOf(QStringLiteral("\n## "), start + 4);
+    const QString section = text.mid(start, end < 0 ? -1 : end - start);
+    static const QRegularExpression fence(QStringLiteral("```(\\w+)\\n(.*?)```"),
+                                          QRegularExpression::DotMatchesEverythingOption);
+    QList<std::pair<QString, QString>> blocks;
+    for (auto it = fence.globalMatch(section); it.hasNext();) {
+        const auto match = it.next();
+        blocks.append({match.captured(1), match.captured(2)});
+    }
+    return blocks;
+}
 
 } // namespace
 
@@ -156,7 +186,95 @@ private Q_SLOTS:
         }
     }
 
+    // docs/deployment.md, "Querying imported datasets": its CSV imported with its mapping as
+    // alice's "people", then each SQL block run; the last statement's rows are the block's
+    // "-->" lines.
+    void deploymentQueriesAnswerAsDocumented()
+    {
+        if (!Test::onPostgres())
+            QSKIP("PostgreSQL only: the queries are PostgreSQL's");
+        const auto blocks = sectionBlocks(QStringLiteral(FERRY_SOURCE_DIR "/docs/deployment.md"),
+                                          QStringLiteral("Querying imported datasets"));
+        QByteArray csv;
+        QJsonObject mapping;
+        QStringList queries;
+        for (const auto &[language, text] : blocks) {
+            if (language == u"csv")
+                csv = text.toUtf8();
+            else if (language == u"json")
+                mapping = QJsonDocument::fromJson(text.toUtf8()).object();
+            else if (language == u"sql")
+                queries.append(text);
+        }
+        QVERIFY(!csv.isEmpty() && !mapping.isEmpty());
+        QCOMPARE(queries.size(), 2);
+        importCsv(csv, mapping);
+
+        for (const QString &block : std::as_const(queries)) {
+            QStringList expected;
+            QString sql;
+            for (const QString &line : block.split(u'\n')) {
+                if (line.startsWith(u"--> "))
+                    expected.append(line.mid(4));
+                else
+                    sql += line + u'\n';
+            }
+            QStringList statements = sql.split(u';', Qt::SkipEmptyParts);
+            while (!statements.isEmpty() && statements.last().trimmed().isEmpty())
+                statements.removeLast();
+            QString error;
+            for (qsizetype i = 0; i + 1 < statements.size(); ++i) {
+                Test::writeRows(m_temp->location(), statements.at(i), &error);
+                QVERIFY2(error.isEmpty(), qPrintable(statements.at(i) + u' ' + error));
+            }
+            QStringList got;
+            for (const QVariantList &row :
+                 Test::readRows(m_temp->location(), statements.last(), &error)) {
+                QStringList cells;
+                for (const QVariant &cell : row)
+                    cells.append(cell.toString());
+                got.append(cells.join(QStringLiteral(" | ")));
+            }
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+            QCOMPARE(got, expected);
+        }
+    }
+
 private:
+    void importCsv(const QByteArray &csv, const QJsonObject &mapping)
+    {
+        Store &store = *m_temp->store;
+        FileBlobStore blobs(m_temp->dir.path() + QStringLiteral("/blobs"), 0);
+        SystemClock clock;
+        HandlerRegistry handlers;
+        registerBuiltinHandlers(handlers);
+        handlers.add(QStringLiteral("migrate"),
+                     std::make_shared<MigrateHandler>(store.datasets(), blobs, clock));
+        QueueConfig config;
+        config.pollIntervalMs = 20;
+        JobQueue queue(store, handlers, clock, config);
+        Dispatcher dispatcher(queue, handlers, clock, QStringLiteral("test"));
+        QVERIFY(dispatcher.start().ok());
+        MigrationRequest request;
+        request.userId = m_user;
+        request.dataset = QStringLiteral("people");
+        request.fileName = QStringLiteral("people.csv");
+        request.mapping = mapping;
+        QBuffer buffer;
+        buffer.setData(csv);
+        buffer.open(QIODevice::ReadOnly);
+        auto submitted = submitMigration(queue, blobs, clock, request, buffer, csv.size());
+        QVERIFY2(submitted.ok(), submitted ? "" : qPrintable(submitted.error().toString()));
+        Job job;
+        QVERIFY(Test::waitFor([&] {
+            job = **store.job(submitted->jobId, std::nullopt);
+            return isTerminal(job.status);
+        }));
+        dispatcher.stop();
+        QCOMPARE(job.status, JobStatus::Completed);
+        QCOMPARE(job.result.value(u"rowsImported").toInt(), csv.count('\n') - 1);
+    }
+
     ClaimedJob claimJob()
     {
         NewJob job;
