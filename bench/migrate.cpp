@@ -13,13 +13,20 @@
 //
 // With --db (a PostgreSQL server the user may create databases on), each round works in a new
 // database of its own, dropped afterwards: `psql -c "\copy ..."` of the file into a table with
-// the mapping's column types (integer, text, ..., boolean, date) and into one with 8 text columns,
-// then the same Ferry `migrate` job on a PostgresStore. --rss-gib is for SQLite only.
+// the mapping's column types (integer, text, ..., boolean, date) and into one with 8 text columns;
+// the ceiling: `psql \copy` of exactly the rows Ferry writes (the same ids, dataset, job and
+// documents, converted by Ferry's own reader and mapping before the round) into a table made
+// LIKE Ferry's `records` (its columns, jsonb documents, indexes); then the same Ferry `migrate`
+// job on a PostgresStore, whose rows are checked against the ceiling's. --rss-gib is for SQLite
+// only.
+#include "migrate/bytesource.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
+#include "migrate/migrationrows.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "storage/fileblobstore.h"
+#include "store/recordrange.h"
 #include "store/sqlitestore.h"
 #include "store/storefactory.h"
 #include "users/userdirectory.h"
@@ -41,6 +48,7 @@
 #include <QUrl>
 
 #include <cstdio>
+#include <functional>
 #include <random>
 
 using namespace Ferry;
@@ -146,6 +154,54 @@ QJsonObject ferryImport(const QString &dataDir,
     }
 }
 
+// The rows Ferry's import of csv writes into `records`, as COPY text (id, dataset_id, key, doc,
+// job_id): its documents from Ferry's own reader and mapping (MigrationRows, as MigrateHandler
+// reads), numbered as PostgresStore numbers them in a new database, whose first dataset and
+// first job are 1. The round checks afterwards that Ferry wrote exactly these.
+void writeCeilingRows(const QString &csv, const QString &path)
+{
+    auto source = ByteSource::openFile(csv, {});
+    if (!source)
+        fail(source.error().toString());
+    MigrationPayload payload;
+    payload.format = DataFormat::Csv;
+    auto mapping = Mapping::fromJson(QJsonDocument::fromJson(s_mapping).object());
+    if (!mapping)
+        fail(mapping.error().toString());
+    payload.mapping = *mapping;
+    MigrationRows rows(**source, payload, QString(), 100'000);
+    if (auto started = rows.start(); !started)
+        fail(started.error().toString());
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        fail(QStringLiteral("cannot write ") + path);
+    // After the id: dataset 1, key NULL, then the document; after it: job 1.
+    constexpr qint64 datasetId = 1;
+    const std::string_view dataset = "\t1\t\\N\t";
+    const std::string_view job = "\t1\n";
+    qint64 id = firstRecordId(datasetId);
+    std::string out;
+    MigrationRows::Row row;
+    while (rows.next(row) == MigrationRows::Status::Row) {
+        if (!row.accepted())
+            fail(QStringLiteral("the generated CSV has a rejected row, line %1").arg(row.line));
+        out += std::to_string(++id);
+        out += dataset;
+        // COPY's text format escapes backslashes; JSON text has no raw tabs or newlines.
+        for (const char c : row.record.doc) {
+            if (c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += job;
+        if (out.size() > (1 << 20)) {
+            file.write(out.data(), qint64(out.size()));
+            out.clear();
+        }
+    }
+    file.write(out.data(), qint64(out.size()));
+}
+
 // --db: the server, and one database per round on it.
 struct PostgresRounds
 {
@@ -171,6 +227,28 @@ struct PostgresRounds
                 fail(sql + QStringLiteral(": ") + q.lastError().text());
         }
         QSqlDatabase::removeDatabase(name);
+    }
+    // The first column of the first row of sql in round's database.
+    qint64 count(int round, const QString &sql) const
+    {
+        const QString name = QStringLiteral("bench-migrate-count");
+        qint64 result = -1;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            db.setHostName(admin.host);
+            db.setPort(admin.port);
+            db.setUserName(admin.user);
+            db.setPassword(admin.password);
+            db.setDatabaseName(databaseName(round));
+            if (!db.open())
+                fail(QStringLiteral("cannot connect: ") + db.lastError().text());
+            QSqlQuery q(db);
+            if (!q.exec(sql) || !q.next())
+                fail(sql + QStringLiteral(": ") + q.lastError().text());
+            result = q.value(0).toLongLong();
+        }
+        QSqlDatabase::removeDatabase(name);
+        return result;
     }
     QString databaseName(int round) const
     {
@@ -275,12 +353,18 @@ int main(int argc, char **argv)
             fail(QStringLiteral("--db must be a postgresql:// URL"));
         postgres = PostgresRounds{parser.value(QStringLiteral("db")), *admin};
     }
+    QString ceilingRows;
+    if (postgres) {
+        ceilingRows = scratch.path() + QStringLiteral("/ceiling.copy");
+        writeCeilingRows(csv, ceilingRows);
+    }
     QStringList keys;
     for (int round = 1; round <= parser.value(QStringLiteral("rounds")).toInt(); ++round) {
         QJsonObject line{{QStringLiteral("round"), round}};
         double baselineSeconds = 0;
         const QString dataDir = scratch.path() + QStringLiteral("/ferry-%1").arg(round);
         std::optional<DatabaseConfig> ferryDb;
+        std::function<void()> copyCeiling; // PostgreSQL: the ceiling's \copy, when not yet run
         if (postgres) {
             postgres->create(round);
             const QString url = postgres->urlOf(round);
@@ -311,6 +395,23 @@ int main(int argc, char **argv)
             if (!config)
                 fail(config.error().toString());
             ferryDb = *config;
+            // The ceiling: Ferry's schema in this database (opening a store migrates it), then
+            // psql \copy of Ferry's own rows into a table LIKE its records; before Ferry's
+            // import in odd rounds, after it in even ones, so that neither side always finds
+            // the other's writes (dirty buffers, a checkpoint) on the server.
+            if (auto schema = openStore(*config); !schema)
+                fail(schema.error().toString());
+            timedPsql(url,
+                      QStringLiteral("CREATE TABLE records_ceiling (LIKE records INCLUDING ALL)"));
+            copyCeiling = [&line, url, ceilingRows, rows] {
+                line.insert(QStringLiteral("psqlCopyRecordsJsonbRowsPerSec"),
+                            double(rows) / timedPsql(url, QStringLiteral("\\copy records_ceiling "
+                                                                         "(id, dataset_id, key, "
+                                                                         "doc, job_id) FROM '%1'")
+                                                              .arg(ceilingRows)));
+            };
+            if (round % 2 == 1)
+                std::exchange(copyCeiling, nullptr)();
         } else {
             const QString shellDb = scratch.path() + QStringLiteral("/shell-%1.db").arg(round);
             QElapsedTimer timer;
@@ -335,8 +436,22 @@ int main(int argc, char **argv)
                      .arg(result.value(u"rowsImported").toInt())
                      .arg(rows));
         QDir(dataDir).removeRecursively();
-        if (postgres)
+        if (copyCeiling)
+            copyCeiling();
+        if (postgres) {
+            // Ferry wrote exactly the ceiling's rows: same ids, dataset, key, job and documents.
+            const qint64 same = postgres->count(
+                round, QStringLiteral("SELECT count(*) FROM records r JOIN records_ceiling c "
+                                      "ON c.id = r.id AND c.dataset_id = r.dataset_id AND "
+                                      "c.key IS NOT DISTINCT FROM r.key AND c.job_id = r.job_id "
+                                      "AND c.doc = r.doc"));
+            if (same != rows)
+                fail(QStringLiteral("Ferry's records and the ceiling's differ: %1 of %2 rows are "
+                                    "the same")
+                         .arg(same)
+                         .arg(rows));
             postgres->drop(round);
+        }
 
         line.insert(QStringLiteral("ferryRowsPerSec"), double(rows) / ferrySeconds);
         line.insert(QStringLiteral("ratio"), baselineSeconds / ferrySeconds);
@@ -346,6 +461,8 @@ int main(int argc, char **argv)
                         ferry / line.value(u"psqlCopyTypedPkRowsPerSec").toDouble());
             line.insert(QStringLiteral("ratioToText"),
                         ferry / line.value(u"psqlCopyTextRowsPerSec").toDouble());
+            line.insert(QStringLiteral("ratioToRecordsCeiling"),
+                        ferry / line.value(u"psqlCopyRecordsJsonbRowsPerSec").toDouble());
         }
         for (auto it = line.begin(); it != line.end(); ++it) {
             samples[it.key()].append(it.value().toDouble());
