@@ -27,6 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 url=$("$here/pg-test-server.sh" start "$server")
+# No autovacuum on this throwaway server: the tables one step loaded would otherwise be vacuumed
+# while the next step is timed (bench/migrate also starts each step from a CHECKPOINT).
+psql=/usr/lib/postgresql/15/bin/psql
+[ -x "$psql" ] || psql=psql
+"$psql" -X -q "$url" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 echo "== bench/migrate on PostgreSQL ($url), against psql \\copy of the same CSV and of Ferry's own rows; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench/migrate" --db "$url" --dir "$scratch" --rss-gib 0 "${args[@]}"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
