@@ -4,6 +4,7 @@
 //
 //   build/bench/migrate [--rows N] [--rounds R] [--rss-gib G] [--dir DIR]
 //   build/bench/migrate --db postgresql://user@host:port/db [--rows N] [--rounds R]
+//                       [--batch-rows N]   (rows per transaction of Ferry's import)
 //
 // Generates a CSV of N rows x 8 mixed columns (about 100 bytes a row), then per round, on fresh
 // databases: `sqlite3 db ".import --csv file t"` (raw text into a table, no checking) and a
@@ -106,7 +107,8 @@ void generate(const QString &path, qint64 rows, qint64 bytes)
 // once; returns the job's result.
 QJsonObject ferryImport(const QString &dataDir,
                         const QString &csv,
-                        std::optional<DatabaseConfig> database = std::nullopt)
+                        std::optional<DatabaseConfig> database = std::nullopt,
+                        int batchRows = MigrateConfig().batchRows)
 {
     DatabaseConfig db;
     db.sqlitePath = dataDir + QStringLiteral("/ferry.db");
@@ -120,7 +122,8 @@ QJsonObject ferryImport(const QString &dataDir,
     HandlerRegistry handlers;
     registerBuiltinHandlers(handlers);
     handlers.add(QStringLiteral("migrate"),
-                 std::make_shared<MigrateHandler>((*store)->datasets(), blobs, clock));
+                 std::make_shared<MigrateHandler>((*store)->datasets(), blobs, clock,
+                                                  MigrateConfig{.batchRows = batchRows}));
     QueueConfig config;
     config.maxConcurrency = 1;
     config.defaultTimeoutMs = 0;
@@ -337,6 +340,9 @@ int main(int argc, char **argv)
          {QStringLiteral("db"),
           QStringLiteral("A PostgreSQL server URL: migrate into PostgreSQL, against psql \\copy."),
           QStringLiteral("URL")},
+         {QStringLiteral("batch-rows"),
+          QStringLiteral("Rows per batch (transaction) of Ferry's import (the engine's: 5000)."),
+          QStringLiteral("N"), QString::number(MigrateConfig().batchRows)},
          {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
           QStringLiteral("FILE")}});
     parser.process(app);
@@ -445,7 +451,8 @@ int main(int argc, char **argv)
         QDir().mkpath(dataDir);
         if (postgres)
             tryPsql(postgres->urlOf(round), QStringLiteral("CHECKPOINT"));
-        const QJsonObject result = ferryImport(dataDir, csv, ferryDb);
+        const QJsonObject result =
+            ferryImport(dataDir, csv, ferryDb, parser.value(QStringLiteral("batch-rows")).toInt());
         const double ferrySeconds = result.value(u"durationMs").toDouble() / 1000.0;
         if (result.value(u"rowsImported").toInt() != rows)
             fail(QStringLiteral("Ferry imported %1 rows of %2")
