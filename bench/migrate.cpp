@@ -4,6 +4,7 @@
 //
 //   build/bench/migrate [--rows N] [--rounds R] [--rss-gib G] [--dir DIR]
 //   build/bench/migrate --db postgresql://user@host:port/db [--rows N] [--rounds R]
+//                       [--batch-rows N]   (rows per transaction of Ferry's import)
 //
 // Generates a CSV of N rows x 8 mixed columns (about 100 bytes a row), then per round, on fresh
 // databases: `sqlite3 db ".import --csv file t"` (raw text into a table, no checking) and a
@@ -13,13 +14,20 @@
 //
 // With --db (a PostgreSQL server the user may create databases on), each round works in a new
 // database of its own, dropped afterwards: `psql -c "\copy ..."` of the file into a table with
-// the mapping's column types (integer, text, ..., boolean, date) and into one with 8 text columns,
-// then the same Ferry `migrate` job on a PostgresStore. --rss-gib is for SQLite only.
+// the mapping's column types (integer, text, ..., boolean, date) and into one with 8 text columns;
+// the ceiling: `psql \copy` of exactly the rows Ferry writes (the same ids, dataset, job and
+// documents, converted by Ferry's own reader and mapping before the round) into a table made
+// LIKE Ferry's `records` (its columns, jsonb documents, indexes); then the same Ferry `migrate`
+// job on a PostgresStore, whose rows are checked against the ceiling's. --rss-gib is for SQLite
+// only.
+#include "migrate/bytesource.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
+#include "migrate/migrationrows.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
 #include "storage/fileblobstore.h"
+#include "store/recordrange.h"
 #include "store/sqlitestore.h"
 #include "store/storefactory.h"
 #include "users/userdirectory.h"
@@ -41,6 +49,7 @@
 #include <QUrl>
 
 #include <cstdio>
+#include <functional>
 #include <random>
 
 using namespace Ferry;
@@ -98,7 +107,8 @@ void generate(const QString &path, qint64 rows, qint64 bytes)
 // once; returns the job's result.
 QJsonObject ferryImport(const QString &dataDir,
                         const QString &csv,
-                        std::optional<DatabaseConfig> database = std::nullopt)
+                        std::optional<DatabaseConfig> database = std::nullopt,
+                        int batchRows = MigrateConfig().batchRows)
 {
     DatabaseConfig db;
     db.sqlitePath = dataDir + QStringLiteral("/ferry.db");
@@ -112,7 +122,8 @@ QJsonObject ferryImport(const QString &dataDir,
     HandlerRegistry handlers;
     registerBuiltinHandlers(handlers);
     handlers.add(QStringLiteral("migrate"),
-                 std::make_shared<MigrateHandler>((*store)->datasets(), blobs, clock));
+                 std::make_shared<MigrateHandler>((*store)->datasets(), blobs, clock,
+                                                  MigrateConfig{.batchRows = batchRows}));
     QueueConfig config;
     config.maxConcurrency = 1;
     config.defaultTimeoutMs = 0;
@@ -146,6 +157,54 @@ QJsonObject ferryImport(const QString &dataDir,
     }
 }
 
+// The rows Ferry's import of csv writes into `records`, as COPY text (id, dataset_id, key, doc,
+// job_id): its documents from Ferry's own reader and mapping (MigrationRows, as MigrateHandler
+// reads), numbered as PostgresStore numbers them in a new database, whose first dataset and
+// first job are 1. The round checks afterwards that Ferry wrote exactly these.
+void writeCeilingRows(const QString &csv, const QString &path)
+{
+    auto source = ByteSource::openFile(csv, {});
+    if (!source)
+        fail(source.error().toString());
+    MigrationPayload payload;
+    payload.format = DataFormat::Csv;
+    auto mapping = Mapping::fromJson(QJsonDocument::fromJson(s_mapping).object());
+    if (!mapping)
+        fail(mapping.error().toString());
+    payload.mapping = *mapping;
+    MigrationRows rows(**source, payload, QString(), 100'000);
+    if (auto started = rows.start(); !started)
+        fail(started.error().toString());
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        fail(QStringLiteral("cannot write ") + path);
+    // After the id: dataset 1, key NULL, then the document; after it: job 1.
+    constexpr qint64 datasetId = 1;
+    const std::string_view dataset = "\t1\t\\N\t";
+    const std::string_view job = "\t1\n";
+    qint64 id = firstRecordId(datasetId);
+    std::string out;
+    MigrationRows::Row row;
+    while (rows.next(row) == MigrationRows::Status::Row) {
+        if (!row.accepted())
+            fail(QStringLiteral("the generated CSV has a rejected row, line %1").arg(row.line));
+        out += std::to_string(++id);
+        out += dataset;
+        // COPY's text format escapes backslashes; JSON text has no raw tabs or newlines.
+        for (const char c : row.record.doc) {
+            if (c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += job;
+        if (out.size() > (1 << 20)) {
+            file.write(out.data(), qint64(out.size()));
+            out.clear();
+        }
+    }
+    file.write(out.data(), qint64(out.size()));
+}
+
 // --db: the server, and one database per round on it.
 struct PostgresRounds
 {
@@ -171,6 +230,28 @@ struct PostgresRounds
                 fail(sql + QStringLiteral(": ") + q.lastError().text());
         }
         QSqlDatabase::removeDatabase(name);
+    }
+    // The first column of the first row of sql in round's database.
+    qint64 count(int round, const QString &sql) const
+    {
+        const QString name = QStringLiteral("bench-migrate-count");
+        qint64 result = -1;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            db.setHostName(admin.host);
+            db.setPort(admin.port);
+            db.setUserName(admin.user);
+            db.setPassword(admin.password);
+            db.setDatabaseName(databaseName(round));
+            if (!db.open())
+                fail(QStringLiteral("cannot connect: ") + db.lastError().text());
+            QSqlQuery q(db);
+            if (!q.exec(sql) || !q.next())
+                fail(sql + QStringLiteral(": ") + q.lastError().text());
+            result = q.value(0).toLongLong();
+        }
+        QSqlDatabase::removeDatabase(name);
+        return result;
     }
     QString databaseName(int round) const
     {
@@ -220,6 +301,16 @@ double timedPsql(const QString &url, const QString &sql)
     return double(timer.nsecsElapsed()) / 1e9;
 }
 
+// `psql URL -c SQL`, whatever its outcome: for what only steadies the measurement (CHECKPOINT
+// needs a superuser or pg_checkpoint, which a server of the user's own may not grant).
+void tryPsql(const QString &url, const QString &sql)
+{
+    QProcess psql;
+    psql.start(psqlBinary(),
+               {QStringLiteral("-X"), QStringLiteral("-q"), url, QStringLiteral("-c"), sql});
+    psql.waitForFinished(-1);
+}
+
 qint64 peakRssKiB()
 {
     QFile status(QStringLiteral("/proc/self/status"));
@@ -249,6 +340,9 @@ int main(int argc, char **argv)
          {QStringLiteral("db"),
           QStringLiteral("A PostgreSQL server URL: migrate into PostgreSQL, against psql \\copy."),
           QStringLiteral("URL")},
+         {QStringLiteral("batch-rows"),
+          QStringLiteral("Rows per batch (transaction) of Ferry's import (the engine's: 5000)."),
+          QStringLiteral("N"), QString::number(MigrateConfig().batchRows)},
          {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
           QStringLiteral("FILE")}});
     parser.process(app);
@@ -275,12 +369,18 @@ int main(int argc, char **argv)
             fail(QStringLiteral("--db must be a postgresql:// URL"));
         postgres = PostgresRounds{parser.value(QStringLiteral("db")), *admin};
     }
+    QString ceilingRows;
+    if (postgres) {
+        ceilingRows = scratch.path() + QStringLiteral("/ceiling.copy");
+        writeCeilingRows(csv, ceilingRows);
+    }
     QStringList keys;
     for (int round = 1; round <= parser.value(QStringLiteral("rounds")).toInt(); ++round) {
         QJsonObject line{{QStringLiteral("round"), round}};
         double baselineSeconds = 0;
         const QString dataDir = scratch.path() + QStringLiteral("/ferry-%1").arg(round);
         std::optional<DatabaseConfig> ferryDb;
+        std::function<void()> copyCeiling; // PostgreSQL: the ceiling's \copy, when not yet run
         if (postgres) {
             postgres->create(round);
             const QString url = postgres->urlOf(round);
@@ -296,7 +396,10 @@ int main(int argc, char **argv)
                                QStringLiteral("; CREATE TABLE people_text (id TEXT, email TEXT, "
                                               "name TEXT, age TEXT, score TEXT, active TEXT, "
                                               "joined TEXT, note TEXT)"));
+            // Each timed step starts from a checkpoint: none pays for the writes of the one
+            // before it (the server writes those dirty pages out when its WAL fills).
             auto copy = [&](const char *table) {
+                tryPsql(url, QStringLiteral("CHECKPOINT"));
                 return timedPsql(url,
                                  QStringLiteral("\\copy %1 FROM '%2' WITH (FORMAT csv, HEADER)")
                                      .arg(QLatin1String(table), csv));
@@ -311,6 +414,24 @@ int main(int argc, char **argv)
             if (!config)
                 fail(config.error().toString());
             ferryDb = *config;
+            // The ceiling: Ferry's schema in this database (opening a store migrates it), then
+            // psql \copy of Ferry's own rows into a table LIKE its records; before Ferry's
+            // import in odd rounds, after it in even ones, so that neither side always finds
+            // the other's writes (dirty buffers, a checkpoint) on the server.
+            if (auto schema = openStore(*config); !schema)
+                fail(schema.error().toString());
+            timedPsql(url,
+                      QStringLiteral("CREATE TABLE records_ceiling (LIKE records INCLUDING ALL)"));
+            copyCeiling = [&line, url, ceilingRows, rows] {
+                tryPsql(url, QStringLiteral("CHECKPOINT"));
+                line.insert(QStringLiteral("psqlCopyRecordsJsonbRowsPerSec"),
+                            double(rows) / timedPsql(url, QStringLiteral("\\copy records_ceiling "
+                                                                         "(id, dataset_id, key, "
+                                                                         "doc, job_id) FROM '%1'")
+                                                              .arg(ceilingRows)));
+            };
+            if (round % 2 == 1)
+                std::exchange(copyCeiling, nullptr)();
         } else {
             const QString shellDb = scratch.path() + QStringLiteral("/shell-%1.db").arg(round);
             QElapsedTimer timer;
@@ -328,15 +449,32 @@ int main(int argc, char **argv)
         }
 
         QDir().mkpath(dataDir);
-        const QJsonObject result = ferryImport(dataDir, csv, ferryDb);
+        if (postgres)
+            tryPsql(postgres->urlOf(round), QStringLiteral("CHECKPOINT"));
+        const QJsonObject result =
+            ferryImport(dataDir, csv, ferryDb, parser.value(QStringLiteral("batch-rows")).toInt());
         const double ferrySeconds = result.value(u"durationMs").toDouble() / 1000.0;
         if (result.value(u"rowsImported").toInt() != rows)
             fail(QStringLiteral("Ferry imported %1 rows of %2")
                      .arg(result.value(u"rowsImported").toInt())
                      .arg(rows));
         QDir(dataDir).removeRecursively();
-        if (postgres)
+        if (copyCeiling)
+            copyCeiling();
+        if (postgres) {
+            // Ferry wrote exactly the ceiling's rows: same ids, dataset, key, job and documents.
+            const qint64 same = postgres->count(
+                round, QStringLiteral("SELECT count(*) FROM records r JOIN records_ceiling c "
+                                      "ON c.id = r.id AND c.dataset_id = r.dataset_id AND "
+                                      "c.key IS NOT DISTINCT FROM r.key AND c.job_id = r.job_id "
+                                      "AND c.doc = r.doc"));
+            if (same != rows)
+                fail(QStringLiteral("Ferry's records and the ceiling's differ: %1 of %2 rows are "
+                                    "the same")
+                         .arg(same)
+                         .arg(rows));
             postgres->drop(round);
+        }
 
         line.insert(QStringLiteral("ferryRowsPerSec"), double(rows) / ferrySeconds);
         line.insert(QStringLiteral("ratio"), baselineSeconds / ferrySeconds);
@@ -346,6 +484,8 @@ int main(int argc, char **argv)
                         ferry / line.value(u"psqlCopyTypedPkRowsPerSec").toDouble());
             line.insert(QStringLiteral("ratioToText"),
                         ferry / line.value(u"psqlCopyTextRowsPerSec").toDouble());
+            line.insert(QStringLiteral("ratioToRecordsCeiling"),
+                        ferry / line.value(u"psqlCopyRecordsJsonbRowsPerSec").toDouble());
         }
         for (auto it = line.begin(); it != line.end(); ++it) {
             samples[it.key()].append(it.value().toDouble());

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/migrate on PostgreSQL (issue 7): starts a throwaway PostgreSQL server
 # (scripts/pg-test-server.sh), runs Ferry's migrate benchmark against it, with psql's \copy of the
-# same generated CSV in the same run, and removes the server afterwards.
+# same generated CSV in the same run, and removes the server afterwards. Since issue 17 each round
+# also has the ceiling: psql \copy of exactly the rows Ferry writes (ids, dataset, job, jsonb
+# documents) into a table LIKE Ferry's records; ratioToRecordsCeiling is Ferry against it.
 #
 #   scripts/bench-migrate-pg.sh [BUILD_DIR] [bench/migrate options...]
 #   scripts/bench-migrate-pg.sh build --rows 1000000 --rounds 3      (the defaults)
@@ -25,6 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 url=$("$here/pg-test-server.sh" start "$server")
-echo "== bench/migrate on PostgreSQL ($url), against psql \\copy of the same CSV; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# No autovacuum on this throwaway server: the tables one step loaded would otherwise be vacuumed
+# while the next step is timed (bench/migrate also starts each step from a CHECKPOINT).
+psql=/usr/lib/postgresql/15/bin/psql
+[ -x "$psql" ] || psql=psql
+"$psql" -X -q "$url" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+echo "== bench/migrate on PostgreSQL ($url), against psql \\copy of the same CSV and of Ferry's own rows; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench/migrate" --db "$url" --dir "$scratch" --rss-gib 0 "${args[@]}"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -21,7 +21,7 @@ namespace {
 // this transaction only.
 const char s_createStaging[] =
     "SET LOCAL client_min_messages = warning; "
-    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_records (id BIGINT, key TEXT, doc TEXT) "
+    "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_records (id BIGINT, key TEXT, doc JSONB) "
     "ON COMMIT DELETE ROWS; "
     "CREATE TEMP TABLE IF NOT EXISTS ferry_stage_row_errors "
     "(seq BIGINT, line BIGINT, field TEXT, reason TEXT) ON COMMIT DELETE ROWS";
@@ -70,49 +70,58 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
         return connection.error();
     PgConnection &db = *connection;
     PgTransaction transaction(db);
-    if (auto begun = transaction.begin(); !begun)
-        return begun;
 
+    // BEGIN and the transaction's statements before the COPY go in one round trip: each round
+    // trip is time the server is not ingesting rows (docs/benchmarks.md, issue 17). The
+    // checkpoint is written with them, last; a refusal below rolls it back with the rest.
+    //
     // The fence: the job's row, locked until commit, still running under this lease. Whatever
     // ends or hands out an attempt from outside it (a rescue, a claim, a retry, a cancel) locks
     // the row FOR UPDATE first, which waits for this lock or skips the row; so a node that lost
     // its lease writes nothing, and one that still holds it writes the whole batch. KEY SHARE,
     // the weakest lock that does this, lets the plain UPDATEs of the attempt's own bookkeeping
     // through: lease renewal and progress never wait behind a batch (issue 18).
-    auto fence = db.exec("SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' "
-                         "AND lease_token = $2 FOR KEY SHARE",
-                         {pgInt(batch.jobId), pgInt(batch.leaseToken)},
-                         QStringLiteral("checking the lease of job %1").arg(batch.jobId));
-    if (!fence)
-        return fence.error();
-    if (fence->rows() == 0)
-        return batchLeaseLost(batch.jobId);
-
     const qint64 datasetId = batch.checkpoint.datasetId;
-    qint64 nextId = 0;
+    const MigrationCheckpoint &c = batch.checkpoint;
+    std::vector<PgStatement> first = {
+        {"SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' AND lease_token = $2 "
+         "FOR KEY SHARE",
+         {pgInt(batch.jobId), pgInt(batch.leaseToken)},
+         QStringLiteral("checking the lease of job %1").arg(batch.jobId)}};
     if (!batch.records.empty()) {
         // Writers of one dataset take turns (SQLite has one writer at all): the ids are numbered
         // from the highest one, read after the lock, in a statement of its own so its snapshot
         // sees the previous writer's commit.
-        auto locked = db.exec("SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE",
-                              {pgInt(datasetId)}, QStringLiteral("numbering records"));
-        if (!locked)
-            return locked.error();
+        first.push_back({"SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE",
+                         {pgInt(datasetId)},
+                         QStringLiteral("numbering records")});
+        first.push_back({"SELECT coalesce(max(id), $1) FROM records WHERE id BETWEEN $1 AND $2",
+                         {pgInt(firstRecordId(datasetId)), pgInt(lastRecordId(datasetId))},
+                         QStringLiteral("numbering records")});
+    }
+    first.push_back({s_upsertCheckpoint,
+                     {pgInt(batch.jobId), pgInt(datasetId), pgInt(c.byteOffset), pgInt(c.line),
+                      pgInt(c.rowsRead), pgInt(c.rowsImported), pgInt(c.rowsRejected),
+                      c.state.isNull() ? QByteArray("") : c.state},
+                     QStringLiteral("writing the checkpoint of job %1").arg(batch.jobId)});
+    auto begun = transaction.begin(first);
+    if (!begun)
+        return begun.error();
+    if ((*begun)[0].rows() == 0)
+        return batchLeaseLost(batch.jobId);
+
+    qint64 nextId = 0;
+    if (!batch.records.empty()) {
         // A delete of the dataset refuses while this job runs (sqldatasetadmin.cpp), so
         // this never happens; if it did, the batch must not land in a range nobody owns.
-        if (locked->rows() == 0) {
+        if ((*begun)[1].rows() == 0) {
             return makeError(ErrorCode::InvalidArgument,
                              QStringLiteral("The dataset was deleted while job %1 imported into "
                                             "it; its batch was not written.")
                                  .arg(batch.jobId),
                              QStringLiteral("Run the import again."));
         }
-        auto last = db.exec("SELECT coalesce(max(id), $1) FROM records WHERE id BETWEEN $1 AND $2",
-                            {pgInt(firstRecordId(datasetId)), pgInt(lastRecordId(datasetId))},
-                            QStringLiteral("numbering records"));
-        if (!last)
-            return last.error();
-        nextId = last->int64(0, 0) + 1;
+        nextId = (*begun)[2].int64(0, 0) + 1;
         if (nextId + qint64(batch.records.size()) > lastRecordId(datasetId))
             return datasetFull();
     }
@@ -126,7 +135,7 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             plain.startRow(4);
             plain.addInt64(id);
             plain.addInt64(datasetId);
-            plain.addText(std::string_view(record.doc));
+            plain.addJsonb(record.doc);
             plain.addInt64(batch.jobId);
             continue;
         }
@@ -153,7 +162,7 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             rows.startRow(3);
             rows.addInt64(record.id);
             rows.addText(record.key);
-            rows.addText(record.doc);
+            rows.addJsonb(record.doc);
         }
         if (auto copied = db.copyIn("COPY ferry_stage_records (id, key, doc) FROM STDIN "
                                     "(FORMAT binary)",
@@ -165,15 +174,6 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             !upserted)
             return upserted.error();
     }
-
-    const MigrationCheckpoint &c = batch.checkpoint;
-    if (auto saved = db.exec(s_upsertCheckpoint,
-                             {pgInt(batch.jobId), pgInt(datasetId), pgInt(c.byteOffset),
-                              pgInt(c.line), pgInt(c.rowsRead), pgInt(c.rowsImported),
-                              pgInt(c.rowsRejected), c.state.isNull() ? QByteArray("") : c.state},
-                             QStringLiteral("writing the checkpoint of job %1").arg(batch.jobId));
-        !saved)
-        return saved.error();
 
     if (!batch.errors.isEmpty()) {
         PgCopyBuffer rows;

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace Ferry {
@@ -82,6 +83,13 @@ void PgCopyBuffer::addText(std::string_view text)
 {
     addInt32(qint32(text.size()));
     m_data.append(text.data(), qsizetype(text.size()));
+}
+
+void PgCopyBuffer::addJsonb(std::string_view json)
+{
+    addInt32(qint32(json.size() + 1));
+    m_data.append(char(1));
+    m_data.append(json.data(), qsizetype(json.size()));
 }
 
 void PgCopyBuffer::addText(const QString &text)
@@ -185,6 +193,56 @@ Result<void> PgConnection::exec(const char *sql, const QString &doing)
     return {};
 }
 
+Result<std::vector<PgResult>>
+PgConnection::execPipelined(const std::vector<PgStatement> &statements)
+{
+    const QString doing = statements.empty() ? QString() : statements.front().doing;
+    if (PQenterPipelineMode(m_connection) != 1)
+        return error(doing);
+    bool sent = true;
+    size_t queued = 0;
+    for (const PgStatement &statement : statements) {
+        std::vector<const char *> values;
+        values.reserve(statement.params.size());
+        for (const QByteArray &param : statement.params)
+            values.push_back(param.isNull() ? nullptr : param.constData());
+        if (PQsendQueryParams(m_connection, statement.sql, int(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0) != 1) {
+            sent = false;
+            break;
+        }
+        ++queued;
+    }
+    sent = PQpipelineSync(m_connection) == 1 && sent;
+    // Each queued statement's result, then the NULL that ends it; then the sync's.
+    std::vector<PgResult> results;
+    results.reserve(queued);
+    std::optional<Error> failed;
+    for (size_t i = 0; i < queued; ++i) {
+        PgResult result(PQgetResult(m_connection));
+        const ExecStatusType status =
+            result.get() ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && !failed &&
+            status != PGRES_PIPELINE_ABORTED)
+            failed = error(statements[i].doing, result.get());
+        while (PGresult *rest = PQgetResult(m_connection))
+            PQclear(rest);
+        results.push_back(std::move(result));
+    }
+    if (sent) {
+        PgResult sync(PQgetResult(m_connection));
+        if (PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC && !failed)
+            failed = error(doing, sync.get());
+    }
+    if (PQexitPipelineMode(m_connection) != 1 && !failed)
+        failed = error(doing);
+    if (failed)
+        return *failed;
+    if (!sent)
+        return error(doing);
+    return results;
+}
+
 Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing)
 {
     PgResult started(PQexec(m_connection, copySql));
@@ -197,8 +255,20 @@ Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const
     // The COPY's own result, then the end of the command.
     std::optional<Error> failed;
     while (PGresult *end = PQgetResult(m_connection)) {
-        if (PQresultStatus(end) != PGRES_COMMAND_OK && !failed)
+        if (PQresultStatus(end) != PGRES_COMMAND_OK && !failed) {
             failed = error(doing, end);
+            // Class 22, a data exception: the server refused one of the rows' values, which
+            // come from the imported file (a document jsonb cannot hold: a \u0000 escape, a
+            // number past numeric's range). Sending it again fails again: the file's fault.
+            const char *state = PQresultErrorField(end, PG_DIAG_SQLSTATE);
+            if (state && std::string_view(state).starts_with("22")) {
+                failed->code = ErrorCode::InvalidArgument;
+                failed->hint = QStringLiteral(
+                    "PostgreSQL stores dataset documents as jsonb, which refuses the character "
+                    "U+0000 (\\u0000) in strings and numbers beyond its numeric type's range; "
+                    "change such values in the file and import it again.");
+            }
+        }
         PQclear(end);
     }
     if (failed)
@@ -220,6 +290,22 @@ Result<void> PgTransaction::begin()
         return begun;
     m_open = true;
     return {};
+}
+
+Result<std::vector<PgResult>> PgTransaction::begin(const std::vector<PgStatement> &first)
+{
+    std::vector<PgStatement> statements;
+    statements.reserve(first.size() + 1);
+    statements.push_back({"BEGIN", {}, QStringLiteral("starting a transaction")});
+    statements.insert(statements.end(), first.begin(), first.end());
+    // Open from here: whatever part of it ran, the destructor's ROLLBACK ends it (a ROLLBACK
+    // outside a transaction is only a warning).
+    m_open = true;
+    auto results = m_connection.execPipelined(statements);
+    if (!results)
+        return results.error();
+    results->erase(results->begin()); // BEGIN's
+    return results;
 }
 
 Result<void> PgTransaction::commit()

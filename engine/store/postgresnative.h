@@ -10,6 +10,7 @@ class QSqlDatabase;
 #include <initializer_list>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 struct pg_conn;
 struct pg_result;
@@ -54,6 +55,9 @@ public:
     void addInt64(qint64 value);
     void addText(std::string_view text);
     void addText(const QString &text); // a null QString is SQL NULL
+    // A jsonb value from JSON text: jsonb's binary format is a version byte (1) and the text,
+    // which the server parses as it would the text format's.
+    void addJsonb(std::string_view json);
     void addNull();
     const QByteArray &finish(); // appends the trailer
     int rowCount() const { return m_rows; }
@@ -62,6 +66,15 @@ private:
     void addInt32(qint32 value);
     QByteArray m_data;
     int m_rows = 0;
+};
+
+// One statement of a pipeline (PgConnection::execPipelined): SQL, its text parameters (a null
+// QByteArray is SQL NULL), and what it does, for its error.
+struct PgStatement
+{
+    const char *sql;
+    std::vector<QByteArray> params;
+    QString doing;
 };
 
 // False once libpq knows the connection is broken (after a statement on it failed because the
@@ -80,6 +93,11 @@ public:
     exec(const char *sql, std::initializer_list<QByteArray> params, const QString &doing);
     // Statements without parameters or rows, separated by semicolons.
     Result<void> exec(const char *sql, const QString &doing);
+    // Several statements sent at once (libpq's pipeline mode) and their results, in order: one
+    // round trip instead of one each. Each runs as exec() would run it on its own (its own
+    // snapshot under READ COMMITTED); after a failed one the rest are skipped and its error is
+    // returned.
+    Result<std::vector<PgResult>> execPipelined(const std::vector<PgStatement> &statements);
     // COPY <target> FROM STDIN (FORMAT binary) with the buffer's rows.
     Result<void> copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing);
 
@@ -98,6 +116,8 @@ public:
     ~PgTransaction();
     Q_DISABLE_COPY_MOVE(PgTransaction)
     Result<void> begin();
+    // BEGIN and the transaction's first statements in one round trip (execPipelined).
+    Result<std::vector<PgResult>> begin(const std::vector<PgStatement> &first);
     Result<void> commit();
 
 private:

@@ -36,6 +36,8 @@ public:
     Result<void> commitBatch(const ImportBatch &batch) override;
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
+    // The bytes of the documents as reads return them (compact; see jsonbtext.h).
+    Result<qint64> datasetBytes(qint64 datasetId) override;
 
     // Upload and job API .
     Result<std::optional<SessionJob>> sessionJob(const QString &sessionId) override;
@@ -54,6 +56,10 @@ private:
     // rescueDeadNodes(): the dead nodes' sessions end (postgrescluster.cpp).
     Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes) override;
     explicit PostgresStore(const DatabaseConfig &config);
+    // The dataset's documents as PostgreSQL prints their jsonb, in id order, until `printed`
+    // returns false (postgresrecords.cpp).
+    Result<void> forEachPrinted(qint64 datasetId,
+                                const std::function<bool(std::string_view)> &printed);
     // enqueue() of one job without an upload session: a single statement.
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
     // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.

@@ -3,6 +3,8 @@
 #include "testsupport.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSqlQuery>
 #include <QTest>
 
@@ -84,7 +86,9 @@ private Q_SLOTS:
         QVERIFY2(error.isEmpty(), qPrintable(error));
         QCOMPARE(rows.size(), 3);
         QCOMPARE(rows.at(0).value(0).toString(), QStringLiteral("7"));
-        QCOMPARE(rows.at(0).value(1).toString(), QStringLiteral("{\"id\":7}"));
+        // The document's value (on PostgreSQL a jsonb since 0017, printed as jsonb prints it).
+        QCOMPARE(QJsonDocument::fromJson(rows.at(0).value(1).toString().toUtf8()).object(),
+                 QJsonObject({{QStringLiteral("id"), 7}}));
         QCOMPARE(rows.at(1).value(0).toString(), QStringLiteral("8"));
         QVERIFY(rows.at(2).value(0).isNull());
     }
@@ -160,6 +164,63 @@ private Q_SLOTS:
                               {QStringLiteral("type"), integer}}));
         QCOMPARE(schema.at(3).toObject(),
                  QJsonObject({{QStringLiteral("name"), QStringLiteral("email")}}));
+    }
+
+    // 0017 (PostgreSQL): documents and undo copies written as text become jsonb with the same
+    // values, and read back as Ferry wrote them; a record without an undo copy keeps NULL.
+    void postgresDocumentsBecomeJsonb()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: SQLite keeps its documents as text");
+        QTemporaryDir dir;
+        const QString path = freshStoreLocation(dir.path() + QStringLiteral("/jsonb.db"));
+        qint64 datasetId = 0;
+        {
+            auto old = openTestStore(path, 14);
+            ManualClock clock;
+            UserDirectory users(*old, clock);
+            auto user = users.addUser(QStringLiteral("alice"));
+            QVERIFY(user.ok());
+            datasetId = *old->datasets().ensureDataset(user->user.id, QStringLiteral("people"), 0);
+            QString error;
+            writeRows(
+                path,
+                QStringLiteral("INSERT INTO records (id, dataset_id, key, doc, prev_doc) "
+                               "VALUES (%1, %2, '1', '{\"id\":1,\"big\":12345678901234567890}', "
+                               "'{\"id\":1,\"big\":0}'), "
+                               "(%3, %2, NULL, '{\"n\":\"x, y\"}', NULL)")
+                    .arg((datasetId << 40) + 1)
+                    .arg(datasetId)
+                    .arg((datasetId << 40) + 2),
+                &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+        }
+        auto store = openTestStore(path);
+        QVERIFY(store->schemaVersion() >= 17);
+        QString error;
+        const auto rows = readRows(path,
+                                   QStringLiteral("SELECT pg_typeof(doc)::text, "
+                                                  "pg_typeof(prev_doc)::text, doc->>'big', "
+                                                  "prev_doc->>'big' FROM records ORDER BY id"),
+                                   &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(rows.size(), 2);
+        QCOMPARE(rows.at(0).value(0).toString(), QStringLiteral("jsonb"));
+        QCOMPARE(rows.at(0).value(1).toString(), QStringLiteral("jsonb"));
+        QCOMPARE(rows.at(0).value(2).toString(), QStringLiteral("12345678901234567890"));
+        QCOMPARE(rows.at(0).value(3).toString(), QStringLiteral("0"));
+        QVERIFY(rows.at(1).value(3).isNull());
+        QStringList docs;
+        QVERIFY(store->datasets()
+                    .forEachRecord(datasetId,
+                                   [&](std::string_view doc) {
+                                       docs.append(
+                                           QString::fromUtf8(doc.data(), qsizetype(doc.size())));
+                                       return true;
+                                   })
+                    .ok());
+        QCOMPARE(docs, QStringList({QStringLiteral("{\"id\":1,\"big\":12345678901234567890}"),
+                                    QStringLiteral("{\"n\":\"x, y\"}")}));
     }
 
     void oldSchemaIsMigratedAndKeepsItsData()

@@ -1,7 +1,9 @@
 // The throwaway PostgreSQL server from the "ferry_pg" fixture answers through Qt's QPSQL driver.
 
 #include "pgtestsupport.h"
+#include "store/connectionpool.h"
 #include "store/databaseconfig.h"
+#include "store/postgresnative.h"
 
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -57,6 +59,47 @@ private Q_SLOTS:
         const QString second = Test::createPostgresTestDatabase(QStringLiteral("probe"), &error);
         QVERIFY2(!second.isEmpty(), qPrintable(error));
         QVERIFY(first != second);
+    }
+
+    // PgConnection::execPipelined (commitBatch's first round trip): every statement's result in
+    // order; a failing one returns its own error, skips the rest, and leaves the connection
+    // ready for the next statement.
+    void pipelinedStatementsAnswerInOrderOrStopAtTheFirstError()
+    {
+        if (Test::postgresTestUrl().isEmpty())
+            QSKIP("no PostgreSQL test server");
+        QString error;
+        const QString url = Test::createPostgresTestDatabase(QStringLiteral("pipeline"), &error);
+        QVERIFY2(!url.isEmpty(), qPrintable(error));
+        ConnectionPool pool(*DatabaseConfig::fromUrl(url),
+                            [](QSqlDatabase &) { return Result<void>(); });
+        auto connection = PgConnection::of(pool);
+        QVERIFY2(connection.ok(), connection ? "" : qPrintable(connection.error().message));
+        QVERIFY(connection->exec("CREATE TABLE t (n INT PRIMARY KEY)", QStringLiteral("t")).ok());
+
+        auto results =
+            connection->execPipelined({{"INSERT INTO t VALUES ($1)", {"1"}, QStringLiteral("one")},
+                                       {"SELECT n * 10 FROM t", {}, QStringLiteral("read")},
+                                       {"SELECT 1 WHERE false", {}, QStringLiteral("none")}});
+        QVERIFY2(results.ok(), results ? "" : qPrintable(results.error().message));
+        QCOMPARE(results->size(), size_t(3));
+        QCOMPARE(results->at(1).rows(), 1);
+        QCOMPARE(results->at(1).int64(0, 0), 10);
+        QCOMPARE(results->at(2).rows(), 0);
+
+        auto failed = connection->execPipelined(
+            {{"INSERT INTO t VALUES ($1)", {"2"}, QStringLiteral("two")},
+             {"INSERT INTO t VALUES ($1)", {"1"}, QStringLiteral("inserting a duplicate")},
+             {"INSERT INTO t VALUES ($1)", {"3"}, QStringLiteral("three")}});
+        QVERIFY(!failed.ok());
+        QVERIFY2(failed.error().message.contains(u"inserting a duplicate"),
+                 qPrintable(failed.error().message));
+        // Without BEGIN, a pipeline up to its sync is one implicit transaction: the failure
+        // rolls 2 back too, and 3 never ran.
+        auto after = connection->exec("SELECT array_agg(n ORDER BY n)::text FROM t", {},
+                                      QStringLiteral("reading"));
+        QVERIFY2(after.ok(), after ? "" : qPrintable(after.error().message));
+        QCOMPARE(QString::fromUtf8(after->text(0, 0)), QStringLiteral("{1}"));
     }
 };
 
