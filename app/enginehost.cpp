@@ -104,6 +104,20 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (!store)
         return store.error();
     host->m_store = std::move(*store);
+    if (!sqlite) {
+        // Before anything takes the time: leases, heartbeats, run_at, quota months and rate-limit
+        // windows are the database's time on every node, whatever this machine's clock says.
+        if (auto read =
+                host->m_clock.learnFrom([&host] { return host->m_store->databaseTimeMs(); });
+            !read)
+            return read.error();
+        if (qAbs(host->m_clock.offsetMs()) > 1'000) {
+            qCWarning(lcHost).noquote()
+                << QStringLiteral("This machine's clock is %1 ms off the database's; Ferry counts "
+                                  "in the database's time.")
+                       .arg(-host->m_clock.offsetMs());
+        }
+    }
     // Console settings: what the operator saved in the console overrides the configuration
     // (README, "Configuration"); everything below is built from the result.
     host->m_settings = std::make_unique<SettingsService>(*host->m_store, config);
@@ -227,6 +241,7 @@ void EngineHost::createCluster()
         return rss ? *rss : -1;
     };
     options.jobsRescued = [queue = m_queue.get()](int) { queue->announceRemoteEnqueue(); };
+    options.databaseClock = sqlite ? nullptr : &m_clock;
     m_cluster = std::make_unique<ClusterNode>(*m_store, m_clock, std::move(options));
     // Once-per-cluster maintenance (ageing, pruning, session files) only on the leader.
     m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
