@@ -2,6 +2,7 @@
 
 #include "store/sqlstore.h"
 
+#include <atomic>
 #include <memory>
 
 namespace Ferry {
@@ -28,6 +29,7 @@ public:
                                              const ClaimRequest &request) override;
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
+    DispatchConflicts dispatchConflicts() const override;
     // One job, read on the API's hot path (postgresjobsapi.cpp); the rest of the jobs' reads and
     // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
@@ -60,9 +62,19 @@ private:
     Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
     // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
     Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
+    // settleAndClaim()'s attempts whose rows were locked by another transaction: settled at
+    // once, waiting for the locks (postgresjobs.cpp).
+    Result<void> settleDeferred(const QList<SettledAttempt> &settled, const QString &node);
+    // Executes a dispatch statement, running it again (up to 5 times) after a deadlock or a
+    // serialization failure, counted in m_deadlocks and m_reruns.
+    bool execCounted(QSqlQuery &q);
     // Inside enqueue()'s transaction: NewJob::completesTusUpload (postgrestus.cpp).
     Result<void> markTusComplete(
         QSqlDatabase &db, const QString &id, const QString &sessionId, qint64 jobId, qint64 now);
+
+    std::atomic<qint64> m_deadlocks{0};
+    std::atomic<qint64> m_reruns{0};
+    std::atomic<qint64> m_deferredSettles{0};
 };
 
 } // namespace Ferry
