@@ -259,6 +259,10 @@ void EngineHost::createCluster()
         callbacks.settingChanged = [queue = m_queue.get()](const QString &) {
             queue->reloadPaused();
         };
+        // Held back by --cluster-max-running: jobs ended on another node, claim now.
+        if (m_config.queue.clusterMaxRunning > 0) {
+            callbacks.slotsFreed = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
+        }
         m_listener =
             std::make_unique<NotificationListener>(m_config.database, std::move(callbacks));
     }

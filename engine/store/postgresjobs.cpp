@@ -137,8 +137,8 @@ const QString s_claimChosen =
 // the cap and the rows already seen, taking each row whose user is still below the cap. A user
 // at the cap with many jobs at the head of the queue so never hides the users behind them (a
 // fixed window of 4x the limit did: 300 of one user's jobs hid another user's one,
-// tst_maxperuser_pg). The running counts are read without a lock: two nodes claiming at the same
-// moment may together pass a user's cap by a little.
+// tst_maxperuser_pg). The running counts are read under claimUnderCap's lock (lockCappedClaims),
+// so claims on several nodes never pass a user's cap together (tst_clusterdispatch).
 Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &request, int cap)
 {
     QHash<qint64, int> perUser;
@@ -264,16 +264,31 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
     const int maxPerUser =
         limit == 0 ? 0 : (request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser);
-    if (maxPerUser > 0 || (limit > 0 && request.clusterMaxRunning > 0)) {
+    // Under --cluster-max-running, attempts that end free slots other nodes may be waiting for.
+    const bool freesSlots = request.clusterMaxRunning > 0 && !settled.isEmpty();
+    if (maxPerUser > 0 || (limit > 0 && request.clusterMaxRunning > 0) || freesSlots) {
         // With a cap (per user, or the cluster's --cluster-max-running): settle in one
         // statement (limit 0), then claim in a transaction of its own that pages through the
         // queue (cappedClaimIds). The caps are off the hot path.
         if (!settled.isEmpty()) {
             ClaimRequest settleOnly = request;
             settleOnly.limit = 0;
+            settleOnly.clusterMaxRunning = 0;
             if (auto done = settleAndClaim(settled, settleOnly); !done)
                 return done.error();
         }
+        if (freesSlots) {
+            // A node held back by the limit claims at once, not at its next poll (issue 17).
+            // Only while the limit is set: a NOTIFY serializes commits on the server.
+            auto db = this->db();
+            if (!db)
+                return db.error();
+            if (QSqlQuery notify(*db);
+                !notify.exec(QStringLiteral("SELECT pg_notify('ferry_slots', '')")))
+                return sqlError(notify, QStringLiteral("telling other nodes of free slots"));
+        }
+        if (limit == 0)
+            return QList<ClaimedJob>{};
         return claimUnderCap(request, maxPerUser > 0 ? maxPerUser : INT_MAX);
     }
     auto statement = prepared(s_settleAndClaimNext);
@@ -391,6 +406,14 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
         bounded.limit = qMin(request.limit, *allowed);
         if (bounded.limit <= 0)
             return QList<ClaimedJob>{}; // the transaction rolls back: nothing was written
+    }
+    if (cap < INT_MAX) {
+        // Exact across nodes (issue 17): every claim under a per-user cap counts running jobs
+        // under one lock, held until it commits, and only claims make jobs running, so the
+        // counts it reads include every claim committed before it; a settle meanwhile only
+        // makes them high for a moment.
+        if (auto locked = lockCappedClaims(*db); !locked)
+            return locked.error();
     }
     auto ids = cappedClaimIds(*db, bounded, cap);
     if (!ids)

@@ -53,6 +53,9 @@ private:
     // Global concurrency limit (postgrescluster.cpp): how many more jobs may start cluster-wide,
     // counted under a transaction-level advisory lock (held until the claim commits).
     Result<int> clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning);
+    // The lock under which capped claims count running jobs (postgrescluster.cpp): held until
+    // the claim's transaction commits, so two nodes never count the same free slots.
+    Result<void> lockCappedClaims(QSqlDatabase &db);
     // rescueDeadNodes(): the dead nodes' sessions end (postgrescluster.cpp).
     Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes) override;
     explicit PostgresStore(const DatabaseConfig &config);
@@ -60,6 +63,11 @@ private:
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
     // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.
     Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
+    // The first of `count` fair ranks reserved for the user at the priority (user_fair_ranks,
+    // postgresenqueue.cpp); the first rank of every (user, priority) of a batch, reserved in
+    // key order.
+    Result<qint64> reserveFairRanks(qint64 userId, int priority, qint64 count);
+    Result<QHash<QPair<qint64, int>, qint64>> reserveBatchRanks(const QList<NewJob> &jobs);
     // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
     Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
     // settleAndClaim()'s attempts whose rows were locked by another transaction: settled at

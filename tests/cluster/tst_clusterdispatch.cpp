@@ -1,8 +1,13 @@
 // Issue 17: dispatchers of several nodes on one PostgreSQL database (three stores with their own
 // connection pools, as three processes have; the "ferry_pg" fixture's server):
 // - 100,000 no-op jobs through three dispatchers: every job runs exactly once, and no dispatch
-//   statement deadlocked or ran twice (the cycle is deadlock-free by construction).
+//   statement deadlocked or ran twice (the cycle is deadlock-free by construction);
+// - a per-user cap holds exactly across three dispatchers claiming for one user at once;
+// - two nodes enqueueing for one user at once hand out fair ranks as one node would have;
+// - a node held back by --cluster-max-running claims when jobs end on another node, woken by
+//   NOTIFY ferry_slots rather than by its poll.
 
+#include "cluster/notificationlistener.h"
 #include "clusterharness.h"
 #include "pgtestsupport.h"
 #include "store/postgresstore.h"
@@ -10,6 +15,7 @@
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTest>
+#include <QThread>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -141,6 +147,110 @@ private Q_SLOTS:
             QCOMPARE(conflicts.deadlocks, 0);
             QCOMPARE(conflicts.reruns, 0);
         }
+    }
+
+    void perUserCapHoldsExactlyAcrossThreeNodes()
+    {
+        constexpr int Cap = 2;
+        constexpr int Jobs = 150;
+        ClusterHandlers handlers; // one recorder: it sees every node's running jobs at once
+        QueueConfig config = clusterQueueConfig();
+        config.maxPerUser = Cap;
+        config.maxConcurrency = 4; // each node alone could run twice the cap
+        std::vector<std::unique_ptr<ClusterMember>> members;
+        for (int i = 0; i < Nodes; ++i) {
+            members.push_back(
+                std::make_unique<ClusterMember>(*m_stores[size_t(i)], handlers.registry, m_clock,
+                                                QStringLiteral("node-%1").arg(i), config));
+        }
+        for (auto &member : members)
+            QVERIFY(member->dispatcher->start().ok());
+        QList<NewJob> jobs;
+        for (int i = 0; i < Jobs; ++i)
+            jobs.append(clusterJob(m_user, QStringLiteral("record"), {{QStringLiteral("ms"), 3}}));
+        QVERIFY(m_stores.front()->enqueue(jobs, m_clock.nowMs()).ok());
+        QTRY_COMPARE_WITH_TIMEOUT((*m_stores.front()->countByStatus()).value(JobStatus::Completed),
+                                  qint64(Jobs), 120'000);
+        members.clear();
+        QCOMPARE(handlers.recorder->started().size(), Jobs);
+        QVERIFY2(handlers.recorder->maxActive() <= Cap,
+                 qPrintable(QString::number(handlers.recorder->maxActive())));
+        QCOMPARE(scalar(QStringLiteral("SELECT count(DISTINCT node) FROM job_attempts")),
+                 qint64(Nodes));
+    }
+
+    void fairRanksExactWhenTwoNodesEnqueueForOneUser()
+    {
+        constexpr int Rounds = 40;
+        constexpr int Batch = 5;
+        // Both nodes enqueue for alice at once: batches (a transaction each) and single jobs (a
+        // statement each).
+        std::atomic<bool> ok{true};
+        const auto enqueueMany = [this, &ok](PostgresStore *store) {
+            for (int r = 0; r < Rounds; ++r) {
+                QList<NewJob> batch;
+                for (int i = 0; i < Batch; ++i)
+                    batch.append(clusterJob(m_user, QStringLiteral("noop")));
+                if (!store->enqueue(batch, m_clock.nowMs()))
+                    ok = false;
+                if (!store->enqueue({clusterJob(m_user, QStringLiteral("noop"))}, m_clock.nowMs()))
+                    ok = false;
+            }
+        };
+        std::unique_ptr<QThread> a(QThread::create(enqueueMany, m_stores[0].get()));
+        std::unique_ptr<QThread> b(QThread::create(enqueueMany, m_stores[1].get()));
+        a->start();
+        b->start();
+        QVERIFY(a->wait(120'000) && b->wait(120'000));
+        QVERIFY(ok.load());
+        // As if one node had enqueued them all in some order: ranks 1 to N, each once (two
+        // enqueues reading the same last rank used to hand out the same ranks).
+        const qint64 jobs = 2 * Rounds * (Batch + 1);
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM jobs")), jobs);
+        QCOMPARE(scalar(QStringLiteral("SELECT count(DISTINCT fair_rank) FROM jobs")), jobs);
+        QCOMPARE(scalar(QStringLiteral("SELECT min(fair_rank) FROM jobs")), 1);
+        QCOMPARE(scalar(QStringLiteral("SELECT max(fair_rank) FROM jobs")), jobs);
+    }
+
+    void heldBackNodeIsWokenWhenJobsEndElsewhere()
+    {
+        ClusterHandlers handlers;
+        QueueConfig config = clusterQueueConfig();
+        config.clusterMaxRunning = 1;
+        ClusterMember a(*m_stores[0], handlers.registry, m_clock, QStringLiteral("node-a"), config);
+        QVERIFY(a.dispatcher->start().ok());
+        QVERIFY(
+            m_stores[0]->enqueue({clusterJob(m_user, QStringLiteral("block"))}, m_clock.nowMs()));
+        QTRY_COMPARE_WITH_TIMEOUT(handlers.blocker->running.load(), 1, 30'000);
+
+        // B polls every 10 minutes: within this test only a notification can make it claim.
+        QueueConfig held = config;
+        held.pollIntervalMs = 600'000;
+        held.rescueIntervalMs = 600'000;
+        ClusterMember b(*m_stores[1], handlers.registry, m_clock, QStringLiteral("node-b"), held);
+        std::atomic<int> wakes{0};
+        NotificationListener::Callbacks callbacks;
+        callbacks.slotsFreed = [&wakes, queue = b.queue.get()] {
+            ++wakes;
+            queue->announceRemoteEnqueue();
+        };
+        auto config2 = DatabaseConfig::fromUrl(m_url);
+        QVERIFY(config2.ok());
+        NotificationListener listener(*config2, std::move(callbacks));
+        QVERIFY(listener.start(200).ok());
+        QVERIFY(b.dispatcher->start().ok()); // its first claim finds the limit taken
+        QVERIFY(
+            m_stores[1]->enqueue({clusterJob(m_user, QStringLiteral("noop"))}, m_clock.nowMs()));
+
+        // A stops: its blocked job is released (a settle under the limit) and B takes over.
+        a.dispatcher.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(wakes.load() >= 1, 30'000);
+        handlers.blocker->release = true;
+        QTRY_COMPARE_WITH_TIMEOUT((*m_stores[1]->countByStatus()).value(JobStatus::Completed),
+                                  qint64(2), 60'000);
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM job_attempts WHERE node = 'node-b' "
+                                       "AND outcome = 'completed'")),
+                 2);
     }
 };
 

@@ -62,7 +62,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        const int newest = 14; // 0014_dataset_types: each column's type where a mapping gave one
+        const int newest = 15; // 0015_user_fair_ranks: fair ranks exact across nodes
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.
