@@ -30,10 +30,11 @@ class NotificationListener final : public QObject
 public:
     struct Callbacks
     {
-        std::function<void()> jobsEnqueued;
-        std::function<void(qint64)> cancelRequested;
-        std::function<void(const QString &)> settingChanged;
-        std::function<void()> slotsFreed;
+        // Each defaults to none, so a callback added for a new channel breaks no caller.
+        std::function<void()> jobsEnqueued = {};
+        std::function<void(qint64)> cancelRequested = {};
+        std::function<void(const QString &)> settingChanged = {};
+        std::function<void()> slotsFreed = {};
     };
 
     static inline const QString JobsChannel = QStringLiteral("ferry_jobs");
