@@ -107,6 +107,20 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     if (!store)
         return store.error();
     host->m_store = std::move(*store);
+    if (!sqlite) {
+        // Before anything takes the time: leases, heartbeats, run_at, quota months and rate-limit
+        // windows are the database's time on every node, whatever this machine's clock says.
+        if (auto read =
+                host->m_clock.learnFrom([&host] { return host->m_store->databaseTimeMs(); });
+            !read)
+            return read.error();
+        if (qAbs(host->m_clock.offsetMs()) > 1'000) {
+            qCWarning(lcHost).noquote()
+                << QStringLiteral("This machine's clock is %1 ms off the database's; Ferry counts "
+                                  "in the database's time.")
+                       .arg(-host->m_clock.offsetMs());
+        }
+    }
     // Console settings: what the operator saved in the console overrides the configuration
     // (README, "Configuration"); everything below is built from the result.
     host->m_settings = std::make_unique<SettingsService>(*host->m_store, config);
@@ -237,6 +251,7 @@ void EngineHost::createCluster()
         return rss ? *rss : -1;
     };
     options.jobsRescued = [queue = m_queue.get()](int) { queue->announceRemoteEnqueue(); };
+    options.databaseClock = sqlite ? nullptr : &m_clock;
     m_cluster = std::make_unique<ClusterNode>(*m_store, m_clock, std::move(options));
     // Once-per-cluster maintenance (ageing, pruning, session files) only on the leader.
     m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
@@ -260,6 +275,10 @@ void EngineHost::createCluster()
             }
             queue->reloadPaused();
         };
+        // Held back by --cluster-max-running: jobs ended on another node, claim now.
+        if (m_config.queue.clusterMaxRunning > 0) {
+            callbacks.slotsFreed = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
+        }
         m_listener =
             std::make_unique<NotificationListener>(m_config.database, std::move(callbacks));
     }

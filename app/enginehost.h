@@ -18,6 +18,7 @@
 #include "config/settingsfollower.h"
 #include "config/settingsservice.h"
 #include "core/clock.h"
+#include "core/databaseclock.h"
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationundosweeper.h"
@@ -82,7 +83,10 @@ private:
     Result<void> startCluster();
 
     FerryConfig m_config;
-    SystemClock m_clock;
+    // The engine's one clock: on PostgreSQL the database's (learned at create() and at every
+    // cluster heartbeat), so every node of a cluster counts in one time; on SQLite the machine's.
+    SystemClock m_systemClock;
+    DatabaseClock m_clock{m_systemClock};
     std::unique_ptr<QLockFile> m_engineLock;
     std::unique_ptr<Store> m_store;
     std::unique_ptr<BlobStore> m_blobs;

@@ -16,6 +16,7 @@ packages=(
     libpq-dev  # libpq headers: the PostgreSQL store's imports COPY through QPSQL's own connection
     nginx # the load balancer in front of two nodes in tests/cluster/tst_nginxcluster
     curl jq # tests/scripts/tst_apidocs.sh runs docs/api.md's curl examples (they use jq)
+    faketime # nodes with a wrong clock in tests/cluster/tst_clusterclock
 )
 
 # Node.js and npm run the stock tus-js-client in tests/api/tst_tusjsclient. Node may come from

@@ -144,6 +144,24 @@ void SystemRoutes::metricsText(const ApiCall &call)
                 "\nferry_concurrency_governor{reason=\"disk_floor\"} " +
                 QByteArray(diskFloor ? "1" : "0") + '\n';
     }
+    if (m_dispatcher) {
+        // Issue 17: the dispatch cycle is deadlock-free by construction; these say so in
+        // production (0 and 0), and how often a settle waited for a row another node held.
+        const DispatchConflicts conflicts = m_store.dispatchConflicts();
+        text += "# HELP ferry_dispatch_deadlocks_total Dispatch statements of this node that the "
+                "database rolled back as deadlocked (SQLSTATE 40P01).\n"
+                "# TYPE ferry_dispatch_deadlocks_total counter\nferry_dispatch_deadlocks_total " +
+                QByteArray::number(conflicts.deadlocks) + '\n';
+        text += "# HELP ferry_dispatch_reruns_total Dispatch statements of this node run again "
+                "after a deadlock or a serialization failure.\n"
+                "# TYPE ferry_dispatch_reruns_total counter\nferry_dispatch_reruns_total " +
+                QByteArray::number(conflicts.reruns) + '\n';
+        text += "# HELP ferry_dispatch_deferred_settles_total Finished attempts whose row another "
+                "transaction held for a moment, settled right after in a statement of their own.\n"
+                "# TYPE ferry_dispatch_deferred_settles_total counter\n"
+                "ferry_dispatch_deferred_settles_total " +
+                QByteArray::number(conflicts.deferredSettles) + '\n';
+    }
     if (m_openConnections) {
         text += "# HELP ferry_http_open_connections HTTP connections open now.\n"
                 "# TYPE ferry_http_open_connections gauge\nferry_http_open_connections " +

@@ -106,6 +106,15 @@ void ClusterNode::stop()
 void ClusterNode::tick()
 {
     std::lock_guard lock(m_tickMutex);
+    if (m_options.databaseClock) {
+        // Before the times of this tick are taken: heartbeats, the leader lease and dead-node
+        // detection count in the database's time, so a node whose clock is off by minutes
+        // neither looks dead nor takes a lease that is still held (issue 17).
+        if (auto read =
+                m_options.databaseClock->learnFrom([this] { return m_store.databaseTimeMs(); });
+            !read)
+            qCWarning(lcCluster) << "database clock:" << read.error().toString();
+    }
     const qint64 now = m_clock.nowMs();
     if (m_startedAt == 0)
         m_startedAt = now;

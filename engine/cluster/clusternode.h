@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/clock.h"
+#include "core/databaseclock.h"
 #include "store/clusterstore.h"
 
 #include <QObject>
@@ -17,6 +18,7 @@ namespace Ferry {
 
 // This node's membership of the cluster (several Ferry nodes on one PostgreSQL; SQLite is a
 // cluster of one): on its own thread (`ferry-cluster`), every heartbeat interval it
+//  0. reads the database's clock (with a databaseClock: the times below are the database's);
 //  1. upserts its `nodes` row (address, running jobs, RSS, version, heartbeat time);
 //  2. takes or renews the leader lease (Store::acquireClusterLease); failing to, or failing to
 //     reach the database, ends its leadership at once;
@@ -24,7 +26,8 @@ namespace Ferry {
 //     (Store::rescueDeadNodes) and runs the leader tasks added with addLeaderTask.
 // isLeader() gates the once-per-cluster maintenance elsewhere (the dispatcher's ageing and
 // pruning, stale tus uploads, sessions). It is true only until the lease it last renewed
-// expires, by this node's clock, even when a tick hangs on the database.
+// expires, by the clock it was given (the database's, through DatabaseClock, on PostgreSQL),
+// even when a tick hangs on the database.
 class ClusterNode final : public QObject
 {
     Q_OBJECT
@@ -43,6 +46,10 @@ public:
         std::function<int()> runningJobs;     // Dispatcher::runningCount
         std::function<qint64()> rssBytes;     // ProcProbe; -1 when unknown
         std::function<void(int)> jobsRescued; // jobs of dead nodes back in the queue (wake)
+        // PostgreSQL: the engine's clock, which learns the database's time at every tick (and
+        // is the clock passed to the constructor). Null: the clock is taken as it is (SQLite,
+        // tests with a ManualClock).
+        DatabaseClock *databaseClock = nullptr;
     };
 
     ClusterNode(ClusterStore &store,

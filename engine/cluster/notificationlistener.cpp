@@ -1,6 +1,7 @@
 #include "notificationlistener.h"
 
 #include <QAtomicInteger>
+#include <QHash>
 #include <QLoggingCategory>
 #include <QSqlDatabase>
 #include <QSqlDriver>
@@ -21,7 +22,28 @@ public:
         : m_config(std::move(config))
         , m_callbacks(std::move(callbacks))
         , m_name(QStringLiteral("ferry-listen-") + QUuid::createUuid().toString(QUuid::Id128))
-    {}
+    {
+        // Every channel and what its notification calls: a new channel is one more entry.
+        using Channel = NotificationListener;
+        m_channels.insert(Channel::JobsChannel, [this](const QString &) {
+            if (m_callbacks.jobsEnqueued)
+                m_callbacks.jobsEnqueued();
+        });
+        m_channels.insert(Channel::CancelChannel, [this](const QString &payload) {
+            bool ok = false;
+            const qint64 id = payload.toLongLong(&ok);
+            if (ok && m_callbacks.cancelRequested)
+                m_callbacks.cancelRequested(id);
+        });
+        m_channels.insert(Channel::SettingsChannel, [this](const QString &payload) {
+            if (m_callbacks.settingChanged)
+                m_callbacks.settingChanged(payload);
+        });
+        m_channels.insert(Channel::SlotsChannel, [this](const QString &) {
+            if (m_callbacks.slotsFreed)
+                m_callbacks.slotsFreed();
+        });
+    }
 
     ~ListenWorker() override { close(); }
 
@@ -43,9 +65,8 @@ public:
                              QStringLiteral("Check --db; nodes fall back to polling meanwhile."));
         }
         QSqlDriver *driver = db.driver();
-        for (const QString &channel :
-             {NotificationListener::JobsChannel, NotificationListener::CancelChannel,
-              NotificationListener::SettingsChannel}) {
+        for (auto it = m_channels.cbegin(); it != m_channels.cend(); ++it) {
+            const QString &channel = it.key();
             if (!driver->subscribeToNotification(channel)) {
                 const QString why = driver->lastError().text();
                 close();
@@ -57,18 +78,8 @@ public:
         connect(
             driver, &QSqlDriver::notification, this,
             [this](const QString &name, QSqlDriver::NotificationSource, const QVariant &payload) {
-                if (name == NotificationListener::JobsChannel) {
-                    if (m_callbacks.jobsEnqueued)
-                        m_callbacks.jobsEnqueued();
-                } else if (name == NotificationListener::CancelChannel) {
-                    bool ok = false;
-                    const qint64 id = payload.toString().toLongLong(&ok);
-                    if (ok && m_callbacks.cancelRequested)
-                        m_callbacks.cancelRequested(id);
-                } else if (name == NotificationListener::SettingsChannel) {
-                    if (m_callbacks.settingChanged)
-                        m_callbacks.settingChanged(payload.toString());
-                }
+                if (auto handler = m_channels.constFind(name); handler != m_channels.cend())
+                    (*handler)(payload.toString());
             });
         m_listening.storeRelease(1);
         return {};
@@ -95,7 +106,7 @@ public:
         qCInfo(lcListen) << "LISTEN connection restored";
         m_reportedDown = false;
         if (m_callbacks.jobsEnqueued)
-            m_callbacks.jobsEnqueued(); // what was enqueued meanwhile was not announced
+            m_callbacks.jobsEnqueued(); // what was enqueued (or freed) meanwhile was not announced
         if (m_callbacks.settingChanged)
             m_callbacks.settingChanged(QString()); // nor what changed: re-read them all
     }
@@ -122,6 +133,7 @@ public:
 private:
     DatabaseConfig m_config;
     NotificationListener::Callbacks m_callbacks;
+    QHash<QString, std::function<void(const QString &payload)>> m_channels;
     QString m_name;
     QAtomicInteger<int> m_listening{0};
     bool m_reportedDown = false;

@@ -18,6 +18,9 @@ namespace Ferry {
 //                  -> cancelRequested(id)
 //  - ferry_settings: a persisted setting changed (PostgresStore::setSetting), payload its key,
 //                  e.g. queue.paused -> settingChanged(key)
+//  - ferry_slots:  a node ended attempts while --cluster-max-running is set (PostgresStore::
+//                  settleAndClaim) -> slotsFreed(): a node held back by the limit claims now
+// A channel is one entry of ListenWorker's table (notificationlistener.cpp) and one callback.
 // Channel names are lowercase (Qt quotes them; TOOLCHAIN.md). Every checkIntervalMs it pings the
 // connection; a dropped one is reopened and resubscribed, and jobsEnqueued() is called once then,
 // since notifications sent meanwhile are lost. Polling stays the fallback either way.
@@ -27,14 +30,17 @@ class NotificationListener final : public QObject
 public:
     struct Callbacks
     {
-        std::function<void()> jobsEnqueued;
-        std::function<void(qint64)> cancelRequested;
-        std::function<void(const QString &)> settingChanged;
+        // Each defaults to none, so a callback added for a new channel breaks no caller.
+        std::function<void()> jobsEnqueued = {};
+        std::function<void(qint64)> cancelRequested = {};
+        std::function<void(const QString &)> settingChanged = {};
+        std::function<void()> slotsFreed = {};
     };
 
     static inline const QString JobsChannel = QStringLiteral("ferry_jobs");
     static inline const QString CancelChannel = QStringLiteral("ferry_cancel");
     static inline const QString SettingsChannel = QStringLiteral("ferry_settings");
+    static inline const QString SlotsChannel = QStringLiteral("ferry_slots");
 
     NotificationListener(DatabaseConfig config, Callbacks callbacks, QObject *parent = nullptr);
     ~NotificationListener() override; // stop()s

@@ -119,7 +119,9 @@ void DispatchLoop::releaseRemaining(qint64 now)
         return;
     qCWarning(lcDispatch) << released.size()
                           << "jobs did not stop within the grace period; released their leases";
-    if (auto written = m_store.settleAndClaim(released, {m_node, 0, now, 0}); !written)
+    ClaimRequest release{m_node, 0, now, 0};
+    release.clusterMaxRunning = m_config.clusterMaxRunning; // other nodes may take them at once
+    if (auto written = m_store.settleAndClaim(released, release); !written)
         reportStoreError(written.error());
 }
 

@@ -31,6 +31,9 @@ public:
     // leases (pending or dead by attempts, cancelled if requested, a 'lost' attempt recorded).
     virtual Result<DeadNodeRescue>
     rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) = 0;
+    // The database server's clock, in ms since the epoch (DatabaseClock learns the offset of
+    // this node's clock from it at every heartbeat: every node then counts in one time).
+    virtual Result<qint64> databaseTimeMs() = 0;
 
 protected:
     ClusterStore() = default;

@@ -26,6 +26,9 @@ public:
     // this one under a new token): the dispatcher stops it (CancelReason::LeaseLost).
     virtual Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) = 0;
+    // Conflicts of this store's dispatch statements with other nodes' since it opened (only
+    // PostgreSQL has any: SQLite has one writer).
+    virtual DispatchConflicts dispatchConflicts() const { return {}; }
     // Running jobs of this node whose cancellation was requested (by any process).
     virtual Result<QList<qint64>> cancelRequested(const QString &node) = 0;
     // Only while the job still runs under leaseToken: a stale attempt's progress is dropped.

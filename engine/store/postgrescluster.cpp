@@ -40,13 +40,23 @@ Result<int> PostgresStore::endDeadNodeSessions(QSqlDatabase &db, const QStringLi
     return count;
 }
 
+Result<void> PostgresStore::lockCappedClaims(QSqlDatabase &db)
+{
+    // Taken first in the claim's transaction, before any row lock (so it cannot join a circle
+    // of waits), and again harmlessly when both caps are set.
+    QSqlQuery q(db);
+    if (!q.exec(QStringLiteral("SELECT pg_advisory_xact_lock(%1)").arg(ClusterClaimLockKey)))
+        return sqlError(q, QStringLiteral("locking the claim's caps"));
+    return {};
+}
+
 Result<int> PostgresStore::clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning)
 {
     // Inside the claim's transaction: the lock is held until it commits, so two nodes cannot
     // both count the same free slots.
+    if (auto locked = lockCappedClaims(db); !locked)
+        return locked.error();
     QSqlQuery q(db);
-    if (!q.exec(QStringLiteral("SELECT pg_advisory_xact_lock(%1)").arg(ClusterClaimLockKey)))
-        return sqlError(q, QStringLiteral("locking the global concurrency limit"));
     if (!q.exec(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'running'")) || !q.next())
         return sqlError(q, QStringLiteral("counting running jobs"));
     return int(qMax<qint64>(0, qint64(clusterMaxRunning) - q.value(0).toLongLong()));

@@ -10,28 +10,73 @@
 #include <QSqlQuery>
 
 #include <algorithm>
+#include <map>
 
 namespace Ferry {
 
 // The hot statements below are prepared once per thread and connection (ConnectionPool::
 // statement): a fresh QSqlQuery costs QPSQL a PREPARE and a DEALLOCATE round trip each time.
+namespace {
+
+// A user's next `count` fair ranks at a priority, reserved in user_fair_ranks (migration 0015):
+// after the higher of the user's last pending job there and the fair clock, as before, and
+// after the last rank already handed to that user there, which covers the jobs of an enqueue
+// on another node that committed after this statement's snapshot (the upsert waits for its row
+// lock and reads the row as committed). Binds: user, priority, count (the count twice).
+// Answers the last rank reserved.
+const QString s_reserveRanksCte = QStringLiteral(
+    "INSERT INTO user_fair_ranks AS r (user_id, priority, last) VALUES (?::bigint, ?::integer, "
+    "greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ?::bigint AND priority = "
+    "?::integer AND status = 'pending'), 0), coalesce((SELECT v FROM fair_clock WHERE priority = "
+    "?::integer), 0)) + ?::bigint) ON CONFLICT (user_id, priority) DO UPDATE "
+    "SET last = greatest(r.last + ?::bigint, excluded.last) RETURNING last");
+
+int bindReserve(QSqlQuery &q, int at, qint64 userId, int priority, qint64 count)
+{
+    for (const QVariant &value :
+         {QVariant(userId), QVariant(priority), QVariant(userId), QVariant(priority),
+          QVariant(priority), QVariant(count), QVariant(count)})
+        q.bindValue(at++, value);
+    return at;
+}
+
+} // namespace
+
 Result<qint64> PostgresStore::nextFairRank(qint64 userId, int priority)
 {
-    auto prepared = this->prepared(QStringLiteral(
-        "SELECT greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ? "
-        "AND priority = ? AND status = 'pending'), 0), "
-        "coalesce((SELECT v FROM fair_clock WHERE priority = ?), 0))"));
+    return reserveFairRanks(userId, priority, 1);
+}
+
+Result<qint64> PostgresStore::reserveFairRanks(qint64 userId, int priority, qint64 count)
+{
+    auto prepared = this->prepared(s_reserveRanksCte);
     if (!prepared)
         return prepared.error();
     QSqlQuery &q = **prepared;
-    q.bindValue(0, userId);
-    q.bindValue(1, priority);
-    q.bindValue(2, priority);
+    bindReserve(q, 0, userId, priority, count);
     if (!q.exec() || !q.next())
         return sqlError(q, QStringLiteral("ranking a job"));
-    const qint64 rank = q.value(0).toLongLong() + 1;
+    const qint64 last = q.value(0).toLongLong();
     q.finish();
-    return rank;
+    return last - count + 1;
+}
+
+Result<QHash<QPair<qint64, int>, qint64>>
+PostgresStore::reserveBatchRanks(const QList<NewJob> &jobs)
+{
+    // Every (user, priority) of the batch at once, in key order: two enqueues of the same users
+    // then wait for each other's rows in one order, never in a circle.
+    std::map<std::pair<qint64, int>, qint64> counts;
+    for (const NewJob &job : jobs)
+        ++counts[{job.userId, job.priority}];
+    QHash<QPair<qint64, int>, qint64> firsts;
+    for (const auto &[key, count] : counts) {
+        auto first = reserveFairRanks(key.first, key.second, count);
+        if (!first)
+            return first.error();
+        firsts.insert(qMakePair(key.first, key.second), *first);
+    }
+    return firsts;
 }
 
 Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qint64 now)
@@ -75,8 +120,12 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueue(const QList<NewJob> &jobs, qin
 
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
-    BatchFairRanks ranks(
-        [this](qint64 userId, int priority) { return nextFairRank(userId, priority); });
+    auto reserved = reserveBatchRanks(jobs);
+    if (!reserved)
+        return reserved.error();
+    BatchFairRanks ranks([firsts = *reserved](qint64 userId, int priority) -> Result<qint64> {
+        return firsts.value(qMakePair(userId, priority));
+    });
     const QString emptyPayload = QStringLiteral("{}");
     for (const NewJob &job : jobs) {
         if (job.session) {
@@ -160,8 +209,12 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueuePlain(const QList<NewJob> &jobs
     QSqlQuery &insert = **statement;
     QList<EnqueuedJob> result;
     result.reserve(jobs.size());
-    BatchFairRanks ranks(
-        [this](qint64 userId, int priority) { return nextFairRank(userId, priority); });
+    auto reserved = reserveBatchRanks(jobs);
+    if (!reserved)
+        return reserved.error();
+    BatchFairRanks ranks([firsts = *reserved](qint64 userId, int priority) -> Result<qint64> {
+        return firsts.value(qMakePair(userId, priority));
+    });
     for (qsizetype first = 0; first < jobs.size(); first += Chunk) {
         NumberArray userIds, priorities, rankValues, maxAttempts, runAts, timeouts;
         TextArray sessionIds, types, payloads;
@@ -218,32 +271,30 @@ Result<QList<EnqueuedJob>> PostgresStore::enqueueOne(const NewJob &job, qint64 n
 {
     // The notification (idle nodes wake at once) is part of the same statement, and sent only
     // when a row went in: pg_notify in FROM runs once per statement, delivered at commit.
-    auto statement = prepared(QStringLiteral(
-        "WITH ins AS (INSERT INTO jobs (user_id, session_id, type, payload, status, priority, "
-        "fair_rank, max_attempts, run_at, timeout_ms, unique_key, created_at) "
-        "VALUES (?, ?, ?, ?, 'pending', ?, greatest(coalesce((SELECT max(fair_rank) FROM jobs "
-        "WHERE user_id = ?::bigint AND priority = ?::integer AND status = 'pending'), 0), "
-        "coalesce((SELECT v FROM fair_clock WHERE priority = ?::integer), 0)) + 1, "
-        "?, ?, ?, ?, ?) "
-        "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
-        "AND status IN ('pending', 'running') DO NOTHING RETURNING id) "
-        "SELECT ins.id FROM ins, pg_notify('ferry_jobs', '')"));
+    // The rank is reserved in the same statement (s_reserveRanksCte), so it stays one round trip.
+    auto statement = prepared(
+        QStringLiteral("WITH rank AS (") + s_reserveRanksCte +
+        QStringLiteral("), ins AS (INSERT INTO jobs (user_id, session_id, type, payload, status, "
+                       "priority, fair_rank, max_attempts, run_at, timeout_ms, unique_key, "
+                       "created_at) VALUES (?, ?, ?, ?, 'pending', ?, (SELECT last FROM rank), "
+                       "?, ?, ?, ?, ?) "
+                       "ON CONFLICT (user_id, unique_key) WHERE unique_key IS NOT NULL "
+                       "AND status IN ('pending', 'running') DO NOTHING RETURNING id) "
+                       "SELECT ins.id FROM ins, pg_notify('ferry_jobs', '')"));
     if (!statement)
         return statement.error();
     QSqlQuery &insert = **statement;
-    insert.bindValue(0, job.userId);
-    insert.bindValue(1, nullIfEmpty(job.sessionId));
-    insert.bindValue(2, job.type);
-    insert.bindValue(3, job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
-    insert.bindValue(4, job.priority);
-    insert.bindValue(5, job.userId);
-    insert.bindValue(6, job.priority);
-    insert.bindValue(7, job.priority);
-    insert.bindValue(8, job.maxAttempts);
-    insert.bindValue(9, job.runAt > 0 ? job.runAt : now);
-    insert.bindValue(10, job.timeoutMs);
-    insert.bindValue(11, nullIfEmpty(job.uniqueKey));
-    insert.bindValue(12, now);
+    int at = bindReserve(insert, 0, job.userId, job.priority, 1);
+    insert.bindValue(at++, job.userId);
+    insert.bindValue(at++, nullIfEmpty(job.sessionId));
+    insert.bindValue(at++, job.type);
+    insert.bindValue(at++, job.payload.isEmpty() ? QStringLiteral("{}") : jsonString(job.payload));
+    insert.bindValue(at++, job.priority);
+    insert.bindValue(at++, job.maxAttempts);
+    insert.bindValue(at++, job.runAt > 0 ? job.runAt : now);
+    insert.bindValue(at++, job.timeoutMs);
+    insert.bindValue(at++, nullIfEmpty(job.uniqueKey));
+    insert.bindValue(at++, now);
     if (!insert.exec())
         return sqlError(insert, QStringLiteral("enqueueing a job"));
     if (insert.next()) {

@@ -8,6 +8,7 @@
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
 
+#include <QSet>
 #include <QSqlError>
 #include <QSqlQuery>
 
@@ -23,33 +24,63 @@ namespace {
 // data-modifying CTEs. They share one snapshot: settling touches running rows and claiming
 // pending ones, so they never meet; a job settled back to pending becomes claimable next cycle.
 //
+// Deadlock-free by construction (issue 17): the cycle never waits for a job row. Both its
+// settle and its claim lock job rows with SKIP LOCKED; the only rows it waits for are
+// fair_clock's, taken last and in priority order, and whoever holds those is another cycle that
+// waits for nothing else. Before, the settle's UPDATE waited for rows: a claim's FOR UPDATE SKIP
+// LOCKED may lock a row another node claimed after the claim's snapshot (the recheck drops the
+// row but keeps the lock until commit); that node's settle of the row then waited for this
+// cycle, while this cycle's settle waited for a row the other's claim held the same way, and
+// PostgreSQL broke the cycle after deadlock_timeout (1 s). Now an attempt whose row is locked
+// by someone else is `deferred`: the statement answers its id, and settleDeferred writes it at
+// once in a statement of its own that waits for the row (it holds no fair_clock row, and every
+// statement that waits for several job rows locks them in id order, so no waits form a circle).
+//
 // Settling: each finished attempt's fields travel as PostgreSQL array literals, one array per
 // column, and unnest() turns them back into rows. The settle is fenced by the lease token (a
 // lease lost to a rescue elsewhere changes nothing); only attempts whose row changed and that
 // started get a job_attempts row. A cancel request wins over a settle back to pending or to
 // dead (timeout, transient error, shutdown release, hand-back while paused): the job ends
-// cancelled. The UPDATE re-reads a row that a concurrent cancelJob (which locks it) changed, so
-// a cancel committed before this settle is always seen. Parameters: the 14 arrays of
-// SettleArrays in order, the node.
-const QString s_settleCtes = QStringLiteral(
-    "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], "
-    "  ?::bigint[], ?::integer[], ?::bigint[], ?::text[], ?::integer[], ?::bigint[], "
-    "  ?::bigint[], ?::bigint[], ?::text[]) AS s(id, token, status, result, error, run_at, "
-    "  release, finished_at, progress, attempt, user_id, started_at, ended_at, outcome)), "
-    "done AS (UPDATE jobs SET status = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
-    "  ('pending', 'dead') THEN 'cancelled' ELSE s.status END, result = s.result, "
-    "  error = CASE WHEN jobs.cancel_requested = 1 AND s.status IN ('pending', 'dead') "
-    "  THEN 'Cancelled while running.' ELSE s.error END, run_at = s.run_at, "
-    "  attempts = jobs.attempts - s.release, finished_at = CASE WHEN jobs.cancel_requested = 1 "
-    "  AND s.status IN ('pending', 'dead') THEN s.ended_at ELSE s.finished_at END, "
-    "  lease_owner = NULL, lease_expires_at = NULL, "
-    "  progress = coalesce(s.progress, jobs.progress) "
-    "  FROM s WHERE jobs.id = s.id AND jobs.status = 'running' AND jobs.lease_token = s.token "
-    "  RETURNING jobs.id), "
-    "history AS (INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, "
-    "  started_at, finished_at, outcome, error) SELECT s.id, s.token, s.attempt, s.user_id, "
-    "  ?::text, s.started_at, s.ended_at, s.outcome, s.error FROM s JOIN done ON done.id = s.id "
-    "  WHERE s.outcome <> ''), ");
+// cancelled. The row is locked (`mine`) before the UPDATE reads cancel_requested, so a cancel
+// committed before the lock (cancelJob locks the row too) is always seen. Parameters: the 14
+// arrays of SettleArrays in order, the node.
+QString settleCtes(bool skipLocked)
+{
+    return QStringLiteral(
+               "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], "
+               "  ?::text[], ?::bigint[], ?::integer[], ?::bigint[], ?::text[], ?::integer[], "
+               "  ?::bigint[], ?::bigint[], ?::bigint[], ?::text[]) AS s(id, token, status, "
+               "  result, error, run_at, release, finished_at, progress, attempt, user_id, "
+               "  started_at, ended_at, outcome)), "
+               "mine AS MATERIALIZED (SELECT jobs.id FROM jobs JOIN s ON jobs.id = s.id "
+               "  AND jobs.lease_token = s.token WHERE jobs.status = 'running' "
+               "  ORDER BY jobs.id FOR NO KEY UPDATE OF jobs") +
+           (skipLocked ? QStringLiteral(" SKIP LOCKED), ") : QStringLiteral("), ")) +
+           QStringLiteral(
+               "done AS (UPDATE jobs SET status = CASE WHEN jobs.cancel_requested = 1 AND "
+               "  s.status IN ('pending', 'dead') THEN 'cancelled' ELSE s.status END, "
+               "  result = s.result, error = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
+               "  ('pending', 'dead') THEN 'Cancelled while running.' ELSE s.error END, "
+               "  run_at = s.run_at, attempts = jobs.attempts - s.release, "
+               "  finished_at = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
+               "  ('pending', 'dead') THEN s.ended_at ELSE s.finished_at END, "
+               "  lease_owner = NULL, lease_expires_at = NULL, "
+               "  progress = coalesce(s.progress, jobs.progress) "
+               "  FROM s JOIN mine ON mine.id = s.id WHERE jobs.id = s.id "
+               "  AND jobs.status = 'running' AND jobs.lease_token = s.token RETURNING jobs.id), "
+               "history AS (INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, "
+               "  node, started_at, finished_at, outcome, error) SELECT s.id, s.token, s.attempt, "
+               "  s.user_id, ?::text, s.started_at, s.ended_at, s.outcome, s.error FROM s "
+               "  JOIN done ON done.id = s.id WHERE s.outcome <> '')");
+}
+
+// The attempts the settle passed over: their row still runs under their token (as of the
+// snapshot) but another transaction held its lock. Usually none: the hashed NOT IN is checked
+// first, so the cycle reads no job row twice.
+const QString s_deferredCte = QStringLiteral(
+    ", deferred AS (SELECT s.id FROM s WHERE s.id NOT IN (SELECT id FROM mine) AND EXISTS ("
+    "  SELECT 1 FROM jobs WHERE jobs.id = s.id AND jobs.lease_token = s.token "
+    "  AND jobs.status = 'running')), ");
 
 // The claim. The CTE picks and locks the next rows once (MATERIALIZED: PostgreSQL may otherwise
 // inline it and re-run it per row, locking more than LIMIT rows); SKIP LOCKED lets other nodes'
@@ -68,16 +99,26 @@ const QString s_claimNextCtes = QStringLiteral(
     "  max_attempts, timeout_ms, lease_token, created_at), ");
 
 // The fair clock moves to the highest rank claimed at each priority; the statement answers the
-// claimed rows. Rows go in priority order: concurrent claims that touch the same priorities in
-// different orders deadlocked on fair_clock's key (tst_sqlitestore_pg, 8 threads claiming).
+// claimed rows, each with `deferred` false. Rows go in priority order: concurrent claims that
+// touch the same priorities in different orders deadlocked on fair_clock's key
+// (tst_sqlitestore_pg, 8 threads claiming).
 const QString s_clockAndAnswer = QStringLiteral(
     "clock AS (INSERT INTO fair_clock (priority, v) SELECT priority, max(fair_rank) FROM claimed "
     "  GROUP BY priority ORDER BY priority ON CONFLICT (priority) DO UPDATE "
     "  SET v = greatest(fair_clock.v, excluded.v)) "
     "SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, max_attempts, "
-    "timeout_ms, lease_token, created_at FROM claimed");
+    "timeout_ms, lease_token, created_at, false FROM claimed");
 
-const QString s_settleAndClaimNext = s_settleCtes + s_claimNextCtes + s_clockAndAnswer;
+// ... and the deferred attempts' ids, flagged true.
+const QString s_answerDeferred =
+    QStringLiteral(" UNION ALL SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                   "NULL, NULL, true FROM deferred");
+
+const QString s_settleAndClaimNext =
+    settleCtes(true) + s_deferredCte + s_claimNextCtes + s_clockAndAnswer + s_answerDeferred;
+
+// settleDeferred's statement: the same settle, waiting for the rows' locks (in id order).
+const QString s_settleWaiting = settleCtes(false) + QStringLiteral(" SELECT count(*) FROM done");
 
 // The claim with a per-user cap takes the ids cappedClaimIds chose (in the same transaction, which
 // holds their row locks). Parameters: node, lease expiry, now, ids ('{1,2,3}').
@@ -96,8 +137,8 @@ const QString s_claimChosen =
 // the cap and the rows already seen, taking each row whose user is still below the cap. A user
 // at the cap with many jobs at the head of the queue so never hides the users behind them (a
 // fixed window of 4x the limit did: 300 of one user's jobs hid another user's one,
-// tst_maxperuser_pg). The running counts are read without a lock: two nodes claiming at the same
-// moment may together pass a user's cap by a little.
+// tst_maxperuser_pg). The running counts are read under claimUnderCap's lock (lockCappedClaims),
+// so claims on several nodes never pass a user's cap together (tst_clusterdispatch).
 Result<QList<qint64>> cappedClaimIds(QSqlDatabase &db, const ClaimRequest &request, int cap)
 {
     QHash<qint64, int> perUser;
@@ -223,16 +264,31 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     // Read the cap now, not when the request was built (see ClaimRequest::maxPerUserNow).
     const int maxPerUser =
         limit == 0 ? 0 : (request.maxPerUserNow ? request.maxPerUserNow() : request.maxPerUser);
-    if (maxPerUser > 0 || (limit > 0 && request.clusterMaxRunning > 0)) {
+    // Under --cluster-max-running, attempts that end free slots other nodes may be waiting for.
+    const bool freesSlots = request.clusterMaxRunning > 0 && !settled.isEmpty();
+    if (maxPerUser > 0 || (limit > 0 && request.clusterMaxRunning > 0) || freesSlots) {
         // With a cap (per user, or the cluster's --cluster-max-running): settle in one
         // statement (limit 0), then claim in a transaction of its own that pages through the
         // queue (cappedClaimIds). The caps are off the hot path.
         if (!settled.isEmpty()) {
             ClaimRequest settleOnly = request;
             settleOnly.limit = 0;
+            settleOnly.clusterMaxRunning = 0;
             if (auto done = settleAndClaim(settled, settleOnly); !done)
                 return done.error();
         }
+        if (freesSlots) {
+            // A node held back by the limit claims at once, not at its next poll (issue 17).
+            // Only while the limit is set: a NOTIFY serializes commits on the server.
+            auto db = this->db();
+            if (!db)
+                return db.error();
+            if (QSqlQuery notify(*db);
+                !notify.exec(QStringLiteral("SELECT pg_notify('ferry_slots', '')")))
+                return sqlError(notify, QStringLiteral("telling other nodes of free slots"));
+        }
+        if (limit == 0)
+            return QList<ClaimedJob>{};
         return claimUnderCap(request, maxPerUser > 0 ? maxPerUser : INT_MAX);
     }
     auto statement = prepared(s_settleAndClaimNext);
@@ -249,27 +305,80 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     q.bindValue(next++, request.node);
     q.bindValue(next++, expiresAt);
     q.bindValue(next++, request.now);
-    // The statement is its own transaction. Concurrent cycles can deadlock: a claim's FOR UPDATE
-    // SKIP LOCKED may lock a row another node claimed after this statement's snapshot (the
-    // recheck drops the row but keeps the lock), and that node's settle of it in its next cycle
-    // waits for this one (tst_sqlitestore_pg, 8 threads). PostgreSQL rolled the whole cycle back,
-    // so it is simply run again, a few times.
-    bool ran = q.exec();
-    for (int retry = 0;
-         !ran && retry < 5 && isRetryablePostgresState(q.lastError().nativeErrorCode()); ++retry)
-        ran = q.exec();
-    if (!ran) {
+    // The statement is its own transaction and cannot deadlock (above); a deadlock or a
+    // serialization failure all the same would have rolled it back whole, so it is run again,
+    // a few times, and both are counted (/metrics: ferry_dispatch_deadlocks_total,
+    // ferry_dispatch_reruns_total), so "cannot" stays checked in production.
+    if (!execCounted(q)) {
         return sqlError(
             q, settled.isEmpty()
                    ? QStringLiteral("claiming jobs")
                    : QStringLiteral("finishing %1 jobs and claiming the next").arg(settled.size()));
     }
     QList<ClaimedJob> claimed;
-    while (q.next())
-        claimed.append(claimedFrom(q, request.now));
+    QSet<qint64> deferred;
+    while (q.next()) {
+        if (q.value(12).toBool())
+            deferred.insert(q.value(0).toLongLong());
+        else
+            claimed.append(claimedFrom(q, request.now));
+    }
     q.finish();
+    if (!deferred.isEmpty()) {
+        QList<SettledAttempt> waiting;
+        for (const SettledAttempt &s : settled) {
+            if (deferred.contains(s.jobId))
+                waiting.append(s);
+        }
+        if (auto written = settleDeferred(waiting, request.node); !written)
+            return written.error(); // the claimed jobs' leases expire; another cycle rescues them
+    }
     sortInClaimOrder(claimed);
     return claimed;
+}
+
+Result<void> PostgresStore::settleDeferred(const QList<SettledAttempt> &settled,
+                                           const QString &node)
+{
+    // The rows were locked a moment ago by a claim passing over them (its lock ends with its
+    // statement), a cancel, or a rescue: waiting for them here holds no other lock anyone waits
+    // for but in id order.
+    m_deferredSettles.fetch_add(settled.size(), std::memory_order_relaxed);
+    auto statement = prepared(s_settleWaiting);
+    if (!statement)
+        return statement.error();
+    QSqlQuery &q = **statement;
+    SettleArrays arrays;
+    for (const SettledAttempt &s : settled)
+        arrays.add(s);
+    arrays.bind(q, node);
+    if (!execCounted(q))
+        return sqlError(q, QStringLiteral("finishing %1 jobs").arg(settled.size()));
+    q.finish();
+    return {};
+}
+
+bool PostgresStore::execCounted(QSqlQuery &q)
+{
+    bool ran = q.exec();
+    for (int retry = 0; !ran && retry < 5; ++retry) {
+        const QString state = q.lastError().nativeErrorCode();
+        if (state == u"40P01")
+            m_deadlocks.fetch_add(1, std::memory_order_relaxed);
+        if (!isRetryablePostgresState(state))
+            return false;
+        m_reruns.fetch_add(1, std::memory_order_relaxed);
+        ran = q.exec();
+    }
+    if (!ran && q.lastError().nativeErrorCode() == u"40P01")
+        m_deadlocks.fetch_add(1, std::memory_order_relaxed);
+    return ran;
+}
+
+DispatchConflicts PostgresStore::dispatchConflicts() const
+{
+    return {m_deadlocks.load(std::memory_order_relaxed), m_reruns.load(std::memory_order_relaxed),
+            m_deferredSettles.load(std::memory_order_relaxed)};
 }
 
 Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &request, int cap)
@@ -297,6 +406,14 @@ Result<QList<ClaimedJob>> PostgresStore::claimUnderCap(const ClaimRequest &reque
         bounded.limit = qMin(request.limit, *allowed);
         if (bounded.limit <= 0)
             return QList<ClaimedJob>{}; // the transaction rolls back: nothing was written
+    }
+    if (cap < INT_MAX) {
+        // Exact across nodes (issue 17): every claim under a per-user cap counts running jobs
+        // under one lock, held until it commits, and only claims make jobs running, so the
+        // counts it reads include every claim committed before it; a settle meanwhile only
+        // makes them high for a moment.
+        if (auto locked = lockCappedClaims(*db); !locked)
+            return locked.error();
     }
     auto ids = cappedClaimIds(*db, bounded, cap);
     if (!ids)
@@ -335,17 +452,22 @@ PostgresStore::renewLeases(const QString &node, const QList<HeldLease> &leases, 
         ids.append(lease.jobId);
         tokens.append(lease.leaseToken);
     }
+    // The rows are locked in id order, as every statement that waits for several job rows
+    // does (settleDeferred): waits in one order never form a circle (see settleCtes).
     auto q = prepared(QStringLiteral(
-        "UPDATE jobs SET lease_expires_at = ? FROM unnest(?::bigint[], ?::bigint[]) "
-        "AS held(id, token) WHERE jobs.id = held.id AND jobs.lease_token = held.token "
-        "AND jobs.lease_owner = ? AND jobs.status = 'running' RETURNING jobs.id"));
+        "WITH mine AS MATERIALIZED (SELECT jobs.id FROM jobs JOIN unnest(?::bigint[], "
+        "?::bigint[]) AS held(id, token) ON jobs.id = held.id AND jobs.lease_token = held.token "
+        "WHERE jobs.lease_owner = ? AND jobs.status = 'running' ORDER BY jobs.id "
+        "FOR NO KEY UPDATE OF jobs) "
+        "UPDATE jobs SET lease_expires_at = ? FROM mine WHERE jobs.id = mine.id RETURNING "
+        "jobs.id"));
     if (!q)
         return q.error();
     QSqlQuery &query = **q;
-    query.bindValue(0, expiresAt);
-    query.bindValue(1, bigintArray(ids));
-    query.bindValue(2, bigintArray(tokens));
-    query.bindValue(3, node);
+    query.bindValue(0, bigintArray(ids));
+    query.bindValue(1, bigintArray(tokens));
+    query.bindValue(2, node);
+    query.bindValue(3, expiresAt);
     if (!query.exec())
         return sqlError(query, QStringLiteral("renewing leases"));
     QList<qint64> held;

@@ -2,6 +2,7 @@
 
 #include "store/sqlstore.h"
 
+#include <atomic>
 #include <memory>
 
 namespace Ferry {
@@ -28,6 +29,7 @@ public:
                                              const ClaimRequest &request) override;
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
+    DispatchConflicts dispatchConflicts() const override;
     // One job, read on the API's hot path (postgresjobsapi.cpp); the rest of the jobs' reads and
     // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
@@ -53,6 +55,9 @@ private:
     // Global concurrency limit (postgrescluster.cpp): how many more jobs may start cluster-wide,
     // counted under a transaction-level advisory lock (held until the claim commits).
     Result<int> clusterClaimAllowance(QSqlDatabase &db, int clusterMaxRunning);
+    // The lock under which capped claims count running jobs (postgrescluster.cpp): held until
+    // the claim's transaction commits, so two nodes never count the same free slots.
+    Result<void> lockCappedClaims(QSqlDatabase &db);
     // rescueDeadNodes(): the dead nodes' sessions end (postgrescluster.cpp).
     Result<int> endDeadNodeSessions(QSqlDatabase &db, const QStringList &nodes) override;
     explicit PostgresStore(const DatabaseConfig &config);
@@ -64,11 +69,26 @@ private:
     Result<QList<EnqueuedJob>> enqueueOne(const NewJob &job, qint64 now);
     // enqueue() of jobs without upload sessions or unique keys: one INSERT per 10,000.
     Result<QList<EnqueuedJob>> enqueuePlain(const QList<NewJob> &jobs, qint64 now);
+    // The first of `count` fair ranks reserved for the user at the priority (user_fair_ranks,
+    // postgresenqueue.cpp); the first rank of every (user, priority) of a batch, reserved in
+    // key order.
+    Result<qint64> reserveFairRanks(qint64 userId, int priority, qint64 count);
+    Result<QHash<QPair<qint64, int>, qint64>> reserveBatchRanks(const QList<NewJob> &jobs);
     // settleAndClaim()'s claim under a per-user cap (postgresjobs.cpp, cappedClaimIds).
     Result<QList<ClaimedJob>> claimUnderCap(const ClaimRequest &request, int cap);
+    // settleAndClaim()'s attempts whose rows were locked by another transaction: settled at
+    // once, waiting for the locks (postgresjobs.cpp).
+    Result<void> settleDeferred(const QList<SettledAttempt> &settled, const QString &node);
+    // Executes a dispatch statement, running it again (up to 5 times) after a deadlock or a
+    // serialization failure, counted in m_deadlocks and m_reruns.
+    bool execCounted(QSqlQuery &q);
     // Inside enqueue()'s transaction: NewJob::completesTusUpload (postgrestus.cpp).
     Result<void> markTusComplete(
         QSqlDatabase &db, const QString &id, const QString &sessionId, qint64 jobId, qint64 now);
+
+    std::atomic<qint64> m_deadlocks{0};
+    std::atomic<qint64> m_reruns{0};
+    std::atomic<qint64> m_deferredSettles{0};
 };
 
 } // namespace Ferry

@@ -118,6 +118,18 @@ struct ClaimedJob
     qint64 startedAt = 0;
 };
 
+// How often this process's dispatch statements met another node's (PostgreSQL; issue 17):
+// deadlocks detected (SQLSTATE 40P01), statements run again after a deadlock or a serialization
+// failure, and finished attempts whose settle waited for a row another transaction held for a
+// moment (settled right after, in a statement of their own). The cycle is deadlock-free by
+// construction, so the first two stay 0; /metrics shows all three.
+struct DispatchConflicts
+{
+    qint64 deadlocks = 0;
+    qint64 reruns = 0;
+    qint64 deferredSettles = 0;
+};
+
 struct ClaimRequest
 {
     QString node;

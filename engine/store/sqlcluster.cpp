@@ -217,6 +217,24 @@ SqlStore::rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 no
     return result;
 }
 
+Result<qint64> SqlStore::databaseTimeMs()
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    // clock_timestamp(), not now(): the time of this read, not of its transaction's start.
+    // SQLite's is the machine's clock (one machine), read for symmetry only.
+    QSqlQuery q(*db);
+    if (!q.exec(
+            m_sql.isPostgres()
+                ? QStringLiteral("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint")
+                : QStringLiteral("SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 "
+                                 "AS INTEGER)")) ||
+        !q.next())
+        return sqlError(q, QStringLiteral("reading the database's clock"));
+    return q.value(0).toLongLong();
+}
+
 Result<int> SqlStore::endDeadNodeSessions(QSqlDatabase &, const QStringList &)
 {
     return 0;

@@ -88,6 +88,7 @@ public:
     Result<void> releaseClusterLease(const QString &name, const QString &holder) override;
     Result<DeadNodeRescue>
     rescueDeadNodes(qint64 heartbeatBefore, const QString &self, qint64 now) override;
+    Result<qint64> databaseTimeMs() override;
 
 protected:
     // Inside rescueDeadNodes()'s transaction: ends the database sessions of these dead nodes;
