@@ -281,6 +281,7 @@ void DispatchLoop::run()
         }
         if (!unsettled.isEmpty() || capacity > 0) {
             m_claimRefusedByPause = false;
+            const SteadyTime cycleStart = SteadyClock::now();
             auto claimed = m_store.settleAndClaim(
                 unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
                             [queue = &m_queue] { return queue->maxPerUser(); },
@@ -292,6 +293,10 @@ void DispatchLoop::run()
                                          [this] { return m_inbox->stopping; });
                 continue;
             }
+            m_averageCycleMs =
+                0.9 * m_averageCycleMs +
+                0.1 * std::chrono::duration<double, std::milli>(SteadyClock::now() - cycleStart)
+                          .count();
             for (qsizetype i = 0; i < unsettled.size(); ++i)
                 finished.append({unsettled[i].jobId, unsettled[i].newStatus, unsettledErrors[i]});
             unsettled.clear();

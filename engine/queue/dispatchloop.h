@@ -147,6 +147,9 @@ private:
 
     // Dispatch-thread state.
     double m_averageJobMs = 1000.0; // moving average of handler run time; drives prefetch
+    // Moving average of one settle-and-claim's duration: about 0.1 ms on SQLite, a round trip to
+    // the server on PostgreSQL. Prefetch covers it (DispatchLoop::prefetch).
+    double m_averageCycleMs = 0.0;
     bool m_readyMaybe = true;
     bool m_claimRefusedByPause = false; // the last claim found the persisted pause set
     qint64 m_nextRetryAt = std::numeric_limits<qint64>::max();

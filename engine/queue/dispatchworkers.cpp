@@ -11,13 +11,18 @@ using SteadyClock = std::chrono::steady_clock;
 
 int DispatchLoop::prefetch() const
 {
-    // Short jobs: claim up to 16x the slots ahead so workers go from one job to the next without
-    // waiting for this thread, but only as many as run in about 2 ms. A newly queued job from
-    // another user then waits at most ~2 ms behind the prefetched ones, well inside the
-    // fairness bound of one job's run time. Long jobs get no prefetch at all.
+    // Short jobs: claim ahead so workers go from one job to the next without waiting for this
+    // thread, but only as many as run in about 2 ms plus one dispatch cycle (the time the next
+    // claim takes to come back: ~0.1 ms on SQLite, a round trip on PostgreSQL, where workers
+    // would otherwise run dry while it travels). A newly queued job from another user then waits
+    // at most that long behind the prefetched ones, well inside the fairness bound of one job's
+    // run time. At most 16x the slots where a cycle is cheap (SQLite), 64x where it costs a
+    // millisecond or more (PostgreSQL; graphile-worker keeps 500 for 8 workers). Long jobs get
+    // no prefetch at all.
     const int limit = effectiveLimit();
-    const double budget = 2.0 * limit / qMax(m_averageJobMs, 0.0001);
-    return int(qMin<double>(16.0 * limit, budget));
+    const double budget = (2.0 + m_averageCycleMs) * limit / qMax(m_averageJobMs, 0.0001);
+    const double cap = (m_averageCycleMs >= 1.0 ? 64.0 : 16.0) * limit;
+    return int(qMin<double>(cap, budget));
 }
 
 void DispatchLoop::startWorkers()
