@@ -1,6 +1,7 @@
 #include "storage/pgblobsql.h"
 
 #include "store/connectionpool.h"
+#include "store/postgresnative.h"
 
 #include <QSqlDriver>
 
@@ -109,15 +110,7 @@ Result<Connection> Connection::of(ConnectionPool &pool)
 
 Error Connection::error(const QString &doing, pg_result *result) const
 {
-    QString message =
-        QString::fromUtf8(result ? PQresultErrorMessage(result) : PQerrorMessage(m_connection))
-            .trimmed();
-    if (message.isEmpty())
-        message = QString::fromUtf8(PQerrorMessage(m_connection)).trimmed();
-    return makeError(ErrorCode::Storage,
-                     QStringLiteral("Database error while %1: %2").arg(doing, message),
-                     QStringLiteral("Check that the PostgreSQL server is reachable, and its log; "
-                                    "try again."));
+    return libpqError(m_connection, doing, result);
 }
 
 Result<Rows> Connection::exec(const char *sql,

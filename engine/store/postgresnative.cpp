@@ -155,17 +155,22 @@ Result<PgConnection> PgConnection::of(ConnectionPool &pool)
     return PgConnection(*connection);
 }
 
-Error PgConnection::error(const QString &doing, PGresult *result) const
+Error libpqError(pg_conn *connection, const QString &doing, pg_result *result)
 {
     QString message =
-        QString::fromUtf8(result ? PQresultErrorMessage(result) : PQerrorMessage(m_connection))
+        QString::fromUtf8(result ? PQresultErrorMessage(result) : PQerrorMessage(connection))
             .trimmed();
     if (message.isEmpty())
-        message = QString::fromUtf8(PQerrorMessage(m_connection)).trimmed();
+        message = QString::fromUtf8(PQerrorMessage(connection)).trimmed();
     return makeError(ErrorCode::Storage,
                      QStringLiteral("Database error while %1: %2").arg(doing, message),
                      QStringLiteral("Check that the PostgreSQL server is reachable, and its log; "
                                     "try again."));
+}
+
+Error PgConnection::error(const QString &doing, PGresult *result) const
+{
+    return libpqError(m_connection, doing, result);
 }
 
 Result<PgResult>

@@ -24,6 +24,10 @@ class ConnectionPool;
 // pages without a QVariant per value. Only used between QSqlQuery calls on the same thread, never
 // while a QSqlQuery of this connection is still fetching rows.
 
+// A Storage error naming what was being done and libpq's message (the result's, else the
+// connection's): every libpq caller's one error shape.
+Error libpqError(pg_conn *connection, const QString &doing, pg_result *result = nullptr);
+
 // One result, cleared when it goes out of scope.
 class PgResult final
 {
