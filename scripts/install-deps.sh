@@ -27,6 +27,10 @@ command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ "${1:-}" = "bench" ]; then
     packages+=(sqlite3 redis-server wrk)
 fi
+# `install-deps.sh package` adds what `make package` and its checks need (scripts/check-package.sh).
+if [ "${1:-}" = "package" ]; then
+    packages+=(dpkg-dev lintian appstream desktop-file-utils)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
