@@ -16,6 +16,7 @@ packages=(
     libpq-dev  # libpq headers: the PostgreSQL store's imports COPY through QPSQL's own connection
     nginx # the load balancer in front of two nodes in tests/cluster/tst_nginxcluster
     curl jq # tests/scripts/tst_apidocs.sh runs docs/api.md's curl examples (they use jq)
+    bash-completion # tests/scripts/tst_completion.sh loads it to test resources/completion/ferry.bash
     faketime # nodes with a wrong clock in tests/cluster/tst_clusterclock
 )
 
