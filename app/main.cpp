@@ -11,6 +11,7 @@
 #include <QApplication>
 #include <QLoggingCategory>
 #include <QProcessEnvironment>
+#include <QSettings>
 
 #include <cstdio>
 #include <memory>
@@ -104,7 +105,14 @@ int main(int argc, char **argv)
     });
 
     std::unique_ptr<MainWindow> window;
+    // The console's layout (size, splitters, columns, page, chart range): per user, in
+    // ~/.config/ferry/console.ini, whatever the data directory.
+    std::unique_ptr<QSettings> windowSettings;
     if (!headless) {
+        QGuiApplication::setDesktopFileName(QStringLiteral("dev.ferry.Ferry"));
+        windowSettings =
+            std::make_unique<QSettings>(QSettings::IniFormat, QSettings::UserScope,
+                                        QStringLiteral("ferry"), QStringLiteral("console"));
         EngineHost &engine = **host;
         ConsoleContext context{engine.store(),
                                engine.queue(),
@@ -118,6 +126,7 @@ int main(int argc, char **argv)
                                &log};
         context.settings = &engine.settings();
         context.reruns = &engine.reruns();
+        context.windowSettings = windowSettings.get();
         if (engine.httpPort() != 0) {
             context.endpoint = QStringLiteral("http://%1:%2/api/v1/")
                                    .arg(engine.config().listenHost)

@@ -2,6 +2,7 @@
 
 #include <QString>
 
+class QSettings;
 class QThreadPool;
 
 namespace Ferry {
@@ -34,6 +35,7 @@ struct ConsoleContext
     LogBuffer *log = nullptr;       // recent engine log records for the log pane; may be null
     SettingsService *settings = nullptr; // Settings page; null: the page only shows the config
     UploadReruns *reruns = nullptr;      // the Jobs page's "Run again"; null: not offered
+    QSettings *windowSettings = nullptr; // the window's remembered layout; null: not remembered
 };
 
 } // namespace Ferry

@@ -5,6 +5,8 @@
 #include "monitor/resourcemonitor.h"
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
+#include "ui/aboutdialog.h"
+#include "ui/consoleicons.h"
 #include "ui/datasets/datasetspage.h"
 #include "ui/jobs/jobspage.h"
 #include "ui/nodes/nodespage.h"
@@ -12,12 +14,17 @@
 #include "ui/runonpool.h"
 #include "ui/settings/settingspage.h"
 #include "ui/users/userspage.h"
+#include "ui/windowstate.h"
 
+#include <QAction>
+#include <QCloseEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
+#include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
-#include <QPushButton>
+#include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStackedWidget>
@@ -32,46 +39,43 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     : QMainWindow(parent), m_context(context), m_readers(new QThreadPool(this))
 {
     setWindowTitle(QStringLiteral("Ferry"));
-    resize(1100, 700);
+    setWindowIcon(applicationIcon());
+    resize(1100, 700); // WindowState sizes it to the screen, or as it was left
     m_readers->setMaxThreadCount(1);
     m_readers->setObjectName(QStringLiteral("ferry-console-reader"));
     m_context.readers = m_readers;
-
-    buildToolbar();
 
     auto *central = new QWidget(this);
     auto *layout = new QHBoxLayout(central);
     m_navigation = new QListWidget(this);
     m_navigation->setObjectName(QStringLiteral("navigation"));
-    m_navigation->addItems({QStringLiteral("Overview"), QStringLiteral("Jobs"),
-                            QStringLiteral("Datasets"), QStringLiteral("Users and quotas"),
-                            QStringLiteral("Settings"), QStringLiteral("Nodes")});
-    m_navigation->setFixedWidth(160);
     layout->addWidget(m_navigation);
     m_pages = new QStackedWidget(this);
     m_pages->setObjectName(QStringLiteral("pages"));
     m_overview = new OverviewPage(m_context, this);
-    m_pages->addWidget(m_overview);
-    m_pages->addWidget(new JobsPage(m_context, this));
-    m_pages->addWidget(new DatasetsPage(m_context, this));
-    m_pages->addWidget(new UsersPage(m_context, this));
-    m_pages->addWidget(new SettingsPage(m_context, this));
-    auto *nodes = new NodesPage(m_context, this); // cluster: every node on the database
-    m_pages->addWidget(nodes);
+    m_jobs = new JobsPage(m_context, this);
+    m_datasets = new DatasetsPage(m_context, this);
+    m_users = new UsersPage(m_context, this);
+    m_settings = new SettingsPage(m_context, this);
+    m_nodesPage = new NodesPage(m_context, this); // cluster: every node on the database
+    for (QWidget *page : {static_cast<QWidget *>(m_overview), static_cast<QWidget *>(m_jobs),
+                          static_cast<QWidget *>(m_datasets), static_cast<QWidget *>(m_users),
+                          static_cast<QWidget *>(m_settings), static_cast<QWidget *>(m_nodesPage)})
+        m_pages->addWidget(page);
     layout->addWidget(m_pages, 1);
     setCentralWidget(central);
-    connect(m_navigation, &QListWidget::currentRowChanged, m_pages,
-            &QStackedWidget::setCurrentIndex);
-    m_navigation->setCurrentRow(Overview);
 
     m_log = new LogPane(m_context.log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_log);
-    resizeDocks({m_log}, {150}, Qt::Vertical);
-    findChild<QToolBar *>(QStringLiteral("queueToolbar"))->addAction(m_log->toggleViewAction());
+    resizeDocks({m_log}, {110}, Qt::Vertical); // the log is a glance, not the work
 
+    buildActions();
+    buildMenus();
+    buildToolbar();
+    buildNavigation();
     buildStatusBar();
     // Cluster: the status bar counts the nodes the Nodes page reads (every 2 s).
-    connect(nodes, &NodesPage::nodesRead, this, [this](int count, const QString &error) {
+    connect(m_nodesPage, &NodesPage::nodesRead, this, [this](int count, const QString &error) {
         if (error.isEmpty())
             m_nodes->setText(count == 1 ? QStringLiteral("1 node")
                                         : QStringLiteral("%1 nodes").arg(count));
@@ -87,7 +91,140 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
         connect(m_context.monitor, &ResourceMonitor::limitChanged, this, &MainWindow::updateLimits,
                 Qt::QueuedConnection);
     }
+    if (m_context.windowSettings) {
+        WindowState::restore(*m_context.windowSettings, *this);
+        const int page = m_context.windowSettings->value(QStringLiteral("window/page")).toInt();
+        showPage(page >= 0 && page < PageCount ? Page(page) : Overview);
+    }
     updateStatus({});
+}
+
+QAction *MainWindow::addAction(const QString &name,
+                               const QString &icon,
+                               const QString &text,
+                               const QKeySequence &shortcut,
+                               const QString &tip)
+{
+    auto *action = new QAction(icon.isEmpty() ? QIcon() : consoleIcon(icon), text, this);
+    action->setObjectName(name + QStringLiteral("Action"));
+    action->setShortcut(shortcut);
+    action->setToolTip(shortcut.isEmpty() ? tip
+                                          : QStringLiteral("%1 (%2)").arg(
+                                                tip, shortcut.toString(QKeySequence::NativeText)));
+    action->setStatusTip(tip);
+    m_actions.insert(name, action);
+    return action;
+}
+
+QAction *MainWindow::action(const QString &name) const
+{
+    return m_actions.value(name);
+}
+
+// Every command of the window is a QAction: the menus and the tool bar show the same ones.
+void MainWindow::buildActions()
+{
+    auto *pause = addAction(QStringLiteral("pause"), QStringLiteral("media-playback-pause"),
+                            QStringLiteral("&Pause queue"), QKeySequence(Qt::CTRL | Qt::Key_P),
+                            QStringLiteral("Paused: running jobs finish, nothing new starts. "
+                                           "Persisted."));
+    connect(pause, &QAction::triggered, this, &MainWindow::togglePaused);
+    auto *refresh = addAction(QStringLiteral("refresh"), QStringLiteral("view-refresh"),
+                              QStringLiteral("&Refresh"), QKeySequence::Refresh,
+                              QStringLiteral("Read this page again now"));
+    connect(refresh, &QAction::triggered, this, &MainWindow::refreshCurrentPage);
+    auto *find = addAction(QStringLiteral("find"), QStringLiteral("edit-find"),
+                           QStringLiteral("&Find jobs…"), QKeySequence::Find,
+                           QStringLiteral("Search jobs by id, file or error"));
+    connect(find, &QAction::triggered, this, [this] {
+        showPage(Jobs);
+        m_jobs->focusSearch();
+    });
+    auto *cancel = addAction(QStringLiteral("cancelSelected"), QStringLiteral("process-stop"),
+                             QStringLiteral("&Cancel selected jobs"),
+                             QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X),
+                             QStringLiteral("Cancel the jobs selected on the Jobs page"));
+    connect(cancel, &QAction::triggered, m_jobs, &JobsPage::cancelSelected);
+    auto *retry = addAction(QStringLiteral("retrySelected"), QStringLiteral("edit-redo"),
+                            QStringLiteral("Re&try selected jobs"),
+                            QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R),
+                            QStringLiteral("Retry the jobs selected on the Jobs page"));
+    connect(retry, &QAction::triggered, m_jobs, &JobsPage::retrySelected);
+
+    const QList<std::pair<QString, QString>> pages{
+        {QStringLiteral("Overview"), QStringLiteral("utilities-system-monitor")},
+        {QStringLiteral("Jobs"), QStringLiteral("system-run")},
+        {QStringLiteral("Datasets"), QStringLiteral("x-office-spreadsheet")},
+        {QStringLiteral("Users and quotas"), QStringLiteral("system-users")},
+        {QStringLiteral("Settings"), QStringLiteral("preferences-system")},
+        {QStringLiteral("Nodes"), QStringLiteral("network-server")}};
+    for (int i = 0; i < pages.size(); ++i) {
+        auto *page = addAction(QStringLiteral("page%1").arg(i + 1), pages[i].second, pages[i].first,
+                               QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)),
+                               QStringLiteral("Show the %1 page").arg(pages[i].first));
+        connect(page, &QAction::triggered, this, [this, i] { showPage(Page(i)); });
+    }
+
+    auto *showLog = m_log->toggleViewAction();
+    showLog->setText(QStringLiteral("Engine &log"));
+    showLog->setIcon(consoleIcon(QStringLiteral("utilities-terminal")));
+    showLog->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    showLog->setToolTip(QStringLiteral("Show or hide the engine log (Ctrl+L)"));
+    m_actions.insert(QStringLiteral("showLog"), showLog);
+
+    auto *about = addAction(QStringLiteral("about"), QStringLiteral("help-about"),
+                            QStringLiteral("&About Ferry"), {},
+                            QStringLiteral("Version, Qt, database and data directory"));
+    connect(about, &QAction::triggered, this, [this] {
+        auto *dialog = new AboutDialog(m_context, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->open();
+    });
+    auto *aboutQt = addAction(QStringLiteral("aboutQt"), {}, QStringLiteral("About &Qt"), {},
+                              QStringLiteral("The Qt version and licence"));
+    connect(aboutQt, &QAction::triggered, this, [this] { QMessageBox::aboutQt(this); });
+    auto *quit = addAction(QStringLiteral("quit"), QStringLiteral("application-exit"),
+                           QStringLiteral("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q),
+                           QStringLiteral("Close the console and stop this node's engine"));
+    connect(quit, &QAction::triggered, this, &QWidget::close);
+    for (QAction *a : std::as_const(m_actions))
+        QWidget::addAction(a); // shortcuts work even with the tool bar hidden
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu *file = menuBar()->addMenu(QStringLiteral("&File"));
+    file->addAction(m_actions.value(QStringLiteral("quit")));
+    QMenu *queue = menuBar()->addMenu(QStringLiteral("&Queue"));
+    for (const char *name : {"pause", "cancelSelected", "retrySelected"})
+        queue->addAction(m_actions.value(QLatin1String(name)));
+    queue->addSeparator();
+    queue->addAction(m_actions.value(QStringLiteral("find")));
+    QMenu *view = menuBar()->addMenu(QStringLiteral("&View"));
+    for (int i = 1; i <= PageCount; ++i)
+        view->addAction(m_actions.value(QStringLiteral("page%1").arg(i)));
+    view->addSeparator();
+    view->addAction(m_actions.value(QStringLiteral("refresh")));
+    view->addAction(m_actions.value(QStringLiteral("showLog")));
+    QMenu *help = menuBar()->addMenu(QStringLiteral("&Help"));
+    help->addAction(m_actions.value(QStringLiteral("about")));
+    help->addAction(m_actions.value(QStringLiteral("aboutQt")));
+}
+
+void MainWindow::buildNavigation()
+{
+    m_navigation->setIconSize(QSize(22, 22));
+    for (int i = 1; i <= PageCount; ++i) {
+        const QAction *page = m_actions.value(QStringLiteral("page%1").arg(i));
+        auto *item = new QListWidgetItem(page->icon(), page->text(), m_navigation);
+        item->setToolTip(page->toolTip());
+    }
+    m_navigation->setFixedWidth(m_navigation->sizeHintForColumn(0) + 16);
+    connect(m_navigation, &QListWidget::currentRowChanged, this, [this](int row) {
+        m_pages->setCurrentIndex(row);
+        updateActions();
+    });
+    m_navigation->setCurrentRow(Overview);
 }
 
 void MainWindow::buildToolbar()
@@ -95,12 +232,13 @@ void MainWindow::buildToolbar()
     auto *toolbar = addToolBar(QStringLiteral("Queue"));
     toolbar->setObjectName(QStringLiteral("queueToolbar"));
     toolbar->setMovable(false);
-    m_pauseButton = new QPushButton(this);
-    m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
-    m_pauseButton->setToolTip(
-        QStringLiteral("Paused: running jobs finish, nothing new starts. Persisted."));
-    connect(m_pauseButton, &QPushButton::clicked, this, &MainWindow::togglePaused);
-    toolbar->addWidget(m_pauseButton);
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    toolbar->addAction(m_actions.value(QStringLiteral("pause")));
+    toolbar->addAction(m_actions.value(QStringLiteral("refresh")));
+    toolbar->addSeparator();
+    toolbar->addAction(m_actions.value(QStringLiteral("cancelSelected")));
+    toolbar->addAction(m_actions.value(QStringLiteral("retrySelected")));
+    toolbar->addAction(m_actions.value(QStringLiteral("find")));
     toolbar->addSeparator();
     toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
     m_concurrency = new QSpinBox(this);
@@ -131,7 +269,56 @@ void MainWindow::buildToolbar()
     connect(m_perUserCap, &QSpinBox::valueChanged, this, &MainWindow::setPerUserCap);
     toolbar->addWidget(m_perUserCap);
     toolbar->addSeparator();
+    toolbar->addAction(m_actions.value(QStringLiteral("showLog")));
     updateLimits();
+}
+
+// Cancel and retry act on the Jobs page's selection: enabled while that page is shown.
+void MainWindow::updateActions()
+{
+    const bool onJobs = m_pages->currentIndex() == Jobs;
+    m_actions.value(QStringLiteral("cancelSelected"))->setEnabled(onJobs);
+    m_actions.value(QStringLiteral("retrySelected"))->setEnabled(onJobs);
+}
+
+void MainWindow::refreshCurrentPage()
+{
+    switch (Page(m_pages->currentIndex())) {
+    case Overview:
+        m_overview->refresh();
+        break;
+    case Jobs:
+        m_jobs->refresh();
+        break;
+    case Datasets:
+        m_datasets->reload();
+        break;
+    case Users:
+        m_users->refresh();
+        break;
+    case Settings:
+        m_settings->reload();
+        break;
+    case Nodes:
+        m_nodesPage->refresh();
+        break;
+    case PageCount:
+        break;
+    }
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    saveLayout();
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::saveLayout()
+{
+    if (!m_context.windowSettings)
+        return;
+    m_context.windowSettings->setValue(QStringLiteral("window/page"), m_pages->currentIndex());
+    WindowState::save(*m_context.windowSettings, *this);
 }
 
 void MainWindow::buildStatusBar()
@@ -196,6 +383,7 @@ void MainWindow::updateLimits()
 
 MainWindow::~MainWindow()
 {
+    saveLayout(); // also when the app quits without closing the window (a signal, a test)
     m_readers->waitForDone();
 }
 
@@ -208,7 +396,10 @@ void MainWindow::updateStatus(const QString &storeError)
 {
     const bool paused = m_context.queue.isPaused();
     m_pausedIndicator->setVisible(paused);
-    m_pauseButton->setText(paused ? QStringLiteral("Resume queue") : QStringLiteral("Pause queue"));
+    QAction *pause = m_actions.value(QStringLiteral("pause"));
+    pause->setText(paused ? QStringLiteral("Resume queue") : QStringLiteral("Pause queue"));
+    pause->setIcon(consoleIcon(paused ? QStringLiteral("media-playback-start")
+                                      : QStringLiteral("media-playback-pause")));
     m_status->setText(
         storeError.isEmpty()
             ? QStringLiteral("%1 running of %2 allowed%3")
@@ -222,12 +413,13 @@ QCoro::Task<> MainWindow::togglePaused()
 {
     JobQueue *queue = &m_context.queue;
     const bool paused = !queue->isPaused();
-    m_pauseButton->setEnabled(false); // until this write is done
+    QAction *pause = m_actions.value(QStringLiteral("pause"));
+    pause->setEnabled(false); // until this write is done
     auto writing = runOnPool(this, m_readers, [queue, paused] { return queue->setPaused(paused); });
     const auto written = co_await writing;
     if (!written)
         co_return; // the window is gone
-    m_pauseButton->setEnabled(true);
+    pause->setEnabled(true);
     updateStatus({});
     m_overview->refresh();
     warnIfFailed(*written);

@@ -5,23 +5,32 @@
 #include "core/error.h"
 
 #include <QCoroTask>
+#include <QHash>
+#include <QKeySequence>
 #include <QMainWindow>
 
+class QAction;
 class QLabel;
 class QListWidget;
-class QPushButton;
 class QSpinBox;
 class QStackedWidget;
 class QThreadPool;
 
 namespace Ferry {
 
+class DatasetsPage;
+class JobsPage;
 class LogPane;
+class NodesPage;
 class OverviewPage;
+class SettingsPage;
+class UsersPage;
 
-// The operator console: queue controls in the toolbar, pages (overview, jobs, users and
-// quotas, settings) picked on the left, engine state in the status bar. Every page reads the
-// store on the console's reader thread; nothing blocks the GUI on SQL.
+// The operator console: a menu bar (File, Queue, View, Help) and a tool bar of the same actions
+// with icons and shortcuts, pages (overview, jobs, datasets, users and quotas, settings, nodes)
+// picked on the left, engine state in the status bar. Every page reads the store on the
+// console's reader thread; nothing blocks the GUI on SQL. The layout is remembered across
+// starts when the context carries window settings (WindowState).
 class MainWindow final : public QMainWindow
 {
     Q_OBJECT
@@ -30,12 +39,30 @@ public:
     ~MainWindow() override;
     Q_DISABLE_COPY_MOVE(MainWindow)
 
-    enum Page { Overview, Jobs, Datasets, Users, Settings, Nodes };
+    enum Page { Overview, Jobs, Datasets, Users, Settings, Nodes, PageCount };
     void showPage(Page page);
 
+    // The window's actions, by name ("pause", "refresh", "find", "cancelSelected",
+    // "retrySelected", "page1".."page6", "showLog", "about", "quit"), for tests and scripts.
+    QAction *action(const QString &name) const;
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
 private:
+    void buildActions();
+    void buildMenus();
     void buildToolbar();
+    void buildNavigation();
     void buildStatusBar();
+    QAction *addAction(const QString &name,
+                       const QString &icon,
+                       const QString &text,
+                       const QKeySequence &shortcut,
+                       const QString &tip);
+    void refreshCurrentPage();
+    void updateActions();
+    void saveLayout();
     // Coroutines: the queue's setting is written on the reader pool, then shown.
     QCoro::Task<> togglePaused();
     QCoro::Task<> setPerUserCap(int cap);
@@ -47,13 +74,18 @@ private:
     ConsoleContext m_context;
     QThreadPool *m_readers;
 
-    QPushButton *m_pauseButton = nullptr;
+    QHash<QString, QAction *> m_actions;
     QSpinBox *m_concurrency = nullptr;
     QSpinBox *m_perUserCap = nullptr;
     QLabel *m_effective = nullptr;
     QListWidget *m_navigation = nullptr;
     QStackedWidget *m_pages = nullptr;
     OverviewPage *m_overview = nullptr;
+    JobsPage *m_jobs = nullptr;
+    DatasetsPage *m_datasets = nullptr;
+    UsersPage *m_users = nullptr;
+    SettingsPage *m_settings = nullptr;
+    NodesPage *m_nodesPage = nullptr;
     QLabel *m_status = nullptr;
     QLabel *m_endpoint = nullptr;
     QLabel *m_pausedIndicator = nullptr;

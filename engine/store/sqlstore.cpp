@@ -2,6 +2,8 @@
 
 #include "store/migrator.h"
 
+#include <QSqlQuery>
+
 namespace Ferry {
 
 SqlStore::SqlStore(SqlDialect dialect,
@@ -25,6 +27,20 @@ int SqlStore::schemaVersion()
         return -1;
     auto version = Migrator(*db, m_sql.migrations()).currentVersion();
     return version ? *version : -1;
+}
+
+QString SqlStore::serverVersion()
+{
+    auto db = this->db();
+    if (!db)
+        return {};
+    QSqlQuery query(*db);
+    if (!query.exec(m_sql.isPostgres() ? QStringLiteral("SHOW server_version")
+                                       : QStringLiteral("SELECT sqlite_version()")) ||
+        !query.next())
+        return {};
+    return (m_sql.isPostgres() ? QStringLiteral("PostgreSQL ") : QStringLiteral("SQLite ")) +
+           query.value(0).toString();
 }
 
 } // namespace Ferry

@@ -25,6 +25,7 @@ public:
 
     QString backendName() const override;
     int schemaVersion() override;
+    QString serverVersion() override;
 
     // ---- Users and settings (sqlusers.cpp) ----
     Result<User> createUser(const QString &name,

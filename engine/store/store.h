@@ -33,6 +33,9 @@ public:
 
     virtual QString backendName() const = 0;
     virtual int schemaVersion() = 0;
+    // The database's own version ("SQLite 3.40.1", "PostgreSQL 15.10"); empty when it cannot be
+    // read. A query: call it off the GUI thread.
+    virtual QString serverVersion() = 0;
 
     // The user's datasets, on the same database.
     virtual DatasetStore &datasets() = 0;

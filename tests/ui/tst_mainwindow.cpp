@@ -15,6 +15,8 @@
 #include <QStackedWidget>
 #include <QTableWidget>
 #include <QTest>
+#include <QToolBar>
+#include <QToolButton>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -114,7 +116,12 @@ private Q_SLOTS:
     void pauseButtonPausesTheQueue()
     {
         Console c;
-        auto *button = c.find<QPushButton>("pauseButton");
+        // The tool bar's button for the Pause action (the Queue menu holds the same action).
+        auto *toolbar = c.find<QToolBar>("queueToolbar");
+        QAction *pause = c.window->action(QStringLiteral("pause"));
+        QVERIFY(toolbar && pause);
+        auto *button = qobject_cast<QToolButton *>(toolbar->widgetForAction(pause));
+        QVERIFY(button);
         auto *indicator = c.find<QLabel>("pausedIndicator");
         QTRY_COMPARE(button->text(), QStringLiteral("Pause queue"));
         QVERIFY(!indicator->isVisible());

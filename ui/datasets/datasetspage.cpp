@@ -161,6 +161,7 @@ QHBoxLayout *DatasetsPage::buildUserBar()
 QSplitter *DatasetsPage::buildBody()
 {
     auto *splitter = new QSplitter(this);
+    splitter->setObjectName(QStringLiteral("datasetsSplitter"));
     m_table = new QTableWidget(0, ColumnCount, splitter);
     m_table->setObjectName(QStringLiteral("datasetsTable"));
     m_table->setHorizontalHeaderLabels({QStringLiteral("Dataset"), QStringLiteral("Records"),

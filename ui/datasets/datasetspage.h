@@ -37,6 +37,8 @@ public:
 
     // Shows the user's datasets (as choosing them in the user box does).
     void showUser(qint64 userId);
+    // Re-reads the shown user's datasets now (the window's Refresh).
+    QCoro::Task<> reload();
 
 Q_SIGNALS:
     // The list was read for the user shown (count datasets) or failed (error).
@@ -59,7 +61,6 @@ private:
 
     // Coroutines: reads on the reader pool, deletes on the writer thread.
     QCoro::Task<> loadUsers();
-    QCoro::Task<> reload();
     QCoro::Task<> showDetails(QString name);
     QCoro::Task<> remove(DatasetDeleteScope scope);
     QString selectedName() const;

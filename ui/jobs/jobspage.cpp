@@ -69,6 +69,7 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(buildFilters());
     auto *splitter = new QSplitter(this);
+    splitter->setObjectName(QStringLiteral("jobsSplitter"));
     splitter->addWidget(buildTable(splitter));
     splitter->addWidget(buildDetailPane(splitter));
     splitter->setStretchFactor(0, 3);
@@ -329,6 +330,33 @@ void JobsPage::updateCount(qint64 total)
                                  : m_context.endpoint)
                                 .toHtmlEscaped()));
     m_empty->show();
+}
+
+void JobsPage::cancelSelected()
+{
+    m_scope->setCurrentIndex(m_scope->findData(int(Scope::Selection)));
+    act(ConsoleBulkAction::Cancel, 0, QStringLiteral("Cancel"));
+}
+
+void JobsPage::retrySelected()
+{
+    m_scope->setCurrentIndex(m_scope->findData(int(Scope::Selection)));
+    act(ConsoleBulkAction::Retry, 0, QStringLiteral("Retry"));
+}
+
+void JobsPage::focusSearch()
+{
+    m_search->setFocus(Qt::ShortcutFocusReason);
+    m_search->selectAll();
+}
+
+void JobsPage::refresh()
+{
+    loadUsers();
+    m_model->refreshCount();
+    refreshShownRows();
+    if (m_detailJob > 0)
+        showDetail(m_detailJob);
 }
 
 void JobsPage::refreshVisible()

@@ -43,6 +43,14 @@ public:
     enum class Scope { Selection, Filter };
     JobTableModel *model() const { return m_model; }
 
+    // What the window's Queue menu and tool bar do on this page: cancel or retry the selected
+    // jobs (asking first, like the page's buttons), put the cursor in the search field, and
+    // re-read the rows shown, the count and the users now.
+    void cancelSelected();
+    void retrySelected();
+    void focusSearch();
+    void refresh();
+
 Q_SIGNALS:
     // After an action was applied (or failed): what it did, as shown on the page.
     void actionFinished(const QString &summary);

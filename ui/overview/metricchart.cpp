@@ -1,6 +1,7 @@
 #include "ui/overview/metricchart.h"
 
 #include <QDateTime>
+#include <QEvent>
 #include <QGraphicsLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -85,11 +86,51 @@ MetricChart::MetricChart(const QString &title, const QString &unit, QWidget *par
     view->setRenderHint(QPainter::Antialiasing);
     view->setMinimumHeight(130);
     layout->addWidget(view, 1);
+    applyPalette();
     setWindow(QDateTime::currentMSecsSinceEpoch() - 60'000, QDateTime::currentMSecsSinceEpoch(),
               QStringLiteral("HH:mm:ss"));
 }
 
 MetricChart::~MetricChart() = default;
+
+// Qt Charts draws with its own light theme whatever the desktop says; the chart takes the
+// widget palette's colours instead, so a dark desktop gets a dark chart with legible labels.
+void MetricChart::applyPalette()
+{
+    const QPalette p = palette();
+    QChart *chart = m_charts->chart;
+    chart->setBackgroundBrush(p.brush(QPalette::Base));
+    chart->setBackgroundPen(Qt::NoPen);
+    chart->setPlotAreaBackgroundVisible(false);
+    chart->setTitleBrush(p.brush(QPalette::Text));
+    chart->legend()->setLabelColor(p.color(QPalette::Text));
+    QColor grid = p.color(QPalette::Text);
+    grid.setAlphaF(0.15);
+    for (QAbstractAxis *axis : {static_cast<QAbstractAxis *>(m_charts->time),
+                                static_cast<QAbstractAxis *>(m_charts->values)}) {
+        axis->setLabelsBrush(p.brush(QPalette::Text));
+        axis->setTitleBrush(p.brush(QPalette::Text));
+        axis->setLinePenColor(p.color(QPalette::Mid));
+        axis->setGridLineColor(grid);
+    }
+}
+
+QColor MetricChart::backgroundColor() const
+{
+    return m_charts->chart->backgroundBrush().color();
+}
+
+QColor MetricChart::labelColor() const
+{
+    return m_charts->values->labelsBrush().color();
+}
+
+void MetricChart::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyPalette();
+    QWidget::changeEvent(event);
+}
 
 int MetricChart::addLine(const QString &name, const QColor &color, bool dashed)
 {

@@ -32,10 +32,17 @@ public:
     void setCurrent(const QString &text);
     QString current() const;
     int pointCount(int line) const;
+    // The colours the chart draws with: they follow the widget's palette (dark desktops).
+    QColor backgroundColor() const;
+    QColor labelColor() const;
+
+protected:
+    void changeEvent(QEvent *event) override;
 
 private:
     struct Charts;
     void rescale();
+    void applyPalette();
 
     QLabel *m_current;
     std::unique_ptr<Charts> m_charts;

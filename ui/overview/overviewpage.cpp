@@ -99,6 +99,7 @@ QHBoxLayout *OverviewPage::buildHeader()
     header->addWidget(m_limit);
     m_range = new QComboBox(this);
     m_range->setObjectName(QStringLiteral("range"));
+    m_range->setProperty("ferryRemember", true); // WindowState keeps the choice across starts
     m_range->addItem(QStringLiteral("Last minute"), int(MetricRange::LastMinute));
     m_range->addItem(QStringLiteral("Last 15 minutes"), int(MetricRange::Last15Minutes));
     m_range->addItem(QStringLiteral("Last 24 hours"), int(MetricRange::Last24Hours));
