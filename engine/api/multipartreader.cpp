@@ -77,6 +77,19 @@ MultipartReader::headerParameters(QByteArrayView header)
     return result;
 }
 
+std::optional<QString> MultipartReader::dispositionFileName(QByteArrayView disposition)
+{
+    std::optional<QString> plain;
+    std::optional<QString> extended;
+    for (const auto &[parameter, text] : headerParameters(disposition).second) {
+        if (parameter == "filename")
+            plain = QString::fromUtf8(text);
+        else if (parameter == "filename*")
+            extended = extendedValue(text);
+    }
+    return extended ? extended : plain;
+}
+
 QByteArray MultipartReader::boundaryOf(QByteArrayView contentType)
 {
     const auto [type, parameters] = headerParameters(contentType);
@@ -248,19 +261,12 @@ bool MultipartReader::beginPart(QByteArrayView headers)
             if (type.toLower() != "form-data")
                 return fail(QStringLiteral("A form part is not 'Content-Disposition: form-data'."));
             disposition = true;
-            std::optional<QString> extended;
             for (const auto &[parameter, text] : parameters) {
-                if (parameter == "name") {
+                if (parameter == "name")
                     part.name = text;
-                } else if (parameter == "filename") {
-                    part.fileName = QString::fromUtf8(text);
-                    part.hasFileName = true;
-                } else if (parameter == "filename*") {
-                    extended = extendedValue(text);
-                }
             }
-            if (extended) {
-                part.fileName = *extended;
+            if (auto fileName = dispositionFileName(value)) {
+                part.fileName = *fileName;
                 part.hasFileName = true;
             }
         }

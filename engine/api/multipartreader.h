@@ -5,6 +5,8 @@
 #include <QList>
 #include <QString>
 
+#include <optional>
+
 #include <utility>
 
 namespace Ferry {
@@ -48,6 +50,10 @@ public:
     // "value; a=1; b=\"two\"" -> ("value", [("a","1"), ("b","two")]); names lowercased.
     static std::pair<QByteArray, QList<std::pair<QByteArray, QByteArray>>>
     headerParameters(QByteArrayView header);
+    // The file name of a Content-Disposition value (its filename*=UTF-8''..., else filename=),
+    // whatever its type (form-data, attachment, inline); nullopt when it names none. A raw upload
+    // may name its file this way (RFC 6266). Only shown and stored: never used as a path.
+    static std::optional<QString> dispositionFileName(QByteArrayView disposition);
 
     MultipartReader(const QByteArray &boundary, Sink &sink, Limits limits);
     MultipartReader(const QByteArray &boundary, Sink &sink) : MultipartReader(boundary, sink, {}) {}

@@ -1,5 +1,6 @@
 #include "uploadroutes.h"
 
+#include "api/multipartreader.h"
 #include "api/quotarefusal.h"
 #include "api/uploadbody.h"
 #include "api/uploadparams.h"
@@ -28,10 +29,19 @@ struct UploadCall
     QByteArray mediaType; // lowercased, without parameters
     QString contentType;  // the header as sent
     QByteArray encoding;  // "gzip" or empty
+    QString rawFileName;  // a raw body's Content-Disposition filename; empty when none
     QString key;          // Idempotency-Key; empty when none
     // The key's finished first request: this one is a replay (same request) or a misuse.
     std::optional<IdempotencyKey> earlier;
 };
+
+// The name a client gave its file, as the jobs and the console show it: without any directory
+// part (some clients send a whole path), at most 255 characters. It is never used as a path.
+QString shownFileName(const QString &given)
+{
+    const qsizetype slash = std::max(given.lastIndexOf(u'/'), given.lastIndexOf(u'\\'));
+    return given.mid(slash + 1).left(255);
+}
 
 QByteArray mediaTypeOf(const QByteArray &contentType)
 {
@@ -189,6 +199,11 @@ Http::HeaderDecision UploadRoutes::prepare(const ApiCall &call)
     const bool form = state->mediaType == "multipart/form-data";
     if (!form && !s_rawTypes.contains(state->mediaType))
         return HeaderDecision::refuse(unsupportedType(state->mediaType));
+    if (!form) {
+        state->rawFileName =
+            MultipartReader::dispositionFileName(request.header("content-disposition"))
+                .value_or(QString());
+    }
     state->encoding = request.header("content-encoding").trimmed().toLower();
     if (state->encoding == "identity")
         state->encoding.clear();
@@ -318,7 +333,7 @@ void UploadRoutes::upload(const ApiCall &call)
     const bool form = state->mediaType == "multipart/form-data";
     const qint64 userId = call.user().id;
     MigrationRequest migration = params.request(userId);
-    migration.fileName = body->fileName();
+    migration.fileName = shownFileName(form ? body->fileName() : state->rawFileName);
     migration.contentType =
         form ? QString::fromLatin1(body->fileContentType()) : state->contentType;
     if (auto flattened = flattenedTable(migration, state->encoding, *body))

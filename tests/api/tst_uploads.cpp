@@ -11,6 +11,7 @@ class tst_Uploads : public QObject
 
 private Q_SLOTS:
     void rawCsvIsImported();
+    void rawUploadNamesItsFileInContentDisposition();
     void ndjsonIsImported();
     void multipartWithFieldsBeforeAndAfterTheFile();
     void gzipBodiesAreImported();
@@ -54,6 +55,40 @@ void tst_Uploads::rawCsvIsImported()
     QVERIFY(session.ok() && session->has_value());
     QCOMPARE((*session)->sizeBytes, qint64(s_csv.size()));
     QCOMPARE((*session)->contentType, QStringLiteral("text/csv"));
+}
+
+// A raw body has no form part to carry a file name; Content-Disposition (RFC 6266) names it, as
+// curl -H 'Content-Disposition: attachment; filename="people.csv"' sends it. Only the name is
+// kept: a client's directory part is dropped, and the name is never a path on the server.
+void tst_Uploads::rawUploadNamesItsFileInContentDisposition()
+{
+    UploadsFixture f;
+    const auto sessionFileName = [&f](const Reply &reply) {
+        auto session = f.t.store->session(reply.json.value(u"sessionId").toString(), f.alice);
+        return session.ok() && session->has_value() ? (*session)->fileName : QStringLiteral("?");
+    };
+    const Reply plain = f.post(peopleTarget(), "text/csv", s_csv,
+                               {{"Content-Disposition", "attachment; filename=\"people.csv\""}});
+    QVERIFY2(plain.status == 202, plain.body.constData());
+    QCOMPARE(sessionFileName(plain), QStringLiteral("people.csv"));
+    QVERIFY(f.completedJob(plain) > 0);
+
+    const Reply extended =
+        f.post(peopleTarget(), "text/csv", s_csv,
+               {{"Content-Disposition",
+                 "attachment; filename=\"x.csv\"; filename*=UTF-8''%C3%BCbersicht.csv"}});
+    QVERIFY2(extended.status == 202, extended.body.constData());
+    QCOMPARE(sessionFileName(extended), QStringLiteral("übersicht.csv"));
+
+    const Reply path = f.post(
+        peopleTarget(), "text/csv", s_csv,
+        {{"Content-Disposition", "attachment; filename=\"C:\\\\Users\\\\ann\\\\..\\\\q3.csv\""}});
+    QVERIFY2(path.status == 202, path.body.constData());
+    QCOMPARE(sessionFileName(path), QStringLiteral("q3.csv"));
+
+    const Reply none = f.post(peopleTarget(), "text/csv", s_csv);
+    QVERIFY2(none.status == 202, none.body.constData());
+    QCOMPARE(sessionFileName(none), QString());
 }
 
 void tst_Uploads::ndjsonIsImported()
