@@ -6,6 +6,9 @@
 #include "queue/dispatcher.h"
 #include "queue/jobqueue.h"
 #include "ui/aboutdialog.h"
+#include "ui/attention/attention.h"
+#include "ui/attention/notificationsettings.h"
+#include "ui/attention/trayicon.h"
 #include "ui/consoleicons.h"
 #include "ui/datasets/datasetspage.h"
 #include "ui/jobs/jobspage.h"
@@ -18,17 +21,20 @@
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QCoreApplication>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QSystemTrayIcon>
 #include <QThreadPool>
 #include <QTimer>
 #include <QToolBar>
@@ -74,6 +80,7 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     buildToolbar();
     buildNavigation();
     buildStatusBar();
+    buildAttention();
     // Cluster: the status bar counts the nodes the Nodes page reads (every 2 s).
     connect(m_nodesPage, &NodesPage::nodesRead, this, [this](int count, const QString &error) {
         if (error.isEmpty())
@@ -186,7 +193,11 @@ void MainWindow::buildActions()
     auto *quit = addAction(QStringLiteral("quit"), QStringLiteral("application-exit"),
                            QStringLiteral("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q),
                            QStringLiteral("Close the console and stop this node's engine"));
-    connect(quit, &QAction::triggered, this, &QWidget::close);
+    connect(quit, &QAction::triggered, this, [this] {
+        m_quitting = true; // no "keep running in the tray?" question: the operator chose to stop
+        close();
+        QCoreApplication::quit(); // the window may already be hidden in the tray
+    });
     for (QAction *a : std::as_const(m_actions))
         QWidget::addAction(a); // shortcuts work even with the tool bar hidden
 }
@@ -307,8 +318,63 @@ void MainWindow::refreshCurrentPage()
     }
 }
 
+// Failures, used-up quotas and memory pressure become notices: in the tray where there is one,
+// and in the status bar always.
+void MainWindow::buildAttention()
+{
+    m_attention = new Attention(m_context, this);
+    connect(
+        &m_context.dispatcher, &Dispatcher::jobFinished, m_attention,
+        [attention = m_attention](qint64 id, int status) { attention->jobFinished(id, status); },
+        Qt::QueuedConnection); // from the dispatcher's thread
+    if (m_context.monitor) {
+        connect(m_context.monitor, &ResourceMonitor::limitChanged, m_attention,
+                &Attention::limitChanged, Qt::QueuedConnection);
+    }
+    connect(m_attention, &Attention::notice, this,
+            [this](const QString &title, const QString &text) {
+                statusBar()->showMessage(title + QStringLiteral(": ") + text, 15'000);
+            });
+    m_settings->addSection(new NotificationSettings(*m_attention, m_settings));
+    if (QSystemTrayIcon::isSystemTrayAvailable()) {
+        m_tray = new TrayIcon(*m_attention, m_actions.value(QStringLiteral("pause")),
+                              m_actions.value(QStringLiteral("quit")), this);
+    }
+    m_closeQuestion = [](QWidget *parent, int running) {
+        QMessageBox box(QMessageBox::Question, QStringLiteral("Ferry"),
+                        QStringLiteral("%1 running. Keep Ferry running in the tray, or stop it?")
+                            .arg(running == 1 ? QStringLiteral("A job is")
+                                              : QStringLiteral("%1 jobs are").arg(running)),
+                        QMessageBox::NoButton, parent);
+        auto *keep =
+            box.addButton(QStringLiteral("Keep running in the tray"), QMessageBox::AcceptRole);
+        QAbstractButton *stop = box.addButton(QStringLiteral("Stop Ferry"), QMessageBox::DestructiveRole);
+        box.addButton(QMessageBox::Cancel);
+        box.setDefaultButton(keep);
+        box.exec();
+        return box.clickedButton() == keep   ? CloseChoice::KeepRunningInTray
+               : box.clickedButton() == stop ? CloseChoice::Stop
+                                             : CloseChoice::Cancel;
+    };
+}
+
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    const int running = m_context.dispatcher.runningCount();
+    if (!m_quitting && m_tray && m_tray->isVisible() && running > 0 && m_closeQuestion) {
+        switch (m_closeQuestion(this, running)) {
+        case CloseChoice::KeepRunningInTray:
+            saveLayout();
+            hide();
+            event->ignore();
+            return;
+        case CloseChoice::Cancel:
+            event->ignore();
+            return;
+        case CloseChoice::Stop:
+            break;
+        }
+    }
     saveLayout();
     QMainWindow::closeEvent(event);
 }

@@ -7,7 +7,9 @@
 #include <QCoroTask>
 #include <QHash>
 #include <QKeySequence>
+
 #include <QMainWindow>
+#include <functional>
 
 class QAction;
 class QLabel;
@@ -18,12 +20,14 @@ class QThreadPool;
 
 namespace Ferry {
 
+class Attention;
 class DatasetsPage;
 class JobsPage;
 class LogPane;
 class NodesPage;
 class OverviewPage;
 class SettingsPage;
+class TrayIcon;
 class UsersPage;
 
 // The operator console: a menu bar (File, Queue, View, Help) and a tool bar of the same actions
@@ -46,6 +50,12 @@ public:
     // "retrySelected", "page1".."page6", "showLog", "about", "quit"), for tests and scripts.
     QAction *action(const QString &name) const;
 
+    // Closing the window while jobs run, with a tray to keep running in: asked what to do.
+    enum class CloseChoice { KeepRunningInTray, Stop, Cancel };
+    using CloseQuestion = std::function<CloseChoice(QWidget *parent, int running)>;
+    void setCloseQuestion(CloseQuestion question) { m_closeQuestion = std::move(question); }
+    Attention &attention() { return *m_attention; }
+
 protected:
     void closeEvent(QCloseEvent *event) override;
 
@@ -55,6 +65,7 @@ private:
     void buildToolbar();
     void buildNavigation();
     void buildStatusBar();
+    void buildAttention();
     QAction *addAction(const QString &name,
                        const QString &icon,
                        const QString &text,
@@ -75,6 +86,10 @@ private:
     QThreadPool *m_readers;
 
     QHash<QString, QAction *> m_actions;
+    Attention *m_attention = nullptr;
+    TrayIcon *m_tray = nullptr; // null where the desktop has no system tray
+    CloseQuestion m_closeQuestion;
+    bool m_quitting = false;
     QSpinBox *m_concurrency = nullptr;
     QSpinBox *m_perUserCap = nullptr;
     QLabel *m_effective = nullptr;

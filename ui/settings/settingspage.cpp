@@ -103,6 +103,12 @@ SettingsPage::SettingsPage(ConsoleContext &context, QWidget *parent)
     reload();
 }
 
+void SettingsPage::addSection(QWidget *section)
+{
+    auto *box = static_cast<QVBoxLayout *>(layout());
+    box->insertWidget(box->count() - 1, section); // above the closing stretch
+}
+
 void SettingsPage::reload()
 {
     if (!m_context.settings)

@@ -28,6 +28,8 @@ public:
     QCoro::Task<> revertToConfigured();
     // Re-reads the values in force into the form.
     void reload();
+    // A section of the console's own (not the engine's), shown below the engine settings.
+    void addSection(QWidget *section);
 
 Q_SIGNALS:
     void saved();
