@@ -141,6 +141,7 @@ class Node:
         self.killed = 0
         self.log_path = os.path.join(scratch, f"{name}.log")
         self.mounted = False
+        self.extra = []
 
     def common(self):
         args = ["--data-dir", self.data_dir]
@@ -163,9 +164,7 @@ class Node:
         args = [self.ferry, "--headless", *self.common(), "--listen", f"127.0.0.1:{self.port}",
                 "--access-log", "off", "--trust-proxy", "127.0.0.1",
                 "--rate-limit", str(RATE_LIMIT), "--rate-window-seconds", str(RATE_WINDOW),
-                "--min-free-disk-mb", str(FLOOR_MB), "--lease-seconds", "10",
-                "--retry-base-ms", "500", "--retry-cap-ms", "5000", "--max-attempts", "8",
-                "--poll-interval-ms", "250"]
+                "--min-free-disk-mb", str(FLOOR_MB), *self.extra]
         logf = open(self.log_path, "ab")
         logf.write(f"\n==== start {self.incarnation + 1} at {time.strftime('%H:%M:%S')}\n".encode())
         logf.flush()
@@ -419,6 +418,7 @@ class Phase:
             data = os.path.join(base, f"node{i + 1}")
             node = Node(f"{self.name}-node{i + 1}", self.ferry, data, free_port(), base, db)
             node.mounted = mount_tmpfs(data, size)
+            node.extra = self.args.node_args.split()
             self.nodes.append(node)
         self.disk_mode = "tmpfs" if all(n.mounted for n in self.nodes) else None
         users = [f"user{i}" for i in range(self.args.users)] + ["mallory", "hammer"]
@@ -491,16 +491,17 @@ class Phase:
         self.record(up)
         self.stats.add(f"accepted_{transport}")
         self.stats.add(f"accepted_{fmt}")
-        # Cancel some, soon after the 202 (pending or running).
+        # Cancel some, at once or soon after the 202 (pending or running).
         if rnd.random() < 0.12:
-            time.sleep(rnd.random() * 1.5)
+            if rnd.random() < 0.5:
+                time.sleep(rnd.random() * 0.5)
             up.cancel_asked = True
             st, _, b = api.call("POST", f"/api/v1/jobs/{up.job}/cancel", ok=(200, 409))
             self.stats.add(f"cancel_{st}")
             if st not in (200, 409):
                 self.stats.note(f"cancel of job {up.job}: {st} {b[:200]!r}")
         status = self.follow(api, up)
-        if status == "cancelled" and rnd.random() < 0.5 and not self.stop.is_set():
+        if status == "cancelled" and rnd.random() < 0.6 and not self.stop.is_set():
             st, _, b = api.call("POST", f"/api/v1/jobs/{up.job}/retry", ok=(200,))
             self.stats.add(f"retry_{st}")
             if st == 200:
@@ -510,6 +511,8 @@ class Phase:
                 self.stats.note(f"retry of cancelled job {up.job}: {st} {b[:200]!r}")
         if status == "completed" and rnd.random() < 0.25:
             self.export(api, rnd, up)
+        # Think time: a client's next file comes a moment later.
+        self.stop.wait(rnd.uniform(0, 2 * self.args.think))
 
     def plain_upload(self, api, up, content):
         params = f"dataset={up.dataset}"
@@ -787,6 +790,8 @@ class Phase:
                     except OSError:
                         break
                 s.close()
+                if status is None:
+                    status = "closed" if node.down or time.monotonic() - start < 25 else "none"
                 self.stats.add(f"hostile_slow_headers_{status}")
             except OSError:
                 self.stats.add("hostile_slow_headers_connect_failed")
@@ -1100,6 +1105,11 @@ class Phase:
             up.result = j.get("result") if j else None
             up.error = j.get("error") if j else None
             final[up.final] = final.get(up.final, 0) + 1
+        attempts = {}
+        for u in ups:
+            a = (self.jobs.get((u.user, str(u.job))) or {}).get("attempts", 0)
+            attempts[a] = attempts.get(a, 0) + 1
+        self.attempts = attempts
         not_terminal = [u for u in ups if u.final not in TERMINAL]
         R.append(("every 202 upload ends in a terminal job",
                   f"{len(ups) - len(not_terminal)} of {len(ups)} "
@@ -1257,6 +1267,9 @@ class Phase:
               f"{sum(1 for u in self.uploads if u.retried)} retried")
         for f in self.faults:
             print(f"   fault: {f}")
+        if getattr(self, "attempts", None):
+            print("   jobs by attempts: " + ", ".join(f"{k}: {v}" for k, v in
+                                                    sorted(self.attempts.items())))
         interesting = sorted((k, v) for k, v in self.stats.counts.items())
         print("   counts: " + ", ".join(f"{k}={v}" for k, v in interesting))
         w = max(len(r[0]) for r in self.results)
@@ -1278,9 +1291,12 @@ def main():
     ap.add_argument("--phases", default="sqlite,cluster")
     ap.add_argument("--clients", type=int, default=8, help="uploading clients per phase")
     ap.add_argument("--users", type=int, default=4)
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="mean seconds an uploading client waits between two uploads")
     ap.add_argument("--drain", type=float, default=300, help="seconds to wait for the queue")
     ap.add_argument("--health-p99-ms", type=float, default=250)
     ap.add_argument("--tmpfs-mb", type=int, default=3072, help="the SQLite node's tmpfs")
+    ap.add_argument("--node-args", default="", help="more options for every node")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args()
     args.phases = [p for p in args.phases.split(",") if p]
