@@ -1246,10 +1246,20 @@ class Phase:
             return
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
         self.health_p = (p(0.5), p(0.99), lat[-1], len(lat))
+        # "Throughout": the p99 of each minute (each with at least 100 samples) as well.
+        minutes = {}
+        for h in inside:
+            if h[3] == 200:
+                minutes.setdefault(int(h[0] // 60), []).append(h[2])
+        worst = max((sorted(v)[min(len(v) - 1, int(0.99 * len(v)))], k)
+                    for k, v in minutes.items() if len(v) >= 100) if any(
+            len(v) >= 100 for v in minutes.values()) else (p(0.99), 0)
         windowed = [h for h in self.health if self.in_window(h[0])]
         self.results.append((f"GET /api/v1/health p99 ({len(lat)} samples outside faults)",
-                             f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1]:.0f} ms",
-                             f"p99 < {self.args.health_p99_ms} ms",
+                             f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1]:.0f} ms; "
+                             f"worst minute's p99 {worst[0]:.1f} ms (minute {worst[1] + 1})",
+                             f"p99 of every minute < {self.args.health_p99_ms:.0f} ms",
+                             worst[0] < self.args.health_p99_ms and
                              p(0.99) < self.args.health_p99_ms))
         self.results.append(("health answers 200 outside fault windows",
                              f"{len(failed)} failed ({len(windowed)} samples in fault windows, "
