@@ -17,7 +17,8 @@ multipart with a gzip file, tus with an interrupted PATCH resumed from HEAD's of
 an Idempotency-Key so that a retry after a dropped connection cannot queue it twice; long polls
 (?wait=) until each job ends; cancels, and retries of cancelled jobs; dataset exports (NDJSON,
 CSV, JSON pages); clients that pass the rate limit (--rate-limit 100 per 10 s); hostile clients
-(slow headers, a huge Content-Length, bodies aborted half-way, chunked bodies aborted, garbage).
+(slow headers, a huge Content-Length refused or admitted and then dropped, bodies aborted
+half-way, chunked bodies aborted, garbage).
 
 Faults: kill -9 of a node and restart (sqlite: once, at 20% of the phase; cluster: node 2 at 15%,
 45% and 80%), a PostgreSQL restart (cluster, at 35%: stopped for 5 s), the free-disk floor crossed
@@ -798,7 +799,7 @@ class Phase:
 
         while not self.stop.is_set():
             kind = rnd.choice(["slow", "huge", "aborted", "aborted-chunked", "garbage",
-                               "continue-huge", "aborted-multipart"])
+                               "continue-huge", "aborted-multipart", "huge-aborted"])
             try:
                 if kind == "slow":
                     threads = [threading.Thread(target=slow_headers, daemon=True)
@@ -823,6 +824,14 @@ class Phase:
                     s.sendall(head("POST", "/api/v1/uploads?dataset=evil&format=csv",
                                    "Content-Type: text/csv\r\nContent-Length: 3000000\r\n"))
                     s.sendall(b"a,b\n" + b"1,2\n" * 250000)
+                    time.sleep(rnd.random())
+                    st = "aborted"
+                elif kind == "huge-aborted":
+                    # A huge Content-Length under --max-upload-mb (its quota is reserved from
+                    # it), a little of the body, then the line drops.
+                    s.sendall(head("POST", "/api/v1/uploads?dataset=evil&format=csv",
+                                   "Content-Type: text/csv\r\nContent-Length: 900000000\r\n"))
+                    s.sendall(b"a,b\n" + b"1,2\n" * 16384)
                     time.sleep(rnd.random())
                     st = "aborted"
                 elif kind == "aborted-multipart":
@@ -1222,8 +1231,15 @@ class Phase:
         where = (f"{node.name}, t={base_w[0]:.0f}-{base_w[1]:.0f}s vs "
                  f"t={last_w[0]:.0f}-{last_w[1]:.0f}s")
         rss_bound = rss0 * RSS_FACTOR + RSS_SLACK_MIB
+        idle = ""
+        try:  # after the drain and the checks: what the node keeps once the load is gone
+            with open(f"/proc/{node.pid}/status") as f:
+                kib = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+            idle = f", {kib / 1024:.0f} idle after the drain"
+        except (OSError, IndexError, TypeError):
+            pass
         self.results.append((f"RSS flat ({where})",
-                             f"{rss0:.0f} -> {rss1:.0f} MiB (peak {peak:.0f})",
+                             f"{rss0:.0f} -> {rss1:.0f} MiB (peak {peak:.0f}{idle})",
                              f"<= {rss_bound:.0f} (x{RSS_FACTOR} + {RSS_SLACK_MIB} MiB)",
                              rss1 <= rss_bound))
         self.results.append(("open descriptors flat", f"{fd0:.0f} -> {fd1:.0f}",
