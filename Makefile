@@ -1,6 +1,8 @@
-# The two commands of the README: `make run` and `make test`. `make bench` runs the benchmarks.
+# The two commands of the README: `make run` and `make test`. `make bench` runs the benchmarks,
+# `make soak` the soak test (scripts/soak.py; SOAK_SECONDS of load, split between its two phases).
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
+SOAK_SECONDS ?= 600
 CMAKE_FLAGS ?=
 CTEST_ARGS ?=
 ifeq ($(CI),true)
@@ -13,7 +15,7 @@ ifneq ($(SANITIZE),)
 CMAKE_FLAGS += -DFERRY_SANITIZE=$(SANITIZE) -DFERRY_BUILD_BENCH=OFF -DFERRY_WERROR=OFF
 endif
 
-.PHONY: run test test-asan install package bench deps configure build format clean
+.PHONY: run test test-asan install package bench soak deps configure build format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -53,6 +55,12 @@ package: build
 
 bench: build
 	@scripts/bench.sh $(BUILD_DIR)
+
+# Not part of `make test`: builds only `ferry`, then SOAK_SECONDS of load (half on one SQLite
+# node, half on two nodes sharing a throwaway PostgreSQL) and checks its invariants.
+soak: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target ferry
+	@python3 scripts/soak.py --build $(BUILD_DIR) --seconds $(SOAK_SECONDS)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
