@@ -1,5 +1,7 @@
 #include "clusternode.h"
 
+#include "store/connectionpool.h"
+
 #include <QLoggingCategory>
 #include <QThread>
 #include <QTimer>
@@ -78,6 +80,11 @@ Result<void> ClusterNode::start()
     m_timer->moveToThread(m_thread.get());
     connect(m_timer, &QTimer::timeout, m_timer, [this] { tick(); });
     connect(m_thread.get(), &QThread::finished, m_timer, &QObject::deleteLater);
+    // The heartbeat must get a connection even when every ordinary one is busy: a node whose
+    // heartbeat waits is declared dead by the others, and its jobs are taken from it.
+    connect(
+        m_thread.get(), &QThread::started, m_timer, [] { ConnectionPool::reserveForThisThread(); },
+        Qt::DirectConnection);
     m_thread->start();
     QMetaObject::invokeMethod(m_timer, qOverload<>(&QTimer::start));
     return {};

@@ -133,7 +133,7 @@ const QList<Definition> &definitions()
         {{QStringLiteral("db-max-connections"), QStringLiteral("N"),
           QStringLiteral("Database connections this process opens at most (1-1000); past it a "
                          "caller waits, then fails."),
-          QStringLiteral("96 SQLite, 16 PostgreSQL")},
+          QStringLiteral("96 SQLite, 40 PostgreSQL")},
          integer(1, 1000, [](FerryConfig &c, qint64 v) { c.database.maxConnections = int(v); })},
         {{QStringLiteral("max-concurrency"), QStringLiteral("N"),
           QStringLiteral("Jobs run at once (1-64)."), QStringLiteral("3")},

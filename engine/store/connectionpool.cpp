@@ -24,9 +24,11 @@ struct ConnectionPool::State
     HealthCheck healthCheck;
     QString prefix;
     QSemaphore slots;
+    QSemaphore reservedSlots{ConnectionPool::ReservedSlots}; // reserveForThisThread()'s
     std::atomic<int> sequence{0};
     mutable QMutex mutex;
-    QSet<QString> names;                                    // open connections; guarded by mutex
+    QSet<QString> names;         // open connections; guarded by mutex
+    QSet<QString> reservedNames; // those of them on reserved slots; guarded by mutex
     QHash<QString, std::shared_ptr<Statements>> statements; // by connection; guarded by mutex
     bool closed = false;                                    // guarded by mutex
 
@@ -45,7 +47,7 @@ struct ConnectionPool::State
         if (!names.remove(name))
             return;
         QSqlDatabase::removeDatabase(name);
-        slots.release();
+        (reservedNames.remove(name) ? reservedSlots : slots).release();
     }
 };
 
@@ -114,6 +116,7 @@ struct ThreadConnections
 };
 
 thread_local ThreadConnections t_connections;
+thread_local bool t_reservedThread = false;
 
 } // namespace
 
@@ -127,6 +130,11 @@ ConnectionPool::ConnectionPool(DatabaseConfig config,
     m_state->config = std::move(config);
     m_state->initializer = std::move(initializer);
     m_state->prefix = QStringLiteral("ferry-%1-").arg(s_poolSequence.fetch_add(1));
+}
+
+void ConnectionPool::reserveForThisThread()
+{
+    t_reservedThread = true;
 }
 
 ConnectionPool::~ConnectionPool()
@@ -159,7 +167,9 @@ Result<QSqlDatabase> ConnectionPool::connection()
     }
 
     const DatabaseConfig &config = m_state->config;
-    if (!m_state->slots.tryAcquire(1, config.busyTimeoutMs)) {
+    const bool reserved = t_reservedThread;
+    QSemaphore &slots = reserved ? m_state->reservedSlots : m_state->slots;
+    if (!slots.tryAcquire(1, config.busyTimeoutMs)) {
         return makeError(
             ErrorCode::Unavailable,
             QStringLiteral("All %1 database connections of this process are in use (waited %2 "
@@ -173,10 +183,12 @@ Result<QSqlDatabase> ConnectionPool::connection()
     {
         QMutexLocker lock(&m_state->mutex);
         if (m_state->closed) {
-            m_state->slots.release();
+            slots.release();
             return makeError(ErrorCode::Unavailable, QStringLiteral("The store is closing."));
         }
         m_state->names.insert(name);
+        if (reserved)
+            m_state->reservedNames.insert(name);
     }
     const bool sqlite = config.backend == DatabaseConfig::Backend::Sqlite;
     QSqlDatabase db = QSqlDatabase::addDatabase(

@@ -39,6 +39,12 @@ public:
     Result<std::shared_ptr<void> *> attachment();
     // Closes and forgets this thread's connection now (before the thread ends).
     void releaseThisThread();
+    // Marks the calling thread as one whose work must not wait for a connection: the cluster
+    // heartbeat, without which other nodes declare this one dead. Its connections come from a
+    // few slots of their own beyond --db-max-connections, so busy job and API threads holding
+    // every ordinary slot cannot starve it.
+    static void reserveForThisThread();
+    static constexpr int ReservedSlots = 2;
 
     int openConnections() const;
     const DatabaseConfig &config() const;

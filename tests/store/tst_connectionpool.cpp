@@ -1,5 +1,6 @@
 #include "store/connectionpool.h"
 
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -91,6 +92,41 @@ private Q_SLOTS:
         retry->start();
         QVERIFY(retry->wait(10'000));
         QVERIFY(!refused.has_value());
+    }
+
+    // The cluster heartbeat's thread is never starved: with every ordinary slot held, a reserved
+    // thread still gets a connection (up to ReservedSlots), and gives it back when it ends.
+    void reservedThreadsGetAConnectionWhenEveryOrdinarySlotIsBusy()
+    {
+        ConnectionPool pool(config(1), {});
+        QVERIFY(pool.connection().ok()); // this thread holds the only ordinary slot
+        auto connectOn = [&pool](bool reserved) {
+            std::optional<Error> refused;
+            std::unique_ptr<QThread> thread(QThread::create([&] {
+                if (reserved)
+                    ConnectionPool::reserveForThisThread();
+                auto db = pool.connection();
+                refused = db.ok() ? std::nullopt : std::optional<Error>(db.error());
+                if (db.ok()) {
+                    QSqlQuery q(*db);
+                    if (!q.exec(QStringLiteral("SELECT 1")))
+                        refused = makeError(ErrorCode::Storage, q.lastError().text());
+                }
+            }));
+            thread->start();
+            thread->wait(10'000);
+            return refused;
+        };
+        const auto ordinary = connectOn(false);
+        QVERIFY(ordinary.has_value());
+        QCOMPARE(ordinary->code, ErrorCode::Unavailable);
+        const auto heartbeat = connectOn(true);
+        QVERIFY2(!heartbeat.has_value(), qPrintable(heartbeat ? heartbeat->message : QString()));
+        // The reserved connection went back when its thread ended: reserved threads keep
+        // finding one, one after another, beyond the reserved slots' number.
+        for (int i = 0; i < ConnectionPool::ReservedSlots + 1; ++i)
+            QVERIFY(!connectOn(true).has_value());
+        QTRY_COMPARE(pool.openConnections(), 1);
     }
 
     void cachedStatementsSurviveAndDieWithTheConnection()
