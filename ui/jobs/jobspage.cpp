@@ -68,12 +68,14 @@ JobsPage::JobsPage(ConsoleContext &context, QWidget *parent)
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(buildFilters());
-    auto *splitter = new QSplitter(this);
+    // The detail pane sits below the table: both get the page's whole width, so the table's
+    // columns and the attempts' headers never squeeze (beside it, at 1280 px, they did).
+    auto *splitter = new QSplitter(Qt::Vertical, this);
     splitter->setObjectName(QStringLiteral("jobsSplitter"));
     splitter->addWidget(buildTable(splitter));
     splitter->addWidget(buildDetailPane(splitter));
     splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 1);
+    splitter->setStretchFactor(1, 2);
     layout->addWidget(splitter, 1);
     layout->addLayout(buildActions());
 
@@ -128,11 +130,29 @@ QTableView *JobsPage::buildTable(QSplitter *splitter)
     // Fixed row heights: the view never measures rows it does not show.
     m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
     m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 8);
-    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
-    m_view->horizontalHeader()->setStretchLastSection(true);
-    m_view->setColumnWidth(JobTableModel::DatasetFile, 200);
-    m_view->setColumnWidth(JobTableModel::Progress, 120);
-    m_view->setColumnWidth(JobTableModel::Created, 150);
+    // Each column as wide as what it holds (measured on sample text, not on rows: the model
+    // may hold a million); "Dataset / file" takes what is left, so nothing hides behind a
+    // horizontal scroll bar at 1280 px. The operator's own widths are remembered (WindowState).
+    QHeaderView *header = m_view->horizontalHeader();
+    header->setSectionResizeMode(QHeaderView::Interactive);
+    header->setSectionResizeMode(JobTableModel::DatasetFile, QHeaderView::Stretch);
+    header->setStretchLastSection(false);
+    const QFontMetrics metrics = m_view->fontMetrics();
+    const auto fit = [&](int column, const QString &sample, int extra = 0) {
+        const QString title =
+            m_model->headerData(column, Qt::Horizontal, Qt::DisplayRole).toString();
+        m_view->setColumnWidth(column, qMax(metrics.horizontalAdvance(sample),
+                                            header->fontMetrics().horizontalAdvance(title) + 24) +
+                                           16 + extra);
+    };
+    fit(JobTableModel::Id, QStringLiteral("0000000"));
+    fit(JobTableModel::User, QStringLiteral("margaret123"));
+    fit(JobTableModel::Status, QStringLiteral("completed"), metrics.height() + 6); // and its dot
+    fit(JobTableModel::Priority, QStringLiteral("-100"));
+    fit(JobTableModel::Progress, QStringLiteral("100%"), 60); // and its bar
+    fit(JobTableModel::Attempts, QStringLiteral("5/5"));
+    fit(JobTableModel::Created, QStringLiteral("2026-12-06 21:58:37"));
+    fit(JobTableModel::Duration, QStringLiteral("59 min 59 s"));
     m_view->setSortingEnabled(true);
     m_view->horizontalHeader()->setSortIndicator(JobTableModel::Id, Qt::DescendingOrder);
     m_view->setToolTip(QStringLiteral("Sort by Id, Created or Priority (the indexed orders)."));

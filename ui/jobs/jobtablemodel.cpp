@@ -5,7 +5,9 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QIcon>
 #include <QLocale>
+#include <QPainter>
 
 #include <algorithm>
 
@@ -67,6 +69,52 @@ int JobTableModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
+// A status at a glance: a dot in the status's colour beside its name (green completed, blue
+// running, grey pending, red failed or dead, amber cancelled). Drawn once per status.
+QIcon JobTableModel::statusIcon(JobStatus status)
+{
+    static QHash<int, QIcon> icons; // GUI thread only, like the model
+    if (const auto found = icons.constFind(int(status)); found != icons.constEnd())
+        return *found;
+    QColor colour;
+    switch (status) {
+    case JobStatus::Completed:
+        colour = QColor(0x2e, 0x9d, 0x4a);
+        break;
+    case JobStatus::Running:
+        colour = QColor(0x1f, 0x77, 0xd4);
+        break;
+    case JobStatus::Pending:
+        colour = QColor(0x9e, 0x9e, 0x9e);
+        break;
+    case JobStatus::Failed:
+    case JobStatus::Dead:
+        colour = QColor(0xd3, 0x2f, 0x2f);
+        break;
+    case JobStatus::Cancelled:
+        colour = QColor(0xe0, 0x9a, 0x1a);
+        break;
+    }
+    QIcon icon;
+    for (const int size : {12, 16, 24}) {
+        QPixmap dot(size, size);
+        dot.fill(Qt::transparent);
+        QPainter painter(&dot);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setPen(Qt::NoPen);
+        painter.setBrush(colour);
+        const qreal margin = size * 0.2;
+        painter.drawEllipse(QRectF(margin, margin, size - 2 * margin, size - 2 * margin));
+        if (status == JobStatus::Dead) { // dead: a ring, not a dot
+            painter.setBrush(Qt::white);
+            painter.drawEllipse(QRectF(size * 0.38, size * 0.38, size * 0.24, size * 0.24));
+        }
+        icon.addPixmap(dot);
+    }
+    icons.insert(int(status), icon);
+    return icon;
+}
+
 QVariant JobTableModel::data(const QModelIndex &index, int role) const
 {
     if (!index.isValid() || index.row() >= m_rows.size())
@@ -89,6 +137,8 @@ QVariant JobTableModel::data(const QModelIndex &index, int role) const
     }
     if (role == Qt::ToolTipRole && index.column() == Status && !row.error.isEmpty())
         return row.error;
+    if (role == Qt::DecorationRole && index.column() == Status)
+        return statusIcon(row.status);
     if (role != Qt::DisplayRole)
         return {};
     switch (index.column()) {

@@ -4,6 +4,7 @@
 
 #include <QAbstractTableModel>
 #include <QCoroTask>
+#include <QIcon>
 #include <QList>
 
 class QThreadPool;
@@ -23,6 +24,8 @@ class JobTableModel final : public QAbstractTableModel
     Q_OBJECT
 public:
     enum Column { Id, User, DatasetFile, Status, Priority, Progress, Attempts, Created, Duration };
+    // The Status column's dot, in the status's colour.
+    static QIcon statusIcon(JobStatus status);
     static constexpr int ColumnCount = Duration + 1;
     enum Role {
         JobIdRole = Qt::UserRole + 1,
