@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` and `make test`. `make bench` runs the benchmarks.
+# The two commands of the README: `make run` and `make test`. `make bench` runs the benchmarks;
+# `make fuzz` the fuzz targets (FUZZ_SECONDS each, default 60; see scripts/fuzz.sh).
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -6,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DFERRY_WERROR=ON
 endif
 
-.PHONY: run test bench deps configure build format clean
+.PHONY: run test bench fuzz deps configure build format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,6 +26,11 @@ test: build
 
 bench: build
 	@scripts/bench.sh $(BUILD_DIR)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

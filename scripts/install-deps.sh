@@ -27,6 +27,11 @@ command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ "${1:-}" = "bench" ]; then
     packages+=(sqlite3 redis-server wrk)
 fi
+# `install-deps.sh fuzz` adds what `make fuzz` needs: clang with libFuzzer and the sanitizer
+# runtimes (libclang-rt-14-dev), and lld (tests/fuzz/CMakeLists.txt says why).
+if [ "${1:-}" = "fuzz" ]; then
+    packages+=(clang libclang-rt-14-dev lld)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
