@@ -159,6 +159,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(skipping->offset() == to, "skipTo landed elsewhere");
         Pieces again(seed + 1);
         const Drained rest = drain(*skipping, again, size_t(input.size()), cap);
+        if (std::getenv("FERRY_FUZZ_DEBUG"))
+            std::fprintf(stderr, "out %lld failed %d (%s) to %lld rest %lld failed %d (%s)\n",
+                         qint64(out.bytes.size()), out.failed, qPrintable(out.error), to,
+                         qint64(rest.bytes.size()), rest.failed, qPrintable(rest.error));
         FUZZ_CHECK(rest.bytes == out.bytes.mid(to), "skipTo then read gives other bytes");
         if (to > 0 && !rest.failed)
             FUZZ_CHECK(!skipping->skipTo(0).ok(), "skipTo backwards accepted");

@@ -273,6 +273,32 @@ private Q_SLOTS:
                  qPrintable(headerResult.error->message));
     }
 
+    // Found by fuzz_bytesource: the bytes inflated by the read that met the damage were dropped,
+    // so how much of a corrupt file came out, and whether skipTo() could reach an offset the
+    // rows had been read past, depended on the sizes asked for.
+    void bytesBeforeDamageDoNotDependOnReadSizes()
+    {
+        QByteArray compressed = gzip(sampleText(5000));
+        for (qsizetype i = compressed.size() / 2; i < compressed.size() / 2 + 16; ++i)
+            compressed[i] = char(compressed[i] ^ 0x5a);
+        auto whole = ByteSource::fromBytes(compressed, {});
+        const ReadResult reference = readAll(*whole);
+        QVERIFY(reference.error);
+        QVERIFY(reference.bytes.size() > 0);
+        for (const qsizetype chunk : {qsizetype(1), qsizetype(7), qsizetype(4096)}) {
+            auto source = ByteSource::fromBytes(compressed, {});
+            const ReadResult result = readAll(*source, chunk);
+            QCOMPARE(result.bytes, reference.bytes);
+            QVERIFY(result.error);
+            QCOMPARE(result.error->message, reference.error->message);
+        }
+        auto skipping = ByteSource::fromBytes(compressed, {});
+        QVERIFY(skipping->skipTo(reference.bytes.size() - 1).ok());
+        const ReadResult rest = readAll(*skipping);
+        QCOMPARE(rest.bytes, reference.bytes.right(1));
+        QVERIFY(rest.error);
+    }
+
     void truncatedGzipIsAnError()
     {
         const QByteArray data = sampleText(5000);
