@@ -45,16 +45,18 @@ for name in "${targets[@]}"; do
         args+=(-dict="$root/tests/fuzz/$name.dict")
     fi
     echo "ferry: fuzzing $name for ${seconds}s"
+    started=$SECONDS
     # New inputs land in $fresh (the first directory); the corpus is only read.
     if ! "$binary" "${args[@]}" "$fresh" "$corpus" >"$log" 2>&1; then
         failed+=("$name")
         grep -E "property violated|ERROR: |SUMMARY" "$log" | head -5 || true
     fi
+    elapsed=$((SECONDS - started))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     # Keep the new inputs that add coverage to the corpus, and nothing else.
     "$binary" -merge=1 "$corpus" "$fresh" >>"$log" 2>&1 || true
-    line="$name: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, corpus $(find "$corpus" -type f | wc -l) files"
+    line="$name: ran ${elapsed}s, ${runs:-?} runs, ${rate:-?} exec/s, corpus $(find "$corpus" -type f | wc -l) files"
     echo "ferry: $line"
     echo "$line" >>"$summary"
 done
