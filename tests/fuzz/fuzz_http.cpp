@@ -99,19 +99,19 @@ public:
 
     void handle(Request request, std::unique_ptr<BodyConsumer> body, Responder respond) override
     {
-        Seen seen{request.method,    request.target,        request.headers,
-                  request.body,      request.contentLength, request.chunked,
-                  request.keepAlive, request.expectContinue};
+        Seen record{request.method,    request.target,        request.headers,
+                    request.body,      request.contentLength, request.chunked,
+                    request.keepAlive, request.expectContinue};
         if (body) {
             auto *consumer = static_cast<Consumer *>(body.get());
             FUZZ_CHECK(consumer->finished && !consumer->aborted,
                        "a body handed on that did not finish");
-            seen.body = consumer->data_;
+            record.body = consumer->data_;
         }
         FUZZ_CHECK(!request.hasBody() || request.chunked ||
-                       seen.body.size() == request.contentLength,
+                       record.body.size() == request.contentLength,
                    "a body of another length than its Content-Length");
-        this->seen.push_back(seen);
+        seen.push_back(record);
         if (request.path.startsWith("/never"))
             return; // the Responder dies unanswered: the layer answers 500
         Response response;
@@ -119,7 +119,7 @@ public:
         response.setHeader("x-fuzz-seq", QByteArray::number(++answered));
         if (request.method == "HEAD")
             response.setHeader("x-fuzz-head", "1");
-        response.body = "body " + QByteArray::number(seen.body.size());
+        response.body = "body " + QByteArray::number(record.body.size());
         if (request.path.startsWith("/chunks")) {
             response.stream = ResponseStream([n = 3]() mutable -> std::optional<QByteArray> {
                 if (n-- > 0)

@@ -91,15 +91,18 @@ std::optional<QJsonValue> qtValue(std::string_view text)
     return document.array().at(0);
 }
 
-// Where our syntax check refuses on purpose what Qt's parser takes: nesting past our cap, and
-// lone \u surrogates (nothing downstream can store them). Anything else is a disagreement.
+// Where our syntax check refuses on purpose what Qt's parser takes: nesting past our cap, lone
+// \u surrogates (nothing downstream can store them), and raw control characters in strings
+// (RFC 8259 section 7 requires them escaped; Qt lets them through). Anything else is a
+// disagreement.
 bool refusedByDesign(std::string_view text)
 {
     const SyntaxError problem = checkDocument(text);
     if (problem.pos < 0)
         return false;
     const std::string_view reason = problem.reason;
-    return reason.starts_with("nested deeper") || reason.starts_with("unpaired UTF-16");
+    return reason.starts_with("nested deeper") || reason.starts_with("unpaired UTF-16") ||
+           reason.starts_with("control character");
 }
 
 // The NDJSON differential: each document the reader gives is accepted by it exactly when Qt

@@ -294,9 +294,10 @@ private Q_SLOTS:
         }
         auto skipping = ByteSource::fromBytes(compressed, {});
         QVERIFY(skipping->skipTo(reference.bytes.size() - 1).ok());
-        const ReadResult rest = readAll(*skipping);
-        QCOMPARE(rest.bytes, reference.bytes.right(1));
-        QVERIFY(rest.error);
+        const std::string_view last = skipping->read(1 << 20);
+        QCOMPARE(QByteArray(last.data(), qsizetype(last.size())), reference.bytes.right(1));
+        QVERIFY(skipping->read(10).empty());
+        QVERIFY(skipping->error());
     }
 
     void truncatedGzipIsAnError()
