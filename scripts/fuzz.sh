@@ -54,8 +54,27 @@ for name in "${targets[@]}"; do
     elapsed=$((SECONDS - started))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    # Keep the new inputs that add coverage to the corpus, and nothing else.
-    "$binary" -merge=1 "$corpus" "$fresh" >>"$log" 2>&1 || true
+    # The corpus becomes the smallest set of inputs that covers what corpus and new inputs
+    # cover. Hand-named files (seeds from the tests, regression-*) always stay; the fuzzer's own
+    # (named by the SHA-1 of their content) are replaced by that set.
+    merged=$build/fuzz-merged/$name
+    rm -rf "$merged"
+    mkdir -p "$merged"
+    if "$binary" -merge=1 "$merged" "$corpus" "$fresh" >>"$log" 2>&1; then
+        declare -A named=()
+        for file in "$corpus"/*; do
+            [ -f "$file" ] || continue
+            if [[ ! $(basename "$file") =~ ^[0-9a-f]{40}$ ]]; then
+                named[$(sha1sum <"$file" | cut -c1-40)]=1
+            fi
+        done
+        find "$corpus" -type f -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
+        for file in "$merged"/*; do
+            [ -f "$file" ] || continue
+            [ -n "${named[$(basename "$file")]:-}" ] || cp "$file" "$corpus/"
+        done
+        unset named
+    fi
     line="$name: ran ${elapsed}s, ${runs:-?} runs, ${rate:-?} exec/s, corpus $(find "$corpus" -type f | wc -l) files"
     echo "ferry: $line"
     echo "$line" >>"$summary"
