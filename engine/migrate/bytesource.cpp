@@ -301,16 +301,18 @@ public:
         }
         // The bytes inflated before an error still come out (the error ends the next read), so
         // how much of a damaged file is read does not depend on the sizes asked for.
-        const qint64 produced = want - m_stream.avail_out;
-        if (produced == 0 && m_error)
-            return {};
+        qint64 produced = want - m_stream.avail_out;
         if (m_offset + produced > m_options.maxDecompressedBytes) {
+            // Up to the cap the bytes come out, whatever the sizes asked for; the refusal ends
+            // the next read.
             m_error = makeError(ErrorCode::InvalidArgument,
                                 QStringLiteral("The file expands past %1 bytes when decompressed; "
                                                "a gzip bomb is refused.")
                                     .arg(m_options.maxDecompressedBytes));
-            return {};
+            produced = m_options.maxDecompressedBytes - m_offset;
         }
+        if (produced == 0 && m_error)
+            return {};
         m_offset += produced;
         return {m_out.get(), size_t(produced)};
     }
