@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         // Some entry of the chain, read leniently ("[v6]:port", "v4:port" or bare).
         for (const QByteArray &line : lines) {
             for (const QByteArray &entry : line.split(',')) {
-                QString text = QString::fromLatin1(entry.trimmed());
+                // Trimmed as the engine trims (QString: Latin-1's NEL and NBSP are space too).
+                QString text = QString::fromLatin1(entry).trimmed();
                 if (text.startsWith(u'['))
                     text = text.mid(1, text.indexOf(u']') - 1);
                 else if (text.count(u':') == 1)

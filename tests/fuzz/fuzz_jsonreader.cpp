@@ -92,9 +92,9 @@ std::optional<QJsonValue> qtValue(std::string_view text)
 }
 
 // Where our syntax check refuses on purpose what Qt's parser takes: nesting past our cap, lone
-// \u surrogates (nothing downstream can store them), and raw control characters in strings
-// (RFC 8259 section 7 requires them escaped; Qt lets them through). Anything else is a
-// disagreement.
+// \u surrogates (nothing downstream can store them), and strings RFC 8259 section 7 forbids
+// that Qt lets through: raw control characters, escapes other than \" \\ \/ \b \f \n \r \t
+// \uXXXX ("\q"). Anything else is a disagreement.
 bool refusedByDesign(std::string_view text)
 {
     const SyntaxError problem = checkDocument(text);
@@ -102,7 +102,7 @@ bool refusedByDesign(std::string_view text)
         return false;
     const std::string_view reason = problem.reason;
     return reason.starts_with("nested deeper") || reason.starts_with("unpaired UTF-16") ||
-           reason.starts_with("control character");
+           reason.starts_with("control character") || reason.starts_with("invalid escape");
 }
 
 // The NDJSON differential: each document the reader gives is accepted by it exactly when Qt

@@ -215,8 +215,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const QString key = parts.size() > 1
                             ? QString::fromUtf8(parts[1].data(), qsizetype(parts[1].size()))
                             : QString();
+    // A header row that is not UTF-8 makes the file unimportable before any conversion
+    // (MigrationRows::start): only valid ones reach forTable.
     std::vector<std::string> header;
-    if (parts.size() > 2) {
+    if (parts.size() > 2 && isValidUtf8(parts[2])) {
         for (const std::string_view name : split(parts[2], ','))
             header.emplace_back(name);
     }
