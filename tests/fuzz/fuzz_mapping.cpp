@@ -166,7 +166,9 @@ void checkRow(bool ok, const RecordWrite &out, const QList<RowError> &errors, bo
     if (ok) {
         FUZZ_CHECK(errors.isEmpty(), "a converted row with errors");
         FUZZ_CHECK(validJson(out.doc), "a converted row is not valid JSON");
-        FUZZ_CHECK(!object || out.doc.front() == '{', "a converted row is not a JSON object");
+        const size_t first = out.doc.find_first_not_of(" \t\r\n");
+        FUZZ_CHECK(!object || (first != std::string::npos && out.doc[first] == '{'),
+                   "a converted row is not a JSON object");
     } else {
         FUZZ_CHECK(!errors.isEmpty(), "a rejected row without errors");
         FUZZ_CHECK(errors.size() <= RecordConverter::MaxRowErrors + 1,
