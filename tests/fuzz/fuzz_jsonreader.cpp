@@ -282,6 +282,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const Read reference = readAll(*whole, options, 0, 1, bytes);
     PieceSource pieces(input, seed);
     const Read pieced = readAll(pieces, options, 0, 1, bytes);
+    if (std::getenv("FERRY_FUZZ_DEBUG")) {
+        for (const Read *r : {&reference, &pieced})
+            std::fprintf(stderr, "docs %zu last %d error %s\n", r->docs.size(), int(r->last),
+                         qPrintable(r->error));
+    }
     FUZZ_CHECK(pieced.docs == reference.docs, "documents depend on where the chunks end");
     FUZZ_CHECK(pieced.last == reference.last && pieced.error == reference.error,
                "the end depends on where the chunks end");
