@@ -349,8 +349,11 @@ JsonReader::Status JsonReader::Impl::nextElement(Document &document)
             return fail(QStringLiteral("unexpected text at %1 after the end of the JSON array")
                             .arg(here()));
         }
-        // More data is needed.
-        if (qint64(w.end - w.begin) > options.maxDocumentBytes)
+        // More data is needed. Between elements nothing is kept: the white space there belongs
+        // to no element and counts toward no cap (a whole read never sees it).
+        if (state != State::Element && state != State::AfterElement)
+            w.begin = w.pos;
+        else if (qint64(w.end - w.begin) > options.maxDocumentBytes)
             return fail(tooLarge());
         if (!refill())
             return Status::Error;
