@@ -1,5 +1,6 @@
 # The two commands of the README: `make run` and `make test`. `make bench` runs the benchmarks,
-# `make soak` the soak test (scripts/soak.py; SOAK_SECONDS of load, split between its two phases).
+# `make soak` the soak test (scripts/soak.py; SOAK_SECONDS of load, split between its two phases),
+# `make fuzz` the fuzz targets (FUZZ_SECONDS each, default 60; see scripts/fuzz.sh).
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 SOAK_SECONDS ?= 600
@@ -15,7 +16,7 @@ ifneq ($(SANITIZE),)
 CMAKE_FLAGS += -DFERRY_SANITIZE=$(SANITIZE) -DFERRY_BUILD_BENCH=OFF -DFERRY_WERROR=OFF
 endif
 
-.PHONY: run test test-asan install package bench soak deps configure build format clean
+.PHONY: run test test-asan install package bench soak fuzz deps configure build format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -61,6 +62,11 @@ bench: build
 soak: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target ferry
 	@python3 scripts/soak.py --build $(BUILD_DIR) --seconds $(SOAK_SECONDS)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -32,6 +32,11 @@ fi
 if [ "${1:-}" = "package" ]; then
     packages+=(dpkg-dev lintian appstream desktop-file-utils)
 fi
+# `install-deps.sh fuzz` adds what `make fuzz` needs: clang with libFuzzer and the sanitizer
+# runtimes (libclang-rt-14-dev), and lld (tests/fuzz/CMakeLists.txt says why).
+if [ "${1:-}" = "fuzz" ]; then
+    packages+=(clang libclang-rt-14-dev lld)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

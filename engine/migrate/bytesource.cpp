@@ -286,7 +286,7 @@ public:
                                        "%1 in the middle of a member.")
                             .arg(compressedOffset()),
                         QStringLiteral("Upload the whole file again."));
-                    return {};
+                    break;
                 }
             } else if (rc != Z_OK) {
                 const QString reason = m_stream.msg ? QString::fromUtf8(m_stream.msg)
@@ -296,17 +296,23 @@ public:
                                                    "offset %1: %2.")
                                         .arg(compressedOffset())
                                         .arg(reason));
-                return {};
+                break;
             }
         }
-        const qint64 produced = want - m_stream.avail_out;
+        // The bytes inflated before an error still come out (the error ends the next read), so
+        // how much of a damaged file is read does not depend on the sizes asked for.
+        qint64 produced = want - m_stream.avail_out;
         if (m_offset + produced > m_options.maxDecompressedBytes) {
+            // Up to the cap the bytes come out, whatever the sizes asked for; the refusal ends
+            // the next read.
             m_error = makeError(ErrorCode::InvalidArgument,
                                 QStringLiteral("The file expands past %1 bytes when decompressed; "
                                                "a gzip bomb is refused.")
                                     .arg(m_options.maxDecompressedBytes));
-            return {};
+            produced = m_options.maxDecompressedBytes - m_offset;
         }
+        if (produced == 0 && m_error)
+            return {};
         m_offset += produced;
         return {m_out.get(), size_t(produced)};
     }
@@ -320,10 +326,8 @@ public:
         while (m_offset < offset) {
             const std::string_view chunk = read(qsizetype(
                 std::min<qint64>(offset - m_offset, std::numeric_limits<qsizetype>::max())));
-            if (m_error)
-                return *m_error;
             if (chunk.empty())
-                return pastTheEnd(offset, m_offset);
+                return m_error ? *m_error : pastTheEnd(offset, m_offset);
         }
         return {};
     }

@@ -75,6 +75,12 @@ struct CsvReader::Impl
         return Status::Error;
     }
     Status emit(Row &row);
+    QString tooLong() const
+    {
+        return QStringLiteral("the record starting at line %1 is longer than %2 bytes")
+            .arg(recordLine)
+            .arg(options.maxRecordBytes);
+    }
 
     ByteSource &source;
     Options options;
@@ -141,6 +147,12 @@ CsvReader::Impl::Step CsvReader::Impl::parse()
         case State::FieldStart:
             if (qsizetype(fields.size()) >= options.maxFields) {
                 window.pos = p;
+                // A record past both caps gets the one it passed first, wherever the chunks
+                // end: read in pieces, the length check between refills would have said so.
+                if (qint64(p - window.begin) > options.maxRecordBytes) {
+                    error = tooLong();
+                    return Step::Failed;
+                }
                 error = QStringLiteral("the record starting at line %1 has more than %2 fields. "
                                        "Ferry reads at most %2 columns: check the delimiter, or "
                                        "split the file into narrower ones.")
@@ -295,11 +307,8 @@ needMore:
 CsvReader::Status CsvReader::Impl::emit(Row &row)
 {
     const size_t recordBytes = window.pos - window.begin;
-    if (qint64(recordBytes) > options.maxRecordBytes) {
-        return fail(QStringLiteral("the record starting at line %1 is longer than %2 bytes")
-                        .arg(recordLine)
-                        .arg(options.maxRecordBytes));
-    }
+    if (qint64(recordBytes) > options.maxRecordBytes)
+        return fail(tooLong());
     const char *const record = window.data.get() + window.begin;
     row.fields.clear();
     row.problem.clear();
@@ -374,12 +383,8 @@ CsvReader::Status CsvReader::next(Row &row)
             m.failed = true;
             return Status::Error;
         case Impl::Step::NeedMore:
-            if (qint64(m.window.end - m.window.begin) > m.options.maxRecordBytes) {
-                return m.fail(QStringLiteral("the record starting at line %1 is longer than %2 "
-                                             "bytes")
-                                  .arg(m.recordLine)
-                                  .arg(m.options.maxRecordBytes));
-            }
+            if (qint64(m.window.end - m.window.begin) > m.options.maxRecordBytes)
+                return m.fail(m.tooLong());
             if (!m.refill())
                 return Status::Error;
             break;

@@ -123,6 +123,13 @@ JsonReader::Status JsonReader::Impl::nextLine(Document &document)
             ++line;
         w.begin = w.pos = next;
 
+        // A blank line counts too: read in pieces, its length is checked before it is known to
+        // be blank, and the answer must not depend on where the pieces end.
+        if (qint64(lineEnd - lineBegin) > options.maxDocumentBytes) {
+            return fail(QStringLiteral("line %1 is longer than %2 bytes")
+                            .arg(documentLine)
+                            .arg(options.maxDocumentBytes));
+        }
         std::string_view text = w.view(lineBegin, lineEnd);
         const size_t lead = std::min(text.find_first_not_of(" \t\r"), text.size());
         text.remove_prefix(lead);
@@ -130,11 +137,6 @@ JsonReader::Status JsonReader::Impl::nextLine(Document &document)
             text.remove_suffix(1);
         if (text.empty())
             continue; // blank lines separate nothing
-        if (qint64(lineEnd - lineBegin) > options.maxDocumentBytes) {
-            return fail(QStringLiteral("line %1 is longer than %2 bytes")
-                            .arg(documentLine)
-                            .arg(options.maxDocumentBytes));
-        }
         document.text = text;
         document.line = documentLine;
         document.endOffset = w.base + qint64(next);
@@ -292,15 +294,21 @@ JsonReader::Status JsonReader::Impl::nextElement(Document &document)
                 state = State::AfterElement;
                 continue;
             }
-            if (w.eof)
-                return fail(truncated());
+            if (w.eof) // past the size cap, that is what a reader in pieces has said already
+                return fail(qint64(w.end - w.begin) > options.maxDocumentBytes ? tooLarge()
+                                                                               : truncated());
             break;
         case State::AfterElement: {
             found = skipSpace();
             if (found < 0)
-                return fail(truncated());
+                return fail(qint64(w.pos - w.begin) > options.maxDocumentBytes ? tooLarge()
+                                                                               : truncated());
             if (found == 0)
                 break;
+            // The element and the white space after it, as a reader in pieces holds them before
+            // it sees what follows: so the answer does not depend on where the pieces end.
+            if (qint64(w.pos - w.begin) > options.maxDocumentBytes)
+                return fail(tooLarge());
             const char c = w.data[w.pos];
             if (c != ',' && c != ']') {
                 return fail(QStringLiteral("expected ',' or ']' at %1 after the array element "
@@ -308,8 +316,6 @@ JsonReader::Status JsonReader::Impl::nextElement(Document &document)
                                 .arg(here())
                                 .arg(elementLine));
             }
-            if (qint64(elementEnd - w.begin) > options.maxDocumentBytes)
-                return fail(tooLarge());
             const std::string_view text = w.view(w.begin, elementEnd);
             const SyntaxError problem = checkDocument(text);
             if (problem.pos >= 0) {
@@ -343,8 +349,11 @@ JsonReader::Status JsonReader::Impl::nextElement(Document &document)
             return fail(QStringLiteral("unexpected text at %1 after the end of the JSON array")
                             .arg(here()));
         }
-        // More data is needed.
-        if (qint64(w.end - w.begin) > options.maxDocumentBytes)
+        // More data is needed. Between elements nothing is kept: the white space there belongs
+        // to no element and counts toward no cap (a whole read never sees it).
+        if (state != State::Element && state != State::AfterElement)
+            w.begin = w.pos;
+        else if (qint64(w.end - w.begin) > options.maxDocumentBytes)
             return fail(tooLarge());
         if (!refill())
             return Status::Error;

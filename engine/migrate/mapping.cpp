@@ -352,7 +352,7 @@ bool convertText(FieldType type, std::string_view text, std::string &out, std::s
         return true;
     case FieldType::Integer: {
         std::string_view t = trimmed(text);
-        if (!t.empty() && t.front() == '+')
+        if (t.size() > 1 && t.front() == '+' && t[1] != '-') // "+5", not "+-5"
             t.remove_prefix(1);
         qint64 value = 0;
         auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
@@ -369,7 +369,7 @@ bool convertText(FieldType type, std::string_view text, std::string &out, std::s
     }
     case FieldType::Number: {
         std::string_view t = trimmed(text);
-        if (!t.empty() && t.front() == '+')
+        if (t.size() > 1 && t.front() == '+' && t[1] != '-') // "+5", not "+-5"
             t.remove_prefix(1);
         double value = 0;
         auto [end, ec] =

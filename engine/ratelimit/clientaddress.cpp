@@ -21,10 +21,22 @@ QHostAddress normalized(QHostAddress address)
     return address;
 }
 
+// ASCII digits: QChar::isDigit() also takes other scripts' digits, which toInt() reads as 0.
 bool isDigits(QStringView text, qsizetype maxLength)
 {
     return !text.isEmpty() && text.size() <= maxLength &&
-           std::all_of(text.begin(), text.end(), [](QChar c) { return c.isDigit(); });
+           std::all_of(text.begin(), text.end(), [](QChar c) { return c >= u'0' && c <= u'9'; });
+}
+
+// A zone ("fe80::1%eth0") is dropped, but must look like one: an interface name or index.
+// Qt's parser takes anything after the '%'.
+bool isZone(QStringView zone)
+{
+    return !zone.isEmpty() && zone.size() <= 15 &&
+           std::all_of(zone.begin(), zone.end(), [](QChar c) {
+               return c.unicode() < 128 &&
+                      (c.isLetterOrNumber() || c == u'_' || c == u'-' || c == u'.');
+           });
 }
 
 // Dotted quad only: no "1.2.3", no "0x7f.1", no leading zeros (octal to some parsers).
@@ -100,6 +112,9 @@ std::optional<QHostAddress> ClientAddress::parseAddress(QStringView text)
     }
     // Qt's IPv6 parser is strict; the check on the protocol refuses anything it reads otherwise.
     QHostAddress address;
+    const qsizetype percent = text.indexOf(u'%');
+    if (percent >= 0 && !isZone(text.sliced(percent + 1)))
+        return std::nullopt;
     if (text.size() > 64 || !address.setAddress(text.toString()) ||
         address.protocol() != QAbstractSocket::IPv6Protocol) {
         return std::nullopt;

@@ -273,6 +273,33 @@ private Q_SLOTS:
                  qPrintable(headerResult.error->message));
     }
 
+    // Found by fuzz_bytesource: the bytes inflated by the read that met the damage were dropped,
+    // so how much of a corrupt file came out, and whether skipTo() could reach an offset the
+    // rows had been read past, depended on the sizes asked for.
+    void bytesBeforeDamageDoNotDependOnReadSizes()
+    {
+        QByteArray compressed = gzip(sampleText(5000));
+        for (qsizetype i = compressed.size() / 2; i < compressed.size() / 2 + 16; ++i)
+            compressed[i] = char(compressed[i] ^ 0x5a);
+        auto whole = ByteSource::fromBytes(compressed, {});
+        const ReadResult reference = readAll(*whole);
+        QVERIFY(reference.error);
+        QVERIFY(reference.bytes.size() > 0);
+        for (const qsizetype chunk : {qsizetype(1), qsizetype(7), qsizetype(4096)}) {
+            auto source = ByteSource::fromBytes(compressed, {});
+            const ReadResult result = readAll(*source, chunk);
+            QCOMPARE(result.bytes, reference.bytes);
+            QVERIFY(result.error);
+            QCOMPARE(result.error->message, reference.error->message);
+        }
+        auto skipping = ByteSource::fromBytes(compressed, {});
+        QVERIFY(skipping->skipTo(reference.bytes.size() - 1).ok());
+        const std::string_view last = skipping->read(1 << 20);
+        QCOMPARE(QByteArray(last.data(), qsizetype(last.size())), reference.bytes.right(1));
+        QVERIFY(skipping->read(10).empty());
+        QVERIFY(skipping->error());
+    }
+
     void truncatedGzipIsAnError()
     {
         const QByteArray data = sampleText(5000);
@@ -294,6 +321,22 @@ private Q_SLOTS:
         const ReadResult result = readAll(*source);
         QVERIFY(result.error);
         QVERIFY(result.error->message.contains(QStringLiteral("corrupt")));
+    }
+
+    // Found by fuzz_bytesource: how many bytes came out before a gzip bomb was refused depended
+    // on the sizes asked for (the read that crossed the cap handed out nothing).
+    void bytesUpToTheCapComeOutWhateverTheReadSizes()
+    {
+        const QByteArray data(1000, 'x');
+        ByteSource::Options options;
+        options.maxDecompressedBytes = 100;
+        for (const qsizetype chunk : {qsizetype(1), qsizetype(7), qsizetype(64), qsizetype(4096)}) {
+            auto source = ByteSource::fromBytes(gzip(data), options);
+            const ReadResult result = readAll(*source, chunk);
+            QCOMPARE(result.bytes, data.left(100));
+            QVERIFY(result.error);
+            QVERIFY(result.error->message.contains(QStringLiteral("gzip bomb")));
+        }
     }
 
     void decompressedSizeLimitIsExact()

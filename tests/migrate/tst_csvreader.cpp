@@ -386,6 +386,30 @@ private Q_SLOTS:
         QVERIFY(huge.error.contains(QStringLiteral("line 1")));
     }
 
+    // Found by fuzz_csvreader: a record past both caps was refused for its fields when read
+    // whole and for its length when read in pieces. The cap it passes first wins, always.
+    void recordPastBothCapsGetsOneErrorWhateverTheChunks()
+    {
+        CsvReader::Options options;
+        options.delimiter = '?';
+        options.maxRecordBytes = 1;
+        options.maxFields = 1;
+        for (const qsizetype bufferBytes : kBufferSizes) {
+            const ReadAll result = readBytes("N~N??~", options, bufferBytes);
+            QCOMPARE(result.last, CsvReader::Status::Error);
+            QVERIFY2(result.error.contains(QStringLiteral("line 1 is longer than 1 bytes")),
+                     qPrintable(result.error));
+        }
+        // Within the length cap, the field cap speaks.
+        options.maxRecordBytes = 100;
+        for (const qsizetype bufferBytes : kBufferSizes) {
+            const ReadAll result = readBytes("a?b?c\n", options, bufferBytes);
+            QCOMPARE(result.last, CsvReader::Status::Error);
+            QVERIFY2(result.error.contains(QStringLiteral("more than 1 fields")),
+                     qPrintable(result.error));
+        }
+    }
+
     void sourceErrorsEndTheRead()
     {
         // A gzip file cut in half: the rows before the cut come, then the source's error.

@@ -355,6 +355,68 @@ private Q_SLOTS:
         }
     }
 
+    // Found by fuzz_jsonreader: past maxDocumentBytes, the answer depended on where the source's
+    // pieces ended. Read whole, a long blank NDJSON line was skipped and an oversized array
+    // element followed by junk (or by the end of the file) got "expected ',' or ']'" (or
+    // "truncated"); read in pieces, both were refused as too large, the check between refills
+    // counting the white space after an element too (and before one: "element starting at
+    // line 0"). Now every reading gives the same answer.
+    void sizeCapAnswersTheSameWhateverThePieces_data()
+    {
+        QTest::addColumn<int>("layout");
+        QTest::addColumn<QByteArray>("input");
+        QTest::addColumn<QString>("error"); // empty: read to the end
+        QTest::addColumn<int>("cap");
+        const int ndjson = int(JsonReader::Layout::Ndjson);
+        const int array = int(JsonReader::Layout::Array);
+        QTest::newRow("long blank line")
+            << ndjson << QByteArray("1\n" + QByteArray(40, ' ') + "\n2\n")
+            << QStringLiteral("line 2 is longer than 10 bytes") << 10;
+        QTest::newRow("oversized element, then junk")
+            << array << QByteArray("[\xbf\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c[")
+            << QStringLiteral("larger than 10 bytes") << 10;
+        QTest::newRow("oversized element, then the end")
+            << array << QByteArray("[\"" + QByteArray(20, 'x'))
+            << QStringLiteral("larger than 10 bytes") << 10;
+        QTest::newRow("white space after an element")
+            << array << QByteArray("[1" + QByteArray(20, ' ') + "]")
+            << QStringLiteral("larger than 10 bytes") << 10;
+        // And white space between elements counts toward no element ("line 0" in pieces).
+        QTest::newRow("white space between elements")
+            << array << QByteArray("[ \n   1,\n     2]") << QString() << 1;
+        QTest::newRow("short element, then junk")
+            << array << QByteArray("[1 x]") << QStringLiteral("expected ',' or ']'") << 10;
+    }
+
+    void sizeCapAnswersTheSameWhateverThePieces()
+    {
+        QFETCH(int, layout);
+        QFETCH(QByteArray, input);
+        QFETCH(QString, error);
+        QFETCH(int, cap);
+        for (const qsizetype bufferBytes : kBufferSizes) {
+            ByteSource::Options sourceOptions;
+            sourceOptions.bufferBytes = bufferBytes;
+            auto source = ByteSource::fromBytes(input, sourceOptions);
+            JsonReader::Options options;
+            options.layout = JsonReader::Layout(layout);
+            options.maxDocumentBytes = cap;
+            JsonReader reader(*source, options);
+            JsonReader::Document document;
+            JsonReader::Status status;
+            while ((status = reader.next(document)) == JsonReader::Status::Document) {
+            }
+            if (error.isEmpty()) {
+                QVERIFY2(status == JsonReader::Status::End,
+                         qPrintable(QString::number(bufferBytes) + u' ' + reader.errorText()));
+                continue;
+            }
+            QCOMPARE(status, JsonReader::Status::Error);
+            QVERIFY2(reader.errorText().contains(error),
+                     qPrintable(QString::number(bufferBytes) + u' ' + reader.errorText()));
+        }
+    }
+
     void resumeAtIsRefusedOnceReading()
     {
         auto source = ByteSource::fromBytes("1\n2\n", {});

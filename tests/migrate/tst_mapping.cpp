@@ -39,6 +39,11 @@ private Q_SLOTS:
             << "integer" << QByteArray("4.5") << QByteArray() << "is not an integer";
         QTest::newRow("integer text")
             << "integer" << QByteArray("abc") << QByteArray() << "'abc' is not an integer";
+        // Found by fuzz_mapping: "+-5" read as -5 (the '+' was dropped, then "-5" parsed).
+        QTest::newRow("integer plus minus")
+            << "integer" << QByteArray("+-5") << QByteArray() << "'+-5' is not an integer";
+        QTest::newRow("number plus minus")
+            << "number" << QByteArray("+-5.5") << QByteArray() << "'+-5.5' is not a number";
         QTest::newRow("number") << "number" << QByteArray("3.25") << QByteArray("3.25") << "";
         QTest::newRow("number exp")
             << "number" << QByteArray("-1e-3") << QByteArray("-0.001") << "";

@@ -163,6 +163,19 @@ private Q_SLOTS:
         bad("localhost", "is not an IP address");
         bad("1.2.3.4:80", "is not an IP address");
         bad("::ffff:10.0.0.0/8", "at least 96");
+        ok("fe80::1%eth0", "fe80::1", 128);
+
+        // Found by fuzz_clientaddress: other scripts' digits (which toInt() reads as 0) passed
+        // as IPv4 digits, and anything at all (NUL, spaces, non-ASCII) as an IPv6 zone.
+        const auto badUtf8 = [](const char *name, const char *text, const char *mentions) {
+            QTest::newRow(name) << QString::fromUtf8(text) << QString() << -1
+                                << QString::fromLatin1(mentions);
+        };
+        badUtf8("arabic-indic digits", "\u0661\u0660.0.0.0/8", "is not an IP address");
+        badUtf8("arabic-indic prefix", "10.0.0.0/\u0668", "from 0 to 32");
+        badUtf8("zone not ascii", "fe80::1%e\u00e9", "is not an IP address");
+        bad("fe80::1%", "is not an IP address");
+        bad("fe80::1%a b", "is not an IP address");
     }
     void parseRange()
     {
