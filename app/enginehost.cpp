@@ -375,8 +375,13 @@ Result<void> EngineHost::start()
     }
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
-                           [limiter = m_limiter.get()](const FerryConfig &config) {
+                           [limiter = m_limiter.get()](const FerryConfig &config) -> Result<void> {
                                RateLimitPolicy next = limiter->policy();
+                               // Unchanged (a reload of every setting, or another node saving
+                               // something else): every client keeps its place in its window.
+                               if (next.limit == config.rateLimit &&
+                                   next.window == std::chrono::seconds(config.rateWindowSeconds))
+                                   return {};
                                next.limit = config.rateLimit;
                                next.window = std::chrono::seconds(config.rateWindowSeconds);
                                return limiter->setPolicy(next);

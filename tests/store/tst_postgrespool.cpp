@@ -33,7 +33,7 @@ private Q_SLOTS:
         QCOMPARE(sqlite->connectionLimit(), 96);
         auto postgres = DatabaseConfig::fromUrl(QStringLiteral("postgresql://u@h:5/db"));
         QVERIFY(postgres.ok());
-        QCOMPARE(postgres->connectionLimit(), 16);
+        QCOMPARE(postgres->connectionLimit(), 40);
         postgres->maxConnections = 3;
         QCOMPARE(postgres->connectionLimit(), 3);
     }
@@ -59,7 +59,7 @@ private Q_SLOTS:
                                 {QStringLiteral("db"), QStringLiteral("postgresql://u@h:5/db")}},
                                QProcessEnvironment());
         QVERIFY(plain.ok());
-        QCOMPARE(plain->database.connectionLimit(), 16);
+        QCOMPARE(plain->database.connectionLimit(), 40);
     }
 
     void pastTheBoundACallerWaitsThenFails()
