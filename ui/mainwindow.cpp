@@ -348,7 +348,8 @@ void MainWindow::buildAttention()
                         QMessageBox::NoButton, parent);
         auto *keep =
             box.addButton(QStringLiteral("Keep running in the tray"), QMessageBox::AcceptRole);
-        QAbstractButton *stop = box.addButton(QStringLiteral("Stop Ferry"), QMessageBox::DestructiveRole);
+        QAbstractButton *stop =
+            box.addButton(QStringLiteral("Stop Ferry"), QMessageBox::DestructiveRole);
         box.addButton(QMessageBox::Cancel);
         box.setDefaultButton(keep);
         box.exec();

@@ -49,8 +49,8 @@ private:
                 std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
             users = std::make_unique<UserDirectory>(*t.store, clock);
             quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr, QString()});
+            context = std::make_unique<ConsoleContext>(ConsoleContext{
+                *t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr, QString()});
             context->log = &log;
             context->windowSettings = settings;
             window = std::make_unique<MainWindow>(*context);
