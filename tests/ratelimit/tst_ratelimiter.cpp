@@ -1,4 +1,5 @@
 #include "ratelimit/ratelimiter.h"
+#include "rssmeaningful.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -10,18 +11,6 @@
 
 using namespace Ferry;
 using namespace std::chrono_literals;
-
-// AddressSanitizer quarantines freed memory, so RSS says nothing about reuse under it.
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_RSS_MEANINGFUL 0
-#endif
-#endif
-#ifndef FERRY_RSS_MEANINGFUL
-#define FERRY_RSS_MEANINGFUL 1
-#endif
 
 namespace {
 

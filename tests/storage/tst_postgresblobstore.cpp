@@ -1,6 +1,7 @@
 // PostgresBlobStore on the fixture's PostgreSQL server: blobs and tus partials as chunk rows.
 #include "core/sha256.h"
 #include "pgtestsupport.h"
+#include "rssmeaningful.h"
 #include "storage/postgresblobstore.h"
 #include "store/postgresstore.h"
 #include "testsupport.h"
@@ -316,7 +317,8 @@ private Q_SLOTS:
               256'000 / std::max<qint64>(1, readMs));
         const qint64 growth = peakRss() - before;
         qInfo() << "peak RSS growth writing and reading 256 MiB:" << (growth >> 20) << "MiB";
-        QVERIFY2(growth < (qint64(48) << 20), qPrintable(QString::number(growth >> 20)));
+        if (FERRY_RSS_MEANINGFUL)
+            QVERIFY2(growth < (qint64(48) << 20), qPrintable(QString::number(growth >> 20)));
     }
 
     void tusPartsAppendUnderOneHold()
