@@ -1,3 +1,4 @@
+#include "consolefixture.h"
 #include "core/logbuffer.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
@@ -36,31 +37,14 @@ private:
         }
     };
 
-    struct Console
+    // The console, with a job type that always fails.
+    struct Console : ConsoleFixture
     {
         explicit Console(QSettings *settings = nullptr)
-        {
-            registerBuiltinHandlers(handlers);
-            handlers.add(QStringLiteral("fail"), std::make_shared<FailingHandler>());
-            QueueConfig config;
-            config.pollIntervalMs = 20;
-            queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
-            dispatcher =
-                std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            users = std::make_unique<UserDirectory>(*t.store, clock);
-            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            context = std::make_unique<ConsoleContext>(ConsoleContext{
-                *t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr, QString()});
-            context->log = &log;
-            context->windowSettings = settings;
-            window = std::make_unique<MainWindow>(*context);
-            window->show();
-        }
-        ~Console()
-        {
-            window.reset();
-            dispatcher.reset();
-        }
+            : ConsoleFixture(settings, nullptr, [](HandlerRegistry &registry) {
+                registry.add(QStringLiteral("fail"), std::make_shared<FailingHandler>());
+            })
+        {}
         qint64 enqueueFailing(qint64 user)
         {
             NewJob job;
@@ -68,16 +52,6 @@ private:
             job.type = QStringLiteral("fail");
             return queue->enqueue(job)->id;
         }
-        TempStore t;
-        SystemClock clock;
-        HandlerRegistry handlers;
-        LogBuffer log{100};
-        std::unique_ptr<JobQueue> queue;
-        std::unique_ptr<Dispatcher> dispatcher;
-        std::unique_ptr<UserDirectory> users;
-        std::unique_ptr<QuotaLedger> quotas;
-        std::unique_ptr<ConsoleContext> context;
-        std::unique_ptr<MainWindow> window;
     };
 
 private Q_SLOTS:

@@ -1,4 +1,5 @@
 #include "config/ferryconfig.h"
+#include "consolefixture.h"
 #include "core/logbuffer.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
@@ -36,53 +37,7 @@ class tst_ConsoleWindow : public QObject
     Q_OBJECT
 
 private:
-    struct Console
-    {
-        explicit Console(QSettings *settings = nullptr, FerryConfig *config = nullptr)
-        {
-            registerBuiltinHandlers(handlers);
-            QueueConfig queueConfig;
-            queueConfig.pollIntervalMs = 20;
-            queue = std::make_unique<JobQueue>(*t.store, handlers, clock, queueConfig);
-            dispatcher =
-                std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            users = std::make_unique<UserDirectory>(*t.store, clock);
-            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, config,
-                               QStringLiteral("http://127.0.0.1:8080/api/v1/")});
-            context->log = &log;
-            context->windowSettings = settings;
-            open();
-        }
-        void open()
-        {
-            window = std::make_unique<MainWindow>(*context);
-            window->show();
-            QVERIFY(QTest::qWaitForWindowExposed(window.get()));
-        }
-        ~Console()
-        {
-            window.reset();
-            dispatcher.reset();
-        }
-        template<typename T>
-        T *find(const char *name)
-        {
-            return window->findChild<T *>(QLatin1String(name));
-        }
-        int currentPage() { return find<QStackedWidget>("pages")->currentIndex(); }
-        TempStore t;
-        SystemClock clock;
-        HandlerRegistry handlers;
-        LogBuffer log{100};
-        std::unique_ptr<JobQueue> queue;
-        std::unique_ptr<Dispatcher> dispatcher;
-        std::unique_ptr<UserDirectory> users;
-        std::unique_ptr<QuotaLedger> quotas;
-        std::unique_ptr<ConsoleContext> context;
-        std::unique_ptr<MainWindow> window;
-    };
+    using Console = ConsoleFixture;
 
     static QPalette darkPalette()
     {

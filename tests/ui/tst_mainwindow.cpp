@@ -1,3 +1,4 @@
+#include "consolefixture.h"
 #include "core/logbuffer.h"
 #include "queue/builtinhandlers.h"
 #include "queue/dispatcher.h"
@@ -28,45 +29,9 @@ class tst_MainWindow : public QObject
     Q_OBJECT
 
 private:
-    struct Console
+    struct Console : ConsoleFixture
     {
-        Console()
-        {
-            registerBuiltinHandlers(handlers);
-            QueueConfig config;
-            config.pollIntervalMs = 20;
-            queue = std::make_unique<JobQueue>(*t.store, handlers, clock, config);
-            dispatcher =
-                std::make_unique<Dispatcher>(*queue, handlers, clock, QStringLiteral("ui"));
-            users = std::make_unique<UserDirectory>(*t.store, clock);
-            quotas = std::make_unique<QuotaLedger>(*t.store, clock);
-            ConsoleContext context{
-                *t.store, *queue,  *dispatcher, *users,
-                *quotas,  nullptr, nullptr,     QStringLiteral("http://127.0.0.1:8080/api/v1/")};
-            context.log = &log;
-            window = std::make_unique<MainWindow>(context);
-            window->resize(1100, 700);
-            window->show();
-        }
-        ~Console()
-        {
-            window.reset();
-            dispatcher.reset();
-        }
-        template<typename T>
-        T *find(const char *name)
-        {
-            return window->findChild<T *>(QLatin1String(name));
-        }
-        TempStore t;
-        SystemClock clock;
-        HandlerRegistry handlers;
-        LogBuffer log{100};
-        std::unique_ptr<JobQueue> queue;
-        std::unique_ptr<Dispatcher> dispatcher;
-        std::unique_ptr<UserDirectory> users;
-        std::unique_ptr<QuotaLedger> quotas;
-        std::unique_ptr<MainWindow> window;
+        Console() { window->resize(1100, 700); } // the size the screenshots are taken at
     };
 
     // build/screenshots by default (FERRY_SCREENSHOT_DIR, set by CMake); else beside the test.
