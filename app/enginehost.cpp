@@ -156,13 +156,20 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
                                                     config.migrate.maxColumns);
     host->m_quotas = std::make_unique<QuotaLedger>(*host->m_store, host->m_clock, nodeId);
     migrate->setQuota(host->m_quotas.get()); // decompressed bytes count (docs/api.md, Quotas)
+    host->m_idempotencyKeys =
+        std::make_unique<IdempotencyKeys>(*host->m_store, host->m_clock, nodeId);
     if (role == Role::Engine && sqlite) {
         // Requests in flight when the last engine stopped will never finish: free their quota
-        // (resumable uploads keep theirs: they can still complete).
+        // (resumable uploads keep theirs: they can still complete) and their idempotency keys
+        // (a client retrying gets a new run, not 409).
         if (auto released = host->m_quotas->releaseOrphans(true); !released)
             return released.error();
         else if (*released > 0)
             qCInfo(lcHost) << "released" << *released << "quota reservations of unfinished uploads";
+        if (auto released = host->m_idempotencyKeys->releaseOrphans(true); !released)
+            return released.error();
+        else if (*released > 0)
+            qCInfo(lcHost) << "released" << *released << "idempotency keys of unfinished uploads";
     }
     if (role == Role::Engine) {
         host->m_dispatcher =
@@ -357,22 +364,31 @@ Result<void> EngineHost::start()
                      });
     m_rateLimitPurge->start();
     // --- end cluster-wide rate limit ---
-    // Quota reservations of requests on nodes that died (gone from the registry) or of tus
-    // uploads that are gone: released every minute, on the API pool. SQLite releases its own at
-    // engine start (one process).
-    if (m_config.database.backend == DatabaseConfig::Backend::Postgres) {
-        QObject::connect(m_rateLimitPurge.get(), &QTimer::timeout,
-                         [quotas = m_quotas.get(), workers = &m_api->workers()] {
-                             workers->start([quotas] {
-                                 auto released = quotas->releaseOrphans(false);
-                                 if (!released)
-                                     qCWarning(lcHost) << released.error().toString();
-                                 else if (*released > 0)
-                                     qCInfo(lcHost) << "released" << *released
-                                                    << "quota reservations whose owner is gone";
-                             });
+    // Every minute, on the API pool: the quota releases and idempotency keys the store refused
+    // while it was away (QuotaLedger, IdempotencyKeys keep them), and, on PostgreSQL, the quota
+    // reservations and idempotency keys of requests on nodes that died (gone from the registry)
+    // or of tus uploads that are gone. SQLite releases its orphans at engine start (one process).
+    QObject::connect(m_rateLimitPurge.get(), &QTimer::timeout,
+                     [quotas = m_quotas.get(), keys = m_idempotencyKeys.get(),
+                      workers = &m_api->workers(),
+                      shared = m_config.database.backend == DatabaseConfig::Backend::Postgres] {
+                         workers->start([quotas, keys, shared] {
+                             quotas->retryPendingReleases();
+                             keys->retryPending();
+                             if (!shared)
+                                 return;
+                             if (auto released = quotas->releaseOrphans(false); !released)
+                                 qCWarning(lcHost) << released.error().toString();
+                             else if (*released > 0)
+                                 qCInfo(lcHost) << "released" << *released
+                                                << "quota reservations whose owner is gone";
+                             if (auto released = keys->releaseOrphans(false); !released)
+                                 qCWarning(lcHost) << released.error().toString();
+                             else if (*released > 0)
+                                 qCInfo(lcHost) << "released" << *released
+                                                << "idempotency keys whose node is gone";
                          });
-    }
+                     });
     // Console settings applied live: the rate limit and the trusted proxies.
     m_settings->setApplier(SettingsService::Group::RateLimit,
                            [limiter = m_limiter.get()](const FerryConfig &config) -> Result<void> {
@@ -447,8 +463,8 @@ Result<void> EngineHost::start()
     // Uploads, counted against the monthly quotas.
     UploadRoutes::Options uploads;
     uploads.maxUploadBytes = m_config.maxUploadBytes;
-    m_uploadRoutes =
-        std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, m_quotas.get(), uploads);
+    m_uploadRoutes = std::make_unique<UploadRoutes>(*m_queue, *m_blobs, m_clock, m_quotas.get(),
+                                                    *m_idempotencyKeys, uploads);
     m_api->addRoutes(*m_uploadRoutes);
     // Job events: streams read the store (so other nodes' changes arrive too), woken by this
     // node's queue and dispatcher and, on PostgreSQL, by other nodes' NOTIFY.

@@ -95,8 +95,9 @@ private:
     std::unique_ptr<JobQueue> m_queue;
     std::unique_ptr<UserDirectory> m_users;
     std::unique_ptr<QuotaLedger> m_quotas;
-    std::unique_ptr<UploadReruns> m_reruns;       // re-runs and dry runs of stored uploads
-    std::unique_ptr<JobDurations> m_jobDurations; // fed by m_dispatcher: declared before it
+    std::unique_ptr<IdempotencyKeys> m_idempotencyKeys; // of POST /api/v1/uploads
+    std::unique_ptr<UploadReruns> m_reruns;             // re-runs and dry runs of stored uploads
+    std::unique_ptr<JobDurations> m_jobDurations;       // fed by m_dispatcher: declared before it
     std::unique_ptr<Dispatcher> m_dispatcher;
     // Cluster-wide rate limit: the shared backend on PostgreSQL (null on SQLite), declared
     // before the limiter that holds it, and the housekeeping timer.

@@ -7,8 +7,8 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcIdempotency, "ferry.api.idempotency")
 
-IdempotencyKeys::IdempotencyKeys(UploadStore &store, const Clock &clock)
-    : m_store(store), m_clock(clock)
+IdempotencyKeys::IdempotencyKeys(UploadStore &store, const Clock &clock, QString nodeId)
+    : m_store(store), m_clock(clock), m_owner(QStringLiteral("node:") + nodeId)
 {}
 
 bool IdempotencyKeys::isValidKey(const QByteArray &key)
@@ -57,6 +57,7 @@ Result<std::optional<IdempotencyKey>> IdempotencyKeys::claim(qint64 userId,
     claim.key = key;
     claim.requestHash = requestHash;
     claim.blobId = blobId;
+    claim.owner = m_owner;
     claim.now = now;
     claim.expiredBefore = now - KeepMs;
     claim.staleBefore = now - AbandonedAfterMs;
@@ -69,14 +70,86 @@ Result<void> IdempotencyKeys::complete(qint64 userId,
                                        qint64 jobId,
                                        const QByteArray &response)
 {
-    return m_store.completeIdempotencyKey(userId, key, sessionId, jobId, response);
+    Pending answer{userId, key, sessionId, jobId, response, m_clock.nowMs()};
+    auto completed = write(answer);
+    if (!completed)
+        keep(std::move(answer)); // until then a retry with the key gets 409, never a second job
+    return completed;
 }
 
 void IdempotencyKeys::release(qint64 userId, const QString &key)
 {
-    if (auto released = m_store.releaseIdempotencyKey(userId, key); !released)
-        qCWarning(lcIdempotency) << "could not release an idempotency key:"
+    Pending release{userId, key, {}, 0, {}, m_clock.nowMs()};
+    if (auto released = write(release); !released) {
+        qCWarning(lcIdempotency) << "could not release an idempotency key (tried again every "
+                                    "minute):"
                                  << released.error().toString();
+        keep(std::move(release));
+    }
+}
+
+Result<void> IdempotencyKeys::write(const Pending &pending)
+{
+    if (pending.response.isEmpty())
+        return m_store.releaseIdempotencyKey(pending.userId, pending.key);
+    return m_store.completeIdempotencyKey(pending.userId, pending.key, pending.sessionId,
+                                          pending.jobId, pending.response);
+}
+
+void IdempotencyKeys::keep(Pending pending)
+{
+    const QMutexLocker lock(&m_pendingMutex);
+    if (m_pending.size() >= MaxPending) {
+        qCWarning(lcIdempotency) << "more than" << MaxPending
+                                 << "idempotency keys unwritten: the oldest is left to expire";
+        m_pending.removeFirst();
+    }
+    m_pending.append(std::move(pending));
+}
+
+qsizetype IdempotencyKeys::retryPending()
+{
+    QList<Pending> pending;
+    {
+        const QMutexLocker lock(&m_pendingMutex);
+        pending.swap(m_pending);
+    }
+    qsizetype written = 0;
+    const qint64 abandonedBefore = m_clock.nowMs() - AbandonedAfterMs;
+    for (qsizetype i = 0; i < pending.size(); ++i) {
+        if (pending.at(i).claimedBefore < abandonedBefore) {
+            qCWarning(lcIdempotency) << "gave up writing an idempotency key of user"
+                                     << pending.at(i).userId << "after" << AbandonedAfterMs << "ms";
+            continue;
+        }
+        if (auto done = write(pending.at(i)); !done) {
+            // The store still refuses: keep this one and the rest, in order, for the next try.
+            qCWarning(lcIdempotency).noquote()
+                << "idempotency keys still unwritten:" << done.error().toString();
+            const QMutexLocker lock(&m_pendingMutex);
+            QList<Pending> rest(pending.begin() + i, pending.end());
+            rest.append(std::move(m_pending));
+            m_pending = std::move(rest);
+            return m_pending.size();
+        }
+        ++written;
+    }
+    if (written > 0)
+        qCInfo(lcIdempotency) << "wrote" << written << "idempotency keys the store refused earlier";
+    return pendingCount();
+}
+
+qsizetype IdempotencyKeys::pendingCount() const
+{
+    const QMutexLocker lock(&m_pendingMutex);
+    return m_pending.size();
+}
+
+Result<int> IdempotencyKeys::releaseOrphans(bool engineStart)
+{
+    const qint64 now = m_clock.nowMs();
+    return m_store.releaseOrphanedIdempotencyKeys(engineStart ? now + 1 : now - OrphanGraceMs,
+                                                  engineStart);
 }
 
 } // namespace Ferry

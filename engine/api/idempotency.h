@@ -4,6 +4,8 @@
 #include "store/uploadstore.h"
 
 #include <QByteArray>
+#include <QList>
+#include <QMutex>
 #include <QStringList>
 
 namespace Ferry {
@@ -12,6 +14,12 @@ namespace Ferry {
 // same user within 24 hours gets the first answer again (same session and job); the same key
 // with a different request is refused (422); a key whose first request is still running is
 // refused (409). Keys are per user; a replay is not counted against the quota again.
+//
+// A claim belongs to this node (nodeId, as in the cluster registry): when the node dies, the
+// claims of its unfinished requests are dropped by releaseOrphans(), not left to age for
+// AbandonedAfterMs. A release or completion the store refuses (the database away) is kept and
+// written by retryPending(), so a client retrying as told is not refused with 409 while this
+// node lives. Thread-safe.
 class IdempotencyKeys final
 {
 public:
@@ -22,7 +30,14 @@ public:
     // or charge): a live one lasts an fsync, a rename and one transaction.
     static constexpr qint64 AbandonedAfterMs = 10 * 60 * 1000;
 
-    IdempotencyKeys(UploadStore &store, const Clock &clock);
+    // A claim of a node that is gone is dropped once it is this old (a node registers within
+    // seconds of its start; a live claim lasts an fsync, a rename and one transaction).
+    static constexpr qint64 OrphanGraceMs = 60'000;
+    // At most this many unwritten releases and answers are kept (the oldest go first, logged).
+    static constexpr qsizetype MaxPending = 100'000;
+
+    // nodeId: this process's id in the cluster registry.
+    IdempotencyKeys(UploadStore &store, const Clock &clock, QString nodeId);
 
     // 1-255 printable ASCII characters (what Stripe accepts).
     static bool isValidKey(const QByteArray &key);
@@ -46,9 +61,35 @@ public:
     // The request failed: a retry with the key runs anew.
     void release(qint64 userId, const QString &key);
 
+    // Writes the releases and answers the store refused earlier; returns how many are still
+    // unwritten (the store still refuses). One kept for AbandonedAfterMs is dropped instead:
+    // its claim counts as abandoned by then, and may belong to a new request.
+    qsizetype retryPending();
+    qsizetype pendingCount() const;
+    // Drops the in-progress claims whose node is gone (UploadStore::
+    // releaseOrphanedIdempotencyKeys). engineStart: on an exclusive store (SQLite) at engine
+    // start, every node's claims.
+    Result<int> releaseOrphans(bool engineStart);
+
 private:
+    // An answer to store (response set) or a claim to drop (response empty).
+    struct Pending
+    {
+        qint64 userId = 0;
+        QString key;
+        QString sessionId;
+        qint64 jobId = 0;
+        QByteArray response;
+        qint64 claimedBefore = 0; // when it was kept: the claim is older than that
+    };
+    Result<void> write(const Pending &pending);
+    void keep(Pending pending);
+
     UploadStore &m_store;
     const Clock &m_clock;
+    const QString m_owner;
+    mutable QMutex m_pendingMutex;
+    QList<Pending> m_pending;
 };
 
 } // namespace Ferry

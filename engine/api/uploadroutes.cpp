@@ -146,15 +146,19 @@ std::optional<Http::Response> flattenedTable(const MigrationRequest &migration,
 
 } // namespace
 
-UploadRoutes::UploadRoutes(
-    JobQueue &queue, BlobStore &blobs, const Clock &clock, UploadQuota *quota, Options options)
+UploadRoutes::UploadRoutes(JobQueue &queue,
+                           BlobStore &blobs,
+                           const Clock &clock,
+                           UploadQuota *quota,
+                           IdempotencyKeys &keys,
+                           Options options)
     : m_queue(queue)
     , m_blobs(blobs)
     , m_clock(clock)
     , m_quota(quota)
     , m_options(options)
     , m_gate(blobs, quota, options.maxUploadBytes)
-    , m_keys(queue.store(), clock)
+    , m_keys(keys)
 {
     m_quotaWork.setObjectName(QStringLiteral("ferry-upload-quota"));
     m_quotaWork.setMaxThreadCount(4);

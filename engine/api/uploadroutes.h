@@ -27,9 +27,13 @@ public:
         qint64 maxUploadBytes = qint64(1024) << 20; // --max-upload-mb
     };
 
-    // quota may be null: no limit.
-    UploadRoutes(
-        JobQueue &queue, BlobStore &blobs, const Clock &clock, UploadQuota *quota, Options options);
+    // quota may be null: no limit. keys: the Idempotency-Key records (this node's).
+    UploadRoutes(JobQueue &queue,
+                 BlobStore &blobs,
+                 const Clock &clock,
+                 UploadQuota *quota,
+                 IdempotencyKeys &keys,
+                 Options options);
     // Waits for the quota work still running (reservations and releases of uploads that ended):
     // destroy the HTTP server first, and the quota after.
     ~UploadRoutes() override;
@@ -48,7 +52,7 @@ private:
     UploadQuota *m_quota;
     Options m_options;
     UploadGate m_gate; // size, free-disk floor, quota: shared with tus
-    IdempotencyKeys m_keys;
+    IdempotencyKeys &m_keys;
     QThreadPool m_quotaWork; // QuotaHold's reservations and releases, off the network threads
 };
 

@@ -114,14 +114,55 @@ void QuotaLedger::release(const QuotaReservation &reservation)
 {
     if (reservation.id == 0)
         return;
-    auto released = reservation.settled ? m_store.refundQuota(reservation.userId,
-                                                              reservation.period, reservation.bytes)
-                                        : m_store.releaseQuota(reservation.id);
-    if (!released) {
-        // The reservation stays counted until its owner is gone (releaseOrphans).
+    if (auto released = releaseNow(reservation); !released) {
         qCWarning(lcQuota).noquote()
-            << "releasing a quota reservation failed:" << released.error().toString();
+            << "releasing a quota reservation failed (tried again every minute):"
+            << released.error().toString();
+        const QMutexLocker lock(&m_pendingMutex);
+        if (m_pendingReleases.size() >= MaxPendingReleases) {
+            qCWarning(lcQuota) << "more than" << MaxPendingReleases
+                               << "quota releases unwritten: the oldest stays charged";
+            m_pendingReleases.removeFirst();
+        }
+        m_pendingReleases.append(reservation);
     }
+}
+
+Result<void> QuotaLedger::releaseNow(const QuotaReservation &reservation)
+{
+    return reservation.settled
+               ? m_store.refundQuota(reservation.userId, reservation.period, reservation.bytes)
+               : m_store.releaseQuota(reservation.id);
+}
+
+qsizetype QuotaLedger::retryPendingReleases()
+{
+    QList<QuotaReservation> pending;
+    {
+        const QMutexLocker lock(&m_pendingMutex);
+        pending.swap(m_pendingReleases);
+    }
+    for (qsizetype i = 0; i < pending.size(); ++i) {
+        if (auto released = releaseNow(pending.at(i)); !released) {
+            // The store still refuses: keep this one and the rest, in order, for the next try.
+            qCWarning(lcQuota).noquote()
+                << "quota releases still unwritten:" << released.error().toString();
+            const QMutexLocker lock(&m_pendingMutex);
+            QList<QuotaReservation> rest(pending.begin() + i, pending.end());
+            rest.append(std::move(m_pendingReleases));
+            m_pendingReleases = std::move(rest);
+            return m_pendingReleases.size();
+        }
+    }
+    if (!pending.isEmpty())
+        qCInfo(lcQuota) << "wrote" << pending.size() << "quota releases the store refused earlier";
+    return pendingReleaseCount();
+}
+
+qsizetype QuotaLedger::pendingReleaseCount() const
+{
+    const QMutexLocker lock(&m_pendingMutex);
+    return m_pendingReleases.size();
 }
 
 Result<QuotaDecision> QuotaLedger::chargeImportBytes(qint64 userId, qint64 bytes)

@@ -4,6 +4,9 @@
 #include "quota/uploadquota.h"
 #include "store/store.h"
 
+#include <QList>
+#include <QMutex>
+
 namespace Ferry {
 
 // Where a user stands this month.
@@ -26,7 +29,9 @@ struct QuotaStatus
 //
 // Reservations belong to what they were made for (store.h, releaseOrphanedQuotaReservations): a
 // request on this node (nodeId, as in the cluster registry) or a tus upload. An upload is charged
-// to, and checked against, the month it settles in.
+// to, and checked against, the month it settles in. A release or refund the store refuses (the
+// database away) is kept and written by retryPendingReleases(), so a live node does not keep
+// its users charged for uploads that failed.
 class QuotaLedger final : public UploadQuota, public ImportQuota
 {
 public:
@@ -50,6 +55,15 @@ public:
     Result<int> releaseOrphans(bool engineStart);
     const QString &nodeId() const { return m_nodeId; }
 
+    // At most this many unwritten releases are kept (the oldest go first, logged).
+    static constexpr qsizetype MaxPendingReleases = 100'000;
+    // Writes the releases the store refused earlier; returns how many are still unwritten.
+    // A refund (of a settled upload) whose commit succeeded but was reported as failed is
+    // refunded twice: the user's favour, in a case that needs the connection to drop inside a
+    // commit.
+    qsizetype retryPendingReleases();
+    qsizetype pendingReleaseCount() const;
+
     Result<QuotaStatus> status(const User &user);
     // -1: unlimited; std::nullopt: back to the tier's default. Negative values other than -1
     // are refused.
@@ -65,10 +79,13 @@ private:
     Result<User> userById(qint64 userId);
     static QuotaDecision refusal(QuotaOutcome outcome, const QuotaStatus &status, qint64 bytes);
     Result<QuotaDecision> reserveAs(qint64 userId, qint64 bytes, const QString &owner);
+    Result<void> releaseNow(const QuotaReservation &reservation);
 
     Store &m_store;
     const Clock &m_clock;
     const QString m_nodeId;
+    mutable QMutex m_pendingMutex;
+    QList<QuotaReservation> m_pendingReleases;
 };
 
 } // namespace Ferry

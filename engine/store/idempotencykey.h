@@ -29,6 +29,7 @@ struct IdempotencyClaim
     QString key;
     QByteArray requestHash;
     QString blobId;
+    QString owner; // "node:<node id>": the node whose request claims it (migration 0018/0015)
     qint64 now = 0;
     qint64 expiredBefore = 0;
     qint64 staleBefore = 0;

@@ -1,4 +1,5 @@
-// SqlStore: the upload API's idempotency keys (resources/migrations/*/0007). A claim is
+// SqlStore: the upload API's idempotency keys (resources/migrations/*/0007, owners in
+// postgres/0018 and sqlite/0015). A claim is
 // INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL, where nodes share the database, a concurrent
 // claim of the same key waits on the primary key until the first transaction ends, then inserts
 // nothing and reads the holder, so exactly one request wins; on SQLite the writers' turn and the
@@ -68,13 +69,14 @@ Result<std::optional<IdempotencyKey>> SqlStore::claimIdempotencyKey(const Idempo
     if (!q.exec())
         return sqlError(q, QStringLiteral("dropping an abandoned idempotency key"));
     q.prepare(QStringLiteral("INSERT INTO idempotency_keys (user_id, key, request_hash, "
-                             "blob_id, created_at) VALUES (?, ?, ?, ?, ?) "
+                             "blob_id, created_at, owner) VALUES (?, ?, ?, ?, ?, ?) "
                              "ON CONFLICT (user_id, key) DO NOTHING"));
     q.addBindValue(claim.userId);
     q.addBindValue(claim.key);
     q.addBindValue(QString::fromLatin1(claim.requestHash));
     q.addBindValue(claim.blobId);
     q.addBindValue(claim.now);
+    q.addBindValue(claim.owner.isNull() ? QStringLiteral("") : claim.owner); // '': no owner
     if (!q.exec())
         return sqlError(q, QStringLiteral("claiming an idempotency key"));
     std::optional<IdempotencyKey> holder;
@@ -142,6 +144,16 @@ Result<void> SqlStore::releaseIdempotencyKey(qint64 userId, const QString &key)
     if (!q.exec())
         return sqlError(q, QStringLiteral("releasing an idempotency key"));
     return {};
+}
+
+Result<int> SqlStore::releaseOrphanedIdempotencyKeys(qint64 createdBefore, bool everyNode)
+{
+    return writeStatement(
+        QStringLiteral(
+            "DELETE FROM idempotency_keys WHERE response IS NULL AND created_at < ? AND (owner = ''"
+            " OR CAST(? AS INTEGER) = 1"
+            " OR NOT EXISTS (SELECT 1 FROM nodes n WHERE 'node:' || n.id = owner))"),
+        {createdBefore, everyNode ? 1 : 0}, QStringLiteral("releasing orphaned idempotency keys"));
 }
 
 } // namespace Ferry

@@ -53,6 +53,7 @@ public:
                                         qint64 jobId,
                                         const QByteArray &response) override;
     Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) override;
+    Result<int> releaseOrphanedIdempotencyKeys(qint64 createdBefore, bool everyNode) override;
     // ---- end of idempotency keys ----
 
     // ---- Resumable (tus) uploads (sqltus.cpp; marking one complete inside enqueue() is each

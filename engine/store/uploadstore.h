@@ -63,6 +63,11 @@ public:
                                                 const QByteArray &response) = 0;
     // Drops an in-progress claim whose request failed, so a retry with the key runs anew.
     virtual Result<void> releaseIdempotencyKey(qint64 userId, const QString &key) = 0;
+    // Drops the in-progress claims created before createdBefore whose owner is gone: every
+    // node's when everyNode (an exclusive store at engine start: no request survives a restart),
+    // else those of nodes missing from the cluster registry (and claims with no owner).
+    // Finished keys are never touched. Returns how many went.
+    virtual Result<int> releaseOrphanedIdempotencyKeys(qint64 createdBefore, bool everyNode) = 0;
 
 protected:
     UploadStore() = default;

@@ -72,7 +72,8 @@ struct JobsApiFixture
         tusUploads = std::make_unique<TusUploads>(*t.store, *queue, blobs, clock, quotas.get(),
                                                   std::move(tusOptions));
         tus = std::make_unique<TusRoutes>(*tusUploads);
-        uploads = std::make_unique<UploadRoutes>(*queue, blobs, clock, quotas.get(),
+        keys = std::make_unique<IdempotencyKeys>(*t.store, clock, quotas->nodeId());
+        uploads = std::make_unique<UploadRoutes>(*queue, blobs, clock, quotas.get(), *keys,
                                                  UploadRoutes::Options{});
         reruns = std::make_unique<UploadReruns>(*t.store, *queue, blobs, 100'000);
         migrations = std::make_unique<MigrationRoutes>(*reruns);
@@ -181,6 +182,7 @@ struct JobsApiFixture
     std::unique_ptr<QuotaRoutes> quota;
     std::unique_ptr<TusUploads> tusUploads;
     std::unique_ptr<TusRoutes> tus;
+    std::unique_ptr<IdempotencyKeys> keys;
     std::unique_ptr<UploadRoutes> uploads;
     std::unique_ptr<UploadReruns> reruns;
     std::unique_ptr<MigrationRoutes> migrations;

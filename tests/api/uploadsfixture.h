@@ -330,8 +330,9 @@ struct UploadsFixture
         uploadOptions.maxUploadBytes = options.maxUploadBytes;
         if (options.diskRoomBytes >= 0)
             filling = std::make_unique<FillingBlobStore>(blobs, options.diskRoomBytes);
+        keys = std::make_unique<IdempotencyKeys>(*t.store, t.clock, QStringLiteral("test-node"));
         uploads = std::make_unique<UploadRoutes>(
-            *queue, filling ? static_cast<BlobStore &>(*filling) : blobs, t.clock, &quota,
+            *queue, filling ? static_cast<BlobStore &>(*filling) : blobs, t.clock, &quota, *keys,
             uploadOptions);
         api->addRoutes(*jobs);
         api->addRoutes(*uploads);
@@ -440,6 +441,7 @@ struct UploadsFixture
     std::unique_ptr<RateLimiter> limiter;
     AccessLog log{AccessLog::Format::Off};
     std::unique_ptr<JobRoutes> jobs; // outlive the handler: it calls them
+    std::unique_ptr<IdempotencyKeys> keys;
     std::unique_ptr<UploadRoutes> uploads;
     std::unique_ptr<ApiHandler> api;
     std::unique_ptr<Http::HttpServer> server;

@@ -133,6 +133,45 @@ private Q_SLOTS:
         QCOMPARE(ledger.status(user)->uploadsUsed, 0);
     }
 
+    // Soak defect 2 (docs/benchmarks.md, "Soak"): a release or refund the store refuses (the
+    // database away) used to stay charged for as long as the node lived.
+    void releasesTheStoreRefusedAreWrittenLater()
+    {
+        TempStore t;
+        QuotaLedger ledger(*t.store, t.clock, QStringLiteral("node-a"));
+        registerNode(t, QStringLiteral("node-a"));
+        const User user = userNamed(t, QStringLiteral("u"));
+        auto held = ledger.reserve(user.id, 10); // an upload that will fail
+        auto stored = ledger.reserve(user.id, 20);
+        QVERIFY(held->granted && stored->granted);
+        auto settled = ledger.settle(stored->reservation, 20); // stored, its job then refused
+        QVERIFY(settled.ok() && settled->granted);
+        auto kept = ledger.reserve(user.id, 40); // an upload that succeeds: stays charged
+        QVERIFY(kept->granted && ledger.settle(kept->reservation, 40)->granted);
+        QCOMPARE(ledger.status(user)->uploadsUsed, 3);
+        {
+            RefusedWrites deletes(t.location(), QStringLiteral("quota_reservations"),
+                                  QStringLiteral("DELETE"));
+            RefusedWrites updates(t.location(), QStringLiteral("quota_usage"),
+                                  QStringLiteral("UPDATE"));
+            ledger.release(held->reservation);
+            ledger.release(settled->reservation);
+            QCOMPARE(ledger.pendingReleaseCount(), 2);
+            QCOMPARE(ledger.status(user)->uploadsUsed, 3); // still charged
+            QCOMPARE(ledger.retryPendingReleases(), 2);    // still refused: both kept
+            // The node lives, so the sweep of dead nodes' reservations does not free them.
+            t.clock.advance(QuotaLedger::OrphanGraceMs + 1);
+            QCOMPARE(*ledger.releaseOrphans(false), 0);
+        }
+        QCOMPARE(ledger.retryPendingReleases(), 0); // the store answers again
+        QCOMPARE(ledger.pendingReleaseCount(), 0);
+        QCOMPARE(ledger.status(user)->uploadsUsed, 1);
+        QCOMPARE(ledger.status(user)->bytesUsed, 40);
+        QCOMPARE(ledger.retryPendingReleases(), 0); // written once, not refunded again
+        QCOMPARE(ledger.status(user)->uploadsUsed, 1);
+        QCOMPARE(ledger.status(user)->bytesUsed, 40);
+    }
+
     void uploadSettledAfterAMonthEndCountsInTheNewMonth()
     {
         TempStore t;

@@ -99,6 +99,45 @@ QList<QVariantList> writeRows(const QString &location, const QString &sql, QStri
     return runRows(location, sql, error, false);
 }
 
+RefusedWrites::RefusedWrites(QString location, QString table, QString operation)
+    : m_location(std::move(location))
+    , m_table(std::move(table))
+    , m_trigger(QStringLiteral("ferry_test_refuse_%1_%2").arg(m_table, operation.toLower()))
+{
+    const bool postgres = m_location.startsWith(QStringLiteral("postgresql://"));
+    QStringList statements;
+    if (postgres) {
+        statements << QStringLiteral("CREATE OR REPLACE FUNCTION ferry_test_refuse() RETURNS "
+                                     "trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                                     "'refused by the test'; END $$")
+                   << QStringLiteral("CREATE TRIGGER %1 BEFORE %2 ON %3 FOR EACH ROW EXECUTE "
+                                     "FUNCTION ferry_test_refuse()")
+                          .arg(m_trigger, operation, m_table);
+    } else {
+        statements << QStringLiteral("CREATE TRIGGER %1 BEFORE %2 ON %3 BEGIN SELECT "
+                                     "RAISE(ABORT, 'refused by the test'); END")
+                          .arg(m_trigger, operation, m_table);
+    }
+    for (const QString &sql : std::as_const(statements)) {
+        QString error;
+        writeRows(m_location, sql, &error);
+        if (!error.isEmpty())
+            qFatal("cannot make the store refuse writes: %s", qPrintable(error));
+    }
+}
+
+RefusedWrites::~RefusedWrites()
+{
+    const bool postgres = m_location.startsWith(QStringLiteral("postgresql://"));
+    QString error;
+    writeRows(m_location,
+              postgres ? QStringLiteral("DROP TRIGGER %1 ON %2").arg(m_trigger, m_table)
+                       : QStringLiteral("DROP TRIGGER %1").arg(m_trigger),
+              &error);
+    if (!error.isEmpty())
+        qFatal("cannot let the store write again: %s", qPrintable(error));
+}
+
 bool waitFor(const std::function<bool()> &condition, int timeoutMs)
 {
     return QTest::qWaitFor(condition, timeoutMs);

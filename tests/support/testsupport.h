@@ -46,6 +46,23 @@ QList<QVariantList> readRows(const QString &path, const QString &sql, QString *e
 // such as an old schema's row): rows of a RETURNING clause, if any.
 QList<QVariantList> writeRows(const QString &location, const QString &sql, QString *error);
 
+// The store refuses one kind of write for real while this lives: a trigger makes every
+// `operation` (DELETE, UPDATE or INSERT) on `table` fail, on SQLite and PostgreSQL alike (the
+// database away, as far as the code that writes can tell). table and operation are the test's
+// own constants.
+class RefusedWrites
+{
+public:
+    RefusedWrites(QString location, QString table, QString operation);
+    ~RefusedWrites();
+    Q_DISABLE_COPY_MOVE(RefusedWrites)
+
+private:
+    QString m_location;
+    QString m_table;
+    QString m_trigger;
+};
+
 // Polls the condition while spinning the event loop, up to timeoutMs.
 bool waitFor(const std::function<bool()> &condition, int timeoutMs = 30'000);
 
