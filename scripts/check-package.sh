@@ -4,6 +4,7 @@
 # check, then purges it again. Needs root (apt-get); .ci/run runs it.
 # Usage: scripts/check-package.sh [BUILD_DIR]
 set -euo pipefail
+source "$(dirname "$0")/lib/node-health.sh"
 cd "$(dirname "$0")/.."
 build=${1:-build}
 scripts/install-deps.sh package
@@ -43,15 +44,7 @@ touch "$work/node.log"
 runuser -u ferry -- env XDG_RUNTIME_DIR="$work" QT_QPA_PLATFORM=offscreen \
     ferry --headless --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/node.log" 2>&1 &
 node=$!
-health=
-for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*HTTP endpoint on http://127\.0\.0\.1:\([0-9]*\)/api/v1/.*|\1|p' "$work/node.log" | head -n 1)
-    if [ -n "$port" ]; then
-        health=$(curl -fsS "http://127.0.0.1:$port/api/v1/health" || true)
-        [ -n "$health" ] && break
-    fi
-    sleep 0.1
-done
+health=$(wait_for_health "$work/node.log")
 [[ $health == *'"status"'* ]] || { cat "$work/node.log"; echo "no health answer from the installed node"; exit 1; }
 echo "check-package: installed node healthy: $health"
 kill "$node"; wait "$node" 2>/dev/null || true; node=

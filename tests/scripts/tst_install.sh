@@ -5,6 +5,7 @@
 # pass their validators where those are installed.
 # Usage: tst_install.sh BUILD_DIR
 set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib/node-health.sh"
 build=$1
 work=$(mktemp -d)
 node=
@@ -59,15 +60,7 @@ fi
 : >"$work/node.log"
 XDG_RUNTIME_DIR=$work "$prefix/bin/ferry" --headless --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/node.log" 2>&1 &
 node=$!
-health=
-for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*HTTP endpoint on http://127\.0\.0\.1:\([0-9]*\)/api/v1/.*|\1|p' "$work/node.log" | head -n 1)
-    if [ -n "$port" ]; then
-        health=$(curl -fsS "http://127.0.0.1:$port/api/v1/health" || true)
-        [ -n "$health" ] && break
-    fi
-    sleep 0.1
-done
+health=$(wait_for_health "$work/node.log")
 [[ $health == *'"status"'* ]] || { fail "no health answer from the installed node"; cat "$work/node.log"; }
 
 if [ "$failures" -gt 0 ]; then
