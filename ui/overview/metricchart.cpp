@@ -9,19 +9,28 @@
 #include <QtCharts/QChart>
 #include <QtCharts/QChartView>
 #include <QtCharts/QDateTimeAxis>
+#include <QtCharts/QLegendMarker>
 #include <QtCharts/QLineSeries>
 #include <QtCharts/QValueAxis>
 
+#include <algorithm>
 #include <cmath>
 
 namespace Ferry {
 
 struct MetricChart::Charts
 {
+    // One line of the chart: Qt Charts has no break in a series, so a line with gaps is drawn
+    // as several series with one pen; only the first has a legend entry.
+    struct Line
+    {
+        QPen pen;
+        QList<QLineSeries *> segments; // segments[0] always exists
+    };
     QChart *chart = nullptr;
     QDateTimeAxis *time = nullptr;
     QValueAxis *values = nullptr;
-    QList<QLineSeries *> lines;
+    QList<Line> lines;
 };
 
 namespace {
@@ -36,6 +45,26 @@ double niceCeiling(double value)
             return step * magnitude;
     }
     return 10 * magnitude;
+}
+
+// Where ascending points split into runs with no gap: the indexes where a new run starts.
+QList<qsizetype> runStarts(const QList<QPointF> &points)
+{
+    QList<qsizetype> starts{0};
+    if (points.size() < 3)
+        return starts;
+    QList<double> steps;
+    steps.reserve(points.size() - 1);
+    for (qsizetype i = 1; i < points.size(); ++i)
+        steps.append(points.at(i).x() - points.at(i - 1).x());
+    QList<double> sorted = steps;
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    const double gap = qMax(3 * sorted.at(sorted.size() / 2), 2'500.0);
+    for (qsizetype i = 0; i < steps.size(); ++i) {
+        if (steps.at(i) > gap)
+            starts.append(i + 1);
+    }
+    return starts;
 }
 } // namespace
 
@@ -134,25 +163,47 @@ void MetricChart::changeEvent(QEvent *event)
 
 int MetricChart::addLine(const QString &name, const QColor &color, bool dashed)
 {
-    auto *line = new QLineSeries;
-    line->setName(name);
     QPen pen(color);
     pen.setWidthF(1.5);
     if (dashed)
         pen.setStyle(Qt::DashLine);
-    line->setPen(pen);
-    m_charts->chart->addSeries(line);
-    line->attachAxis(m_charts->time);
-    line->attachAxis(m_charts->values);
+    Charts::Line line{pen, {}};
+    line.segments.append(addSegment(pen));
+    line.segments.constFirst()->setName(name);
     m_charts->lines.append(line);
     if (m_charts->lines.size() > 1)
         m_charts->chart->legend()->show();
     return int(m_charts->lines.size() - 1);
 }
 
+QLineSeries *MetricChart::addSegment(const QPen &pen)
+{
+    auto *segment = new QLineSeries;
+    segment->setPen(pen);
+    m_charts->chart->addSeries(segment);
+    segment->attachAxis(m_charts->time);
+    segment->attachAxis(m_charts->values);
+    return segment;
+}
+
 void MetricChart::setPoints(int line, const QList<QPointF> &points)
 {
-    m_charts->lines.at(line)->replace(points);
+    Charts::Line &target = m_charts->lines[line];
+    const QList<qsizetype> starts = runStarts(points);
+    while (target.segments.size() < starts.size()) {
+        QLineSeries *segment = addSegment(target.pen);
+        for (QLegendMarker *marker : m_charts->chart->legend()->markers(segment))
+            marker->setVisible(false);
+        target.segments.append(segment);
+    }
+    for (qsizetype i = 0; i < target.segments.size(); ++i) {
+        if (i >= starts.size()) {
+            target.segments.at(i)->clear(); // kept for the next gap
+            continue;
+        }
+        const qsizetype end = i + 1 < starts.size() ? starts.at(i + 1) : points.size();
+        target.segments.at(i)->replace(points.mid(starts.at(i), end - starts.at(i)));
+    }
     rescale();
 }
 
@@ -175,16 +226,29 @@ QString MetricChart::current() const
 
 int MetricChart::pointCount(int line) const
 {
-    return int(m_charts->lines.at(line)->count());
+    int count = 0;
+    for (const QLineSeries *segment : m_charts->lines.at(line).segments)
+        count += int(segment->count());
+    return count;
+}
+
+int MetricChart::segmentCount(int line) const
+{
+    int count = 0;
+    for (const QLineSeries *segment : m_charts->lines.at(line).segments)
+        count += segment->count() > 0 ? 1 : 0;
+    return count;
 }
 
 void MetricChart::rescale()
 {
     double highest = 0;
-    for (const QLineSeries *line : std::as_const(m_charts->lines)) {
-        const QList<QPointF> points = line->points();
-        for (const QPointF &point : points)
-            highest = qMax(highest, point.y());
+    for (const Charts::Line &line : std::as_const(m_charts->lines)) {
+        for (const QLineSeries *segment : line.segments) {
+            const QList<QPointF> points = segment->points();
+            for (const QPointF &point : points)
+                highest = qMax(highest, point.y());
+        }
     }
     const double top = niceCeiling(highest * 1.1);
     m_charts->values->setRange(0, top);
