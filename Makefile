@@ -69,7 +69,8 @@ tsan:
 	@cd build-tsan && LD_PRELOAD=$(CURDIR)/build-tsan/libferry-tsan-qt.so \
 		TSAN_OPTIONS="$(TSAN_OPTIONS_CI)" ctest --output-on-failure --timeout 1200 \
 		-j $(JOBS) -R '^($(subst $(space),|,$(strip $(TSAN_TESTS))))(_pg)?$$' $(CTEST_ARGS)
-space := $(subst ,, ) # one space, for the -R regex above
+# One space, for the -R regex above.
+space := $(subst ,, )
 
 # Installs into PREFIX (default /usr/local): the binary, desktop entry, icons, AppStream metadata,
 # man page, bash completion and systemd unit.
