@@ -55,7 +55,7 @@ UBSAN_OPTIONS_CI = halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressi
 TSAN_TESTS = tst_dispatcher tst_queueraces tst_jobqueue \
 	tst_connectionpool tst_postgrespool \
 	tst_httpserver tst_httplimits tst_httpabort tst_httpwritestall tst_httphostile \
-	tst_httpdecidelater \
+	tst_httpdecidelater tst_httpdescriptors \
 	tst_clusternode tst_clusterpostgres tst_clusterquota tst_clusterdispatch \
 	tst_ratelimiter tst_sharedratelimit \
 	tst_quotaledger tst_quotareservations tst_quotahold
