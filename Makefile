@@ -16,7 +16,7 @@ ifneq ($(SANITIZE),)
 CMAKE_FLAGS += -DFERRY_SANITIZE=$(SANITIZE) -DFERRY_BUILD_BENCH=OFF -DFERRY_WERROR=OFF
 endif
 
-.PHONY: run test test-asan install package bench soak fuzz deps configure build format clean
+.PHONY: run test test-asan tsan install package bench soak fuzz deps configure build format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -44,6 +44,33 @@ test-asan:
 # loads before the ASan runtime; the order does not matter for what these tests check.
 ASAN_OPTIONS_CI = detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1:verify_asan_link_order=0
 UBSAN_OPTIONS_CI = halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/sanitizers/ubsan.supp
+
+# The concurrency suites under ThreadSanitizer, in build-tsan: the dispatcher, the connection
+# pools, the HTTP server, the cluster, the rate limiter and the quota ledger, on SQLite and (the
+# _pg variants, with the throwaway server) PostgreSQL. Only their targets are built. Any report
+# fails its test (exitcode=66; halt_on_error=0 so that a run shows every report). Debian's Qt is
+# not built with TSan: tests/sanitizers/tsan-qt-handoffs.cpp (preloaded) tells TSan what Qt
+# synchronises between threads, ignore_noninstrumented_modules=1 leaves unchecked what Qt, glib
+# and libpq touch through libc, and tests/sanitizers/tsan.supp says what else is Qt's and why.
+TSAN_TESTS = tst_dispatcher tst_queueraces tst_jobqueue \
+	tst_connectionpool tst_postgrespool \
+	tst_httpserver tst_httplimits tst_httpabort tst_httpwritestall tst_httphostile \
+	tst_httpdecidelater tst_httpdescriptors \
+	tst_clusternode tst_clusterpostgres tst_clusterquota tst_clusterdispatch \
+	tst_ratelimiter tst_sharedratelimit \
+	tst_quotaledger tst_quotareservations tst_quotahold
+TSAN_OPTIONS_CI = halt_on_error=0:exitcode=66:ignore_noninstrumented_modules=1:second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/tests/sanitizers/tsan.supp
+tsan:
+	@$(MAKE) --no-print-directory configure BUILD_DIR=build-tsan SANITIZE=thread
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	@$(CXX) -shared -fPIC -O1 -std=c++20 $$(pkg-config --cflags Qt6Core) \
+		-o build-tsan/libferry-tsan-qt.so tests/sanitizers/tsan-qt-handoffs.cpp \
+		$$(pkg-config --libs Qt6Core) -ldl
+	@cd build-tsan && LD_PRELOAD=$(CURDIR)/build-tsan/libferry-tsan-qt.so \
+		TSAN_OPTIONS="$(TSAN_OPTIONS_CI)" ctest --output-on-failure --timeout 1200 \
+		-j $(JOBS) -R '^($(subst $(space),|,$(strip $(TSAN_TESTS))))(_pg)?$$' $(CTEST_ARGS)
+# One space, for the -R regex above.
+space := $(subst ,, )
 
 # Installs into PREFIX (default /usr/local): the binary, desktop entry, icons, AppStream metadata,
 # man page, bash completion and systemd unit.
