@@ -1,5 +1,6 @@
 #include "httptestsupport.h"
 
+#include <QMutex>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QThread>
@@ -109,8 +110,11 @@ private Q_SLOTS:
     void responderOutlivesTheServer()
     {
         TestHandler handler;
+        // Written on the network thread, read here: under a lock (ThreadSanitizer).
+        QMutex keptMutex;
         std::optional<Responder> kept;
         handler.onHandle = [&](Request, std::unique_ptr<BodyConsumer>, Responder respond) {
+            QMutexLocker lock(&keptMutex);
             kept = respond;
         };
         auto server = std::make_unique<HttpServer>(handler, fastLimits());
@@ -119,7 +123,12 @@ private Q_SLOTS:
         RawClient client(*port);
         QVERIFY(client.waitConnected());
         client.send("GET / HTTP/1.1\r\n\r\n");
-        QTRY_VERIFY_WITH_TIMEOUT(kept.has_value(), 10'000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                QMutexLocker lock(&keptMutex);
+                return kept.has_value();
+            }(),
+            10'000);
         server.reset();
         (*kept)(Response::json(200, {})); // no server, no connection: nothing happens
         QVERIFY(kept->answered());
