@@ -5,11 +5,14 @@ rejected and some that fail, so the console has something true to show (issue 16
 with real data, the README's screenshots).
 
     scripts/demo-data.py --ferry build/app/ferry --data-dir /tmp/ferry-demo [--users 100]
-                         [--uploads 1000]
+                         [--uploads 1000] [--port PORT [--pace SECONDS]]
 
 It starts `ferry --headless` on the data directory (SQLite), creates the users with
 `ferry user add`, uploads from 8 threads, waits until every job has ended, and stops the node.
-Python's standard library only.
+With --port, a node already runs on the data directory and listens there (the console, for
+pictures of it at work: scripts/screenshots.sh LIVE_SECONDS): the users are added to it and the
+uploads go to it, each thread resting --pace seconds between uploads; it is neither started nor
+stopped. Python's standard library only.
 """
 
 import argparse
@@ -167,6 +170,9 @@ def main():
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--port", type=int, help="upload to the node already listening here")
+    parser.add_argument("--pace", type=float, default=0.0,
+                        help="seconds each thread rests between uploads")
     args = parser.parse_args()
     os.makedirs(args.data_dir, exist_ok=True)
     node = Node(os.path.abspath(args.ferry), os.path.abspath(args.data_dir))
@@ -175,7 +181,10 @@ def main():
         name = f"{random.Random(i).choice(FIRST).lower()}{i}"
         tokens.append(json.loads(node.cli("user", "add", name, "--json"))["token"])
         node.cli("quota", "set", name, "--uploads", "unlimited", "--bytes", "unlimited")
-    node.start()
+    if args.port:
+        node.port = args.port
+    else:
+        node.start()
     counter = iter(range(args.uploads))
     lock = threading.Lock()
     accepted = [0]
@@ -190,6 +199,7 @@ def main():
             if upload(node.port, tokens[index % len(tokens)], rnd, index):
                 with lock:
                     accepted[0] += 1
+            time.sleep(args.pace)
 
     threads = [threading.Thread(target=worker, args=(args.seed * 100 + t,)) for t in range(8)]
     for t in threads:
@@ -197,6 +207,8 @@ def main():
     for t in threads:
         t.join()
     print(f"demo-data: {accepted[0]} of {args.uploads} uploads accepted; waiting for the jobs")
+    if args.port:
+        return
     for _ in range(1200):
         status = json.loads(node.cli("status", "--json"))
         counts = status.get("counts", status)

@@ -1,5 +1,7 @@
 #include "ui/jobs/jobdetailhtml.h"
 
+#include "ui/jobs/durationtext.h"
+
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -56,9 +58,7 @@ QString resultHtml(const QJsonObject &result)
     }
     if (!duration.isUndefined()) {
         const qint64 ms = duration.toInteger();
-        row(QStringLiteral("Duration"),
-            ms < 1000 ? QStringLiteral("%1 ms").arg(ms)
-                      : QStringLiteral("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1));
+        row(QStringLiteral("Duration"), durationText(ms));
         if (!read.isUndefined() && ms > 0) {
             row(QStringLiteral("Rows per second"),
                 number(qint64(double(read.toInteger()) * 1000.0 / double(ms))));
