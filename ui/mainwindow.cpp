@@ -60,6 +60,7 @@ MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     m_pages->setObjectName(QStringLiteral("pages"));
     m_overview = new OverviewPage(m_context, this);
     m_jobs = new JobsPage(m_context, this);
+    connect(m_jobs, &JobsPage::selectionChanged, this, &MainWindow::updateActions);
     m_datasets = new DatasetsPage(m_context, this);
     m_users = new UsersPage(m_context, this);
     m_settings = new SettingsPage(m_context, this);
@@ -284,12 +285,13 @@ void MainWindow::buildToolbar()
     updateLimits();
 }
 
-// Cancel and retry act on the Jobs page's selection: enabled while that page is shown.
+// Cancel and retry act on the Jobs page's selection: enabled while that page is shown with jobs
+// selected.
 void MainWindow::updateActions()
 {
-    const bool onJobs = m_pages->currentIndex() == Jobs;
-    m_actions.value(QStringLiteral("cancelSelected"))->setEnabled(onJobs);
-    m_actions.value(QStringLiteral("retrySelected"))->setEnabled(onJobs);
+    const bool enabled = m_pages->currentIndex() == Jobs && m_jobs->selectedCount() > 0;
+    m_actions.value(QStringLiteral("cancelSelected"))->setEnabled(enabled);
+    m_actions.value(QStringLiteral("retrySelected"))->setEnabled(enabled);
 }
 
 void MainWindow::refreshCurrentPage()

@@ -132,7 +132,12 @@ private Q_SLOTS:
         QTest::keyClick(c.window.get(), Qt::Key_F5); // Refresh reads the new job now
         auto *view = c.find<QTableView>("jobsView");
         QTRY_COMPARE(view->model()->rowCount(), 1);
+        // Nothing selected: nothing to cancel or retry.
+        QVERIFY(!c.window->action(QStringLiteral("cancelSelected"))->isEnabled());
+        QVERIFY(!c.window->action(QStringLiteral("retrySelected"))->isEnabled());
         view->selectRow(0);
+        QVERIFY(c.window->action(QStringLiteral("cancelSelected"))->isEnabled());
+        QVERIFY(c.window->action(QStringLiteral("retrySelected"))->isEnabled());
         QTest::keyClick(c.window.get(), Qt::Key_X, Qt::ControlModifier | Qt::ShiftModifier);
         QTRY_COMPARE((*c.t.store->job(id, std::nullopt))->status, JobStatus::Cancelled);
         // Ctrl+Shift+R retries it: back to pending.

@@ -279,6 +279,13 @@ void JobsPage::connectTable()
                 if (current.isValid())
                     showDetail(m_model->jobId(current.row()));
             });
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { Q_EMIT selectionChanged(selectedCount()); });
+}
+
+int JobsPage::selectedCount() const
+{
+    return int(m_view->selectionModel()->selectedRows().size());
 }
 
 // The visible rows (and, less often, the count and the users) are re-read every second.

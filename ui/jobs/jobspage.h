@@ -48,10 +48,14 @@ public:
     // re-read the rows shown, the count and the users now.
     void cancelSelected();
     void retrySelected();
+    // How many rows are selected (what cancelSelected and retrySelected act on).
+    int selectedCount() const;
     void focusSearch();
     void refresh();
 
 Q_SIGNALS:
+    // The selection changed: selected rows now.
+    void selectionChanged(int selected);
     // After an action was applied (or failed): what it did, as shown on the page.
     void actionFinished(const QString &summary);
     // The detail pane now shows this job.
