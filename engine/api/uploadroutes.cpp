@@ -400,7 +400,8 @@ void UploadRoutes::upload(const ApiCall &call)
         if (auto completed =
                 m_keys.complete(userId, state->key, submitted->sessionId, submitted->jobId, answer);
             !completed) {
-            // The job is queued: answer it. A retry within AbandonedAfterMs gets 409.
+            // The job is queued: answer it. IdempotencyKeys writes the answer once the store
+            // takes it (retryPending); a retry meanwhile gets 409, never a second job.
             qCWarning(lcUploads) << "could not store the answer of an idempotent upload:"
                                  << completed.error().toString();
         }
