@@ -10,6 +10,8 @@ CommandLine::CommandLine()
         "Ferry: an operator console with an embedded multi-user job engine.\n\n"
         "Commands:\n"
         "  (none)                       open the console (headless when there is no display)\n"
+        "  --observe --db postgresql://...   open the console on a cluster's database without\n"
+        "                               joining it: no jobs, no HTTP port, never the leader\n"
         "  user add NAME [--tier T] [--json]   create a user; prints its API token once\n"
         "  user list [--json]           list users\n"
         "  user disable|enable NAME     refuse or accept a user's token\n"
@@ -43,6 +45,10 @@ CommandLine::CommandLine()
     m_parser.addVersionOption();
     m_parser.addOption({QStringLiteral("headless"),
                         QStringLiteral("Run the engine without a window (server mode).")});
+    m_parser.addOption({QStringLiteral("observe"),
+                        QStringLiteral("Open the console on a cluster's PostgreSQL (--db) as an "
+                                       "observer: it runs no job, opens no port and never leads, "
+                                       "and steers what every node does.")});
     for (const ConfigLoader::Option &option : ConfigLoader::options()) {
         m_parser.addOption(
             {option.name,

@@ -41,7 +41,14 @@ Result<QHostAddress> listenAddress(const QString &host)
 
 } // namespace
 
-EngineHost::EngineHost(const FerryConfig &config) : m_config(config) {}
+EngineHost::EngineHost(const FerryConfig &config, Role role) : m_config(config), m_role(role) {}
+
+MetricFeed *EngineHost::metrics()
+{
+    if (m_monitor)
+        return m_monitor.get();
+    return m_clusterMetrics.get();
+}
 
 EngineHost::~EngineHost()
 {
@@ -51,6 +58,7 @@ EngineHost::~EngineHost()
     m_settings.reset();         // its appliers point at what follows
     m_cluster.reset();          // cluster: samples the dispatcher and the probe
     m_monitor.reset();
+    m_clusterMetrics.reset();
     m_http.reset();
     m_eventRoutes.reset(); // events: after the server (it holds the streams), before the store
     m_eventHub.reset();
@@ -77,8 +85,15 @@ EngineHost::~EngineHost()
 
 Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config, Role role)
 {
-    std::unique_ptr<EngineHost> host(new EngineHost(config));
+    std::unique_ptr<EngineHost> host(new EngineHost(config, role));
     const bool sqlite = config.database.backend == DatabaseConfig::Backend::Sqlite;
+    if (role == Role::Observer && sqlite) {
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("--observe needs a cluster's PostgreSQL database."),
+                         QStringLiteral("Pass --db postgresql://user@host:port/db, the database "
+                                        "the nodes share. On SQLite, open the console with "
+                                        "'ferry' on the machine that runs the engine."));
+    }
     if (role == Role::Engine && sqlite) {
         // One engine per SQLite store: its start-up rescue assumes no other engine is running.
         // The lock sits beside the database file, wherever --db puts it.
@@ -100,6 +115,7 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     // reservations of its requests (released once the registry no longer lists it) and the name
     // of its PostgreSQL sessions (ended when the cluster declares the node dead).
     const QString nodeId = makeNodeId();
+    host->m_nodeId = nodeId;
     DatabaseConfig database = config.database;
     database.minFreeDiskBytes = config.minFreeDiskBytes;
     database.sessionName = DatabaseConfig::sessionNameFor(nodeId);
@@ -191,6 +207,11 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
             });
         host->createMonitor();
         host->createCluster();
+    } else if (role == Role::Observer) {
+        host->m_probe = std::make_unique<ProcProbe>(host->m_config.dataDir);
+        host->m_clusterMetrics = std::make_unique<ClusterMetrics>(*host->m_store, host->m_clock,
+                                                                  ClusterMetrics::Options());
+        host->createCluster();
     }
     return host;
 }
@@ -226,6 +247,10 @@ void EngineHost::createMonitor()
     options.governor.lowWaterBytes = m_config.memoryLowBytes;
     options.governor.holdMs = m_config.memoryHoldSeconds * 1000;
     options.governor.minFreeDiskBytes = m_config.minFreeDiskBytes;
+    // Its history: the one engine's on SQLite (kept across restarts), this node's on PostgreSQL,
+    // where an observing console sums every node's (ClusterMetrics).
+    if (m_config.database.backend == DatabaseConfig::Backend::Postgres)
+        options.series = m_nodeId;
     m_monitor =
         std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
                                           m_store.get(), concurrencyControlOf(*m_dispatcher));
@@ -243,16 +268,21 @@ void EngineHost::createCluster()
 {
     const bool sqlite = m_config.database.backend == DatabaseConfig::Backend::Sqlite;
     ClusterNode::Options options;
-    options.nodeId = m_dispatcher->nodeId();
+    options.nodeId = m_nodeId;
     options.version = QStringLiteral(FERRY_VERSION_STRING);
     options.exclusiveStore = sqlite;
+    options.observer = m_role == Role::Observer;
     // A dead node's jobs come back within one job lease: it is declared dead after half a lease
     // without a heartbeat, and a dead leader's lease (a third of a job lease) passes to another
     // node in time to do it.
     options.deadAfterMs = qMax<qint64>(3 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 2);
     options.leaderLeaseMs =
         qMax<qint64>(2 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 3);
-    options.runningJobs = [dispatcher = m_dispatcher.get()] { return dispatcher->runningCount(); };
+    if (m_dispatcher) {
+        options.runningJobs = [dispatcher = m_dispatcher.get()] {
+            return dispatcher->runningCount();
+        };
+    }
     options.rssBytes = [probe = m_probe.get()]() -> qint64 {
         auto rss = probe->processRssBytes();
         return rss ? *rss : -1;
@@ -261,7 +291,8 @@ void EngineHost::createCluster()
     options.databaseClock = sqlite ? nullptr : &m_clock;
     m_cluster = std::make_unique<ClusterNode>(*m_store, m_clock, std::move(options));
     // Once-per-cluster maintenance (ageing, pruning, session files) only on the leader.
-    m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
+    if (m_dispatcher)
+        m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
     if (!sqlite) {
         NotificationListener::Callbacks callbacks;
         callbacks.jobsEnqueued = [this, queue = m_queue.get()] {
@@ -283,7 +314,7 @@ void EngineHost::createCluster()
             queue->reloadPaused();
         };
         // Held back by --cluster-max-running: jobs ended on another node, claim now.
-        if (m_config.queue.clusterMaxRunning > 0) {
+        if (m_config.queue.clusterMaxRunning > 0 && m_dispatcher) {
             callbacks.slotsFreed = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
         }
         m_listener =
@@ -293,7 +324,8 @@ void EngineHost::createCluster()
 
 Result<void> EngineHost::startCluster()
 {
-    m_cluster->setAddress(QStringLiteral("%1:%2").arg(m_config.listenHost).arg(m_httpPort));
+    if (m_httpPort != 0) // an observer listens nowhere: its address stays empty
+        m_cluster->setAddress(QStringLiteral("%1:%2").arg(m_config.listenHost).arg(m_httpPort));
     if (auto started = m_cluster->start(); !started)
         return started;
     if (m_listener) {
@@ -310,8 +342,18 @@ Result<void> EngineHost::startCluster()
 
 Result<void> EngineHost::start()
 {
-    if (!m_dispatcher)
+    if (m_role == Role::Tool)
         return {};
+    if (m_role == Role::Observer) {
+        // No worker, no port, no leader candidacy: only the registry (as an observer), the
+        // cluster's notifications (pause, cancels, settings) and its charts.
+        if (auto clustered = startCluster(); !clustered)
+            return clustered;
+        m_clusterMetrics->start();
+        qCInfo(lcHost).noquote() << "observing the cluster on" << m_config.database.describe()
+                                 << "as node" << m_nodeId << "- no jobs run here";
+        return {};
+    }
     if (auto started = m_dispatcher->start(); !started)
         return started;
     RateLimitPolicy policy;
@@ -519,6 +561,8 @@ void EngineHost::stop()
 {
     if (m_monitor)
         m_monitor->stop(); // resource monitor: first, before what it samples goes away
+    if (m_clusterMetrics)
+        m_clusterMetrics->stop();
     if (m_eventHub)
         m_eventHub->stop(); // events: the streams end cleanly before the server closes
     if (m_http)

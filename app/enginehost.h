@@ -22,6 +22,7 @@
 #include "http/httpserver.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationundosweeper.h"
+#include "monitor/clustermetrics.h"
 #include "monitor/procprobe.h"
 #include "monitor/resourcemonitor.h"
 #include "queue/dispatcher.h"
@@ -48,22 +49,30 @@ public:
     enum class Role {
         Engine, // runs jobs: takes the data dir's engine lock, rescues, dispatches
         Tool,   // a shell command: reads and writes the store, runs nothing
+        // A console on a cluster's PostgreSQL (`ferry --observe`): registers as an observer
+        // node, follows the cluster's pause, cancels and settings, and charts the nodes'
+        // samples; runs no job, opens no port, never leads.
+        Observer,
     };
 
     static Result<std::unique_ptr<EngineHost>> create(const FerryConfig &config, Role role);
     ~EngineHost();
     Q_DISABLE_COPY_MOVE(EngineHost)
 
-    Result<void> start(); // Engine role: starts dispatching
+    // Engine role: starts dispatching and listening; Observer: joins the cluster as an observer.
+    Result<void> start();
     void stop();
 
     const FerryConfig &config() const { return m_config; }
+    Role role() const { return m_role; }
+    // This process's node id (the cluster registry, the leases of the jobs it runs).
+    QString nodeId() const { return m_nodeId; }
     Store &store() { return *m_store; }
     JobQueue &queue() { return *m_queue; }
     UserDirectory &users() { return *m_users; }
     QuotaLedger &quotas() { return *m_quotas; }
     UploadReruns &reruns() { return *m_reruns; }
-    Dispatcher *dispatcher() { return m_dispatcher.get(); }
+    Dispatcher *dispatcher() { return m_dispatcher.get(); } // Engine role only; null otherwise
     BlobStore &blobs() { return *m_blobs; }
     // The HTTP endpoint's port once start() listened (0 before).
     quint16 httpPort() const { return m_httpPort; }
@@ -71,18 +80,23 @@ public:
     // Engine role: the resource monitor (samples, history, adaptive concurrency); null otherwise.
     // Its signals come from its own thread.
     ResourceMonitor *monitor() { return m_monitor.get(); }
+    // The console's charts: the monitor (Engine role), the cluster's summed samples (Observer);
+    // null for tools.
+    MetricFeed *metrics();
     // The console's Settings page: overrides saved in the store, applied live where possible.
     SettingsService &settings() { return *m_settings; }
     // Cluster (Engine role): this node's registration, heartbeat and leader lease; null for tools.
     ClusterNode *cluster() { return m_cluster.get(); }
 
 private:
-    explicit EngineHost(const FerryConfig &config);
+    EngineHost(const FerryConfig &config, Role role);
     void createMonitor();
     void createCluster();
     Result<void> startCluster();
 
     FerryConfig m_config;
+    const Role m_role;
+    QString m_nodeId;
     // The engine's one clock: on PostgreSQL the database's (learned at create() and at every
     // cluster heartbeat), so every node of a cluster counts in one time; on SQLite the machine's.
     SystemClock m_systemClock;
@@ -127,7 +141,8 @@ private:
     // Resource monitor (Engine role).
     std::unique_ptr<ProcProbe> m_probe;
     std::unique_ptr<ResourceMonitor> m_monitor;
-    std::atomic<qint64> m_jobsFinished{0}; // completed, for the monitor's throughput
+    std::atomic<qint64> m_jobsFinished{0};            // completed, for the monitor's throughput
+    std::unique_ptr<ClusterMetrics> m_clusterMetrics; // Observer: the cluster's charts
     // Cluster: node registry and leader lease (both backends); LISTEN/NOTIFY (PostgreSQL only).
     std::unique_ptr<ClusterNode> m_cluster;
     std::unique_ptr<NotificationListener> m_listener;

@@ -86,7 +86,21 @@ int main(int argc, char **argv)
         return ExitUsage;
     }
 
-    auto host = EngineHost::create(*config, EngineHost::Role::Engine);
+    // --observe: the console only (a display is needed), on a cluster's PostgreSQL.
+    const bool observe = cli.isSet(QStringLiteral("observe"));
+    if (observe && headless) {
+        std::fprintf(stderr, "ferry: --observe opens the console and needs a display (DISPLAY, "
+                             "WAYLAND_DISPLAY or QT_QPA_PLATFORM); it cannot run --headless.\n");
+        return ExitUsage;
+    }
+    if (observe && config->database.backend != DatabaseConfig::Backend::Postgres) {
+        std::fprintf(stderr, "ferry: --observe needs a cluster's PostgreSQL database: pass --db "
+                             "postgresql://user@host:port/db. On SQLite, open the console with "
+                             "'ferry' on the machine that runs the engine.\n");
+        return ExitUsage;
+    }
+    auto host = EngineHost::create(*config,
+                                   observe ? EngineHost::Role::Observer : EngineHost::Role::Engine);
     if (!host) {
         std::fprintf(stderr, "ferry: %s\n", qPrintable(host.error().toString()));
         return ExitFailure;
@@ -116,7 +130,7 @@ int main(int argc, char **argv)
         EngineHost &engine = **host;
         ConsoleContext context{engine.store(),
                                engine.queue(),
-                               *engine.dispatcher(),
+                               engine.dispatcher(), // null when observing
                                engine.users(),
                                engine.quotas(),
                                engine.monitor(),
@@ -124,6 +138,8 @@ int main(int argc, char **argv)
                                QString(),
                                nullptr,
                                &log};
+        context.metrics = engine.metrics();
+        context.nodeId = engine.nodeId();
         context.settings = &engine.settings();
         context.reruns = &engine.reruns();
         context.windowSettings = windowSettings.get();

@@ -188,8 +188,8 @@ int main(int argc, char **argv)
     QuotaLedger quotas(store, clock);
     QThreadPool readers;
     readers.setMaxThreadCount(1);
-    ConsoleContext context{store,   queue,   dispatcher, users,   quotas,
-                           nullptr, nullptr, QString(),  &readers};
+    ConsoleContext context{store,   queue,   &dispatcher, users,   quotas,
+                           nullptr, nullptr, QString(),   &readers};
     auto *page = new JobsPage(context);
     page->resize(1200, 800);
     page->show();

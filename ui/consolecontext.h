@@ -10,6 +10,7 @@ namespace Ferry {
 class Dispatcher;
 class LogBuffer;
 class JobQueue;
+class MetricFeed;
 class QuotaLedger;
 class ResourceMonitor;
 class SettingsService;
@@ -25,10 +26,12 @@ struct ConsoleContext
 {
     Store &store;
     JobQueue &queue;
-    Dispatcher &dispatcher;
+    // This node's dispatcher; null in a console that observes a cluster (`ferry --observe`):
+    // no job runs there, and the pages show the cluster's figures instead.
+    Dispatcher *dispatcher;
     UserDirectory &users;
     QuotaLedger &quotas;
-    ResourceMonitor *monitor = nullptr; // null when the engine runs without one (tests)
+    ResourceMonitor *monitor = nullptr; // null when the engine runs without one (tests, observer)
     const FerryConfig *config = nullptr;
     QString endpoint;               // "http://127.0.0.1:8080/api/v1/", empty when not listening
     QThreadPool *readers = nullptr; // the console's store reads; set by MainWindow
@@ -36,6 +39,13 @@ struct ConsoleContext
     SettingsService *settings = nullptr; // Settings page; null: the page only shows the config
     UploadReruns *reruns = nullptr;      // the Jobs page's "Run again"; null: not offered
     QSettings *windowSettings = nullptr; // the window's remembered layout; null: not remembered
+    // The charts' samples: the monitor's, or (observer) the cluster's; null: the monitor's.
+    MetricFeed *metrics = nullptr;
+    QString nodeId = {}; // this process's node id; empty: the dispatcher's
+
+    bool observing() const { return dispatcher == nullptr; }
+    MetricFeed *chartFeed() const;
+    QString thisNode() const;
 };
 
 } // namespace Ferry

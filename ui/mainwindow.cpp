@@ -44,7 +44,8 @@ namespace Ferry {
 MainWindow::MainWindow(ConsoleContext context, QWidget *parent)
     : QMainWindow(parent), m_context(context), m_readers(new QThreadPool(this))
 {
-    setWindowTitle(QStringLiteral("Ferry"));
+    setWindowTitle(m_context.observing() ? QStringLiteral("Ferry — observing the cluster")
+                                         : QStringLiteral("Ferry"));
     setWindowIcon(applicationIcon());
     resize(1100, 700); // WindowState sizes it to the screen, or as it was left
     m_readers->setMaxThreadCount(1);
@@ -252,24 +253,28 @@ void MainWindow::buildToolbar()
     toolbar->addAction(m_actions.value(QStringLiteral("retrySelected")));
     toolbar->addAction(m_actions.value(QStringLiteral("find")));
     toolbar->addSeparator();
-    toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
-    m_concurrency = new QSpinBox(this);
-    m_concurrency->setObjectName(QStringLiteral("concurrency"));
-    m_concurrency->setRange(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency);
-    m_concurrency->setValue(m_context.dispatcher.maxConcurrency());
-    m_concurrency->setToolTip(QStringLiteral("Applied at once; running jobs are not interrupted."));
-    connect(m_concurrency, &QSpinBox::valueChanged, this, [this](int value) {
-        (void)m_context.dispatcher.setMaxConcurrency(value);
-        updateLimits();
-    });
-    toolbar->addWidget(m_concurrency);
-    m_effective = new QLabel(this);
-    m_effective->setObjectName(QStringLiteral("effectiveLimit"));
-    m_effective->setToolTip(
-        QStringLiteral("The adaptive limit: the resource governor lowers it under memory or CPU "
-                       "pressure and raises it back up to the configured maximum."));
-    toolbar->addWidget(m_effective);
-    toolbar->addSeparator();
+    // This node's maximum: an observer runs no job, so it has none (each node keeps its own).
+    if (Dispatcher *dispatcher = m_context.dispatcher) {
+        toolbar->addWidget(new QLabel(QStringLiteral(" Max concurrent jobs "), this));
+        m_concurrency = new QSpinBox(this);
+        m_concurrency->setObjectName(QStringLiteral("concurrency"));
+        m_concurrency->setRange(QueueConfig::MinConcurrency, QueueConfig::MaxConcurrency);
+        m_concurrency->setValue(dispatcher->maxConcurrency());
+        m_concurrency->setToolTip(
+            QStringLiteral("Applied at once; running jobs are not interrupted."));
+        connect(m_concurrency, &QSpinBox::valueChanged, this, [this, dispatcher](int value) {
+            (void)dispatcher->setMaxConcurrency(value);
+            updateLimits();
+        });
+        toolbar->addWidget(m_concurrency);
+        m_effective = new QLabel(this);
+        m_effective->setObjectName(QStringLiteral("effectiveLimit"));
+        m_effective->setToolTip(
+            QStringLiteral("The adaptive limit: the resource governor lowers it under memory or "
+                           "CPU pressure and raises it back up to the configured maximum."));
+        toolbar->addWidget(m_effective);
+        toolbar->addSeparator();
+    }
     toolbar->addWidget(new QLabel(QStringLiteral(" Per user "), this));
     m_perUserCap = new QSpinBox(this);
     m_perUserCap->setObjectName(QStringLiteral("perUserCap"));
@@ -325,10 +330,14 @@ void MainWindow::refreshCurrentPage()
 void MainWindow::buildAttention()
 {
     m_attention = new Attention(m_context, this);
-    connect(
-        &m_context.dispatcher, &Dispatcher::jobFinished, m_attention,
-        [attention = m_attention](qint64 id, int status) { attention->jobFinished(id, status); },
-        Qt::QueuedConnection); // from the dispatcher's thread
+    if (m_context.dispatcher) { // observing, no job ends here
+        connect(
+            m_context.dispatcher, &Dispatcher::jobFinished, m_attention,
+            [attention = m_attention](qint64 id, int status) {
+                attention->jobFinished(id, status);
+            },
+            Qt::QueuedConnection); // from the dispatcher's thread
+    }
     if (m_context.monitor) {
         connect(m_context.monitor, &ResourceMonitor::limitChanged, m_attention,
                 &Attention::limitChanged, Qt::QueuedConnection);
@@ -363,7 +372,8 @@ void MainWindow::buildAttention()
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    const int running = m_context.dispatcher.runningCount();
+    // Observing, closing stops nothing: the jobs run on the nodes.
+    const int running = m_context.dispatcher ? m_context.dispatcher->runningCount() : 0;
     if (!m_quitting && m_tray && m_tray->isVisible() && running > 0 && m_closeQuestion) {
         switch (m_closeQuestion(this, running)) {
         case CloseChoice::KeepRunningInTray:
@@ -404,7 +414,8 @@ void MainWindow::buildStatusBar()
     m_endpoint = new QLabel(this);
     m_endpoint->setObjectName(QStringLiteral("endpointStatus"));
     m_endpoint->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_endpoint->setText(m_context.endpoint.isEmpty()
+    m_endpoint->setText(m_context.observing() ? QStringLiteral("API: on the nodes, none here")
+                        : m_context.endpoint.isEmpty()
                             ? QStringLiteral("API: not listening")
                             : QStringLiteral("API: %1 (listening)").arg(m_context.endpoint));
     statusBar()->addPermanentWidget(m_endpoint);
@@ -412,7 +423,10 @@ void MainWindow::buildStatusBar()
     m_nodes->setObjectName(QStringLiteral("nodeCount"));
     // This node, until the Nodes page's first read counts every node on the database.
     m_nodes->setText(QStringLiteral("1 node"));
-    m_nodes->setToolTip(QStringLiteral("This node: %1").arg(m_context.dispatcher.nodeId()));
+    m_nodes->setToolTip(QStringLiteral("This node: %1%2")
+                            .arg(m_context.thisNode(), m_context.observing()
+                                                           ? QStringLiteral(" (an observer)")
+                                                           : QString()));
     statusBar()->addPermanentWidget(m_nodes);
     auto *timer = new QTimer(this); // running count and the adaptive limit change without signals
     timer->setInterval(1000);
@@ -443,8 +457,10 @@ void MainWindow::warnIfFailed(const Result<void> &write)
 
 void MainWindow::updateLimits()
 {
-    const int effective = m_context.dispatcher.effectiveConcurrency();
-    const int configured = m_context.dispatcher.maxConcurrency();
+    if (!m_context.dispatcher)
+        return; // observing: each node has its own
+    const int effective = m_context.dispatcher->effectiveConcurrency();
+    const int configured = m_context.dispatcher->maxConcurrency();
     m_effective->setText(effective < configured
                              ? QStringLiteral(" adaptive: <b>%1</b> ").arg(effective)
                              : QStringLiteral(" adaptive: %1 ").arg(effective));
@@ -469,13 +485,20 @@ void MainWindow::updateStatus(const QString &storeError)
     pause->setText(paused ? QStringLiteral("Resume queue") : QStringLiteral("Pause queue"));
     pause->setIcon(consoleIcon(paused ? QStringLiteral("media-playback-start")
                                       : QStringLiteral("media-playback-pause")));
-    m_status->setText(
-        storeError.isEmpty()
-            ? QStringLiteral("%1 running of %2 allowed%3")
-                  .arg(m_context.dispatcher.runningCount())
-                  .arg(m_context.dispatcher.effectiveConcurrency())
-                  .arg(paused ? QStringLiteral(" · PAUSED: nothing new starts") : QString())
-            : QStringLiteral("Store error: ") + storeError);
+    const QString pausedText = paused ? QStringLiteral(" · PAUSED: nothing new starts") : QString();
+    if (!storeError.isEmpty()) {
+        m_status->setText(QStringLiteral("Store error: ") + storeError);
+    } else if (const Dispatcher *dispatcher = m_context.dispatcher) {
+        m_status->setText(QStringLiteral("%1 running of %2 allowed%3")
+                              .arg(dispatcher->runningCount())
+                              .arg(dispatcher->effectiveConcurrency())
+                              .arg(pausedText));
+    } else {
+        m_status->setText(QStringLiteral("Observing: %1 running on the cluster's nodes, none "
+                                         "here%2")
+                              .arg(m_nodesPage->runningJobs())
+                              .arg(pausedText));
+    }
 }
 
 QCoro::Task<> MainWindow::togglePaused()

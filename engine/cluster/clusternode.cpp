@@ -39,6 +39,8 @@ void ClusterNode::addLeaderTask(std::function<void()> task)
 
 bool ClusterNode::isLeader() const
 {
+    if (m_options.observer)
+        return false;
     if (m_options.exclusiveStore)
         return true;
     return m_clock.nowMs() < m_leaderUntil.load();
@@ -70,6 +72,7 @@ Result<void> ClusterNode::start()
     self.heartbeatAt = m_startedAt;
     self.runningJobs = 0;
     self.rssBytes = m_options.rssBytes ? m_options.rssBytes() : -1;
+    self.observer = m_options.observer;
     if (auto registered = m_store.upsertNode(self); !registered)
         return registered.error();
     tick();
@@ -103,8 +106,11 @@ void ClusterNode::stop()
         return;
     std::lock_guard lock(m_tickMutex);
     setLeaderUntil(0);
-    if (auto released = m_store.releaseClusterLease(LeaderLeaseName, m_options.nodeId); !released)
-        qCWarning(lcCluster) << released.error().toString();
+    if (!m_options.observer) { // an observer held no lease
+        if (auto released = m_store.releaseClusterLease(LeaderLeaseName, m_options.nodeId);
+            !released)
+            qCWarning(lcCluster) << released.error().toString();
+    }
     if (auto removed = m_store.removeNode(m_options.nodeId); !removed)
         qCWarning(lcCluster) << removed.error().toString();
     m_startedAt = 0;
@@ -136,8 +142,11 @@ void ClusterNode::tick()
     self.heartbeatAt = now;
     self.runningJobs = m_options.runningJobs ? m_options.runningJobs() : 0;
     self.rssBytes = m_options.rssBytes ? m_options.rssBytes() : -1;
+    self.observer = m_options.observer;
     if (auto beat = m_store.upsertNode(self); !beat)
         qCWarning(lcCluster) << "heartbeat:" << beat.error().toString();
+    if (m_options.observer)
+        return; // never a candidate for the leader lease
 
     // The lease, renewed every tick. An exclusive store (SQLite) takes over whatever a crashed
     // predecessor left: it passes "now" as the end of time, so any lease counts as expired.

@@ -20,7 +20,8 @@ namespace Ferry {
 // cluster of one): on its own thread (`ferry-cluster`), every heartbeat interval it
 //  0. reads the database's clock (with a databaseClock: the times below are the database's);
 //  1. upserts its `nodes` row (address, running jobs, RSS, version, heartbeat time);
-//  2. takes or renews the leader lease (Store::acquireClusterLease); failing to, or failing to
+//  2. (not an observer) takes or renews the leader lease (Store::acquireClusterLease); failing to,
+//  or failing to
 //     reach the database, ends its leadership at once;
 //  3. as leader, rescues the jobs of nodes whose heartbeat is older than deadAfterMs
 //     (Store::rescueDeadNodes) and runs the leader tasks added with addLeaderTask.
@@ -43,6 +44,10 @@ public:
         // SQLite: the only engine on the store (its lock file proves it), hence always leader;
         // it takes over a lease a crashed predecessor left behind at once.
         bool exclusiveStore = false;
+        // A console observing the cluster (`ferry --observe`): registered (role 'observer') and
+        // heartbeating, so the Nodes page lists it, but it never takes the leader lease, so it
+        // never rescues dead nodes or runs leader tasks.
+        bool observer = false;
         std::function<int()> runningJobs;     // Dispatcher::runningCount
         std::function<qint64()> rssBytes;     // ProcProbe; -1 when unknown
         std::function<void(int)> jobsRescued; // jobs of dead nodes back in the queue (wake)

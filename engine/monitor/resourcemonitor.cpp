@@ -23,7 +23,7 @@ ResourceMonitor::ResourceMonitor(SystemProbe &probe,
                                  MetricStore *store,
                                  ConcurrencyControl control,
                                  QObject *parent)
-    : QObject(parent)
+    : MetricFeed(parent)
     , m_probe(probe)
     , m_clock(clock)
     , m_sources(std::move(sources))
@@ -227,8 +227,9 @@ void ResourceMonitor::record(const ResourceSample &sample)
     if (!m_store)
         return;
     if (completedMinute) {
-        auto saved = m_store->saveMetricSamples(MetricResolution::Minute, {*completedMinute},
-                                                sample.timestampMs - MinuteWindowMs);
+        auto saved =
+            m_store->saveMetricSamples(MetricResolution::Minute, m_options.series,
+                                       {*completedMinute}, sample.timestampMs - MinuteWindowMs);
         if (!saved)
             warnOnce(saved.error());
     }
@@ -255,8 +256,8 @@ void ResourceMonitor::saveOnStop()
     }
     if (!partial)
         return;
-    if (auto saved = m_store->saveMetricSamples(MetricResolution::Minute, {*partial},
-                                                partial->timestampMs - MinuteWindowMs);
+    if (auto saved = m_store->saveMetricSamples(MetricResolution::Minute, m_options.series,
+                                                {*partial}, partial->timestampMs - MinuteWindowMs);
         !saved)
         qCWarning(lcMonitor).noquote() << saved.error().toString();
 }
@@ -266,8 +267,8 @@ Result<void> ResourceMonitor::flush()
     if (!m_store || m_unsavedSeconds.isEmpty())
         return {};
     const qint64 newest = m_unsavedSeconds.last().timestampMs;
-    auto saved = m_store->saveMetricSamples(MetricResolution::Second, m_unsavedSeconds,
-                                            newest - SecondWindowMs);
+    auto saved = m_store->saveMetricSamples(MetricResolution::Second, m_options.series,
+                                            m_unsavedSeconds, newest - SecondWindowMs);
     if (!saved) {
         // Keep them for the next try, but never more than the window holds.
         while (m_unsavedSeconds.size() > MetricHistory::SecondCapacity)
@@ -283,10 +284,12 @@ Result<void> ResourceMonitor::loadHistory()
     if (!m_store)
         return {};
     const qint64 now = m_clock.nowMs();
-    auto seconds = m_store->metricSamples(MetricResolution::Second, now - SecondWindowMs);
+    auto seconds =
+        m_store->metricSamples(MetricResolution::Second, m_options.series, now - SecondWindowMs);
     if (!seconds)
         return seconds.error();
-    auto minutes = m_store->metricSamples(MetricResolution::Minute, now - MinuteWindowMs);
+    auto minutes =
+        m_store->metricSamples(MetricResolution::Minute, m_options.series, now - MinuteWindowMs);
     if (!minutes)
         return minutes.error();
     QList<ResourceSample> completed;
@@ -295,7 +298,7 @@ Result<void> ResourceMonitor::loadHistory()
         completed = m_history.restore(*seconds, *minutes);
     }
     if (!completed.isEmpty())
-        return m_store->saveMetricSamples(MetricResolution::Minute, completed,
+        return m_store->saveMetricSamples(MetricResolution::Minute, m_options.series, completed,
                                           now - MinuteWindowMs);
     return {};
 }

@@ -2,6 +2,7 @@
 
 #include "core/clock.h"
 #include "monitor/concurrencygovernor.h"
+#include "monitor/metricfeed.h"
 #include "monitor/metrichistory.h"
 #include "monitor/systemprobe.h"
 #include "store/resourcesample.h"
@@ -69,7 +70,7 @@ struct GovernorEvent
 //
 // Signals are emitted on the monitor's thread: connect with a queued connection (the default
 // for a receiver on another thread).
-class ResourceMonitor final : public QObject
+class ResourceMonitor final : public MetricFeed
 {
     Q_OBJECT
 public:
@@ -80,6 +81,9 @@ public:
         bool governorEnabled = true;
         ConcurrencyGovernor::Config governor;
         int maxEvents = 200; // governor events kept for the console
+        // The series its history is saved under and loaded from (MetricStore): '' for the one
+        // engine of a SQLite store, the node id on PostgreSQL (every node keeps its own).
+        QString series;
     };
 
     // store may be null (no persistence); control may be empty (nothing to govern).
@@ -108,8 +112,8 @@ public:
     Result<void> flush();
 
     // Thread-safe reads (for the console).
-    QList<ResourceSample> history(MetricRange range) const;
-    std::optional<ResourceSample> latest() const;
+    QList<ResourceSample> history(MetricRange range) const override;
+    std::optional<ResourceSample> latest() const override;
     QList<GovernorEvent> recentEvents() const;
     const Options &options() const { return m_options; }
     // Thread-safe: new memory marks for adaptive concurrency, used from the next tick (the
@@ -119,7 +123,7 @@ public:
     ConcurrencyGovernor::Config governorConfig() const;
 
 Q_SIGNALS:
-    void sampled(const Ferry::ResourceSample &sample);
+    // sampled(): MetricFeed's, once a tick.
     void limitChanged(int effective, int configured, const QString &reason);
     void claimingPausedChanged(bool paused, const QString &reason);
 

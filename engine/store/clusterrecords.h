@@ -19,6 +19,9 @@ struct NodeRecord
     int runningJobs = 0;
     qint64 rssBytes = -1; // -1: unknown
     bool leader = false;  // read only: holds the leader lease (Store::nodes)
+    // A console that observes the cluster (`ferry --observe`): it runs no job, serves no HTTP and
+    // never takes the leader lease. Column nodes.role, 'observer' or 'worker' (migration 0019).
+    bool observer = false;
 };
 
 // What Store::rescueDeadNodes did: the nodes declared dead (rows deleted) and the jobs returned.

@@ -16,16 +16,16 @@ namespace Ferry {
 namespace {
 
 const QString s_upsertNode = QStringLiteral(
-    "INSERT INTO nodes (id, address, version, started_at, heartbeat_at, running_jobs, rss_bytes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
-    "version = excluded.version, started_at = excluded.started_at, "
+    "INSERT INTO nodes (id, address, version, started_at, heartbeat_at, running_jobs, rss_bytes, "
+    "role) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "address = excluded.address, version = excluded.version, started_at = excluded.started_at, "
     "heartbeat_at = excluded.heartbeat_at, running_jobs = excluded.running_jobs, "
-    "rss_bytes = excluded.rss_bytes");
+    "rss_bytes = excluded.rss_bytes, role = excluded.role");
 
 // Binds: lease name, now.
 const QString s_nodes = QStringLiteral(
     "SELECT n.id, n.address, n.version, n.started_at, n.heartbeat_at, n.running_jobs, "
-    "n.rss_bytes, CASE WHEN l.holder IS NULL THEN 0 ELSE 1 END FROM nodes n "
+    "n.rss_bytes, CASE WHEN l.holder IS NULL THEN 0 ELSE 1 END, n.role FROM nodes n "
     "LEFT JOIN cluster_leases l ON l.name = ? AND l.holder = n.id AND l.expires_at >= ?");
 
 // Binds: name, holder, expiresAt, now. Returns a row only when holder holds the lease after it:
@@ -63,6 +63,7 @@ void bindNode(QSqlQuery &q, const NodeRecord &node)
     q.addBindValue(node.heartbeatAt);
     q.addBindValue(qint64(node.runningJobs));
     q.addBindValue(node.rssBytes);
+    q.addBindValue(node.observer ? QStringLiteral("observer") : QStringLiteral("worker"));
 }
 
 NodeRecord nodeFrom(const QSqlQuery &q)
@@ -76,6 +77,7 @@ NodeRecord nodeFrom(const QSqlQuery &q)
     node.runningJobs = q.value(5).toInt();
     node.rssBytes = q.value(6).toLongLong();
     node.leader = q.value(7).toInt() != 0;
+    node.observer = q.value(8).toString() == u"observer";
     return node;
 }
 

@@ -26,9 +26,35 @@ const QString s_metricUpdates = QStringLiteral(
 
 using SharedRows::sampleFrom;
 
+// The cluster's samples (clusterMetricSamples): one row per series and second (or minute) first,
+// its highest values (a series that sampled twice in one second counts once), then the series
+// summed, averaged or compared per bucket, in sampleFrom's column order. CASE ... END without
+// ELSE leaves out a value the series did not know (-1); COALESCE gives -1 when none knew it.
+// Binds: bucket ms (twice), resolution, since.
+const QString s_clusterSamples = QStringLiteral(
+    "SELECT bucket, "
+    "COALESCE(CAST(SUM(CASE WHEN rss >= 0 THEN rss END) AS BIGINT), -1), "
+    "COALESCE(CAST(AVG(CASE WHEN cpu >= 0 THEN cpu END) AS DOUBLE PRECISION), -1), "
+    "COALESCE(CAST(SUM(CASE WHEN mem_total >= 0 THEN mem_total END) AS BIGINT), -1), "
+    "COALESCE(CAST(SUM(CASE WHEN mem_available >= 0 THEN mem_available END) AS BIGINT), -1), "
+    "COALESCE(CAST(MIN(CASE WHEN free_disk >= 0 THEN free_disk END) AS BIGINT), -1), "
+    "CAST(SUM(active) AS BIGINT), CAST(SUM(limit_now) AS BIGINT), "
+    "CAST(SUM(configured) AS BIGINT), CAST(MAX(depth) AS BIGINT), "
+    "CAST(SUM(completed) AS DOUBLE PRECISION), CAST(SUM(requests) AS DOUBLE PRECISION), "
+    "CAST(SUM(limited) AS DOUBLE PRECISION) "
+    "FROM (SELECT node, ts / ? * ? AS bucket, MAX(rss_bytes) AS rss, MAX(cpu_percent) AS cpu, "
+    "MAX(mem_total_bytes) AS mem_total, MAX(mem_available_bytes) AS mem_available, "
+    "MAX(free_disk_bytes) AS free_disk, MAX(active_jobs) AS active, "
+    "MAX(concurrency_limit) AS limit_now, MAX(configured_max) AS configured, "
+    "MAX(queue_depth) AS depth, MAX(jobs_completed_per_min) AS completed, "
+    "MAX(http_requests_per_s) AS requests, MAX(http_429_per_s) AS limited "
+    "FROM metric_samples WHERE resolution = ? AND ts >= ? GROUP BY node, bucket) per_series "
+    "GROUP BY bucket ORDER BY bucket");
+
 } // namespace
 
 Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
+                                         const QString &series,
                                          const QList<ResourceSample> &samples,
                                          qint64 pruneBefore)
 {
@@ -36,12 +62,15 @@ Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
     if (auto begun = write.begin(); !begun)
         return begun.error();
     QSqlQuery q(write.db());
-    q.prepare(QStringLiteral("INSERT INTO metric_samples (resolution, ") + s_metricColumns +
-              QStringLiteral(") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                             "ON CONFLICT (resolution, ts) DO UPDATE SET ") +
+    q.prepare(QStringLiteral("INSERT INTO metric_samples (resolution, node, ") + s_metricColumns +
+              QStringLiteral(") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                             "ON CONFLICT (resolution, node, ts) DO UPDATE SET ") +
               s_metricUpdates);
+    // A null QString binds as SQL NULL (QPSQL); the column is NOT NULL.
+    const QString node = series.isNull() ? QStringLiteral("") : series;
     for (const ResourceSample &s : samples) {
         q.addBindValue(int(resolution));
+        q.addBindValue(node);
         q.addBindValue(s.timestampMs);
         q.addBindValue(s.rssBytes);
         q.addBindValue(s.cpuPercent);
@@ -67,7 +96,8 @@ Result<void> SqlStore::saveMetricSamples(MetricResolution resolution,
     return write.commit();
 }
 
-Result<QList<ResourceSample>> SqlStore::metricSamples(MetricResolution resolution, qint64 since)
+Result<QList<ResourceSample>>
+SqlStore::metricSamples(MetricResolution resolution, const QString &series, qint64 since)
 {
     auto db = this->db();
     if (!db)
@@ -75,11 +105,35 @@ Result<QList<ResourceSample>> SqlStore::metricSamples(MetricResolution resolutio
     QSqlQuery q(*db);
     q.setForwardOnly(true);
     q.prepare(QStringLiteral("SELECT ") + s_metricColumns +
-              QStringLiteral(" FROM metric_samples WHERE resolution = ? AND ts >= ? ORDER BY ts"));
+              QStringLiteral(" FROM metric_samples WHERE resolution = ? AND node = ? AND ts >= ? "
+                             "ORDER BY ts"));
     q.addBindValue(int(resolution));
+    q.addBindValue(series.isNull() ? QStringLiteral("") : series);
     q.addBindValue(since);
     if (!q.exec())
         return sqlError(q, QStringLiteral("reading resource samples"));
+    QList<ResourceSample> result;
+    while (q.next())
+        result.append(sampleFrom(q));
+    return result;
+}
+
+Result<QList<ResourceSample>> SqlStore::clusterMetricSamples(MetricResolution resolution,
+                                                             qint64 since)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    QSqlQuery q(*db);
+    q.setForwardOnly(true);
+    q.prepare(s_clusterSamples);
+    const qint64 bucketMs = qint64(resolution) * 1000;
+    q.addBindValue(bucketMs);
+    q.addBindValue(bucketMs);
+    q.addBindValue(int(resolution));
+    q.addBindValue(since);
+    if (!q.exec())
+        return sqlError(q, QStringLiteral("reading the cluster's resource samples"));
     QList<ResourceSample> result;
     while (q.next())
         result.append(sampleFrom(q));

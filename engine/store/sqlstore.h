@@ -72,9 +72,13 @@ public:
 
     // ---- Resource monitor (sqlmetrics.cpp) ----
     Result<void> saveMetricSamples(MetricResolution resolution,
+                                   const QString &series,
                                    const QList<ResourceSample> &samples,
                                    qint64 pruneBefore) override;
-    Result<QList<ResourceSample>> metricSamples(MetricResolution resolution, qint64 since) override;
+    Result<QList<ResourceSample>>
+    metricSamples(MetricResolution resolution, const QString &series, qint64 since) override;
+    Result<QList<ResourceSample>> clusterMetricSamples(MetricResolution resolution,
+                                                       qint64 since) override;
     Result<qint64> pendingJobCount() override;
     // ---- end of resource monitor ----
 

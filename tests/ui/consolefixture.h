@@ -36,7 +36,7 @@ struct ConsoleFixture
         users = std::make_unique<UserDirectory>(*t.store, clock);
         quotas = std::make_unique<QuotaLedger>(*t.store, clock);
         context = std::make_unique<ConsoleContext>(
-            ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, config,
+            ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, nullptr, config,
                            QStringLiteral("http://127.0.0.1:8080/api/v1/")});
         context->log = &log;
         context->windowSettings = settings;

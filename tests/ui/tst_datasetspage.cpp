@@ -55,8 +55,8 @@ private:
         void show(qint64 userId)
         {
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr,
-                               QString(), &readers});
+                ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, nullptr,
+                               nullptr, QString(), &readers});
             page = std::make_unique<DatasetsPage>(*context);
             page->setConfirm([this](QWidget *, const QString &question) {
                 questions.append(question);

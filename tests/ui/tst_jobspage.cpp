@@ -74,8 +74,8 @@ private:
         void show()
         {
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr,
-                               QString(), &readers});
+                ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, nullptr,
+                               nullptr, QString(), &readers});
             page = std::make_unique<JobsPage>(*context);
             page->setConfirm([this](QWidget *, const QString &question) {
                 questions.append(question);
@@ -162,7 +162,7 @@ private Q_SLOTS:
         QSemaphore gate;
         c.readers.start([&gate] { gate.acquire(); });
         c.context = std::make_unique<ConsoleContext>(
-            ConsoleContext{*c.t.store, *c.queue, *c.dispatcher, *c.users, *c.quotas, nullptr,
+            ConsoleContext{*c.t.store, *c.queue, c.dispatcher.get(), *c.users, *c.quotas, nullptr,
                            nullptr, QString(), &c.readers});
         c.page = std::make_unique<JobsPage>(*c.context);
         QPointer<JobTableModel> model = c.page->model();

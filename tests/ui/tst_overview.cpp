@@ -61,9 +61,10 @@ struct Console
         options.governorEnabled = false; // the test sets the limit itself
         monitor = std::make_unique<ResourceMonitor>(probe, t.clock, sources, options, nullptr,
                                                     concurrencyControlOf(*dispatcher));
-        ConsoleContext context{
-            *t.store, *queue,        *dispatcher, *users,
-            *quotas,  monitor.get(), nullptr,     QStringLiteral("http://127.0.0.1:8080/api/v1/")};
+        ConsoleContext context{*t.store,         *queue,
+                               dispatcher.get(), *users,
+                               *quotas,          monitor.get(),
+                               nullptr,          QStringLiteral("http://127.0.0.1:8080/api/v1/")};
         context.log = &log;
         window = std::make_unique<MainWindow>(context);
         window->resize(1280, 800);

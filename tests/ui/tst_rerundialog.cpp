@@ -73,8 +73,8 @@ private:
         void show()
         {
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr,
-                               QString(), &readers});
+                ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, nullptr,
+                               nullptr, QString(), &readers});
             context->reruns = reruns.get();
             page = std::make_unique<JobsPage>(*context);
             page->resize(1200, 700);
@@ -250,7 +250,7 @@ private Q_SLOTS:
         c.upload({{QStringLiteral("dataset"), QStringLiteral("people")}});
         c.reruns.reset();
         c.context = std::make_unique<ConsoleContext>(
-            ConsoleContext{*c.t.store, *c.queue, *c.dispatcher, *c.users, *c.quotas, nullptr,
+            ConsoleContext{*c.t.store, *c.queue, c.dispatcher.get(), *c.users, *c.quotas, nullptr,
                            nullptr, QString(), &c.readers});
         c.page = std::make_unique<JobsPage>(*c.context);
         c.page->show();

@@ -47,7 +47,7 @@ private:
                                      return {};
                                  });
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*api.t.store, *api.queue, *dispatcher, *api.users, *api.quotas,
+                ConsoleContext{*api.t.store, *api.queue, dispatcher.get(), *api.users, *api.quotas,
                                nullptr, &config, QString(), &readers});
             context->settings = settings.get();
             page = std::make_unique<SettingsPage>(*context);

@@ -55,7 +55,7 @@ private:
                     return monitor->setWatermarks(next.memoryHighBytes, next.memoryLowBytes);
                 });
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, monitor.get(),
+                ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, monitor.get(),
                                &config, QString(), &readers});
             context->settings = settings.get();
             page = std::make_unique<SettingsPage>(*context);

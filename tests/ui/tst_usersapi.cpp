@@ -28,7 +28,7 @@ private:
             dispatcher = std::make_unique<Dispatcher>(*api.queue, api.handlers, api.t.clock,
                                                       QStringLiteral("ui"));
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*api.t.store, *api.queue, *dispatcher, *api.users, *api.quotas,
+                ConsoleContext{*api.t.store, *api.queue, dispatcher.get(), *api.users, *api.quotas,
                                nullptr, nullptr, QString(), &readers});
             page = std::make_unique<UsersPage>(*context);
             page->setConfirmHook([](const QString &, const QString &) { return true; });

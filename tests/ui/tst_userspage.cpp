@@ -40,8 +40,8 @@ private:
             users = std::make_unique<UserDirectory>(*t.store, clock);
             quotas = std::make_unique<QuotaLedger>(*t.store, clock);
             context = std::make_unique<ConsoleContext>(
-                ConsoleContext{*t.store, *queue, *dispatcher, *users, *quotas, nullptr, nullptr,
-                               QString(), &readers});
+                ConsoleContext{*t.store, *queue, dispatcher.get(), *users, *quotas, nullptr,
+                               nullptr, QString(), &readers});
             page = std::make_unique<UsersPage>(*context);
             page->setConfirmHook([this](const QString &, const QString &question) {
                 questions.append(question);

@@ -1,6 +1,5 @@
 #include "nodespage.h"
 
-#include "queue/dispatcher.h"
 #include "store/store.h"
 #include "ui/runonpool.h"
 
@@ -16,7 +15,7 @@ namespace Ferry {
 
 namespace {
 
-enum Column { Id, Address, Running, Heartbeat, Rss, Leader, Version, ColumnCount };
+enum Column { Id, Role, Address, Running, Heartbeat, Rss, Leader, Version, ColumnCount };
 
 constexpr qint64 StaleHeartbeatMs = 6'000;
 
@@ -32,18 +31,21 @@ NodesPage::NodesPage(ConsoleContext context, QWidget *parent)
     layout->addWidget(m_summary);
     m_table = new QTableWidget(0, ColumnCount, this);
     m_table->setObjectName(QStringLiteral("nodesTable"));
-    m_table->setHorizontalHeaderLabels({QStringLiteral("Node"), QStringLiteral("Address"),
-                                        QStringLiteral("Running jobs"), QStringLiteral("Heartbeat"),
-                                        QStringLiteral("RSS"), QStringLiteral("Leader"),
-                                        QStringLiteral("Version")});
+    m_table->setHorizontalHeaderLabels({QStringLiteral("Node"), QStringLiteral("Role"),
+                                        QStringLiteral("Address"), QStringLiteral("Running jobs"),
+                                        QStringLiteral("Heartbeat"), QStringLiteral("RSS"),
+                                        QStringLiteral("Leader"), QStringLiteral("Version")});
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setSectionResizeMode(Id, QHeaderView::Stretch);
+    m_table->horizontalHeader()->setSectionResizeMode(Address, QHeaderView::ResizeToContents);
     layout->addWidget(m_table, 1);
     auto *note = new QLabel(
-        QStringLiteral("Every node on this database. A node without a heartbeat for half a job "
-                       "lease is dead: the leader returns its jobs to the queue."),
+        QStringLiteral("Every node on this database. Workers run jobs; observers are consoles "
+                       "opened with --observe, which run none and never lead. A node without a "
+                       "heartbeat for half a job lease is dead: the leader returns its jobs to "
+                       "the queue."),
         this);
     note->setWordWrap(true);
     layout->addWidget(note);
@@ -70,7 +72,7 @@ QCoro::Task<> NodesPage::refresh()
     if (!*nodes) {
         const QString error = nodes->error().toString();
         m_summary->setText(error);
-        Q_EMIT nodesRead(liveCount({}, m_context.dispatcher.nodeId()), error);
+        Q_EMIT nodesRead(liveCount({}, m_context.thisNode()), error);
         co_return;
     }
     show(**nodes, now);
@@ -78,18 +80,25 @@ QCoro::Task<> NodesPage::refresh()
 
 void NodesPage::show(const QList<NodeRecord> &nodes, qint64 now)
 {
-    const QString self = m_context.dispatcher.nodeId();
+    const QString self = m_context.thisNode();
     m_table->setRowCount(int(nodes.size()));
-    int running = 0;
+    int running = 0, observers = 0;
     for (int row = 0; row < nodes.size(); ++row) {
         const NodeRecord &node = nodes.at(row);
         running += node.runningJobs;
+        observers += node.observer ? 1 : 0;
         auto set = [&](int column, const QString &text, Qt::Alignment align = Qt::AlignLeft) {
             auto *item = new QTableWidgetItem(text);
             item->setTextAlignment(align | Qt::AlignVCenter);
             m_table->setItem(row, column, item);
         };
         set(Id, node.id == self ? node.id + QStringLiteral(" (this node)") : node.id);
+        set(Role, node.observer ? QStringLiteral("observer") : QStringLiteral("worker"));
+        if (node.observer) {
+            m_table->item(row, Role)->setToolTip(
+                QStringLiteral("A console opened with --observe: it runs no job, serves no HTTP "
+                               "and never leads."));
+        }
         set(Address, node.address.isEmpty() ? QStringLiteral("—") : node.address);
         set(Running, QString::number(node.runningJobs), Qt::AlignRight);
         set(Heartbeat, formatAge(now - node.heartbeatAt), Qt::AlignRight);
@@ -106,10 +115,14 @@ void NodesPage::show(const QList<NodeRecord> &nodes, qint64 now)
         set(Version, node.version);
     }
     const int count = liveCount(nodes, self);
-    m_summary->setText(QStringLiteral("%1 %2, %3 jobs running")
+    m_summary->setText(QStringLiteral("%1 %2%3, %4 jobs running")
                            .arg(count)
                            .arg(count == 1 ? QStringLiteral("node") : QStringLiteral("nodes"))
+                           .arg(observers == 0   ? QString()
+                                : observers == 1 ? QStringLiteral(" (1 observer)")
+                                                 : QStringLiteral(" (%1 observers)").arg(observers))
                            .arg(running));
+    m_runningJobs = running;
     Q_EMIT nodesRead(count, QString());
 }
 

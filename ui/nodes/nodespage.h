@@ -15,7 +15,8 @@ class QTimer;
 namespace Ferry {
 
 // The Nodes page: every Ferry node registered on the database (Store::nodes; several nodes share
-// one PostgreSQL, SQLite has one): id, address, running jobs, heartbeat age, RSS, leader, version.
+// one PostgreSQL, SQLite has one): id, role (worker or observer), address, running jobs,
+// heartbeat age, RSS, leader, version.
 // Read on the console's reader pool every 2 s (never SQL on the GUI thread).
 class NodesPage final : public QWidget
 {
@@ -30,6 +31,9 @@ public:
     void setNow(std::function<qint64()> now) { m_now = std::move(now); }
 
     // This node's id is always counted: it runs even before its first heartbeat lands.
+    // Jobs running on every node, as of the last read (the observer's status bar).
+    int runningJobs() const { return m_runningJobs; }
+
     static int liveCount(const QList<NodeRecord> &nodes, const QString &thisNode);
     static QString formatAge(qint64 ms);
     static QString formatBytes(qint64 bytes);
@@ -47,6 +51,7 @@ private:
     QLabel *m_summary = nullptr;
     QTimer *m_timer = nullptr;
     bool m_reading = false;
+    int m_runningJobs = 0;
 };
 
 } // namespace Ferry

@@ -75,8 +75,7 @@ OverviewPage::OverviewPage(ConsoleContext &context, QWidget *parent)
     layout->addWidget(buildLatestJobs(), 2);
     connectMonitor();
     connect(m_range, &QComboBox::currentIndexChanged, this, &OverviewPage::refreshCharts);
-    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
-              QString());
+    showCurrentLimit();
     refreshCharts();
 
     auto *timer = new QTimer(this);
@@ -104,7 +103,7 @@ QHBoxLayout *OverviewPage::buildHeader()
     m_range->addItem(QStringLiteral("Last 15 minutes"), int(MetricRange::Last15Minutes));
     m_range->addItem(QStringLiteral("Last 24 hours"), int(MetricRange::Last24Hours));
     m_range->setToolTip(QStringLiteral("The charts' time range"));
-    m_range->setVisible(m_context.monitor != nullptr); // no charts without a monitor
+    m_range->setVisible(m_context.chartFeed() != nullptr); // no charts without samples
     header->addWidget(m_range);
     return header;
 }
@@ -149,30 +148,32 @@ QStackedWidget *OverviewPage::buildLatestJobs()
     return m_body;
 }
 
-// The monitor's samples redraw the charts; its limit and its pause show in the header.
+// The monitor's (or, observing, the cluster's) samples redraw the charts; the monitor's limit
+// and its pause show in the header.
 void OverviewPage::connectMonitor()
 {
+    // Both emit on their own thread: these connections are queued.
+    if (MetricFeed *feed = m_context.chartFeed()) {
+        connect(feed, &MetricFeed::sampled, this, &OverviewPage::scheduleCharts,
+                Qt::QueuedConnection);
+    }
     ResourceMonitor *monitor = m_context.monitor;
     if (!monitor)
         return;
-    // The monitor emits on its own thread: these connections are queued.
-    connect(monitor, &ResourceMonitor::sampled, this, &OverviewPage::scheduleCharts,
-            Qt::QueuedConnection);
     connect(monitor, &ResourceMonitor::limitChanged, this, &OverviewPage::showLimit,
             Qt::QueuedConnection);
     connect(
         monitor, &ResourceMonitor::claimingPausedChanged, this,
         [this](bool, const QString &reason) {
             m_claimingReason = reason;
-            showLimit(m_context.dispatcher.effectiveConcurrency(),
-                      m_context.dispatcher.maxConcurrency(), m_limitReason);
+            showCurrentLimit();
         },
         Qt::QueuedConnection);
 }
 
 QWidget *OverviewPage::buildCharts()
 {
-    if (!m_context.monitor) {
+    if (!m_context.chartFeed()) {
         auto *none = new QLabel(
             QStringLiteral("Resource charts appear here when the engine's resource monitor runs "
                            "(the console started by 'ferry' always runs one)."),
@@ -194,11 +195,21 @@ QWidget *OverviewPage::buildCharts()
         chart->setObjectName(QLatin1String(name));
         return chart;
     };
-    m_memory = make("memoryChart", QStringLiteral("Memory (RSS)"), QStringLiteral("MiB"));
+    // Observing a cluster: every node's figures together (ClusterMetrics says how).
+    const bool cluster = m_context.observing();
+    m_memory =
+        make("memoryChart",
+             cluster ? QStringLiteral("Memory (RSS, all nodes)") : QStringLiteral("Memory (RSS)"),
+             QStringLiteral("MiB"));
     m_memory->addLine(QStringLiteral("RSS"), blue);
-    m_cpu = make("cpuChart", QStringLiteral("CPU"), QStringLiteral("%"));
+    m_cpu =
+        make("cpuChart", cluster ? QStringLiteral("CPU (mean of nodes)") : QStringLiteral("CPU"),
+             QStringLiteral("%"));
     m_cpu->addLine(QStringLiteral("CPU"), orange);
-    m_jobs = make("jobsChart", QStringLiteral("Active jobs"), QStringLiteral("jobs"));
+    m_jobs =
+        make("jobsChart",
+             cluster ? QStringLiteral("Active jobs (all nodes)") : QStringLiteral("Active jobs"),
+             QStringLiteral("jobs"));
     m_jobs->addLine(QStringLiteral("running"), green);
     m_jobs->addLine(QStringLiteral("limit"), grey, true);
     m_queueDepth = make("queueChart", QStringLiteral("Queue depth"), QStringLiteral("jobs"));
@@ -241,11 +252,11 @@ MetricRange OverviewPage::range() const
 
 void OverviewPage::refreshCharts()
 {
-    ResourceMonitor *monitor = m_context.monitor;
-    if (!monitor || !m_memory)
+    MetricFeed *feed = m_context.chartFeed();
+    if (!feed || !m_memory)
         return;
-    // A copy of at most 1440 samples under the monitor's mutex: no SQL, no I/O.
-    const QList<ResourceSample> samples = monitor->history(range());
+    // A copy of at most 1440 samples under the feed's mutex: no SQL, no I/O.
+    const QList<ResourceSample> samples = feed->history(range());
     const RangeView view = rangeView(range());
     const qint64 end = samples.isEmpty() ? QDateTime::currentMSecsSinceEpoch()
                                          : qMax(samples.constLast().timestampMs,
@@ -277,7 +288,9 @@ void OverviewPage::refreshCharts()
     m_http->setPoints(1, limited);
 
     // The current values: the newest one-second sample, whatever the range.
-    const auto latest = monitor->latest();
+    const auto latest = feed->latest();
+    if (m_context.observing())
+        showCurrentLimit(); // the cluster's, from its newest sample
     if (!latest)
         return;
     const ResourceSample &s = *latest;
@@ -303,13 +316,30 @@ void OverviewPage::showLimit(int effective, int configured, const QString &reaso
                                         ? QString()
                                         : QStringLiteral(" — ") + reason.toHtmlEscaped())
                          : QStringLiteral("Concurrency: <b>%1</b> configured").arg(configured));
-    if (m_context.dispatcher.claimingPaused()) {
+    if (m_context.dispatcher && m_context.dispatcher->claimingPaused()) {
         m_limit->setText(m_limit->text() +
                          QStringLiteral(" · <b>not starting jobs</b>%1")
                              .arg(m_claimingReason.isEmpty()
                                       ? QString()
                                       : QStringLiteral(": ") + m_claimingReason.toHtmlEscaped()));
     }
+}
+
+// This node's limit; observing a cluster, every node's together, from the newest sample.
+void OverviewPage::showCurrentLimit()
+{
+    if (const Dispatcher *dispatcher = m_context.dispatcher) {
+        showLimit(dispatcher->effectiveConcurrency(), dispatcher->maxConcurrency(), m_limitReason);
+        return;
+    }
+    const MetricFeed *feed = m_context.chartFeed();
+    const auto latest = feed ? feed->latest() : std::nullopt;
+    m_limit->setText(
+        latest ? QStringLiteral("Cluster: <b>%1</b> running of %2 allowed · observing, no jobs "
+                                "run here")
+                     .arg(latest->activeJobs)
+                     .arg(latest->concurrencyLimit)
+               : QStringLiteral("Observing the cluster: no jobs run here"));
 }
 
 QCoro::Task<> OverviewPage::refresh()
@@ -356,8 +386,7 @@ void OverviewPage::apply(const Snapshot &snapshot)
     }
     m_summary->setText(parts.join(QStringLiteral(" &nbsp;·&nbsp; ")));
     // The operator may have changed the maximum since the governor last spoke.
-    showLimit(m_context.dispatcher.effectiveConcurrency(), m_context.dispatcher.maxConcurrency(),
-              m_limitReason);
+    showCurrentLimit();
     Q_EMIT storeRead(snapshot.error);
 
     m_body->setCurrentIndex(snapshot.latest.isEmpty() ? 0 : 1);

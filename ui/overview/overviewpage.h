@@ -51,6 +51,7 @@ private:
     void connectMonitor();
     void scheduleCharts();
     void showLimit(int effective, int configured, const QString &reason);
+    void showCurrentLimit();
 
     ConsoleContext &m_context;
     bool m_refreshing = false;
