@@ -208,6 +208,14 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
         host->createMonitor();
         host->createCluster();
     } else if (role == Role::Observer) {
+        // Settings the nodes apply live when they hear of a change (SettingsFollower): saved
+        // here, they are live for the cluster, though nothing in this process uses them.
+        for (const auto group :
+             {SettingsService::Group::RateLimit, SettingsService::Group::TrustedProxies,
+              SettingsService::Group::MemoryWatermarks}) {
+            host->m_settings->setApplier(group,
+                                         [](const FerryConfig &) -> Result<void> { return {}; });
+        }
         host->m_probe = std::make_unique<ProcProbe>(host->m_config.dataDir);
         host->m_clusterMetrics = std::make_unique<ClusterMetrics>(*host->m_store, host->m_clock,
                                                                   ClusterMetrics::Options());

@@ -98,50 +98,37 @@ Result<void> IdempotencyKeys::write(const Pending &pending)
 
 void IdempotencyKeys::keep(Pending pending)
 {
-    const QMutexLocker lock(&m_pendingMutex);
-    if (m_pending.size() >= MaxPending) {
+    if (m_pending.keep(std::move(pending))) {
         qCWarning(lcIdempotency) << "more than" << MaxPending
                                  << "idempotency keys unwritten: the oldest is left to expire";
-        m_pending.removeFirst();
     }
-    m_pending.append(std::move(pending));
 }
 
 qsizetype IdempotencyKeys::retryPending()
 {
-    QList<Pending> pending;
-    {
-        const QMutexLocker lock(&m_pendingMutex);
-        pending.swap(m_pending);
-    }
-    qsizetype written = 0;
     const qint64 abandonedBefore = m_clock.nowMs() - AbandonedAfterMs;
-    for (qsizetype i = 0; i < pending.size(); ++i) {
-        if (pending.at(i).claimedBefore < abandonedBefore) {
-            qCWarning(lcIdempotency) << "gave up writing an idempotency key of user"
-                                     << pending.at(i).userId << "after" << AbandonedAfterMs << "ms";
-            continue;
-        }
-        if (auto done = write(pending.at(i)); !done) {
-            // The store still refuses: keep this one and the rest, in order, for the next try.
-            qCWarning(lcIdempotency).noquote()
-                << "idempotency keys still unwritten:" << done.error().toString();
-            const QMutexLocker lock(&m_pendingMutex);
-            QList<Pending> rest(pending.begin() + i, pending.end());
-            rest.append(std::move(m_pending));
-            m_pending = std::move(rest);
-            return m_pending.size();
-        }
-        ++written;
+    const auto outcome = m_pending.retry([this](const Pending &pending) { return write(pending); },
+                                         [abandonedBefore](const Pending &pending) {
+                                             if (pending.claimedBefore >= abandonedBefore)
+                                                 return false;
+                                             qCWarning(lcIdempotency)
+                                                 << "gave up writing an idempotency key of user"
+                                                 << pending.userId << "after" << AbandonedAfterMs
+                                                 << "ms";
+                                             return true;
+                                         });
+    if (outcome.refusal) {
+        qCWarning(lcIdempotency).noquote()
+            << "idempotency keys still unwritten:" << outcome.refusal->toString();
     }
-    if (written > 0)
-        qCInfo(lcIdempotency) << "wrote" << written << "idempotency keys the store refused earlier";
-    return pendingCount();
+    if (outcome.written > 0)
+        qCInfo(lcIdempotency) << "wrote" << outcome.written
+                              << "idempotency keys the store refused earlier";
+    return outcome.pending;
 }
 
 qsizetype IdempotencyKeys::pendingCount() const
 {
-    const QMutexLocker lock(&m_pendingMutex);
     return m_pending.size();
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 
 #include "core/clock.h"
+#include "core/pendingwrites.h"
 #include "store/uploadstore.h"
 
 #include <QByteArray>
 #include <QList>
-#include <QMutex>
 #include <QStringList>
 
 namespace Ferry {
@@ -88,8 +88,7 @@ private:
     UploadStore &m_store;
     const Clock &m_clock;
     const QString m_owner;
-    mutable QMutex m_pendingMutex;
-    QList<Pending> m_pending;
+    PendingWrites<Pending> m_pending{MaxPending};
 };
 
 } // namespace Ferry

@@ -118,13 +118,10 @@ void QuotaLedger::release(const QuotaReservation &reservation)
         qCWarning(lcQuota).noquote()
             << "releasing a quota reservation failed (tried again every minute):"
             << released.error().toString();
-        const QMutexLocker lock(&m_pendingMutex);
-        if (m_pendingReleases.size() >= MaxPendingReleases) {
+        if (m_pendingReleases.keep(reservation)) {
             qCWarning(lcQuota) << "more than" << MaxPendingReleases
                                << "quota releases unwritten: the oldest stays charged";
-            m_pendingReleases.removeFirst();
         }
-        m_pendingReleases.append(reservation);
     }
 }
 
@@ -137,31 +134,20 @@ Result<void> QuotaLedger::releaseNow(const QuotaReservation &reservation)
 
 qsizetype QuotaLedger::retryPendingReleases()
 {
-    QList<QuotaReservation> pending;
-    {
-        const QMutexLocker lock(&m_pendingMutex);
-        pending.swap(m_pendingReleases);
+    const auto outcome = m_pendingReleases.retry(
+        [this](const QuotaReservation &reservation) { return releaseNow(reservation); },
+        [](const QuotaReservation &) { return false; });
+    if (outcome.refusal) {
+        qCWarning(lcQuota).noquote()
+            << "quota releases still unwritten:" << outcome.refusal->toString();
     }
-    for (qsizetype i = 0; i < pending.size(); ++i) {
-        if (auto released = releaseNow(pending.at(i)); !released) {
-            // The store still refuses: keep this one and the rest, in order, for the next try.
-            qCWarning(lcQuota).noquote()
-                << "quota releases still unwritten:" << released.error().toString();
-            const QMutexLocker lock(&m_pendingMutex);
-            QList<QuotaReservation> rest(pending.begin() + i, pending.end());
-            rest.append(std::move(m_pendingReleases));
-            m_pendingReleases = std::move(rest);
-            return m_pendingReleases.size();
-        }
-    }
-    if (!pending.isEmpty())
-        qCInfo(lcQuota) << "wrote" << pending.size() << "quota releases the store refused earlier";
-    return pendingReleaseCount();
+    if (outcome.written > 0)
+        qCInfo(lcQuota) << "wrote" << outcome.written << "quota releases the store refused earlier";
+    return outcome.pending;
 }
 
 qsizetype QuotaLedger::pendingReleaseCount() const
 {
-    const QMutexLocker lock(&m_pendingMutex);
     return m_pendingReleases.size();
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 
 #include "core/clock.h"
+#include "core/pendingwrites.h"
 #include "quota/uploadquota.h"
 #include "store/store.h"
 
 #include <QList>
-#include <QMutex>
 
 namespace Ferry {
 
@@ -84,8 +84,7 @@ private:
     Store &m_store;
     const Clock &m_clock;
     const QString m_nodeId;
-    mutable QMutex m_pendingMutex;
-    QList<QuotaReservation> m_pendingReleases;
+    PendingWrites<QuotaReservation> m_pendingReleases{MaxPendingReleases};
 };
 
 } // namespace Ferry

@@ -17,15 +17,6 @@ namespace {
 const QString NodeA = QStringLiteral("node-a");
 const QString NodeB = QStringLiteral("node-b");
 
-void registerNode(TempStore &t, const QString &id)
-{
-    NodeRecord node;
-    node.id = id;
-    node.startedAt = node.heartbeatAt = t.clock.nowMs();
-    if (auto added = t.store->upsertNode(node); !added)
-        qFatal("%s", qPrintable(added.error().toString()));
-}
-
 // True when the caller now holds the key.
 bool claimed(IdempotencyKeys &keys, qint64 user, const QString &key, const QByteArray &hash = "h1")
 {
@@ -46,8 +37,8 @@ private Q_SLOTS:
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
-        registerNode(t, NodeA);
-        registerNode(t, NodeB);
+        t.registerNode(NodeA);
+        t.registerNode(NodeB);
         IdempotencyKeys nodeA(*t.store, t.clock, NodeA);
         IdempotencyKeys nodeB(*t.store, t.clock, NodeB);
         QVERIFY(claimed(nodeA, alice, QStringLiteral("running-on-a")));
@@ -84,7 +75,7 @@ private Q_SLOTS:
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
-        registerNode(t, NodeA);
+        t.registerNode(NodeA);
         {
             IdempotencyKeys before(*t.store, t.clock, NodeA);
             QVERIFY(claimed(before, alice, QStringLiteral("running")));
@@ -104,7 +95,7 @@ private Q_SLOTS:
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
-        registerNode(t, NodeA);
+        t.registerNode(NodeA);
         IdempotencyKeys keys(*t.store, t.clock, NodeA);
         QVERIFY(claimed(keys, alice, QStringLiteral("k")));
         {
@@ -125,7 +116,7 @@ private Q_SLOTS:
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
-        registerNode(t, NodeA);
+        t.registerNode(NodeA);
         IdempotencyKeys keys(*t.store, t.clock, NodeA);
         QVERIFY(claimed(keys, alice, QStringLiteral("k")));
         {
@@ -149,7 +140,7 @@ private Q_SLOTS:
     {
         TempStore t;
         const qint64 alice = t.addUser(QStringLiteral("alice"));
-        registerNode(t, NodeA);
+        t.registerNode(NodeA);
         IdempotencyKeys keys(*t.store, t.clock, NodeA);
         QVERIFY(claimed(keys, alice, QStringLiteral("k")));
         {

@@ -41,15 +41,6 @@ void addTusRow(TempStore &t, const QString &id, qint64 userId)
         qFatal("%s", qPrintable(inserted.error().toString()));
 }
 
-void registerNode(TempStore &t, const QString &id)
-{
-    NodeRecord node;
-    node.id = id;
-    node.startedAt = node.heartbeatAt = t.clock.nowMs();
-    if (auto added = t.store->upsertNode(node); !added)
-        qFatal("%s", qPrintable(added.error().toString()));
-}
-
 const QString TusId = QStringLiteral("0123456789abcdef0123456789abcdef");
 
 } // namespace
@@ -90,8 +81,8 @@ private Q_SLOTS:
         TempStore t;
         QuotaLedger nodeA(*t.store, t.clock, QStringLiteral("node-a"));
         QuotaLedger nodeB(*t.store, t.clock, QStringLiteral("node-b"));
-        registerNode(t, QStringLiteral("node-a"));
-        registerNode(t, QStringLiteral("node-b"));
+        t.registerNode(QStringLiteral("node-a"));
+        t.registerNode(QStringLiteral("node-b"));
         const User user = userNamed(t, QStringLiteral("u"));
         QVERIFY(nodeA.reserve(user.id, 10)->granted);
         QVERIFY(nodeB.reserve(user.id, 20)->granted);
@@ -139,7 +130,7 @@ private Q_SLOTS:
     {
         TempStore t;
         QuotaLedger ledger(*t.store, t.clock, QStringLiteral("node-a"));
-        registerNode(t, QStringLiteral("node-a"));
+        t.registerNode(QStringLiteral("node-a"));
         const User user = userNamed(t, QStringLiteral("u"));
         auto held = ledger.reserve(user.id, 10); // an upload that will fail
         auto stored = ledger.reserve(user.id, 20);

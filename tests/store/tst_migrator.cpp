@@ -223,6 +223,47 @@ private Q_SLOTS:
                                     QStringLiteral("{\"n\":\"x, y\"}")}));
     }
 
+    // postgres/0019, sqlite/0016: the resource history written before per-node series is kept,
+    // as the series '' (the one engine of a SQLite store reads it back after the upgrade), and
+    // nodes registered before are workers.
+    void resourceHistoryAndNodesSurviveTheObserversMigration()
+    {
+        QTemporaryDir dir;
+        const QString location = freshStoreLocation(dir.path() + QStringLiteral("/series.db"));
+        const int before = onPostgres() ? 18 : 15;
+        {
+            auto old = openTestStore(location, before);
+            QCOMPARE(old->schemaVersion(), before);
+            QString error;
+            writeRows(location,
+                      QStringLiteral(
+                          "INSERT INTO metric_samples (resolution, ts, rss_bytes, cpu_percent, "
+                          "mem_total_bytes, mem_available_bytes, free_disk_bytes, active_jobs, "
+                          "concurrency_limit, configured_max, queue_depth, "
+                          "jobs_completed_per_min, http_requests_per_s, http_429_per_s) VALUES "
+                          "(1, 1700000000000, 4096, 1.5, 8, 4, 100, 2, 3, 4, 5, 6, 7, 0)"),
+                      &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+            writeRows(location,
+                      QStringLiteral("INSERT INTO nodes (id, address, version, started_at, "
+                                     "heartbeat_at, running_jobs, rss_bytes) VALUES "
+                                     "('old-node', '127.0.0.1:8080', '0.1.0', 1, 2, 0, -1)"),
+                      &error);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+        }
+        auto store = openTestStore(location);
+        QVERIFY(store->schemaVersion() > before);
+        auto kept = store->metricSamples(MetricResolution::Second, QString(), 0);
+        QVERIFY2(kept.ok(), qPrintable(kept.error().toString()));
+        QCOMPARE(kept->size(), 1);
+        QCOMPARE(kept->at(0).rssBytes, 4096);
+        QCOMPARE(kept->at(0).queueDepth, 5);
+        auto nodes = store->nodes(0);
+        QVERIFY(nodes.ok());
+        QCOMPARE(nodes->size(), 1);
+        QVERIFY(!nodes->at(0).observer);
+    }
+
     void oldSchemaIsMigratedAndKeepsItsData()
     {
         QTemporaryDir dir;

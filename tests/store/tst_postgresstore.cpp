@@ -62,7 +62,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        const int newest = 18; // 0018_idempotency_owners: claims belong to their node
+        const int newest = 19; // 0019_observers: nodes.role, one resource series per node
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.

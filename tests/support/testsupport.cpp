@@ -41,6 +41,15 @@ qint64 TempStore::addUser(const QString &name)
     return user->user.id;
 }
 
+void TempStore::registerNode(const QString &id)
+{
+    NodeRecord node;
+    node.id = id;
+    node.startedAt = node.heartbeatAt = clock.nowMs();
+    if (auto added = store->upsertNode(node); !added)
+        qFatal("cannot register node: %s", qPrintable(added.error().toString()));
+}
+
 namespace {
 
 QList<QVariantList> runRows(const QString &path, const QString &sql, QString *error, bool readOnly)

@@ -25,6 +25,8 @@ struct TempStore
     // Closes the store and opens it again at the same location (an engine restart).
     void reopen();
     qint64 addUser(const QString &name);
+    // Registers a live cluster node with this id (a heartbeat now, by clock), as ClusterNode does.
+    void registerNode(const QString &id);
 
     QTemporaryDir dir;
     std::unique_ptr<Store> store;
