@@ -6,6 +6,19 @@ namespace Ferry {
 
 namespace {
 
+// HTTP's optional white space around a list element: spaces and tabs only (RFC 9110, 5.6.1).
+// QStringView::trimmed() would also drop a no-break space (0xA0 read as Latin-1), a line feed or
+// a form feed, and so accept an entry a proxy could not have written.
+QStringView trimmedOws(QStringView text)
+{
+    const auto ows = [](QChar c) { return c == u' ' || c == u'\t'; };
+    while (!text.isEmpty() && ows(text.front()))
+        text = text.sliced(1);
+    while (!text.isEmpty() && ows(text.back()))
+        text.chop(1);
+    return text;
+}
+
 const QString RangeHint = QStringLiteral(
     "Expected addresses or CIDR ranges separated by commas, such as 127.0.0.1, 10.0.0.0/8, ::1.");
 
@@ -199,7 +212,7 @@ QHostAddress ClientAddress::client(const QHostAddress &peer,
         while (isTrusted(current)) {
             const qsizetype comma = end > 0 ? text.lastIndexOf(u',', end - 1) : -1;
             const QStringView entry =
-                QStringView(text).sliced(comma + 1, end - comma - 1).trimmed();
+                trimmedOws(QStringView(text).sliced(comma + 1, end - comma - 1));
             if (!entry.isEmpty()) {
                 const auto address = parseForwardedEntry(entry);
                 // A malformed entry ends the walk at the last hop known to be real: the trusted

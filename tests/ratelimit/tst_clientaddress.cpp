@@ -66,6 +66,11 @@ private Q_SLOTS:
         row("hostname", local, "127.0.0.1", "evil.example.com", "v4:127.0.0.1");
         row("overlong entry", local, "127.0.0.1", QByteArray(10'000, ':'), "v4:127.0.0.1");
         row("control bytes", local, "127.0.0.1", QByteArray("1.2.3.4\x00\x01", 9), "v4:127.0.0.1");
+        // Only spaces and tabs surround an entry (HTTP's OWS); other white space is garbage.
+        row("tab around an entry", local, "127.0.0.1", "\t198.51.100.9\t", "v4:198.51.100.9");
+        row("no-break space after an entry", local, "127.0.0.1", "198.51.100.9\xa0",
+            "v4:127.0.0.1");
+        row("line feed before an entry", local, "127.0.0.1", "\n198.51.100.9", "v4:127.0.0.1");
         row("empty entries are skipped", local, "127.0.0.1", " , 198.51.100.9 ,, ",
             "v4:198.51.100.9");
         row("IPv4 with port", local, "127.0.0.1", "198.51.100.9:4711", "v4:198.51.100.9");
