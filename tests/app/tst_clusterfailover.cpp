@@ -152,14 +152,8 @@ private:
 
     bool openDatabase(const QString &url)
     {
-        const QUrl parsed(url);
-        m_db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"),
-                                         QStringLiteral("check-%1").arg(++m_connections));
-        m_db.setHostName(parsed.host());
-        m_db.setPort(parsed.port(5432));
-        m_db.setUserName(parsed.userName());
-        m_db.setDatabaseName(parsed.path().mid(1));
-        return m_db.open();
+        m_db = Ferry::Test::openPostgres(url, QStringLiteral("check-%1").arg(++m_connections));
+        return m_db.isOpen();
     }
 
     qint64 scalar(const QString &sql, const QVariantList &binds = {})

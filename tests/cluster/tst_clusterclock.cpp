@@ -119,13 +119,8 @@ private:
 
     bool openDatabase()
     {
-        const QUrl parsed(m_url);
-        m_db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("check"));
-        m_db.setHostName(parsed.host());
-        m_db.setPort(parsed.port(5432));
-        m_db.setUserName(parsed.userName());
-        m_db.setDatabaseName(parsed.path().mid(1));
-        return m_db.open();
+        m_db = Ferry::Test::openPostgres(m_url, QStringLiteral("check"));
+        return m_db.isOpen();
     }
 
     QVariant scalar(const QString &sql)

@@ -34,13 +34,8 @@ QString createPostgresTestDatabase(const QString &prefix, QString *error)
         QStringLiteral("%1_%2").arg(prefix.toLower()).arg(QRandomGenerator::global()->generate());
     const QString connection = QStringLiteral("ferry_test_admin_") + name;
     {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), connection);
-        db.setHostName(config->host);
-        db.setPort(config->port);
-        db.setUserName(config->user);
-        db.setPassword(config->password);
-        db.setDatabaseName(config->database);
-        if (!db.open()) {
+        QSqlDatabase db = openPostgres(url, connection);
+        if (!db.isOpen()) {
             *error = db.lastError().text();
         } else {
             QSqlQuery query(db);
@@ -56,6 +51,20 @@ QString createPostgresTestDatabase(const QString &prefix, QString *error)
     QUrl result(url);
     result.setPath(QStringLiteral("/") + name);
     return result.toString();
+}
+
+QSqlDatabase openPostgres(const QString &url, const QString &connection)
+{
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), connection);
+    if (auto config = DatabaseConfig::fromUrl(url)) {
+        db.setHostName(config->host);
+        db.setPort(config->port);
+        db.setUserName(config->user);
+        db.setPassword(config->password);
+        db.setDatabaseName(config->database);
+        db.open();
+    }
+    return db;
 }
 
 } // namespace Ferry::Test

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSqlDatabase>
 #include <QString>
 
 namespace Ferry::Test {
@@ -12,5 +13,10 @@ QString postgresTestUrl();
 // A fresh database on that server, named after the test and a random suffix, so tests and reruns
 // never see each other's tables. Returns its URL, or an empty string (with *error set) on failure.
 QString createPostgresTestDatabase(const QString &prefix, QString *error);
+
+// A QPSQL connection named `connection` to the database `url` names (as DatabaseConfig::fromUrl
+// reads it), opened: check isOpen(). Tests read what nodes wrote through it. Remove it with
+// QSqlDatabase::removeDatabase(connection) once every copy is gone.
+QSqlDatabase openPostgres(const QString &url, const QString &connection);
 
 } // namespace Ferry::Test
