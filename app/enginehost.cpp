@@ -3,7 +3,6 @@
 #include "config/originlist.h"
 #include "core/nodeid.h"
 #include "queue/builtinhandlers.h"
-#include "queue/dispatchercontrol.h"
 #include "storage/fileblobstore.h"
 #include "storage/postgresblobstore.h"
 #include "store/storefactory.h"
@@ -223,130 +222,6 @@ Result<std::unique_ptr<EngineHost>> EngineHost::create(const FerryConfig &config
     }
     return host;
 }
-
-// --- Resource monitor: sampling, history and adaptive concurrency (engine/monitor/) ---
-void EngineHost::createMonitor()
-{
-    m_probe = std::make_unique<ProcProbe>(m_config.dataDir);
-    QObject::connect(
-        m_dispatcher.get(), &Dispatcher::jobFinished, m_dispatcher.get(),
-        [this](qint64, int status) {
-            // Throughput counts jobs done, not attempts that will be retried or failed.
-            if (JobStatus(status) == JobStatus::Completed)
-                m_jobsFinished.fetch_add(1, std::memory_order_relaxed);
-        },
-        Qt::DirectConnection);
-    MonitorSources sources;
-    sources.activeJobs = [dispatcher = m_dispatcher.get()] { return dispatcher->runningCount(); };
-    sources.queueDepth = [store = m_store.get()]() -> qint64 {
-        auto pending = store->pendingJobCount();
-        return pending ? *pending : 0;
-    };
-    sources.completedTotal = [this] { return m_jobsFinished.load(std::memory_order_relaxed); };
-    // m_api exists from start() on, and the monitor runs only between start() and stop().
-    sources.httpRequestsTotal = [this]() -> qint64 {
-        return m_api ? m_api->metrics().requestCount() : 0;
-    };
-    sources.http429Total = [this]() -> qint64 {
-        return m_api ? m_api->metrics().tooManyRequestsCount() : 0;
-    };
-    ResourceMonitor::Options options;
-    options.governor.highWaterBytes = m_config.memoryHighBytes;
-    options.governor.lowWaterBytes = m_config.memoryLowBytes;
-    options.governor.holdMs = m_config.memoryHoldSeconds * 1000;
-    options.governor.minFreeDiskBytes = m_config.minFreeDiskBytes;
-    // Its history: the one engine's on SQLite (kept across restarts), this node's on PostgreSQL,
-    // where an observing console sums every node's (ClusterMetrics).
-    if (m_config.database.backend == DatabaseConfig::Backend::Postgres)
-        options.series = m_nodeId;
-    m_monitor =
-        std::make_unique<ResourceMonitor>(*m_probe, m_clock, std::move(sources), options,
-                                          m_store.get(), concurrencyControlOf(*m_dispatcher));
-    m_settings->setApplier(SettingsService::Group::MemoryWatermarks,
-                           [monitor = m_monitor.get()](const FerryConfig &config) {
-                               return monitor->setWatermarks(config.memoryHighBytes,
-                                                             config.memoryLowBytes);
-                           });
-}
-// --- end resource monitor ---
-
-// --- Cluster: nodes, heartbeats, the leader, LISTEN/NOTIFY (engine/cluster/; docs/architecture.md,
-// "Cluster"). On SQLite the one engine registers too (the console lists it) and always leads. ---
-void EngineHost::createCluster()
-{
-    const bool sqlite = m_config.database.backend == DatabaseConfig::Backend::Sqlite;
-    ClusterNode::Options options;
-    options.nodeId = m_nodeId;
-    options.version = QStringLiteral(FERRY_VERSION_STRING);
-    options.exclusiveStore = sqlite;
-    options.observer = m_role == Role::Observer;
-    // A dead node's jobs come back within one job lease: it is declared dead after half a lease
-    // without a heartbeat, and a dead leader's lease (a third of a job lease) passes to another
-    // node in time to do it.
-    options.deadAfterMs = qMax<qint64>(3 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 2);
-    options.leaderLeaseMs =
-        qMax<qint64>(2 * options.heartbeatIntervalMs, m_config.queue.leaseMs / 3);
-    if (m_dispatcher) {
-        options.runningJobs = [dispatcher = m_dispatcher.get()] {
-            return dispatcher->runningCount();
-        };
-    }
-    options.rssBytes = [probe = m_probe.get()]() -> qint64 {
-        auto rss = probe->processRssBytes();
-        return rss ? *rss : -1;
-    };
-    options.jobsRescued = [queue = m_queue.get()](int) { queue->announceRemoteEnqueue(); };
-    options.databaseClock = sqlite ? nullptr : &m_clock;
-    m_cluster = std::make_unique<ClusterNode>(*m_store, m_clock, std::move(options));
-    // Once-per-cluster maintenance (ageing, pruning, session files) only on the leader.
-    if (m_dispatcher)
-        m_dispatcher->setLeaderGate([cluster = m_cluster.get()] { return cluster->isLeader(); });
-    if (!sqlite) {
-        NotificationListener::Callbacks callbacks;
-        callbacks.jobsEnqueued = [this, queue = m_queue.get()] {
-            queue->announceRemoteEnqueue();
-            if (m_eventHub) // events: another node's jobs changed
-                m_eventHub->wake();
-        };
-        callbacks.cancelRequested = [queue = m_queue.get()](qint64 id) {
-            queue->announceRemoteCancel(id);
-        };
-        // A pause (or per-user cap) set by another node or process applies here at once; so
-        // does a console setting saved on another node (rate limit, proxies, job defaults...).
-        callbacks.settingChanged = [this, queue = m_queue.get()](const QString &key) {
-            if (key.startsWith(u"console.")) {
-                if (m_settingsFollower)
-                    m_settingsFollower->requestReload();
-                return;
-            }
-            queue->reloadPaused();
-        };
-        // Held back by --cluster-max-running: jobs ended on another node, claim now.
-        if (m_config.queue.clusterMaxRunning > 0 && m_dispatcher) {
-            callbacks.slotsFreed = [queue = m_queue.get()] { queue->announceRemoteEnqueue(); };
-        }
-        m_listener =
-            std::make_unique<NotificationListener>(m_config.database, std::move(callbacks));
-    }
-}
-
-Result<void> EngineHost::startCluster()
-{
-    if (m_httpPort != 0) // an observer listens nowhere: its address stays empty
-        m_cluster->setAddress(QStringLiteral("%1:%2").arg(m_config.listenHost).arg(m_httpPort));
-    if (auto started = m_cluster->start(); !started)
-        return started;
-    if (m_listener) {
-        // Console settings saved on other nodes: at their NOTIFY, and every 10 s in case one
-        // was lost while the listener reconnected. Created once every applier is registered.
-        m_settingsFollower = std::make_unique<SettingsFollower>(*m_settings, 10'000);
-        // Not fatal: the dispatcher polls, and the listener keeps trying to connect.
-        if (auto listening = m_listener->start(); !listening)
-            qCWarning(lcHost) << listening.error().toString();
-    }
-    return {};
-}
-// --- end cluster ---
 
 Result<void> EngineHost::start()
 {
