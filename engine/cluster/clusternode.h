@@ -20,9 +20,8 @@ namespace Ferry {
 // cluster of one): on its own thread (`ferry-cluster`), every heartbeat interval it
 //  0. reads the database's clock (with a databaseClock: the times below are the database's);
 //  1. upserts its `nodes` row (address, running jobs, RSS, version, heartbeat time);
-//  2. (not an observer) takes or renews the leader lease (Store::acquireClusterLease); failing to,
-//  or failing to
-//     reach the database, ends its leadership at once;
+//  2. (not an observer) takes or renews the leader lease (Store::acquireClusterLease); failing
+//     to, or failing to reach the database, ends its leadership at once;
 //  3. as leader, rescues the jobs of nodes whose heartbeat is older than deadAfterMs
 //     (Store::rescueDeadNodes) and runs the leader tasks added with addLeaderTask.
 // isLeader() gates the once-per-cluster maintenance elsewhere (the dispatcher's ageing and

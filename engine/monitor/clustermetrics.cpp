@@ -10,11 +10,6 @@ namespace Ferry {
 
 Q_LOGGING_CATEGORY(lcClusterMetrics, "ferry.monitor")
 
-namespace {
-constexpr qint64 SecondWindowMs = qint64(MetricHistory::SecondCapacity) * 1000;
-constexpr qint64 MinuteWindowMs = qint64(MetricHistory::MinuteCapacity) * MetricHistory::MinuteMs;
-} // namespace
-
 ClusterMetrics::ClusterMetrics(MetricStore &store,
                                const Clock &clock,
                                Options options,
@@ -66,14 +61,16 @@ Result<void> ClusterMetrics::refresh()
 {
     const qint64 now = m_clock.nowMs();
     if (m_refreshes++ % qMax(1, m_options.minutesEvery) == 0) {
-        auto minutes = m_store.clusterMetricSamples(MetricResolution::Minute, now - MinuteWindowMs);
+        auto minutes = m_store.clusterMetricSamples(MetricResolution::Minute,
+                                                    now - MetricHistory::MinuteWindowMs);
         if (!minutes) {
             m_refreshes = 0; // read them again at the next refresh
             return minutes.error();
         }
         m_minutes = std::move(*minutes);
     }
-    auto seconds = m_store.clusterMetricSamples(MetricResolution::Second, now - SecondWindowMs);
+    auto seconds =
+        m_store.clusterMetricSamples(MetricResolution::Second, now - MetricHistory::SecondWindowMs);
     if (!seconds)
         return seconds.error();
     // Seconds some node may not have written yet are left for a later refresh.

@@ -46,6 +46,9 @@ public:
     static constexpr int SecondCapacity = 15 * 60;
     static constexpr int MinuteCapacity = 24 * 60;
     static constexpr qint64 MinuteMs = 60'000;
+    // What the two rings span: the store keeps (and prunes to) the same windows.
+    static constexpr qint64 SecondWindowMs = qint64(SecondCapacity) * 1000;
+    static constexpr qint64 MinuteWindowMs = qint64(MinuteCapacity) * MinuteMs;
 
     MetricHistory();
 

@@ -11,8 +11,6 @@ namespace Ferry {
 Q_LOGGING_CATEGORY(lcMonitor, "ferry.monitor")
 
 namespace {
-constexpr qint64 SecondWindowMs = qint64(MetricHistory::SecondCapacity) * 1000;
-constexpr qint64 MinuteWindowMs = qint64(MetricHistory::MinuteCapacity) * MetricHistory::MinuteMs;
 constexpr qint64 ThroughputWindowMs = 60'000;
 } // namespace
 
@@ -227,9 +225,9 @@ void ResourceMonitor::record(const ResourceSample &sample)
     if (!m_store)
         return;
     if (completedMinute) {
-        auto saved =
-            m_store->saveMetricSamples(MetricResolution::Minute, m_options.series,
-                                       {*completedMinute}, sample.timestampMs - MinuteWindowMs);
+        auto saved = m_store->saveMetricSamples(MetricResolution::Minute, m_options.series,
+                                                {*completedMinute},
+                                                sample.timestampMs - MetricHistory::MinuteWindowMs);
         if (!saved)
             warnOnce(saved.error());
     }
@@ -256,8 +254,9 @@ void ResourceMonitor::saveOnStop()
     }
     if (!partial)
         return;
-    if (auto saved = m_store->saveMetricSamples(MetricResolution::Minute, m_options.series,
-                                                {*partial}, partial->timestampMs - MinuteWindowMs);
+    if (auto saved =
+            m_store->saveMetricSamples(MetricResolution::Minute, m_options.series, {*partial},
+                                       partial->timestampMs - MetricHistory::MinuteWindowMs);
         !saved)
         qCWarning(lcMonitor).noquote() << saved.error().toString();
 }
@@ -267,8 +266,9 @@ Result<void> ResourceMonitor::flush()
     if (!m_store || m_unsavedSeconds.isEmpty())
         return {};
     const qint64 newest = m_unsavedSeconds.last().timestampMs;
-    auto saved = m_store->saveMetricSamples(MetricResolution::Second, m_options.series,
-                                            m_unsavedSeconds, newest - SecondWindowMs);
+    auto saved =
+        m_store->saveMetricSamples(MetricResolution::Second, m_options.series, m_unsavedSeconds,
+                                   newest - MetricHistory::SecondWindowMs);
     if (!saved) {
         // Keep them for the next try, but never more than the window holds.
         while (m_unsavedSeconds.size() > MetricHistory::SecondCapacity)
@@ -284,12 +284,12 @@ Result<void> ResourceMonitor::loadHistory()
     if (!m_store)
         return {};
     const qint64 now = m_clock.nowMs();
-    auto seconds =
-        m_store->metricSamples(MetricResolution::Second, m_options.series, now - SecondWindowMs);
+    auto seconds = m_store->metricSamples(MetricResolution::Second, m_options.series,
+                                          now - MetricHistory::SecondWindowMs);
     if (!seconds)
         return seconds.error();
-    auto minutes =
-        m_store->metricSamples(MetricResolution::Minute, m_options.series, now - MinuteWindowMs);
+    auto minutes = m_store->metricSamples(MetricResolution::Minute, m_options.series,
+                                          now - MetricHistory::MinuteWindowMs);
     if (!minutes)
         return minutes.error();
     QList<ResourceSample> completed;
@@ -299,7 +299,7 @@ Result<void> ResourceMonitor::loadHistory()
     }
     if (!completed.isEmpty())
         return m_store->saveMetricSamples(MetricResolution::Minute, m_options.series, completed,
-                                          now - MinuteWindowMs);
+                                          now - MetricHistory::MinuteWindowMs);
     return {};
 }
 
