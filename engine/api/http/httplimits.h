@@ -39,6 +39,10 @@ struct HttpLimits
     // listen() raises the soft RLIMIT_NOFILE towards the hard one when the caps need more (the
     // common soft default is 1024); false leaves the process's limit alone.
     bool raiseDescriptorLimit = true;
+    // Connections the kernel completes and queues before Ferry accepts them (listen()'s backlog;
+    // the kernel caps it at net.core.somaxconn). Qt's default of 50 is too few for a burst: past
+    // it the kernel drops SYNs and those clients wait a second or more for the retransmission.
+    int listenBacklog = 1024;
     // After accept() failed for want of descriptors (EMFILE): how soon to try again.
     int acceptRetryMs = 250;
     int maxPipelinedRequests = 16; // requests read ahead of their responses; then reading pauses

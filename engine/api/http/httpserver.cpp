@@ -12,6 +12,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -194,6 +195,7 @@ public:
     bool start(const QHostAddress &address, quint16 port)
     {
         stop();
+        setListenBacklogSize(std::clamp(m_limits.listenBacklog, 1, 65'535));
         if (!listen(address, port))
             return false;
         pauseAccepting(); // for good: acceptReady() accepts
