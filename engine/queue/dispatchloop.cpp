@@ -17,7 +17,6 @@ constexpr auto MaintenanceInterval = 250ms;
 constexpr auto ProgressFlushInterval = 1s;
 constexpr auto PruneInterval = 1h;
 constexpr int AgingBatch = 10'000;
-constexpr auto StoreErrorBackoff = 200ms;
 
 std::chrono::milliseconds ms(qint64 value)
 {
@@ -50,11 +49,18 @@ DispatchLoop::DispatchLoop(JobQueue &queue,
     , m_backoff(m_config.backoffBaseMs, m_config.backoffCapMs)
     , m_inbox(std::make_shared<Inbox>())
     , m_workers(new QThreadPool)
+    , m_lanes(qMax(1, m_store.parallelCycles()))
     , m_limit(
           qBound(QueueConfig::MinConcurrency, m_config.maxConcurrency, QueueConfig::MaxConcurrency))
 {
     m_workers->setMaxThreadCount(QueueConfig::MaxConcurrency);
     m_workers->setObjectName(QStringLiteral("ferry-workers"));
+    if (m_lanes > 1) {
+        m_cyclePool = std::make_unique<QThreadPool>();
+        m_cyclePool->setMaxThreadCount(m_lanes);
+        m_cyclePool->setExpiryTimeout(-1); // each lane keeps its thread, and so its connection
+        m_cyclePool->setObjectName(QStringLiteral("ferry-dispatch-cycles"));
+    }
     m_inbox->limit = effectiveLimit();
     m_inbox->started = m_callbacks.started;
 }
@@ -182,18 +188,8 @@ int DispatchLoop::ownedCount() const
 
 void DispatchLoop::run()
 {
-    QList<SettledAttempt> unsettled; // finished attempts not yet written (kept across errors)
-    // What each of them ended with (same order; none for completed, cancelled, released or lost
-    // attempts). Kept beside, not in, SettledAttempt: the store writes only the error's text.
-    QList<std::optional<Error>> unsettledErrors;
-    struct Finished
-    {
-        qint64 jobId;
-        JobStatus status;
-        std::optional<Error> error;
-    };
-    QList<Finished> finished;
     std::vector<Completion> done;
+    std::vector<Cycle> cycles;
     SteadyTime graceDeadline = SteadyTime::max();
     const auto poll = ms(qMax<qint64>(10, m_config.pollIntervalMs));
 
@@ -205,27 +201,38 @@ void DispatchLoop::run()
         {
             std::unique_lock lock(m_inbox->mutex);
             m_inbox->paused = paused;
-            const int capacity =
-                m_claimingPaused.load()
-                    ? 0
-                    : effectiveLimit() + prefetch() - int(m_running.size() + m_waiting.size());
-            const bool work = !unsettled.isEmpty() || !m_inbox->completions.empty() ||
-                              m_inbox->wakeRequested || (m_readyMaybe && capacity > 0 && !paused) ||
+            const SteadyTime before = SteadyClock::now();
+            const bool canCycle = canSendCycle(before);
+            const int capacity = m_claimingPaused.load()
+                                     ? 0
+                                     : effectiveLimit() + prefetch() -
+                                           int(m_running.size() + m_waiting.size()) -
+                                           m_claimsInFlight;
+            const auto arrived = [this] {
+                return !m_inbox->completions.empty() || !m_inbox->cycles.empty();
+            };
+            const bool work = arrived() || m_inbox->wakeRequested ||
+                              (canCycle && (!m_unsettled.isEmpty() ||
+                                            (m_readyMaybe && capacity > 0 && !paused))) ||
                               (paused && !m_inbox->ready.empty());
-            if (!work && !m_inbox->stopping) {
-                const SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
-                m_inbox->wakeUp.wait_until(lock, deadline, [this] {
-                    return m_inbox->wakeRequested || m_inbox->stopping ||
-                           !m_inbox->completions.empty();
-                });
-            } else if (m_inbox->stopping && m_inbox->completions.empty() && unsettled.isEmpty()) {
-                m_inbox->wakeUp.wait_until(lock, std::min(graceDeadline, m_nextMaintenance),
-                                           [this] { return !m_inbox->completions.empty(); });
+            SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
+            if (before < m_cycleRetryAt)
+                deadline = std::min(deadline, m_cycleRetryAt); // a store error held cycles back
+            if (!m_inbox->stopping) {
+                if (!work) {
+                    m_inbox->wakeUp.wait_until(lock, deadline, [&] {
+                        return m_inbox->wakeRequested || m_inbox->stopping || arrived();
+                    });
+                }
+            } else if (!arrived() && (m_unsettled.isEmpty() || !canCycle)) {
+                // Stopping: wait for running jobs to end and cycles in flight to come back.
+                m_inbox->wakeUp.wait_until(lock, std::min(graceDeadline, deadline), arrived);
             }
             done.swap(m_inbox->completions);
+            cycles.swap(m_inbox->cycles);
             m_inbox->paused = m_queue.isPaused();
             if (m_inbox->wakeRequested)
-                m_readyMaybe = true;
+                markReady();
             m_inbox->wakeRequested = false;
             stopping = m_inbox->stopping;
         }
@@ -234,14 +241,18 @@ void DispatchLoop::run()
         if (stopping && graceDeadline == SteadyTime::max())
             graceDeadline = steadyNow + ms(m_config.shutdownGraceMs);
         if (steadyNow >= m_nextPoll) {
-            m_readyMaybe = true;
+            markReady();
             m_nextPoll = steadyNow + poll;
             m_queue.reloadPaused();
         }
         if (now >= m_nextRetryAt) {
-            m_readyMaybe = true;
+            markReady();
             m_nextRetryAt = std::numeric_limits<qint64>::max();
         }
+
+        for (Cycle &cycle : cycles)
+            absorb(cycle);
+        cycles.clear();
 
         if (!done.empty()) {
             QMutexLocker lock(&m_runningMutex);
@@ -250,8 +261,8 @@ void DispatchLoop::run()
                 if (it == m_running.end() || it->second.job.leaseToken != completion.leaseToken)
                     continue;
                 Settled settled = settle(it->second, completion.outcome, now);
-                unsettled.append(std::move(settled.attempt));
-                unsettledErrors.append(std::move(settled.error));
+                m_unsettled.append(std::move(settled.attempt));
+                m_unsettledErrors.append(std::move(settled.error));
                 m_running.erase(it);
                 startWaiting(completion.jobId);
                 m_averageJobMs = 0.9 * m_averageJobMs + 0.1 * double(completion.durationNs) / 1e6;
@@ -260,12 +271,12 @@ void DispatchLoop::run()
             // Per-user cap: a finished job frees its user's slot, so a claim that came back
             // short because of the cap may find work now.
             if (m_queue.maxPerUser() > 0)
-                m_readyMaybe = true;
+                markReady();
         }
         // Paused or stopping: claimed jobs that have not started go back, uncounted.
         if (stopping || m_queue.isPaused()) {
-            unsettled.append(takeBackReady(now));
-            unsettledErrors.resize(unsettled.size()); // released, not ended by an error
+            m_unsettled.append(takeBackReady(now));
+            m_unsettledErrors.resize(m_unsettled.size()); // released, not ended by an error
         }
 
         int capacity = 0;
@@ -276,44 +287,11 @@ void DispatchLoop::run()
             if (steadyNow >= m_nextRenewal && ownedCount() > 0)
                 renewHeldLeases(now, steadyNow);
             QMutexLocker lock(&m_runningMutex);
-            capacity =
-                qMax(0, effectiveLimit() + prefetch() - int(m_running.size() + m_waiting.size()));
+            capacity = qMax(0, effectiveLimit() + prefetch() -
+                                   int(m_running.size() + m_waiting.size()) - m_claimsInFlight);
         }
-        if (!unsettled.isEmpty() || capacity > 0) {
-            m_claimRefusedByPause = false;
-            const SteadyTime cycleStart = SteadyClock::now();
-            auto claimed = m_store.settleAndClaim(
-                unsettled, {m_node, capacity, now, m_config.leaseMs, m_queue.maxPerUser(),
-                            [queue = &m_queue] { return queue->maxPerUser(); },
-                            m_config.clusterMaxRunning, [this] { m_claimRefusedByPause = true; }});
-            if (!claimed) {
-                reportStoreError(claimed.error());
-                std::unique_lock lock(m_inbox->mutex);
-                m_inbox->wakeUp.wait_for(lock, StoreErrorBackoff,
-                                         [this] { return m_inbox->stopping; });
-                continue;
-            }
-            m_averageCycleMs =
-                0.9 * m_averageCycleMs +
-                0.1 * std::chrono::duration<double, std::milli>(SteadyClock::now() - cycleStart)
-                          .count();
-            for (qsizetype i = 0; i < unsettled.size(); ++i)
-                finished.append({unsettled[i].jobId, unsettled[i].newStatus, unsettledErrors[i]});
-            unsettled.clear();
-            unsettledErrors.clear();
-            if (capacity > 0 && claimed->size() < capacity)
-                m_readyMaybe = false; // nothing more is ready; wait for a wake or the poll
-            hand(*claimed);
-            // Paused by another process (SQLite has no NOTIFY): catch up now, not at the poll,
-            // so that jobs claimed ahead are handed back before they start.
-            if (m_claimRefusedByPause && !m_queue.isPaused())
-                m_queue.reloadPaused();
-            if (m_callbacks.finished) {
-                for (const auto &[id, status, error] : std::as_const(finished))
-                    m_callbacks.finished(id, status, error);
-            }
-            finished.clear();
-        }
+        if ((!m_unsettled.isEmpty() || capacity > 0) && canSendCycle(SteadyClock::now()))
+            sendCycle(capacity, now);
 
         startWorkers(); // after every change of ready jobs, limit or pause
 
@@ -321,8 +299,14 @@ void DispatchLoop::run()
             maintain(now, steadyNow);
             m_nextMaintenance = steadyNow + MaintenanceInterval;
         }
-        if (stopping && (ownedCount() == 0 || steadyNow >= graceDeadline))
+        if (stopping && m_cyclesInFlight == 0 &&
+            ((ownedCount() == 0 && m_unsettled.isEmpty()) || steadyNow >= graceDeadline))
             break;
+    }
+    if (!m_unsettled.isEmpty()) {
+        qCWarning(lcDispatch) << m_unsettled.size()
+                              << "finished attempts could not be written before shutdown; their "
+                                 "jobs run again when their leases expire";
     }
     releaseRemaining(m_clock.nowMs());
 }
@@ -472,7 +456,7 @@ void DispatchLoop::maintain(qint64 now, SteadyTime steadyNow)
             reportStoreError(rescued.error());
         } else if (!rescued->isEmpty()) {
             qCInfo(lcDispatch) << "rescued" << rescued->size() << "jobs whose lease expired";
-            m_readyMaybe = true;
+            markReady();
         }
     }
     // Cluster: ageing and pruning run once per cluster, on the leader (checked each time, so a

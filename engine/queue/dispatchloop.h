@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -77,6 +79,22 @@ private:
         std::shared_ptr<RunState> state;
         std::shared_ptr<JobHandler> handler;
     };
+    // One settle-and-claim: the attempts it writes, how many jobs it asks for, and what came
+    // back. Run inline on the dispatch thread, or on the cycle pool when the store runs several
+    // at once (JobStore::parallelCycles), each then overlapping the one before.
+    struct Cycle
+    {
+        QList<SettledAttempt> settled;
+        QList<std::optional<Error>> errors; // what each settled attempt ended with (see run())
+        int capacity = 0;
+        qint64 now = 0;
+        quint64 readyGeneration = 0; // m_readyGeneration when it was sent
+        quint64 sequence = 0;        // order of sending
+        bool onLane = false;         // sent to the cycle pool (not run inline)
+        std::optional<Result<QList<ClaimedJob>>> claimed;
+        bool refusedByPause = false; // the store found the persisted pause set
+        double durationMs = 0;
+    };
     // Shared with workers: a worker stuck past shutdown may outlive the loop.
     struct Inbox
     {
@@ -84,6 +102,7 @@ private:
         std::condition_variable wakeUp;
         std::deque<Task> ready;              // claimed, waiting for a worker
         std::vector<Completion> completions; // finished, waiting to be written
+        std::vector<Cycle> cycles;           // back from the cycle pool, waiting to be absorbed
         int activeWorkers = 0;               // worker loops on the pool
         int limit = 0;                       // how many may run at once
         bool wakeRequested = false;
@@ -104,6 +123,13 @@ private:
     void startWaiting(qint64 jobId); // a waiting attempt's predecessor ended: it may run now
     void startWorkers();             // one worker loop per free slot
     int prefetch() const;
+    // Cycles (dispatchcycles.cpp). sendCycle() writes the unsettled attempts and claims up to
+    // capacity jobs; absorb() hands the claimed jobs over and reports the settled ones.
+    bool canSendCycle(SteadyTime now) const;
+    void sendCycle(int capacity, qint64 now);
+    void runCycle(Cycle &cycle); // any thread: the store's round trip
+    void absorb(Cycle &cycle);
+    void markReady(); // a claim may find work now (a wake, the poll, a retry falling due)
     QList<SettledAttempt> takeBackReady(qint64 now);
     // An ended attempt: what the store writes, and the error it ended with, typed (the store
     // keeps only its text; jobFinished carries the type).
@@ -133,6 +159,8 @@ private:
 
     std::shared_ptr<Inbox> m_inbox;
     QThreadPool *m_workers; // owned; deliberately leaked if a handler ignores shutdown
+    const int m_lanes;      // cycles at once (JobStore::parallelCycles)
+    std::unique_ptr<QThreadPool> m_cyclePool; // runs them when m_lanes > 1
     std::thread m_thread;
     std::atomic<int> m_limit;            // the operator's maximum
     std::atomic<int> m_resourceLimit{0}; // the governor's cap; 0 = none
@@ -151,7 +179,20 @@ private:
     // the server on PostgreSQL. Prefetch covers it (DispatchLoop::prefetch).
     double m_averageCycleMs = 0.0;
     bool m_readyMaybe = true;
-    bool m_claimRefusedByPause = false; // the last claim found the persisted pause set
+    // Counts markReady(): a claim that comes back short clears m_readyMaybe only if nothing
+    // made work ready since it was sent (a cycle in flight cannot see a wake that came after).
+    quint64 m_readyGeneration = 0;
+    // Cycles may come back out of order: only the latest sent one that has come back says
+    // whether more jobs are ready.
+    quint64 m_cyclesSent = 0;
+    quint64 m_readyDecidedBy = 0;
+    QList<SettledAttempt> m_unsettled; // finished attempts not yet written (kept across errors)
+    // What each of them ended with (same order; none for completed, cancelled, released or lost
+    // attempts). Kept beside, not in, SettledAttempt: the store writes only the error's text.
+    QList<std::optional<Error>> m_unsettledErrors;
+    int m_cyclesInFlight = 0;    // sent to the cycle pool, not absorbed yet
+    int m_claimsInFlight = 0;    // the capacity they asked for
+    SteadyTime m_cycleRetryAt{}; // after a store error: no cycle before this
     qint64 m_nextRetryAt = std::numeric_limits<qint64>::max();
     SteadyTime m_nextPoll{};
     SteadyTime m_nextMaintenance{};

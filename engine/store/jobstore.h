@@ -20,6 +20,11 @@ public:
     // ready jobs by priority, fair rank between users, and age. One transaction.
     virtual Result<QList<ClaimedJob>> settleAndClaim(const QList<SettledAttempt> &settled,
                                                      const ClaimRequest &request) = 0;
+    // How many settleAndClaim() calls of one dispatcher are worth running at once, each on a
+    // thread (and so a connection) of its own: 1 where writes take turns anyway (SQLite's one
+    // writer), more where the server runs them in parallel (PostgreSQL: one backend process
+    // each; a cycle then overlaps the one before it instead of waiting for its round trip).
+    virtual int parallelCycles() const { return 1; }
     // Extends the given leases, each only while the job is still running under that lease token
     // for this node; returns the ids of the jobs it still holds. An attempt missing from the
     // list lost its lease (rescued, perhaps running on another node now, or claimed again by

@@ -1,5 +1,9 @@
 #include "dispatchharness.h"
+#include "pgtestsupport.h"
+#include "testbackend.h"
 
+#include <QScopeGuard>
+#include <QSqlQuery>
 #include <QTest>
 
 #include <map>
@@ -412,6 +416,58 @@ private Q_SLOTS:
         QVERIFY(h.waitStatus(waiting, JobStatus::Completed));
     }
     // --- end resource monitor ---
+
+    // PostgreSQL runs two of a dispatcher's cycles at once (JobStore::parallelCycles): a claim
+    // that waits in the server does not hold back the writing of a job that finished meanwhile.
+    // The claim waits for real: this test holds the fair clock's row for priority 0, which a
+    // claim of a priority-0 job updates last.
+    void aWaitingClaimDoesNotHoldBackSettling()
+    {
+        if (!onPostgres())
+            QSKIP("PostgreSQL only: SQLite has one writer, so its cycles take turns by design.");
+        Harness h;
+        QVERIFY(h.dispatcher->start().ok());
+        const qint64 running = h.enqueue(h.job(h.alice, QStringLiteral("block"), {}, 5));
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+
+        QString error;
+        writeRows(h.t.location(),
+                  QStringLiteral("INSERT INTO fair_clock (priority, v) VALUES (0, 0) "
+                                 "ON CONFLICT DO NOTHING"),
+                  &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        const QString connection = QStringLiteral("clock-holder");
+        auto removeConnection = qScopeGuard([&] { QSqlDatabase::removeDatabase(connection); });
+        {
+            QSqlDatabase db = openPostgres(h.t.location(), connection);
+            QVERIFY(db.isOpen());
+            QVERIFY(db.transaction());
+            QSqlQuery hold(db);
+            QVERIFY(hold.exec(
+                QStringLiteral("SELECT v FROM fair_clock WHERE priority = 0 FOR UPDATE")));
+
+            const qint64 waiting = h.enqueue(h.job(h.alice, QStringLiteral("record")));
+            const QString waitsForLock =
+                QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND wait_event_type = 'Lock'");
+            QVERIFY2(waitFor(
+                         [&] {
+                             const auto rows = readRows(h.t.location(), waitsForLock, &error);
+                             return !rows.isEmpty() && rows.first().first().toInt() > 0;
+                         },
+                         10'000),
+                     "the claim never waited for the fair clock's row");
+
+            h.blocker->release = true;
+            QVERIFY2(h.waitStatus(running, JobStatus::Completed, 10'000),
+                     "the finished job was not written while the claim waited");
+            QCOMPARE(h.status(waiting), JobStatus::Pending); // its claim has not committed
+
+            QVERIFY(db.commit());
+            QVERIFY(h.waitStatus(waiting, JobStatus::Completed));
+            QCOMPARE(h.recorder->started().size(), 1);
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_Dispatcher)
