@@ -62,7 +62,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        const int newest = 19; // 0019_observers: nodes.role, one resource series per node
+        const int newest = 20; // 0020_attempts_cascade_trigger: no foreign key check per attempt
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.

@@ -302,6 +302,17 @@ private Q_SLOTS:
         QCOMPARE(counts.value(JobStatus::Completed), 5);
         QCOMPARE(counts.value(JobStatus::Pending), 5);
         QVERIFY(t.store->attempts(1)->isEmpty()); // history went with the job
+        // ... all of it, and only that of the pruned jobs (on PostgreSQL a trigger does this,
+        // migration 0020; on SQLite the foreign key's cascade).
+        QString error;
+        const auto left = readRows(t.location(),
+                                   QStringLiteral("SELECT count(*), count(DISTINCT job_id), "
+                                                  "min(job_id) FROM job_attempts"),
+                                   &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(left.first().at(0).toInt(), 5);
+        QCOMPARE(left.first().at(1).toInt(), 5);
+        QVERIFY(left.first().at(2).toLongLong() > 20);
     }
 
     // The concurrency test: 8 threads claim from 10,000 jobs at once, each with its own
