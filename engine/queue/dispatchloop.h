@@ -144,6 +144,7 @@ private:
     void renewHeldLeases(qint64 now, SteadyTime steadyNow);
     void stopLostLeases(const QList<qint64> &held); // cancels attempts whose lease is gone
     void reportStoreError(const Error &error);
+    static QJsonObject progressJson(const JobProgress &progress);
 
     JobQueue &m_queue;
     JobStore &m_store;
