@@ -33,8 +33,9 @@ struct DatabaseConfig
     // default, connectionLimit().
     int maxConnections = 0;
     static constexpr int DefaultSqliteConnections = 96;
-    // A node has about 24 threads that touch SQL plus one per job slot (the soak test counted 23
-    // with 5 slots); 40 covers up to 16 slots, and two nodes stay under the server's default 100.
+    // A node has about 24 threads that touch SQL (the soak test counted 23 with 5 slots), two
+    // dispatch lanes (JobStore::parallelCycles) and one per job slot; 40 covers up to 14 slots,
+    // and two nodes stay under the server's default 100.
     static constexpr int DefaultPostgresConnections = 40;
     int connectionLimit() const;
     // PostgreSQL: libpq's connect_timeout; 0 = Ferry's default of 10 s. The shared rate limit
