@@ -260,6 +260,12 @@ private Q_SLOTS:
                    {victimNode}) > 0 &&
                 scalar(QStringLiteral("SELECT count(*) FROM records")) > 0,
             RunTimeoutMs);
+        // The victim's sessions are named after it (DatabaseConfig::sessionNameFor).
+        const QString victimSessions = QStringLiteral("ferry/") + victimNode;
+        const QString sessionCount =
+            QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND application_name LIKE ?");
+        QVERIFY(scalar(sessionCount, {victimSessions}) > 0);
         const qint64 victimPid = victim.processId();
         victim.kill();
         QVERIFY(victim.waitForFinished(CommandTimeoutMs));
@@ -267,11 +273,7 @@ private Q_SLOTS:
         // A dispatch cycle is one statement: one the victim sent just before the kill still runs
         // and commits on the server (CI, under ASan: its settle finished jobs after the count).
         // Count what the victim held once none of its sessions is left.
-        QTRY_COMPARE_WITH_TIMEOUT(
-            scalar(QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                  "current_database() AND application_name LIKE ?"),
-                   {QString(QStringLiteral("ferry/") + victimNode)}),
-            0, CommandTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(scalar(sessionCount, {victimSessions}), 0, CommandTimeoutMs);
         const qint64 heldAtKill =
             scalar(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'running' "
                                   "AND lease_owner LIKE ?"),
