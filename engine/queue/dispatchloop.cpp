@@ -195,9 +195,10 @@ void DispatchLoop::run()
             m_cycleHook();
         bool stopping = false;
         const bool paused = m_queue.isPaused();
+        const bool holding = paused || m_claimingPaused.load();
         {
             std::unique_lock lock(m_inbox->mutex);
-            m_inbox->paused = paused;
+            m_inbox->holding = holding;
             const SteadyTime before = SteadyClock::now();
             const bool canCycle = canSendCycle(before);
             const int capacity = m_claimingPaused.load()
@@ -211,7 +212,7 @@ void DispatchLoop::run()
             const bool work = arrived() || m_inbox->wakeRequested ||
                               (canCycle && (!m_unsettled.isEmpty() ||
                                             (m_readyMaybe && capacity > 0 && !paused))) ||
-                              (paused && !m_inbox->ready.empty());
+                              (holding && !m_inbox->ready.empty());
             SteadyTime deadline = std::min(m_nextPoll, m_nextMaintenance);
             if (before < m_cycleRetryAt)
                 deadline = std::min(deadline, m_cycleRetryAt); // a store error held cycles back
@@ -227,7 +228,7 @@ void DispatchLoop::run()
             }
             done.swap(m_inbox->completions);
             cycles.swap(m_inbox->cycles);
-            m_inbox->paused = m_queue.isPaused();
+            m_inbox->holding = m_queue.isPaused() || m_claimingPaused.load();
             if (m_inbox->wakeRequested)
                 markReady();
             m_inbox->wakeRequested = false;
@@ -270,8 +271,10 @@ void DispatchLoop::run()
             if (m_queue.maxPerUser() > 0)
                 markReady();
         }
-        // Paused or stopping: claimed jobs that have not started go back, uncounted.
-        if (stopping || m_queue.isPaused()) {
+        // Paused, claiming paused or stopping: claimed jobs that have not started go back,
+        // uncounted, for other nodes (or this one, later) to claim. Among them those of a claim
+        // that was in flight when claiming paused.
+        if (stopping || m_queue.isPaused() || m_claimingPaused.load()) {
             m_unsettled.append(takeBackReady(now));
             m_unsettledErrors.resize(m_unsettled.size()); // released, not ended by an error
         }

@@ -107,7 +107,9 @@ private:
         int limit = 0;                       // how many may run at once
         bool wakeRequested = false;
         bool stopping = false;
-        bool paused = false;
+        // Paused by the operator, or claiming paused (the disk floor): no claimed job starts;
+        // the dispatch thread hands them back.
+        bool holding = false;
         std::function<void(qint64)> started;
     };
     struct Running

@@ -32,7 +32,7 @@ void DispatchLoop::startWorkers()
     int toStart = 0;
     {
         std::lock_guard lock(m_inbox->mutex);
-        if (m_inbox->paused || m_inbox->stopping)
+        if (m_inbox->holding || m_inbox->stopping)
             return;
         toStart = qMin(int(m_inbox->ready.size()), m_inbox->limit - m_inbox->activeWorkers);
         if (toStart <= 0)
@@ -56,7 +56,7 @@ void DispatchLoop::workerLoop(const std::shared_ptr<Inbox> &inbox)
                 inbox->completions.push_back(std::move(completion));
                 haveCompletion = false;
             }
-            const bool exit = inbox->ready.empty() || inbox->stopping || inbox->paused ||
+            const bool exit = inbox->ready.empty() || inbox->stopping || inbox->holding ||
                               inbox->activeWorkers > inbox->limit;
             if (exit) {
                 --inbox->activeWorkers;

@@ -415,6 +415,42 @@ private Q_SLOTS:
         h.dispatcher->setClaimingPaused(false);
         QVERIFY(h.waitStatus(waiting, JobStatus::Completed));
     }
+    // Jobs claimed ahead of the slots that have not started go back when claiming pauses (the
+    // disk floor: this node should not start more, and other nodes may run them), those of a
+    // claim that was in flight at the pause too. What runs goes on.
+    void claimingPauseHandsBackJobsNotStarted()
+    {
+        QueueConfig config = Harness::defaults();
+        config.maxConcurrency = 1;
+        Harness h(config);
+        QVERIFY(h.dispatcher->start().ok());
+        // Short jobs first: the dispatcher learns they are short and claims ahead of its slot.
+        constexpr int Short = 200;
+        QVERIFY(
+            h.queue->enqueueBatch(QList<NewJob>(Short, h.job(h.alice, QStringLiteral("record"))))
+                .ok());
+        QTRY_COMPARE_WITH_TIMEOUT(h.recorder->started().size(), Short, 60'000);
+        const qint64 running = h.enqueue(h.job(h.alice, QStringLiteral("block")));
+        QTRY_COMPARE(h.blocker->running.load(), 1);
+        constexpr int Waiting = 20;
+        QVERIFY(
+            h.queue->enqueueBatch(QList<NewJob>(Waiting, h.job(h.alice, QStringLiteral("record"))))
+                .ok());
+        QTRY_VERIFY(*h.t.store->pendingJobCount() < Waiting); // claimed ahead, not started
+
+        h.dispatcher->setClaimingPaused(true);
+        QTRY_COMPARE(*h.t.store->pendingJobCount(), qint64(Waiting));
+        QCOMPARE(h.recorder->started().size(), Short);
+        QCOMPARE(h.status(running), JobStatus::Running);
+        h.blocker->release = true;
+        QVERIFY(h.waitStatus(running, JobStatus::Completed));
+        QTest::qWait(100); // five poll intervals
+        QCOMPARE(h.recorder->started().size(), Short);
+        QCOMPARE(*h.t.store->pendingJobCount(), qint64(Waiting));
+
+        h.dispatcher->setClaimingPaused(false);
+        QTRY_COMPARE_WITH_TIMEOUT(h.recorder->started().size(), Short + Waiting, 30'000);
+    }
     // --- end resource monitor ---
 
     // PostgreSQL runs two of a dispatcher's cycles at once (JobStore::parallelCycles): a claim
