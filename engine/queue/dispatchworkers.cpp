@@ -32,7 +32,9 @@ void DispatchLoop::startWorkers()
     int toStart = 0;
     {
         std::lock_guard lock(m_inbox->mutex);
-        if (m_inbox->holding || m_inbox->stopping)
+        // Claiming may have paused during this iteration's claim: its jobs wait for the next
+        // iteration, which hands them back.
+        if (m_inbox->holding || m_inbox->stopping || m_claimingPaused.load())
             return;
         toStart = qMin(int(m_inbox->ready.size()), m_inbox->limit - m_inbox->activeWorkers);
         if (toStart <= 0)
