@@ -170,6 +170,11 @@ UploadRoutes::~UploadRoutes()
     m_quotaWork.waitForDone();
 }
 
+bool UploadRoutes::waitForQuotaWork(int msecs)
+{
+    return m_quotaWork.waitForDone(msecs);
+}
+
 QList<ApiRoute> UploadRoutes::routes()
 {
     ApiRoute upload;

@@ -38,6 +38,9 @@ public:
     // destroy the HTTP server first, and the quota after.
     ~UploadRoutes() override;
     QList<ApiRoute> routes() override;
+    // Waits up to msecs (-1: no limit) for that quota work; true once none is left. An answer
+    // can reach the client before the reservation it gives back is even written.
+    bool waitForQuotaWork(int msecs = -1);
 
 private:
     Http::HeaderDecision prepare(const ApiCall &call);
