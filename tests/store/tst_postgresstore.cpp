@@ -203,11 +203,7 @@ private Q_SLOTS:
         // Another node's claim in progress: it holds the first job's row lock.
         const QString name = QStringLiteral("other-node");
         {
-            QSqlDatabase other = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-            other.setHostName(m_config.host);
-            other.setPort(m_config.port);
-            other.setUserName(m_config.user);
-            other.setDatabaseName(m_config.database);
+            QSqlDatabase other = session(name);
             QVERIFY2(other.open(), qPrintable(other.lastError().text()));
             QSqlQuery lock(other);
             QVERIFY(lock.exec(QStringLiteral("BEGIN")));
@@ -469,17 +465,24 @@ private:
         return user->id;
     }
 
+    // A connection of the test's own to the test database (not opened), named `name`.
+    QSqlDatabase session(const QString &name) const
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+        db.setHostName(m_config.host);
+        db.setPort(m_config.port);
+        db.setUserName(m_config.user);
+        db.setDatabaseName(m_config.database);
+        return db;
+    }
+
     // Statements on a session of their own, closed after.
     bool adminExec(const QStringList &statements)
     {
         const QString name = QStringLiteral("admin");
         bool ok = true;
         {
-            QSqlDatabase admin = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-            admin.setHostName(m_config.host);
-            admin.setPort(m_config.port);
-            admin.setUserName(m_config.user);
-            admin.setDatabaseName(m_config.database);
+            QSqlDatabase admin = session(name);
             ok = admin.open();
             QSqlQuery query(admin);
             for (const QString &statement : statements) {
@@ -500,11 +503,7 @@ private:
         const QString name = QStringLiteral("stats");
         qint64 scans = -1;
         {
-            QSqlDatabase stats = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-            stats.setHostName(m_config.host);
-            stats.setPort(m_config.port);
-            stats.setUserName(m_config.user);
-            stats.setDatabaseName(m_config.database);
+            QSqlDatabase stats = session(name);
             if (stats.open()) {
                 QSqlQuery query(stats);
                 const bool alone = QTest::qWaitFor(
