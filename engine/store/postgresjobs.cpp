@@ -89,8 +89,8 @@ const QString s_deferredCte = QStringLiteral(
 // before this statement's snapshot) claims nothing; PostgreSQL evaluates it once (an InitPlan).
 // The UPDATE finds the chosen rows by primary key through an array (an InitPlan), not by a join
 // with `next`: once PostgreSQL caches a generic plan for the prepared statement, it guesses the
-// LIMIT at a tenth of the table, and the join became a hash of a sequential scan of jobs, every
-// cycle (38 ms a claim at 100,000 jobs, in one bench round out of ten).
+// LIMIT at a tenth of the ready rows its statistics last counted, and the join became a hash of a
+// sequential scan of jobs, every cycle (38 ms a claim at 100,000 jobs, one bench round in ten).
 const QString s_claimNextCtes = QStringLiteral(
     "next AS MATERIALIZED ("
     "  SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? AND NOT EXISTS (SELECT 1 "
