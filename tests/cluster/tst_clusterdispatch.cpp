@@ -175,8 +175,11 @@ private Q_SLOTS:
         QCOMPARE(handlers.recorder->started().size(), Jobs);
         QVERIFY2(handlers.recorder->maxActive() <= Cap,
                  qPrintable(QString::number(handlers.recorder->maxActive())));
-        QCOMPARE(scalar(QStringLiteral("SELECT count(DISTINCT node) FROM job_attempts")),
-                 qint64(Nodes));
+        qInfo("nodes that ran jobs: %lld",
+              scalar(QStringLiteral("SELECT count(DISTINCT node) FROM job_attempts")));
+        // The cap is only shown to hold across nodes when more than one node ran jobs. Which
+        // nodes win the claims is a race: two of the three can take every job between them.
+        QVERIFY(scalar(QStringLiteral("SELECT count(DISTINCT node) FROM job_attempts")) >= 2);
     }
 
     void fairRanksExactWhenTwoNodesEnqueueForOneUser()
