@@ -85,4 +85,19 @@ struct ConsoleBulkResult
     QList<qint64> runningCancelled; // Cancel: running jobs now asked to stop (wake their node)
 };
 
+// A job that ended failed or dead, and when (Store::failedJobsAfter).
+struct FailedJobRow
+{
+    qint64 id = 0;
+    JobStatus status = JobStatus::Failed;
+    qint64 finishedAt = 0;
+};
+
+// A place in the order jobs ended: (finished_at, id). Rows after it come next.
+struct FailedJobCursor
+{
+    qint64 finishedAt = 0;
+    qint64 id = 0;
+};
+
 } // namespace Ferry

@@ -26,6 +26,15 @@ public:
                                                          int value,
                                                          qint64 now) = 0;
 
+    // Jobs that ended failed or dead after the cursor, in the order they ended (finished_at, then
+    // id; finished_at is the database's clock on every node), at most `limit`: the failures an
+    // observing console tells its operator about, whichever node ran them. On an index that holds
+    // only failing jobs.
+    virtual Result<QList<FailedJobRow>> failedJobsAfter(const FailedJobCursor &after,
+                                                        int limit) = 0;
+    // When the last job that ended failed or dead ended; 0 when none did.
+    virtual Result<qint64> lastFailureAt() = 0;
+
 protected:
     ConsoleStore() = default;
     Q_DISABLE_COPY_MOVE(ConsoleStore)

@@ -167,6 +167,9 @@ public:
                                                  ConsoleBulkAction action,
                                                  int value,
                                                  qint64 now) override;
+    // sqlfailedjobs.cpp
+    Result<QList<FailedJobRow>> failedJobsAfter(const FailedJobCursor &after, int limit) override;
+    Result<qint64> lastFailureAt() override;
     // ---- end of operator console ----
 
     // ---- Datasets (sqldatasets.cpp, sqldatasetadmin.cpp; each dialect's batch commit in

@@ -2,7 +2,8 @@
 // worker. Two real `ferry --headless` nodes and an observer, on the test server:
 // - the observer is registered with role 'observer', never takes the leader lease (not even
 //   alone), runs no job and listens on no port (its process's sockets, read from /proc);
-// - what the operator does in it (pause, resume, cancel, a user's quota) every node obeys;
+// - what the operator does in it (pause, resume, cancel, reprioritise, retry, a user's quota)
+//   every node obeys, and a job that fails on a node is a notice in it;
 // - its charts are the cluster's: both nodes' persisted samples, summed;
 // - the real binary: `ferry --observe` registers as an observer, stops cleanly, and refuses
 //   SQLite and --headless with a usage error.
@@ -11,15 +12,19 @@
 #include "enginehost.h"
 #include "httpclient.h"
 #include "pgtestsupport.h"
+#include "store/consolerecords.h"
+#include "ui/attention/attention.h"
 #include "ui/mainwindow.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QNetworkAccessManager>
 #include <QProcess>
+#include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -306,17 +311,77 @@ private Q_SLOTS:
             value(QStringLiteral("SELECT status FROM jobs WHERE id = ?"), {longJob}).toString(),
             QStringLiteral("cancelled"), 30'000);
 
-        // A quota set in the observer is the one every node enforces.
+        // Reprioritise from the observer: the nodes claim that job first. 3,000 jobs queue while
+        // paused; the last one, raised to priority 100, would come last (a claim takes at most
+        // 1,024 of them on a node).
+        pause->trigger();
+        QTRY_VERIFY(observer.queue().isPaused());
+        QTest::qWait(1'000);
+        const qint64 before = count(QStringLiteral("SELECT max(id) FROM jobs"));
+        QCOMPARE(enqueue(QStringLiteral("noop"), 3'000), QString());
+        const qint64 raised = count(QStringLiteral("SELECT max(id) FROM jobs"));
+        ConsoleJobFilter onlyRaised;
+        onlyRaised.ids = QList<qint64>{raised};
+        auto reprioritised = observer.store().applyConsoleAction(
+            onlyRaised, ConsoleBulkAction::SetPriority, 100, QDateTime::currentMSecsSinceEpoch());
+        QVERIFY(reprioritised.ok());
+        QCOMPARE(reprioritised->changed, 1);
+        pause->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(
+            count(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'completed'")), 3'050,
+            60'000);
+        QCOMPARE(count(QStringLiteral("SELECT count(*) FROM jobs WHERE id > ? AND started_at < "
+                                      "(SELECT started_at FROM jobs WHERE id = ?)"),
+                       {before, raised}),
+                 0);
+        QVERIFY(count(QStringLiteral("SELECT count(*) FROM jobs WHERE id > ? AND started_at > "
+                                     "(SELECT started_at FROM jobs WHERE id = ?)"),
+                      {before, raised}) > 0); // not all in one claim: the order was tested
+
+        // A job that fails on a node is news in the observer (read from the database, once),
+        // and a retry from the observer runs it again on a node.
         const QString nodeAddress =
             value(QStringLiteral("SELECT address FROM nodes WHERE role = 'worker' LIMIT 1"))
                 .toString();
+        QNetworkAccessManager network;
+        const HttpHeaders csv{{"Content-Type", "text/csv"}};
+        QSignalSpy notices(&window.attention(), &Attention::notice);
+        QTRY_VERIFY(window.attention().knowsWhereFailuresStand());
+        const auto keyed = [&](const char *key) {
+            return QUrl(QStringLiteral("http://%1/api/v1/uploads?dataset=keyed&key=%2")
+                            .arg(nodeAddress, QString::fromLatin1(key)));
+        };
+        QCOMPARE(sendHttp(network, "POST", keyed("id"), token, csv, "id,name\n1,Ann\n").status,
+                 202);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            count(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'completed'")), 3'051,
+            30'000);
+        // Another key than the dataset's: the import fails for good.
+        QCOMPARE(sendHttp(network, "POST", keyed("name"), token, csv, "id,name\n2,Bo\n").status,
+                 202);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            count(QStringLiteral("SELECT count(*) FROM jobs WHERE status = 'failed'")), 1, 30'000);
+        const qint64 failed = count(QStringLiteral("SELECT id FROM jobs WHERE status = 'failed'"));
+        QTRY_COMPARE_WITH_TIMEOUT(notices.count(), 1, 30'000);
+        QCOMPARE(notices.at(0).at(0).toString(), QStringLiteral("A job failed"));
+        QVERIFY(observer.queue().retry(failed, std::nullopt).ok());
+        QTRY_COMPARE_WITH_TIMEOUT(
+            count(QStringLiteral("SELECT count(*) FROM job_attempts WHERE job_id = ?"), {failed}),
+            2, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            value(QStringLiteral("SELECT status FROM jobs WHERE id = ?"), {failed}).toString(),
+            QStringLiteral("failed"), 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(notices.count(), 2, 30'000);
+        QCOMPARE(count(QStringLiteral("SELECT count(*) FROM job_attempts WHERE node = ?"),
+                       {observer.nodeId()}),
+                 0);
+
+        // A quota set in the observer is the one every node enforces.
         const QUrl uploads(
             QStringLiteral("http://%1/api/v1/uploads?dataset=people").arg(nodeAddress));
         auto alice = observer.users().findByName(QStringLiteral("alice"));
         QVERIFY(alice.ok());
         QVERIFY(observer.quotas().setLimits(alice->id, 0, std::nullopt).ok());
-        QNetworkAccessManager network;
-        const HttpHeaders csv{{"Content-Type", "text/csv"}};
         HttpReply refused = sendHttp(network, "POST", uploads, token, csv, "id,name\n1,Ann\n");
         QCOMPARE(refused.status, 429);
         QCOMPARE(refused.code(), QStringLiteral("quota_exceeded"));

@@ -62,7 +62,7 @@ private Q_SLOTS:
     void migratesToTheNewestSchemaOnce()
     {
         QCOMPARE(m_store->backendName(), QStringLiteral("postgresql"));
-        const int newest = 20; // 0020_attempts_cascade_trigger: no foreign key check per attempt
+        const int newest = 21; // 0021_failed_jobs_index: the failures an observer reads
         QCOMPARE(m_store->schemaVersion(), newest);
         m_store.reset();
         // Opening again finds the schema current and applies nothing twice.

@@ -14,6 +14,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThreadPool>
 
 using namespace Ferry;
 using namespace Ferry::Test;
@@ -81,6 +82,46 @@ private Q_SLOTS:
         c.enqueueFailing(user);
         QTRY_COMPARE_WITH_TIMEOUT(notices.count(), 2, 10'000);
         QCOMPARE(notices.at(1).at(0).toString(), QStringLiteral("A job failed"));
+    }
+
+    // A console that observes a cluster runs no job: it reads the failures of every node from the
+    // database. Here the fixture's dispatcher plays the nodes, and a second Attention, over the
+    // same store without a dispatcher, is the observing console.
+    void anObservingConsoleReadsFailuresFromTheDatabase()
+    {
+        Console c;
+        const qint64 user = c.t.addUser(QStringLiteral("alice"));
+        const qint64 before = c.enqueueFailing(user);
+        QVERIFY(c.dispatcher->start().ok());
+        QTRY_VERIFY_WITH_TIMEOUT(isTerminal((*c.t.store->job(before, std::nullopt))->status),
+                                 10'000);
+
+        ConsoleContext observing = *c.context;
+        observing.dispatcher = nullptr;
+        QThreadPool readers;
+        observing.readers = &readers;
+        Attention::Timing timing;
+        timing.burstMs = 500;
+        timing.failurePollMs = 100;
+        Attention observer(observing, timing);
+        QSignalSpy notices(&observer, &Attention::notice);
+        QTRY_VERIFY(observer.knowsWhereFailuresStand());
+        QTest::qWait(300);            // three reads
+        QCOMPARE(notices.count(), 0); // a failure from before the console opened is not news
+        QCOMPARE(observer.state(), Attention::State::Running);
+
+        for (int i = 0; i < 3; ++i)
+            c.enqueueFailing(user);
+        QTRY_COMPARE_WITH_TIMEOUT(notices.count(), 1, 10'000);
+        QCOMPARE(notices.at(0).at(0).toString(), QStringLiteral("3 jobs failed"));
+        QCOMPARE(observer.state(), Attention::State::Failing);
+
+        // The job from before, retried, fails again: that is news.
+        QVERIFY(c.queue->retry(before).ok());
+        QTRY_COMPARE_WITH_TIMEOUT(notices.count(), 2, 10'000);
+        QCOMPARE(notices.at(1).at(0).toString(), QStringLiteral("A job failed"));
+        QTest::qWait(1000); // reads go on; nothing is told twice
+        QCOMPARE(notices.count(), 2);
     }
 
     void switchedOffKindsStaySilentAndTheChoiceIsKept()

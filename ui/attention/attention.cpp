@@ -29,6 +29,20 @@ struct Exhausted
     QString name;
     QString period;
 };
+
+// The failures an observing console reads. A node settles a job with the database's time of its
+// dispatch cycle and commits a moment later, so a failure can become visible after one that ended
+// later: each read goes back this far and skips what it has seen.
+constexpr qint64 FailureLookbackMs = 30'000;
+constexpr int FailurePage = 1000;
+// Per read. Beyond this many failures in the look-back window (thousands a second), notices lag.
+constexpr int FailuresPerRead = 50'000;
+
+struct FailureRead
+{
+    qint64 lastAt = 0; // the first read: where failures stand
+    QList<FailedJobRow> rows;
+};
 } // namespace
 
 Attention::Attention(ConsoleContext &context, Timing timing, QObject *parent)
@@ -48,6 +62,12 @@ Attention::Attention(ConsoleContext &context, Timing timing, QObject *parent)
     connect(&m_quotaPoll, &QTimer::timeout, this, &Attention::checkQuotas);
     m_quotaPoll.start();
     connect(&m_context.queue, &JobQueue::pausedChanged, this, &Attention::updateState);
+    if (m_context.observing()) {
+        m_failurePoll.setInterval(m_timing.failurePollMs);
+        connect(&m_failurePoll, &QTimer::timeout, this, &Attention::checkFailures);
+        m_failurePoll.start();
+        checkFailures();
+    }
     updateState();
 }
 
@@ -148,6 +168,52 @@ QCoro::Task<> Attention::checkQuotas()
                   QStringLiteral("%1 used this month's quota; their uploads are refused until "
                                  "the month ends or you raise the limit (Users and quotas).")
                       .arg(names.join(QStringLiteral(", "))));
+}
+
+QCoro::Task<> Attention::checkFailures()
+{
+    if (!m_context.readers || m_failuresReading)
+        co_return;
+    m_failuresReading = true;
+    Store *store = &m_context.store;
+    const bool first = !m_failuresRead;
+    const qint64 lastAt = m_lastFailureAt;
+    auto reading =
+        runOnPool(this, m_context.readers, [store, first, lastAt]() -> Result<FailureRead> {
+            FailureRead read{lastAt, {}};
+            if (first) {
+                auto last = store->lastFailureAt();
+                if (!last)
+                    return last.error();
+                read.lastAt = *last;
+            }
+            FailedJobCursor cursor{read.lastAt - FailureLookbackMs, 0};
+            while (read.rows.size() < FailuresPerRead) {
+                auto page = store->failedJobsAfter(cursor, FailurePage);
+                if (!page)
+                    return page.error();
+                read.rows += *page;
+                if (page->size() < FailurePage)
+                    break;
+                cursor = {page->back().finishedAt, page->back().id};
+            }
+            return read;
+        });
+    const auto read = co_await reading;
+    if (!read)
+        co_return; // gone
+    m_failuresReading = false;
+    if (!*read)
+        co_return; // the store failed: the next read tries again (the pages say what is wrong)
+    m_lastFailureAt = qMax(m_lastFailureAt, (*read)->lastAt);
+    for (const FailedJobRow &row : std::as_const((*read)->rows)) {
+        m_lastFailureAt = qMax(m_lastFailureAt, row.finishedAt);
+        if (m_failuresSeen.insert({row.finishedAt, row.id}).second && m_failuresRead)
+            jobFinished(row.id, int(row.status));
+    }
+    m_failuresRead = true;
+    m_failuresSeen.erase(m_failuresSeen.begin(),
+                         m_failuresSeen.lower_bound({m_lastFailureAt - FailureLookbackMs, 0}));
 }
 
 void Attention::updateState()

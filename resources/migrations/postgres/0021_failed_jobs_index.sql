@@ -1,0 +1,5 @@
+-- The jobs that ended failed or dead, in the order they ended: an observing console
+-- (`ferry --observe`, issue 16) reads the failures of every node from here for its notices
+-- (Store::failedJobsAfter). Only failing jobs have an entry, so a claim or a completed job costs
+-- nothing more.
+CREATE INDEX jobs_failed_by_end ON jobs(finished_at, id) WHERE status IN ('failed', 'dead');
