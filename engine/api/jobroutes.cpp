@@ -65,21 +65,26 @@ ApiRoute route(const char *method,
 
 JobRoutes::JobRoutes(Store &store, JobQueue &queue)
     : m_store(store), m_queue(queue), m_watcher(std::make_unique<JobWatcher>(store))
-{}
+{
+    if (store.backendName() != QLatin1String("sqlite"))
+        m_batchedReads = std::make_unique<BatchedJobReads>(store);
+}
+
+JobRoutes::~JobRoutes() = default;
 
 QList<ApiRoute> JobRoutes::routes()
 {
-    // On SQLite the GET of one job stays on the network thread: one indexed read, the API's hot
-    // path, and a WAL reader never waits for the writer. On PostgreSQL it is a round trip, which
-    // a network thread never waits for: it runs on the API's workers like everything else. Its
-    // long-poll is parked on the JobWatcher. Lists, writes and reports run on the workers.
+    // The GET of one job, the API's hot path, starts on the network thread. On SQLite it reads
+    // there: one indexed read, and a WAL reader never waits for the writer. On PostgreSQL it is
+    // a round trip, which a network thread never waits for: the read goes to BatchedJobReads,
+    // whose thread answers it with the others gathered meanwhile. Its long-poll is parked on the
+    // JobWatcher. The session's GET, lists, writes and reports run on the API's workers.
     const bool inlineReads = m_store.backendName() == QLatin1String("sqlite");
     return {
         route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); },
               {QStringLiteral("limit"), QStringLiteral("after"), QStringLiteral("status"),
                QStringLiteral("dataset")}),
-        route("GET", "/api/v1/jobs/{id}", !inlineReads,
-              [this](const ApiCall &call) { getJob(call); },
+        route("GET", "/api/v1/jobs/{id}", false, [this](const ApiCall &call) { getJob(call); },
               {QStringLiteral("wait"), QStringLiteral("progress")}),
         route("POST", "/api/v1/jobs/{id}/cancel", true,
               [this](const ApiCall &call) { cancelJob(call); }),
@@ -212,14 +217,25 @@ void JobRoutes::getJob(const ApiCall &call)
         }
         withProgress = value == u"true";
     }
-    std::optional<Job> job = callersJob(call);
-    if (!job)
-        return;
-    if (wait && *wait > 0 && !isTerminal(job->status)) {
-        m_watcher->watch(call, *job, std::chrono::seconds(*wait), withProgress);
-        return;
-    }
-    call.respond(Api::jsonText(200, jobBody(*job)));
+    bool ok = false;
+    const qint64 id = call.param(0).toLongLong(&ok);
+    if (!ok || id <= 0)
+        return call.respond(notFound(call.param(0)));
+    const auto answer = [this, call, wait, withProgress](Result<std::optional<Job>> job) {
+        if (!job)
+            return call.respond(Api::fromError(job.error()));
+        if (!job->has_value() || (*job)->userId != call.user().id)
+            return call.respond(notFound(call.param(0)));
+        if (wait && *wait > 0 && !isTerminal((*job)->status)) {
+            m_watcher->watch(call, **job, std::chrono::seconds(*wait), withProgress);
+            return;
+        }
+        call.respond(Api::jsonText(200, jobBody(**job)));
+    };
+    if (m_batchedReads)
+        m_batchedReads->read(id, answer);
+    else
+        answer(m_store.job(id, call.user().id));
 }
 
 // POST /api/v1/jobs/{id}/cancel (auth)

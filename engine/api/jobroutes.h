@@ -1,6 +1,7 @@
 #pragma once
 
 #include "api/apiroute.h"
+#include "api/batchedjobreads.h"
 #include "api/jobwatcher.h"
 #include "queue/jobqueue.h"
 #include "store/store.h"
@@ -20,6 +21,9 @@ public:
     static constexpr int DefaultPageSize = 100;
 
     JobRoutes(Store &store, JobQueue &queue);
+    // Answers what still waits (503) and stops the reader threads: destroy it after the HTTP
+    // server, before the store.
+    ~JobRoutes() override;
     QList<ApiRoute> routes() override;
 
     // Where long-polls are parked (tests look at parked()).
@@ -38,6 +42,7 @@ private:
     Store &m_store;
     JobQueue &m_queue;
     std::unique_ptr<JobWatcher> m_watcher;
+    std::unique_ptr<BatchedJobReads> m_batchedReads; // PostgreSQL; null on SQLite (reads inline)
 };
 
 } // namespace Ferry

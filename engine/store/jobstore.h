@@ -49,6 +49,10 @@ public:
     virtual Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) = 0;
 
     virtual Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) = 0;
+    // The jobs with these ids, any user's (the caller scopes them), in no particular order; ids
+    // that do not exist are absent. One statement on PostgreSQL: the API's batched reads
+    // (api/batchedjobreads.h).
+    virtual Result<QList<Job>> jobsByIds(const QList<qint64> &ids) = 0;
     virtual Result<QList<Job>> jobs(const JobFilter &filter) = 0;
     virtual Result<QList<JobAttempt>> attempts(qint64 jobId) = 0;
     virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;

@@ -1,10 +1,11 @@
-// PostgresStore: the hot reads of the upload and job API (one job, a session's job), through
-// statements prepared once per thread (ConnectionPool::statement), as sqlitejobsapi.cpp reads
-// them through SQLite's C API. recordPage belongs with the dataset reads (postgresrecords.cpp);
-// the rest of the jobs' reads are SqlStore's (sqljobqueries.cpp).
+// PostgresStore: the hot reads of the upload and job API (one job, a batch of jobs, a session's
+// job), through statements prepared once per thread (ConnectionPool::statement), as
+// sqlitejobsapi.cpp reads them through SQLite's C API. recordPage belongs with the dataset reads
+// (postgresrecords.cpp); the rest of the jobs' reads are SqlStore's (sqljobqueries.cpp).
 #include "postgresstore.h"
 
 #include "store/jobrows.h"
+#include "store/postgresarrays.h"
 #include "store/sqlhelpers.h"
 
 #include <QSqlQuery>
@@ -29,6 +30,27 @@ Result<std::optional<Job>> PostgresStore::job(qint64 jobId, std::optional<qint64
     }
     query.finish();
     return result;
+}
+
+Result<QList<Job>> PostgresStore::jobsByIds(const QList<qint64> &ids)
+{
+    QList<Job> jobs;
+    if (ids.isEmpty())
+        return jobs;
+    // The ids as one array: one statement, read through the primary key, for any batch size.
+    auto q = prepared(QStringLiteral("SELECT ") + s_jobColumns +
+                      QStringLiteral(" FROM jobs WHERE id = ANY(?::bigint[])"));
+    if (!q)
+        return q.error();
+    QSqlQuery &query = **q;
+    query.bindValue(0, bigintArray(ids));
+    if (!query.exec())
+        return sqlError(query, QStringLiteral("reading %1 jobs").arg(ids.size()));
+    jobs.reserve(ids.size());
+    while (query.next())
+        jobs.append(jobFrom(query));
+    query.finish();
+    return jobs;
 }
 
 Result<std::optional<SessionJob>> PostgresStore::sessionJob(const QString &sessionId)

@@ -36,6 +36,7 @@ public:
     // One job, read on the API's hot path (postgresjobsapi.cpp); the rest of the jobs' reads and
     // changes are SqlStore's (sqljobqueries.cpp).
     Result<std::optional<Job>> job(qint64 jobId, std::optional<qint64> userId) override;
+    Result<QList<Job>> jobsByIds(const QList<qint64> &ids) override;
     // DatasetStore: this dialect's batch commit (postgresimport.cpp) and record reads
     // (postgresrecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;

@@ -41,6 +41,21 @@ Result<std::optional<Job>> SqliteStore::job(qint64 jobId, std::optional<qint64> 
     return result;
 }
 
+Result<QList<Job>> SqliteStore::jobsByIds(const QList<qint64> &ids)
+{
+    // A read of the page cache each: no round trip to save here.
+    QList<Job> jobs;
+    jobs.reserve(ids.size());
+    for (const qint64 id : ids) {
+        auto job = this->job(id, std::nullopt);
+        if (!job)
+            return job.error();
+        if (*job)
+            jobs.append(std::move(**job));
+    }
+    return jobs;
+}
+
 Result<std::optional<SessionJob>> SqliteStore::sessionJob(const QString &sessionId)
 {
     auto native = NativeConnection::of(m_pool);
