@@ -46,7 +46,7 @@ ASAN_OPTIONS_CI = detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=
 UBSAN_OPTIONS_CI = halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/sanitizers/ubsan.supp
 
 # The concurrency suites under ThreadSanitizer, in build-tsan: the dispatcher, the connection
-# pools, the HTTP server, the cluster, the rate limiter and the quota ledger, on SQLite and (the
+# pools, the HTTP server and the API's batched job reads, the cluster, the rate limiter and the quota ledger, on SQLite and (the
 # _pg variants, with the throwaway server) PostgreSQL. Only their targets are built. Any report
 # fails its test (exitcode=66; halt_on_error=0 so that a run shows every report). Debian's Qt is
 # not built with TSan: tests/sanitizers/tsan-qt-handoffs.cpp (preloaded) tells TSan what Qt
@@ -55,7 +55,7 @@ UBSAN_OPTIONS_CI = halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressi
 TSAN_TESTS = tst_dispatcher tst_queueraces tst_jobqueue \
 	tst_connectionpool tst_postgrespool \
 	tst_httpserver tst_httplimits tst_httpabort tst_httpwritestall tst_httphostile \
-	tst_httpdecidelater tst_httpdescriptors \
+	tst_httpdecidelater tst_httpdescriptors tst_batchedjobreads \
 	tst_clusternode tst_clusterpostgres tst_clusterquota tst_clusterdispatch \
 	tst_ratelimiter tst_sharedratelimit \
 	tst_quotaledger tst_quotareservations tst_quotahold
