@@ -21,7 +21,14 @@ qint64 ceilDiv(qint64 numerator, qint64 denominator)
 SharedShareSizes SharedShareSizes::forLimit(qint64 limit)
 {
     const qint64 batch = std::clamp<qint64>(limit / 25, 1, 1000);
-    return {batch, batch};
+    return {batch, batch, std::max(batch, limit / 25)};
+}
+
+qint64 SharedShareSizes::aheadFor(qint64 hits) const
+{
+    if (hits <= 1)
+        return 0;
+    return std::clamp(hits > maxAhead / 2 ? maxAhead : 2 * hits, batch, maxAhead);
 }
 
 SharedRateLimit::SharedRateLimit(std::shared_ptr<RateLimitBackend> backend,
@@ -133,7 +140,7 @@ void SharedRateLimit::refill(const QString &key, qint64 limit, qint64 windowMs, 
         auto it = m_shares.find(key);
         if (generation != m_generation || it == m_shares.end())
             return;
-        wanted = it->debt + (it->hits > 1 ? sizes.batch : 0) - it->tokens;
+        wanted = it->debt + sizes.aheadFor(it->hits) - it->tokens;
         it->hits = 0;
         if (wanted <= 0) {
             it->refilling = false;

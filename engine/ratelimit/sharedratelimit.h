@@ -14,14 +14,23 @@
 
 namespace Ferry {
 
-// How much of a client's quota a node holds: `batch` requests taken ahead from the shared state
-// for a busy client, and `credit` requests it lets through before the shared state has answered.
+// How much of a client's quota a node holds: requests taken ahead from the shared state for a
+// busy client (at least `batch`, at most `maxAhead`), and `credit` requests it lets through
+// before the shared state has answered.
 struct SharedShareSizes
 {
     qint64 batch = 1;
     qint64 credit = 1;
-    // limit/25 (2 for 50 per window), from 1 to 1000.
+    qint64 maxAhead = 1;
+    // batch and credit limit/25 (2 for 50 per window), from 1 to 1000; maxAhead limit/25, at
+    // least batch (the same up to a limit of 25,000).
     static SharedShareSizes forLimit(qint64 limit);
+    // What a refill takes ahead for a client that passed `hits` requests since the last one:
+    // nothing for a slow client (one request), else twice those hits, so that the next interval
+    // is covered even when its round trip takes twice as long, within [batch, maxAhead]. A client
+    // sending 60,000 requests a second under a high limit ran through a fixed 1,000 in 16 ms,
+    // less than a round trip on a busy machine, and got 429s it had not earned.
+    qint64 aheadFor(qint64 hits) const;
 };
 
 // The cluster-wide rate limit without a database round trip per request. Each node decides its
@@ -30,13 +39,14 @@ struct SharedShareSizes
 //  - a request spends a token the node already holds; failing that, while the backend has not
 //    said the client's quota is spent, it is let through on credit (at most `credit` unpaid per
 //    client and node), and a refill is sent. The refill takes the debt plus, for a client that
-//    sent more than one request since the last refill, `batch` tokens ahead; the debt is paid
-//    first. A slow client thus costs one round trip per request, off the network thread; a
-//    busy one one per `batch` requests.
+//    sent more than one request since the last refill, tokens ahead (aheadFor: twice what it sent
+//    since the last refill, within [batch, maxAhead]); the debt is paid first. A slow client
+//    thus costs one round trip per request, off the network thread; a busy one one per `batch`
+//    requests or more.
 //  - when the backend grants fewer than asked, the client is refused here until the backend's
 //    next token is due (no round trips meanwhile) and unpaid debt is paid from later grants.
 // So across N nodes a client gets at most what one GCRA allows plus N x credit at any instant
-// (the debts not paid yet), and in any stretch of time at most N x (batch + credit) more
+// (the debts not paid yet), and in any stretch of time at most N x (maxAhead + credit) more
 // (tokens taken ahead are spent a little later). docs/architecture.md, "Rate limit".
 //
 // check() never blocks on the backend: it returns nullopt when it cannot decide (backend down

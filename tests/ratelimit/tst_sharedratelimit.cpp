@@ -19,6 +19,7 @@
 #include <QTest>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -67,6 +68,7 @@ private Q_SLOTS:
     void policyChangeStartsEveryClientOver();
     void purgeForgetsFullyResetKeys();
     void unreachableDatabaseFallsBackToTheLocalLimit();
+    void sharesAheadFollowTheClientsRate();
 
 private:
     std::shared_ptr<PostgresRateLimit> backend() const
@@ -360,6 +362,33 @@ void tst_SharedRateLimit::unreachableDatabaseFallsBackToTheLocalLimit()
     for (int i = 0; i < 3; ++i)
         QVERIFY(limiter->check(key).allowed);
     QVERIFY(!limiter->check(key).allowed);
+}
+
+// What a refill takes ahead. Up to a limit of 25,000 per window: `batch` for any busy client,
+// as before. Above it, twice the requests the client passed since the last refill (its rate over
+// one round trip, with room for a round trip twice as slow), from `batch` up to limit/25: a
+// client at 60,000 requests/s under a limit of 10^9 had 1,000 tokens (16 ms), less than a round
+// trip on a loaded machine, and was refused under its limit (docs/benchmarks.md).
+void tst_SharedRateLimit::sharesAheadFollowTheClientsRate()
+{
+    const SharedShareSizes small = SharedShareSizes::forLimit(50);
+    QCOMPARE(small.batch, qint64(2));
+    QCOMPARE(small.aheadFor(1), qint64(0)); // a slow client takes nothing ahead
+    QCOMPARE(small.aheadFor(2), qint64(2));
+    QCOMPARE(small.aheadFor(100'000), qint64(2));
+    const SharedShareSizes medium = SharedShareSizes::forLimit(25'000);
+    QCOMPARE(medium.batch, qint64(1000));
+    QCOMPARE(medium.aheadFor(3), qint64(1000));
+    QCOMPARE(medium.aheadFor(5'000), qint64(1000)); // unchanged up to 25,000
+    const SharedShareSizes high = SharedShareSizes::forLimit(1'000'000'000);
+    QCOMPARE(high.batch, qint64(1000));
+    QCOMPARE(high.credit, qint64(1000));
+    QCOMPARE(high.aheadFor(1), qint64(0));
+    QCOMPARE(high.aheadFor(10), qint64(1000));
+    QCOMPARE(high.aheadFor(1'800), qint64(3'600));
+    QCOMPARE(high.aheadFor(std::numeric_limits<qint64>::max()), qint64(40'000'000)); // limit/25
+    const SharedShareSizes between = SharedShareSizes::forLimit(100'000);
+    QCOMPARE(between.aheadFor(3'000), qint64(4'000)); // limit/25
 }
 
 QTEST_GUILESS_MAIN(tst_SharedRateLimit)
