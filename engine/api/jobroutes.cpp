@@ -79,7 +79,7 @@ QList<ApiRoute> JobRoutes::routes()
     // a round trip, which a network thread never waits for: the read goes to BatchedJobReads,
     // whose thread answers it with the others gathered meanwhile. Its long-poll is parked on the
     // JobWatcher. The session's GET, lists, writes and reports run on the API's workers.
-    const bool inlineReads = m_store.backendName() == QLatin1String("sqlite");
+    const bool inlineReads = !m_batchedReads;
     return {
         route("GET", "/api/v1/jobs", true, [this](const ApiCall &call) { listJobs(call); },
               {QStringLiteral("limit"), QStringLiteral("after"), QStringLiteral("status"),
@@ -97,7 +97,7 @@ QList<ApiRoute> JobRoutes::routes()
     };
 }
 
-std::optional<Job> JobRoutes::callersJob(const ApiCall &call)
+std::optional<qint64> JobRoutes::pathJobId(const ApiCall &call)
 {
     bool ok = false;
     const qint64 id = call.param(0).toLongLong(&ok);
@@ -105,7 +105,15 @@ std::optional<Job> JobRoutes::callersJob(const ApiCall &call)
         call.respond(notFound(call.param(0)));
         return std::nullopt;
     }
-    auto job = m_store.job(id, call.user().id);
+    return id;
+}
+
+std::optional<Job> JobRoutes::callersJob(const ApiCall &call)
+{
+    const std::optional<qint64> id = pathJobId(call);
+    if (!id)
+        return std::nullopt;
+    auto job = m_store.job(*id, call.user().id);
     if (!job) {
         call.respond(Api::fromError(job.error()));
         return std::nullopt;
@@ -217,10 +225,9 @@ void JobRoutes::getJob(const ApiCall &call)
         }
         withProgress = value == u"true";
     }
-    bool ok = false;
-    const qint64 id = call.param(0).toLongLong(&ok);
-    if (!ok || id <= 0)
-        return call.respond(notFound(call.param(0)));
+    const std::optional<qint64> id = pathJobId(call);
+    if (!id)
+        return;
     const auto answer = [this, call, wait, withProgress](Result<std::optional<Job>> job) {
         if (!job)
             return call.respond(Api::fromError(job.error()));
@@ -233,9 +240,9 @@ void JobRoutes::getJob(const ApiCall &call)
         call.respond(Api::jsonText(200, jobBody(**job)));
     };
     if (m_batchedReads)
-        m_batchedReads->read(id, answer);
+        m_batchedReads->read(*id, answer);
     else
-        answer(m_store.job(id, call.user().id));
+        answer(m_store.job(*id, call.user().id));
 }
 
 // POST /api/v1/jobs/{id}/cancel (auth)

@@ -36,6 +36,8 @@ private:
     void retryJob(const ApiCall &call);
     void jobReport(const ApiCall &call);
     void getSession(const ApiCall &call);
+    // The job id in the path, or nullopt after answering 404 (not a positive number).
+    static std::optional<qint64> pathJobId(const ApiCall &call);
     // The caller's job named by the path, or nullopt after answering 404/503.
     std::optional<Job> callersJob(const ApiCall &call);
 
