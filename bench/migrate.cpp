@@ -4,7 +4,8 @@
 //
 //   build/bench/migrate [--rows N] [--rounds R] [--rss-gib G] [--dir DIR]
 //   build/bench/migrate --db postgresql://user@host:port/db [--rows N] [--rounds R]
-//                       [--batch-rows N]   (rows per transaction of Ferry's import)
+//                       [--batch-rows N]   (rows per transaction of Ferry's import; default:
+//                                           the store's, as in the engine)
 //
 // Generates a CSV of N rows x 8 mixed columns (about 100 bytes a row), then per round, on fresh
 // databases: `sqlite3 db ".import --csv file t"` (raw text into a table, no checking) and a
@@ -341,7 +342,8 @@ int main(int argc, char **argv)
           QStringLiteral("A PostgreSQL server URL: migrate into PostgreSQL, against psql \\copy."),
           QStringLiteral("URL")},
          {QStringLiteral("batch-rows"),
-          QStringLiteral("Rows per batch (transaction) of Ferry's import (the engine's: 5000)."),
+          QStringLiteral("Rows per batch (transaction) of Ferry's import; 0, the default: the "
+                         "store's, as the engine's (5000 on SQLite, 20000 on PostgreSQL)."),
           QStringLiteral("N"), QString::number(MigrateConfig().batchRows)},
          {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
           QStringLiteral("FILE")}});

@@ -49,6 +49,7 @@ public:
 
     void accept(RecordWrite &&record)
     {
+        m_batchBytes += qint64(record.doc.size() + record.key.size());
         m_batch.records.push_back(std::move(record));
         ++m_state.rowsImported;
     }
@@ -70,7 +71,8 @@ public:
         m_state.line = endLine;
         if ((m_state.rowsRead & 1023) == 0 && m_progressTimer.hasExpired(1000))
             reportProgress();
-        if (qsizetype(m_batch.records.size()) + m_batch.errors.size() >= m_config.batchRows)
+        if (qsizetype(m_batch.records.size()) + m_batch.errors.size() >= m_config.batchRows ||
+            m_batchBytes >= m_config.batchBytes)
             return flush(endOffset);
         return {};
     }
@@ -132,6 +134,7 @@ public:
         next.leaseToken = m_batch.leaseToken;
         next.firstErrorSeq = qMin<qint64>(m_state.rowsRejected, m_config.errorReportRows);
         next.records.reserve(size_t(m_config.batchRows));
+        m_batchBytes = 0;
         if (auto submitted = m_committer.submit(std::exchange(m_batch, std::move(next)));
             !submitted)
             return submitted;
@@ -161,6 +164,7 @@ private:
     const MigrationPayload &m_payload;
     MigrationCheckpoint m_state;
     ImportBatch m_batch;
+    qint64 m_batchBytes = 0; // of m_batch's documents and keys
     qint64 m_maxRejected;
     qint64 m_lastOffset = -1;
     qint64 m_totalBytes = 0;
@@ -188,7 +192,10 @@ MigrateHandler::MigrateHandler(DatasetStore &datasets,
                                MigrateConfig config)
     : m_datasets(datasets), m_blobs(blobs), m_clock(clock), m_config(config)
 {
+    if (m_config.batchRows <= 0)
+        m_config.batchRows = datasets.importBatchRows();
     m_config.batchRows = qMax(1, m_config.batchRows);
+    m_config.batchBytes = qMax<qint64>(1, m_config.batchBytes);
 }
 
 Result<void> MigrateHandler::validatePayload(const QJsonObject &payload) const

@@ -16,7 +16,11 @@ using AttemptStartPtr = std::unique_ptr<AttemptStart>;
 
 struct MigrateConfig
 {
-    int batchRows = 5'000;          // rows per transaction (with their checkpoint)
+    // Rows per transaction (with their checkpoint); 0: the store's (DatasetStore::importBatchRows).
+    int batchRows = 0;
+    // A batch also ends once its documents and keys reach this many bytes: wide rows (a record
+    // may be up to 64 MiB) make smaller batches, so a batch's memory stays bounded.
+    qint64 batchBytes = qint64(8) << 20;
     int errorReportRows = 100;      // rejected rows kept in full; the count is always kept
     qint64 maxRejectedRows = 1'000; // more rejected rows than this fails the job
     qint64 maxDecompressedBytes = qint64(16) << 30; // gzip bombs stop here

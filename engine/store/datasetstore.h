@@ -99,6 +99,10 @@ public:
     // One transaction: the records (upserted by key where they have one), the checkpoint, the
     // row errors. Conflict when the job no longer holds leaseToken (rescued elsewhere).
     virtual Result<void> commitBatch(const ImportBatch &batch) = 0;
+    // The rows of a migration batch unless configured otherwise (MigrateConfig::batchRows):
+    // this store's trade between what a transaction costs it and how long one keeps others
+    // waiting, or redone after a crash.
+    virtual int importBatchRows() const = 0;
     // Undoes everything the job wrote: its inserts deleted, its overwrites restored, its
     // checkpoint dropped. Fenced like commitBatch: Conflict, and nothing undone, unless the job
     // is still running under leaseToken (a stale attempt never deletes what the current one

@@ -8,6 +8,7 @@
 #include "store/postgresnative.h"
 #include "store/recordrange.h"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -126,17 +127,29 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             return datasetFull();
     }
 
-    PgCopyBuffer plain;
+    // Plain records are streamed into their COPY as they are encoded; keyed ones are folded
+    // first (below).
+    const bool anyPlain = std::any_of(batch.records.begin(), batch.records.end(),
+                                      [](const RecordWrite &record) { return record.key.empty(); });
+    PgCopyIn plain(db, QStringLiteral("importing a record"));
+    if (anyPlain) {
+        if (auto started = plain.start("COPY records (id, dataset_id, doc, job_id) FROM STDIN "
+                                       "(FORMAT binary)");
+            !started)
+            return started;
+    }
     std::vector<StagedRecord> keyed;
     std::unordered_map<std::string_view, size_t> keyedIndex;
     for (const RecordWrite &record : batch.records) {
         const qint64 id = nextId++;
         if (record.key.empty()) {
-            plain.startRow(4);
-            plain.addInt64(id);
-            plain.addInt64(datasetId);
-            plain.addJsonb(record.doc);
-            plain.addInt64(batch.jobId);
+            PgCopyBuffer &rows = plain.rows();
+            rows.startRow(4);
+            rows.addInt64(id);
+            rows.addInt64(datasetId);
+            rows.addJsonb(record.doc);
+            rows.addInt64(batch.jobId);
+            plain.sendIfFull();
             continue;
         }
         const auto [it, added] = keyedIndex.try_emplace(std::string_view(record.key), keyed.size());
@@ -145,11 +158,8 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
         else
             keyed[it->second].doc = record.doc;
     }
-    if (plain.rowCount() > 0) {
-        if (auto copied = db.copyIn("COPY records (id, dataset_id, doc, job_id) FROM STDIN "
-                                    "(FORMAT binary)",
-                                    plain, QStringLiteral("importing a record"));
-            !copied)
+    if (anyPlain) {
+        if (auto copied = plain.finish(); !copied)
             return copied;
     }
     if (!keyed.empty() || !batch.errors.isEmpty()) {

@@ -250,18 +250,43 @@ PgConnection::execPipelined(const std::vector<PgStatement> &statements)
 
 Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing)
 {
-    PgResult started(PQexec(m_connection, copySql));
+    PgCopyIn copy(*this, doing);
+    if (auto started = copy.start(copySql); !started)
+        return started;
+    std::swap(copy.rows(), rows);
+    return copy.finish();
+}
+
+Result<void> PgCopyIn::start(const char *copySql)
+{
+    PgResult started(PQexec(m_connection.m_connection, copySql));
     if (!started.get() || PQresultStatus(started.get()) != PGRES_COPY_IN)
-        return error(doing, started.get());
-    const QByteArray &data = rows.finish();
-    bool sent = PQputCopyData(m_connection, data.constData(), int(data.size())) == 1;
-    sent =
-        PQputCopyEnd(m_connection, sent ? nullptr : "client could not send the rows") == 1 && sent;
+        return m_connection.error(m_doing, started.get());
+    return {};
+}
+
+void PgCopyIn::send()
+{
+    const QByteArray &data = m_rows.pending();
+    if (!m_sendFailed && !data.isEmpty())
+        m_sendFailed =
+            PQputCopyData(m_connection.m_connection, data.constData(), int(data.size())) != 1;
+    m_rows.clearPending();
+}
+
+Result<void> PgCopyIn::finish()
+{
+    pg_conn *const connection = m_connection.m_connection;
+    m_rows.finish();
+    send();
+    const bool sent =
+        PQputCopyEnd(connection, m_sendFailed ? "client could not send the rows" : nullptr) == 1 &&
+        !m_sendFailed;
     // The COPY's own result, then the end of the command.
     std::optional<Error> failed;
-    while (PGresult *end = PQgetResult(m_connection)) {
+    while (PGresult *end = PQgetResult(connection)) {
         if (PQresultStatus(end) != PGRES_COMMAND_OK && !failed) {
-            failed = error(doing, end);
+            failed = m_connection.error(m_doing, end);
             // Class 22, a data exception: the server refused one of the rows' values, which
             // come from the imported file (a document jsonb cannot hold: a \u0000 escape, a
             // number past numeric's range). Sending it again fails again: the file's fault.
@@ -279,7 +304,7 @@ Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const
     if (failed)
         return *failed;
     if (!sent)
-        return error(doing);
+        return m_connection.error(m_doing);
     return {};
 }
 

@@ -65,6 +65,10 @@ public:
     void addNull();
     const QByteArray &finish(); // appends the trailer
     int rowCount() const { return m_rows; }
+    // The bytes not yet taken, and taking them (PgCopyIn sends them as the rows are added).
+    qsizetype pendingBytes() const { return m_data.size(); }
+    const QByteArray &pending() const { return m_data; }
+    void clearPending() { m_data.resize(0); }
 
 private:
     void addInt32(qint32 value);
@@ -106,10 +110,46 @@ public:
     Result<void> copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing);
 
 private:
+    friend class PgCopyIn;
     explicit PgConnection(pg_conn *connection) : m_connection(connection) {}
     Error error(const QString &doing, pg_result *result = nullptr) const;
 
     pg_conn *m_connection;
+};
+
+// COPY <target> FROM STDIN (FORMAT binary) with rows sent as they are added: each time more than
+// ChunkBytes wait, so the server parses rows while the next ones are encoded (for a batch of
+// 20,000 documents the encoding is about 2 ms the server would otherwise wait). After a refusal
+// the server discards the rest; finish() reports it.
+class PgCopyIn final
+{
+public:
+    static constexpr qsizetype ChunkBytes = 256 << 10;
+
+    PgCopyIn(PgConnection &connection, QString doing)
+        : m_connection(connection), m_doing(std::move(doing))
+    {}
+    Q_DISABLE_COPY_MOVE(PgCopyIn)
+
+    // Sends the COPY statement; rows may be added once it succeeded.
+    Result<void> start(const char *copySql);
+    PgCopyBuffer &rows() { return m_rows; }
+    // After each row: sends what waits once it passes ChunkBytes.
+    void sendIfFull()
+    {
+        if (m_rows.pendingBytes() >= ChunkBytes)
+            send();
+    }
+    // Sends the rest and the trailer; the COPY's outcome.
+    Result<void> finish();
+
+private:
+    void send();
+
+    PgConnection &m_connection;
+    QString m_doing;
+    PgCopyBuffer m_rows;
+    bool m_sendFailed = false;
 };
 
 // BEGIN ... COMMIT through libpq; ROLLBACK when it goes out of scope uncommitted.

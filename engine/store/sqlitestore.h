@@ -33,6 +33,8 @@ public:
     // DatasetStore: this dialect's batch commit (sqliteimport.cpp) and record reads
     // (sqliterecords.cpp); the rest is SqlStore's (sqldatasets.cpp).
     Result<void> commitBatch(const ImportBatch &batch) override;
+    // 5,000: one writer at a time, so every other write waits for a batch (about 10 ms).
+    int importBatchRows() const override { return 5'000; }
     Result<void> forEachRecord(qint64 datasetId,
                                const std::function<bool(std::string_view doc)> &sink) override;
 

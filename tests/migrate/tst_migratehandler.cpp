@@ -93,6 +93,54 @@ struct Engine
         auto info = t.store->datasets().dataset(user, name);
         return info && info->has_value() ? **info : DatasetInfo{};
     }
+    // From now on, every checkpoint write (one per batch) is logged, in order, by a trigger on
+    // the real table: what the store was asked to commit, batch by batch.
+    void logBatches()
+    {
+        const QStringList sql =
+            onPostgres()
+                ? QStringList{QStringLiteral("CREATE TABLE batch_log (seq BIGSERIAL PRIMARY KEY, "
+                                             "rows_read BIGINT)"),
+                              QStringLiteral(
+                                  "CREATE FUNCTION batch_log_row() RETURNS trigger LANGUAGE "
+                                  "plpgsql AS $$BEGIN INSERT INTO batch_log (rows_read) VALUES "
+                                  "(NEW.rows_read); RETURN NEW; END$$"),
+                              QStringLiteral("CREATE TRIGGER batch_log AFTER INSERT OR UPDATE ON "
+                                             "migration_checkpoints FOR EACH ROW EXECUTE "
+                                             "FUNCTION batch_log_row()")}
+                : QStringList{QStringLiteral("CREATE TABLE batch_log (seq INTEGER PRIMARY KEY "
+                                             "AUTOINCREMENT, rows_read INTEGER)"),
+                              QStringLiteral("CREATE TRIGGER batch_log_insert AFTER INSERT ON "
+                                             "migration_checkpoints BEGIN INSERT INTO batch_log "
+                                             "(rows_read) VALUES (new.rows_read); END"),
+                              QStringLiteral("CREATE TRIGGER batch_log_update AFTER UPDATE ON "
+                                             "migration_checkpoints BEGIN INSERT INTO batch_log "
+                                             "(rows_read) VALUES (new.rows_read); END")};
+        for (const QString &statement : sql) {
+            QString error;
+            writeRows(t.location(), statement, &error);
+            if (!error.isEmpty())
+                qFatal("logBatches: %s", qPrintable(error));
+        }
+    }
+    // The rows each logged batch added.
+    QList<qint64> loggedBatchRows()
+    {
+        QString error;
+        const auto rows = readRows(
+            t.location(), QStringLiteral("SELECT rows_read FROM batch_log ORDER BY seq"), &error);
+        if (!error.isEmpty())
+            qFatal("loggedBatchRows: %s", qPrintable(error));
+        QList<qint64> batches;
+        qint64 before = 0;
+        for (const QVariantList &row : rows) {
+            const qint64 read = row.value(0).toLongLong();
+            if (read > before)
+                batches.append(read - before);
+            before = read;
+        }
+        return batches;
+    }
     qint64 checkpointRows(qint64 id)
     {
         auto saved = t.store->datasets().checkpoint(id);
@@ -193,6 +241,52 @@ private Q_SLOTS:
         QVERIFY(!*e.t.store->blobReferenced(first->blob.id));
         // The datasets themselves stay.
         QCOMPARE(e.records(QStringLiteral("a")).size(), 5);
+    }
+
+    // Unless configured, a batch holds the store's number of rows (5,000 on SQLite, 20,000 on
+    // PostgreSQL: DatasetStore::importBatchRows).
+    void batchesDefaultToTheStoresSize()
+    {
+        Engine e{MigrateConfig{}};
+        e.logBatches();
+        QVERIFY(e.dispatcher->start().ok());
+        const int size = e.t.store->datasets().importBatchRows();
+        QCOMPARE(size, onPostgres() ? 20'000 : 5'000);
+        const int rows = 2 * size + size / 2;
+        const Job done = e.import("id,name,active\n" + csvRows(1, rows), s_mapping);
+        QCOMPARE(done.status, JobStatus::Completed);
+        QCOMPARE(e.loggedBatchRows(), (QList<qint64>{size, size, size / 2}));
+    }
+
+    // A batch also ends at MigrateConfig::batchBytes of documents and keys, however few rows
+    // that is: wide rows cannot make a batch of batchRows records of up to 64 MiB each.
+    void batchesEndAtTheirByteBound()
+    {
+        MigrateConfig config;
+        config.batchRows = 100'000;
+        config.batchBytes = 2'000;
+        Engine e{config};
+        e.logBatches();
+        QVERIFY(e.dispatcher->start().ok());
+        QByteArray csv = "id,name,active\n";
+        constexpr int Rows = 400;
+        for (int i = 1; i <= Rows; ++i)
+            csv += QByteArray::number(i) + "," + QByteArray(60, 'n') + ",1\n";
+        const Job done = e.import(csv, s_mapping);
+        QCOMPARE(done.status, JobStatus::Completed);
+        QCOMPARE(done.result.value(u"rowsImported").toInt(), Rows);
+        // Each record's document and key take between 60 and 120 bytes, so every batch but the
+        // last ends after 17 to 34 rows (one row past the bound at most).
+        const QList<qint64> batches = e.loggedBatchRows();
+        QVERIFY2(batches.size() >= Rows / 34, qPrintable(QString::number(batches.size())));
+        qint64 total = 0;
+        for (qsizetype i = 0; i < batches.size(); ++i) {
+            total += batches[i];
+            QVERIFY2(batches[i] <= 34, qPrintable(QString::number(batches[i])));
+            if (i + 1 < batches.size())
+                QVERIFY2(batches[i] >= 17, qPrintable(QString::number(batches[i])));
+        }
+        QCOMPARE(total, Rows);
     }
 
     void upsertIsIdempotent()

@@ -9,6 +9,7 @@
 #include "queue/dispatcher.h"
 #include "storage/fileblobstore.h"
 #include "store/jsonbtext.h"
+#include "store/postgresnative.h"
 #include "testbackend.h"
 #include "testsupport.h"
 
@@ -183,6 +184,39 @@ private Q_SLOTS:
             QCOMPARE(written.error().code, ErrorCode::InvalidArgument);
             QVERIFY2(written.error().hint.contains(u"jsonb"), qPrintable(written.error().hint));
             QVERIFY(exportAll().isEmpty());
+        }
+    }
+
+    // A batch's COPY is streamed in chunks (PgCopyIn::ChunkBytes) as its rows are encoded. A
+    // document refused after several chunks went out still fails the whole batch, and nothing
+    // of it is kept; the batch without it lands whole, every row once and in order, across the
+    // chunks' boundaries.
+    void aStreamedBatchLandsWholeOrNotAtAll()
+    {
+        constexpr int Rows = 20'000;
+        std::vector<std::string> docs;
+        docs.reserve(Rows);
+        for (int i = 0; i < Rows; ++i)
+            docs.push_back("{\"n\":" + std::to_string(i) + ",\"text\":\"" + std::string(80, 'x') +
+                           "\"}");
+        qsizetype bytes = 0;
+        for (const std::string &doc : docs)
+            bytes += qsizetype(doc.size());
+        QVERIFY(bytes > 5 * PgCopyIn::ChunkBytes); // several chunks before the bad row
+        if (Test::onPostgres()) {
+            std::vector<std::string> withBad = docs;
+            withBad[15'000] = "{\"s\":\"a\\u0000b\"}";
+            auto refused = commit(claimJob(), withBad);
+            QVERIFY(!refused.ok());
+            QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
+            QVERIFY(exportAll().isEmpty());
+        }
+        QVERIFY(commit(claimJob(), docs).ok());
+        const QStringList back = exportAll();
+        QCOMPARE(back.size(), Rows);
+        for (int i = 0; i < Rows; ++i) {
+            const QJsonObject doc = QJsonDocument::fromJson(back[i].toUtf8()).object();
+            QCOMPARE(doc.value(u"n").toInt(-1), i);
         }
     }
 
