@@ -19,8 +19,8 @@
 // the ceiling: `psql \copy` of exactly the rows Ferry writes (the same ids, dataset, job and
 // documents, converted by Ferry's own reader and mapping before the round) into a table made
 // LIKE Ferry's `records` (its columns, jsonb documents, indexes); then the same Ferry `migrate`
-// job on a PostgresStore, whose rows are checked against the ceiling's. --rss-gib is for SQLite
-// only.
+// job on a PostgresStore, whose rows are checked against the ceiling's. With --rss-gib the RSS
+// run imports into a database of its own on that server.
 #include "migrate/bytesource.h"
 #include "migrate/migratehandler.h"
 #include "migrate/migrationrequest.h"
@@ -343,18 +343,28 @@ int main(int argc, char **argv)
           QStringLiteral("URL")},
          {QStringLiteral("batch-rows"),
           QStringLiteral("Rows per batch (transaction) of Ferry's import; 0, the default: the "
-                         "store's, as the engine's (5000 on SQLite, 20000 on PostgreSQL)."),
+                         "store's, as the engine's (5000 on SQLite, 10000 on PostgreSQL)."),
           QStringLiteral("N"), QString::number(MigrateConfig().batchRows)},
          {QStringLiteral("child-import"), QStringLiteral("Internal: import FILE, print RSS."),
-          QStringLiteral("FILE")}});
+          QStringLiteral("FILE")},
+         {QStringLiteral("child-db"), QStringLiteral("Internal: the child's database URL."),
+          QStringLiteral("URL")}});
     parser.process(app);
     QTemporaryDir scratch(parser.isSet(QStringLiteral("dir"))
                               ? parser.value(QStringLiteral("dir")) +
                                     QStringLiteral("/migrateXXXXXX")
                               : QString());
     if (parser.isSet(QStringLiteral("child-import"))) {
+        std::optional<DatabaseConfig> database;
+        if (parser.isSet(QStringLiteral("child-db"))) {
+            auto config = DatabaseConfig::fromUrl(parser.value(QStringLiteral("child-db")));
+            if (!config)
+                fail(config.error().toString());
+            database = *config;
+        }
         const QJsonObject result =
-            ferryImport(scratch.path(), parser.value(QStringLiteral("child-import")));
+            ferryImport(scratch.path(), parser.value(QStringLiteral("child-import")), database,
+                        parser.value(QStringLiteral("batch-rows")).toInt());
         std::printf("%lld %d\n", peakRssKiB(), result.value(u"rowsImported").toInt());
         return 0;
     }
@@ -507,17 +517,28 @@ int main(int argc, char **argv)
         summary.insert(QStringLiteral("median_") + key, median(samples.value(key)));
 
     const double gib = parser.value(QStringLiteral("rss-gib")).toDouble();
-    if (gib > 0 && !postgres) {
+    if (gib > 0) {
         QFile::remove(csv);
         const QString big = scratch.path() + QStringLiteral("/big.csv");
         generate(big, 0, qint64(gib * double(qint64(1) << 30)));
+        QStringList arguments = {
+            QStringLiteral("--child-import"), big,
+            QStringLiteral("--dir"),          scratch.path(),
+            QStringLiteral("--batch-rows"),   parser.value(QStringLiteral("batch-rows"))};
+        // On PostgreSQL, into a database of its own after the rounds (its batches are the
+        // store's, 10,000 rows: more memory per batch than SQLite's 5,000).
+        const int rssRound = parser.value(QStringLiteral("rounds")).toInt() + 1;
+        if (postgres) {
+            postgres->create(rssRound);
+            arguments << QStringLiteral("--child-db") << postgres->urlOf(rssRound);
+        }
         QProcess child;
-        child.start(
-            QCoreApplication::applicationFilePath(),
-            {QStringLiteral("--child-import"), big, QStringLiteral("--dir"), scratch.path()});
+        child.start(QCoreApplication::applicationFilePath(), arguments);
         if (!child.waitForFinished(-1) || child.exitCode() != 0)
             fail(QStringLiteral("the RSS run failed: ") +
                  QString::fromUtf8(child.readAllStandardError()));
+        if (postgres)
+            postgres->drop(rssRound);
         const QList<QByteArray> out = child.readAllStandardOutput().trimmed().split(' ');
         summary.insert(QStringLiteral("rssFileBytes"), double(QFileInfo(big).size()));
         summary.insert(QStringLiteral("rssRows"), out.value(1).toDouble());

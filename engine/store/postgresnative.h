@@ -119,7 +119,7 @@ private:
 
 // COPY <target> FROM STDIN (FORMAT binary) with rows sent as they are added: each time more than
 // ChunkBytes wait, so the server parses rows while the next ones are encoded (for a batch of
-// 20,000 documents the encoding is about 2 ms the server would otherwise wait). After a refusal
+// 10,000 documents the encoding is about 1 ms the server would otherwise wait). After a refusal
 // the server discards the rest; finish() reports it.
 class PgCopyIn final
 {

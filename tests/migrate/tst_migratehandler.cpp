@@ -243,7 +243,7 @@ private Q_SLOTS:
         QCOMPARE(e.records(QStringLiteral("a")).size(), 5);
     }
 
-    // Unless configured, a batch holds the store's number of rows (5,000 on SQLite, 20,000 on
+    // Unless configured, a batch holds the store's number of rows (5,000 on SQLite, 10,000 on
     // PostgreSQL: DatasetStore::importBatchRows).
     void batchesDefaultToTheStoresSize()
     {
@@ -251,7 +251,7 @@ private Q_SLOTS:
         e.logBatches();
         QVERIFY(e.dispatcher->start().ok());
         const int size = e.t.store->datasets().importBatchRows();
-        QCOMPARE(size, onPostgres() ? 20'000 : 5'000);
+        QCOMPARE(size, onPostgres() ? 10'000 : 5'000);
         const int rows = 2 * size + size / 2;
         const Job done = e.import("id,name,active\n" + csvRows(1, rows), s_mapping);
         QCOMPARE(done.status, JobStatus::Completed);
