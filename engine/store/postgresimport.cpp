@@ -127,8 +127,8 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             return datasetFull();
     }
 
-    // Plain records are streamed into their COPY as they are encoded; keyed ones are folded
-    // first (below).
+    // Rows are streamed into their COPY as they are encoded (PgCopyIn). Plain records go as
+    // they come; keyed ones are folded first and staged below.
     const bool anyPlain = std::any_of(batch.records.begin(), batch.records.end(),
                                       [](const RecordWrite &record) { return record.key.empty(); });
     PgCopyIn plain(db, QStringLiteral("importing a record"));
@@ -167,17 +167,20 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
             return staged;
     }
     if (!keyed.empty()) {
-        PgCopyBuffer rows;
+        PgCopyIn staged(db, QStringLiteral("importing a record"));
+        if (auto started = staged.start("COPY ferry_stage_records (id, key, doc) FROM STDIN "
+                                        "(FORMAT binary)");
+            !started)
+            return started;
         for (const StagedRecord &record : keyed) {
+            PgCopyBuffer &rows = staged.rows();
             rows.startRow(3);
             rows.addInt64(record.id);
             rows.addText(record.key);
             rows.addJsonb(record.doc);
+            staged.sendIfFull();
         }
-        if (auto copied = db.copyIn("COPY ferry_stage_records (id, key, doc) FROM STDIN "
-                                    "(FORMAT binary)",
-                                    rows, QStringLiteral("importing a record"));
-            !copied)
+        if (auto copied = staged.finish(); !copied)
             return copied;
         if (auto upserted = db.exec(s_upsertStaged, {pgInt(datasetId), pgInt(batch.jobId)},
                                     QStringLiteral("importing a record"));
@@ -186,19 +189,22 @@ Result<void> PostgresStore::commitBatch(const ImportBatch &batch)
     }
 
     if (!batch.errors.isEmpty()) {
-        PgCopyBuffer rows;
+        PgCopyIn staged(db, QStringLiteral("recording a rejected row"));
+        if (auto started = staged.start("COPY ferry_stage_row_errors (seq, line, field, reason) "
+                                        "FROM STDIN (FORMAT binary)");
+            !started)
+            return started;
         qint64 seq = batch.firstErrorSeq;
         for (const RowError &rowError : batch.errors) {
+            PgCopyBuffer &rows = staged.rows();
             rows.startRow(4);
             rows.addInt64(seq++);
             rows.addInt64(rowError.line);
             rows.addText(rowError.field);
             rows.addText(rowError.reason.isNull() ? QStringLiteral("") : rowError.reason);
+            staged.sendIfFull();
         }
-        if (auto copied = db.copyIn("COPY ferry_stage_row_errors (seq, line, field, reason) "
-                                    "FROM STDIN (FORMAT binary)",
-                                    rows, QStringLiteral("recording a rejected row"));
-            !copied)
+        if (auto copied = staged.finish(); !copied)
             return copied;
         if (auto inserted = db.exec(s_insertStagedErrors, {pgInt(batch.jobId)},
                                     QStringLiteral("recording a rejected row"));

@@ -68,7 +68,6 @@ void PgCopyBuffer::startRow(int fields)
     char bytes[2];
     qToBigEndian(qint16(fields), bytes);
     m_data.append(bytes, 2);
-    ++m_rows;
 }
 
 void PgCopyBuffer::addInt64(qint64 value)
@@ -246,15 +245,6 @@ PgConnection::execPipelined(const std::vector<PgStatement> &statements)
     if (!sent)
         return error(doing);
     return results;
-}
-
-Result<void> PgConnection::copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing)
-{
-    PgCopyIn copy(*this, doing);
-    if (auto started = copy.start(copySql); !started)
-        return started;
-    std::swap(copy.rows(), rows);
-    return copy.finish();
 }
 
 Result<void> PgCopyIn::start(const char *copySql)

@@ -64,7 +64,6 @@ public:
     void addJsonb(std::string_view json);
     void addNull();
     const QByteArray &finish(); // appends the trailer
-    int rowCount() const { return m_rows; }
     // The bytes not yet taken, and taking them (PgCopyIn sends them as the rows are added).
     qsizetype pendingBytes() const { return m_data.size(); }
     const QByteArray &pending() const { return m_data; }
@@ -73,7 +72,6 @@ public:
 private:
     void addInt32(qint32 value);
     QByteArray m_data;
-    int m_rows = 0;
 };
 
 // One statement of a pipeline (PgConnection::execPipelined): SQL, its text parameters (a null
@@ -106,8 +104,6 @@ public:
     // snapshot under READ COMMITTED); after a failed one the rest are skipped and its error is
     // returned.
     Result<std::vector<PgResult>> execPipelined(const std::vector<PgStatement> &statements);
-    // COPY <target> FROM STDIN (FORMAT binary) with the buffer's rows.
-    Result<void> copyIn(const char *copySql, PgCopyBuffer &rows, const QString &doing);
 
 private:
     friend class PgCopyIn;
