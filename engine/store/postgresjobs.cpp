@@ -8,8 +8,13 @@
 #include "store/sqlhelpers.h"
 #include "store/sqlvalues.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QScopeGuard>
 #include <QSet>
+#include <QSqlDriver>
 #include <QSqlError>
+#include <QSqlField>
 #include <QSqlQuery>
 
 #include <algorithm>
@@ -44,6 +49,18 @@ namespace {
 // cancelled. The row is locked (`mine`) before the UPDATE reads cancel_requested, so a cancel
 // committed before the lock (cancelJob locks the row too) is always seen. Parameters: the 14
 // arrays of SettleArrays in order, the node.
+//
+// Plans that stay linear when the statistics are stale. After a large enqueue, ANALYZE counts
+// no running job, so PostgreSQL takes the partial index of running jobs (jobs_leases) for
+// empty, and it chose to scan it as the outer side of a nested loop that read all of `s` again
+// for every running job: 2,000 finished attempts against 2,000 running jobs took 1.1 s instead
+// of 30 ms, and the other lane's cycles shrank to 15 jobs meanwhile (bench/queue --db, one
+// round in ten at 5-12k jobs/s). So the settle never filters jobs on `status = 'running'` in a
+// form that index answers (`status || ''` is the same test, which PostgreSQL can neither match
+// to the index nor estimate from the stale statistics), `mine` carries the attempts' fields so
+// that the UPDATE joins only it, by primary key, and the UPDATE answers what the history needs
+// instead of joining `s` again. The rows `mine` locked cannot change before the UPDATE: their
+// lease token and status were checked on the version it locked.
 QString settleCtes(bool skipLocked)
 {
     return QStringLiteral(
@@ -51,28 +68,33 @@ QString settleCtes(bool skipLocked)
                "  ?::text[], ?::bigint[], ?::integer[], ?::bigint[], ?::text[], ?::integer[], "
                "  ?::bigint[], ?::bigint[], ?::bigint[], ?::text[]) AS s(id, token, status, "
                "  result, error, run_at, release, finished_at, progress, attempt, user_id, "
-               "  started_at, ended_at, outcome)), "
-               "mine AS MATERIALIZED (SELECT jobs.id FROM jobs JOIN s ON jobs.id = s.id "
-               "  AND jobs.lease_token = s.token WHERE jobs.status = 'running' "
+               "  started_at, ended_at, outcome) CROSS JOIN (SELECT ?::text AS node) AS n), "
+               "mine AS MATERIALIZED (SELECT s.* FROM jobs JOIN s ON jobs.id = s.id "
+               "  AND jobs.lease_token = s.token WHERE jobs.status || '' = 'running' "
                "  ORDER BY jobs.id FOR NO KEY UPDATE OF jobs") +
            (skipLocked ? QStringLiteral(" SKIP LOCKED), ") : QStringLiteral("), ")) +
            QStringLiteral(
                "done AS (UPDATE jobs SET status = CASE WHEN jobs.cancel_requested = 1 AND "
-               "  s.status IN ('pending', 'dead') THEN 'cancelled' ELSE s.status END, "
-               "  result = s.result, error = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
-               "  ('pending', 'dead') THEN 'Cancelled while running.' ELSE s.error END, "
-               "  run_at = s.run_at, attempts = jobs.attempts - s.release, "
-               "  finished_at = CASE WHEN jobs.cancel_requested = 1 AND s.status IN "
-               "  ('pending', 'dead') THEN s.ended_at ELSE s.finished_at END, "
+               "  m.status IN ('pending', 'dead') THEN 'cancelled' ELSE m.status END, "
+               "  result = m.result, error = CASE WHEN jobs.cancel_requested = 1 AND m.status IN "
+               "  ('pending', 'dead') THEN 'Cancelled while running.' ELSE m.error END, "
+               "  run_at = m.run_at, attempts = jobs.attempts - m.release, "
+               "  finished_at = CASE WHEN jobs.cancel_requested = 1 AND m.status IN "
+               "  ('pending', 'dead') THEN m.ended_at ELSE m.finished_at END, "
                "  lease_owner = NULL, lease_expires_at = NULL, "
-               "  progress = coalesce(s.progress, jobs.progress) "
-               "  FROM s JOIN mine ON mine.id = s.id WHERE jobs.id = s.id "
-               "  AND jobs.status = 'running' AND jobs.lease_token = s.token RETURNING jobs.id), "
-               "history AS (INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, "
-               "  node, started_at, finished_at, outcome, error) SELECT s.id, s.token, s.attempt, "
-               "  s.user_id, ?::text, s.started_at, s.ended_at, s.outcome, s.error FROM s "
-               "  JOIN done ON done.id = s.id WHERE s.outcome <> '')");
+               "  progress = coalesce(m.progress, jobs.progress) "
+               "  FROM mine AS m WHERE jobs.id = m.id RETURNING jobs.id, m.token, m.attempt, "
+               "  m.user_id, m.node, m.started_at, m.ended_at, m.outcome, m.error)");
 }
+
+// The settled attempts' history. Nothing reads it (nor `done`, which it runs), so PostgreSQL
+// runs both after the statement's answer, in the reverse of their order in the WITH list: it
+// comes after `clock` in the dispatch cycle, so that the cycle's UPDATE of the finished rows
+// runs before the fair clock's row is locked, not while it is held.
+const QString s_historyCte = QStringLiteral(
+    "history AS (INSERT INTO job_attempts (job_id, lease_token, attempt, user_id, node, "
+    "  started_at, finished_at, outcome, error) SELECT id, token, attempt, user_id, node, "
+    "  started_at, ended_at, outcome, error FROM done WHERE outcome <> '')");
 
 // The attempts the settle passed over: their row still runs under their token (as of the
 // snapshot) but another transaction held its lock. Usually none: the hashed NOT IN is checked
@@ -80,7 +102,7 @@ QString settleCtes(bool skipLocked)
 const QString s_deferredCte = QStringLiteral(
     ", deferred AS (SELECT s.id FROM s WHERE s.id NOT IN (SELECT id FROM mine) AND EXISTS ("
     "  SELECT 1 FROM jobs WHERE jobs.id = s.id AND jobs.lease_token = s.token "
-    "  AND jobs.status = 'running')), ");
+    "  AND jobs.status || '' = 'running')), ");
 
 // The claim. The CTE picks and locks the next rows once (MATERIALIZED: PostgreSQL may otherwise
 // inline it and re-run it per row, locking more than LIMIT rows); SKIP LOCKED lets other nodes'
@@ -103,26 +125,32 @@ const QString s_claimNextCtes = QStringLiteral(
     "  max_attempts, timeout_ms, lease_token, created_at), ");
 
 // The fair clock moves to the highest rank claimed at each priority; the statement answers the
-// claimed rows, each with `deferred` false. Rows go in priority order: concurrent claims that
-// touch the same priorities in different orders deadlocked on fair_clock's key
-// (tst_sqlitestore_pg, 8 threads claiming).
-const QString s_clockAndAnswer = QStringLiteral(
-    "clock AS (INSERT INTO fair_clock (priority, v) SELECT priority, max(fair_rank) FROM claimed "
-    "  GROUP BY priority ORDER BY priority ON CONFLICT (priority) DO UPDATE "
-    "  SET v = greatest(fair_clock.v, excluded.v)) "
-    "SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, max_attempts, "
-    "timeout_ms, lease_token, created_at, false FROM claimed");
+// claimed rows, each with `deferred` false. Each server process advances its own slot of the
+// clock (migration 0022; the clock is the highest slot): with one row per priority, a lane's
+// claim waited at its end for the other lane's commit. Rows go in priority order: concurrent
+// claims that touch the same priorities of one slot in different orders deadlocked on
+// fair_clock's key (tst_sqlitestore_pg, 8 threads claiming).
+const QString s_clockCte =
+    QStringLiteral("clock AS (INSERT INTO fair_clock (priority, slot, v) SELECT priority, "
+                   "  pg_backend_pid() % 64, max(fair_rank) FROM claimed "
+                   "  GROUP BY priority ORDER BY priority ON CONFLICT (priority, slot) DO UPDATE "
+                   "  SET v = greatest(fair_clock.v, excluded.v))");
+const QString s_answerClaimed =
+    QStringLiteral(" SELECT id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
+                   "max_attempts, timeout_ms, lease_token, created_at, false FROM claimed");
 
 // ... and the deferred attempts' ids, flagged true.
 const QString s_answerDeferred =
     QStringLiteral(" UNION ALL SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
                    "NULL, NULL, true FROM deferred");
 
-const QString s_settleAndClaimNext =
-    settleCtes(true) + s_deferredCte + s_claimNextCtes + s_clockAndAnswer + s_answerDeferred;
+const QString s_settleAndClaimNext = settleCtes(true) + s_deferredCte + s_claimNextCtes +
+                                     s_clockCte + QStringLiteral(", ") + s_historyCte +
+                                     s_answerClaimed + s_answerDeferred;
 
 // settleDeferred's statement: the same settle, waiting for the rows' locks (in id order).
-const QString s_settleWaiting = settleCtes(false) + QStringLiteral(" SELECT count(*) FROM done");
+const QString s_settleWaiting = settleCtes(false) + QStringLiteral(", ") + s_historyCte +
+                                QStringLiteral(" SELECT count(*) FROM done");
 
 // The claim with a per-user cap takes the ids cappedClaimIds chose (in the same transaction, which
 // holds their row locks). Parameters: node, lease expiry, now, ids ('{1,2,3}').
@@ -133,7 +161,7 @@ const QString s_claimChosen =
         "  WHERE status = 'pending' AND id = ANY(?::bigint[]) "
         "  RETURNING jobs.id, user_id, session_id, type, payload, priority, fair_rank, attempts, "
         "  max_attempts, timeout_ms, lease_token, created_at), ") +
-    s_clockAndAnswer;
+    s_clockCte + s_answerClaimed;
 
 // The per-user cap, as SqliteStore::cappedClaimIds does it, inside the claim's transaction:
 // count each user's running jobs, then lock the ready jobs in claim order a page at a time
@@ -240,20 +268,33 @@ struct SettleArrays
         outcome.add(s.outcome.isNull() ? QStringLiteral("") : s.outcome);
     }
 
-    // Binds the arrays and the node from position 0; answers the next position.
-    int bind(QSqlQuery &q, const QString &node) const
+    // The settle's parameters in order: the arrays, then the node.
+    QVariantList values(const QString &node) const
     {
-        const QString values[] = {
-            id.text(),     token.text(),     status.text(),     result.text(),   error.text(),
-            runAt.text(),  release.text(),   finishedAt.text(), progress.text(), attempt.text(),
-            userId.text(), startedAt.text(), endedAt.text(),    outcome.text()};
-        int i = 0;
-        for (const QString &value : values)
-            q.bindValue(i++, value);
-        q.bindValue(i++, node);
-        return i;
+        return {id.text(),       token.text(),   status.text(),  result.text(),
+                error.text(),    runAt.text(),   release.text(), finishedAt.text(),
+                progress.text(), attempt.text(), userId.text(),  startedAt.text(),
+                endedAt.text(),  outcome.text(), QVariant(node)};
     }
 };
+
+// s_settleAndClaimNext's parameters: the settle's, then the claim's.
+QVariantList
+cycleValues(const QList<SettledAttempt> &settled, const ClaimRequest &request, int limit)
+{
+    SettleArrays arrays;
+    for (const SettledAttempt &s : settled)
+        arrays.add(s);
+    QVariantList values = arrays.values(request.node);
+    values << request.now << limit << request.node << request.now + request.leaseMs << request.now;
+    return values;
+}
+
+void bindAll(QSqlQuery &q, const QVariantList &values)
+{
+    for (int i = 0; i < values.size(); ++i)
+        q.bindValue(i, values.at(i));
+}
 
 } // namespace
 
@@ -299,16 +340,7 @@ Result<QList<ClaimedJob>> PostgresStore::settleAndClaim(const QList<SettledAttem
     if (!statement)
         return statement.error();
     QSqlQuery &q = **statement;
-    SettleArrays arrays;
-    for (const SettledAttempt &s : settled)
-        arrays.add(s);
-    int next = arrays.bind(q, request.node);
-    const qint64 expiresAt = request.now + request.leaseMs;
-    q.bindValue(next++, request.now);
-    q.bindValue(next++, limit);
-    q.bindValue(next++, request.node);
-    q.bindValue(next++, expiresAt);
-    q.bindValue(next++, request.now);
+    bindAll(q, cycleValues(settled, request, limit));
     // The statement is its own transaction and cannot deadlock (above); a deadlock or a
     // serialization failure all the same would have rolled it back whole, so it is run again,
     // a few times, and both are counted (/metrics: ferry_dispatch_deadlocks_total,
@@ -355,11 +387,48 @@ Result<void> PostgresStore::settleDeferred(const QList<SettledAttempt> &settled,
     SettleArrays arrays;
     for (const SettledAttempt &s : settled)
         arrays.add(s);
-    arrays.bind(q, node);
+    bindAll(q, arrays.values(node));
     if (!execCounted(q))
         return sqlError(q, QStringLiteral("finishing %1 jobs").arg(settled.size()));
     q.finish();
     return {};
+}
+
+Result<QJsonArray> PostgresStore::explainSettleAndClaim(const QList<SettledAttempt> &settled,
+                                                        const ClaimRequest &request)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    // EXPLAIN cannot be prepared, so the statement is prepared under a name of ours and
+    // EXPLAIN runs EXECUTE on it, with the values formatted by the driver as QPSQL formats
+    // them for its own EXECUTE.
+    QString numbered;
+    int placeholder = 0;
+    for (const QChar c : s_settleAndClaimNext) {
+        if (c == u'?')
+            numbered += u'$' + QString::number(++placeholder);
+        else
+            numbered += c;
+    }
+    QStringList literals;
+    for (const QVariant &value : cycleValues(settled, request, qMax(0, request.limit))) {
+        QSqlField field(QString(), value.metaType());
+        field.setValue(value);
+        literals.append(db->driver()->formatValue(field));
+    }
+    QSqlQuery q(*db);
+    if (!q.exec(QStringLiteral("PREPARE ferry_explain_cycle AS ") + numbered))
+        return sqlError(q, QStringLiteral("preparing the dispatch cycle to explain it"));
+    auto deallocate =
+        qScopeGuard([&] { QSqlQuery(*db).exec(QStringLiteral("DEALLOCATE ferry_explain_cycle")); });
+    if (!q.exec(QStringLiteral("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ferry_explain_cycle(") +
+                literals.join(QStringLiteral(", ")) + u')') ||
+        !q.next())
+        return sqlError(q, QStringLiteral("explaining the dispatch cycle"));
+    const QJsonArray plan = QJsonDocument::fromJson(q.value(0).toString().toUtf8()).array();
+    q.finish();
+    return plan;
 }
 
 bool PostgresStore::execCounted(QSqlQuery &q)

@@ -2,6 +2,8 @@
 
 #include "store/sqlstore.h"
 
+#include <QJsonArray>
+
 #include <atomic>
 #include <memory>
 
@@ -30,6 +32,11 @@ public:
     // Two: while one cycle's statement runs in its backend, the next one settles and claims in
     // another (bench/queue --db: one backend was the bottleneck, at 90 % of a core).
     int parallelCycles() const override { return 2; }
+    // Diagnostics (tests; anyone asking why a cycle is slow): runs one dispatch cycle as
+    // settleAndClaim does without a cap, under EXPLAIN (ANALYZE, FORMAT JSON), and answers
+    // PostgreSQL's plan. The cycle's writes are kept; the jobs it claimed are not answered.
+    Result<QJsonArray> explainSettleAndClaim(const QList<SettledAttempt> &settled,
+                                             const ClaimRequest &request);
     Result<QList<qint64>>
     renewLeases(const QString &node, const QList<HeldLease> &leases, qint64 expiresAt) override;
     DispatchConflicts dispatchConflicts() const override;

@@ -457,8 +457,9 @@ private Q_SLOTS:
 
     // PostgreSQL runs two of a dispatcher's cycles at once (JobStore::parallelCycles): a claim
     // that waits in the server does not hold back the writing of a job that finished meanwhile.
-    // The claim waits for real: this test holds the fair clock's row for priority 0, which a
-    // claim of a priority-0 job updates last.
+    // The claim waits for real: this test holds the fair clock's rows for priority 0 (all 64
+    // slots: a claim's server process advances a slot of its own, migration 0022), which a claim
+    // of a priority-0 job updates last.
     void aWaitingClaimDoesNotHoldBackSettling()
     {
         if (!onPostgres())
@@ -470,8 +471,8 @@ private Q_SLOTS:
 
         QString error;
         writeRows(h.t.location(),
-                  QStringLiteral("INSERT INTO fair_clock (priority, v) VALUES (0, 0) "
-                                 "ON CONFLICT DO NOTHING"),
+                  QStringLiteral("INSERT INTO fair_clock (priority, slot, v) SELECT 0, slot, 0 "
+                                 "FROM generate_series(0, 63) AS slot ON CONFLICT DO NOTHING"),
                   &error);
         QVERIFY2(error.isEmpty(), qPrintable(error));
         const QString connection = QStringLiteral("clock-holder");
@@ -483,6 +484,7 @@ private Q_SLOTS:
             QSqlQuery hold(db);
             QVERIFY(hold.exec(
                 QStringLiteral("SELECT v FROM fair_clock WHERE priority = 0 FOR UPDATE")));
+            QCOMPARE(hold.size(), 64);
 
             const qint64 waiting = h.enqueue(h.job(h.alice, QStringLiteral("record")));
             const QString waitsForLock =
