@@ -37,6 +37,21 @@ ClaimRequest claimRequest(int limit)
     return ClaimRequest{QStringLiteral("node-a"), limit, Now + 10, 30'000, 0};
 }
 
+// The claimed job's attempt, ended completed at Now + 20.
+SettledAttempt completedAttempt(const ClaimedJob &job)
+{
+    SettledAttempt done;
+    done.jobId = job.id;
+    done.userId = job.userId;
+    done.leaseToken = job.leaseToken;
+    done.attempt = job.attempt;
+    done.startedAt = job.startedAt;
+    done.finishedAt = Now + 20;
+    done.newStatus = JobStatus::Completed;
+    done.outcome = QStringLiteral("completed");
+    return done;
+}
+
 } // namespace
 
 class TestPostgresStore : public QObject
@@ -145,15 +160,7 @@ private Q_SLOTS:
         QCOMPARE((*running)->leaseOwner, QStringLiteral("node-a"));
         QCOMPARE((*running)->leaseExpiresAt, Now + 10 + 30'000);
 
-        SettledAttempt done;
-        done.jobId = first.id;
-        done.userId = user;
-        done.leaseToken = first.leaseToken;
-        done.attempt = first.attempt;
-        done.startedAt = first.startedAt;
-        done.finishedAt = Now + 20;
-        done.newStatus = JobStatus::Completed;
-        done.outcome = QStringLiteral("completed");
+        SettledAttempt done = completedAttempt(first);
         done.result = QJsonObject{{QStringLiteral("ok"), true}};
         SettledAttempt stale = done; // an old lease token: fenced, changes nothing
         stale.jobId = claimed->at(1).id;
@@ -477,18 +484,8 @@ private Q_SLOTS:
         QCOMPARE(claimed->size(), Batch);
 
         QList<SettledAttempt> settled;
-        for (const ClaimedJob &job : *claimed) {
-            SettledAttempt done;
-            done.jobId = job.id;
-            done.userId = user;
-            done.leaseToken = job.leaseToken;
-            done.attempt = job.attempt;
-            done.startedAt = job.startedAt;
-            done.finishedAt = Now + 20;
-            done.newStatus = JobStatus::Completed;
-            done.outcome = QStringLiteral("completed");
-            settled.append(done);
-        }
+        for (const ClaimedJob &job : *claimed)
+            settled.append(completedAttempt(job));
         auto plan = m_store->explainSettleAndClaim(settled, claimRequest(Batch));
         QVERIFY2(plan.ok(), plan ? "" : qPrintable(plan.error().message));
         QVERIFY(!plan->isEmpty());
