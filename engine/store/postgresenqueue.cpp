@@ -28,8 +28,7 @@ const QString s_reserveRanksCte = QStringLiteral(
     "INSERT INTO user_fair_ranks AS r (user_id, priority, last) VALUES (?::bigint, ?::integer, "
     "greatest(coalesce((SELECT max(fair_rank) FROM jobs WHERE user_id = ?::bigint AND priority = "
     "?::integer AND status = 'pending'), 0), coalesce((SELECT max(v) FROM fair_clock WHERE "
-    "priority = "
-    "?::integer), 0)) + ?::bigint) ON CONFLICT (user_id, priority) DO UPDATE "
+    "priority = ?::integer), 0)) + ?::bigint) ON CONFLICT (user_id, priority) DO UPDATE "
     "SET last = greatest(r.last + ?::bigint, excluded.last) RETURNING last");
 
 int bindReserve(QSqlQuery &q, int at, qint64 userId, int priority, qint64 count)

@@ -268,6 +268,14 @@ struct SettleArrays
         outcome.add(s.outcome.isNull() ? QStringLiteral("") : s.outcome);
     }
 
+    static SettleArrays of(const QList<SettledAttempt> &settled)
+    {
+        SettleArrays arrays;
+        for (const SettledAttempt &s : settled)
+            arrays.add(s);
+        return arrays;
+    }
+
     // The settle's parameters in order: the arrays, then the node.
     QVariantList values(const QString &node) const
     {
@@ -282,10 +290,7 @@ struct SettleArrays
 QVariantList
 cycleValues(const QList<SettledAttempt> &settled, const ClaimRequest &request, int limit)
 {
-    SettleArrays arrays;
-    for (const SettledAttempt &s : settled)
-        arrays.add(s);
-    QVariantList values = arrays.values(request.node);
+    QVariantList values = SettleArrays::of(settled).values(request.node);
     values << request.now << limit << request.node << request.now + request.leaseMs << request.now;
     return values;
 }
@@ -384,10 +389,7 @@ Result<void> PostgresStore::settleDeferred(const QList<SettledAttempt> &settled,
     if (!statement)
         return statement.error();
     QSqlQuery &q = **statement;
-    SettleArrays arrays;
-    for (const SettledAttempt &s : settled)
-        arrays.add(s);
-    bindAll(q, arrays.values(node));
+    bindAll(q, SettleArrays::of(settled).values(node));
     if (!execCounted(q))
         return sqlError(q, QStringLiteral("finishing %1 jobs").arg(settled.size()));
     q.finish();
