@@ -20,6 +20,9 @@ namespace {
 
 Q_LOGGING_CATEGORY(lcEvents, "ferry.api.events")
 
+// New jobs of a user read per poll at most: a burst beyond comes at the next polls.
+constexpr int MaxNewJobsPerPoll = 2'000;
+
 QFuture<Http::StreamChunk> ready(Http::StreamChunk chunk)
 {
     QPromise<Http::StreamChunk> promise;
@@ -168,27 +171,35 @@ public:
     // Reads what a user's first stream compares the next poll with. Under pollMutex.
     static Result<Tracker> baseline(JobStore &store, qint64 userId, int maxTracked)
     {
-        Tracker tracker;
         JobFilter newest;
         newest.userId = userId;
         newest.newestFirst = true;
         newest.limit = 1;
-        auto latest = store.jobs(newest);
-        if (!latest)
-            return latest.error();
-        if (!latest->isEmpty())
-            tracker.maxId = latest->first().id;
-        for (JobStatus status : {JobStatus::Running, JobStatus::Pending}) {
-            JobFilter active = newest;
-            active.status = status;
-            active.limit = maxTracked;
-            auto jobs = store.jobs(active);
-            if (!jobs)
-                return jobs.error();
-            for (const Job &job : std::as_const(*jobs))
+        // One snapshot: a job that starts meanwhile is either in the pending list or in the
+        // running one, never in neither (then its end would never be told).
+        auto lists = store.jobLists({newest, activeJobs(userId, JobStatus::Running, maxTracked),
+                                     activeJobs(userId, JobStatus::Pending, maxTracked)});
+        if (!lists)
+            return lists.error();
+        Tracker tracker;
+        if (!lists->at(0).isEmpty())
+            tracker.maxId = lists->at(0).first().id;
+        for (qsizetype i = 1; i < lists->size(); ++i) {
+            for (const Job &job : lists->at(i))
                 tracker.seen.insert(job.id, {job.status, job.attempts, job.progress, 0});
         }
         return tracker;
+    }
+
+    // A user's newest jobs in one active status: the ones a stream watches.
+    static JobFilter activeJobs(qint64 userId, JobStatus status, int maxTracked)
+    {
+        JobFilter active;
+        active.userId = userId;
+        active.status = status;
+        active.newestFirst = true;
+        active.limit = maxTracked;
+        return active;
     }
 
 private:
@@ -231,32 +242,25 @@ private:
         const JobEventHubOptions &options = m_state->options;
         QHash<qint64, Job> now;
         QSet<qint64> listed; // in the pending or running list: watched from now on
-        // New jobs, a few pages at most per poll (the rest come at the next).
-        for (int page = 0; page < 4; ++page) {
-            JobFilter created;
-            created.userId = userId;
-            created.afterId = tracker.maxId;
-            created.limit = 500;
-            auto jobs = m_store.jobs(created);
-            if (!jobs)
-                return jobs.error();
-            for (const Job &job : std::as_const(*jobs)) {
-                tracker.maxId = std::max(tracker.maxId, job.id);
-                now.insert(job.id, job);
-            }
-            if (jobs->size() < created.limit)
-                break;
+        // New jobs (a bounded number per poll: the rest come at the next) and the active lists,
+        // from one snapshot. Read one after the other, a job that started (or ended) between
+        // two reads was in neither active list: told, but no longer watched, so its end was
+        // never told.
+        JobFilter created;
+        created.userId = userId;
+        created.afterId = tracker.maxId;
+        created.limit = MaxNewJobsPerPoll;
+        auto lists = m_store.jobLists(
+            {created, activeJobs(userId, JobStatus::Running, options.maxTrackedJobs),
+             activeJobs(userId, JobStatus::Pending, options.maxTrackedJobs)});
+        if (!lists)
+            return lists.error();
+        for (const Job &job : lists->at(0)) {
+            tracker.maxId = std::max(tracker.maxId, job.id);
+            now.insert(job.id, job);
         }
-        for (JobStatus status : {JobStatus::Running, JobStatus::Pending}) {
-            JobFilter active;
-            active.userId = userId;
-            active.status = status;
-            active.newestFirst = true;
-            active.limit = options.maxTrackedJobs;
-            auto jobs = m_store.jobs(active);
-            if (!jobs)
-                return jobs.error();
-            for (const Job &job : std::as_const(*jobs)) {
+        for (qsizetype i = 1; i < lists->size(); ++i) {
+            for (const Job &job : lists->at(i)) {
                 now.insert(job.id, job);
                 listed.insert(job.id);
             }

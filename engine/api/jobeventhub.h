@@ -55,8 +55,9 @@ private:
 // the store, not in-process signals, so changes made by other nodes and processes reach the
 // streams too: on a thread of its own (`ferry-events`), while streams are open, every
 // pollInterval and when woken, it re-reads each subscribed user's new, pending and running jobs
-// (a few indexed reads per user, shared by that user's streams) and compares them with what it
-// saw last. A stream whose client does not read keeps only the latest state per job.
+// (three indexed reads per user, from one snapshot so that a job that changes meanwhile is in
+// one list or another, never in none; shared by that user's streams) and compares them with
+// what it saw last. A stream whose client does not read keeps only the latest state per job.
 class JobEventHub final
 {
 public:

@@ -54,6 +54,10 @@ public:
     // (api/batchedjobreads.h).
     virtual Result<QList<Job>> jobsByIds(const QList<qint64> &ids) = 0;
     virtual Result<QList<Job>> jobs(const JobFilter &filter) = 0;
+    // jobs() of each filter, all read from one snapshot of the store: a job that changes while
+    // they are read is in each list as it was at one instant, so the lists agree with each other
+    // (the event streams compare them: api/jobeventhub.cpp).
+    virtual Result<QList<QList<Job>>> jobLists(const QList<JobFilter> &filters) = 0;
     virtual Result<QList<JobAttempt>> attempts(qint64 jobId) = 0;
     virtual Result<QHash<JobStatus, qint64>> countByStatus() = 0;
     // Deletes up to batchSize finished jobs (and their attempts) finished before the cut-off.

@@ -91,8 +91,20 @@ bool SqlTransaction::exec(const QString &sql, QSqlError *error)
 Result<void> SqlTransaction::begin()
 {
     const bool sqlite = m_db.driverName() == u"QSQLITE";
+    return start(sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN"));
+}
+
+Result<void> SqlTransaction::beginSnapshot()
+{
+    const bool sqlite = m_db.driverName() == u"QSQLITE";
+    return start(sqlite ? QStringLiteral("BEGIN")
+                        : QStringLiteral("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+}
+
+Result<void> SqlTransaction::start(const QString &begin)
+{
     QSqlError error;
-    if (!exec(sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN"), &error))
+    if (!exec(begin, &error))
         return makeError(ErrorCode::Storage,
                          QStringLiteral("Database error while starting a transaction: ") +
                              error.text(),

@@ -14,7 +14,7 @@ namespace Ferry {
 Error sqlError(const QSqlQuery &query, const QString &doing);
 Error sqlError(const QSqlDatabase &db, const QString &doing);
 
-// A write transaction that rolls back unless committed. On SQLite it begins IMMEDIATE so that
+// A transaction that rolls back unless committed. A write begins IMMEDIATE on SQLite so that
 // concurrent writers queue on the busy timeout instead of failing on lock upgrade.
 class ConnectionPool;
 
@@ -27,10 +27,15 @@ public:
     Q_DISABLE_COPY_MOVE(SqlTransaction)
 
     Result<void> begin();
+    // A read-only transaction whose reads all see one snapshot of the database: on PostgreSQL
+    // REPEATABLE READ (READ COMMITTED takes a snapshot per statement); on SQLite a deferred
+    // BEGIN, which takes no write lock (in WAL mode its first read fixes the snapshot).
+    Result<void> beginSnapshot();
     Result<void> commit();
     void rollback();
 
 private:
+    Result<void> start(const QString &begin);
     bool exec(const QString &sql, QSqlError *error);
 
     QSqlDatabase m_db;

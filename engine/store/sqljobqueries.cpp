@@ -212,6 +212,27 @@ Result<QList<Job>> SqlStore::jobs(const JobFilter &filter)
     return result;
 }
 
+Result<QList<QList<Job>>> SqlStore::jobLists(const QList<JobFilter> &filters)
+{
+    auto db = this->db();
+    if (!db)
+        return db.error();
+    SqlTransaction snapshot(*db);
+    if (auto begun = snapshot.beginSnapshot(); !begun)
+        return begun.error();
+    QList<QList<Job>> lists;
+    lists.reserve(filters.size());
+    for (const JobFilter &filter : filters) {
+        auto jobs = SqlStore::jobs(filter); // this thread's connection: inside the snapshot
+        if (!jobs)
+            return jobs.error();
+        lists.append(std::move(*jobs));
+    }
+    if (auto committed = snapshot.commit(); !committed)
+        return committed.error();
+    return lists;
+}
+
 Result<QList<JobAttempt>> SqlStore::attempts(qint64 jobId)
 {
     auto db = this->db();

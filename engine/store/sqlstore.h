@@ -148,6 +148,7 @@ public:
     Result<void> retryJob(qint64 jobId, std::optional<qint64> userId, qint64 now) override;
     Result<void> setPriority(qint64 jobId, std::optional<qint64> userId, int priority) override;
     Result<QList<Job>> jobs(const JobFilter &filter) override;
+    Result<QList<QList<Job>>> jobLists(const QList<JobFilter> &filters) override;
     Result<QList<JobAttempt>> attempts(qint64 jobId) override;
     Result<QHash<JobStatus, qint64>> countByStatus() override;
     Result<int> pruneFinished(qint64 finishedBefore, int batchSize) override;

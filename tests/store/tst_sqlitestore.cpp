@@ -1,10 +1,12 @@
 #include "testsupport.h"
 
+#include <QScopeGuard>
 #include <QSet>
 #include <QTest>
 #include <QThread>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 using namespace Ferry;
@@ -371,6 +373,89 @@ private Q_SLOTS:
         const auto counts = *t.store->countByStatus();
         QCOMPARE(counts.value(JobStatus::Completed), total);
         QCOMPARE(counts.size(), 1);
+    }
+
+    // jobLists reads its lists from one snapshot: while another thread (its own connection)
+    // moves jobs from pending to running to completed, a job is in the running list or the
+    // pending list exactly when the list of all jobs, read in the same call, says it is running
+    // or pending. Read one after the other, the lists disagreed (the event streams lost the end
+    // of a job that started between two of their reads).
+    void jobListsAreReadFromOneSnapshot()
+    {
+        TempStore t;
+        const qint64 alice = t.addUser(QStringLiteral("alice"));
+        const int total = 1'000;
+        QList<NewJob> jobs;
+        for (int i = 0; i < total; ++i)
+            jobs.append(noop(alice));
+        QVERIFY(t.store->enqueue(jobs, 0).ok());
+
+        std::atomic<bool> done{false};
+        std::atomic<bool> stop{false}; // a failed check returns early: the writer ends first
+        QString writerError;
+        std::unique_ptr<QThread> writer(QThread::create([&] {
+            QList<SettledAttempt> finished;
+            while (!stop) {
+                auto claimed =
+                    t.store->settleAndClaim(finished, {QStringLiteral("n1"), 2, 1, 60'000});
+                if (!claimed) {
+                    writerError = claimed.error().toString();
+                    break;
+                }
+                finished.clear();
+                if (claimed->isEmpty())
+                    break;
+                for (const ClaimedJob &job : std::as_const(*claimed))
+                    finished.append(finish(job, JobStatus::Completed, 2));
+            }
+            done = true;
+        }));
+        writer->start();
+        const auto joinWriter = qScopeGuard([&] {
+            stop = true;
+            writer->wait();
+        });
+
+        JobFilter all;
+        all.userId = alice;
+        all.limit = total;
+        JobFilter running = all;
+        running.status = JobStatus::Running;
+        JobFilter pending = all;
+        pending.status = JobStatus::Pending;
+        int reads = 0;
+        int midway = 0; // reads that saw some jobs completed and some still pending
+        while (!done) {
+            auto lists = t.store->jobLists({all, running, pending});
+            QVERIFY2(lists.ok(), qPrintable(lists.error().toString()));
+            QCOMPARE(lists->size(), 3);
+            QCOMPARE(lists->at(0).size(), total);
+            QHash<qint64, JobStatus> listed;
+            for (qsizetype i = 1; i < 3; ++i) {
+                for (const Job &job : lists->at(i))
+                    listed.insert(job.id, job.status);
+            }
+            int completed = 0;
+            for (const Job &job : lists->at(0)) {
+                if (job.status == JobStatus::Completed) {
+                    ++completed;
+                    QVERIFY2(!listed.contains(job.id), "a completed job in an active list");
+                } else {
+                    QVERIFY2(listed.value(job.id) == job.status,
+                             qPrintable(QStringLiteral("job %1 is %2 but not in that list")
+                                            .arg(job.id)
+                                            .arg(jobStatusName(job.status))));
+                }
+            }
+            ++reads;
+            if (completed > 0 && !lists->at(2).isEmpty())
+                ++midway;
+        }
+        QVERIFY(writer->wait(120'000));
+        QVERIFY2(writerError.isEmpty(), qPrintable(writerError));
+        QVERIFY2(midway > 0,
+                 qPrintable(QStringLiteral("%1 reads, none while jobs moved").arg(reads)));
+        QCOMPARE(t.store->countByStatus()->value(JobStatus::Completed), total);
     }
 };
 
