@@ -105,18 +105,21 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "ferry: %s\n", qPrintable(host.error().toString()));
         return ExitFailure;
     }
+    // Before the engine starts: it registers its node row as it starts, and a SIGTERM after that
+    // must stop it the orderly way (the row goes), not by the signal's default action. A signal
+    // that arrives while it starts waits in the watcher's pipe and quits the event loop at once.
+    // (Until here, opening the store, a signal ends the process: nothing is registered yet.)
+    SignalWatcher signals;
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, app.get(), [](int signal) {
+        qCInfo(lcApp) << "signal" << signal << "received; shutting down";
+        QCoreApplication::quit();
+    });
     if (auto started = (*host)->start(); !started) {
         std::fprintf(stderr, "ferry: %s\n", qPrintable(started.error().toString()));
         // A configuration the engine could only check when starting (a --listen host name that
         // does not resolve) is a configuration error, as the ones the loader finds.
         return started.error().code == ErrorCode::Config ? ExitUsage : ExitFailure;
     }
-
-    SignalWatcher signals;
-    QObject::connect(&signals, &SignalWatcher::terminationRequested, app.get(), [](int signal) {
-        qCInfo(lcApp) << "signal" << signal << "received; shutting down";
-        QCoreApplication::quit();
-    });
 
     std::unique_ptr<MainWindow> window;
     // The console's layout (size, splitters, columns, page, chart range): per user, in
