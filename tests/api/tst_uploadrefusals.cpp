@@ -110,8 +110,7 @@ void tst_UploadRefusals::badRequestsCreateNothing()
     }
     QCOMPARE(f.count(QStringLiteral("upload_sessions")), 0);
     QCOMPARE(f.count(QStringLiteral("jobs")), 0);
-    QVERIFY(waitFor([&] { return f.quota.usage(f.alice).heldUploads == 0; }));
-    QCOMPARE(f.quota.usage(f.alice).uploads, 0);
+    QVERIFY(f.waitForAliceQuota(0));
     QCOMPARE(f.blobFiles(), 0);
 }
 

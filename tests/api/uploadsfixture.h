@@ -406,6 +406,17 @@ struct UploadsFixture
         return rows.value(0).value(0).toLongLong();
     }
 
+    // Waits until Alice holds no quota reservation and has `counted` uploads counted. A refused
+    // upload's release (or the refund of one stored, then refused) runs on the quota's pool
+    // after the answer: a network thread never waits for the database.
+    bool waitForAliceQuota(int counted)
+    {
+        return waitFor([&] {
+            const TestQuota::Usage usage = quota.usage(alice);
+            return usage.heldUploads == 0 && usage.uploads == counted;
+        });
+    }
+
     // Every file under the blob directory, finished or temporary.
     int blobFiles()
     {
