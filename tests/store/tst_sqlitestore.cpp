@@ -392,10 +392,19 @@ private Q_SLOTS:
 
         std::atomic<bool> done{false};
         std::atomic<bool> stop{false}; // a failed check returns early: the writer ends first
+        std::atomic<int> reads{0};
         QString writerError;
         std::unique_ptr<QThread> writer(QThread::create([&] {
             QList<SettledAttempt> finished;
-            while (!stop) {
+            for (int cycle = 1; !stop; ++cycle) {
+                // Every 50 cycles the writer lets a read in (SQLite runs the 500 cycles in a few
+                // ms, and a busy machine may not schedule the reader meanwhile); in between, it
+                // writes while the reads run.
+                if (cycle % 50 == 0) {
+                    const int seen = reads.load();
+                    while (!stop && reads.load() == seen)
+                        QThread::yieldCurrentThread();
+                }
                 auto claimed =
                     t.store->settleAndClaim(finished, {QStringLiteral("n1"), 2, 1, 60'000});
                 if (!claimed) {
@@ -423,7 +432,6 @@ private Q_SLOTS:
         running.status = JobStatus::Running;
         JobFilter pending = all;
         pending.status = JobStatus::Pending;
-        int reads = 0;
         int midway = 0; // reads that saw some jobs completed and some still pending
         while (!done) {
             auto lists = t.store->jobLists({all, running, pending});
@@ -447,14 +455,14 @@ private Q_SLOTS:
                                             .arg(jobStatusName(job.status))));
                 }
             }
-            ++reads;
             if (completed > 0 && !lists->at(2).isEmpty())
                 ++midway;
+            ++reads;
         }
         QVERIFY(writer->wait(120'000));
         QVERIFY2(writerError.isEmpty(), qPrintable(writerError));
         QVERIFY2(midway > 0,
-                 qPrintable(QStringLiteral("%1 reads, none while jobs moved").arg(reads)));
+                 qPrintable(QStringLiteral("%1 reads, none while jobs moved").arg(reads.load())));
         QCOMPARE(t.store->countByStatus()->value(JobStatus::Completed), total);
     }
 };
